@@ -1,0 +1,201 @@
+// Package dockerapi is weavego's narrow view of the Docker Engine API, over
+// the `docker-api` mount: the names and definitions of networks, the names of
+// containers, network create and remove, and the event stream. Callers use it
+// from background loops only, never inside a driver callback: the daemon waits
+// for the plugin while it serves a callback, so a call back into the daemon can
+// deadlock it.
+package dockerapi
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+)
+
+// Network is what weavego needs of a Docker network.
+type Network struct {
+	ID, Name, Driver string
+	Subnet, IPRange  netip.Prefix
+	Gateway          netip.Addr
+	Options          map[string]string
+	Internal         bool
+	IPAMDriver       string
+	Containers       map[string]Attachment // by container ID
+}
+
+// Attachment is a container on a network.
+type Attachment struct {
+	Name string
+	IP   netip.Addr
+}
+
+// Container is what weavego needs of a container: its name and, per network
+// ID, its aliases and address there.
+type Container struct {
+	ID, Name string
+	Running  bool
+	Networks map[string]ContainerNet
+}
+
+// ContainerNet is one network attachment of a container.
+type ContainerNet struct {
+	NetworkID string
+	Aliases   []string
+	IP        netip.Addr
+}
+
+// Client talks to one Docker engine.
+type Client struct {
+	c *client.Client
+}
+
+// New returns a client for host (e.g. unix:///var/run/docker.sock); it
+// connects lazily and negotiates the API version with the engine.
+func New(host string) (*Client, error) {
+	c, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %s: %w", host, err)
+	}
+	return &Client{c: c}, nil
+}
+
+// Close releases the client.
+func (c *Client) Close() error { return c.c.Close() }
+
+// Ping checks that the engine answers.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.c.Ping(ctx)
+	return err
+}
+
+// Networks lists the networks whose driver is one of drivers (all when none).
+func (c *Client) Networks(ctx context.Context, drivers ...string) ([]Network, error) {
+	list, err := c.c.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	var out []Network
+	for _, s := range list {
+		if len(drivers) > 0 && !contains(drivers, s.Driver) {
+			continue
+		}
+		full, err := c.c.NetworkInspect(ctx, s.ID, network.InspectOptions{})
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, fromInspect(full))
+	}
+	return out, nil
+}
+
+// Network inspects one network by ID or name.
+func (c *Client) Network(ctx context.Context, idOrName string) (Network, error) {
+	n, err := c.c.NetworkInspect(ctx, idOrName, network.InspectOptions{})
+	if err != nil {
+		return Network{}, fmt.Errorf("inspect network %s: %w", idOrName, err)
+	}
+	return fromInspect(n), nil
+}
+
+// CreateNetwork creates a network with the given definition.
+func (c *Client) CreateNetwork(ctx context.Context, n Network) (string, error) {
+	cfg := network.IPAMConfig{Subnet: n.Subnet.String()}
+	if n.Gateway.IsValid() {
+		cfg.Gateway = n.Gateway.String()
+	}
+	if n.IPRange.IsValid() {
+		cfg.IPRange = n.IPRange.String()
+	}
+	resp, err := c.c.NetworkCreate(ctx, n.Name, network.CreateOptions{
+		Driver:   n.Driver,
+		Internal: n.Internal,
+		Options:  n.Options,
+		IPAM:     &network.IPAM{Driver: n.IPAMDriver, Config: []network.IPAMConfig{cfg}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create network %s: %w", n.Name, err)
+	}
+	return resp.ID, nil
+}
+
+// RemoveNetwork removes a network by ID or name.
+func (c *Client) RemoveNetwork(ctx context.Context, idOrName string) error {
+	if err := c.c.NetworkRemove(ctx, idOrName); err != nil {
+		return fmt.Errorf("remove network %s: %w", idOrName, err)
+	}
+	return nil
+}
+
+// Container inspects a container.
+func (c *Client) Container(ctx context.Context, id string) (Container, error) {
+	ci, err := c.c.ContainerInspect(ctx, id)
+	if err != nil {
+		return Container{}, fmt.Errorf("inspect container %s: %w", id, err)
+	}
+	out := Container{ID: ci.ID, Name: strings.TrimPrefix(ci.Name, "/"), Networks: map[string]ContainerNet{}}
+	if ci.State != nil {
+		out.Running = ci.State.Running
+	}
+	if ci.NetworkSettings != nil {
+		for _, es := range ci.NetworkSettings.Networks {
+			if es == nil {
+				continue
+			}
+			ip, _ := netip.ParseAddr(es.IPAddress)
+			out.Networks[es.NetworkID] = ContainerNet{NetworkID: es.NetworkID, Aliases: es.Aliases, IP: ip}
+		}
+	}
+	return out, nil
+}
+
+// Events streams network and container events until ctx ends.
+func (c *Client) Events(ctx context.Context) (<-chan events.Message, <-chan error) {
+	f := filters.NewArgs(filters.Arg("type", "network"), filters.Arg("type", "container"))
+	return c.c.Events(ctx, events.ListOptions{Filters: f})
+}
+
+// PluginName finds the full name (e.g. weavego:latest) of the enabled plugin
+// serving socket, so that networks created on other hosts' behalf name it.
+func (c *Client) PluginName(ctx context.Context, socket string) (string, error) {
+	list, err := c.c.PluginList(ctx, filters.NewArgs())
+	if err != nil {
+		return "", fmt.Errorf("list plugins: %w", err)
+	}
+	for _, p := range list {
+		if p != nil && p.Enabled && p.Config.Interface.Socket == socket {
+			return p.Name, nil
+		}
+	}
+	return "", fmt.Errorf("no enabled plugin serves %s", socket)
+}
+
+func fromInspect(n network.Inspect) Network {
+	out := Network{ID: n.ID, Name: n.Name, Driver: n.Driver, Options: n.Options, Internal: n.Internal,
+		IPAMDriver: n.IPAM.Driver, Containers: map[string]Attachment{}}
+	if len(n.IPAM.Config) > 0 {
+		cfg := n.IPAM.Config[0]
+		out.Subnet, _ = netip.ParsePrefix(cfg.Subnet)
+		out.IPRange, _ = netip.ParsePrefix(cfg.IPRange)
+		out.Gateway, _ = netip.ParseAddr(cfg.Gateway)
+	}
+	for id, ep := range n.Containers {
+		p, _ := netip.ParsePrefix(ep.IPv4Address)
+		out.Containers[id] = Attachment{Name: ep.Name, IP: p.Addr()}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

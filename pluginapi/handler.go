@@ -1,0 +1,162 @@
+// Package pluginapi serves Docker's plugin protocol for weavego's network and
+// IPAM drivers on one HTTP handler, so that a single socket answers both
+// `docker.networkdriver/1.0` and `docker.ipamdriver/1.0`.
+//
+// It uses the request and response types of go-plugins-helpers but not its
+// handlers: those answer a malformed body with a plain-text 400 and let a panic
+// in a driver kill the connection. Here every failure, malformed JSON and
+// panics included, answers with Docker's `{"Err": "..."}` and a sentence the
+// user can act on, and the drivers never see a request that did not decode.
+package pluginapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/docker/go-plugins-helpers/ipam"
+	"github.com/docker/go-plugins-helpers/network"
+)
+
+// maxBody bounds a request body: Docker's requests are a few kilobytes.
+const maxBody = 1 << 20
+
+const contentType = "application/vnd.docker.plugins.v1.1+json"
+
+// errorResponse is Docker's error reply.
+type errorResponse struct {
+	Err string
+}
+
+// NewHandler returns the HTTP handler of both drivers.
+func NewHandler(nd network.Driver, id ipam.Ipam, log *slog.Logger) http.Handler {
+	r := router{routes: map[string]http.HandlerFunc{}, log: log}
+	r.routes["/Plugin.Activate"] = func(w http.ResponseWriter, _ *http.Request) {
+		reply(w, http.StatusOK, map[string][]string{"Implements": {"NetworkDriver", "IpamDriver"}})
+	}
+	registerNetwork(r, nd)
+	registerIPAM(r, id)
+	return r
+}
+
+// router dispatches on the exact path: Docker's paths are fixed, and no
+// path cleaning or redirect is wanted.
+type router struct {
+	routes map[string]http.HandlerFunc
+	log    *slog.Logger
+}
+
+func (r router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if h, ok := r.routes[req.URL.Path]; ok {
+		h(w, req)
+		return
+	}
+	reply(w, http.StatusNotFound, errorResponse{Err: fmt.Sprintf("weavego does not implement %q", req.URL.Path)})
+}
+
+// handle registers one method whose request decodes into Req.
+func handle[Req any, Resp any](r router, method string, fn func(*Req) (Resp, error)) {
+	r.routes["/"+method] = func(w http.ResponseWriter, hr *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				r.log.Error("driver panic", "method", method, "panic", fmt.Sprint(p))
+				reply(w, http.StatusInternalServerError, errorResponse{
+					Err: fmt.Sprintf("weavego failed on %s (internal error: %v); the plugin log has details", method, p)})
+			}
+		}()
+		req := new(Req)
+		if err := decode(hr.Body, req); err != nil {
+			r.log.Warn("malformed request", "method", method, "err", err)
+			reply(w, http.StatusBadRequest, errorResponse{Err: fmt.Sprintf("malformed %s request: %v", method, err)})
+			return
+		}
+		resp, err := fn(req)
+		if err != nil {
+			r.log.Info("request refused", "method", method, "err", err)
+			reply(w, http.StatusInternalServerError, errorResponse{Err: err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, resp)
+	}
+}
+
+// decode reads a JSON body; an empty body or `null` leaves req zero.
+func decode(body io.Reader, req any) error {
+	data, err := io.ReadAll(io.LimitReader(body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if len(data) > maxBody {
+		return fmt.Errorf("body larger than %d bytes", maxBody)
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(req); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return fmt.Errorf("invalid JSON at byte %d: %v", syn.Offset, err)
+		case errors.As(err, &typ):
+			return fmt.Errorf("field %s should be %s, not %s", typ.Field, typ.Type, typ.Value)
+		}
+		return fmt.Errorf("invalid JSON: %v", err)
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	if v == nil {
+		v = struct{}{}
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// empty is the reply of a method that answers nothing but success.
+type empty struct{}
+
+func noReply[Req any](fn func(*Req) error) func(*Req) (empty, error) {
+	return func(r *Req) (empty, error) { return empty{}, fn(r) }
+}
+
+func noRequest[Resp any](fn func() (Resp, error)) func(*struct{}) (Resp, error) {
+	return func(*struct{}) (Resp, error) { return fn() }
+}
+
+func registerNetwork(r router, d network.Driver) {
+	handle(r, "NetworkDriver.GetCapabilities", noRequest(d.GetCapabilities))
+	handle(r, "NetworkDriver.CreateNetwork", noReply(d.CreateNetwork))
+	handle(r, "NetworkDriver.AllocateNetwork", d.AllocateNetwork)
+	handle(r, "NetworkDriver.DeleteNetwork", noReply(d.DeleteNetwork))
+	handle(r, "NetworkDriver.FreeNetwork", noReply(d.FreeNetwork))
+	handle(r, "NetworkDriver.CreateEndpoint", d.CreateEndpoint)
+	handle(r, "NetworkDriver.DeleteEndpoint", noReply(d.DeleteEndpoint))
+	handle(r, "NetworkDriver.EndpointOperInfo", d.EndpointInfo)
+	handle(r, "NetworkDriver.Join", d.Join)
+	handle(r, "NetworkDriver.Leave", noReply(d.Leave))
+	handle(r, "NetworkDriver.DiscoverNew", noReply(d.DiscoverNew))
+	handle(r, "NetworkDriver.DiscoverDelete", noReply(d.DiscoverDelete))
+	handle(r, "NetworkDriver.ProgramExternalConnectivity", noReply(d.ProgramExternalConnectivity))
+	handle(r, "NetworkDriver.RevokeExternalConnectivity", noReply(d.RevokeExternalConnectivity))
+}
+
+func registerIPAM(r router, d ipam.Ipam) {
+	handle(r, "IpamDriver.GetCapabilities", noRequest(d.GetCapabilities))
+	handle(r, "IpamDriver.GetDefaultAddressSpaces", noRequest(d.GetDefaultAddressSpaces))
+	handle(r, "IpamDriver.RequestPool", d.RequestPool)
+	handle(r, "IpamDriver.ReleasePool", noReply(d.ReleasePool))
+	handle(r, "IpamDriver.RequestAddress", d.RequestAddress)
+	handle(r, "IpamDriver.ReleaseAddress", noReply(d.ReleaseAddress))
+}

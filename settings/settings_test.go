@@ -1,0 +1,74 @@
+package settings
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) Getenv {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+}
+
+func TestDefaults(t *testing.T) {
+	s, err := Parse(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.AllocRange.String() != DefaultAllocRange || s.GossipPort != 6783 || s.DNSDomain != "weavego.local" ||
+		s.MTU != 0 || s.SubnetBits != 24 || s.VXLANPort != 4789 || s.AllocWait != 5*time.Second || len(s.Peers) != 0 {
+		t.Fatalf("defaults: %+v", s)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr []string
+		check   func(Settings) bool
+	}{
+		{"peers", map[string]string{"PEERS": "10.0.0.2, 10.0.0.3:7000,host4"}, nil,
+			func(s Settings) bool { return len(s.Peers) == 3 && s.Peers[1] == "10.0.0.3:7000" }},
+		{"bad peer port", map[string]string{"PEERS": "10.0.0.2:99999"}, []string{"setting PEERS"}, nil},
+		{"bad range", map[string]string{"IPALLOC_RANGE": "10.32.0.0/33"}, []string{"IPALLOC_RANGE", "not an IPv4 CIDR"}, nil},
+		{"host bits", map[string]string{"IPALLOC_RANGE": "10.32.0.1/12"}, []string{"did you mean 10.32.0.0/12"}, nil},
+		{"subnet larger than range", map[string]string{"IPALLOC_RANGE": "10.32.0.0/24", "IPALLOC_SUBNET_BITS": "16"}, []string{"IPALLOC_SUBNET_BITS"}, nil},
+		{"level", map[string]string{"LOG_LEVEL": "debug"}, nil, func(s Settings) bool { return s.LogLevel.String() == "DEBUG" }},
+		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL", "not a log level"}, nil},
+		{"mtu", map[string]string{"MTU": "8950"}, nil, func(s Settings) bool { return s.MTU == 8950 }},
+		{"small mtu", map[string]string{"MTU": "100"}, []string{"MTU", "too small"}, nil},
+		{"swarm port", map[string]string{"GOSSIP_PORT": "7946"}, []string{"swarm"}, nil},
+		{"advertise", map[string]string{"ADVERTISE_ADDR": "banana"}, []string{"ADVERTISE_ADDR"}, nil},
+		{"domain", map[string]string{"DNS_DOMAIN": "Cluster.Local."}, nil, func(s Settings) bool { return s.DNSDomain == "cluster.local" }},
+		{"bad domain", map[string]string{"DNS_DOMAIN": "a b"}, []string{"DNS_DOMAIN"}, nil},
+		{"wait", map[string]string{"IPALLOC_WAIT": "forever"}, []string{"IPALLOC_WAIT"}, nil},
+		{"several errors at once", map[string]string{"MTU": "x", "VXLAN_PORT": "0"}, []string{"setting MTU", "setting VXLAN_PORT"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(env(tt.env))
+			for _, w := range tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Fatalf("err = %v, want %q", err, w)
+				}
+			}
+			if tt.wantErr == nil && err != nil {
+				t.Fatal(err)
+			}
+			if tt.check != nil && !tt.check(s) {
+				t.Fatalf("settings: %+v", s)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("10.32.0.0/12", "10.0.0.1:6783", "1400", "weavego.local")
+	f.Fuzz(func(t *testing.T, rng, peers, mtu, domain string) {
+		s, err := Parse(env(map[string]string{"IPALLOC_RANGE": rng, "PEERS": peers, "MTU": mtu, "DNS_DOMAIN": domain}))
+		if err == nil && (!s.AllocRange.IsValid() || s.DNSDomain == "") {
+			t.Fatalf("accepted invalid settings: %+v", s)
+		}
+	})
+}

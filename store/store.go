@@ -1,0 +1,134 @@
+// Package store keeps weavego's persistent state in one bbolt file in the
+// plugin's `state` mount, so that a killed, disabled or rebooted plugin resumes
+// where it stopped. Each package owns its buckets; values stored through Put
+// are JSON. The file carries a format marker: a file that is not weavego's, or
+// of a format this version does not know, is reported and never overwritten.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Format is written into every state file this version creates.
+const Format = "weavego-state-1"
+
+const (
+	metaBucket = "meta"
+	formatKey  = "format"
+)
+
+// ErrForeign reports a state file that weavego did not write.
+var ErrForeign = errors.New("state file is not weavego's")
+
+// Store is the state file. It is safe for concurrent use (bbolt serialises writers).
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens or creates the state file at path.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory %s: %w", filepath.Dir(path), err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w (if it is damaged, move it away to start afresh: "+
+			"this host then forgets its networks and address space)", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkFormat() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte(metaBucket))
+		if meta == nil {
+			empty := true
+			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return fmt.Errorf("%w: %s holds data but no weavego format marker; move it away or point the state mount elsewhere", ErrForeign, s.path)
+			}
+			b, err := tx.CreateBucket([]byte(metaBucket))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte(formatKey), []byte(Format))
+		}
+		if f := string(meta.Get([]byte(formatKey))); f != Format {
+			return fmt.Errorf("%w: %s has format %q, this weavego reads %q", ErrForeign, s.path, f, Format)
+		}
+		return nil
+	})
+}
+
+// DB gives packages that keep their own buckets (the allocator) the database.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Put stores v as JSON under bucket/key.
+func (s *Store) Put(bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s/%s: %w", bucket, key, err)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", bucket, err)
+		}
+		return b.Put([]byte(key), data)
+	})
+}
+
+// Delete removes bucket/key; a missing key is not an error.
+func (s *Store) Delete(bucket, key string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.Delete([]byte(key))
+	})
+}
+
+// ForEach calls fn for every key of bucket, in key order.
+func (s *Store) ForEach(bucket string, fn func(key string, value []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error { return fn(string(k), v) })
+	})
+}
+
+// Get reads bucket/key into v; ok is false when absent.
+func (s *Store) Get(bucket, key string, v any) (ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucket))
+		if b == nil {
+			return nil
+		}
+		data := b.Get([]byte(key))
+		if data == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(data, v)
+	})
+	return ok, err
+}
