@@ -1,0 +1,65 @@
+package datapath
+
+import (
+	"fmt"
+
+	"github.com/google/nftables"
+)
+
+// RemoveFirewall deletes every nftables object of this package: the jump
+// from Docker's FORWARD chain, our chain in Docker's table and our own
+// table. For uninstalling; absent objects are not an error.
+func (m *Manager) RemoveFirewall() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	chains, err := m.nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return fmt.Errorf("list nftables chains: %w", err)
+	}
+	changed := false
+	for _, c := range chains {
+		switch {
+		case c.Table.Name == dockerTable && c.Name == dockerForward:
+			n, err := m.queueUnjump(c)
+			if err != nil {
+				return err
+			}
+			changed = changed || n
+		case c.Table.Name == FirewallTable && c.Name == ownForwardName:
+			m.nft.DelTable(c.Table)
+			changed = true
+		}
+	}
+	for _, c := range chains {
+		if c.Table.Name == dockerTable && c.Name == FirewallChain {
+			m.nft.FlushChain(c)
+			m.nft.DelChain(c)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if err := m.nft.Flush(); err != nil {
+		return fmt.Errorf("remove nftables chain %s: %w", FirewallChain, err)
+	}
+	return nil
+}
+
+// queueUnjump queues the deletion of every jump from fwd to our chain.
+func (m *Manager) queueUnjump(fwd *nftables.Chain) (bool, error) {
+	rules, err := m.nft.GetRules(fwd.Table, fwd)
+	if err != nil {
+		return false, fmt.Errorf("list rules of chain %s: %w", fwd.Name, err)
+	}
+	changed := false
+	for _, r := range rules {
+		if d, ok := decodeRule(r.Exprs); ok && d.chain == FirewallChain {
+			if err := m.nft.DelRule(r); err != nil {
+				return false, fmt.Errorf("delete jump to %s: %w", FirewallChain, err)
+			}
+			changed = true
+		}
+	}
+	return changed, nil
+}

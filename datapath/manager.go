@@ -1,0 +1,142 @@
+package datapath
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// ErrNetworkNotFound is returned when an operation needs the devices of a
+// network that EnsureNetwork has not created (or that were deleted).
+var ErrNetworkNotFound = errors.New("weavego network not found in the kernel")
+
+// netlinkOps is the part of *netlink.Handle the package uses.
+type netlinkOps interface {
+	LinkByName(name string) (netlink.Link, error)
+	LinkList() ([]netlink.Link, error)
+	LinkAdd(link netlink.Link) error
+	LinkDel(link netlink.Link) error
+	LinkSetUp(link netlink.Link) error
+	LinkSetMTU(link netlink.Link, mtu int) error
+	LinkSetMaster(link netlink.Link, master netlink.Link) error
+	LinkSetAlias(link netlink.Link, name string) error
+	LinkSetHardwareAddr(link netlink.Link, hwaddr net.HardwareAddr) error
+	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	AddrReplace(link netlink.Link, addr *netlink.Addr) error
+	AddrDel(link netlink.Link, addr *netlink.Addr) error
+	NeighList(linkIndex, family int) ([]netlink.Neigh, error)
+	NeighSet(neigh *netlink.Neigh) error
+	NeighAppend(neigh *netlink.Neigh) error
+	NeighDel(neigh *netlink.Neigh) error
+}
+
+var _ netlinkOps = (*netlink.Handle)(nil)
+
+// Config configures a Manager.
+type Config struct {
+	// Handle is the netlink handle to work through; nil means a new handle
+	// in the current network namespace, closed by Close. A given handle is
+	// never closed by the Manager.
+	Handle *netlink.Handle
+	// NetNS is the namespace for the nftables connection; 0 means current.
+	// It must be the namespace of Handle.
+	NetNS netns.NsHandle
+	// Logger receives debug and warning messages; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Manager makes the kernel match the desired state of weavego networks.
+// Its methods are safe for concurrent use; they are serialised.
+type Manager struct {
+	nl      netlinkOps
+	nft     *nftables.Conn
+	log     *slog.Logger
+	closeNL func()
+
+	// mu serialises kernel changes and guards remotes.
+	mu sync.Mutex
+	// remotes is the last desired remote state per network ID, re-applied
+	// when EnsureNetwork has to recreate a VXLAN device.
+	remotes map[string]remoteState
+}
+
+// New returns a Manager working in the namespace of cfg.Handle.
+func New(cfg Config) (*Manager, error) {
+	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {}}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	h := cfg.Handle
+	if h == nil {
+		var err error
+		if h, err = netlink.NewHandle(); err != nil {
+			return nil, fmt.Errorf("open netlink handle: %w", err)
+		}
+		m.closeNL = h.Close
+	}
+	m.nl = h
+	conn, err := nftables.New(nftables.WithNetNSFd(int(cfg.NetNS)))
+	if err != nil {
+		m.closeNL()
+		return nil, fmt.Errorf("open nftables connection: %w", err)
+	}
+	m.nft = conn
+	return m, nil
+}
+
+// Close releases the netlink handle if New opened it. Kernel state stays.
+func (m *Manager) Close() error {
+	m.closeNL()
+	return nil
+}
+
+// NetworkIDs returns the IDs of the weavego networks whose bridges exist in
+// the kernel, for garbage collection after a restart. An ID is the full
+// Docker ID when the bridge's alias holds it, else the 11-character prefix in
+// the bridge's name (BridgeName maps both to the same bridge).
+func (m *Manager) NetworkIDs() ([]string, error) {
+	links, err := m.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	var ids []string
+	for _, l := range links {
+		a := l.Attrs()
+		if _, ok := l.(*netlink.Bridge); ok && strings.HasPrefix(a.Name, BridgePrefix) {
+			ids = append(ids, networkIDFromBridge(a.Name, a.Alias))
+		}
+	}
+	return ids, nil
+}
+
+// linkByName returns the link or nil when it does not exist.
+func (m *Manager) linkByName(name string) (netlink.Link, error) {
+	l, err := m.nl.LinkByName(name)
+	if err == nil {
+		return l, nil
+	}
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("look up link %s: %w", name, err)
+}
+
+// deleteLink removes the link named name if it exists.
+func (m *Manager) deleteLink(name string) error {
+	l, err := m.linkByName(name)
+	if err != nil || l == nil {
+		return err
+	}
+	if err := m.nl.LinkDel(l); err != nil {
+		return fmt.Errorf("delete link %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package datapath
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+)
+
+// VXLAN encapsulation overhead: outer Ethernet is not counted by the MTU,
+// so it is outer IP + UDP (8) + VXLAN (8) + inner Ethernet (14).
+const (
+	overheadIPv4 = 20 + 8 + 8 + 14
+	overheadIPv6 = 40 + 8 + 8 + 14
+	// DefaultMTU is the MTU used when neither the caller nor the underlay
+	// link says otherwise: 1500 minus the IPv4 VXLAN overhead.
+	DefaultMTU = 1500 - overheadIPv4
+)
+
+// overlayMTU is the largest inner MTU a link of linkMTU can carry through
+// VXLAN to vtep; DefaultMTU when the link is unknown (linkMTU <= 0).
+func overlayMTU(linkMTU int, vtep net.IP) int {
+	if linkMTU <= 0 {
+		return DefaultMTU
+	}
+	if vtep.To4() == nil {
+		return linkMTU - overheadIPv6
+	}
+	return linkMTU - overheadIPv4
+}
+
+// vtepLinkMTU returns the MTU of the link that holds address vtep, or 0
+// when no link holds it.
+func (m *Manager) vtepLinkMTU(vtep net.IP) (int, error) {
+	if vtep == nil {
+		return 0, nil
+	}
+	family := netlink.FAMILY_V4
+	if vtep.To4() == nil {
+		family = netlink.FAMILY_V6
+	}
+	addrs, err := m.nl.AddrList(nil, family)
+	if err != nil {
+		return 0, fmt.Errorf("list addresses to find VTEP %s: %w", vtep, err)
+	}
+	for _, a := range addrs {
+		if a.IP.Equal(vtep) {
+			l, err := m.nl.LinkList()
+			if err != nil {
+				return 0, fmt.Errorf("list links to find VTEP %s: %w", vtep, err)
+			}
+			for _, link := range l {
+				if link.Attrs().Index == a.LinkIndex {
+					return link.Attrs().MTU, nil
+				}
+			}
+		}
+	}
+	return 0, nil
+}
+
+// effectiveMTU resolves Network.MTU's "0 = automatic".
+func (m *Manager) effectiveMTU(n Network) (int, error) {
+	if n.MTU > 0 {
+		return n.MTU, nil
+	}
+	linkMTU, err := m.vtepLinkMTU(n.VTEP)
+	if err != nil {
+		return 0, err
+	}
+	return overlayMTU(linkMTU, n.VTEP), nil
+}

@@ -1,0 +1,218 @@
+package datapath
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+)
+
+// DefaultVXLANPort is the IANA VXLAN port, used when Network.Port is 0.
+const DefaultVXLANPort = 4789
+
+// Network is the desired kernel state of one weavego network on this host.
+type Network struct {
+	// ID is Docker's network ID; it names the devices (see BridgeName).
+	ID string
+	// VNI is the VXLAN network identifier; 0 means no VXLAN device.
+	VNI uint32
+	// Subnet gives the prefix length of Gateway.
+	Subnet *net.IPNet
+	// Gateway is put on the bridge; nil means the bridge has no address.
+	Gateway net.IP
+	// MTU of the bridge, the VXLAN device and new endpoints; 0 means the
+	// MTU of the link holding VTEP minus the VXLAN overhead (DefaultMTU
+	// when that link is unknown).
+	MTU int
+	// VTEP is this host's underlay address; nil means no VXLAN device.
+	VTEP net.IP
+	// Port is the VXLAN UDP port; 0 means DefaultVXLANPort.
+	Port int
+	// Internal is accepted for the driver's convenience; it changes nothing
+	// here because the firewall already forbids routing via any weavego
+	// bridge, so no network gets external access through its bridge.
+	Internal bool
+}
+
+func (n Network) hasVXLAN() bool { return n.VNI != 0 && n.VTEP != nil }
+
+func (n Network) port() int {
+	if n.Port == 0 {
+		return DefaultVXLANPort
+	}
+	return n.Port
+}
+
+func (n Network) validate() error {
+	switch {
+	case n.ID == "":
+		return errors.New("network has no ID")
+	case n.VNI >= 1<<24:
+		return fmt.Errorf("network %s: VNI %d does not fit in 24 bits", n.ID, n.VNI)
+	case n.Gateway != nil && n.Subnet == nil:
+		return fmt.Errorf("network %s: gateway %s without a subnet", n.ID, n.Gateway)
+	case n.Port < 0 || n.Port > 65535:
+		return fmt.Errorf("network %s: VXLAN port %d out of range", n.ID, n.Port)
+	}
+	return nil
+}
+
+// EnsureNetwork makes the bridge (and VXLAN device) of n exist with n's
+// settings, repairing or recreating devices that differ, and refreshes the
+// firewall. It returns the MTU in use. It is idempotent.
+func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
+	if err := n.validate(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mtu, err := m.effectiveMTU(n)
+	if err != nil {
+		return 0, err
+	}
+	br, err := m.ensureBridge(n.ID, mtu)
+	if err != nil {
+		return 0, err
+	}
+	if err := m.ensureBridgeAddr(br, n.Gateway, n.Subnet); err != nil {
+		return 0, err
+	}
+	if err := m.ensureVXLANOf(n, mtu, br); err != nil {
+		return 0, err
+	}
+	if err := m.ensureFirewall(); err != nil {
+		return 0, err
+	}
+	return mtu, nil
+}
+
+// ensureVXLANOf ensures or removes n's VXLAN device; after (re)creating it,
+// it re-applies the last remotes given for n.
+func (m *Manager) ensureVXLANOf(n Network, mtu int, br netlink.Link) error {
+	if !n.hasVXLAN() {
+		return m.deleteLink(VXLANName(n.ID))
+	}
+	vx, created, err := m.ensureVXLAN(n, mtu, br)
+	if err != nil {
+		return err
+	}
+	if st, ok := m.remotes[n.ID]; ok && created {
+		return m.applyRemotes(vx, st)
+	}
+	return nil
+}
+
+// ensureBridge creates or repairs the bridge of network id.
+func (m *Manager) ensureBridge(id string, mtu int) (netlink.Link, error) {
+	name := BridgeName(id)
+	l, err := m.linkByName(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := l.(*netlink.Bridge); l != nil && !ok {
+		m.log.Warn("replacing link that is not a bridge", "network", id, "link", name, "type", l.Type())
+		if err := m.nl.LinkDel(l); err != nil {
+			return nil, fmt.Errorf("delete non-bridge link %s: %w", name, err)
+		}
+		l = nil
+	}
+	if l == nil {
+		if l, err = m.createBridge(name, mtu); err != nil {
+			return nil, err
+		}
+	}
+	return l, m.ensureLinkState(l, mtu, id)
+}
+
+func (m *Manager) createBridge(name string, mtu int) (netlink.Link, error) {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = name
+	attrs.MTU = mtu
+	// An explicit MAC keeps the bridge's address (the containers' gateway
+	// MAC) from changing as ports come and go.
+	mac, err := randomMAC()
+	if err != nil {
+		return nil, err
+	}
+	attrs.HardwareAddr = mac
+	// Without a querier, snooping could prune multicast (IPv6 ND) that must
+	// reach the VXLAN port; flood instead.
+	off := false
+	br := &netlink.Bridge{LinkAttrs: attrs, MulticastSnooping: &off}
+	if err := m.nl.LinkAdd(br); err != nil {
+		return nil, fmt.Errorf("create bridge %s: %w", name, err)
+	}
+	return m.mustLink(name)
+}
+
+// ensureLinkState sets MTU, alias (when not empty) and up on l.
+func (m *Manager) ensureLinkState(l netlink.Link, mtu int, alias string) error {
+	a := l.Attrs()
+	if mtu > 0 && a.MTU != mtu {
+		if err := m.nl.LinkSetMTU(l, mtu); err != nil {
+			return fmt.Errorf("set MTU %d on %s: %w", mtu, a.Name, err)
+		}
+	}
+	if alias != "" && a.Alias != alias {
+		if err := m.nl.LinkSetAlias(l, alias); err != nil {
+			return fmt.Errorf("set alias %s on %s: %w", alias, a.Name, err)
+		}
+	}
+	if a.Flags&net.FlagUp == 0 {
+		if err := m.nl.LinkSetUp(l); err != nil {
+			return fmt.Errorf("set %s up: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+// ensureBridgeAddr leaves exactly gw/len(subnet) as the bridge's IPv4 address.
+func (m *Manager) ensureBridgeAddr(br netlink.Link, gw net.IP, subnet *net.IPNet) error {
+	name := br.Attrs().Name
+	var want *net.IPNet
+	if gw != nil {
+		want = &net.IPNet{IP: gw, Mask: subnet.Mask}
+	}
+	addrs, err := m.nl.AddrList(br, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list addresses of %s: %w", name, err)
+	}
+	present := false
+	for _, a := range addrs {
+		if want != nil && a.IP.Equal(want.IP) && a.Mask.String() == want.Mask.String() {
+			present = true
+			continue
+		}
+		if err := m.nl.AddrDel(br, &a); err != nil {
+			return fmt.Errorf("remove stale address %s from %s: %w", a.IPNet, name, err)
+		}
+	}
+	if want == nil || present {
+		return nil
+	}
+	if err := m.nl.AddrReplace(br, &netlink.Addr{IPNet: want}); err != nil {
+		return fmt.Errorf("add address %s to %s: %w", want, name, err)
+	}
+	return nil
+}
+
+// mustLink looks up a link that was just created.
+func (m *Manager) mustLink(name string) (netlink.Link, error) {
+	l, err := m.nl.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("look up new link %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// randomMAC returns a random unicast, locally administered MAC address.
+func randomMAC() (net.HardwareAddr, error) {
+	mac := make(net.HardwareAddr, 6)
+	if _, err := rand.Read(mac); err != nil {
+		return nil, fmt.Errorf("generate MAC address: %w", err)
+	}
+	mac[0] = mac[0]&0xfe | 0x02
+	return mac, nil
+}

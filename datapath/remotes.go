@@ -1,0 +1,128 @@
+package datapath
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Remote is a container on another host reachable through the tunnel.
+type Remote struct {
+	// IP of the container; nil means no neighbour entry (FDB only).
+	IP  net.IP
+	MAC net.HardwareAddr
+	// VTEP is the underlay address of the container's host.
+	VTEP net.IP
+}
+
+// remoteState is the desired remote state of one network.
+type remoteState struct {
+	remotes []Remote
+	flood   []net.IP
+}
+
+func (st remoteState) validate() error {
+	for _, r := range st.remotes {
+		if len(r.MAC) != 6 || isZeroMAC(r.MAC) || r.VTEP == nil {
+			return fmt.Errorf("invalid remote %s (MAC %q, VTEP %s): need a non-zero MAC and a VTEP", r.IP, r.MAC, r.VTEP)
+		}
+	}
+	for _, v := range st.flood {
+		if v == nil {
+			return errors.New("nil flood VTEP")
+		}
+	}
+	return nil
+}
+
+// SetRemotes makes the VXLAN device of network networkID hold exactly:
+// a permanent FDB entry MAC -> VTEP and a permanent neighbour entry
+// IP -> MAC per remote, and an all-zero FDB entry per flood VTEP. Other
+// entries on that device are removed; other devices are never touched.
+// The set is remembered and re-applied if EnsureNetwork recreates the
+// device. A network without VXLAN device accepts only an empty set.
+func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []net.IP) error {
+	st := remoteState{remotes: append([]Remote(nil), remotes...), flood: append([]net.IP(nil), floodVTEPs...)}
+	if err := st.validate(); err != nil {
+		return fmt.Errorf("set remotes of network %s: %w", networkID, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.remotes[networkID] = st
+	name := VXLANName(networkID)
+	vx, err := m.linkByName(name)
+	if err != nil {
+		return err
+	}
+	if vx == nil {
+		if len(remotes) == 0 && len(floodVTEPs) == 0 {
+			return nil
+		}
+		return fmt.Errorf("set remotes of network %s: no VXLAN device %s: %w", networkID, name, ErrNetworkNotFound)
+	}
+	return m.applyRemotes(vx, st)
+}
+
+// applyRemotes reconciles the FDB and neighbour table of vx with st.
+func (m *Manager) applyRemotes(vx netlink.Link, st remoteState) error {
+	index, name := vx.Attrs().Index, vx.Attrs().Name
+	fdb, err := m.nl.NeighList(index, unix.AF_BRIDGE)
+	if err != nil {
+		return fmt.Errorf("list FDB of %s: %w", name, err)
+	}
+	neighs, err := m.listNeighs(index)
+	if err != nil {
+		return fmt.Errorf("list neighbours of %s: %w", name, err)
+	}
+	fp := planFDB(index, fdb, st)
+	np := planNeigh(index, neighs, st)
+	for _, c := range fp.conflicts {
+		m.log.Warn("conflicting remotes, keeping the first", "link", name, "conflict", c)
+	}
+	var errs []error
+	for _, n := range fp.del {
+		errs = append(errs, wrapNeigh("delete FDB entry", n, name, ignoreNotFound(m.nl.NeighDel(n))))
+	}
+	for _, n := range np.del {
+		errs = append(errs, wrapNeigh("delete neighbour", n, name, ignoreNotFound(m.nl.NeighDel(n))))
+	}
+	for _, n := range fp.set {
+		errs = append(errs, wrapNeigh("set FDB entry", n, name, m.nl.NeighSet(n)))
+	}
+	for _, n := range fp.add {
+		errs = append(errs, wrapNeigh("append FDB entry", n, name, m.nl.NeighAppend(n)))
+	}
+	for _, n := range np.set {
+		errs = append(errs, wrapNeigh("set neighbour", n, name, m.nl.NeighSet(n)))
+	}
+	return joinErrs(errs)
+}
+
+func (m *Manager) listNeighs(index int) ([]netlink.Neigh, error) {
+	v4, err := m.nl.NeighList(index, unix.AF_INET)
+	if err != nil {
+		return nil, err
+	}
+	v6, err := m.nl.NeighList(index, unix.AF_INET6)
+	if err != nil {
+		return nil, err
+	}
+	return append(v4, v6...), nil
+}
+
+func wrapNeigh(op string, n *netlink.Neigh, dev string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s %s -> %s on %s: %w", op, n.HardwareAddr, n.IP, dev, err)
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return err
+}

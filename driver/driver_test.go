@@ -1,0 +1,248 @@
+package driver
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/weavego/weavego/datapath"
+)
+
+type fakeDP struct {
+	mu       sync.Mutex
+	networks map[string]datapath.Network
+	eps      map[string]bool
+	fail     error
+}
+
+func newFakeDP() *fakeDP {
+	return &fakeDP{networks: map[string]datapath.Network{}, eps: map[string]bool{}}
+}
+
+func (f *fakeDP) EnsureNetwork(n datapath.Network) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return 0, f.fail
+	}
+	f.networks[n.ID] = n
+	return 1450, nil
+}
+
+func (f *fakeDP) DeleteNetwork(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.networks, id)
+	return nil
+}
+
+func (f *fakeDP) CreateEndpoint(ep datapath.Endpoint) (string, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return "", "", f.fail
+	}
+	f.eps[ep.ID] = true
+	return "wgv-" + ep.ID, "wgc-" + ep.ID, nil
+}
+
+func (f *fakeDP) DeleteEndpoint(_, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.eps, id)
+	return nil
+}
+
+type memStore struct{ data map[string]map[string][]byte }
+
+func (m *memStore) Put(b, k string, v any) error {
+	if m.data[b] == nil {
+		m.data[b] = map[string][]byte{}
+	}
+	m.data[b][k], _ = json.Marshal(v)
+	return nil
+}
+func (m *memStore) Delete(b, k string) error { delete(m.data[b], k); return nil }
+func (m *memStore) ForEach(b string, fn func(string, []byte) error) error {
+	for k, v := range m.data[b] {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type fakeCluster struct {
+	changes []Change
+	eps     int
+}
+
+func (c *fakeCluster) AssignVNI(_ string, _ netip.Prefix, req uint32) (uint32, error) {
+	if req == 99 {
+		return 0, errors.New("VNI 99 is already used by network other")
+	}
+	if req != 0 {
+		return req, nil
+	}
+	return 42, nil
+}
+func (c *fakeCluster) NetworkChanged(_ Network, ch Change) { c.changes = append(c.changes, ch) }
+func (c *fakeCluster) EndpointChanged(Endpoint, bool)      { c.eps++ }
+
+func newTestDriver(t *testing.T) (*Driver, *fakeDP, *memStore) {
+	t.Helper()
+	dp, st := newFakeDP(), &memStore{data: map[string]map[string][]byte{}}
+	d, err := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		dp, st, &fakeCluster{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, dp, st
+}
+
+func createReq(id, pool string, generic map[string]interface{}) *network.CreateNetworkRequest {
+	return &network.CreateNetworkRequest{
+		NetworkID: id,
+		Options:   map[string]interface{}{optGeneric: generic},
+		IPv4Data:  []*network.IPAMData{{AddressSpace: "weavego-local", Pool: pool, Gateway: strings.Replace(pool, ".0/", ".1/", 1)}},
+	}
+}
+
+func TestCreateNetwork(t *testing.T) {
+	tests := []struct {
+		name    string
+		req     *network.CreateNetworkRequest
+		wantErr string
+		wantVNI uint32
+		wantMTU int
+	}{
+		{name: "plain", req: createReq("n1", "10.32.0.0/24", nil), wantVNI: 42},
+		{name: "vni and mtu", req: createReq("n1", "10.32.0.0/24", map[string]interface{}{"vni": "7", optMTU: "1400"}), wantVNI: 7, wantMTU: 1400},
+		{name: "vni taken", req: createReq("n1", "10.32.0.0/24", map[string]interface{}{"vni": "99"}), wantErr: "already used"},
+		{name: "bad vni", req: createReq("n1", "10.32.0.0/24", map[string]interface{}{"vni": "abc"}), wantErr: "not a VXLAN network identifier"},
+		{name: "vni too big", req: createReq("n1", "10.32.0.0/24", map[string]interface{}{"vni": "16777216"}), wantErr: "not a VXLAN"},
+		{name: "bad mtu", req: createReq("n1", "10.32.0.0/24", map[string]interface{}{optMTU: "12"}), wantErr: "not an MTU"},
+		{name: "no id", req: createReq("", "10.32.0.0/24", nil), wantErr: "without a network ID"},
+		{name: "bad pool", req: createReq("n1", "banana", nil), wantErr: "not a CIDR"},
+		{name: "default ipam", req: &network.CreateNetworkRequest{NetworkID: "n1",
+			IPv4Data: []*network.IPAMData{{AddressSpace: "LocalDefault", Pool: "172.18.0.0/16"}}}, wantErr: "--ipam-driver weavego:latest"},
+		{name: "ipv6", req: &network.CreateNetworkRequest{NetworkID: "n1", Options: map[string]interface{}{optIPv6: true}}, wantErr: "IPv6"},
+		{name: "no pool", req: &network.CreateNetworkRequest{NetworkID: "n1"}, wantErr: "exactly one IPv4 subnet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, dp, _ := newTestDriver(t)
+			err := d.CreateNetwork(tt.req)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				if len(dp.networks) != 0 {
+					t.Fatalf("kernel network left behind after error: %v", dp.networks)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			kn := dp.networks["n1"]
+			if kn.VNI != tt.wantVNI || kn.MTU != tt.wantMTU || kn.Gateway.String() != "10.32.0.1" || kn.VTEP.String() != "192.0.2.1" {
+				t.Fatalf("kernel network = %+v", kn)
+			}
+		})
+	}
+}
+
+func TestNetworkLifecycle(t *testing.T) {
+	d, dp, st := newTestDriver(t)
+	if err := d.CreateNetwork(createReq("n1", "10.32.0.0/24", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateNetwork(createReq("n2", "10.32.0.0/16", nil)); err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Fatalf("overlap: err = %v", err)
+	}
+	resp, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n1", EndpointID: "e1",
+		Interface: &network.EndpointInterface{Address: "10.32.0.5/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Interface == nil || resp.Interface.MacAddress != "02:77:0a:20:00:05" {
+		t.Fatalf("MAC not filled in: %+v", resp.Interface)
+	}
+	if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n1", EndpointID: "e2",
+		Interface: &network.EndpointInterface{Address: "10.99.0.5/24"}}); err == nil {
+		t.Fatal("address outside the subnet accepted")
+	}
+	join, err := d.Join(&network.JoinRequest{NetworkID: "n1", EndpointID: "e1", SandboxKey: "/var/run/docker/netns/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if join.InterfaceName.SrcName != "wgc-e1" || join.InterfaceName.DstPrefix != "eth" || join.Gateway != "" {
+		t.Fatalf("join = %+v", join)
+	}
+	if err := d.DeleteNetwork(&network.DeleteNetworkRequest{NetworkID: "n1"}); err == nil {
+		t.Fatal("network with an endpoint deleted")
+	}
+
+	// A restarted driver knows the network and the endpoint.
+	d2, err := New(d.cfg, dp, st, &fakeCluster{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if known, err := d2.Restore(); err != nil || len(known) != 1 {
+		t.Fatalf("restore: %v %v", known, err)
+	}
+	if err := d2.Leave(&network.LeaveRequest{NetworkID: "n1", EndpointID: "e1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.DeleteEndpoint(&network.DeleteEndpointRequest{NetworkID: "n1", EndpointID: "e1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.DeleteNetwork(&network.DeleteNetworkRequest{NetworkID: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(dp.networks) != 0 || len(dp.eps) != 0 {
+		t.Fatalf("kernel state left: %v %v", dp.networks, dp.eps)
+	}
+}
+
+func TestUnknownIDs(t *testing.T) {
+	d, _, _ := newTestDriver(t)
+	for name, err := range map[string]error{
+		"delete network":  d.DeleteNetwork(&network.DeleteNetworkRequest{NetworkID: "nope"}),
+		"delete endpoint": d.DeleteEndpoint(&network.DeleteEndpointRequest{NetworkID: "nope", EndpointID: "e"}),
+		"leave":           d.Leave(&network.LeaveRequest{NetworkID: "nope", EndpointID: "e"}),
+	} {
+		if err == nil || !strings.Contains(err.Error(), "weavego has no") {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	if _, err := d.Join(&network.JoinRequest{NetworkID: "n", EndpointID: "e"}); err == nil {
+		t.Error("join of unknown endpoint accepted")
+	}
+	if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n", EndpointID: "e",
+		Interface: &network.EndpointInterface{Address: "10.0.0.1/24"}}); err == nil {
+		t.Error("endpoint on unknown network accepted")
+	}
+	if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n", EndpointID: "e"}); err == nil {
+		t.Error("endpoint without interface accepted")
+	}
+}
+
+func TestDatapathFailureLeavesNothing(t *testing.T) {
+	d, dp, st := newTestDriver(t)
+	dp.fail = errors.New("boom")
+	if err := d.CreateNetwork(createReq("n1", "10.32.0.0/24", nil)); err == nil {
+		t.Fatal("no error")
+	}
+	if len(st.data[bucketNetworks]) != 0 || len(d.Networks()) != 0 {
+		t.Fatal("record kept after failure")
+	}
+}

@@ -1,0 +1,66 @@
+package driver
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+
+	"github.com/weavego/weavego/datapath"
+)
+
+// Network is the driver's record of one local network.
+type Network struct {
+	ID       string
+	Subnet   netip.Prefix
+	Gateway  netip.Addr
+	VNI      uint32
+	MTU      int // as asked (0 = automatic)
+	Internal bool
+	Options  map[string]string // the generic options given to `docker network create -o`
+}
+
+// Endpoint is the driver's record of one local endpoint.
+type Endpoint struct {
+	ID          string
+	NetworkID   string
+	Addr        netip.Prefix
+	MAC         string
+	HostIf      string
+	ContainerIf string
+	Joined      bool
+	SandboxKey  string
+}
+
+func (d *Driver) kernelNetwork(n *Network) datapath.Network {
+	kn := datapath.Network{
+		ID:       n.ID,
+		VNI:      n.VNI,
+		Subnet:   prefixToIPNet(n.Subnet),
+		MTU:      n.MTU,
+		Port:     d.cfg.VXLANPort,
+		Internal: n.Internal,
+	}
+	if n.Gateway.IsValid() {
+		kn.Gateway = net.IP(n.Gateway.AsSlice())
+	}
+	if d.cfg.VTEP.IsValid() && n.VNI != 0 {
+		kn.VTEP = net.IP(d.cfg.VTEP.AsSlice())
+	}
+	return kn
+}
+
+func prefixToIPNet(p netip.Prefix) *net.IPNet {
+	if !p.IsValid() {
+		return nil
+	}
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }
