@@ -1,0 +1,115 @@
+package dnsd
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Defaults used for zero-valued Config fields.
+const (
+	// DefaultDomain is the zone under which container names are published.
+	DefaultDomain = "weavego.local"
+	// DefaultTTL is the TTL of local answers. Records follow containers that
+	// come and go, and glibc clients do not cache at all, so the TTL only
+	// matters to caching stub resolvers inside containers: 5 s bounds how
+	// long they keep a dead container's address while still absorbing bursts.
+	DefaultTTL = 5 * time.Second
+	// DefaultPort is the port listened on for UDP and TCP.
+	DefaultPort = 53
+	// DefaultResolvConf is read for upstream resolvers when none are configured.
+	DefaultResolvConf = "/etc/resolv.conf"
+	// DefaultForwardTimeout bounds one try against one upstream.
+	DefaultForwardTimeout = 2 * time.Second
+	// AnyPort as Config.Port lets the kernel choose a port (tests).
+	AnyPort = -1
+)
+
+// systemdResolvConf lists the real upstreams when /etc/resolv.conf only names
+// the systemd-resolved stub on 127.0.0.53, which we skip as loopback.
+const systemdResolvConf = "/run/systemd/resolve/resolv.conf"
+
+// Config configures a Handler and a Server. Zero values mean the defaults.
+type Config struct {
+	// Domain is the zone for NAME.DOMAIN. answers (default weavego.local).
+	Domain string
+	// TTL of local answers, rounded down to whole seconds, at least 1 s.
+	TTL time.Duration
+	// Port for UDP and TCP listeners (default 53; AnyPort for tests).
+	Port int
+	// Upstreams are "ip" or "ip:port" resolvers tried in order. When empty,
+	// the nameservers of ResolvConf are used, minus loopback addresses.
+	Upstreams []string
+	// ResolvConf is read when Upstreams is empty (default /etc/resolv.conf).
+	ResolvConf string
+	// ForwardTimeout bounds one try against one upstream (default 2 s).
+	ForwardTimeout time.Duration
+}
+
+// withDefaults returns c with defaults applied and validated.
+func (c Config) withDefaults() (Config, error) {
+	if c.Domain == "" {
+		c.Domain = DefaultDomain
+	}
+	c.Domain = dns.CanonicalName(c.Domain)
+	if _, ok := dns.IsDomainName(c.Domain); !ok || c.Domain == "." {
+		return c, fmt.Errorf("dns domain %q is not a valid domain name", c.Domain)
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultTTL
+	}
+	if c.TTL < time.Second {
+		c.TTL = time.Second
+	}
+	if c.Port == 0 {
+		c.Port = DefaultPort
+	}
+	if c.Port < AnyPort || c.Port > 65535 {
+		return c, fmt.Errorf("dns port %d is out of range", c.Port)
+	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = DefaultResolvConf
+	}
+	if c.ForwardTimeout <= 0 {
+		c.ForwardTimeout = DefaultForwardTimeout
+	}
+	ups := make([]string, 0, len(c.Upstreams))
+	for _, u := range c.Upstreams {
+		hp, err := parseUpstream(u)
+		if err != nil {
+			return c, err
+		}
+		ups = append(ups, hp)
+	}
+	c.Upstreams = ups
+	return c, nil
+}
+
+// ttlSeconds is the TTL as it goes on the wire.
+func (c Config) ttlSeconds() uint32 {
+	return uint32(c.TTL / time.Second)
+}
+
+// parseUpstream turns "ip" or "ip:port" (IPv6 as "[ip]:port") into host:port.
+func parseUpstream(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Port() == 0 {
+			return "", fmt.Errorf("dns upstream %q: port 0", s)
+		}
+		return ap.String(), nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return "", fmt.Errorf("dns upstream %q is not ip or ip:port", s)
+	}
+	return netip.AddrPortFrom(a, DefaultPort).String(), nil
+}
+
+// joinHostPort formats a listener address.
+func joinHostPort(a netip.Addr, port int) string {
+	return netip.AddrPortFrom(a, uint16(port)).String()
+}

@@ -1,0 +1,136 @@
+package dnsd
+
+import (
+	"net"
+
+	"github.com/miekg/dns"
+)
+
+// maxUDPSize is the largest UDP payload we read or send, and what we
+// advertise in our OPT record.
+const maxUDPSize = 4096
+
+// Handler answers DNS requests from a Table and forwards everything else to
+// upstream resolvers. It implements dns.Handler; ServeDNS is safe for
+// concurrent use and holds no lock (the table is read through an atomic
+// pointer, counters are atomic, the forwarder locks only its resolv.conf
+// cache).
+type Handler struct {
+	cfg   Config
+	table *Table
+	fwd   *forwarder
+	stats counters
+}
+
+var _ dns.Handler = (*Handler)(nil)
+
+// NewHandler returns a Handler answering from table with cfg (zero fields
+// take the defaults). It fails if cfg is invalid.
+func NewHandler(cfg Config, table *Table) (*Handler, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg)}, nil
+}
+
+// Stats returns a snapshot of the handler's counters.
+func (h *Handler) Stats() Stats { return h.stats.snapshot() }
+
+// ServeDNS answers one request on w. It never blocks longer than the
+// forwarding budget: one ForwardTimeout per upstream.
+func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	if r.Response {
+		h.stats.dropped.Add(1) // answering responses invites reflection loops
+		return
+	}
+	h.stats.queries.Add(1)
+	if rcode := check(r); rcode != dns.RcodeSuccess {
+		h.write(w, r, errorReply(r, rcode))
+		return
+	}
+	if resp := h.local(r); resp != nil {
+		h.stats.local.Add(1)
+		h.write(w, r, resp)
+		return
+	}
+	resp, err := h.fwd.exchange(r, network(w))
+	if err != nil {
+		h.write(w, r, errorReply(r, dns.RcodeServerFailure))
+		return
+	}
+	h.stats.forwarded.Add(1)
+	resp.Id = r.Id
+	h.write(w, r, resp)
+}
+
+// check returns the rcode a request must be rejected with, or RcodeSuccess.
+func check(r *dns.Msg) int {
+	if r.Opcode != dns.OpcodeQuery {
+		return dns.RcodeNotImplemented
+	}
+	if len(r.Question) != 1 {
+		return dns.RcodeFormatError
+	}
+	var opts int
+	for _, rr := range r.Extra {
+		if rr != nil && rr.Header().Rrtype == dns.TypeOPT {
+			opts++
+		}
+	}
+	if opts > 1 { // RFC 6891 section 6.1.1
+		return dns.RcodeFormatError
+	}
+	if opt := r.IsEdns0(); opt != nil && opt.Version() != 0 {
+		return dns.RcodeBadVers
+	}
+	q := r.Question[0]
+	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
+		return dns.RcodeRefused
+	}
+	switch q.Qtype {
+	case dns.TypeAXFR, dns.TypeIXFR:
+		return dns.RcodeRefused
+	}
+	return dns.RcodeSuccess
+}
+
+// errorReply is an empty reply to r carrying rcode.
+func errorReply(r *dns.Msg, rcode int) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	m.RecursionAvailable = true
+	if rcode == dns.RcodeBadVers {
+		m.SetEdns0(maxUDPSize, false) // BADVERS lives in the OPT record
+	}
+	return m
+}
+
+// write sends resp, fitted to what the client can receive, and counts it.
+func (h *Handler) write(w dns.ResponseWriter, r, resp *dns.Msg) {
+	opt := r.IsEdns0()
+	if opt != nil && resp.IsEdns0() == nil && resp.Rcode <= 0xF {
+		resp.SetEdns0(maxUDPSize, false)
+	}
+	size := dns.MaxMsgSize
+	if network(w) == "udp" {
+		size = dns.MinMsgSize
+		if opt != nil {
+			size = min(max(int(opt.UDPSize()), dns.MinMsgSize), maxUDPSize)
+		}
+	}
+	resp.Truncate(size)
+	h.stats.countRcode(resp.Rcode)
+	if err := w.WriteMsg(resp); err != nil {
+		h.stats.writeErrs.Add(1)
+	}
+}
+
+// network is "tcp" or "udp": the transport the client used, which is also
+// the one we forward over so that truncation is handled end to end.
+func network(w dns.ResponseWriter) string {
+	if _, ok := w.RemoteAddr().(*net.TCPAddr); ok {
+		return "tcp"
+	}
+	return "udp"
+}

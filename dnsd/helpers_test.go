@@ -1,0 +1,149 @@
+package dnsd
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// fakeWriter is a dns.ResponseWriter that records replies as they would
+// arrive on the wire (packed, then unpacked).
+type fakeWriter struct {
+	tcp bool
+
+	mu      sync.Mutex // guards replies and packErr
+	replies []*dns.Msg
+	packErr error
+}
+
+var _ dns.ResponseWriter = (*fakeWriter)(nil)
+
+func (w *fakeWriter) LocalAddr() net.Addr {
+	if w.tcp {
+		return &net.TCPAddr{IP: net.IPv4(10, 32, 0, 1), Port: 53}
+	}
+	return &net.UDPAddr{IP: net.IPv4(10, 32, 0, 1), Port: 53}
+}
+
+func (w *fakeWriter) RemoteAddr() net.Addr {
+	if w.tcp {
+		return &net.TCPAddr{IP: net.IPv4(10, 32, 0, 7), Port: 40000}
+	}
+	return &net.UDPAddr{IP: net.IPv4(10, 32, 0, 7), Port: 40000}
+}
+
+func (w *fakeWriter) WriteMsg(m *dns.Msg) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, err := m.Pack()
+	if err == nil {
+		back := new(dns.Msg)
+		if err = back.Unpack(b); err == nil {
+			w.replies = append(w.replies, back)
+			return nil
+		}
+	}
+	w.packErr = err
+	return err
+}
+
+func (w *fakeWriter) Write([]byte) (int, error) { return 0, nil }
+func (w *fakeWriter) Close() error              { return nil }
+func (w *fakeWriter) TsigStatus() error         { return nil }
+func (w *fakeWriter) TsigTimersOnly(bool)       {}
+func (w *fakeWriter) Hijack()                   {}
+
+// testRecords is the table most handler tests answer from.
+func testRecords() []Record {
+	return []Record{
+		{Name: "web", IP: net.ParseIP("10.32.0.2"), Network: "net1"},
+		{Name: "web", IP: net.ParseIP("10.32.1.2"), Network: "net2"},
+		{Name: "db", IP: net.ParseIP("10.32.0.3"), Network: "net1"},
+		{Name: "DB-Primary", IP: net.ParseIP("10.32.0.3"), Network: "net1"},
+		{Name: "six", IP: net.ParseIP("fd00::5"), Network: "net6"},
+		{Name: "dual", IP: net.ParseIP("10.32.0.9"), Network: "net1"},
+		{Name: "dual", IP: net.ParseIP("fd00::9"), Network: "net6"},
+		{Name: "api.svc", IP: net.ParseIP("10.32.0.10"), Network: "net1"},
+	}
+}
+
+// emptyResolvConf writes a resolv.conf naming only loopback resolvers, so
+// that forwarding fails at once with SERVFAIL.
+func emptyResolvConf(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(p, []byte("nameserver 127.0.0.11\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// newTestHandler builds a handler over testRecords; cfg.ResolvConf defaults
+// to one with no usable upstream.
+func newTestHandler(t testing.TB, cfg Config) *Handler {
+	t.Helper()
+	if cfg.ResolvConf == "" && len(cfg.Upstreams) == 0 {
+		cfg.ResolvConf = emptyResolvConf(t)
+	}
+	tab := NewTable()
+	if err := tab.Replace(testRecords()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(cfg, tab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// ask serves req and returns the single reply, or nil if none was sent.
+func ask(t testing.TB, h *Handler, req *dns.Msg, tcp bool) *dns.Msg {
+	t.Helper()
+	w := &fakeWriter{tcp: tcp}
+	h.ServeDNS(w, req)
+	if w.packErr != nil {
+		t.Fatalf("reply does not pack: %v", w.packErr)
+	}
+	switch len(w.replies) {
+	case 0:
+		return nil
+	case 1:
+		return w.replies[0]
+	}
+	t.Fatalf("%d replies to one request", len(w.replies))
+	return nil
+}
+
+func query(name string, qtype uint16) *dns.Msg {
+	return new(dns.Msg).SetQuestion(name, qtype)
+}
+
+// rdatas renders a section as sorted "TYPE data" strings.
+func rdatas(rrs []dns.RR) []string {
+	out := make([]string, 0, len(rrs))
+	for _, rr := range rrs {
+		var s string
+		switch v := rr.(type) {
+		case *dns.A:
+			s = "A " + v.A.String()
+		case *dns.AAAA:
+			s = "AAAA " + v.AAAA.String()
+		case *dns.PTR:
+			s = "PTR " + v.Ptr
+		case *dns.SOA:
+			s = "SOA " + v.Hdr.Name
+		default:
+			s = dns.TypeToString[rr.Header().Rrtype]
+		}
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func joined(ss []string) string { return strings.Join(ss, ", ") }

@@ -1,0 +1,132 @@
+package dnsd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+)
+
+// ErrClosed is returned by SetListenAddrs after Close.
+var ErrClosed = errors.New("dns server is closed")
+
+// Server runs a Handler on UDP and TCP listeners for a changing set of
+// addresses (the gateways of the weavego networks on this host).
+type Server struct {
+	h    *Handler
+	port int
+	log  *slog.Logger
+
+	// mu guards listeners and closed. It is held while listeners start and
+	// stop so that a removed address is released before it can be re-added.
+	mu        sync.Mutex
+	listeners map[netip.Addr]*listener
+	closed    bool
+}
+
+// New returns a Server answering from table. Nothing listens until
+// SetListenAddrs is called. log may be nil.
+func New(cfg Config, table *Table, log *slog.Logger) (*Server, error) {
+	h, err := NewHandler(cfg, table)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{h: h, port: h.cfg.Port, log: log, listeners: map[netip.Addr]*listener{}}, nil
+}
+
+// Handler returns the server's handler, e.g. for its Stats.
+func (s *Server) Handler() *Handler { return s.h }
+
+// Stats returns a snapshot of the server's counters.
+func (s *Server) Stats() Stats { return s.h.Stats() }
+
+// SetListenAddrs makes the server listen on exactly addrs (UDP and TCP on
+// the configured port): it starts listeners for new addresses, stops those
+// for removed ones, and restarts any that died. It is idempotent and cheap
+// when nothing changed. Addresses that fail are reported in the joined
+// error, each naming the address; the others are still served, and the
+// failed ones are retried by the next call.
+func (s *Server) SetListenAddrs(addrs []net.IP) error {
+	want := map[netip.Addr]bool{}
+	var errs []error
+	for _, ip := range addrs {
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			errs = append(errs, fmt.Errorf("dns listen on %q: not an IP address", ip.String()))
+			continue
+		}
+		want[a.Unmap()] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	for _, a := range sortedKeys(s.listeners) {
+		if l := s.listeners[a]; !want[a] || l.dead() {
+			errs = append(errs, l.stop())
+			delete(s.listeners, a)
+		}
+	}
+	for _, a := range sortedKeys(want) {
+		if _, ok := s.listeners[a]; ok {
+			continue
+		}
+		l, err := startListener(a, s.port, s.h, s.log)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dns: %w", err))
+			continue
+		}
+		s.listeners[a] = l
+	}
+	return errors.Join(errs...)
+}
+
+// Addrs returns the "ip:port" addresses currently listened on (UDP and TCP
+// share each), sorted. With AnyPort it reveals the chosen ports.
+func (s *Server) Addrs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.listeners))
+	for _, a := range sortedKeys(s.listeners) {
+		out = append(out, s.listeners[a].addr)
+	}
+	return out
+}
+
+// Run serves until ctx is done, then closes the server.
+func (s *Server) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return s.Close()
+}
+
+// Close stops all listeners; later SetListenAddrs calls fail with ErrClosed.
+// Requests being forwarded finish within their timeout but their replies
+// are dropped. Close is idempotent.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	var errs []error
+	for _, a := range sortedKeys(s.listeners) {
+		errs = append(errs, s.listeners[a].stop())
+	}
+	clear(s.listeners)
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[netip.Addr]V) []netip.Addr {
+	keys := make([]netip.Addr, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, netip.Addr.Compare)
+	return keys
+}

@@ -1,0 +1,258 @@
+package dnsd
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+func newTestServer(t *testing.T, port int) *Server {
+	t.Helper()
+	tab := NewTable()
+	if err := tab.Replace(testRecords()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Port: port, ResolvConf: emptyResolvConf(t)}, tab, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func ips(ss ...string) []net.IP {
+	var out []net.IP
+	for _, s := range ss {
+		out = append(out, net.ParseIP(s))
+	}
+	return out
+}
+
+// exchange asks addr for web. over proto and fails the test on error.
+func exchange(t *testing.T, proto, addr string) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Net: proto, Timeout: 2 * time.Second}
+	resp, _, err := c.Exchange(query("web.", dns.TypeA), addr)
+	if err != nil {
+		t.Fatalf("%s %s: %v", proto, addr, err)
+	}
+	return resp
+}
+
+func TestSetListenAddrs(t *testing.T) {
+	s := newTestServer(t, AnyPort)
+	steps := []struct {
+		name  string
+		addrs []net.IP
+		want  []string // hosts listened on after the call
+	}{
+		{"first", ips("127.0.0.1"), []string{"127.0.0.1"}},
+		{"add", ips("127.0.0.1", "127.0.0.2"), []string{"127.0.0.1", "127.0.0.2"}},
+		{"same again, dup", ips("127.0.0.2", "127.0.0.1", "127.0.0.2"), []string{"127.0.0.1", "127.0.0.2"}},
+		{"remove", ips("127.0.0.2"), []string{"127.0.0.2"}},
+		{"none", nil, nil},
+		{"back", ips("127.0.0.1", "::ffff:127.0.0.3"), []string{"127.0.0.1", "127.0.0.3"}},
+	}
+	prev := map[string]string{}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := s.SetListenAddrs(st.addrs); err != nil {
+				t.Fatal(err)
+			}
+			got := s.Addrs()
+			cur := map[string]string{}
+			for i, a := range got {
+				host, _, _ := net.SplitHostPort(a)
+				if i >= len(st.want) || host != st.want[i] {
+					t.Fatalf("Addrs() = %v, want hosts %v", got, st.want)
+				}
+				cur[host] = a
+				if p, ok := prev[host]; ok && p != a {
+					t.Errorf("listener on %s restarted: %s -> %s", host, p, a)
+				}
+				for _, proto := range []string{"udp", "tcp"} {
+					if resp := exchange(t, proto, a); len(resp.Answer) != 2 {
+						t.Errorf("%s %s: answers %v", proto, a, resp.Answer)
+					}
+				}
+			}
+			if len(got) != len(st.want) {
+				t.Fatalf("Addrs() = %v, want hosts %v", got, st.want)
+			}
+			for host, a := range prev {
+				if _, ok := cur[host]; !ok {
+					assertReleased(t, a)
+				}
+			}
+			prev = cur
+		})
+	}
+}
+
+// assertReleased checks that a removed listener's port is free again.
+func assertReleased(t *testing.T, addr string) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Errorf("udp %s not released: %v", addr, err)
+		return
+	}
+	pc.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Errorf("tcp %s not released: %v", addr, err)
+		return
+	}
+	ln.Close()
+}
+
+func TestSetListenAddrsErrors(t *testing.T) {
+	busy, err := net.ListenPacket("udp", "127.0.0.4:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.LocalAddr().(*net.UDPAddr).Port
+	s := newTestServer(t, port)
+	err = s.SetListenAddrs(append(ips("127.0.0.4", "127.0.0.5"), net.IP{1, 2, 3}))
+	want := "127.0.0.4:" + strconv.Itoa(port)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not an IP address") {
+		t.Fatalf("error %v does not name %s and the bad IP", err, want)
+	}
+	if got := s.Addrs(); len(got) != 1 || got[0] != "127.0.0.5:"+strconv.Itoa(port) {
+		t.Errorf("good address not served: %v", got)
+	}
+	busy.Close()
+	if err := s.SetListenAddrs(ips("127.0.0.4", "127.0.0.5")); err != nil {
+		t.Errorf("retry after the port was freed: %v", err)
+	}
+	if got := s.Addrs(); len(got) != 2 {
+		t.Errorf("Addrs() = %v", got)
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	s := newTestServer(t, AnyPort)
+	if err := s.SetListenAddrs(ips("127.0.0.6")); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addrs()[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	assertReleased(t, addr)
+	if err := s.SetListenAddrs(ips("127.0.0.6")); !errors.Is(err, ErrClosed) {
+		t.Errorf("SetListenAddrs after Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+// TestServerRejectsMalformed sends raw packets that never reach ServeDNS:
+// the library answers them through our accept hooks.
+func TestServerRejectsMalformed(t *testing.T) {
+	s := newTestServer(t, AnyPort)
+	if err := s.SetListenAddrs(ips("127.0.0.7")); err != nil {
+		t.Fatal(err)
+	}
+	q := query("web.", dns.TypeA)
+	q.Id = 0xabcd
+	good, _ := q.Pack()
+	header := func(bits, qd, an uint16) []byte {
+		return []byte{0xab, 0xcd, byte(bits >> 8), byte(bits), byte(qd >> 8), byte(qd), byte(an >> 8), byte(an), 0, 0, 0, 0}
+	}
+	tests := []struct {
+		name  string
+		pkt   []byte
+		rcode int // -1: no reply expected
+	}{
+		{"body cut short", good[:len(good)-3], dns.RcodeFormatError},
+		{"no question", header(0x0100, 0, 0), dns.RcodeFormatError},
+		{"two questions", append(header(0x0100, 2, 0), good[12:]...), dns.RcodeFormatError},
+		{"answer in a query", append(header(0x0100, 1, 1), good[12:]...), dns.RcodeFormatError},
+		{"opcode NOTIFY", append(header(0x2100, 1, 0), good[12:]...), dns.RcodeNotImplemented},
+		{"a response", append(header(0x8100, 1, 0), good[12:]...), -1},
+		{"runt", []byte{1, 2, 3}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := rawExchange(t, s.Addrs()[0], tt.pkt, tt.rcode < 0)
+			if tt.rcode < 0 {
+				if resp != nil {
+					t.Fatalf("unexpected reply %v", resp)
+				}
+				return
+			}
+			if resp == nil || resp.Rcode != tt.rcode || resp.Id != 0xabcd {
+				t.Fatalf("reply %v, want rcode %s", resp, dns.RcodeToString[tt.rcode])
+			}
+		})
+	}
+	if st := s.Stats(); st.FormErr != 4 || st.NotImp != 1 || st.Dropped != 2 || st.Queries != 5 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// rawExchange sends pkt over UDP and returns the reply, nil if none came.
+func rawExchange(t *testing.T, addr string, pkt []byte, expectNone bool) *dns.Msg {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	wait := 2 * time.Second
+	if expectNone {
+		wait = 200 * time.Millisecond
+	}
+	conn.SetDeadline(time.Now().Add(wait))
+	if _, err := conn.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return nil
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(buf[:n]); err != nil {
+		t.Fatalf("unpack reply: %v", err)
+	}
+	return m
+}
+
+func TestLoad(t *testing.T) {
+	s := newTestServer(t, AnyPort)
+	if err := s.SetListenAddrs(ips("127.0.0.8")); err != nil {
+		t.Fatal(err)
+	}
+	qps, p99, err := Load(context.Background(), s.Addrs()[0], "web", 4, 2000)
+	if err != nil || qps <= 0 || p99 <= 0 {
+		t.Fatalf("Load: qps %.0f p99 %v err %v", qps, p99, err)
+	}
+	t.Logf("loopback load: %.0f qps, p99 %v", qps, p99)
+	for _, bad := range []struct {
+		addr       string
+		workers, n int
+	}{{"10.0.0.1:53", 1, 1}, {"127.0.0.1:53", 0, 1}, {"127.0.0.1:53", 1, MaxLoadQueries + 1}} {
+		if _, _, err := Load(context.Background(), bad.addr, "web", bad.workers, bad.n); err == nil {
+			t.Errorf("Load(%v) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package dnsd
+
+import (
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+)
+
+// Stats is a snapshot of a Handler's counters since it was created.
+type Stats struct {
+	Queries   uint64 // requests received, including rejected ones
+	Local     uint64 // answered from the table (incl. NODATA and NXDOMAIN)
+	Forwarded uint64 // answered with an upstream's reply
+	NXDomain  uint64 // replies with NXDOMAIN (local or forwarded)
+	ServFail  uint64 // replies with SERVFAIL (mostly: no upstream answered)
+	FormErr   uint64 // replies with FORMERR (malformed requests)
+	NotImp    uint64 // replies with NOTIMP (opcode other than QUERY)
+	Refused   uint64 // replies with REFUSED (other classes, zone transfers)
+	Dropped   uint64 // messages not answered at all (responses, runts)
+	WriteErrs uint64 // replies that could not be sent
+}
+
+// counters are the live, lock-free counterparts of Stats.
+type counters struct {
+	queries, local, forwarded           atomic.Uint64
+	nxdomain, servfail, formerr, notimp atomic.Uint64
+	refused, dropped, writeErrs         atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Queries:   c.queries.Load(),
+		Local:     c.local.Load(),
+		Forwarded: c.forwarded.Load(),
+		NXDomain:  c.nxdomain.Load(),
+		ServFail:  c.servfail.Load(),
+		FormErr:   c.formerr.Load(),
+		NotImp:    c.notimp.Load(),
+		Refused:   c.refused.Load(),
+		Dropped:   c.dropped.Load(),
+		WriteErrs: c.writeErrs.Load(),
+	}
+}
+
+// countRcode records the outcome of one reply.
+func (c *counters) countRcode(rcode int) {
+	switch rcode {
+	case dns.RcodeNameError:
+		c.nxdomain.Add(1)
+	case dns.RcodeServerFailure:
+		c.servfail.Add(1)
+	case dns.RcodeFormatError:
+		c.formerr.Add(1)
+	case dns.RcodeNotImplemented:
+		c.notimp.Add(1)
+	case dns.RcodeRefused:
+		c.refused.Add(1)
+	}
+}
