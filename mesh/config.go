@@ -1,0 +1,195 @@
+package mesh
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"math"
+	"net"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// DefaultPort is the TCP and UDP port weavego peers gossip on. It is not
+// memberlist's 7946, so weavego never joins another memberlist cluster
+// (Docker swarm, Consul) on the same hosts by mistake.
+const DefaultPort = 6783
+
+// Timing defaults, chosen for a LAN; see the package comment for the bounds
+// they give.
+const (
+	// DefaultProbeInterval is the time between failure-detection probes.
+	DefaultProbeInterval = 500 * time.Millisecond
+	// DefaultProbeTimeout is the wait for a probe's ack, well above LAN RTT.
+	DefaultProbeTimeout = 250 * time.Millisecond
+	// DefaultSuspicionMult gives a suspicion timeout of 1.5 s (3 s without
+	// a confirming peer) for up to 10 hosts.
+	DefaultSuspicionMult = 3
+	// DefaultPushPullInterval is the time between full-state syncs.
+	DefaultPushPullInterval = 10 * time.Second
+	// DefaultGossipInterval is the time between gossip rounds.
+	DefaultGossipInterval = 200 * time.Millisecond
+	// DefaultTombstoneTTL is how long deletes are remembered.
+	DefaultTombstoneTTL = 10 * time.Minute
+
+	// suspicionMaxTimeoutMult caps the suspicion timeout at twice its
+	// minimum when no other peer confirms the suspicion.
+	suspicionMaxTimeoutMult = 2
+	// gossipLabel is put on every packet and stream; memberlist drops
+	// traffic with another label before decoding it.
+	gossipLabel = "weavego"
+)
+
+// ErrInvalidConfig is wrapped by New when a Config field has a value that
+// cannot work; the message names the field.
+var ErrInvalidConfig = errors.New("invalid mesh configuration")
+
+// Config configures a Mesh. Zero fields take the documented defaults.
+type Config struct {
+	// Name is this peer's stable, cluster-unique name. Required.
+	Name string
+	// BindAddr is the address to listen on; default "0.0.0.0".
+	BindAddr string
+	// BindPort is the TCP and UDP port to listen on; default DefaultPort.
+	// Use -1 to let the kernel choose a free port (tests).
+	BindPort int
+	// AdvertiseAddr is this host's underlay IP as other peers must reach
+	// it. The caller resolves the default; nil lets memberlist pick the
+	// first private address of the host.
+	AdvertiseAddr net.IP
+	// Peers lists "host[:port]" addresses to join; the port defaults to
+	// DefaultPort. Listing this host itself is harmless.
+	Peers []string
+	// Password, when not empty, encrypts and authenticates all gossip
+	// with AES-256 under SHA-256(Password). Peers with another password
+	// cannot join, and the log says so.
+	Password string
+	// Logger receives mesh's and memberlist's logs; default discards.
+	Logger *slog.Logger
+	// TombstoneTTL is how long a deleted entry is remembered after its
+	// deletion (by the deleter's clock); default DefaultTombstoneTTL.
+	TombstoneTTL time.Duration
+	// ProbeInterval is the time between failure-detection probes;
+	// default DefaultProbeInterval.
+	ProbeInterval time.Duration
+	// ProbeTimeout is how long a probe waits for an ack; default
+	// DefaultProbeTimeout. Keep it above the LAN's 99th percentile RTT.
+	ProbeTimeout time.Duration
+	// SuspicionMult scales how long a suspect peer has to refute before
+	// it is declared dead; default DefaultSuspicionMult.
+	SuspicionMult int
+	// PushPullInterval is the time between full-state syncs with a
+	// random peer; default DefaultPushPullInterval.
+	PushPullInterval time.Duration
+	// GossipInterval is the time between gossip rounds; default
+	// DefaultGossipInterval.
+	GossipInterval time.Duration
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.BindAddr == "" {
+		c.BindAddr = "0.0.0.0"
+	}
+	if c.BindPort == 0 {
+		c.BindPort = DefaultPort
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SuspicionMult == 0 {
+		c.SuspicionMult = DefaultSuspicionMult
+	}
+	def(&c.TombstoneTTL, DefaultTombstoneTTL)
+	def(&c.ProbeInterval, DefaultProbeInterval)
+	def(&c.ProbeTimeout, DefaultProbeTimeout)
+	def(&c.PushPullInterval, DefaultPushPullInterval)
+	def(&c.GossipInterval, DefaultGossipInterval)
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Name == "":
+		return fmt.Errorf("%w: Name is empty", ErrInvalidConfig)
+	case c.BindPort < -1 || c.BindPort > 65535:
+		return fmt.Errorf("%w: BindPort %d is out of range", ErrInvalidConfig, c.BindPort)
+	case c.TombstoneTTL < 0, c.ProbeInterval < 0, c.ProbeTimeout < 0,
+		c.PushPullInterval < 0, c.GossipInterval < 0, c.SuspicionMult < 0:
+		return fmt.Errorf("%w: durations and multipliers must not be negative", ErrInvalidConfig)
+	case c.ProbeTimeout >= c.ProbeInterval:
+		return fmt.Errorf("%w: ProbeTimeout %s must be shorter than ProbeInterval %s",
+			ErrInvalidConfig, c.ProbeTimeout, c.ProbeInterval)
+	}
+	for _, p := range c.Peers {
+		if _, err := peerAddr(p); err != nil {
+			return fmt.Errorf("%w: peer %q: %v", ErrInvalidConfig, p, err)
+		}
+	}
+	return nil
+}
+
+// secretKey derives the AES-256 gossip key from the password.
+func secretKey(password string) []byte {
+	if password == "" {
+		return nil
+	}
+	k := sha256.Sum256([]byte(password))
+	return k[:]
+}
+
+// memberlistConfig translates c (with defaults applied) for memberlist.
+func (c Config) memberlistConfig(d *delegate, logw *logBridge) *memberlist.Config {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.Name
+	mc.BindAddr = c.BindAddr
+	mc.BindPort = max(c.BindPort, 0)
+	mc.AdvertisePort = mc.BindPort
+	if c.AdvertiseAddr != nil {
+		mc.AdvertiseAddr = c.AdvertiseAddr.String()
+	}
+	mc.Label = gossipLabel
+	mc.SecretKey = secretKey(c.Password)
+	mc.ProbeInterval = c.ProbeInterval
+	mc.ProbeTimeout = c.ProbeTimeout
+	mc.SuspicionMult = c.SuspicionMult
+	mc.SuspicionMaxTimeoutMult = suspicionMaxTimeoutMult
+	mc.PushPullInterval = c.PushPullInterval
+	mc.GossipInterval = c.GossipInterval
+	mc.GossipToTheDeadTime = 3 * c.PushPullInterval
+	mc.TCPTimeout = 5 * time.Second
+	// A host that comes back with a new underlay address under the same
+	// name may take its name back once it has been dead this long.
+	mc.DeadNodeReclaimTime = 30 * time.Second
+	mc.Delegate = d
+	mc.Events = d
+	mc.Ping = d
+	mc.DelegateProtocolVersion, mc.DelegateProtocolMin, mc.DelegateProtocolMax = 1, 1, 1
+	mc.Logger = log.New(logw, "", 0)
+	return mc
+}
+
+// suspicionTimeout is memberlist's time from first suspicion to "dead"
+// for a cluster of n peers when no other peer confirms the suspicion.
+func (c Config) suspicionTimeout(n int) time.Duration {
+	scale := math.Max(1, math.Log10(math.Max(1, float64(n))))
+	base := time.Duration(float64(c.SuspicionMult) * scale * float64(c.ProbeInterval))
+	return suspicionMaxTimeoutMult * base
+}
+
+// detectionBound is how long after a peer stops answering the others
+// declare it dead, for a cluster of n peers, in the usual case that one of
+// the n-1 survivors probes it within its first two probe rounds: two probe
+// intervals to be probed, one to fail the probe, the unconfirmed suspicion
+// timeout, and a few gossip rounds to spread the verdict.
+func (c Config) detectionBound(n int) time.Duration {
+	return 3*c.ProbeInterval + c.suspicionTimeout(n) + 3*c.GossipInterval
+}

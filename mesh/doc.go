@@ -1,0 +1,64 @@
+// Package mesh is weavego's cluster layer: one Mesh per Docker host, each a
+// hashicorp/memberlist member gossiping on TCP and UDP port 6783.
+//
+// # What it owns
+//
+// Membership: which peers exist, their underlay address and whether they are
+// alive, suspect, dead or left (Peers, Alive, Members).
+//
+// A replicated map of entries identified by (Kind, Key) whose values are
+// opaque bytes. Other packages store networks, endpoints, names and address
+// ranges in it; mesh never interprets them, and never touches the kernel or
+// Docker. Consumers call Subscribe and re-read List after each signal.
+//
+// # Merge rule
+//
+// Every write carries a Version one higher than the highest the writer
+// knows for the key. Between two versions of an entry the greater of
+// (Version, Owner, Deleted, Value) wins, so keeping the greatest is
+// commutative, associative and idempotent: peers that saw the same writes,
+// in any order and any number of times, hold the same map. A merge that
+// does not change the map is not passed on.
+//
+// # Dissemination
+//
+// A write is broadcast through memberlist's transmit-limited gossip queue;
+// peers that apply it pass it on. Every PushPullInterval each peer also
+// exchanges its full map (tombstones included) with a random peer, so an
+// update that a peer missed, for instance while partitioned, is repaired
+// within a few push/pull rounds. Unlike Docker's NetworkDB, a missed
+// broadcast is never lost for good. Entries too large for a gossip packet
+// go over TCP to every member instead.
+//
+// # Timing bounds (defaults, LAN)
+//
+// Failure detection: each peer probes one other every 500 ms (250 ms ack
+// timeout, then indirect and TCP probes). A failed probe makes the peer
+// suspect; unless it refutes, it is declared dead after the suspicion
+// timeout, 3 x 500 ms = 1.5 s with one confirming peer and 3 s without,
+// for up to 10 hosts (it grows with log10 of the cluster size). Adding up
+// to two probe intervals before some peer probes it and three gossip rounds
+// to spread the verdict, a host that stops answering is seen as dead by all
+// others typically within 2-3 s and within 5.1 s for up to 10 hosts
+// (detectionBound; about 8 s for 100 hosts). SWIM is probabilistic: if by
+// chance no peer probes the host in its first two intervals, add up to
+// 0.5 s per further interval.
+//
+// Push/pull: full state every 10 s with one random peer (memberlist slows
+// this down above 32 hosts), so a missed update is repaired in about 10 s
+// and in all peers within a few rounds.
+//
+// Tombstones: a deleted entry is remembered for TombstoneTTL (10 min) from
+// its deletion, by the deleter's clock, then reaped within a further
+// TombstoneTTL/10. Host clocks must agree to well within TombstoneTTL (NTP).
+// A peer cut off for longer than TombstoneTTL may bring back an entry that
+// was deleted while it was away; consumers that care should remove entries
+// owned by peers that are gone.
+//
+// # Security
+//
+// With a Password, gossip is encrypted and authenticated with AES-256-GCM
+// under SHA-256(Password); a peer with another password cannot join and the
+// log says so in one sentence. memberlist's own log lines are turned into
+// slog records.
+package mesh

@@ -1,0 +1,138 @@
+package mesh
+
+import (
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Set writes value under (kind, key), owned by this peer, with a version
+// one higher than any this peer knows for the key, and broadcasts it. It
+// returns the entry written. value is copied.
+//
+// Write only after joining: a version computed before learning the
+// cluster's state may lose to an older write.
+func (m *Mesh) Set(kind, key string, value []byte) Entry {
+	return m.write(Entry{Kind: kind, Key: key, Value: value})
+}
+
+// Delete writes a tombstone for (kind, key) the same way as Set. The
+// tombstone is kept TombstoneTTL, so a deleted entry cannot come back from
+// a peer that missed the delete for less than that.
+func (m *Mesh) Delete(kind, key string) Entry {
+	return m.write(Entry{Kind: kind, Key: key, Deleted: true})
+}
+
+func (m *Mesh) write(e Entry) Entry {
+	r := m.store.write(m.name, e, time.Now())
+	m.log.Debug("entry written", entryAttrs(r.e)...)
+	m.broadcast(r, true)
+	m.subs.notify()
+	return r.e.clone()
+}
+
+// Get returns the entry (kind, key), which may be a tombstone.
+func (m *Mesh) Get(kind, key string) (Entry, bool) { return m.store.get(kind, key) }
+
+// List returns the live entries of kind, sorted by key.
+func (m *Mesh) List(kind string) []Entry { return m.store.list(kind) }
+
+// Snapshot returns every entry, tombstones included, sorted by kind and
+// key, e.g. to save to disk.
+func (m *Mesh) Snapshot() []Entry {
+	recs := m.store.all()
+	out := make([]Entry, len(recs))
+	for i, r := range recs {
+		out[i] = r.e.clone()
+	}
+	return out
+}
+
+// Restore merges entries, e.g. a Snapshot saved before a restart, with the
+// same rule as gossip. Restored entries reach other peers at the next
+// push/pull; a restored tombstone is kept a further TombstoneTTL.
+func (m *Mesh) Restore(entries []Entry) {
+	now := time.Now()
+	recs := make([]record, len(entries))
+	for i, e := range entries {
+		recs[i] = record{e: e, stamp: now.UnixMilli()}
+	}
+	changed := m.store.merge(recs, now)
+	for _, r := range changed {
+		m.log.Debug("entry restored", entryAttrs(r.e)...)
+	}
+	if len(changed) > 0 {
+		m.subs.notify()
+	}
+}
+
+// applyRemote merges entries from another peer and, for a broadcast,
+// passes on those that changed the map.
+func (m *Mesh) applyRemote(recs []record, rebroadcast bool) {
+	changed := m.store.merge(recs, time.Now())
+	m.stats.applied.Add(uint64(len(changed)))
+	m.stats.ignored.Add(uint64(len(recs) - len(changed)))
+	for _, r := range changed {
+		m.log.Debug("entry applied", entryAttrs(r.e)...)
+		if rebroadcast {
+			m.broadcast(r, false)
+		}
+	}
+	if len(changed) > 0 {
+		m.subs.notify()
+	}
+}
+
+// broadcast queues r for gossip. An entry too large for a gossip packet is
+// sent over TCP to every member by the peer that wrote it, and not passed
+// on by the others (push/pull repairs any peer it missed).
+func (m *Mesh) broadcast(r record, local bool) {
+	msg := encodeEntries([]record{r})
+	if len(msg) <= maxGossipBytes {
+		m.stats.queued.Add(1)
+		m.queue.QueueBroadcast(&broadcast{name: "e\x00" + r.e.Kind + "\x00" + r.e.Key, msg: msg})
+		return
+	}
+	if local {
+		m.stats.queued.Add(1)
+		m.sendDirect(msg)
+	}
+}
+
+// sendDirect sends msg over TCP to every other live member, in the
+// background so that Set never waits on the network.
+func (m *Mesh) sendDirect(msg []byte) {
+	targets := m.otherMembers()
+	m.lifeMu.Lock()
+	defer m.lifeMu.Unlock()
+	if m.closed {
+		return
+	}
+	m.sends.Add(1)
+	go func() {
+		defer m.sends.Done()
+		for i := range targets {
+			if err := m.list.SendReliable(&targets[i], msg); err != nil {
+				m.log.Debug("send large entry failed; push/pull will repair",
+					"peer", targets[i].Name, "error", err)
+			}
+		}
+	}()
+}
+
+func entryAttrs(e Entry) []any {
+	return []any{"kind", e.Kind, "key", e.Key, "owner", e.Owner,
+		"version", e.Version, "deleted", e.Deleted}
+}
+
+// otherMembers returns the live members other than this peer, from mesh's
+// own table so that no memberlist-owned Node is read outside its lock.
+func (m *Mesh) otherMembers() []memberlist.Node {
+	var out []memberlist.Node
+	for _, p := range m.peers.list(time.Now()) {
+		if !p.Local && (p.State == StateAlive || p.State == StateSuspect) {
+			out = append(out, memberlist.Node{Name: p.Name, Addr: p.Addr, Port: uint16(p.Port)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package mesh
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// maxGossipBytes is the largest message queued for UDP gossip. memberlist
+// fits gossip in 1,400-byte packets, less label, encryption and compound
+// headers; a larger message would never fit and stay queued for ever, so
+// it is sent over TCP to every member instead.
+const maxGossipBytes = 1200
+
+var errNotState = errors.New("message is not a full state")
+
+// Mesh is this host's membership in the weavego cluster and its replica of
+// the entry map. All methods are safe for concurrent use.
+type Mesh struct {
+	cfg   Config
+	name  string
+	log   *slog.Logger
+	list  *memberlist.Memberlist
+	queue *memberlist.TransmitLimitedQueue
+	store *store
+	peers *peerTable
+	subs  *subscribers
+	stats counters
+
+	// sends tracks goroutines sending large entries over TCP; Close
+	// waits for them.
+	sends sync.WaitGroup
+
+	// lifeMu guards closed and is held across memberlist's Leave, so
+	// that Leave never follows Close (memberlist panics on Leave after
+	// Shutdown) and no background send starts after Close. Memberlist
+	// callbacks never take it.
+	lifeMu sync.Mutex
+	closed bool
+}
+
+// New creates the memberlist, binds its TCP and UDP listeners and returns
+// a Mesh that knows only itself. Call Run to join the configured peers.
+func New(cfg Config) (*Mesh, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m := &Mesh{
+		cfg:   cfg,
+		name:  cfg.Name,
+		log:   cfg.Logger.With("component", "mesh"),
+		store: newStore(cfg.TombstoneTTL),
+		peers: newPeerTable(cfg.Name, cfg.suspicionTimeout(64)),
+		subs:  newSubscribers(),
+	}
+	m.queue = &memberlist.TransmitLimitedQueue{
+		NumNodes:       m.peers.members,
+		RetransmitMult: memberlist.DefaultLANConfig().RetransmitMult,
+	}
+	bridge := newLogBridge(cfg.Logger, m.peerSuspect)
+	list, err := memberlist.Create(cfg.memberlistConfig(&delegate{m: m}, bridge))
+	if err != nil {
+		return nil, fmt.Errorf("start gossip for peer %s on %s:%d: %w", cfg.Name, cfg.BindAddr, cfg.BindPort, err)
+	}
+	m.list = list
+	local := list.LocalNode()
+	m.log.Info("mesh listening", "peer", m.name, "addr", local.Address(),
+		"encrypted", cfg.Password != "")
+	return m, nil
+}
+
+// Close stops gossip at once without telling the other peers, as a crash
+// would; they will declare this peer dead. Run calls it after leaving.
+// Close is idempotent.
+func (m *Mesh) Close() error {
+	m.lifeMu.Lock()
+	m.closed = true
+	m.lifeMu.Unlock()
+	err := m.list.Shutdown()
+	m.sends.Wait()
+	if err != nil {
+		return fmt.Errorf("shut down gossip for peer %s: %w", m.name, err)
+	}
+	return nil
+}
+
+// LocalName returns this peer's name.
+func (m *Mesh) LocalName() string { return m.name }
+
+// Peers returns every peer seen, this one included, sorted by name. Dead
+// and left peers stay listed for TombstoneTTL after they went away.
+func (m *Mesh) Peers() []Peer { return m.peers.list(time.Now()) }
+
+// Alive reports whether name is a member: alive or suspect, not dead or
+// left.
+func (m *Mesh) Alive(name string) bool { return m.peers.member(name) }
+
+// Members returns the number of alive or suspect members, this one included.
+func (m *Mesh) Members() int { return m.peers.members() }
+
+// Subscribe returns a channel that receives a signal after any change of
+// an entry or of membership, and a function that unsubscribes and closes
+// the channel. Signals coalesce: a consumer that is busy gets one signal
+// for many changes, so it should re-read the state it needs (List, Peers)
+// on each signal rather than count them.
+func (m *Mesh) Subscribe() (<-chan struct{}, func()) { return m.subs.add() }
+
+// Stats returns the current counters.
+func (m *Mesh) Stats() Stats {
+	live, dead := m.store.counts()
+	return Stats{
+		Entries:          live,
+		Tombstones:       dead,
+		Members:          m.peers.members(),
+		BroadcastsQueued: m.stats.queued.Load(),
+		BroadcastsSent:   m.stats.sent.Load(),
+		MergesApplied:    m.stats.applied.Load(),
+		MergesIgnored:    m.stats.ignored.Load(),
+		BytesReceived:    m.stats.bytes.Load(),
+		DecodeErrors:     m.stats.decodeErrs.Load(),
+		TombstonesReaped: m.stats.reaped.Load(),
+	}
+}
+
+// peerSuspect is called by the log bridge when our probe of name failed.
+func (m *Mesh) peerSuspect(name string) {
+	if m.peers.suspect(name, time.Now()) {
+		m.log.Debug("peer suspect", "peer", name)
+		m.subs.notify()
+	}
+}
+
+// peerBye handles a peer's announcement that it is leaving.
+func (m *Mesh) peerBye(name string) {
+	m.log.Debug("peer says it is leaving", "peer", name)
+	if m.peers.bye(name, time.Now()) {
+		m.subs.notify()
+	}
+}

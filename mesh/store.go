@@ -1,0 +1,140 @@
+package mesh
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+)
+
+// store is the local replica of the entry map. It knows the merge rule and
+// tombstone reaping, nothing of gossip.
+type store struct {
+	// ttl is how long a tombstone is kept after its deleter stamped it.
+	// It is set at construction and never changes.
+	ttl time.Duration
+
+	// mu guards records. It is never held while calling memberlist,
+	// logging or notifying subscribers.
+	mu      sync.Mutex
+	records map[id]record
+}
+
+func newStore(ttl time.Duration) *store {
+	return &store{ttl: ttl, records: make(map[id]record)}
+}
+
+// write records a local Set or Delete: the new version is one more than the
+// highest version known for the key, so it beats every version seen so far.
+func (s *store) write(owner string, e Entry, now time.Time) record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.Owner = owner
+	e.Version = s.records[e.id()].e.Version + 1
+	r := record{e: e.clone()}
+	if e.Deleted {
+		r.stamp = now.UnixMilli()
+	}
+	r = r.normalize()
+	s.records[e.id()] = r
+	return r
+}
+
+// merge applies remote records and returns those that changed the map, in
+// input order. A record that does not beat the current one changes nothing.
+// A tombstone older than ttl still removes an older live entry but is not
+// kept: every peer has dropped it or soon will, and keeping it would pass it
+// back and forth for ever.
+func (s *store) merge(in []record, now time.Time) []record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var changed []record
+	for _, r := range in {
+		r = r.normalize()
+		cur, ok := s.records[r.e.id()]
+		if ok && compareRecords(r, cur) <= 0 {
+			continue
+		}
+		if s.expired(r, now) {
+			if ok {
+				delete(s.records, r.e.id())
+				changed = append(changed, r)
+			}
+			continue
+		}
+		r.e = r.e.clone()
+		s.records[r.e.id()] = r
+		changed = append(changed, r)
+	}
+	return changed
+}
+
+func (s *store) expired(r record, now time.Time) bool {
+	return r.e.Deleted && now.UnixMilli()-r.stamp > s.ttl.Milliseconds()
+}
+
+// reap drops tombstones older than ttl and returns how many it dropped.
+func (s *store) reap(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, r := range s.records {
+		if s.expired(r, now) {
+			delete(s.records, k)
+			n++
+		}
+	}
+	return n
+}
+
+// get returns a copy of the entry (Kind, Key), tombstone or not.
+func (s *store) get(kind, key string) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.records[id{kind: kind, key: key}]
+	return r.e.clone(), ok
+}
+
+// list returns copies of the live entries of kind, sorted by key.
+func (s *store) list(kind string) []Entry {
+	s.mu.Lock()
+	var out []Entry
+	for _, r := range s.records {
+		if r.e.Kind == kind && !r.e.Deleted {
+			out = append(out, r.e.clone())
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Entry) int { return cmp.Compare(a.Key, b.Key) })
+	return out
+}
+
+// all returns every record, tombstones included, sorted by (Kind, Key).
+// Values are shared with the store, which never modifies a stored value in
+// place, so the caller may read them but must not modify them.
+func (s *store) all() []record {
+	s.mu.Lock()
+	out := make([]record, 0, len(s.records))
+	for _, r := range s.records {
+		out = append(out, r)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b record) int {
+		return cmp.Or(cmp.Compare(a.e.Kind, b.e.Kind), cmp.Compare(a.e.Key, b.e.Key))
+	})
+	return out
+}
+
+// counts returns the number of live entries and of tombstones.
+func (s *store) counts() (live, tombstones int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.records {
+		if r.e.Deleted {
+			tombstones++
+		} else {
+			live++
+		}
+	}
+	return live, tombstones
+}
