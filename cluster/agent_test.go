@@ -1,0 +1,144 @@
+package cluster
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/driver"
+)
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type host struct {
+	agent  *Agent
+	kernel *fakeKernel
+	docker *fakeDocker
+}
+
+func newHost(t *testing.T, ctx context.Context, w *world, name, vtep string) *host {
+	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
+	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Logger: discard(), Resync: 50 * time.Millisecond},
+		Deps{Replica: peerView{w: w, name: name}, Kernel: h.kernel, Docker: h.docker})
+	// The fake engine calls the driver's CreateNetwork, as Docker would.
+	h.docker.onCreate = func(n dockerapi.Network) string {
+		id := name + "-" + n.Name
+		h.agent.NetworkChanged(driver.Network{ID: id, Subnet: n.Subnet, Gateway: n.Gateway, VNI: parseVNI(n.Options["vni"]),
+			Options: n.Options}, driver.Created)
+		return id
+	}
+	go h.agent.Run(ctx)
+	return h
+}
+
+func parseVNI(s string) uint32 {
+	var v uint32
+	for _, c := range s {
+		v = v*10 + uint32(c-'0')
+	}
+	return v
+}
+
+// userCreates simulates `docker network create` on a host.
+func (h *host) userCreates(id, name, subnet string, vni uint32) {
+	sn := netip.MustParsePrefix(subnet)
+	h.docker.mu.Lock()
+	h.docker.networks[name] = dockerapi.Network{ID: id, Name: name, Subnet: sn}
+	h.docker.mu.Unlock()
+	h.agent.NetworkChanged(driver.Network{ID: id, Subnet: sn, VNI: vni}, driver.Created)
+}
+
+func (h *host) has(name string) (dockerapi.Network, bool) {
+	h.docker.mu.Lock()
+	defer h.docker.mu.Unlock()
+	n, ok := h.docker.networks[name]
+	return n, ok
+}
+
+func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := newWorld()
+	a := newHost(t, ctx, w, "a", "192.0.2.1")
+	b := newHost(t, ctx, w, "b", "192.0.2.2")
+
+	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
+	eventually(t, "net1 on host b", func() bool { n, ok := b.has("net1"); return ok && n.Options["vni"] == "100" })
+
+	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
+		MAC: "02:77:0a:20:00:02"}, false)
+	eventually(t, "remote endpoint in b's kernel", func() bool {
+		r, f := b.kernel.get("b-net1")
+		return len(r) == 1 && r[0].IP.String() == "10.32.0.2" && r[0].VTEP.String() == "192.0.2.1" &&
+			len(f) == 1 && f[0].String() == "192.0.2.1"
+	})
+	if r, _ := a.kernel.get("A1"); len(r) != 0 {
+		t.Fatalf("host a programmed its own endpoint as remote: %v", r)
+	}
+
+	// A dead host's endpoints leave the other kernels; they return with it.
+	w.mu.Lock()
+	w.dead["a"] = true
+	w.notify()
+	w.mu.Unlock()
+	eventually(t, "dead host's endpoint gone", func() bool { r, f := b.kernel.get("b-net1"); return len(r) == 0 && len(f) == 0 })
+	w.mu.Lock()
+	w.dead["a"] = false
+	w.notify()
+	w.mu.Unlock()
+	eventually(t, "endpoint back", func() bool { r, _ := b.kernel.get("b-net1"); return len(r) == 1 })
+
+	// Removing the endpoint removes it everywhere.
+	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
+	eventually(t, "endpoint removed", func() bool { r, _ := b.kernel.get("b-net1"); return len(r) == 0 })
+
+	// Removing the network on a removes it on b.
+	a.docker.mu.Lock()
+	delete(a.docker.networks, "net1")
+	a.docker.mu.Unlock()
+	a.agent.NetworkChanged(driver.Network{ID: "A1", VNI: 100}, driver.Deleted)
+	eventually(t, "net1 removed on b", func() bool { _, ok := b.has("net1"); return !ok })
+}
+
+func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := newWorld()
+	a := newHost(t, ctx, w, "a", "192.0.2.1")
+	b := newHost(t, ctx, w, "b", "192.0.2.2")
+	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
+	b.userCreates("B1", "net1", "10.32.1.0/24", 101)
+	eventually(t, "one definition on both hosts", func() bool {
+		na, okA := a.has("net1")
+		nb, okB := b.has("net1")
+		return okA && okB && na.Subnet == nb.Subnet
+	})
+}
+
+func TestAssignVNI(t *testing.T) {
+	w := newWorld()
+	ag := New(Config{Logger: discard()}, Deps{Replica: peerView{w: w, name: "a"}, Kernel: newFakeKernel()})
+	peerView{w: w, name: "b"}.Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
+	if _, err := ag.AssignVNI("n", netip.MustParsePrefix("10.2.0.0/24"), 7); err == nil {
+		t.Fatal("VNI of another network accepted")
+	}
+	if v, err := ag.AssignVNI("n", netip.MustParsePrefix("10.1.0.0/24"), 7); err != nil || v != 7 {
+		t.Fatalf("same network's VNI refused: %v %v", v, err)
+	}
+	v1, _ := ag.AssignVNI("n", netip.MustParsePrefix("10.3.0.0/24"), 0)
+	v2, _ := ag.AssignVNI("m", netip.MustParsePrefix("10.3.0.0/24"), 0)
+	if v1 == 0 || v1 != v2 || v1 >= 1<<24 {
+		t.Fatalf("derived VNI not stable or out of range: %d %d", v1, v2)
+	}
+}

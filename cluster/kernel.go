@@ -1,0 +1,103 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/weavego/weavego/datapath"
+)
+
+// reconcileKernel publishes this host's endpoints and networks, then makes the
+// FDB and neighbour entries of every local network match the endpoints of the
+// other hosts that are alive.
+func (a *Agent) reconcileKernel() error {
+	a.mu.Lock()
+	wantEP := map[string][]byte{}
+	for _, ep := range a.endpoints {
+		n, ok := a.networks[ep.NetworkID]
+		if !ok || n.VNI == 0 {
+			continue
+		}
+		wantEP[ep.ID] = encode(EndpointRec{VNI: n.VNI, IP: ep.Addr.Addr(), MAC: ep.MAC, VTEP: a.cfg.VTEP})
+	}
+	wantHost := map[string][]byte{}
+	local := map[uint32]string{} // VNI -> local network ID
+	for id, n := range a.networks {
+		if n.VNI == 0 {
+			continue
+		}
+		local[n.VNI] = id
+		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP})
+	}
+	a.mu.Unlock()
+
+	a.publishOwn(KindEndpoint, wantEP)
+	a.publishOwn(KindHostNet, wantHost)
+	return a.applyRemotes(local)
+}
+
+// publishOwn makes this host's entries of kind equal want: it sets what is
+// missing or different and deletes what it owns but no longer has.
+func (a *Agent) publishOwn(kind string, want map[string][]byte) {
+	me := a.rep.LocalName()
+	have := map[string]bool{}
+	for _, e := range a.rep.List(kind) {
+		if e.Owner != me {
+			continue
+		}
+		have[e.Key] = true
+		if _, ok := want[e.Key]; !ok {
+			a.rep.Delete(kind, e.Key)
+		}
+	}
+	for key, val := range want {
+		if e, ok := a.rep.Get(kind, key); ok && !e.Deleted && e.Owner == me && bytes.Equal(e.Value, val) {
+			continue
+		}
+		a.rep.Set(kind, key, val)
+	}
+}
+
+// applyRemotes computes, per local network, the remote endpoints and the
+// hosts to flood to, from the entries of live peers, and hands them to the kernel.
+func (a *Agent) applyRemotes(local map[uint32]string) error {
+	me := a.rep.LocalName()
+	remotes := map[uint32][]datapath.Remote{}
+	for _, e := range a.rep.List(KindEndpoint) {
+		if e.Owner == me || !a.rep.Alive(e.Owner) {
+			continue
+		}
+		rec, ok := decode[EndpointRec](e.Value)
+		if !ok || local[rec.VNI] == "" {
+			continue
+		}
+		mac, err := net.ParseMAC(rec.MAC)
+		if err != nil || !rec.IP.IsValid() || !rec.VTEP.IsValid() {
+			continue
+		}
+		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipOf(rec.IP), MAC: mac, VTEP: ipOf(rec.VTEP)})
+	}
+	flood := map[uint32][]net.IP{}
+	for _, e := range a.rep.List(KindHostNet) {
+		if e.Owner == me || !a.rep.Alive(e.Owner) || strings.HasSuffix(e.Key, "/"+me) {
+			continue
+		}
+		rec, ok := decode[HostNetRec](e.Value)
+		if ok && local[rec.VNI] != "" && rec.VTEP.IsValid() && rec.VTEP != a.cfg.VTEP {
+			flood[rec.VNI] = append(flood[rec.VNI], ipOf(rec.VTEP))
+		}
+	}
+	var errs []error
+	for vni, id := range local {
+		if err := a.kernel.SetRemotes(id, remotes[vni], flood[vni]); err != nil {
+			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", id[:min(12, len(id))], vni, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func ipOf(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }

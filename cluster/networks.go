@@ -1,0 +1,120 @@
+package cluster
+
+import (
+	"context"
+	"maps"
+	"strconv"
+
+	"github.com/weavego/weavego/dockerapi"
+)
+
+// syncNetworks publishes networks the user created here, creates networks
+// defined elsewhere, and removes networks removed elsewhere or superseded by
+// a concurrent definition elsewhere (where no container is attached).
+func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockerapi.Network) {
+	have := map[string]dockerapi.Network{}
+	for _, n := range local {
+		have[n.Name] = n
+		a.syncLocalNetwork(ctx, n)
+	}
+	for _, e := range a.rep.List(KindNetwork) {
+		def, ok := decode[NetDef](e.Value)
+		if !ok || def.Name != e.Key {
+			continue
+		}
+		if _, ok := have[def.Name]; ok {
+			continue
+		}
+		a.createReplica(ctx, plugin, def)
+	}
+}
+
+// syncLocalNetwork handles one local network against its cluster entry.
+func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network) {
+	a.mu.Lock()
+	rec, known := a.networks[n.ID]
+	fresh := a.fresh[n.ID]
+	a.mu.Unlock()
+	if !known {
+		return // not (yet) seen by the driver
+	}
+	e, exists := a.rep.Get(KindNetwork, n.Name)
+	def, _ := decode[NetDef](e.Value)
+	switch {
+	case fresh || !exists:
+		if exists && !e.Deleted && def.same(rec.Subnet, rec.VNI) {
+			break
+		}
+		def := NetDef{Name: n.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, IPRange: n.IPRange, VNI: rec.VNI,
+			MTU: rec.MTU, Internal: rec.Internal, Options: publicOptions(rec.Options), Origin: a.rep.LocalName()}
+		a.rep.Set(KindNetwork, n.Name, encode(def))
+		a.log.Info("network published to the cluster", "network", n.Name, "subnet", def.Subnet, "vni", def.VNI)
+	case e.Deleted:
+		a.removeLocal(ctx, n, "it was removed on another host")
+	case !def.same(rec.Subnet, rec.VNI):
+		a.removeLocal(ctx, n, "host "+def.Origin+" defined it at the same time with subnet "+def.Subnet.String()+
+			" and VNI "+strconv.Itoa(int(def.VNI))+", and that definition won")
+	}
+	a.mu.Lock()
+	delete(a.fresh, n.ID)
+	a.mu.Unlock()
+}
+
+// removeLocal removes a local network the cluster no longer has, unless
+// containers are attached: then it stays until they leave, and says so.
+func (a *Agent) removeLocal(ctx context.Context, n dockerapi.Network, why string) {
+	if len(n.Containers) > 0 {
+		a.log.Warn("network stays on this host while containers are attached", "network", n.Name,
+			"reason", why, "containers", len(n.Containers))
+		return
+	}
+	a.mu.Lock()
+	a.removing[n.ID] = true
+	a.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if err := a.docker.RemoveNetwork(cctx, n.ID); err != nil {
+		a.log.Warn("remove network", "network", n.Name, "err", err)
+		a.mu.Lock()
+		delete(a.removing, n.ID)
+		a.mu.Unlock()
+		return
+	}
+	a.log.Info("network removed on this host", "network", n.Name, "reason", why)
+}
+
+// createReplica creates on this host a network defined elsewhere.
+func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
+	opts := maps.Clone(def.Options)
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	opts["vni"] = strconv.FormatUint(uint64(def.VNI), 10)
+	opts[OptReplica] = def.Origin
+	if def.MTU != 0 {
+		opts["com.docker.network.driver.mtu"] = strconv.Itoa(def.MTU)
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := a.docker.CreateNetwork(cctx, dockerapi.Network{Name: def.Name, Driver: plugin, IPAMDriver: plugin,
+		Subnet: def.Subnet, Gateway: def.Gateway, IPRange: def.IPRange, Internal: def.Internal, Options: opts})
+	if err != nil {
+		a.log.Warn("create network defined on another host", "network", def.Name, "origin", def.Origin, "err", err)
+		return
+	}
+	a.log.Info("network created from the cluster definition", "network", def.Name, "origin", def.Origin,
+		"subnet", def.Subnet, "vni", def.VNI)
+}
+
+// publicOptions drops the options the agent adds itself.
+func publicOptions(opts map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range opts {
+		switch k {
+		case OptReplica, "vni", "com.docker.network.driver.mtu":
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+package cluster
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Status is what `weavego status` shows of the cluster.
+type Status struct {
+	Self     string
+	VTEP     string
+	Peers    []PeerStatus
+	Networks []NetworkStatus
+}
+
+// PeerStatus is one member of the mesh.
+type PeerStatus struct {
+	Name, Addr, State string
+	Local             bool
+	Endpoints         int
+}
+
+// NetworkStatus is one cluster network.
+type NetworkStatus struct {
+	Name, Subnet, Gateway, Origin string
+	VNI                           uint32
+	Hosts                         []string
+	Endpoints                     int
+	DNSFlag                       string
+}
+
+// Status reports peers and networks as this host sees them.
+func (a *Agent) Status() Status {
+	st := Status{Self: a.rep.LocalName(), VTEP: a.cfg.VTEP.String()}
+	perPeer := map[string]int{}
+	perVNI := map[uint32]int{}
+	for _, e := range a.rep.List(KindEndpoint) {
+		perPeer[e.Owner]++
+		if rec, ok := decode[EndpointRec](e.Value); ok {
+			perVNI[rec.VNI]++
+		}
+	}
+	for _, p := range a.rep.Peers() {
+		addr := ""
+		if p.Addr != nil {
+			addr = p.Addr.String()
+		}
+		st.Peers = append(st.Peers, PeerStatus{Name: p.Name, Addr: addr, State: p.State, Local: p.Local, Endpoints: perPeer[p.Name]})
+	}
+	hosts := map[uint32][]string{}
+	for _, e := range a.rep.List(KindHostNet) {
+		vni, host, _ := strings.Cut(e.Key, "/")
+		if v, err := strconv.ParseUint(vni, 10, 32); err == nil {
+			state := ""
+			if !a.rep.Alive(host) {
+				state = " (down)"
+			}
+			hosts[uint32(v)] = append(hosts[uint32(v)], host+state)
+		}
+	}
+	for _, e := range a.rep.List(KindNetwork) {
+		def, ok := decode[NetDef](e.Value)
+		if !ok {
+			continue
+		}
+		ns := NetworkStatus{Name: def.Name, Subnet: def.Subnet.String(), Origin: def.Origin, VNI: def.VNI,
+			Hosts: hosts[def.VNI], Endpoints: perVNI[def.VNI]}
+		if def.Gateway.IsValid() {
+			ns.Gateway = def.Gateway.String()
+			ns.DNSFlag = "--dns " + ns.Gateway
+		}
+		sort.Strings(ns.Hosts)
+		st.Networks = append(st.Networks, ns)
+	}
+	return st
+}
