@@ -1,0 +1,222 @@
+//go:build linux
+
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Underlay addressing: every cluster has its own underlay namespace, so clusters never see each other and the
+// same test-only subnet is reused by all of them.
+var (
+	// UnderlayPrefix is the subnet of the underlay bridge.
+	UnderlayPrefix = netip.MustParsePrefix("10.213.0.0/24")
+	// UnderlayGateway is the bridge's own address in the underlay namespace; test servers listen there.
+	UnderlayGateway = netip.MustParseAddr("10.213.0.1")
+)
+
+// Cluster is a set of Docker hosts on one underlay bridge. Its hosts are created by NewCluster and removed by
+// the test's cleanup; the slice is not changed in between, so a Cluster may be used from several goroutines.
+type Cluster struct {
+	// ID is the run id: every namespace, directory and cgroup of the cluster starts with wge2e-<ID>.
+	ID string
+	// UnderlayNS is the name of the namespace holding the underlay bridge br0.
+	UnderlayNS string
+
+	t     testing.TB
+	dir   string
+	hosts []*Host
+}
+
+// NewCluster brings up n Docker hosts with the test images loaded, and registers their teardown with t.Cleanup.
+// It skips the test when the machine cannot run it (see RequireE2E) and fails it when a host does not come up.
+func NewCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	RequireE2E(t)
+	if n < 1 || n > 200 {
+		t.Fatalf("e2e: NewCluster(%d): want 1..200 hosts", n)
+	}
+	c, err := newRun(t)
+	if err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	t.Cleanup(c.teardown)
+	start := time.Now()
+	if err := c.setupUnderlay(); err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	for i := 1; i <= n; i++ {
+		c.hosts = append(c.hosts, newHost(c, i))
+	}
+	if err := c.eachHost((*Host).setup); err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	t.Logf("e2e: %d host(s) of run %s up in %s", n, c.ID, time.Since(start).Round(100*time.Millisecond))
+	if err := c.eachHost((*Host).loadImages); err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	t.Logf("e2e: images loaded after %s", time.Since(start).Round(100*time.Millisecond))
+	return c
+}
+
+// newRun picks an unused run id and creates its directory, owned by this process.
+func newRun(t testing.TB) (*Cluster, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		b := make([]byte, 2)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		id := hex.EncodeToString(b)
+		if err := os.Mkdir(runDir(id), 0o755); err != nil {
+			if os.IsExist(err) {
+				continue
+			}
+			return nil, fmt.Errorf("create run directory: %w", err)
+		}
+		if err := writeOwner(id); err != nil {
+			os.RemoveAll(runDir(id))
+			return nil, fmt.Errorf("record owner of run %s: %w", id, err)
+		}
+		return &Cluster{ID: id, UnderlayNS: prefix + id + "-ul", t: t, dir: runDir(id)}, nil
+	}
+	return nil, errors.New("no free run id in 20 attempts")
+}
+
+// Hosts returns the hosts, in order h1, h2, ...
+func (c *Cluster) Hosts() []*Host { return c.hosts }
+
+// Host returns host i, counting from 0: Host(0) is h1.
+func (c *Cluster) Host(i int) *Host { return c.hosts[i] }
+
+// eachHost runs f on all hosts in parallel and joins the errors.
+func (c *Cluster) eachHost(f func(*Host) error) error {
+	errs := make([]error, len(c.hosts))
+	var wg sync.WaitGroup
+	for i, h := range c.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(h)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (c *Cluster) setupUnderlay() error {
+	steps := [][]string{
+		{"ip", "netns", "add", c.UnderlayNS},
+		{"ip", "-n", c.UnderlayNS, "link", "set", "lo", "up"},
+		{"ip", "-n", c.UnderlayNS, "link", "add", "name", "br0", "type", "bridge"},
+		{"ip", "-n", c.UnderlayNS, "addr", "add", fmt.Sprintf("%s/%d", UnderlayGateway, UnderlayPrefix.Bits()), "dev", "br0"},
+		{"ip", "-n", c.UnderlayNS, "link", "set", "br0", "up"},
+	}
+	for _, s := range steps {
+		if _, err := run(30*time.Second, s...); err != nil {
+			return fmt.Errorf("underlay: %w", err)
+		}
+	}
+	return nil
+}
+
+// UnderlayExec runs a command in the underlay namespace (where UnderlayGateway lives) and returns its stdout.
+func (c *Cluster) UnderlayExec(args ...string) (string, error) {
+	return run(2*time.Minute, append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, c.UnderlayNS), "--"}, args...)...)
+}
+
+// StartUnderlay starts a long-running command (a test server) in the underlay namespace; it is stopped at the
+// end of t. Its output goes to a log that is shown when t fails.
+func (c *Cluster) StartUnderlay(t testing.TB, name string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(c.dir, name+".log")
+	d, err := startDaemon(name, logPath, append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, c.UnderlayNS), "--"}, args...)...)
+	if err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	d.group = true
+	t.Cleanup(func() {
+		if err := d.stop(10 * time.Second); err != nil {
+			t.Logf("e2e: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("e2e: log of %s:\n%s", name, tailFile(logPath, 50))
+		}
+	})
+}
+
+// StartUnderlayWeb serves body over HTTP from UnderlayGateway:port in the underlay namespace (busybox httpd),
+// waits until it answers, and returns its URL. It stops at the end of t.
+func (c *Cluster) StartUnderlayWeb(t testing.TB, port int, body string) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.StartUnderlay(t, fmt.Sprintf("httpd-%d", port), "busybox", "httpd", "-f", "-p", fmt.Sprintf("%s:%d", UnderlayGateway, port), "-h", root)
+	url := fmt.Sprintf("http://%s:%d/", UnderlayGateway, port)
+	Eventually(t, 30*time.Second, func() error {
+		out, err := c.UnderlayExec(Wget(url)...)
+		if err != nil || !strings.Contains(out, body) {
+			return fmt.Errorf("underlay web server at %s: got %q, %v", url, out, err)
+		}
+		return nil
+	})
+	return url
+}
+
+// teardown stops every host gracefully, then sweeps the run so that nothing is left even when a stop failed.
+func (c *Cluster) teardown() {
+	start := time.Now()
+	failed := c.t.Failed()
+	err := c.eachHost(func(h *Host) error { return h.teardown(failed) })
+	if _, uerr := run(30*time.Second, "ip", "netns", "delete", c.UnderlayNS); uerr != nil {
+		err = errors.Join(err, uerr)
+	}
+	if err != nil {
+		c.t.Errorf("e2e: teardown: %v", err)
+	}
+	// The sweep finds what a clean stop leaves nothing of; the run directory itself is expected.
+	found, err := sweepRun(c.ID, 10*time.Second)
+	if len(found) > 0 && found[len(found)-1] == "directory "+c.dir {
+		found = found[:len(found)-1]
+	}
+	if err != nil {
+		c.t.Errorf("e2e: teardown of run %s left something behind: %v", c.ID, err)
+	}
+	if len(found) > 0 {
+		c.t.Logf("e2e: final sweep removed: %s", strings.Join(found, ", "))
+	}
+	c.t.Logf("e2e: run %s torn down in %s", c.ID, time.Since(start).Round(100*time.Millisecond))
+}
+
+// RequireE2E skips t, with one line saying why, when end-to-end tests cannot or should not run here.
+func RequireE2E(t testing.TB) {
+	t.Helper()
+	if os.Getenv("WEAVEGO_E2E") == "0" {
+		t.Skip("e2e: skipped: WEAVEGO_E2E=0")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("e2e: skipped: needs root to create network namespaces and run dockerd")
+	}
+	for _, bin := range []string{"dockerd", "containerd", "docker", "nsenter", "ip", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if _, err2 := os.Stat("/usr/sbin/" + bin); err2 != nil {
+				t.Skipf("e2e: skipped: %s not found in PATH", bin)
+			}
+		}
+	}
+	if _, err := busyboxPath(); err != nil {
+		t.Skipf("e2e: skipped: %v", err)
+	}
+}
