@@ -1,0 +1,144 @@
+package ipalloc
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"go.etcd.io/bbolt"
+)
+
+// RequestAddress leases an address of pool req.PoolID: the one asked for or
+// any free one. It answers from space this host holds without talking to
+// other hosts; only a host that holds no free address (or not the block of
+// the address asked for) asks the others, and waits at most
+// Config.SpaceTimeout. A gateway request returns the pool's gateway, which
+// is the same on every host and never counts as a lease.
+func (a *Allocator) RequestAddress(ctx context.Context, req AddressRequest) (*net.IPNet, error) {
+	var ip netip.Addr
+	if req.IP != nil {
+		var ok bool
+		if ip, ok = fromIP(req.IP); !ok {
+			return nil, fmt.Errorf("%q is not an IP address: %w", req.IP, ErrInvalidRequest)
+		}
+	}
+	a.mu.Lock()
+	p, err := a.pool(req.PoolID)
+	if err != nil {
+		a.mu.Unlock()
+		return nil, err
+	}
+	subnet := p.sp.subnet
+	if req.Gateway {
+		gw, err := a.gateway(p, ip)
+		a.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return toIPNet(gw, subnet), nil
+	}
+	got, retry, err := a.tryLease(p, ip, lease{MAC: req.MAC, Static: ip.IsValid()})
+	a.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if retry {
+		if got, err = a.waitForSpace(ctx, req, ip); err != nil {
+			return nil, err
+		}
+	}
+	return toIPNet(got, subnet), nil
+}
+
+func (a *Allocator) pool(id string) (*pool, error) {
+	if p := a.pools[id]; p != nil && p.rec.Refs > 0 {
+		return p, nil
+	}
+	return nil, fmt.Errorf("pool %s is not open on host %s; recreate the network: %w", id, a.name, ErrUnknownPool)
+}
+
+// tryLease leases ip (or any address) from space this host holds. retry
+// says that other hosts must be asked for space first.
+func (a *Allocator) tryLease(p *pool, ip netip.Addr, l lease) (netip.Addr, bool, error) {
+	if !ip.IsValid() {
+		got, ok := p.free()
+		if !ok || !p.rec.Confirmed {
+			return netip.Addr{}, true, a.exhausted(p)
+		}
+		return got, false, a.lease(p, got, l)
+	}
+	b, err := a.checkStatic(p, ip)
+	if err != nil {
+		return netip.Addr{}, false, err
+	}
+	if !p.holds(b) || !p.rec.Confirmed {
+		if from, ok := a.lentToMe(p, ip); ok {
+			l.From = from
+			return ip, false, a.lease(p, ip, l)
+		}
+		return netip.Addr{}, true, a.heldElsewhere(p, ip)
+	}
+	return ip, false, a.lease(p, ip, l)
+}
+
+// checkStatic validates an address asked for and returns its block.
+func (a *Allocator) checkStatic(p *pool, ip netip.Addr) (int, error) {
+	b, ok := p.blockOfAddr(ip)
+	switch {
+	case !ok || ip == p.sp.network() || ip == p.sp.broadcast():
+		return 0, fmt.Errorf("address %s is outside the range %s of pool %s: %w", ip, p.rec.Info.Range, p.id(), ErrOutOfPool)
+	case ip == p.gw:
+		return 0, fmt.Errorf("address %s is the gateway of pool %s: %w", ip, p.id(), ErrAddressInUse)
+	}
+	if l, taken := p.leases[ip]; taken {
+		return 0, a.inUse(ip, l)
+	}
+	return b, nil
+}
+
+// inUse is the error for a static request of a leased address.
+func (a *Allocator) inUse(ip netip.Addr, l lease) error {
+	if l.Lent != "" {
+		return fmt.Errorf("address %s is already in use on host %s: %w", ip, l.Lent, ErrAddressInUse)
+	}
+	return fmt.Errorf("address %s is already in use on host %s (this host): %w", ip, a.name, ErrAddressInUse)
+}
+
+// lease saves and records a lease.
+func (a *Allocator) lease(p *pool, ip netip.Addr, l lease) error {
+	err := a.update("address "+ip.String(), func(tx *bbolt.Tx) error { return putLease(tx, p.id(), ip, &l) })
+	if err != nil {
+		return err
+	}
+	p.add(ip, l)
+	return nil
+}
+
+// ReleaseAddress frees a lease. Releasing an address that is not leased
+// (or the gateway) succeeds, so Docker may retry.
+func (a *Allocator) ReleaseAddress(ctx context.Context, poolID string, ip net.IP) error {
+	addr, ok := fromIP(ip)
+	if !ok {
+		return fmt.Errorf("%q is not an IP address: %w", ip, ErrInvalidRequest)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p := a.pools[poolID]
+	if p == nil {
+		return fmt.Errorf("pool %s is not open on host %s: %w", poolID, a.name, ErrUnknownPool)
+	}
+	l, leased := p.leases[addr]
+	if !leased {
+		return nil
+	}
+	err := a.update("address "+addr.String(), func(tx *bbolt.Tx) error { return putLease(tx, p.id(), addr, nil) })
+	if err != nil {
+		return err
+	}
+	p.remove(addr)
+	if l.From != "" {
+		a.rep.Delete(kindLend, pairKey(p.id(), addr.String()))
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+package ipalloc
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// tickInterval is how often Run acts without a change signal: liveness
+// changes, republishing, automatic reclaim.
+const tickInterval = 200 * time.Millisecond
+
+// Run keeps this host's part of the cluster protocol going until ctx ends:
+// it acknowledges pool claims, hands space to hosts that ask, takes space
+// handed to it, republishes what it holds after a restart and carries out
+// RemovePeer. A cluster of one needs no Run.
+func (a *Allocator) Run(ctx context.Context) error {
+	ch, cancel := a.rep.Subscribe()
+	defer cancel()
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	for {
+		a.Sync()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ch:
+		case <-t.C:
+		}
+	}
+}
+
+// Sync does one round of Run's work; tests call it to step the protocol.
+func (a *Allocator) Sync() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ackClaims()
+	a.processRemovals()
+	a.reclaim(time.Now())
+	a.rangeProblems()
+	for _, id := range a.poolIDs() {
+		if err := a.syncPool(a.pools[id]); err != nil {
+			a.log.Error("sync pool", "pool", id, "err", err)
+		}
+	}
+}
+
+func (a *Allocator) poolIDs() []string {
+	ids := make([]string, 0, len(a.pools))
+	for id := range a.pools {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (a *Allocator) syncPool(p *pool) error {
+	a.checkClaim(p)
+	a.refreshInfo(p)
+	a.adopt(p)
+	if err := a.republish(p); err != nil {
+		return err
+	}
+	if err := a.serveWants(p); err != nil {
+		return err
+	}
+	if err := a.syncLends(p); err != nil {
+		return err
+	}
+	a.publishUsed(p)
+	if p.rec.Refs == 0 {
+		return a.retire(p)
+	}
+	return nil
+}
+
+// ackClaims states, for every pool entry, which claim this host saw win.
+func (a *Allocator) ackClaims() {
+	for _, e := range a.rep.List(kindPool) {
+		info, ok := decode[poolInfo](e)
+		if !ok {
+			continue
+		}
+		if p := a.pools[e.Key]; info.Seeder == a.name && (p == nil || p.rec.Info.Nonce != info.Nonce) {
+			a.rep.Delete(kindPool, e.Key) // a pool this host forgot, brought back by a stale peer
+			continue
+		}
+		ack := ackInfo{Seeder: info.Seeder, Nonce: info.Nonce}
+		cur, _ := a.rep.Get(kindAck, pairKey(e.Key, a.name))
+		if got, ok := decode[ackInfo](cur); !ok || got != ack {
+			a.rep.Set(kindAck, pairKey(e.Key, a.name), mustJSON(ack))
+		}
+	}
+}
+
+// checkClaim republishes a pool entry this host seeded (after a restart of
+// the whole cluster) and detects a confirmed claim that lost to another one
+// made on the other side of a partition.
+func (a *Allocator) checkClaim(p *pool) {
+	if p.rec.Info.Seeder != a.name || !p.rec.Confirmed {
+		return
+	}
+	e, ok := a.rep.Get(kindPool, p.id())
+	if !ok || e.Deleted && e.Owner == a.name {
+		for i := 0; i < 64 && e.Version < p.rec.Version; i++ {
+			e = a.rep.Set(kindPool, p.id(), mustJSON(p.rec.Info))
+		}
+		return
+	}
+	w, valid := decode[poolInfo](e)
+	if !valid || w.Nonce == p.rec.Info.Nonce {
+		return
+	}
+	a.problem("claim "+p.id(), fmt.Sprintf("pool %s was also created on host %s while it was unreachable; %d addresses leased here may collide with its: recreate those containers",
+		p.id(), w.Seeder, len(p.leases)))
+	p.rec.Confirmed = false // lease nothing more from the losing claim
+	if len(p.leases) == 0 && w.Subnet == p.id() && w.Range == p.rec.Info.Range {
+		if err := a.joinWinner(p, w); err == nil {
+			a.problem("claim "+p.id(), "")
+		}
+	}
+}
+
+// republish rewrites, after a restart, block entries this host wrote but
+// that the cluster lost, up to the saved version and never above it, and
+// finishes handovers whose receiver has confirmed. A held block whose entry
+// moved on without this host was taken over by RemovePeer.
+func (a *Allocator) republish(p *pool) error {
+	for b, r := range p.ledger {
+		key := blockKey(p.id(), p.rec.Info.Nonce, b)
+		e, _ := a.rep.Get(kindBlock, key)
+		if r.Held || p.used[b] == 0 {
+			a.problem("block "+key, "")
+		}
+		switch {
+		case r.Held && e.Version > r.Version && e.Owner != a.name:
+			a.problem("block "+key, fmt.Sprintf("addresses %s of pool %s were taken over by host %s (rmpeer?) while this host held them; %d leases here may collide",
+				blockSpan(p, b), p.id(), e.Owner, p.used[b]))
+			if err := a.saveBlock(p, b, blockRec{Version: e.Version}); err != nil {
+				return err
+			}
+		case !r.Held && p.used[b] > 0:
+			a.problem("block "+key, fmt.Sprintf("addresses %s of pool %s were taken over by another host while %d of them are leased here; they may collide: recreate those containers",
+				blockSpan(p, b), p.id(), p.used[b]))
+		case r.Version == 0 || !r.Held && r.To == "":
+			// never announced, or given and confirmed
+		case e.Version < r.Version:
+			want := mustJSON(blockInfo{Holder: map[bool]string{true: a.name, false: r.To}[r.Held]})
+			for i := 0; i < 64 && e.Version < r.Version; i++ {
+				e = a.rep.Set(kindBlock, key, want)
+			}
+		case r.To != "":
+			r.To = ""
+			if err := a.saveBlock(p, b, r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *Allocator) saveBlock(p *pool, b int, r blockRec) error {
+	err := a.update("block of pool "+p.id(), func(tx *bbolt.Tx) error { return putBlock(tx, p.id(), b, r) })
+	if err == nil {
+		p.ledger[b] = r
+	}
+	return err
+}
+
+func blockSpan(p *pool, b int) string {
+	lo, hi := p.sp.blockRange(b)
+	return p.sp.addr(lo).String() + "-" + p.sp.addr(hi-1).String()
+}
+
+// publishUsed announces this host's leases in p (for error messages,
+// Status, and so that the seeder keeps the pool while it is open here).
+func (a *Allocator) publishUsed(p *pool) {
+	u := usedInfo{Nonce: p.rec.Info.Nonce, Addrs: []string{}, Held: len(p.heldBlocks())}
+	for ip, l := range p.leases {
+		if l.Lent == "" {
+			u.Addrs = append(u.Addrs, ip.String())
+		}
+	}
+	slices.Sort(u.Addrs)
+	v := mustJSON(u)
+	if e, ok := a.rep.Get(kindUsed, pairKey(p.id(), a.name)); !ok || e.Deleted || string(e.Value) != string(v) {
+		a.rep.Set(kindUsed, pairKey(p.id(), a.name), v)
+	}
+}

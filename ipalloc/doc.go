@@ -1,0 +1,99 @@
+// Package ipalloc is weavego's address allocator: it decides which address
+// a container gets, unique across the cluster, without consensus.
+//
+// # What it owns, what it never does
+//
+// ipalloc owns pools (a subnet, the range addresses come from, a gateway),
+// the ownership of address space, and the leases of this host, saved in the
+// caller's bbolt file (buckets "ipalloc.*"). It never talks to Docker (package
+// ipamdriver does) and never sends a packet itself: all coordination goes
+// through a Replica, a gossiped map of entries with one writer each
+// (package mesh), whose merge keeps the highest version.
+//
+// # Ownership: one writer per block
+//
+// A pool's range is cut into at most 1024 equal blocks (at least 4
+// addresses each; a /24 gives 64 blocks of 4, a /16 1024 of 64). Every block
+// has exactly one holder, and only the holder leases addresses from it, from
+// memory and its own bbolt file: RequestAddress takes no network round trip
+// while the host holds a free address. A block changes holder only by its
+// holder's own act: it saves "given to B at version v", stops using the block
+// and writes the block entry naming B; B saves the block as held and writes
+// the entry itself, becoming its writer. Only empty blocks are given. So at
+// any time at most one host may lease from a block, whatever the network
+// does: two partitioned hosts never hand out the same address, and a
+// handover lost in transit loses space (until it is republished), never
+// duplicates it. Saved state is written before the entry that announces it,
+// so kill -9 or a reboot resumes exactly what the host promised; a host
+// republishes its held blocks and pending handovers after a restart, never
+// above the version it saved, so it cannot overwrite a newer write.
+//
+// # How a pool gets its first holder
+//
+// The host where a pool is first requested claims it: it writes the pool
+// entry (subnet, range, gateway, a random nonce) and holds every block. The
+// claim is confirmed when every peer that is alive in the gossip view has
+// acknowledged that this claim won; in a cluster of one, or with every peer
+// down, that is immediate. Until then the claimer leases nothing (the call
+// waits at most SpaceTimeout, then fails naming the peers that did not
+// answer). Two hosts claiming at once are settled by the entry merge, the
+// same everywhere: the loser never leased anything, and either joins the
+// winner's pool (same subnet and range: the normal case when a network is
+// created on every host) or, for a fresh subnet from IPALLOC_RANGE, picks
+// another one. A host that opens a pool another host claimed holds nothing
+// and asks for space when it first needs it.
+//
+// The trade-off, chosen for availability: a quorum would stop a minority
+// from creating networks; instead both sides of a partition may claim the
+// same pool (each sees the other dead). After healing, the merge picks one
+// claim; the loser's leases conflict with the winner's space and are
+// reported in Status.Problems for an operator to recreate those containers.
+// This is the only way two live leases can collide without an operator's
+// mistake, and only for pools created on both sides during the partition
+// (or re-created on a host that restarted inside a partition and so had
+// forgotten the gossip about the pool); the space of a pool that both sides
+// knew has one holder per block.
+//
+// # A starved host
+//
+// A host with no free address writes a want entry; holders of the pool
+// with an empty block to spare (a holder keeps one for itself while it has
+// leases there) hand one over, and the asker sees it through Subscribe. It
+// waits at most Config.SpaceTimeout (default 5s), then fails with
+// ErrNoSpace naming the range and the peers it asked and those unreachable.
+// A static address (--ip) in another host's block is refused at once with
+// ErrAddressInUse naming that host when it is leased there. Otherwise the
+// asker wants that very block: its holder gives it if it is empty, or else
+// lends the single address: it leases it on its own books, marked as lent,
+// and writes a lend entry naming the borrower; the borrower returns it by
+// deleting the entry when Docker releases it. The address stays leased on
+// exactly one host's books, so the one-writer rule still holds.
+//
+// # Dead hosts
+//
+// The space of an unreachable host stays its own: other hosts cannot tell a
+// partition from a death. RemovePeer (weavego rmpeer HOST) states that the
+// host is gone for good: one live host per pool takes over its blocks and
+// its leases are dropped. It is safe only if the host never comes back with
+// its old state (reinstall it, or delete its weavego state, before it
+// rejoins); a host that returns after being removed finds its blocks taken,
+// stops using them and reports the leases that may collide. Addresses the
+// removed host had lent stay reserved for their borrowers; addresses lent to
+// it are freed. Config.ReclaimAfter, off by
+// default, does the same automatically after a host has been unreachable
+// that long, with the same caveat, plus the risk that both sides of a long
+// partition remove each other.
+//
+// # Mismatched ranges
+//
+// Every host announces its IPALLOC_RANGE. While a reachable host announces
+// another one, RequestPool fails with ErrRangeMismatch naming both ranges;
+// existing pools keep working. Saved state made with another range is
+// refused at startup, never rewritten.
+//
+// # Locking
+//
+// Allocator.mu guards all state and is held across bbolt transactions and
+// Replica calls (which never call back); it is never held while waiting for
+// other hosts.
+package ipalloc

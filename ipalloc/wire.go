@@ -1,0 +1,92 @@
+package ipalloc
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/weavego/weavego/mesh"
+)
+
+// Replicated entry kinds. Every entry has exactly one writer at a time:
+// host and ack entries are written by the host they name, a pool entry by
+// its seeder, a block entry by the block's current holder (a handover is the
+// holder's last write), want and used entries by the asking or using host.
+// The only exception is RemovePeer, an operator's statement that a host is
+// gone for good.
+const (
+	kindHost    = "ipalloc.host"    // key host: hostInfo
+	kindPool    = "ipalloc.pool"    // key pool: poolInfo
+	kindAck     = "ipalloc.ack"     // key pool|host: ackInfo
+	kindBlock   = "ipalloc.block"   // key pool|nonce|block: blockInfo
+	kindWant    = "ipalloc.want"    // key pool|host: wantInfo
+	kindUsed    = "ipalloc.used"    // key pool|host: usedInfo
+	kindRemoved = "ipalloc.removed" // key host: removedInfo
+	kindLend    = "ipalloc.lend"    // key pool|address: lendInfo, deleted by the borrower
+)
+
+type hostInfo struct{ Range string }
+
+// ackInfo is a host's statement of which claim of a pool it saw win.
+type ackInfo struct{ Seeder, Nonce string }
+
+type blockInfo struct{ Holder string }
+
+// wantInfo asks holders of a pool for a block: Block >= 0 for the block
+// holding the static address IP, -1 for any.
+type wantInfo struct {
+	Nonce string
+	Req   string // one per waiting request
+	Block int
+	IP    string `json:",omitempty"`
+}
+
+// lendInfo says the holder of an address's block lent it to host To. The
+// borrower returns it by deleting the entry.
+type lendInfo struct {
+	Nonce string
+	To    string
+}
+
+// usedInfo lists a host's leases in a pool, for error messages and Status.
+type usedInfo struct {
+	Nonce string
+	Addrs []string
+	Held  int // blocks held
+}
+
+// removedInfo marks a host removed by RemovePeer; Takers names, per pool,
+// the one host that takes over the removed host's blocks.
+type removedInfo struct {
+	By     string
+	Takers map[string]string
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs are marshalled here
+	}
+	return b
+}
+
+// decode unmarshals an entry's value; a malformed value reads as false.
+func decode[T any](e mesh.Entry) (T, bool) {
+	var v T
+	return v, !e.Deleted && json.Unmarshal(e.Value, &v) == nil
+}
+
+func pairKey(pool, host string) string { return pool + "|" + host }
+
+func blockKey(pool, nonce string, b int) string {
+	return pool + "|" + nonce + "|" + strconv.Itoa(b)
+}
+
+// splitPair splits pool|host.
+func splitPair(key string) (pool, host string) {
+	i := strings.LastIndexByte(key, '|')
+	if i < 0 {
+		return key, ""
+	}
+	return key[:i], key[i+1:]
+}

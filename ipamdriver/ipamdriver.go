@@ -1,0 +1,130 @@
+// Package ipamdriver is weavego's libnetwork remote IPAM driver. It translates
+// Docker's IPAM requests into calls on an Allocator and its errors into
+// sentences for the user; the allocator (package ipalloc) decides which
+// addresses are free, on this host and across the cluster.
+package ipamdriver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/docker/go-plugins-helpers/ipam"
+
+	"github.com/weavego/weavego/ipalloc"
+)
+
+// Address spaces weavego announces; the network driver refuses pools from
+// any other space (they come from an IPAM that knows nothing of other hosts).
+const (
+	LocalAddressSpace  = "weavego-local"
+	GlobalAddressSpace = "weavego-global"
+)
+
+// Docker's option keys.
+const (
+	optRequestType = "RequestAddressType"
+	typeGateway    = "com.docker.network.gateway"
+	optMAC         = "com.docker.network.endpoint.macaddress"
+	dataGateway    = "com.docker.network.gateway"
+)
+
+// Allocator is the driver's view of the address allocator.
+type Allocator interface {
+	RequestPool(ctx context.Context, req ipalloc.PoolRequest) (ipalloc.Pool, error)
+	ReleasePool(ctx context.Context, id string) error
+	RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (*net.IPNet, error)
+	ReleaseAddress(ctx context.Context, poolID string, ip net.IP) error
+}
+
+// Driver implements ipam.Ipam.
+type Driver struct {
+	alloc   Allocator
+	log     *slog.Logger
+	timeout time.Duration // bounds every allocator call, so Docker never hangs on us
+}
+
+var _ ipam.Ipam = (*Driver)(nil)
+
+// New returns the IPAM driver; timeout bounds each request.
+func New(alloc Allocator, timeout time.Duration, log *slog.Logger) *Driver {
+	return &Driver{alloc: alloc, log: log, timeout: timeout}
+}
+
+// GetCapabilities: weavego needs no MAC address to allocate.
+func (d *Driver) GetCapabilities() (*ipam.CapabilitiesResponse, error) {
+	return &ipam.CapabilitiesResponse{RequiresMACAddress: false}, nil
+}
+
+// GetDefaultAddressSpaces names weavego's address spaces.
+func (d *Driver) GetDefaultAddressSpaces() (*ipam.AddressSpacesResponse, error) {
+	return &ipam.AddressSpacesResponse{
+		LocalDefaultAddressSpace:  LocalAddressSpace,
+		GlobalDefaultAddressSpace: GlobalAddressSpace,
+	}, nil
+}
+
+// RequestPool reserves a subnet: the one asked for, or a fresh one.
+func (d *Driver) RequestPool(req *ipam.RequestPoolRequest) (*ipam.RequestPoolResponse, error) {
+	if req.V6 {
+		return nil, fmt.Errorf("weavego does not allocate IPv6 addresses yet: create the network without --ipv6")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	pool, err := d.alloc.RequestPool(ctx, ipalloc.PoolRequest{Subnet: req.Pool, IPRange: req.SubPool, Options: req.Options})
+	if err != nil {
+		return nil, err
+	}
+	resp := &ipam.RequestPoolResponse{PoolID: pool.ID, Pool: pool.Subnet.String(), Data: map[string]string{}}
+	if pool.Gateway != nil {
+		resp.Data[dataGateway] = pool.Gateway.String()
+	}
+	d.log.Info("pool reserved", "pool", pool.ID, "subnet", resp.Pool, "gateway", resp.Data[dataGateway])
+	return resp, nil
+}
+
+// ReleasePool frees a pool once no network uses it.
+func (d *Driver) ReleasePool(req *ipam.ReleasePoolRequest) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	if err := d.alloc.ReleasePool(ctx, req.PoolID); err != nil {
+		return err
+	}
+	d.log.Info("pool released", "pool", req.PoolID)
+	return nil
+}
+
+// RequestAddress allocates an address: any free one, or the one asked for.
+func (d *Driver) RequestAddress(req *ipam.RequestAddressRequest) (*ipam.RequestAddressResponse, error) {
+	ar := ipalloc.AddressRequest{PoolID: req.PoolID, Gateway: req.Options[optRequestType] == typeGateway, MAC: req.Options[optMAC]}
+	if req.Address != "" {
+		if ar.IP = net.ParseIP(req.Address); ar.IP == nil {
+			return nil, fmt.Errorf("%q is not an IP address", req.Address)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	addr, err := d.alloc.RequestAddress(ctx, ar)
+	if err != nil {
+		return nil, err
+	}
+	d.log.Debug("address allocated", "pool", req.PoolID, "ip", addr, "gateway", ar.Gateway)
+	return &ipam.RequestAddressResponse{Address: addr.String(), Data: map[string]string{}}, nil
+}
+
+// ReleaseAddress frees an address.
+func (d *Driver) ReleaseAddress(req *ipam.ReleaseAddressRequest) error {
+	ip := net.ParseIP(req.Address)
+	if ip == nil {
+		return fmt.Errorf("%q is not an IP address", req.Address)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	defer cancel()
+	if err := d.alloc.ReleaseAddress(ctx, req.PoolID, ip); err != nil {
+		return err
+	}
+	d.log.Debug("address released", "pool", req.PoolID, "ip", req.Address)
+	return nil
+}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/weavego/weavego/cluster"
+	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/dnsd"
+	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/ipamdriver"
+	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/pluginapi"
+	"github.com/weavego/weavego/settings"
+	"github.com/weavego/weavego/store"
+)
+
+// socketPath is where Docker looks for a managed plugin's socket.
+const socketPath = "/run/docker/plugins/" + cluster.Socket
+
+// parts are the running pieces of the daemon.
+type parts struct {
+	set    settings.Settings
+	log    *slog.Logger
+	store  *store.Store
+	mesh   *mesh.Mesh
+	dp     *datapath.Manager
+	alloc  *ipalloc.Allocator
+	dns    *dnsd.Server
+	table  *dnsd.Table
+	agent  *cluster.Agent
+	driver *driver.Driver
+	ipam   *ipamdriver.Driver
+}
+
+func runDaemon(ctx context.Context, stderr io.Writer) error {
+	set, err := settings.Parse(os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("invalid settings, not starting: %w", oneLine(err))
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: set.LogLevel}))
+	p, err := build(set, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	return p.serve(ctx)
+}
+
+// build opens the state and wires the parts together.
+func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
+	p = &parts{set: set, log: log}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if p.store, err = store.Open(filepath.Join(set.StateDir, "weavego.db")); err != nil {
+		return nil, err
+	}
+	vtep := set.AdvertiseAddr
+	if !vtep.IsValid() {
+		if vtep, err = underlayAddr(); err != nil {
+			return nil, err
+		}
+	}
+	name, err := peerName(p.store)
+	if err != nil {
+		return nil, err
+	}
+	p.mesh, err = mesh.New(mesh.Config{Name: name, BindPort: set.GossipPort, AdvertiseAddr: ipOf(vtep),
+		Peers: set.Peers, Password: set.Password, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("start gossip on port %d: %w", set.GossipPort, err)
+	}
+	restoreMesh(p.store, p.mesh, log)
+	if p.dp, err = datapath.New(datapath.Config{Logger: log}); err != nil {
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
+		SpaceTimeout: set.AllocWait, ReclaimAfter: set.AutoReclaim, Logger: log}, p.store.DB(), p.mesh)
+	if err != nil {
+		return nil, err
+	}
+	p.table = dnsd.NewTable()
+	p.dns, err = dnsd.New(dnsd.Config{Domain: set.DNSDomain, TTL: time.Duration(set.DNSTTL) * time.Second,
+		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf}, p.table, log)
+	if err != nil {
+		return nil, err
+	}
+	deps := cluster.Deps{Replica: p.mesh, Kernel: p.dp, DNSTable: p.table, DNSListeners: p.dns}
+	if !set.DisableDockerAPI {
+		dc, err := dockerapi.New(set.DockerHost)
+		if err != nil {
+			return nil, err
+		}
+		deps.Docker = dc
+	}
+	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME")}, deps)
+	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log},
+		p.dp, p.store, p.agent)
+	if err != nil {
+		return nil, err
+	}
+	p.ipam = ipamdriver.New(p.alloc, set.AllocWait+5*time.Second, log)
+	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
+		"range", set.AllocRange, "encrypted", set.Password != "")
+	return p, nil
+}
+
+// serve restores the kernel state, then runs every loop and the plugin socket
+// until ctx ends.
+func (p *parts) serve(ctx context.Context) error {
+	known, err := p.driver.Restore()
+	if err != nil {
+		p.log.Warn("restore networks", "err", err)
+	}
+	p.collectGarbage(known)
+	l, err := listenUnix(socketPath)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
+	run(func() { _ = p.mesh.Run(ctx) })
+	run(func() { p.agent.Run(ctx) })
+	run(func() { _ = p.dns.Run(ctx) })
+	run(func() { p.saveMeshLoop(ctx) })
+	run(func() { p.firewallLoop(ctx) })
+	pluginSrv := &http.Server{Handler: pluginapi.NewHandler(p.driver, p.ipam, p.log), ReadHeaderTimeout: 10 * time.Second}
+	statusSrv := &http.Server{Addr: net.JoinHostPort(p.set.StatusAddr, fmt.Sprint(p.set.StatusPort)),
+		Handler: p.statusHandler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	run(func() { errc <- ignoreClosed(pluginSrv.Serve(l)) })
+	run(func() { errc <- ignoreClosed(statusSrv.ListenAndServe()) })
+	p.log.Info("weavego ready", "socket", socketPath, "status", statusSrv.Addr)
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if err != nil {
+			err = fmt.Errorf("serve: %w", err)
+		}
+	}
+	cancel()
+	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = pluginSrv.Shutdown(shut)
+	_ = statusSrv.Shutdown(shut)
+	wg.Wait()
+	saveMesh(p.store, p.mesh, p.log)
+	return err
+}
+
+// firewallLoop keeps weavego's forwarding rules in place: Docker rebuilds
+// its chains when it restarts, which may drop the jump to ours.
+func (p *parts) firewallLoop(ctx context.Context) {
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	for {
+		if err := p.dp.EnsureFirewall(); err != nil {
+			p.log.Warn("firewall rules", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// collectGarbage removes kernel devices of networks the driver does not know
+// (left over from a crash between kernel change and record).
+func (p *parts) collectGarbage(known []string) {
+	ids, err := p.dp.NetworkIDs()
+	if err != nil {
+		p.log.Warn("list networks in the kernel", "err", err)
+		return
+	}
+	keep := map[string]bool{}
+	for _, id := range known {
+		keep[datapath.BridgeName(id)] = true
+	}
+	for _, id := range ids {
+		if keep[datapath.BridgeName(id)] {
+			continue
+		}
+		p.log.Info("removing devices of an unknown network", "network", id)
+		if err := p.dp.DeleteNetwork(id); err != nil {
+			p.log.Warn("remove leftover network", "network", id, "err", err)
+		}
+	}
+}
+
+func (p *parts) close() {
+	if p.dns != nil {
+		_ = p.dns.Close()
+	}
+	if p.mesh != nil {
+		_ = p.mesh.Close()
+	}
+	if p.dp != nil {
+		_ = p.dp.Close()
+	}
+	if p.store != nil {
+		_ = p.store.Close()
+	}
+}
+
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	_ = os.Remove(path) // a socket left by an earlier run
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return l, nil
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func oneLine(err error) error {
+	msg := err.Error()
+	out := make([]byte, 0, len(msg))
+	for i := 0; i < len(msg); i++ {
+		if msg[i] == '\n' {
+			out = append(out, ';', ' ')
+			continue
+		}
+		out = append(out, msg[i])
+	}
+	return errors.New(string(out))
+}
