@@ -137,6 +137,7 @@ func (p *parts) serve(ctx context.Context) error {
 	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 	run(func() { _ = p.mesh.Run(ctx) })
 	run(func() { p.agent.Run(ctx) })
+	run(func() { _ = p.alloc.Run(ctx) })
 	run(func() { _ = p.dns.Run(ctx) })
 	run(func() { p.saveMeshLoop(ctx) })
 	run(func() { p.firewallLoop(ctx) })
