@@ -68,12 +68,19 @@ func (a *Allocator) syncLends(p *pool) error {
 		}
 		key := pairKey(p.id(), ip.String())
 		e, ok := a.rep.Get(kindLend, key)
-		_, removed := a.rep.Get(kindRemoved, l.Lent)
+		removed := a.isRemoved(l.Lent)
 		switch {
-		case ok && e.Deleted && e.Owner == l.Lent, removed && !a.rep.Alive(l.Lent):
+		case ok && e.Deleted && e.Owner == l.Lent:
 			if err := a.unlease(p, ip); err != nil {
 				return err
 			}
+		case removed && !a.rep.Alive(l.Lent):
+			if err := a.unlease(p, ip); err != nil {
+				return err
+			}
+			// A live entry naming a removed borrower would later make a
+			// host taking over this space lend the address to nobody.
+			a.rep.Delete(kindLend, key)
 		case !ok:
 			a.rep.Set(kindLend, key, mustJSON(lendInfo{Nonce: p.rec.Info.Nonce, To: l.Lent}))
 		}
@@ -116,19 +123,22 @@ func (a *Allocator) takeLends(p *pool, gone string, taken map[int]bool) {
 	}
 	for ip, e := range a.lends(p) {
 		l, _ := decode[lendInfo](e)
-		if e.Owner != gone || l.To == gone {
+		if e.Owner != gone || l.To == gone || a.isRemoved(l.To) {
 			continue
 		}
 		own := lease{Static: true, Lent: l.To}
-		if l.To == a.name { // borrowed by this host: now simply its own
-			own = p.leases[ip]
+		if cur, leased := p.leases[ip]; leased {
+			if cur.From != gone {
+				continue // this host's own lease: the entry is stale
+			}
+			own = cur // borrowed from gone: now simply this host's own
 			own.From = ""
 		}
 		if err := a.lease(p, ip, own); err != nil {
 			a.log.Error("take over lent address", "pool", p.id(), "ip", ip, "err", err)
 			continue
 		}
-		if l.To == a.name {
+		if own.Lent == "" {
 			a.rep.Delete(kindLend, e.Key)
 		} else {
 			a.rep.Set(kindLend, e.Key, e.Value)

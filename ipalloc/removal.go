@@ -146,12 +146,19 @@ func (a *Allocator) reclaim(now time.Time) {
 		return
 	}
 	for h, since := range a.down {
-		if _, removed := a.rep.Get(kindRemoved, h); !removed && now.Sub(since) >= a.cfg.ReclaimAfter && !a.rep.Alive(h) {
+		if !a.isRemoved(h) && now.Sub(since) >= a.cfg.ReclaimAfter && !a.rep.Alive(h) {
 			a.log.Warn("host unreachable too long: reclaiming its space", "peer", h, "after", a.cfg.ReclaimAfter)
 			a.removePeerLocked(h)
 			delete(a.down, h)
 		}
 	}
+}
+
+// isRemoved says whether host name was removed by rmpeer and has not come
+// back with fresh state since (which deletes the marker).
+func (a *Allocator) isRemoved(name string) bool {
+	e, ok := a.rep.Get(kindRemoved, name)
+	return ok && !e.Deleted
 }
 
 // rangeProblems reports reachable hosts announcing another IPALLOC_RANGE.
