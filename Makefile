@@ -32,6 +32,7 @@ plugin: $(BIN) config.json
 # Installs into the local Docker engine, replacing an older copy, and puts the
 # `weavego` command on the PATH.
 install: plugin
+	@if [ "$$(id -u)" = 0 ]; then scripts/prepare docker; fi
 	@command -v $(DOCKER) >/dev/null || { echo "make install: the docker command is missing: install Docker first"; exit 1; }
 	mkdir -p $(STATE_DIR)
 	-$(DOCKER) plugin disable -f $(PLUGIN) >/dev/null 2>&1
@@ -56,16 +57,18 @@ unit: vet
 # End-to-end tests on real Docker daemons in network namespaces (root only).
 e2e: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "e2e: skipped: needs root to run Docker daemons in network namespaces"; \
-	else WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) $(GO) test -count=1 -timeout 45m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}; fi
+	else scripts/prepare e2e && WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) $(GO) test -count=1 -timeout 45m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}; fi
 
 test: unit e2e
 
 bench: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root"; exit 1; fi
+	scripts/prepare e2e
 	WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_BENCH=1 $(GO) test -count=1 -timeout 60m -run 'TestBench' -v ./e2e/
 
 demo: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "demo: needs root"; exit 1; fi
+	scripts/prepare e2e
 	WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_DEMO=1 $(GO) test -count=1 -timeout 20m -run 'TestDemo' -v ./e2e/
 
 clean:
