@@ -1,0 +1,272 @@
+//go:build linux
+
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	upstreamPort = 5353
+	outsideName  = "outside.example."
+	outsideAddr  = "192.0.2.55"
+	// dnsRemovalGoal is how soon a stopped container's name should leave every host's DNS.
+	dnsRemovalGoal = time.Second
+)
+
+// inNetns runs f on an OS thread switched into the network namespace at path. Sockets f opens stay in that
+// namespace after the thread switches back. A thread that cannot switch back is never reused.
+func inNetns(path string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(path)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns %s: %w", path, err)
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("setns back: %w", err)) // the locked thread exits with us
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// startUpstreamDNS serves outsideName from UnderlayGateway:upstreamPort in the underlay namespace, in this
+// process, and counts the queries it gets. Other names get NXDOMAIN, other types of outsideName no data.
+func startUpstreamDNS(t *testing.T, c *Cluster) *atomic.Int64 {
+	t.Helper()
+	var pc net.PacketConn
+	addr := fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort)
+	if err := inNetns(netnsDir+"/"+c.UnderlayNS, func() (err error) {
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("upstream DNS server: %v", err)
+	}
+	var queries atomic.Int64
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		queries.Add(1)
+		m := new(dns.Msg)
+		m.SetReply(r)
+		switch {
+		case len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, outsideName):
+			m.Rcode = dns.RcodeNameError
+		case r.Question[0].Qtype == dns.TypeA:
+			rr, _ := dns.NewRR(outsideName + " 30 IN A " + outsideAddr)
+			m.Answer = append(m.Answer, rr)
+		} // other types of outsideName: no data
+		_ = w.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return &queries
+}
+
+// dnsClient queries a DNS server from inside a host's network namespace, over one UDP socket.
+type dnsClient struct{ conn *dns.Conn }
+
+func newDNSClient(t *testing.T, h *Host, server string) *dnsClient {
+	t.Helper()
+	var conn net.Conn
+	if err := inNetns(h.nsPath(), func() (err error) {
+		conn, err = net.Dial("udp", net.JoinHostPort(server, "53"))
+		return err
+	}); err != nil {
+		t.Fatalf("DNS client in %s: %v", h.Name, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &dnsClient{conn: &dns.Conn{Conn: conn}}
+}
+
+// A returns the A records of name.
+func (c *dnsClient) A(name string) ([]string, error) {
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	_ = c.conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if err := c.conn.WriteMsg(q); err != nil {
+		return nil, err
+	}
+	for {
+		r, err := c.conn.ReadMsg()
+		if err != nil {
+			return nil, fmt.Errorf("query %s: %w", name, err)
+		}
+		if r.Id != q.Id {
+			continue // a late answer to an earlier query
+		}
+		var ips []string
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				ips = append(ips, a.A.String())
+			}
+		}
+		slices.Sort(ips)
+		return ips, nil
+	}
+}
+
+// nslookup runs busybox nslookup in container ctr and returns the addresses it prints after the name.
+func nslookup(h *Host, ctr, name string) ([]string, error) {
+	out, err := execIn(h, ctr, "nslookup", name)
+	if err != nil {
+		return nil, fmt.Errorf("nslookup %s in %s on %s: %w", name, ctr, h.Name, err)
+	}
+	var ips []string
+	answers := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[0] == "Name:" {
+			answers = true
+		}
+		if answers && len(f) == 2 && f[0] == "Address:" && net.ParseIP(f[1]).To4() != nil {
+			ips = append(ips, f[1])
+		}
+	}
+	slices.Sort(ips)
+	return ips, nil
+}
+
+func TestDNS(t *testing.T) {
+	RequirePlugin(t)
+	c := NewCluster(t, 3)
+	upstream := startUpstreamDNS(t, c)
+	wc := newWeaveClusterOn(t, c, map[string]string{"DNS_UPSTREAM": fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort)})
+	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
+	h1.CreateNetwork(t, "net1", netArgs...)
+	for _, h := range []*Host{h2, h3} {
+		Eventually(t, 2*time.Minute, func() error { _, err := h.NetworkView("net1"); return err })
+	}
+	v, err := h1.NetworkView("net1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := v.Gateway
+	h1.RunContainer(t, "--name", "svc1", "--network", "net1", "--network-alias", "web", "-e", "NAME=svc1", HTTPImage)
+	h1.RunContainer(t, "--name", "dup", "--network", "net1", "-e", "NAME=dup1", HTTPImage)
+	h2.RunContainer(t, "--name", "dup", "--network", "net1", "-e", "NAME=dup2", HTTPImage)
+	h3.RunContainer(t, "--name", "client", "--network", "net1", "--dns", gw, BusyboxImage, "sleep", "3600")
+	svc1, err := h1.ContainerIP("svc1", "net1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup1, err1 := h1.ContainerIP("dup", "net1")
+	dup2, err2 := h2.ContainerIP("dup", "net1")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("NamesAcrossHosts", func(t *testing.T) {
+		start := time.Now()
+		for _, name := range []string{"svc1.weavego.local", "svc1"} {
+			url := fmt.Sprintf("http://%s:8080/", name)
+			Eventually(t, 90*time.Second, func() error { return fetch(h3, "client", url, hello("svc1", svc1)) })
+		}
+		t.Logf("wget svc1.weavego.local:8080 and svc1:8080 from h3 reach svc1 on h1 (%s) after %s", svc1,
+			time.Since(start).Round(time.Millisecond))
+		Eventually(t, time.Minute, func() error {
+			ips, err := nslookup(h3, "client", "web")
+			if err != nil || !slices.Equal(ips, []string{svc1}) {
+				return fmt.Errorf("network alias web from h3: %v, %v; want [%s]", ips, err, svc1)
+			}
+			return nil
+		})
+	})
+
+	t.Run("SameNameOnTwoHosts", func(t *testing.T) {
+		both := []string{dup1, dup2}
+		slices.Sort(both)
+		Eventually(t, time.Minute, func() error {
+			ips, err := nslookup(h3, "client", "dup")
+			if err != nil || !slices.Equal(ips, both) {
+				return fmt.Errorf("nslookup dup from h3: %v, %v; want %v", ips, err, both)
+			}
+			return nil
+		})
+		clients := map[*Host]*dnsClient{}
+		for _, h := range wc.Hosts() {
+			clients[h] = newDNSClient(t, h, gw)
+			Eventually(t, 30*time.Second, func() error {
+				ips, err := clients[h].A("dup.weavego.local")
+				if err != nil || !slices.Equal(ips, both) {
+					return fmt.Errorf("dup.weavego.local at %s on %s: %v, %v; want %v", gw, h.Name, ips, err, both)
+				}
+				return nil
+			})
+		}
+		start := time.Now()
+		h2.MustDocker(t, "stop", "dup")
+		stopped := time.Since(start)
+		gone := func(h *Host) func() error {
+			return func() error {
+				ips, err := clients[h].A("dup.weavego.local")
+				if err != nil || !slices.Equal(ips, []string{dup1}) {
+					return fmt.Errorf("dup.weavego.local at %s on %s: %v, %v; want only %s", gw, h.Name, ips, err, dup1)
+				}
+				return nil
+			}
+		}
+		d3 := measure(t, start, time.Minute, gone(h3))
+		t.Logf("DNS removal: dup on h2 (%s) left h3's answers %s after docker stop began (%s after it returned; the stop took %s)",
+			dup2, d3.Round(time.Millisecond), (d3 - stopped).Round(time.Millisecond), stopped.Round(time.Millisecond))
+		if d3-stopped > 2*dnsRemovalGoal {
+			t.Errorf("a stopped container's name stayed %s in h3's DNS after docker stop returned; goal %s", d3-stopped, dnsRemovalGoal)
+		}
+		for _, h := range []*Host{h1, h2} {
+			d := measure(t, start, time.Minute, gone(h))
+			t.Logf("dup on h2 left %s's answers %s after docker stop began", h.Name, d.Round(time.Millisecond))
+		}
+		if ips, err := nslookup(h3, "client", "dup"); err != nil || !slices.Equal(ips, []string{dup1}) {
+			t.Errorf("nslookup dup from h3 after stop: %v, %v; want [%s]", ips, err, dup1)
+		}
+	})
+
+	t.Run("Upstream", func(t *testing.T) {
+		before := upstream.Load()
+		Eventually(t, time.Minute, func() error {
+			ips, err := nslookup(h3, "client", outsideName)
+			if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
+				return fmt.Errorf("nslookup %s from h3: %v, %v; want [%s]", outsideName, ips, err, outsideAddr)
+			}
+			return nil
+		})
+		if upstream.Load() == before {
+			t.Errorf("%s was answered but the upstream at %s:%d got no query", outsideName, UnderlayGateway, upstreamPort)
+		}
+		ips, err := newDNSClient(t, h1, gw).A(outsideName)
+		if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
+			t.Errorf("%s at h1's dnsd: %v, %v; want [%s]", outsideName, ips, err, outsideAddr)
+		}
+		t.Logf("upstream resolver got %d queries", upstream.Load())
+	})
+}
