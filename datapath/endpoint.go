@@ -80,7 +80,8 @@ func (m *Manager) ensureVeth(hostIf, containerIf string, mtu int, mac net.Hardwa
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = hostIf
 	attrs.MTU = mtu
-	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: containerIf, PeerHardwareAddr: mac, PeerMTU: uint32(mtu)}
+	// PeerTxQLen -1: the kernel's default queue length on both ends, as Docker's bridge driver has.
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: containerIf, PeerHardwareAddr: mac, PeerMTU: uint32(mtu), PeerTxQLen: -1}
 	if err := m.nl.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("create veth pair %s/%s: %w", hostIf, containerIf, err)
 	}
