@@ -1,0 +1,266 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Names of the contenders, in the order every repetition measures them.
+const (
+	benchUnderlay = "underlay"
+	benchHand     = "hand-vxlan"
+	benchOverlay  = "docker-overlay"
+	benchWeavego  = "weavego"
+	benchBridge   = "docker-bridge"
+	// benchWeavegoInternal is weavego on an --internal network (attach only).
+	benchWeavegoInternal = "weavego-internal"
+)
+
+// Networks and addresses the benchmark uses on every host.
+const (
+	benchHandVNI     = "4242"
+	benchHandPort    = "4791" // neither weavego's 4789 nor the overlay's data-path port
+	benchOverlayPort = "4790" // swarm --data-path-port, away from weavego's 4789
+	benchMTU         = 1450   // weavego's MTU on a 1500-byte underlay
+	benchOverlayNet  = "benchovl"
+	benchWeaveNet    = "benchwg"
+	benchBridgeNet   = "benchbr"
+	benchWeaveSubnet = "10.99.0.0/24"
+	benchOvlSubnet   = "10.98.0.0/24"
+)
+
+// benchPath is one way from a client namespace on h1 to a server namespace on h2.
+type benchPath struct {
+	name             string
+	clientNS, server string // namespace paths for nsenter --net
+	serverIP         string
+}
+
+// bench is the state of one TestBench run. Its maps are filled by the set-up steps, which run one after
+// another, and only read afterwards.
+type bench struct {
+	t   *testing.T // the top-level test: everything that must outlive a step is cleaned up with it
+	c   *Cluster
+	rep *benchReport
+	// paths holds the contenders that could be set up, by name.
+	paths map[string]*benchPath
+	// weaveNS is, per host index, the namespace of a sleeping container on the weavego network; ovlNS likewise
+	// for the Docker overlay network.
+	weaveNS, ovlNS map[int]string
+}
+
+func (b *bench) ordered() []*benchPath {
+	var out []*benchPath
+	for _, n := range []string{benchUnderlay, benchHand, benchOverlay, benchWeavego} {
+		if p := b.paths[n]; p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// nsName is the name of a namespace of this run: the harness sweep removes whatever carries the run's prefix.
+func (b *bench) nsName(suffix string) string { return fmt.Sprintf("%s%s-%s", prefix, b.c.ID, suffix) }
+
+// sh runs a command and fails the current step on error.
+func benchMust(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := run(time.Minute, args...)
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	return strings.TrimSpace(out)
+}
+
+// container starts a sleeping busybox container on h, names its network namespace (so that tools started
+// in it are swept with the run) and returns that namespace's path and the container's address on network.
+func (b *bench) container(t testing.TB, h *Host, network, name string, extra ...string) (ns, ip string) {
+	t.Helper()
+	args := append([]string{"run", "-d", "--name", name, "--network", network}, extra...)
+	id := h.MustDocker(t, append(args, BusyboxImage, "sleep", "1d")...)
+	nsName := b.nsName(name)
+	b.t.Cleanup(func() {
+		_, _ = run(30*time.Second, "ip", "netns", "delete", nsName)
+		if _, err := h.Docker("rm", "-f", id); err != nil && !strings.Contains(err.Error(), "No such container") {
+			b.t.Logf("bench: cleanup: %v", err)
+		}
+	})
+	pid := h.MustDocker(t, "inspect", "--format", "{{.State.Pid}}", id)
+	benchMust(t, "ip", "netns", "attach", nsName, pid)
+	ip, err := h.ContainerIP(id, network)
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	return filepath.Join(netnsDir, nsName), ip
+}
+
+// setupUnderlay adds the host-to-host path: h1's namespace to h2's.
+func (b *bench) setupUnderlay() {
+	h1, h2 := b.c.Host(0), b.c.Host(1)
+	b.paths[benchUnderlay] = &benchPath{name: benchUnderlay, clientNS: h1.nsPath(), server: h2.nsPath(), serverIP: h2.IP.String()}
+}
+
+// setupHandVXLAN builds, on h1 and h2, what weavego builds for one network: a VXLAN device (no learning,
+// ARP proxy, UDP checksums) and a bridge at benchMTU, a veth into a namespace playing a container, and
+// permanent FDB and neighbour entries for the other side. Bridged traffic is accepted at the head of
+// FORWARD, as weavego's rules do.
+func (b *bench) setupHandVXLAN(t *testing.T) {
+	hosts := []*Host{b.c.Host(0), b.c.Host(1)}
+	ns := make([]string, 2)
+	macs := make([]string, 2)
+	mtu := fmt.Sprint(benchMTU)
+	for i, h := range hosts {
+		ns[i] = b.nsName(fmt.Sprintf("hv%d", i+1))
+		name := ns[i]
+		b.t.Cleanup(func() { _, _ = run(30*time.Second, "ip", "netns", "delete", name) })
+		for _, s := range [][]string{
+			{"ip", "netns", "add", ns[i]},
+			{"ip", "-n", h.NetNS, "link", "add", "hvx0", "mtu", mtu, "type", "vxlan", "id", benchHandVNI, "local", h.IP.String(),
+				"dstport", benchHandPort, "nolearning", "proxy", "udpcsum"},
+			{"ip", "-n", h.NetNS, "link", "add", "hvbr0", "mtu", mtu, "type", "bridge"},
+			{"ip", "-n", h.NetNS, "link", "set", "hvx0", "master", "hvbr0", "up"},
+			{"ip", "-n", h.NetNS, "link", "add", "hvv0", "mtu", mtu, "type", "veth", "peer", "name", "eth0", "netns", ns[i]},
+			{"ip", "-n", h.NetNS, "link", "set", "hvv0", "master", "hvbr0", "up"},
+			{"ip", "-n", h.NetNS, "link", "set", "hvbr0", "up"},
+			{"ip", "-n", ns[i], "link", "set", "lo", "up"},
+			{"ip", "-n", ns[i], "link", "set", "eth0", "mtu", mtu, "up"},
+			{"ip", "-n", ns[i], "addr", "add", fmt.Sprintf("10.97.0.%d/24", i+1), "dev", "eth0"},
+			{"nsenter", "--net=" + h.nsPath(), "--", "iptables", "-I", "FORWARD", "1", "-i", "hvbr0", "-o", "hvbr0", "-j", "ACCEPT"},
+		} {
+			benchMust(t, s...)
+		}
+		out := benchMust(t, "ip", "-n", ns[i], "-o", "link", "show", "eth0")
+		macs[i] = benchField(out, "link/ether")
+	}
+	for i, h := range hosts {
+		o := 1 - i
+		for _, s := range [][]string{
+			{"bridge", "-n", h.NetNS, "fdb", "append", "00:00:00:00:00:00", "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
+			{"bridge", "-n", h.NetNS, "fdb", "append", macs[o], "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
+			{"ip", "-n", h.NetNS, "neigh", "add", fmt.Sprintf("10.97.0.%d", o+1), "lladdr", macs[o], "dev", "hvx0", "nud", "permanent"},
+		} {
+			benchMust(t, s...)
+		}
+	}
+	b.paths[benchHand] = &benchPath{name: benchHand, clientNS: filepath.Join(netnsDir, ns[0]), server: filepath.Join(netnsDir, ns[1]), serverIP: "10.97.0.2"}
+}
+
+// setupOverlay makes h1 a swarm manager and h2, h3 workers, creates an attachable overlay network and a
+// sleeping container on it on h1 and h2. VXLAN of the swarm goes to benchOverlayPort so that weavego's
+// VXLAN can keep 4789 on the same hosts.
+func (b *bench) setupOverlay(t *testing.T) {
+	h1 := b.c.Host(0)
+	h1.MustDocker(t, "swarm", "init", "--advertise-addr", h1.IP.String(), "--data-path-port", benchOverlayPort)
+	b.t.Cleanup(func() {
+		for _, h := range b.c.Hosts() {
+			_, _ = h.Docker("swarm", "leave", "--force")
+		}
+	})
+	token := h1.MustDocker(t, "swarm", "join-token", "-q", "worker")
+	for _, h := range b.c.Hosts()[1:] {
+		h.MustDocker(t, "swarm", "join", "--advertise-addr", h.IP.String(), "--token", token, h1.IP.String()+":2377")
+	}
+	h1.MustDocker(t, "network", "create", "-d", "overlay", "--attachable", "--subnet", benchOvlSubnet, benchOverlayNet)
+	b.rep.note("Docker overlay: swarm initialised on h1 with `--data-path-port %s` (weavego keeps 4789 on the same hosts), h2 and h3 join as workers; network `docker network create -d overlay --attachable`.", benchOverlayPort)
+	for i, h := range b.c.Hosts()[:2] {
+		ns, ip := b.container(t, h, benchOverlayNet, fmt.Sprintf("ovl%d", i+1))
+		b.ovlNS[i] = ns
+		if i == 1 {
+			b.paths[benchOverlay] = &benchPath{name: benchOverlay, clientNS: b.ovlNS[0], server: ns, serverIP: ip}
+		}
+	}
+}
+
+// benchPeers is the PEERS setting: every host's underlay address.
+func (b *bench) benchPeers() string {
+	var peers []string
+	for _, h := range b.c.Hosts() {
+		peers = append(peers, h.IP.String())
+	}
+	return strings.Join(peers, ",")
+}
+
+// installWeavego installs the plugin on h with the production log level.
+func (b *bench) installWeavego(h *Host) error {
+	return h.InstallPlugin(map[string]string{"PEERS": b.benchPeers(), "LOG_LEVEL": "info"})
+}
+
+// setupWeavego installs the plugin on h1 and h2 (h3 comes later, to measure how a new host learns the
+// cluster), creates the network on h1, waits for h2 to have it, and starts a container on each.
+func (b *bench) setupWeavego(t *testing.T) {
+	RequirePlugin(t)
+	for _, h := range b.c.Hosts()[:2] {
+		if err := b.installWeavego(h); err != nil {
+			t.Fatalf("bench: install weavego on %s: %v", h.Name, err)
+		}
+	}
+	h1, h2 := b.c.Host(0), b.c.Host(1)
+	b.createWeaveNet(t, benchWeaveNet, benchWeaveSubnet)
+	b.waitNetwork(t, h2, benchWeaveNet, time.Minute)
+	p := &benchPath{name: benchWeavego}
+	p.clientNS, _ = b.container(t, h1, benchWeaveNet, "wg1")
+	p.server, p.serverIP = b.container(t, h2, benchWeaveNet, "wg2")
+	b.weaveNS[0], b.weaveNS[1] = p.clientNS, p.server
+	if err := benchPingable(p, 30*time.Second); err != nil {
+		t.Fatalf("bench: weavego containers on h1 and h2 cannot ping each other: %v", err)
+	}
+	b.paths[benchWeavego] = p
+}
+
+// benchPingable waits until p's client namespace can ping its server address.
+func benchPingable(p *benchPath, within time.Duration) error {
+	return Poll(within, func() error {
+		_, err := run(5*time.Second, "nsenter", "--net="+p.clientNS, "--", "busybox", "ping", "-c", "1", "-W", "1", p.serverIP)
+		return err
+	})
+}
+
+// createWeaveNet creates a weavego network on h1, retrying for a minute when the plugin asks to (a pool
+// must be confirmed by the other hosts, which may still be joining); retries are reported.
+func (b *bench) createWeaveNet(t testing.TB, name, subnet string) {
+	t.Helper()
+	h1 := b.c.Host(0)
+	tries := 0
+	var first error
+	err := Poll(time.Minute, func() error {
+		tries++
+		_, err := h1.Docker("network", "create", "-d", Driver, "--ipam-driver", Driver, "--subnet", subnet, name)
+		if err != nil && first == nil {
+			first = err
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("bench: create weavego network %s: %v", name, err)
+	}
+	b.t.Cleanup(func() { _, _ = h1.Docker("network", "rm", name) })
+	if tries > 1 {
+		b.rep.finding("`docker network create` of %s needed %d tries; the first failed with: %v", name, tries, first)
+	}
+}
+
+// waitNetwork waits until network exists on h (weavego creates it on the other hosts by itself).
+func (b *bench) waitNetwork(t testing.TB, h *Host, network string, within time.Duration) {
+	t.Helper()
+	if err := Poll(within, func() error {
+		_, err := h.Docker("network", "inspect", network)
+		return err
+	}); err != nil {
+		t.Fatalf("bench: network %s did not appear on %s within %s: %v", network, h.Name, within, err)
+	}
+}
+
+// benchReadFile returns a file's trimmed content, or "?" when it cannot be read.
+func benchReadFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
