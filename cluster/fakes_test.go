@@ -84,7 +84,9 @@ func (p peerView) Alive(name string) bool {
 	defer p.w.mu.Unlock()
 	return !p.w.dead[name]
 }
-func (p peerView) Peers() []mesh.Peer { return []mesh.Peer{{Name: p.name, State: mesh.StateAlive, Local: true}} }
+func (p peerView) Peers() []mesh.Peer {
+	return []mesh.Peer{{Name: p.name, State: mesh.StateAlive, Local: true}}
+}
 
 // fakeKernel records the last SetRemotes per network.
 type fakeKernel struct {
@@ -152,6 +154,8 @@ func (d *fakeDocker) Container(_ context.Context, id string) (dockerapi.Containe
 func (d *fakeDocker) Events(ctx context.Context) (<-chan events.Message, <-chan error) {
 	return make(chan events.Message), make(chan error)
 }
-func (d *fakeDocker) PluginName(context.Context, string) (string, error) { return "weavego:latest", nil }
+func (d *fakeDocker) PluginName(context.Context, string) (string, error) {
+	return "weavego:latest", nil
+}
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
