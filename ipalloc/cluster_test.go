@@ -247,3 +247,34 @@ func TestPartitionedClaimsConflictReported(t *testing.T) {
 		t.Fatalf("want the losing host to report the conflict, got %d reports", reported)
 	}
 }
+
+// An address lent on by the host that took the lender's space over (rmpeer)
+// stays leased when the borrower itself takes that space over later: it
+// becomes the borrower's own, and the block is not handed over as empty.
+func TestBorrowedAddressOwnedAfterTakeoverChain(t *testing.T) {
+	ctx := context.Background()
+	c := newTestCluster(t, 10, Config{}, "h1", "h2", "h3")
+	const id = "10.9.0.0/28" // blocks of 4: .0-.3 holds the gateway
+	for _, h := range []string{"h1", "h2", "h3"} {
+		mustPool(t, c.host(h), PoolRequest{Subnet: id})
+	}
+	mustAddr(t, c.host("h1"), AddressRequest{PoolID: id}) // 10.9.0.2
+	mustAddr(t, c.host("h2"), AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.3")})
+	c.settle()
+	for _, rm := range [][2]string{{"h1", "h3"}, {"h3", "h2"}} { // h3 lends .3 on, then h2 takes it all
+		c.stop(rm[0])
+		if err := c.host(rm[1]).RemovePeer(ctx, rm[0]); err != nil {
+			t.Fatal(err)
+		}
+		c.settle()
+	}
+	c.start("h4")
+	c.settle()
+	mustPool(t, c.host("h4"), PoolRequest{Subnet: id})
+	mustAddr(t, c.host("h4"), AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.2")})
+	c.settle()
+	_, err := c.host("h4").RequestAddress(ctx, AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.3")})
+	if !errors.Is(err, ErrAddressInUse) || !strings.Contains(err.Error(), "host h2") {
+		t.Fatalf("h4 asks for h2's address: err = %v", err)
+	}
+}

@@ -78,11 +78,11 @@
 // its old state (reinstall it, or delete its weavego state, before it
 // rejoins); a host that returns after being removed finds its blocks taken,
 // stops using them and reports the leases that may collide. Addresses the
-// removed host had lent stay reserved for their borrowers; addresses lent to
-// it are freed. Config.ReclaimAfter, off by
-// default, does the same automatically after a host has been unreachable
-// that long, with the same caveat, plus the risk that both sides of a long
-// partition remove each other.
+// removed host had lent stay reserved for their borrowers (the taker's own
+// where it is the borrower); addresses lent to it are freed.
+// Config.ReclaimAfter, off by default, does the same automatically after a
+// host has been unreachable that long, with the same caveat, plus the risk
+// that both sides of a long partition remove each other.
 //
 // # Mismatched ranges
 //

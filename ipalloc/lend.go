@@ -108,8 +108,10 @@ func (a *Allocator) unlease(p *pool, ip netip.Addr) error {
 // takeLends makes this host, taking over gone's space, the lender of the
 // addresses gone had lent: those its lend entries name and, in case those
 // entries have not arrived yet, those other hosts report leased in space
-// gone held (a host that did not borrow one returns it).
+// gone held (a host that did not borrow one returns it). Addresses this
+// host had borrowed there become its own.
 func (a *Allocator) takeLends(p *pool, gone string, taken map[int]bool) {
+	a.ownBorrowed(p)
 	for ip, h := range a.usedElsewhere(p) {
 		b, _ := p.blockOfAddr(ip)
 		if _, leased := p.leases[ip]; leased || !taken[b] || h == gone {
@@ -123,25 +125,37 @@ func (a *Allocator) takeLends(p *pool, gone string, taken map[int]bool) {
 	}
 	for ip, e := range a.lends(p) {
 		l, _ := decode[lendInfo](e)
-		if e.Owner != gone || l.To == gone || a.isRemoved(l.To) {
+		b, _ := p.blockOfAddr(ip)
+		_, leased := p.leases[ip] // own, or already taken over: the entry is stale
+		if leased || e.Owner != gone || !p.holds(b) || l.To == gone || l.To == a.name || a.isRemoved(l.To) {
 			continue
 		}
-		own := lease{Static: true, Lent: l.To}
-		if cur, leased := p.leases[ip]; leased {
-			if cur.From != gone {
-				continue // this host's own lease: the entry is stale
-			}
-			own = cur // borrowed from gone: now simply this host's own
-			own.From = ""
-		}
-		if err := a.lease(p, ip, own); err != nil {
+		if err := a.lease(p, ip, lease{Static: true, Lent: l.To}); err != nil {
 			a.log.Error("take over lent address", "pool", p.id(), "ip", ip, "err", err)
 			continue
 		}
-		if own.Lent == "" {
+		a.rep.Set(kindLend, e.Key, e.Value)
+	}
+}
+
+// ownBorrowed makes the addresses this host borrowed in blocks it now holds
+// its own leases, so that the block counts them and is never handed over
+// with them. Their From may name a host other than the one whose space was
+// just taken over: after an earlier RemovePeer of the original lender, the
+// host that took its space lent them on without the borrower knowing.
+func (a *Allocator) ownBorrowed(p *pool) {
+	for ip, l := range p.leases {
+		b, _ := p.blockOfAddr(ip)
+		if l.From == "" || !p.holds(b) {
+			continue
+		}
+		l.From = ""
+		if err := a.lease(p, ip, l); err != nil {
+			a.log.Error("own borrowed address", "pool", p.id(), "ip", ip, "err", err)
+			continue
+		}
+		if e, ok := a.rep.Get(kindLend, pairKey(p.id(), ip.String())); ok && !e.Deleted {
 			a.rep.Delete(kindLend, e.Key)
-		} else {
-			a.rep.Set(kindLend, e.Key, e.Value)
 		}
 	}
 }

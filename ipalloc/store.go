@@ -47,7 +47,10 @@ type poolRecord struct {
 
 // lease is one allocated address. An address of a block this host holds
 // may be lent to another host that asked for it by number (Lent names that
-// host); the borrower keeps it as a lease From the lender.
+// host); the borrower keeps it as a lease From the lender. From is not
+// updated when RemovePeer moves the lender's space to another host, which
+// then lends the address on; a borrowed address in a block this host comes
+// to hold becomes its own.
 type lease struct {
 	MAC    string `json:",omitempty"`
 	Static bool   `json:",omitempty"`
