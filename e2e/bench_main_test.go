@@ -65,6 +65,7 @@ func TestBench(t *testing.T) {
 	if diag != nil {
 		b.analyse(diag)
 	}
+	b.analyseGoals()
 }
 
 // benchSteps is the set of steps named in WEAVEGO_BENCH_STEPS (comma-separated), or nil for all of them.
@@ -108,17 +109,23 @@ func (r *benchReport) row(metric, path string) *benchRow {
 // compare describes weavego against ref on metric: ratio of medians and whether the min-max ranges overlap
 // (when they do, the difference is within this machine's run-to-run noise).
 func (b *bench) compare(metric, ref string) (ratio float64, text string, ok bool) {
-	w, r := b.rep.row(metric, benchWeavego), b.rep.row(metric, ref)
+	ratio, text, _, ok = b.comparePaths(metric, benchWeavego, ref)
+	return ratio, text, ok
+}
+
+// comparePaths describes path p against ref on metric, as compare does, and reports whether the ranges overlap.
+func (b *bench) comparePaths(metric, p, ref string) (ratio float64, text string, overlap, ok bool) {
+	w, r := b.rep.row(metric, p), b.rep.row(metric, ref)
 	if w == nil || r == nil {
-		return 0, "", false
+		return 0, "", false, false
 	}
 	wm, wlo, whi := w.stats()
 	rm, rlo, rhi := r.stats()
-	overlap := wlo <= rhi && rlo <= whi
-	text = fmt.Sprintf("%s: weavego %s (%s–%s) vs %s %s (%s–%s) %s, ratio %.3f; ranges %s", metric, benchFmt(wm), benchFmt(wlo),
+	overlap = wlo <= rhi && rlo <= whi
+	text = fmt.Sprintf("%s: %s %s (%s–%s) vs %s %s (%s–%s) %s, ratio %.3f; ranges %s", metric, p, benchFmt(wm), benchFmt(wlo),
 		benchFmt(whi), ref, benchFmt(rm), benchFmt(rlo), benchFmt(rhi), w.Unit, wm/rm,
 		map[bool]string{true: "overlap (within run-to-run noise)", false: "do not overlap"}[overlap])
-	return wm / rm, text, true
+	return wm / rm, text, overlap, true
 }
 
 // analyse turns the figures and the diagnosis into findings about where weavego falls short and why.

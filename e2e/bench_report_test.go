@@ -111,6 +111,29 @@ func benchGoals() []benchGoal {
 	}
 }
 
+// eval returns the goal's ratio (or difference) of medians and whether it is met; ok is false when either
+// figure was not measured.
+func (g benchGoal) eval(r *benchReport) (v float64, met, ok bool) {
+	num, ok1 := r.median(g.metric, g.num)
+	den, ok2 := r.median(g.metric, g.den)
+	if !ok1 || !ok2 {
+		return 0, false, false
+	}
+	v = num / den
+	if g.diff {
+		v = num - den
+	}
+	return v, benchMeets(v, g.limit, g.atLeast), true
+}
+
+// benchMeets reports whether v is on the right side of limit.
+func benchMeets(v, limit float64, atLeast bool) bool {
+	if atLeast {
+		return v >= limit
+	}
+	return v <= limit
+}
+
 // table renders the figures as a Markdown table.
 func (r *benchReport) table() string {
 	r.mu.Lock()
@@ -132,27 +155,17 @@ func (r *benchReport) ratios() string {
 	for _, g := range benchGoals() {
 		num, ok1 := r.median(g.metric, g.num)
 		den, ok2 := r.median(g.metric, g.den)
-		if !ok1 || !ok2 {
+		v, met, ok := g.eval(r)
+		if !ok {
 			fmt.Fprintf(&b, "| %s | %s | %s | n/a | %s | not measured |\n", g.label, benchOpt(num, ok1), benchOpt(den, ok2), g.goal)
 			continue
-		}
-		v := num / den
-		if g.diff {
-			v = num - den
-		}
-		met := v <= g.limit
-		if g.atLeast {
-			met = v >= g.limit
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", g.label, benchFmt(num), benchFmt(den), benchFmt(v), g.goal,
 			map[bool]string{true: "yes", false: "**no**"}[met])
 	}
 	for _, g := range benchAbsoluteGoals() {
 		if v, ok := r.median(g.metric, g.path); ok {
-			met := v <= g.limit
-			if g.atLeast {
-				met = v >= g.limit
-			}
+			met := benchMeets(v, g.limit, g.atLeast)
 			fmt.Fprintf(&b, "| %s | %s | | | %s | %s |\n", g.label, benchFmt(v), g.goal, map[bool]string{true: "yes", false: "**no**"}[met])
 		}
 	}
