@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -28,6 +30,7 @@ func (b *bench) analyseGoals() {
 	}
 	b.analyseIPAM()
 	b.analyseDNS()
+	b.analyseMesh(runtime.NumCPU())
 }
 
 // analysePing sets a ping gap to the hand VXLAN against the TCP request/response loop over the same devices.
@@ -108,5 +111,28 @@ func TestBenchAnalyseGoals(t *testing.T) {
 	}
 	if strings.Contains(all, "bridge") && strings.Contains(all, "weavego / bridge") {
 		t.Errorf("attach against the bridge belongs to analyseAttach:\n%s", all)
+	}
+
+	mesh := newBenchReport()
+	fill(mesh, "idle CPU of all members together", "mesh 250 members", 191)
+	fill(mesh, "idle CPU of all members together", "mesh 100 members", 9)
+	(&bench{rep: mesh}).analyseMesh(2)
+	if len(mesh.findings) != 1 || !strings.Contains(mesh.findings[0], "The 250-member mesh simulation kept 191% of one core busy") {
+		t.Errorf("mesh findings on 2 CPUs: %q", mesh.findings)
+	}
+}
+
+// analyseMesh flags a mesh simulation that saturated this machine's CPUs: all its members share them here, so
+// its figures then measure the starved machine rather than the gossip a real host, with a CPU of its own, sees.
+func (b *bench) analyseMesh(cpus int) {
+	for _, n := range []int{100, 250} {
+		path := fmt.Sprintf("mesh %d members", n)
+		cpu, ok := b.rep.median("idle CPU of all members together", path)
+		if !ok || cpu < 75*float64(cpus) {
+			continue
+		}
+		spread, _ := b.rep.median("one new entry on all members", path)
+		wire, _ := b.rep.median("idle gossip on the wire per member", path)
+		b.rep.finding("The %d-member mesh simulation kept %s%% of one core busy while idle, most of this machine's %d CPUs, which all %d members share: probes then miss their timeouts, healthy members are suspected and refute it, and that traffic (%s B/s per member on the wire) feeds itself, so its spread (%s s) measures the starved machine. On real hosts each member has a CPU of its own; it costs %s%% of one core per member here.", n, benchFmt(cpu), cpus, n, benchFmt(wire), benchFmt(spread), benchFmt(cpu/float64(n)))
 	}
 }
