@@ -1,8 +1,9 @@
 // Package datapath owns the kernel state of weavego networks on one host:
 // a Linux bridge per network, an optional VXLAN device enslaved to it, a veth
 // pair per local endpoint, the VXLAN forwarding (FDB) and neighbour entries
-// that point at remote containers, and the nftables rules that let bridged
-// traffic through Docker's FORWARD policy while isolating networks.
+// that point at remote containers, the nftables rules that let bridged
+// traffic through Docker's FORWARD policy while isolating networks, and the
+// host input rules that keep containers and strangers away from the host.
 //
 // # Design
 //
@@ -18,7 +19,7 @@
 // The package never moves links into containers, never assigns container
 // addresses and holds no gossip state: the driver and the mesh own those. It
 // only touches links whose names carry its prefixes (see BridgeName) and the
-// nftables objects named in firewall.go. It runs in the namespace of the
+// nftables objects named in firewall.go and firewall_input_rules.go. It runs in the namespace of the
 // netlink handle and nftables connection it is given; it never calls setns
 // itself.
 //
@@ -45,6 +46,20 @@
 // "iptables -S" keeps working. Without that table the rules live in our own
 // table "ip weavego". EnsureFirewall is cheap when nothing changed; call it
 // periodically, because restarting Docker may flush its chains.
+//
+// The host's input is filtered in our own table "inet weavego-input" (base
+// chain "input", hook input, policy accept). From a "wgb-" bridge the host
+// accepts only replies to connections it started, DNS (UDP and TCP to
+// DNS_PORT) and ping; the rest is dropped and counted in the named counter
+// "from-container", so the gossip port and every other host port are out of
+// reach of containers, --internal networks included. Containers also reach the host's underlay address through
+// docker_gwbridge: the gossip and VXLAN ports are dropped there too (same
+// counter). UDP to VXLAN_PORT is accepted only from the addresses in the
+// sets "vxlan_peers" (IPv4) and "vxlan_peers6" (IPv6), which SetVXLANPeers
+// keeps equal to the live members; other sources are dropped and counted in
+// "vxlan-non-member" (see FirewallCounters). A drop in any base chain drops
+// the packet, so these rules hold whatever firewall backend Docker uses,
+// iptables-legacy included. RemoveFirewall deletes all of it.
 //
 // Limitation: with iptables-legacy the legacy tables are invisible to
 // nftables, and their FORWARD DROP policy still applies. Users must then

@@ -1,6 +1,7 @@
 package datapath
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -33,8 +34,9 @@ type fwTarget struct {
 }
 
 // EnsureFirewall makes the forward rules match the weavego bridges present
-// in the kernel (see the package comment). It only reads when nothing
-// changed, so the plugin may call it periodically to undo a flush by Docker.
+// in the kernel and puts the input rules in place (see the package comment).
+// It only reads when nothing changed, so the plugin may call it periodically
+// to undo a flush by Docker or by hand.
 func (m *Manager) EnsureFirewall() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -42,6 +44,10 @@ func (m *Manager) EnsureFirewall() error {
 }
 
 func (m *Manager) ensureFirewall() error {
+	return errors.Join(m.ensureForward(), m.ensureInput())
+}
+
+func (m *Manager) ensureForward() error {
 	bridges, err := m.bridgeNames()
 	if err != nil {
 		return err

@@ -1,17 +1,40 @@
 package datapath
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/google/nftables"
 )
 
 // RemoveFirewall deletes every nftables object of this package: the jump
-// from Docker's FORWARD chain, our chain in Docker's table and our own
-// table. For uninstalling; absent objects are not an error.
+// from Docker's FORWARD chain, our chain in Docker's table, our own forward
+// table and the input table with its sets and counters. For stopping or
+// uninstalling the plugin; absent objects are not an error.
 func (m *Manager) RemoveFirewall() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return errors.Join(m.removeForward(), m.removeInput())
+}
+
+// removeInput deletes our input table if it exists.
+func (m *Manager) removeInput() error {
+	tables, err := m.nft.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return fmt.Errorf("list nftables inet tables: %w", err)
+	}
+	for _, t := range tables {
+		if t.Name == InputTable {
+			m.nft.DelTable(t)
+			if err := m.nft.Flush(); err != nil {
+				return fmt.Errorf("remove nftables table inet %s: %w", InputTable, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) removeForward() error {
 	chains, err := m.nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return fmt.Errorf("list nftables chains: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -50,6 +51,9 @@ type Config struct {
 	NetNS netns.NsHandle
 	// Logger receives debug and warning messages; nil means slog.Default().
 	Logger *slog.Logger
+	// DNSPort, GossipPort and VXLANPort are the host ports the input
+	// firewall is about (see the package comment); zero means the default.
+	DNSPort, GossipPort, VXLANPort int
 }
 
 // Manager makes the kernel match the desired state of weavego networks.
@@ -60,16 +64,23 @@ type Manager struct {
 	log     *slog.Logger
 	closeNL func()
 
-	// mu serialises kernel changes and guards remotes.
+	ports inputPorts
+
+	// mu serialises kernel changes and guards remotes and vxlanPeers.
 	mu sync.Mutex
 	// remotes is the last desired remote state per network ID, re-applied
 	// when EnsureNetwork has to recreate a VXLAN device.
 	remotes map[string]remoteState
+	// vxlanPeers is the last allowlist given to SetVXLANPeers, written
+	// into the sets whenever they have to be created again.
+	vxlanPeers []netip.Addr
 }
 
 // New returns a Manager working in the namespace of cfg.Handle.
 func New(cfg Config) (*Manager, error) {
-	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {}}
+	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {},
+		ports: inputPorts{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
+			vxlan: port(cfg.VXLANPort, DefaultVXLANPort)}}
 	if m.log == nil {
 		m.log = slog.Default()
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os/exec"
 	"runtime"
 	"testing"
@@ -170,6 +171,7 @@ func TestTraffic(t *testing.T) {
 	for _, c := range []container{a1, a2, b1} {
 		serveEcho(t, c)
 	}
+	testAllowlist(t, hostA, hostB, a1, b1)
 	for _, p := range []struct {
 		name     string
 		from, to container
@@ -179,6 +181,34 @@ func TestTraffic(t *testing.T) {
 		}
 	}
 	t.Run("isolation", func(t *testing.T) { testIsolation(t, hostA, a1) })
+}
+
+// testAllowlist first leaves B out of A's VXLAN allowlist: A drops B's
+// packets and counts them. Then the members' addresses let traffic through.
+func testAllowlist(t *testing.T, hostA, hostB *testNS, a1, b1 container) {
+	t.Helper()
+	addrs := func(ss ...string) []netip.Addr {
+		var out []netip.Addr
+		for _, s := range ss {
+			out = append(out, netip.MustParseAddr(s))
+		}
+		return out
+	}
+	if err := hostA.m.SetVXLANPeers(addrs("192.0.2.1", "192.0.2.9")); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostB.m.SetVXLANPeers(addrs("192.0.2.1", "192.0.2.2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(a1, b1.ip, time.Second); err == nil {
+		t.Errorf("traffic from B accepted although B is not in A's allowlist")
+	}
+	if n := counters(t, hostA.m)[CounterVXLANNonMember]; n == 0 {
+		t.Errorf("counter %s = 0 after dropping B's packets", CounterVXLANNonMember)
+	}
+	if err := hostA.m.SetVXLANPeers(addrs("192.0.2.2", "192.0.2.1", "192.0.2.2")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testIsolation puts a second network on host A and routes between the two

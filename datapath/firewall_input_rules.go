@@ -1,0 +1,154 @@
+package datapath
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// nftables objects of the host input firewall, all in our own table.
+const (
+	// InputTable is our "inet" table holding the input chain, the VXLAN
+	// allowlist sets and the drop counters.
+	InputTable = "weavego-input"
+	// VXLANPeersSet holds the IPv4 underlay addresses of live members.
+	VXLANPeersSet = "vxlan_peers"
+	// VXLANPeers6Set holds their IPv6 underlay addresses.
+	VXLANPeers6Set = "vxlan_peers6"
+	// CounterVXLANNonMember is the named counter of VXLAN packets dropped
+	// because their source is not a live member.
+	CounterVXLANNonMember = "vxlan-non-member"
+	// CounterFromContainer is the named counter of packets from containers
+	// to the host that were dropped.
+	CounterFromContainer = "from-container"
+
+	inputChainName = "input"
+	gwBridge       = "docker_gwbridge"
+	commentPrefix  = "weavego: "
+)
+
+// Ports the input rules use when Config leaves them zero (the VXLAN one is
+// DefaultVXLANPort).
+const (
+	DefaultDNSPort    = 53
+	DefaultGossipPort = 6783
+)
+
+// inputPorts are the host ports the input rules are about.
+type inputPorts struct {
+	dns, gossip, vxlan uint16
+}
+
+// inRule is one rule of the input chain. Its comment names it and the ports
+// it uses, so comparing comments tells whether the chain is up to date.
+type inRule struct {
+	comment string
+	exprs   []expr.Any
+}
+
+func inputTableRef() *nftables.Table {
+	return &nftables.Table{Name: InputTable, Family: nftables.TableFamilyINet}
+}
+
+// peerSets are the allowlist sets, IPv4 first.
+func peerSets(tb *nftables.Table) [2]*nftables.Set {
+	return [2]*nftables.Set{
+		{Table: tb, Name: VXLANPeersSet, KeyType: nftables.TypeIPAddr},
+		{Table: tb, Name: VXLANPeers6Set, KeyType: nftables.TypeIP6Addr},
+	}
+}
+
+// inputRules is the whole input chain, in order. From a weavego bridge the
+// host accepts replies to its own connections, DNS and ping, and drops the
+// rest. Containers also sit on docker_gwbridge, through which they reach the
+// host's underlay address: gossip and VXLAN are dropped there. VXLAN from
+// anywhere is accepted only from the addresses in the allowlist sets.
+func inputRules(p inputPorts) []inRule {
+	wgb := ifname(prefixIf(BridgePrefix))
+	gw := ifname(exactIf(gwBridge))
+	rules := []inRule{
+		{"container replies", cat(wgb, ctEstablished(), verdict(expr.VerdictAccept))},
+		{fmt.Sprintf("container dns udp/%d", p.dns), cat(wgb, l4(unix.IPPROTO_UDP), dport(p.dns), verdict(expr.VerdictAccept))},
+		{fmt.Sprintf("container dns tcp/%d", p.dns), cat(wgb, l4(unix.IPPROTO_TCP), dport(p.dns), verdict(expr.VerdictAccept))},
+		{"container ping", cat(wgb, l4(unix.IPPROTO_ICMP), icmpType(8), verdict(expr.VerdictAccept))},
+		{"container ping6", cat(wgb, l4(unix.IPPROTO_ICMPV6), icmpType(128), verdict(expr.VerdictAccept))},
+		{"container other", cat(wgb, drop(CounterFromContainer))},
+		{fmt.Sprintf("gwbridge gossip tcp/%d", p.gossip), cat(gw, l4(unix.IPPROTO_TCP), dport(p.gossip), drop(CounterFromContainer))},
+		{fmt.Sprintf("gwbridge gossip udp/%d", p.gossip), cat(gw, l4(unix.IPPROTO_UDP), dport(p.gossip), drop(CounterFromContainer))},
+		{fmt.Sprintf("gwbridge vxlan udp/%d", p.vxlan), cat(gw, l4(unix.IPPROTO_UDP), dport(p.vxlan), drop(CounterFromContainer))},
+	}
+	for i, s := range peerSets(nil) {
+		fam, off, size := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
+		if i == 1 {
+			fam, off, size = unix.NFPROTO_IPV6, 8, 16
+		}
+		rules = append(rules, inRule{
+			fmt.Sprintf("vxlan udp/%d from non-member (%s)", p.vxlan, s.Name),
+			cat(nfproto(fam), l4(unix.IPPROTO_UDP), dport(p.vxlan),
+				[]expr.Any{
+					&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: size},
+					&expr.Lookup{SourceRegister: 1, SetName: s.Name, Invert: true},
+				},
+				drop(CounterVXLANNonMember)),
+		})
+	}
+	for i := range rules {
+		rules[i].comment = commentPrefix + rules[i].comment
+	}
+	return rules
+}
+
+func cat(parts ...[]expr.Any) []expr.Any {
+	var es []expr.Any
+	for _, p := range parts {
+		es = append(es, p...)
+	}
+	return es
+}
+
+func ifname(data []byte) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}}
+}
+
+func nfproto(fam byte) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{fam}}}
+}
+
+func l4(proto byte) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}}}
+}
+
+// dport matches the destination port of a TCP or UDP header.
+func dport(port uint16) []expr.Any {
+	return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)}}
+}
+
+func icmpType(typ byte) []expr.Any {
+	return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{typ}}}
+}
+
+// ctEstablished matches "ct state established,related" (a host-order mask).
+func ctEstablished() []expr.Any {
+	mask := make([]byte, 4)
+	binary.NativeEndian.PutUint32(mask, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED)
+	return []expr.Any{&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}}
+}
+
+func verdict(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
+
+// drop counts the packet in the named counter and drops it.
+func drop(counter string) []expr.Any {
+	return []expr.Any{&expr.Objref{Type: int(nftables.ObjTypeCounter), Name: counter},
+		&expr.Verdict{Kind: expr.VerdictDrop}}
+}

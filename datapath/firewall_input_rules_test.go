@@ -1,0 +1,159 @@
+package datapath
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+)
+
+func TestInputRulesShape(t *testing.T) {
+	for _, p := range []inputPorts{{53, 6783, 4789}, {5353, 7000, 8472}} {
+		rules := inputRules(p)
+		seen := map[string]bool{}
+		for _, r := range rules {
+			if !strings.HasPrefix(r.comment, commentPrefix) || seen[r.comment] {
+				t.Errorf("comment %q: want a unique one starting with %q", r.comment, commentPrefix)
+			}
+			seen[r.comment] = true
+			v, ok := r.exprs[len(r.exprs)-1].(*expr.Verdict)
+			if !ok {
+				t.Fatalf("%s: does not end in a verdict", r.comment)
+			}
+			ref, counted := r.exprs[len(r.exprs)-2].(*expr.Objref)
+			switch {
+			case v.Kind == expr.VerdictDrop && (!counted || (ref.Name != CounterFromContainer && ref.Name != CounterVXLANNonMember)):
+				t.Errorf("%s: drop without a named counter", r.comment)
+			case v.Kind == expr.VerdictAccept && counted:
+				t.Errorf("%s: accept counted as a drop", r.comment)
+			}
+		}
+		if len(rules) != 11 {
+			t.Errorf("%d rules, want 11", len(rules))
+		}
+		// Changing a port changes the comments, so the chain is rebuilt.
+		for _, want := range []string{"dns udp/", "gossip tcp/", "vxlan udp/"} {
+			if !slices.ContainsFunc(rules, func(r inRule) bool { return strings.Contains(r.comment, want) }) {
+				t.Errorf("no rule comment mentions %q", want)
+			}
+		}
+	}
+}
+
+// TestInputRulesPorts checks that each port appears, big-endian, in the
+// rules about it.
+func TestInputRulesPorts(t *testing.T) {
+	p := inputPorts{dns: 0x1234, gossip: 0x2345, vxlan: 0x3456}
+	tests := []struct {
+		comment string
+		port    []byte
+	}{
+		{"container dns udp/4660", []byte{0x12, 0x34}},
+		{"container dns tcp/4660", []byte{0x12, 0x34}},
+		{"gwbridge gossip tcp/9029", []byte{0x23, 0x45}},
+		{"gwbridge vxlan udp/13398", []byte{0x34, 0x56}},
+		{"vxlan udp/13398 from non-member (vxlan_peers)", []byte{0x34, 0x56}},
+	}
+	rules := inputRules(p)
+	for _, tc := range tests {
+		i := slices.IndexFunc(rules, func(r inRule) bool { return r.comment == commentPrefix+tc.comment })
+		if i < 0 {
+			t.Errorf("no rule %q", tc.comment)
+			continue
+		}
+		if !slices.ContainsFunc(rules[i].exprs, func(e expr.Any) bool {
+			c, ok := e.(*expr.Cmp)
+			return ok && bytes.Equal(c.Data, tc.port)
+		}) {
+			t.Errorf("rule %q does not compare with port %x", tc.comment, tc.port)
+		}
+	}
+}
+
+func TestUpToDate(t *testing.T) {
+	want := inputRules(inputPorts{53, 6783, 4789})
+	comments := func(rs []inRule) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.comment)
+		}
+		return out
+	}
+	full := func() inputState {
+		return inputState{chain: &nftables.Chain{}, comments: comments(want),
+			sets:     map[string]*nftables.Set{VXLANPeersSet: {}, VXLANPeers6Set: {}},
+			counters: map[string]bool{CounterFromContainer: true, CounterVXLANNonMember: true}}
+	}
+	tests := []struct {
+		name   string
+		mangle func(*inputState)
+		want   bool
+	}{
+		{"complete", func(*inputState) {}, true},
+		{"no chain", func(s *inputState) { s.chain = nil }, false},
+		{"rule missing", func(s *inputState) { s.comments = s.comments[1:] }, false},
+		{"rules reordered", func(s *inputState) { s.comments[0], s.comments[1] = s.comments[1], s.comments[0] }, false},
+		{"foreign rule", func(s *inputState) { s.comments[2] = "" }, false},
+		{"set missing", func(s *inputState) { delete(s.sets, VXLANPeers6Set) }, false},
+		{"counter missing", func(s *inputState) { delete(s.counters, CounterVXLANNonMember) }, false},
+	}
+	for _, tc := range tests {
+		s := full()
+		tc.mangle(&s)
+		if got := s.upToDate(want); got != tc.want {
+			t.Errorf("%s: upToDate = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestPeers(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		name     string
+		have, in []netip.Addr
+		norm     []netip.Addr
+		add, del []netip.Addr
+		v4n, v6n int
+	}{
+		{"empty", nil, nil, []netip.Addr{}, nil, nil, 0, 0},
+		{"dedupe, sort, unmap, drop invalid",
+			nil, []netip.Addr{a("10.0.0.2"), a("::ffff:10.0.0.1"), {}, a("10.0.0.2"), a("2001:db8::1")},
+			[]netip.Addr{a("10.0.0.1"), a("10.0.0.2"), a("2001:db8::1")},
+			[]netip.Addr{a("10.0.0.1"), a("10.0.0.2"), a("2001:db8::1")}, nil, 2, 1},
+		{"same set: nothing to do", []netip.Addr{a("10.0.0.1")}, []netip.Addr{a("10.0.0.1")},
+			[]netip.Addr{a("10.0.0.1")}, nil, nil, 1, 0},
+		{"member replaced", []netip.Addr{a("10.0.0.1"), a("10.0.0.3")}, []netip.Addr{a("10.0.0.1"), a("10.0.0.2")},
+			[]netip.Addr{a("10.0.0.1"), a("10.0.0.2")}, []netip.Addr{a("10.0.0.2")}, []netip.Addr{a("10.0.0.3")}, 2, 0},
+	}
+	for _, tc := range tests {
+		norm := normalizePeers(tc.in)
+		if !slices.Equal(norm, tc.norm) {
+			t.Errorf("%s: normalizePeers = %v, want %v", tc.name, norm, tc.norm)
+		}
+		add, del := diffPeers(tc.have, norm)
+		if !slices.Equal(add, tc.add) || !slices.Equal(del, tc.del) {
+			t.Errorf("%s: diff = +%v -%v, want +%v -%v", tc.name, add, del, tc.add, tc.del)
+		}
+		v4, v6 := splitPeers(norm)
+		if len(v4) != tc.v4n || len(v6) != tc.v6n {
+			t.Errorf("%s: split = %v / %v", tc.name, v4, v6)
+		}
+		for _, e := range elements(v4) {
+			if len(e.Key) != 4 {
+				t.Errorf("%s: IPv4 element of %d bytes", tc.name, len(e.Key))
+			}
+		}
+	}
+}
+
+func TestPort(t *testing.T) {
+	for _, tc := range []struct{ in, def, want int }{{0, 53, 53}, {-1, 53, 53}, {70000, 53, 53}, {5353, 53, 5353}} {
+		if got := port(tc.in, tc.def); int(got) != tc.want {
+			t.Errorf("port(%d, %d) = %d, want %d", tc.in, tc.def, got, tc.want)
+		}
+	}
+}
