@@ -42,6 +42,8 @@ type Replica interface {
 // Kernel is the agent's view of the datapath.
 type Kernel interface {
 	SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []net.IP) error
+	// SetVXLANPeers sets the underlay addresses VXLAN is accepted from.
+	SetVXLANPeers(addrs []netip.Addr) error
 }
 
 // Config configures an Agent.

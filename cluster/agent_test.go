@@ -2,12 +2,15 @@ package cluster
 
 import (
 	"context"
+	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/weavego/weavego/dockerapi"
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/mesh"
 )
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -141,4 +144,32 @@ func TestAssignVNI(t *testing.T) {
 	if v1 == 0 || v1 != v2 || v1 >= 1<<24 {
 		t.Fatalf("derived VNI not stable or out of range: %d %d", v1, v2)
 	}
+}
+
+func TestVXLANPeersFollowMembership(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := newWorld()
+	peer := func(name, addr, state string) mesh.Peer {
+		return mesh.Peer{Name: name, Addr: net.ParseIP(addr), State: state}
+	}
+	w.members = []mesh.Peer{peer("a", "192.0.2.1", mesh.StateAlive), peer("b", "192.0.2.2", mesh.StateSuspect),
+		peer("c", "192.0.2.3", mesh.StateDead), peer("d", "192.0.2.4", mesh.StateLeft)}
+	a := newHost(t, ctx, w, "a", "192.0.2.1")
+	want := func(addrs ...string) func() bool {
+		return func() bool {
+			var s []string
+			for _, p := range a.kernel.vxlanPeers() {
+				s = append(s, p.String())
+			}
+			return slices.Equal(s, addrs)
+		}
+	}
+	eventually(t, "alive and suspect members in the allowlist", want("192.0.2.1", "192.0.2.2"))
+	// b dies, c comes back: the membership signal updates the allowlist.
+	w.mu.Lock()
+	w.members[1].State, w.members[2].State = mesh.StateDead, mesh.StateAlive
+	w.notify()
+	w.mu.Unlock()
+	eventually(t, "allowlist after a membership change", want("192.0.2.1", "192.0.2.3"))
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 
@@ -21,6 +22,7 @@ type world struct {
 	mu      sync.Mutex
 	entries map[[2]string]mesh.Entry
 	dead    map[string]bool
+	members []mesh.Peer // what Peers returns, when set
 	subs    []chan struct{}
 }
 
@@ -85,14 +87,38 @@ func (p peerView) Alive(name string) bool {
 	return !p.w.dead[name]
 }
 func (p peerView) Peers() []mesh.Peer {
-	return []mesh.Peer{{Name: p.name, State: mesh.StateAlive, Local: true}}
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	if len(p.w.members) == 0 {
+		return []mesh.Peer{{Name: p.name, State: mesh.StateAlive, Local: true}}
+	}
+	out := append([]mesh.Peer(nil), p.w.members...)
+	for i := range out {
+		out[i].Local = out[i].Name == p.name
+	}
+	return out
 }
 
-// fakeKernel records the last SetRemotes per network.
+// fakeKernel records the last SetRemotes per network and the last
+// SetVXLANPeers.
 type fakeKernel struct {
 	mu      sync.Mutex
 	remotes map[string][]datapath.Remote
 	flood   map[string][]net.IP
+	peers   []netip.Addr
+}
+
+func (k *fakeKernel) SetVXLANPeers(addrs []netip.Addr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.peers = addrs
+	return nil
+}
+
+func (k *fakeKernel) vxlanPeers() []netip.Addr {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.peers
 }
 
 func newFakeKernel() *fakeKernel {

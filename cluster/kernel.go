@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/mesh"
 )
 
 // reconcileKernel publishes this host's endpoints and networks, then makes the
@@ -37,7 +38,28 @@ func (a *Agent) reconcileKernel() error {
 
 	a.publishOwn(KindEndpoint, wantEP)
 	a.publishOwn(KindHostNet, wantHost)
-	return a.applyRemotes(local)
+	// The allowlist first: a peer is alive here before its entries reach
+	// the FDB, so its VXLAN packets are accepted once they are expected.
+	peersErr := a.kernel.SetVXLANPeers(a.memberAddrs())
+	if peersErr != nil {
+		peersErr = fmt.Errorf("VXLAN allowlist: %w", peersErr)
+	}
+	return errors.Join(peersErr, a.applyRemotes(local))
+}
+
+// memberAddrs returns the underlay addresses of the live (alive or suspect)
+// members, this host included.
+func (a *Agent) memberAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, p := range a.rep.Peers() {
+		if p.State != mesh.StateAlive && p.State != mesh.StateSuspect {
+			continue
+		}
+		if addr, ok := netip.AddrFromSlice(p.Addr); ok {
+			out = append(out, addr.Unmap())
+		}
+	}
+	return out
 }
 
 // publishOwn makes this host's entries of kind equal want: it sets what is
