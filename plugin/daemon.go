@@ -85,7 +85,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, fmt.Errorf("start gossip on port %d: %w", set.GossipPort, err)
 	}
 	restoreMesh(p.store, p.mesh, log)
-	if p.dp, err = datapath.New(datapath.Config{Logger: log}); err != nil {
+	if p.dp, err = datapath.New(datapath.Config{Logger: log, DNSPort: set.DNSPort, GossipPort: set.GossipPort,
+		VXLANPort: set.VXLANPort}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
@@ -162,10 +163,15 @@ func (p *parts) serve(ctx context.Context) error {
 	_ = statusSrv.Shutdown(shut)
 	wg.Wait()
 	saveMesh(p.store, p.mesh, p.log)
+	// A stopped or removed plugin leaves no rules behind; firewallLoop and
+	// the agent put them back when it starts again.
+	if rerr := p.dp.RemoveFirewall(); rerr != nil {
+		p.log.Warn("remove firewall rules", "err", rerr)
+	}
 	return err
 }
 
-// firewallLoop keeps weavego's forwarding rules in place: Docker rebuilds
+// firewallLoop keeps weavego's forward and input rules in place: Docker rebuilds
 // its chains when it restarts, which may drop the jump to ours.
 func (p *parts) firewallLoop(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
