@@ -151,7 +151,7 @@ func (m *Manager) SetVXLANPeers(addrs []netip.Addr) error {
 	v4, v6 := splitPeers(want)
 	changed := false
 	for i, s := range peerSets(nil) {
-		n, err := m.queueSetElements(st.sets[s.Name], [][]netip.Addr{v4, v6}[i])
+		n, err := m.queueSetElements(s.Name, st.sets[s.Name], [][]netip.Addr{v4, v6}[i])
 		if err != nil {
 			return err
 		}
@@ -161,16 +161,17 @@ func (m *Manager) SetVXLANPeers(addrs []netip.Addr) error {
 		return nil
 	}
 	if err := m.nft.Flush(); err != nil {
-		return fmt.Errorf("update set %s: %w", VXLANPeersSet, err)
+		return fmt.Errorf("update the VXLAN allowlist in table inet %s: %w", InputTable, err)
 	}
 	m.log.Info("VXLAN allowlist updated", "peers", want)
 	return nil
 }
 
-// queueSetElements queues the changes that make set hold exactly want.
-func (m *Manager) queueSetElements(set *nftables.Set, want []netip.Addr) (bool, error) {
+// queueSetElements queues the changes that make set (named name; nil when
+// missing) hold exactly want.
+func (m *Manager) queueSetElements(name string, set *nftables.Set, want []netip.Addr) (bool, error) {
 	if set == nil {
-		return false, fmt.Errorf("set %s of table %s is missing", VXLANPeersSet, InputTable)
+		return false, fmt.Errorf("set %s of table inet %s is missing", name, InputTable)
 	}
 	elems, err := m.nft.GetSetElements(set)
 	if err != nil {

@@ -129,8 +129,27 @@ func TestInputFirewallIdempotent(t *testing.T) {
 	if !st.upToDate(inputRules(tn.m.ports)) {
 		t.Errorf("input table not as wanted: comments %q", st.comments)
 	}
-	// Someone deletes the table: the next pass restores it with the members.
+	// A pass with nothing to do writes nothing: the rules keep their handles.
 	c := tn.nft(t)
+	handles := func() []uint64 {
+		rules, err := c.GetRules(inputTableRef(), st.chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hs []uint64
+		for _, r := range rules {
+			hs = append(hs, r.Handle)
+		}
+		return hs
+	}
+	before := handles()
+	if err := tn.m.EnsureFirewall(); err != nil {
+		t.Fatal(err)
+	}
+	if after := handles(); !slices.Equal(before, after) {
+		t.Errorf("rules rewritten by a pass with nothing to do: handles %v, then %v", before, after)
+	}
+	// Someone deletes the table: the next pass restores it with the members.
 	c.DelTable(inputTableRef())
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
@@ -140,7 +159,10 @@ func TestInputFirewallIdempotent(t *testing.T) {
 	}
 	out := nftList(t, tn)
 	for _, want := range []string{
+		`iifname "wgb-*" ct state established,related accept`,
 		`iifname "wgb-*" udp dport 53 accept`,
+		`iifname "wgb-*" tcp dport 53 accept`,
+		`iifname "wgb-*" icmp type echo-request accept`,
 		`iifname "wgb-*" counter name "from-container" drop`,
 		`iifname "docker_gwbridge" tcp dport 6783 counter name "from-container" drop`,
 		`udp dport 4789 ip saddr != @vxlan_peers counter name "vxlan-non-member" drop`,
@@ -188,9 +210,6 @@ func TestInputFirewallFromContainer(t *testing.T) {
 	}
 	if n := counters(t, host.m)[CounterFromContainer]; n == 0 {
 		t.Errorf("counter %s = 0 after dropped packets", CounterFromContainer)
-	}
-	if out, err := exec.Command("ip", "netns", "exec", c.name, "ping", "-c1", "-W2", "10.20.0.1").CombinedOutput(); err != nil {
-		t.Logf("ping from a container (diagnostics only): %v\n%s", err, out)
 	}
 	// Control: without the firewall the port answers, so the drop was ours.
 	if err := host.m.RemoveFirewall(); err != nil {
