@@ -163,12 +163,25 @@ func (p *parts) serve(ctx context.Context) error {
 	_ = statusSrv.Shutdown(shut)
 	wg.Wait()
 	saveMesh(p.store, p.mesh, p.log)
-	// A stopped or removed plugin leaves no rules behind; firewallLoop and
-	// the agent put them back when it starts again.
-	if rerr := p.dp.RemoveFirewall(); rerr != nil {
-		p.log.Warn("remove firewall rules", "err", rerr)
-	}
+	p.removeFirewallIfIdle()
 	return err
+}
+
+// removeFirewallIfIdle removes weavego's nftables rules when the plugin stops
+// with no weavego network left in the kernel, so an uninstalled plugin
+// leaves nothing behind. While networks remain (a restart, an upgrade, a
+// disable with containers running), the rules stay: without them the
+// containers' traffic inside a network would meet Docker's FORWARD drop
+// policy, and the containers would reach the host's ports.
+func (p *parts) removeFirewallIfIdle() {
+	ids, err := p.dp.NetworkIDs()
+	if err != nil || len(ids) > 0 {
+		p.log.Info("keeping firewall rules: weavego networks remain in the kernel", "networks", len(ids))
+		return
+	}
+	if err := p.dp.RemoveFirewall(); err != nil {
+		p.log.Warn("remove firewall rules", "err", err)
+	}
 }
 
 // firewallLoop keeps weavego's forward and input rules in place: Docker rebuilds
