@@ -141,6 +141,7 @@ func (a *Agent) kernelLoop(ctx context.Context) {
 				kick(a.kickDocker)
 			}
 		case <-a.kickKernel:
+			a.feedDNS() // a joined sandbox is known to dnsd at once
 		case <-tick.C:
 		}
 	}

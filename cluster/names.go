@@ -3,8 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"sort"
+	"strings"
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/dockerapi"
@@ -12,12 +12,12 @@ import (
 
 // DNSTable is the agent's view of the DNS server's names.
 type DNSTable interface {
-	Replace(records []dnsd.Record) error
+	Replace(records []dnsd.Record, members []dnsd.Member) error
 }
 
-// DNSListeners is the agent's view of the DNS server's sockets.
+// DNSListeners is the agent's view of the DNS server's networks and sockets.
 type DNSListeners interface {
-	SetListenAddrs(addrs []net.IP) error
+	SetNetworks(nets []dnsd.Served) error
 }
 
 // syncNames publishes the names of the containers attached here to weavego
@@ -46,7 +46,8 @@ func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 	a.feedDNS()
 }
 
-// feedDNS hands the DNS server the names of live hosts and the local gateways.
+// feedDNS hands the DNS server the names of live hosts, the local
+// containers' sandboxes and the local networks it serves.
 func (a *Agent) feedDNS() {
 	if a.table == nil {
 		return
@@ -60,28 +61,45 @@ func (a *Agent) feedDNS() {
 		if !ok || !rec.IP.IsValid() {
 			continue
 		}
+		cid, _, _ := strings.Cut(e.Key, "/")
 		for _, name := range rec.Names {
-			records = append(records, dnsd.Record{Name: name, IP: ipOf(rec.IP), Network: rec.Network})
+			records = append(records, dnsd.Record{Name: name, IP: ipOf(rec.IP), Network: rec.Network,
+				VNI: rec.VNI, Container: cid})
 		}
 	}
-	if err := a.table.Replace(records); err != nil {
+	members, served := a.localDNS()
+	if err := a.table.Replace(records, members); err != nil {
 		a.log.Warn("DNS names", "err", err)
 	}
 	if a.listen == nil {
 		return
 	}
-	var addrs []net.IP
-	a.mu.Lock()
-	for _, n := range a.networks {
-		if n.Gateway.IsValid() {
-			addrs = append(addrs, ipOf(n.Gateway))
-		}
-	}
-	a.mu.Unlock()
-	sort.Slice(addrs, func(i, j int) bool { return addrs[i].String() < addrs[j].String() })
-	if err := a.listen.SetListenAddrs(addrs); err != nil {
+	if err := a.listen.SetNetworks(served); err != nil {
 		a.log.Warn("DNS listeners", "err", err)
 	}
+}
+
+// localDNS returns the sandboxes of the local endpoints as DNS members (so
+// that a container is known to dnsd from its Join on, before its names are
+// published) and the local networks, sorted by subnet.
+func (a *Agent) localDNS() ([]dnsd.Member, []dnsd.Served) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var members []dnsd.Member
+	for _, ep := range a.endpoints {
+		n, ok := a.networks[ep.NetworkID]
+		if ok && ep.Joined && ep.SandboxKey != "" {
+			members = append(members, dnsd.Member{Owner: "sandbox " + ep.SandboxKey, VNI: n.VNI, IP: ep.Addr.Addr()})
+		}
+	}
+	served := make([]dnsd.Served, 0, len(a.networks))
+	for id, n := range a.networks {
+		if n.Subnet.IsValid() {
+			served = append(served, dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway})
+		}
+	}
+	sort.Slice(served, func(i, j int) bool { return served[i].Subnet.String() < served[j].Subnet.String() })
+	return members, served
 }
 
 func appendUnique(list []string, more ...string) []string {

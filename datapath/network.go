@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 )
@@ -22,6 +23,10 @@ type Network struct {
 	Subnet *net.IPNet
 	// Gateway is put on the bridge; nil means the bridge has no address.
 	Gateway net.IP
+	// ServiceAddr is put on the bridge as well, as a /32: the DNS service
+	// address that containers of every network reach through a route via
+	// their gateway. Every bridge has the same one. nil means none.
+	ServiceAddr net.IP
 	// MTU of the bridge, the VXLAN device and new endpoints; 0 means the
 	// MTU of the link holding VTEP minus the VXLAN overhead (DefaultMTU
 	// when that link is unknown).
@@ -53,6 +58,10 @@ func (n Network) validate() error {
 		return fmt.Errorf("network %s: VNI %d does not fit in 24 bits", n.ID, n.VNI)
 	case n.Gateway != nil && n.Subnet == nil:
 		return fmt.Errorf("network %s: gateway %s without a subnet", n.ID, n.Gateway)
+	case n.ServiceAddr != nil && n.ServiceAddr.To4() == nil:
+		return fmt.Errorf("network %s: service address %s is not IPv4", n.ID, n.ServiceAddr)
+	case n.ServiceAddr != nil && n.Subnet != nil && n.Subnet.Contains(n.ServiceAddr):
+		return fmt.Errorf("network %s: service address %s lies inside subnet %s", n.ID, n.ServiceAddr, n.Subnet)
 	case n.Port < 0 || n.Port > 65535:
 		return fmt.Errorf("network %s: VXLAN port %d out of range", n.ID, n.Port)
 	}
@@ -76,7 +85,7 @@ func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := m.ensureBridgeAddr(br, n.Gateway, n.Subnet); err != nil {
+	if err := m.ensureBridgeAddrs(br, bridgeAddrs(n)); err != nil {
 		return 0, err
 	}
 	if err := m.ensureVXLANOf(n, mtu, br); err != nil {
@@ -168,32 +177,46 @@ func (m *Manager) ensureLinkState(l netlink.Link, mtu int, alias string) error {
 	return nil
 }
 
-// ensureBridgeAddr leaves exactly gw/len(subnet) as the bridge's IPv4 address.
-func (m *Manager) ensureBridgeAddr(br netlink.Link, gw net.IP, subnet *net.IPNet) error {
-	name := br.Attrs().Name
-	var want *net.IPNet
-	if gw != nil {
-		want = &net.IPNet{IP: gw, Mask: subnet.Mask}
+// bridgeAddrs are the IPv4 addresses n's bridge must have: the gateway with
+// the subnet's prefix length, and the service address as a /32.
+func bridgeAddrs(n Network) []*net.IPNet {
+	var want []*net.IPNet
+	if n.Gateway != nil {
+		want = append(want, &net.IPNet{IP: n.Gateway, Mask: n.Subnet.Mask})
 	}
+	if n.ServiceAddr != nil {
+		want = append(want, &net.IPNet{IP: n.ServiceAddr.To4(), Mask: net.CIDRMask(32, 32)})
+	}
+	return want
+}
+
+// ensureBridgeAddrs leaves exactly want as the bridge's IPv4 addresses.
+func (m *Manager) ensureBridgeAddrs(br netlink.Link, want []*net.IPNet) error {
+	name := br.Attrs().Name
 	addrs, err := m.nl.AddrList(br, netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("list addresses of %s: %w", name, err)
 	}
-	present := false
+	present := make([]bool, len(want))
 	for _, a := range addrs {
-		if want != nil && a.IP.Equal(want.IP) && a.Mask.String() == want.Mask.String() {
-			present = true
+		i := slices.IndexFunc(want, func(w *net.IPNet) bool {
+			return a.IP.Equal(w.IP) && a.Mask.String() == w.Mask.String()
+		})
+		if i >= 0 {
+			present[i] = true
 			continue
 		}
 		if err := m.nl.AddrDel(br, &a); err != nil {
 			return fmt.Errorf("remove stale address %s from %s: %w", a.IPNet, name, err)
 		}
 	}
-	if want == nil || present {
-		return nil
-	}
-	if err := m.nl.AddrReplace(br, &netlink.Addr{IPNet: want}); err != nil {
-		return fmt.Errorf("add address %s to %s: %w", want, name, err)
+	for i, w := range want {
+		if present[i] {
+			continue
+		}
+		if err := m.nl.AddrReplace(br, &netlink.Addr{IPNet: w}); err != nil {
+			return fmt.Errorf("add address %s to %s: %w", w, name, err)
+		}
 	}
 	return nil
 }

@@ -7,18 +7,26 @@ import (
 	"github.com/miekg/dns"
 )
 
-// local answers r from the table, or returns nil when r must be forwarded.
-// Lookups try the name as asked first (so aliases containing dots or the
-// domain itself still match), then the name with DOMAIN stripped.
-func (h *Handler) local(r *dns.Msg) *dns.Msg {
+// local answers r from the records of the networks in scope, or returns nil
+// when r must be forwarded. Names answer only as a single label ("web.") or
+// under the domain ("web.weavego.local."; also an alias with dots,
+// "api.svc.weavego.local."), so that no alias shadows an outside name.
+func (h *Handler) local(r *dns.Msg, idx *index, scope []uint32) *dns.Msg {
 	q := r.Question[0]
 	name := strings.ToLower(q.Name)
 	domain := h.cfg.Domain
 	inZone := strings.HasSuffix(name, "."+domain)
-	idx := h.table.load()
-	e := idx.names[name]
-	if e == nil && inZone {
-		e = idx.names[name[:len(name)-len(domain)]]
+	var e *entry
+	switch {
+	case scope == nil: // a stranger to the table sees no names
+	case inZone:
+		if e = idx.fwd[name[:len(name)-len(domain)-1]].merge(scope); e == nil {
+			e = idx.fwd[name[:len(name)-1]].merge(scope) // alias "db.weavego.local"
+		}
+	case dns.CountLabel(name) == 1:
+		e = idx.fwd[name[:len(name)-1]].merge(scope)
+	default:
+		e = idx.rev[name].merge(scope)
 	}
 	switch {
 	case e != nil:

@@ -21,17 +21,10 @@ func (w *discardWriter) WriteMsg(m *dns.Msg) error {
 func BenchmarkServeLocalName(b *testing.B) {
 	var rs []Record
 	for i := range 10000 {
-		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "n"})
+		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "net1", VNI: 1})
 	}
 	rs = append(rs, testRecords()...)
-	tab := NewTable()
-	if err := tab.Replace(rs); err != nil {
-		b.Fatal(err)
-	}
-	h, err := NewHandler(Config{ResolvConf: emptyResolvConf(b)}, tab)
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := newHandlerWith(b, Config{}, rs, testMembers())
 	req := query("web.weavego.local.", dns.TypeA)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -49,12 +42,12 @@ func BenchmarkServeLocalName(b *testing.B) {
 func BenchmarkReplace(b *testing.B) {
 	var rs []Record
 	for i := range 10000 {
-		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "n"})
+		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "net1", VNI: 1})
 	}
 	tab := NewTable()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := tab.Replace(rs); err != nil {
+		if err := tab.Replace(rs, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

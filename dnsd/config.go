@@ -47,6 +47,17 @@ type Config struct {
 	ResolvConf string
 	// ForwardTimeout bounds one try against one upstream (default 2 s).
 	ForwardTimeout time.Duration
+	// ServiceAddr is listened on, besides the gateways, while at least one
+	// network is served: the one address every container reaches its own
+	// network's dnsd at. Invalid (zero) means none.
+	ServiceAddr netip.Addr
+	// ClientRate and ClientBurst are the forwarding budget of one client
+	// address (defaults DefaultClientRate per second, DefaultClientBurst).
+	ClientRate  float64
+	ClientBurst int
+	// MaxClients bounds the clients whose budget is remembered
+	// (default DefaultMaxClients).
+	MaxClients int
 }
 
 // withDefaults returns c with defaults applied and validated.
@@ -75,6 +86,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ForwardTimeout <= 0 {
 		c.ForwardTimeout = DefaultForwardTimeout
+	}
+	if c.ClientRate <= 0 {
+		c.ClientRate = DefaultClientRate
+	}
+	if c.ClientBurst <= 0 {
+		c.ClientBurst = DefaultClientBurst
+	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	if c.ServiceAddr.IsValid() {
+		c.ServiceAddr = c.ServiceAddr.Unmap()
 	}
 	ups := make([]string, 0, len(c.Upstreams))
 	for _, u := range c.Upstreams {

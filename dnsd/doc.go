@@ -1,27 +1,52 @@
 // Package dnsd is the per-host DNS server of weavego.
 //
 // Design note. dnsd owns three things: an in-memory record table (Table) that
-// maps container names and aliases to addresses, a dns.Handler (Handler) that
-// answers from that table or forwards to upstream resolvers, and a set of
-// UDP+TCP listeners (Server) on the gateway addresses of the weavego networks
-// on this host. Containers reach it through Docker's embedded resolver, which
-// forwards every name it does not know to the gateway.
+// maps container names and aliases to addresses per network, a dns.Handler
+// (Handler) that answers from that table or forwards to upstream resolvers,
+// and a set of UDP+TCP listeners (Server) on the gateway addresses of the
+// weavego networks on this host and on one service address (DNS_ADDR, on
+// every weavego bridge as a /32, routed to from every container).
 //
 // dnsd never decides which records exist: the caller recomputes the full set
 // from replicated state and hands it to Table.Replace, which builds a new
 // immutable index and swaps it in with one atomic store, so lookups take no
-// lock. dnsd never assigns addresses and never touches interfaces either:
-// Server.SetListenAddrs is told which addresses to listen on, after the
-// datapath has configured them.
+// lock. dnsd never assigns addresses and never touches interfaces or routes
+// either: Server.SetNetworks is told which networks are served, after the
+// datapath has configured their addresses.
+//
+// Who asks. The source address of a request is the client's address on some
+// weavego network: it lies in exactly one served subnet (the subnets of one
+// host never overlap), which names that network, whichever address the
+// request was sent to. The table knows, from the records (Record.Container)
+// and from members (Member: a local sandbox, known at once at Join), which
+// container owns that address, and so every network that container is
+// attached to, cluster-wide. That set is the client's scope. A request whose
+// source is spoofed is answered to the spoofed address, as any UDP service.
 //
 // Answering rules, in order:
+//   - a request from outside every served subnet gets REFUSED: dnsd is no
+//     open resolver and tells strangers no names (counted as Strangers);
 //   - malformed or unsupported requests get FORMERR, NOTIMP (opcode other than
 //     QUERY) or REFUSED (class other than IN/ANY, zone transfers);
-//   - NAME. and NAME.DOMAIN. that are in the table get A/AAAA records (all of
-//     them, shuffled per response), NODATA for other types;
-//   - reverse names of table addresses get PTR records to NAME.DOMAIN.;
+//   - NAME. (a single label) and NAME.DOMAIN. get the A/AAAA records of NAME
+//     on the networks of the client's scope only (all of them, shuffled per
+//     response), NODATA for other types. A name with dots ("example.org", an
+//     alias) answers only as example.org.DOMAIN.: names outside DOMAIN with
+//     more than one label never come from the table, so no alias shadows an
+//     outside name. Case-insensitive;
+//   - reverse names of addresses in the client's scope get PTR records to
+//     NAME.DOMAIN.;
 //   - any other name under DOMAIN gets NXDOMAIN (we are authoritative there);
-//   - everything else, including unknown single-label names, is forwarded to
-//     the upstream resolvers over the client's transport, each tried in turn
-//     with a per-try timeout; SERVFAIL when none answers.
+//   - a client in a served subnet that no record or member names (a stranger
+//     to the table) gets no table names: NXDOMAIN under DOMAIN, forwarding
+//     otherwise;
+//   - everything else, including unknown single-label names and reverse names
+//     out of scope, is forwarded to the upstream resolvers over the client's
+//     transport, each tried in turn with a per-try timeout; SERVFAIL when none
+//     answers. Each client address has a forwarding budget (a token bucket,
+//     DefaultClientRate per second, burst DefaultClientBurst, at most
+//     DefaultMaxClients remembered); beyond it a forward gets REFUSED
+//     (counted as OverBudget), and all clients together are still bounded by
+//     maxInflight concurrent forwards, so one flooding client cannot starve
+//     the others.
 package dnsd

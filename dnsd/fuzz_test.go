@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"encoding/binary"
+	"net"
 	"strings"
 	"testing"
 
@@ -11,7 +12,8 @@ import (
 // FuzzServeRaw feeds raw bytes through the same steps as the server: header
 // screen, unpack, handler. It must never panic, and every request that
 // reaches the handler must get exactly one packable reply (or none, for
-// responses). Unknown names are "forwarded" to no upstream: SERVFAIL.
+// responses). Unknown names are "forwarded" to no upstream: SERVFAIL; a
+// third of the requests come from outside the served subnets: REFUSED.
 func FuzzServeRaw(f *testing.F) {
 	for _, m := range []*dns.Msg{
 		query("web.", dns.TypeA),
@@ -42,6 +44,9 @@ func FuzzServeRaw(f *testing.F) {
 			return
 		}
 		w := &fakeWriter{tcp: len(data)%2 == 0}
+		if len(data)%3 == 0 {
+			w.from = net.ParseIP("192.168.7.7") // a stranger: refused
+		}
 		h.ServeDNS(w, req)
 		if w.packErr != nil {
 			t.Fatalf("reply to %v does not pack: %v", req, w.packErr)

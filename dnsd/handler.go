@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"net"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -12,14 +13,17 @@ const maxUDPSize = 4096
 
 // Handler answers DNS requests from a Table and forwards everything else to
 // upstream resolvers. It implements dns.Handler; ServeDNS is safe for
-// concurrent use and holds no lock (the table is read through an atomic
-// pointer, counters are atomic, the forwarder locks only its resolv.conf
-// cache).
+// concurrent use and holds no lock of its own (the table and the served
+// networks are read through atomic pointers, counters are atomic, the
+// forwarder locks only its resolv.conf cache, the limiter one short
+// critical section per forward).
 type Handler struct {
-	cfg   Config
-	table *Table
-	fwd   *forwarder
-	stats counters
+	cfg    Config
+	table  *Table
+	fwd    *forwarder
+	limits *limiter
+	served atomic.Pointer[[]Served] // networks whose clients are answered
+	stats  counters
 }
 
 var _ dns.Handler = (*Handler)(nil)
@@ -31,7 +35,8 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg)}, nil
+	return &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg),
+		limits: newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients)}, nil
 }
 
 // Stats returns a snapshot of the handler's counters.
@@ -45,13 +50,25 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	h.stats.queries.Add(1)
+	idx := h.table.load()
+	c, ok := h.client(w.RemoteAddr(), idx)
+	if !ok {
+		h.stats.strangers.Add(1) // not an open resolver: only our networks' containers
+		h.write(w, r, errorReply(r, dns.RcodeRefused))
+		return
+	}
 	if rcode := check(r); rcode != dns.RcodeSuccess {
 		h.write(w, r, errorReply(r, rcode))
 		return
 	}
-	if resp := h.local(r); resp != nil {
+	if resp := h.local(r, idx, c.scope); resp != nil {
 		h.stats.local.Add(1)
 		h.write(w, r, resp)
+		return
+	}
+	if !h.limits.allow(c.addr) {
+		h.stats.overBudget.Add(1)
+		h.write(w, r, errorReply(r, dns.RcodeRefused))
 		return
 	}
 	resp, err := h.fwd.exchange(r, network(w))

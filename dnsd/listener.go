@@ -87,7 +87,7 @@ func serve(srv *dns.Server, h *Handler, log *slog.Logger) (*served, error) {
 		defer close(s.exited)
 		s.err = srv.ActivateAndServe()
 		if s.err != nil && !s.stopping.Load() {
-			log.Warn("dns listener stopped; restarted by the next SetListenAddrs", "err", s.err)
+			log.Warn("dns listener stopped; restarted by the next SetNetworks", "err", s.err)
 		}
 	}()
 	select {

@@ -5,17 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
 )
 
-// ErrClosed is returned by SetListenAddrs after Close.
+// ErrClosed is returned by SetNetworks after Close.
 var ErrClosed = errors.New("dns server is closed")
 
 // Server runs a Handler on UDP and TCP listeners for a changing set of
-// addresses (the gateways of the weavego networks on this host).
+// networks (the weavego networks on this host): on their gateways and on
+// the service address.
 type Server struct {
 	h    *Handler
 	port int
@@ -28,8 +28,8 @@ type Server struct {
 	closed    bool
 }
 
-// New returns a Server answering from table. Nothing listens until
-// SetListenAddrs is called. log may be nil.
+// New returns a Server answering from table. Nothing listens, and no client
+// is answered, until SetNetworks is called. log may be nil.
 func New(cfg Config, table *Table, log *slog.Logger) (*Server, error) {
 	h, err := NewHandler(cfg, table)
 	if err != nil {
@@ -47,28 +47,36 @@ func (s *Server) Handler() *Handler { return s.h }
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats { return s.h.Stats() }
 
-// SetListenAddrs makes the server listen on exactly addrs (UDP and TCP on
-// the configured port): it starts listeners for new addresses, stops those
-// for removed ones, and restarts any that died. It is idempotent and cheap
-// when nothing changed. Addresses that fail are reported in the joined
-// error, each naming the address; the others are still served, and the
-// failed ones are retried by the next call.
-func (s *Server) SetListenAddrs(addrs []net.IP) error {
+// SetNetworks makes the server serve exactly nets: it answers clients inside
+// their subnets (and refuses all others), and listens (UDP and TCP on the
+// configured port) on their gateways and, while nets is not empty, on
+// Config.ServiceAddr. It starts listeners for new addresses, stops those for
+// removed ones, and restarts any that died; it is idempotent and cheap when
+// nothing changed. Addresses that fail are reported in the joined error,
+// each naming the address; the others are still served, and the failed
+// ones are retried by the next call.
+func (s *Server) SetNetworks(nets []Served) error {
 	want := map[netip.Addr]bool{}
-	var errs []error
-	for _, ip := range addrs {
-		a, ok := netip.AddrFromSlice(ip)
-		if !ok {
-			errs = append(errs, fmt.Errorf("dns listen on %q: not an IP address", ip.String()))
-			continue
+	for _, n := range nets {
+		if n.Gateway.IsValid() {
+			want[n.Gateway.Unmap()] = true
 		}
-		want[a.Unmap()] = true
 	}
+	if len(nets) > 0 && s.h.cfg.ServiceAddr.IsValid() {
+		want[s.h.cfg.ServiceAddr] = true
+	}
+	s.h.setServed(nets)
+	return s.listen(want)
+}
+
+// listen makes the listeners match want.
+func (s *Server) listen(want map[netip.Addr]bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
 	}
+	var errs []error
 	for _, a := range sortedKeys(s.listeners) {
 		if l := s.listeners[a]; !want[a] || l.dead() {
 			errs = append(errs, l.stop())
@@ -107,7 +115,7 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Close()
 }
 
-// Close stops all listeners; later SetListenAddrs calls fail with ErrClosed.
+// Close stops all listeners; later SetNetworks calls fail with ErrClosed.
 // Requests being forwarded finish within their timeout but their replies
 // are dropped. Close is idempotent.
 func (s *Server) Close() error {

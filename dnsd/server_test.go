@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,13 +13,24 @@ import (
 	"github.com/miekg/dns"
 )
 
+// loopClient is where test queries to 127.0.0.0/8 come from; it is made a
+// container on networks 1 and 2, so it resolves web. to two addresses.
+const loopClient = "127.0.0.1"
+
 func newTestServer(t *testing.T, port int) *Server {
 	t.Helper()
+	return newTestServerWith(t, Config{Port: port})
+}
+
+func newTestServerWith(t *testing.T, cfg Config) *Server {
+	t.Helper()
 	tab := NewTable()
-	if err := tab.Replace(testRecords()); err != nil {
+	members := []Member{{Owner: "client", VNI: 1, IP: netip.MustParseAddr(loopClient)}, {Owner: "client", VNI: 2, IP: netip.MustParseAddr("10.32.1.7")}}
+	if err := tab.Replace(testRecords(), members); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Port: port, ResolvConf: emptyResolvConf(t)}, tab, nil)
+	cfg.ResolvConf = emptyResolvConf(t)
+	s, err := New(cfg, tab, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,10 +38,12 @@ func newTestServer(t *testing.T, port int) *Server {
 	return s
 }
 
-func ips(ss ...string) []net.IP {
-	var out []net.IP
+// gws are served networks on 127.0.0.0/8 with the given gateways.
+func gws(ss ...string) []Served {
+	var out []Served
 	for _, s := range ss {
-		out = append(out, net.ParseIP(s))
+		out = append(out, Served{Network: "lo", VNI: 1, Subnet: netip.MustParsePrefix("127.0.0.0/8"),
+			Gateway: netip.MustParseAddr(s)})
 	}
 	return out
 }
@@ -45,24 +59,24 @@ func exchange(t *testing.T, proto, addr string) *dns.Msg {
 	return resp
 }
 
-func TestSetListenAddrs(t *testing.T) {
-	s := newTestServer(t, AnyPort)
+func TestSetNetworks(t *testing.T) {
+	s := newTestServerWith(t, Config{Port: AnyPort, ServiceAddr: netip.MustParseAddr("127.0.0.53")})
 	steps := []struct {
-		name  string
-		addrs []net.IP
-		want  []string // hosts listened on after the call
+		name string
+		nets []Served
+		want []string // hosts listened on after the call
 	}{
-		{"first", ips("127.0.0.1"), []string{"127.0.0.1"}},
-		{"add", ips("127.0.0.1", "127.0.0.2"), []string{"127.0.0.1", "127.0.0.2"}},
-		{"same again, dup", ips("127.0.0.2", "127.0.0.1", "127.0.0.2"), []string{"127.0.0.1", "127.0.0.2"}},
-		{"remove", ips("127.0.0.2"), []string{"127.0.0.2"}},
-		{"none", nil, nil},
-		{"back", ips("127.0.0.1", "::ffff:127.0.0.3"), []string{"127.0.0.1", "127.0.0.3"}},
+		{"first", gws("127.0.0.1"), []string{"127.0.0.1", "127.0.0.53"}},
+		{"add", gws("127.0.0.1", "127.0.0.2"), []string{"127.0.0.1", "127.0.0.2", "127.0.0.53"}},
+		{"same again, dup", gws("127.0.0.2", "127.0.0.1", "127.0.0.2"), []string{"127.0.0.1", "127.0.0.2", "127.0.0.53"}},
+		{"remove", gws("127.0.0.2"), []string{"127.0.0.2", "127.0.0.53"}},
+		{"none: no service address either", nil, nil},
+		{"back", gws("127.0.0.1", "::ffff:127.0.0.3"), []string{"127.0.0.1", "127.0.0.3", "127.0.0.53"}},
 	}
 	prev := map[string]string{}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			if err := s.SetListenAddrs(st.addrs); err != nil {
+			if err := s.SetNetworks(st.nets); err != nil {
 				t.Fatal(err)
 			}
 			got := s.Addrs()
@@ -112,7 +126,7 @@ func assertReleased(t *testing.T, addr string) {
 	ln.Close()
 }
 
-func TestSetListenAddrsErrors(t *testing.T) {
+func TestSetNetworksErrors(t *testing.T) {
 	busy, err := net.ListenPacket("udp", "127.0.0.4:0")
 	if err != nil {
 		t.Fatal(err)
@@ -120,16 +134,16 @@ func TestSetListenAddrsErrors(t *testing.T) {
 	defer busy.Close()
 	port := busy.LocalAddr().(*net.UDPAddr).Port
 	s := newTestServer(t, port)
-	err = s.SetListenAddrs(append(ips("127.0.0.4", "127.0.0.5"), net.IP{1, 2, 3}))
+	err = s.SetNetworks(gws("127.0.0.4", "127.0.0.5"))
 	want := "127.0.0.4:" + strconv.Itoa(port)
-	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "not an IP address") {
-		t.Fatalf("error %v does not name %s and the bad IP", err, want)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v does not name %s", err, want)
 	}
 	if got := s.Addrs(); len(got) != 1 || got[0] != "127.0.0.5:"+strconv.Itoa(port) {
 		t.Errorf("good address not served: %v", got)
 	}
 	busy.Close()
-	if err := s.SetListenAddrs(ips("127.0.0.4", "127.0.0.5")); err != nil {
+	if err := s.SetNetworks(gws("127.0.0.4", "127.0.0.5")); err != nil {
 		t.Errorf("retry after the port was freed: %v", err)
 	}
 	if got := s.Addrs(); len(got) != 2 {
@@ -139,7 +153,7 @@ func TestSetListenAddrsErrors(t *testing.T) {
 
 func TestRunStopsOnCancel(t *testing.T) {
 	s := newTestServer(t, AnyPort)
-	if err := s.SetListenAddrs(ips("127.0.0.6")); err != nil {
+	if err := s.SetNetworks(gws("127.0.0.6")); err != nil {
 		t.Fatal(err)
 	}
 	addr := s.Addrs()[0]
@@ -156,8 +170,8 @@ func TestRunStopsOnCancel(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 	assertReleased(t, addr)
-	if err := s.SetListenAddrs(ips("127.0.0.6")); !errors.Is(err, ErrClosed) {
-		t.Errorf("SetListenAddrs after Close: %v", err)
+	if err := s.SetNetworks(gws("127.0.0.6")); !errors.Is(err, ErrClosed) {
+		t.Errorf("SetNetworks after Close: %v", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
@@ -168,7 +182,7 @@ func TestRunStopsOnCancel(t *testing.T) {
 // the library answers them through our accept hooks.
 func TestServerRejectsMalformed(t *testing.T) {
 	s := newTestServer(t, AnyPort)
-	if err := s.SetListenAddrs(ips("127.0.0.7")); err != nil {
+	if err := s.SetNetworks(gws("127.0.0.7")); err != nil {
 		t.Fatal(err)
 	}
 	q := query("web.", dns.TypeA)
@@ -239,7 +253,7 @@ func rawExchange(t *testing.T, addr string, pkt []byte, expectNone bool) *dns.Ms
 
 func TestLoad(t *testing.T) {
 	s := newTestServer(t, AnyPort)
-	if err := s.SetListenAddrs(ips("127.0.0.8")); err != nil {
+	if err := s.SetNetworks(gws("127.0.0.8")); err != nil {
 		t.Fatal(err)
 	}
 	qps, p99, err := Load(context.Background(), s.Addrs()[0], "web", 4, 2000)

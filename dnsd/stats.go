@@ -8,16 +8,18 @@ import (
 
 // Stats is a snapshot of a Handler's counters since it was created.
 type Stats struct {
-	Queries   uint64 // requests received, including rejected ones
-	Local     uint64 // answered from the table (incl. NODATA and NXDOMAIN)
-	Forwarded uint64 // answered with an upstream's reply
-	NXDomain  uint64 // replies with NXDOMAIN (local or forwarded)
-	ServFail  uint64 // replies with SERVFAIL (mostly: no upstream answered)
-	FormErr   uint64 // replies with FORMERR (malformed requests)
-	NotImp    uint64 // replies with NOTIMP (opcode other than QUERY)
-	Refused   uint64 // replies with REFUSED (other classes, zone transfers)
-	Dropped   uint64 // messages not answered at all (responses, runts)
-	WriteErrs uint64 // replies that could not be sent
+	Queries    uint64 // requests received, including rejected ones
+	Local      uint64 // answered from the table (incl. NODATA and NXDOMAIN)
+	Forwarded  uint64 // answered with an upstream's reply
+	NXDomain   uint64 // replies with NXDOMAIN (local or forwarded)
+	ServFail   uint64 // replies with SERVFAIL (mostly: no upstream answered)
+	FormErr    uint64 // replies with FORMERR (malformed requests)
+	NotImp     uint64 // replies with NOTIMP (opcode other than QUERY)
+	Refused    uint64 // replies with REFUSED (strangers, over budget, other classes, zone transfers)
+	Strangers  uint64 // requests refused because their source is in no served subnet
+	OverBudget uint64 // forwards refused because the client used up its budget
+	Dropped    uint64 // messages not answered at all (responses, runts)
+	WriteErrs  uint64 // replies that could not be sent
 }
 
 // counters are the live, lock-free counterparts of Stats.
@@ -25,20 +27,23 @@ type counters struct {
 	queries, local, forwarded           atomic.Uint64
 	nxdomain, servfail, formerr, notimp atomic.Uint64
 	refused, dropped, writeErrs         atomic.Uint64
+	strangers, overBudget               atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		Queries:   c.queries.Load(),
-		Local:     c.local.Load(),
-		Forwarded: c.forwarded.Load(),
-		NXDomain:  c.nxdomain.Load(),
-		ServFail:  c.servfail.Load(),
-		FormErr:   c.formerr.Load(),
-		NotImp:    c.notimp.Load(),
-		Refused:   c.refused.Load(),
-		Dropped:   c.dropped.Load(),
-		WriteErrs: c.writeErrs.Load(),
+		Queries:    c.queries.Load(),
+		Local:      c.local.Load(),
+		Forwarded:  c.forwarded.Load(),
+		NXDomain:   c.nxdomain.Load(),
+		ServFail:   c.servfail.Load(),
+		FormErr:    c.formerr.Load(),
+		NotImp:     c.notimp.Load(),
+		Refused:    c.refused.Load(),
+		Dropped:    c.dropped.Load(),
+		WriteErrs:  c.writeErrs.Load(),
+		Strangers:  c.strangers.Load(),
+		OverBudget: c.overBudget.Load(),
 	}
 }
 

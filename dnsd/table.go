@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -16,10 +17,26 @@ import (
 type Record struct {
 	// Name is a container name or alias, as given (no trailing dot needed).
 	Name string
-	// IP is the container's address on Network (IPv4 or IPv6).
+	// IP is the container's address on the network (IPv4 or IPv6).
 	IP net.IP
-	// Network is the weavego network the address belongs to.
+	// Network is the name of the weavego network, for messages.
 	Network string
+	// VNI identifies the network cluster-wide: a client sees a record only
+	// when it has an address on a network with this VNI.
+	VNI uint32
+	// Container is the ID of the container that has IP; "" when unknown.
+	// A container's addresses all see the records of all its networks.
+	Container string
+}
+
+// Member ties an address on a network to a client: every network of an
+// owner is visible from each of its addresses. Records with a Container are
+// members already; Member adds identities known otherwise (a local
+// container's sandbox, known before its names are published).
+type Member struct {
+	Owner string
+	VNI   uint32
+	IP    netip.Addr
 }
 
 // Table holds the records dnsd answers from. Replace swaps in a new immutable
@@ -30,53 +47,73 @@ type Table struct {
 	idx atomic.Pointer[index]
 }
 
-// index is one immutable generation of the table, keyed by lower-case FQDN:
-// container names ("web.") and reverse names ("4.3.2.1.in-addr.arpa.").
+// index is one immutable generation of the table.
 type index struct {
-	names map[string]*entry
+	fwd    map[string]scoped      // lower-case record name without trailing dot
+	rev    map[string]scoped      // reverse owner name, "4.3.2.1.in-addr.arpa."
+	owners map[memberKey][]string // address on a network -> its owners
+	nets   map[string][]uint32    // owner -> VNIs of its networks, sorted
 }
 
-// entry is what exists at one owner name.
+// scoped is what exists at one owner name, per network (VNI).
+type scoped map[uint32]*entry
+
+type memberKey struct {
+	vni uint32
+	ip  netip.Addr
+}
+
+// entry is what exists at one owner name on one network.
 type entry struct {
 	v4, v6 []net.IP // A and AAAA addresses, deduplicated
 	ptrs   []string // PTR targets relative to the domain, as given ("Web")
-	seen   set      // dedup while building; nil once published
 }
-
-type set map[string]struct{}
 
 // NewTable returns an empty table.
 func NewTable() *Table {
 	t := &Table{}
-	t.idx.Store(&index{names: map[string]*entry{}})
+	t.idx.Store(newIndex(0))
 	return t
 }
 
-// Replace makes records the complete set of records. Invalid records (empty
-// or malformed names, missing addresses) are skipped and reported in the
-// returned error; the valid ones are installed regardless.
-func (t *Table) Replace(records []Record) error {
-	idx := &index{names: make(map[string]*entry, 2*len(records))}
+func newIndex(n int) *index {
+	return &index{fwd: make(map[string]scoped, n), rev: make(map[string]scoped, n),
+		owners: map[memberKey][]string{}, nets: map[string][]uint32{}}
+}
+
+// Replace makes records and members the complete set. Invalid records
+// (empty or malformed names, missing addresses) are skipped and reported in
+// the returned error; the valid ones are installed regardless.
+func (t *Table) Replace(records []Record, members []Member) error {
+	idx := newIndex(len(records))
 	var errs []error
 	for _, r := range records {
 		if err := idx.add(r); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, e := range idx.names {
-		e.dedup()
+	for _, m := range members {
+		if m.Owner != "" && m.IP.IsValid() {
+			idx.addMember(m.Owner, m.VNI, m.IP.Unmap())
+		}
 	}
+	idx.finish()
 	t.idx.Store(idx)
 	return errors.Join(errs...)
 }
 
 // Len returns the number of distinct owner names (forward and reverse).
-func (t *Table) Len() int { return len(t.idx.Load().names) }
+func (t *Table) Len() int {
+	idx := t.idx.Load()
+	return len(idx.fwd) + len(idx.rev)
+}
 
-// Lookup returns the addresses recorded under name (case-insensitive,
-// trailing dot optional), IPv4 first, each family sorted. It is meant for diagnostics.
+// Lookup returns the addresses recorded under name on any network
+// (case-insensitive, trailing dot optional), IPv4 first, each family
+// sorted. It is meant for diagnostics: answers are scoped, Lookup is not.
 func (t *Table) Lookup(name string) []net.IP {
-	e := t.idx.Load().names[dns.CanonicalName(name)]
+	s := t.idx.Load().fwd[strings.TrimSuffix(strings.ToLower(name), ".")]
+	e := s.merge(nil)
 	if e == nil {
 		return nil
 	}
@@ -91,8 +128,7 @@ func (idx *index) add(r Record) error {
 	if name == "" {
 		return fmt.Errorf("dns record on network %q: empty name", r.Network)
 	}
-	fqdn := dns.Fqdn(name)
-	if _, ok := dns.IsDomainName(fqdn); !ok || strings.ContainsAny(name, " \\") {
+	if _, ok := dns.IsDomainName(dns.Fqdn(name)); !ok || strings.ContainsAny(name, " \\") {
 		return fmt.Errorf("dns record %q on network %q: not a valid DNS name", r.Name, r.Network)
 	}
 	ip := r.IP.To4()
@@ -106,28 +142,109 @@ func (idx *index) add(r Record) error {
 	if err != nil {
 		return fmt.Errorf("dns record %q on network %q: reverse of %s: %w", r.Name, r.Network, ip, err)
 	}
-	fwd := idx.get(strings.ToLower(fqdn))
+	fwd := get(idx.fwd, strings.ToLower(name), r.VNI)
 	if len(ip) == net.IPv4len {
 		fwd.v4 = append(fwd.v4, ip)
 	} else {
 		fwd.v6 = append(fwd.v6, ip)
 	}
-	back := idx.get(rev)
+	back := get(idx.rev, rev, r.VNI)
 	back.ptrs = append(back.ptrs, name)
+	if r.Container != "" {
+		a, _ := netip.AddrFromSlice(ip)
+		idx.addMember(r.Container, r.VNI, a)
+	}
 	return nil
 }
 
-func (idx *index) get(key string) *entry {
-	e := idx.names[key]
+func (idx *index) addMember(owner string, vni uint32, ip netip.Addr) {
+	k := memberKey{vni, ip}
+	idx.owners[k] = append(idx.owners[k], owner)
+	idx.nets[owner] = append(idx.nets[owner], vni)
+}
+
+func get(m map[string]scoped, key string, vni uint32) *entry {
+	s := m[key]
+	if s == nil {
+		s = scoped{}
+		m[key] = s
+	}
+	e := s[vni]
 	if e == nil {
 		e = &entry{}
-		idx.names[key] = e
+		s[vni] = e
 	}
 	return e
 }
 
-// dedup sorts and deduplicates an entry once all records are in; sorting
-// is cheaper than a set per entry, and answers are shuffled anyway.
+// finish deduplicates everything once all records are in.
+func (idx *index) finish() {
+	for _, m := range []map[string]scoped{idx.fwd, idx.rev} {
+		for _, s := range m {
+			for _, e := range s {
+				e.dedup()
+			}
+		}
+	}
+	for k, owners := range idx.owners {
+		slices.Sort(owners)
+		idx.owners[k] = slices.Compact(owners)
+	}
+	for o, vnis := range idx.nets {
+		slices.Sort(vnis)
+		idx.nets[o] = slices.Compact(vnis)
+	}
+}
+
+// scope returns the VNIs whose records the client at ip on network vni may
+// see: every network of every owner of that address. It is nil for an
+// address that is no known member.
+func (idx *index) scope(vni uint32, ip netip.Addr) []uint32 {
+	owners := idx.owners[memberKey{vni, ip}]
+	if len(owners) == 1 {
+		return idx.nets[owners[0]]
+	}
+	var out []uint32
+	for _, o := range owners {
+		out = append(out, idx.nets[o]...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// merge returns what s holds on the networks in vnis (all networks when
+// vnis is nil), or nil when it holds nothing there. A single match is
+// returned as is; several are merged into a new entry.
+func (s scoped) merge(vnis []uint32) *entry {
+	var found []*entry
+	if vnis == nil {
+		for _, e := range s {
+			found = append(found, e)
+		}
+	}
+	for _, v := range vnis {
+		if e := s[v]; e != nil {
+			found = append(found, e)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil
+	case 1:
+		return found[0]
+	}
+	m := &entry{}
+	for _, e := range found {
+		m.v4 = append(m.v4, e.v4...)
+		m.v6 = append(m.v6, e.v6...)
+		m.ptrs = append(m.ptrs, e.ptrs...)
+	}
+	m.dedup()
+	return m
+}
+
+// dedup sorts and deduplicates an entry; sorting is cheaper than a set per
+// entry, and answers are shuffled anyway.
 func (e *entry) dedup() {
 	cmpIP := func(a, b net.IP) int { return bytes.Compare(a, b) }
 	eqIP := func(a, b net.IP) bool { return a.Equal(b) }

@@ -34,7 +34,7 @@ func TestTableReplace(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tab := NewTable()
-			err := tab.Replace(tt.records)
+			err := tab.Replace(tt.records, nil)
 			for _, e := range tt.errs {
 				if err == nil || !strings.Contains(err.Error(), e) {
 					t.Errorf("error %v does not mention %s", err, e)
@@ -56,11 +56,11 @@ func TestTableReplace(t *testing.T) {
 
 func TestTableReplaceSwapsWholeSet(t *testing.T) {
 	tab := NewTable()
-	if err := tab.Replace(testRecords()); err != nil {
+	if err := tab.Replace(testRecords(), nil); err != nil {
 		t.Fatal(err)
 	}
 	n := tab.Len()
-	if err := tab.Replace([]Record{{Name: "other", IP: net.ParseIP("10.1.1.1")}}); err != nil {
+	if err := tab.Replace([]Record{{Name: "other", IP: net.ParseIP("10.1.1.1")}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if tab.Lookup("web") != nil || tab.Len() != 2 || n <= 2 {
@@ -75,7 +75,7 @@ func TestTableConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for range 200 {
-			_ = h.table.Replace(testRecords())
+			_ = h.table.Replace(testRecords(), testMembers())
 		}
 	})
 	for range 4 {

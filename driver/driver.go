@@ -59,6 +59,13 @@ type Config struct {
 	VTEP      netip.Addr // this host's underlay address; invalid = single host, no VXLAN
 	VXLANPort int
 	Logger    *slog.Logger
+	// DNSAddr is the DNS service address (setting DNS_ADDR): put on every
+	// bridge and routed to from every container via its gateway; invalid
+	// means none.
+	DNSAddr netip.Addr
+	// Sandboxes looks into containers' namespaces at Join; nil means the
+	// driver relies on its records alone.
+	Sandboxes Sandboxes
 }
 
 const (

@@ -2,18 +2,31 @@ package driver
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/weavego/weavego/datapath"
 )
 
 // containerIfPrefix names the interface inside the container (eth0, eth1, ...).
 const containerIfPrefix = "eth"
 
+// Sandboxes is the driver's view of containers' network namespaces.
+type Sandboxes interface {
+	// HasRoute reports whether the sandbox at key has a route to dst/32.
+	HasRoute(sandboxKey string, dst netip.Addr) (bool, error)
+}
+
+var _ Sandboxes = datapath.Sandboxes{}
+
 // Join hands the endpoint's veth to Docker, which moves it into the container.
 //
 // The reply names no gateway: Docker then also attaches the container to
 // docker_gwbridge for egress and published ports, as it does for its own
-// overlay networks, and --internal networks get no such attachment.
+// overlay networks, and --internal networks get no such attachment. It adds
+// a route to the DNS service address via this network's gateway, unless the
+// container already has one (see serviceRoute).
 func (d *Driver) Join(req *network.JoinRequest) (*network.JoinResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -21,15 +34,70 @@ func (d *Driver) Join(req *network.JoinRequest) (*network.JoinResponse, error) {
 	if !ok || ep.NetworkID != req.NetworkID {
 		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", short(req.EndpointID), short(req.NetworkID))
 	}
-	ep.Joined, ep.SandboxKey = true, req.SandboxKey
+	route := d.serviceRoute(ep, req.SandboxKey)
+	ep.Joined, ep.SandboxKey, ep.ServiceRoute = true, req.SandboxKey, route != nil
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {
 		return nil, fmt.Errorf("record join of endpoint %s: %w", short(ep.ID), err)
 	}
-	d.log.Info("endpoint joined", "network", short(ep.NetworkID), "endpoint", short(ep.ID), "sandbox", req.SandboxKey)
+	d.log.Info("endpoint joined", "network", short(ep.NetworkID), "endpoint", short(ep.ID), "sandbox", req.SandboxKey,
+		"dns_route", route != nil)
 	d.cluster.EndpointChanged(*ep, false)
-	return &network.JoinResponse{
-		InterfaceName: network.InterfaceName{SrcName: ep.ContainerIf, DstPrefix: containerIfPrefix},
-	}, nil
+	resp := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: ep.ContainerIf, DstPrefix: containerIfPrefix}}
+	if route != nil {
+		resp.StaticRoutes = []*network.StaticRoute{route}
+	}
+	return resp, nil
+}
+
+// serviceRoute is the route to DNS_ADDR/32 via the gateway of ep's network,
+// or nil when there is no service address or gateway, or when the sandbox
+// already has such a route: a container on two weavego networks must get it
+// only once, or Docker fails the second Join with "file exists". The route
+// leaves with the interface of the network that brought it: after that
+// network is disconnected the container lacks the service address until it
+// joins another weavego network (its gateways keep answering). d.mu is held.
+//
+// The sandbox itself is asked when it can be opened; otherwise the driver's
+// records tell: another joined endpoint of the sandbox holds the route.
+func (d *Driver) serviceRoute(ep *Endpoint, sandboxKey string) *network.StaticRoute {
+	n, ok := d.networks[ep.NetworkID]
+	if !d.cfg.DNSAddr.IsValid() || !ok || !n.Gateway.IsValid() {
+		return nil
+	}
+	has, err := d.sandboxHasRoute(sandboxKey)
+	if err != nil {
+		d.log.Debug("cannot look into the sandbox; using the endpoint records", "sandbox", sandboxKey, "err", err)
+		has = d.routeHeld(ep.ID, sandboxKey)
+	}
+	if has {
+		return nil
+	}
+	return &network.StaticRoute{
+		Destination: netip.PrefixFrom(d.cfg.DNSAddr, 32).String(),
+		RouteType:   routeNextHop,
+		NextHop:     n.Gateway.String(),
+	}
+}
+
+// routeNextHop is libnetwork's types.NEXTHOP: a route via a gateway.
+const routeNextHop = 0
+
+func (d *Driver) sandboxHasRoute(key string) (bool, error) {
+	if d.cfg.Sandboxes == nil || key == "" {
+		return false, fmt.Errorf("no sandbox to look into")
+	}
+	return d.cfg.Sandboxes.HasRoute(key, d.cfg.DNSAddr)
+}
+
+// routeHeld tells whether another joined endpoint of the sandbox brought the
+// service route. d.mu is held.
+func (d *Driver) routeHeld(epID, sandboxKey string) bool {
+	for _, other := range d.endpoints {
+		if other.ID != epID && other.Joined && other.ServiceRoute && other.SandboxKey == sandboxKey {
+			return true
+		}
+	}
+	return false
 }
 
 // Leave is the end of a container's use of the endpoint; the veth goes at
@@ -41,7 +109,7 @@ func (d *Driver) Leave(req *network.LeaveRequest) error {
 	if !ok || ep.NetworkID != req.NetworkID {
 		return fmt.Errorf("weavego has no endpoint %s on network %s", short(req.EndpointID), short(req.NetworkID))
 	}
-	ep.Joined, ep.SandboxKey = false, ""
+	ep.Joined, ep.SandboxKey, ep.ServiceRoute = false, "", false
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {
 		return fmt.Errorf("record leave of endpoint %s: %w", short(ep.ID), err)
 	}

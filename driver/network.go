@@ -40,6 +40,10 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 		}
 		return fmt.Errorf("network %s already exists with subnet %s", short(n.ID), old.Subnet)
 	}
+	if d.cfg.DNSAddr.IsValid() && n.Subnet.Contains(d.cfg.DNSAddr) {
+		return fmt.Errorf("subnet %s contains the DNS service address %s (setting DNS_ADDR): pick another subnet, "+
+			"or change DNS_ADDR on every host", n.Subnet, d.cfg.DNSAddr)
+	}
 	for _, other := range d.networks {
 		if other.Subnet.Overlaps(n.Subnet) {
 			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, short(other.ID))

@@ -29,6 +29,8 @@ type Endpoint struct {
 	ContainerIf string
 	Joined      bool
 	SandboxKey  string
+	// ServiceRoute: the Join gave the container its route to DNS_ADDR.
+	ServiceRoute bool `json:",omitempty"`
 }
 
 func (d *Driver) kernelNetwork(n *Network) datapath.Network {
@@ -39,6 +41,9 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 		MTU:      n.MTU,
 		Port:     d.cfg.VXLANPort,
 		Internal: n.Internal,
+	}
+	if d.cfg.DNSAddr.IsValid() {
+		kn.ServiceAddr = net.IP(d.cfg.DNSAddr.AsSlice())
 	}
 	if n.Gateway.IsValid() {
 		kn.Gateway = net.IP(n.Gateway.AsSlice())

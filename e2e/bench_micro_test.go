@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -41,11 +42,12 @@ func benchDNSServe(args []string) error {
 	runtime.GOMAXPROCS(1)
 	var rs []dnsd.Record
 	for i := range 10000 {
-		rs = append(rs, dnsd.Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "n"})
+		rs = append(rs, dnsd.Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "n", VNI: 1})
 	}
-	rs = append(rs, dnsd.Record{Name: "web", IP: net.IPv4(10, 33, 0, 1), Network: "n"})
+	rs = append(rs, dnsd.Record{Name: "web", IP: net.IPv4(10, 33, 0, 1), Network: "n", VNI: 1})
 	tab := dnsd.NewTable()
-	if err := tab.Replace(rs); err != nil {
+	// The load comes from 127.0.0.1: make it a container on network n.
+	if err := tab.Replace(rs, []dnsd.Member{{Owner: "load", VNI: 1, IP: netip.MustParseAddr("127.0.0.1")}}); err != nil {
 		return err
 	}
 	srv, err := dnsd.New(dnsd.Config{Port: port, Upstreams: []string{"127.0.0.1:9"}}, tab, nil)
@@ -53,7 +55,8 @@ func benchDNSServe(args []string) error {
 		return err
 	}
 	defer srv.Close()
-	if err := srv.SetListenAddrs([]net.IP{net.IPv4(127, 0, 0, 1)}); err != nil {
+	lo := []dnsd.Served{{Network: "n", VNI: 1, Subnet: netip.MustParsePrefix("127.0.0.0/8"), Gateway: netip.MustParseAddr("127.0.0.1")}}
+	if err := srv.SetNetworks(lo); err != nil {
 		return err
 	}
 	select {}

@@ -115,12 +115,16 @@ func renderIPAM(w io.Writer, rep StatusReport) {
 
 func renderDNS(w io.Writer, rep StatusReport) {
 	fmt.Fprintf(w, "\nDNS domain %s, %d names, listening on %s\n", rep.DNS.Domain, rep.DNS.Records, strings.Join(rep.DNS.Listen, ", "))
+	st := rep.DNS.Stats
+	fmt.Fprintf(w, "  queries %d, local %d, forwarded %d, refused to strangers %d, over budget %d\n",
+		st.Queries, st.Local, st.Forwarded, st.Strangers, st.OverBudget)
+	if rep.DNS.DaemonJSON != "" {
+		fmt.Fprintf(w, "  every weavego network, daemon-wide in /etc/docker/daemon.json: %s\n", rep.DNS.DaemonJSON)
+		fmt.Fprintf(w, "  or per container: docker run --dns %s ...\n", rep.DNS.ServiceAddr)
+	}
 	for _, n := range rep.Cluster.Networks {
 		if n.Gateway != "" {
-			fmt.Fprintf(w, "  network %s: docker run --dns %s --network %s ...\n", n.Name, n.Gateway, n.Name)
+			fmt.Fprintf(w, "  network %s only: docker run --dns %s --network %s ...\n", n.Name, n.Gateway, n.Name)
 		}
-	}
-	if len(rep.Cluster.Networks) > 0 && rep.Cluster.Networks[0].Gateway != "" {
-		fmt.Fprintf(w, "  daemon-wide, in /etc/docker/daemon.json: {\"dns\": [\"%s\"]}\n", rep.Cluster.Networks[0].Gateway)
 	}
 }

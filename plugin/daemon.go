@@ -96,7 +96,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	}
 	p.table = dnsd.NewTable()
 	p.dns, err = dnsd.New(dnsd.Config{Domain: set.DNSDomain, TTL: time.Duration(set.DNSTTL) * time.Second,
-		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf}, p.table, log)
+		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf, ServiceAddr: set.DNSAddr}, p.table, log)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +109,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		deps.Docker = dc
 	}
 	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME")}, deps)
-	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log},
-		p.dp, p.store, p.agent)
+	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
+		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store, p.agent)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/weavego/weavego/cluster"
@@ -23,16 +24,31 @@ type DNSStatus struct {
 	Listen  []string
 	Records int
 	Stats   dnsd.Stats
+	// ServiceAddr is DNS_ADDR, "" when off; DaemonJSON the line that makes
+	// every container of this host use it.
+	ServiceAddr string `json:",omitempty"`
+	DaemonJSON  string `json:",omitempty"`
 }
 
 func (p *parts) report() StatusReport {
-	return StatusReport{
+	r := StatusReport{
 		Version: version,
 		Cluster: p.agent.Status(),
 		IPAM:    p.alloc.Status(),
 		DNS: DNSStatus{Domain: p.set.DNSDomain, Listen: p.dns.Addrs(), Records: p.table.Len(),
 			Stats: p.dns.Stats()},
 	}
+	if p.set.DNSAddr.IsValid() {
+		r.DNS.ServiceAddr = p.set.DNSAddr.String()
+		r.DNS.DaemonJSON = daemonJSON(p.set.DNSAddr.String())
+	}
+	return r
+}
+
+// daemonJSON is the /etc/docker/daemon.json line that points every
+// container of a host at the DNS service address.
+func daemonJSON(addr string) string {
+	return fmt.Sprintf(`{"dns": [%q]}`, addr)
 }
 
 // statusHandler serves the loopback API of `weavego status` and `rmpeer`.

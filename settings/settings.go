@@ -31,6 +31,7 @@ type Settings struct {
 	DNSPort          int           // DNS_PORT
 	DNSTTL           int           // DNS_TTL, seconds
 	DNSUpstream      []string      // DNS_UPSTREAM: ip[:port] resolvers; empty = the host's resolv.conf
+	DNSAddr          netip.Addr    // DNS_ADDR: the service address of dnsd on every network; invalid = off
 	StatusPort       int           // STATUS_PORT: the loopback HTTP API of `weavego status`
 	StatusAddr       string        // STATUS_ADDR: address of that API (loopback unless changed)
 	AllocWait        time.Duration // IPALLOC_WAIT: how long a host short of addresses waits for another host to give some
@@ -48,6 +49,7 @@ const (
 	DefaultStatusPort = 6782
 	DefaultVXLANPort  = 4789
 	DefaultDNSDomain  = "weavego.local"
+	DefaultDNSAddr    = "169.254.53.53"
 )
 
 // Getenv looks a variable up; os.LookupEnv fits.
@@ -79,6 +81,7 @@ func Parse(getenv Getenv) (Settings, error) {
 		ResolvConf:  p.str("RESOLV_CONF", "/etc/resolv.conf"),
 	}
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
+	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
 	if s.MTU != 0 && s.MTU < 576 {
 		p.fail("MTU", "%d is too small: give at least 576, or 0 to take the underlay's MTU minus 50", s.MTU)
@@ -170,6 +173,26 @@ func (p *parser) addr(name string) netip.Addr {
 	a, err := netip.ParseAddr(v)
 	if err != nil || a.IsUnspecified() || a.IsMulticast() {
 		p.fail(name, "%q is not a unicast IP address of this host", v)
+		return netip.Addr{}
+	}
+	return a
+}
+
+// serviceAddr reads an IPv4 address that is put on every weavego bridge as a
+// /32; unset means def, "" or "off" means none.
+func (p *parser) serviceAddr(name, def string) netip.Addr {
+	v, ok := p.getenv(name)
+	v = strings.TrimSpace(v)
+	switch {
+	case !ok:
+		v = def
+	case v == "" || v == "off":
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(v)
+	broadcast := netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	if err != nil || !a.Is4() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == broadcast {
+		p.fail(name, "%q is not a unicast IPv4 address such as %s (or off)", v, def)
 		return netip.Addr{}
 	}
 	return a

@@ -43,6 +43,13 @@ func TestParse(t *testing.T) {
 		{"domain", map[string]string{"DNS_DOMAIN": "Cluster.Local."}, nil, func(s Settings) bool { return s.DNSDomain == "cluster.local" }},
 		{"bad domain", map[string]string{"DNS_DOMAIN": "a b"}, []string{"DNS_DOMAIN"}, nil},
 		{"wait", map[string]string{"IPALLOC_WAIT": "forever"}, []string{"IPALLOC_WAIT"}, nil},
+		{"dns addr default", nil, nil, func(s Settings) bool { return s.DNSAddr.String() == DefaultDNSAddr }},
+		{"dns addr", map[string]string{"DNS_ADDR": " 169.254.10.53 "}, nil, func(s Settings) bool { return s.DNSAddr.String() == "169.254.10.53" }},
+		{"dns addr off", map[string]string{"DNS_ADDR": "off"}, nil, func(s Settings) bool { return !s.DNSAddr.IsValid() }},
+		{"dns addr empty", map[string]string{"DNS_ADDR": ""}, nil, func(s Settings) bool { return !s.DNSAddr.IsValid() }},
+		{"dns addr v6", map[string]string{"DNS_ADDR": "fd00::53"}, []string{"DNS_ADDR", "IPv4"}, nil},
+		{"dns addr loopback", map[string]string{"DNS_ADDR": "127.0.0.53"}, []string{"DNS_ADDR"}, nil},
+		{"dns addr prefix", map[string]string{"DNS_ADDR": "169.254.53.53/32"}, []string{"DNS_ADDR"}, nil},
 		{"several errors at once", map[string]string{"MTU": "x", "VXLAN_PORT": "0"}, []string{"setting MTU", "setting VXLAN_PORT"}, nil},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,67 @@
+package dnsd
+
+import (
+	"net"
+	"net/netip"
+)
+
+// Served is one local weavego network: dnsd answers clients whose address
+// lies in Subnet and listens on Gateway. The subnets of one host's networks
+// never overlap, so a client address lies in at most one of them.
+type Served struct {
+	// Network is the network's name, for logs.
+	Network string
+	// VNI identifies the network in records (Record.VNI, Member.VNI).
+	VNI uint32
+	// Subnet holds the addresses of the network's containers.
+	Subnet netip.Prefix
+	// Gateway is listened on when valid.
+	Gateway netip.Addr
+}
+
+// client is who asks: an address on one served network, and the networks
+// whose records it may see (nil: a stranger to the table, forwarding only).
+type client struct {
+	addr  netip.Addr
+	scope []uint32
+}
+
+// client identifies the sender of a request from its source address. ok is
+// false when the address is inside no served subnet: such requests are
+// refused.
+func (h *Handler) client(remote net.Addr, idx *index) (c client, ok bool) {
+	var ip net.IP
+	switch a := remote.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	}
+	addr, valid := netip.AddrFromSlice(ip)
+	if !valid {
+		return client{}, false
+	}
+	addr = addr.Unmap()
+	served := h.served.Load()
+	if served == nil {
+		return client{}, false
+	}
+	for _, n := range *served {
+		if n.Subnet.Contains(addr) {
+			return client{addr: addr, scope: idx.scope(n.VNI, addr)}, true
+		}
+	}
+	return client{}, false
+}
+
+// setServed replaces the networks whose clients are answered.
+func (h *Handler) setServed(nets []Served) {
+	own := make([]Served, 0, len(nets))
+	for _, n := range nets {
+		if n.Subnet.IsValid() {
+			n.Subnet = n.Subnet.Masked()
+			own = append(own, n)
+		}
+	}
+	h.served.Store(&own)
+}
