@@ -80,7 +80,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindPort: set.GossipPort, AdvertiseAddr: ipOf(vtep),
-		Peers: set.Peers, Password: set.Password, Logger: log})
+		Peers: set.Peers, Keys: passwordKeys(set.Password), Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start gossip on port %d: %w", set.GossipPort, err)
 	}
@@ -218,6 +218,14 @@ func (p *parts) close() {
 	if p.store != nil {
 		_ = p.store.Close()
 	}
+}
+
+// passwordKeys is the keyring of PASSWORD: none, or its derived key.
+func passwordKeys(password string) [][]byte {
+	if password == "" {
+		return nil
+	}
+	return [][]byte{passwordKey(password)}
 }
 
 func listenUnix(path string) (net.Listener, error) {
