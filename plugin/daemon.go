@@ -32,6 +32,7 @@ const socketPath = "/run/docker/plugins/" + cluster.Socket
 // parts are the running pieces of the daemon.
 type parts struct {
 	set    settings.Settings
+	sec    SecurityStatus // fixed at start; Keys is filled in by report
 	log    *slog.Logger
 	store  *store.Store
 	mesh   *mesh.Mesh
@@ -79,8 +80,14 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p.mesh, err = mesh.New(mesh.Config{Name: name, BindPort: set.GossipPort, AdvertiseAddr: ipOf(vtep),
-		Peers: set.Peers, Keys: passwordKeys(set.Password), Logger: log})
+	plan, err := gossipKeys(set, log)
+	if err != nil {
+		return nil, err
+	}
+	p.sec = securityStatus(set, plan, vtep)
+	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
+		AdvertiseAddr: ipOf(vtep), Peers: set.Peers, Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
+		Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start gossip on port %d: %w", set.GossipPort, err)
 	}
@@ -115,7 +122,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	}
 	p.ipam = ipamdriver.New(p.alloc, set.AllocWait+5*time.Second, log)
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
-		"range", set.AllocRange, "encrypted", set.Password != "")
+		"range", set.AllocRange, "security", plan.mode)
 	return p, nil
 }
 
@@ -127,8 +134,13 @@ func (p *parts) serve(ctx context.Context) error {
 		p.log.Warn("restore networks", "err", err)
 	}
 	p.collectGarbage(known)
+	cl, err := listenControl(p.sec.ControlSocket, p.set.ControlGroup)
+	if err != nil {
+		return err
+	}
 	l, err := listenUnix(socketPath)
 	if err != nil {
+		cl.Close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -142,12 +154,11 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { p.saveMeshLoop(ctx) })
 	run(func() { p.firewallLoop(ctx) })
 	pluginSrv := &http.Server{Handler: pluginapi.NewHandler(p.driver, p.ipam, p.log), ReadHeaderTimeout: 10 * time.Second}
-	statusSrv := &http.Server{Addr: net.JoinHostPort(p.set.StatusAddr, fmt.Sprint(p.set.StatusPort)),
-		Handler: p.statusHandler(), ReadHeaderTimeout: 10 * time.Second}
+	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	run(func() { errc <- ignoreClosed(pluginSrv.Serve(l)) })
-	run(func() { errc <- ignoreClosed(statusSrv.ListenAndServe()) })
-	p.log.Info("weavego ready", "socket", socketPath, "status", statusSrv.Addr)
+	run(func() { errc <- ignoreClosed(controlSrv.Serve(cl)) })
+	p.log.Info("weavego ready", "socket", socketPath, "control", p.sec.ControlSocket)
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -159,7 +170,7 @@ func (p *parts) serve(ctx context.Context) error {
 	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = pluginSrv.Shutdown(shut)
-	_ = statusSrv.Shutdown(shut)
+	_ = controlSrv.Shutdown(shut)
 	wg.Wait()
 	saveMesh(p.store, p.mesh, p.log)
 	return err
@@ -218,14 +229,6 @@ func (p *parts) close() {
 	if p.store != nil {
 		_ = p.store.Close()
 	}
-}
-
-// passwordKeys is the keyring of PASSWORD: none, or its derived key.
-func passwordKeys(password string) [][]byte {
-	if password == "" {
-		return nil
-	}
-	return [][]byte{passwordKey(password)}
 }
 
 func listenUnix(path string) (net.Listener, error) {
