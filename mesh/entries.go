@@ -107,11 +107,16 @@ func (m *Mesh) sendDirect(id string, msg []byte) {
 	m.direct.enqueue(id, msg)
 }
 
-// sendToMembers sends msg over TCP to every other live member; the direct
-// sender calls it, one message at a time.
-func (m *Mesh) sendToMembers(msg []byte) {
+// sendToMembers sends msg over TCP to every other live member until stop
+// is closed; the direct sender calls it, one message at a time.
+func (m *Mesh) sendToMembers(msg []byte, stop <-chan struct{}) {
 	targets := m.otherMembers()
 	for i := range targets {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		if err := m.list.SendReliable(&targets[i], msg); err != nil {
 			m.log.Debug("send large entry failed; push/pull will repair",
 				"peer", targets[i].Name, "error", err)

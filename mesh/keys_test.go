@@ -143,7 +143,7 @@ func TestRollout(t *testing.T) {
 func TestDirectSender(t *testing.T) {
 	release := make(chan struct{})
 	sent := make(chan string, 16)
-	s := newDirectSender(3, func(msg []byte) {
+	s := newDirectSender(3, func(msg []byte, _ <-chan struct{}) {
 		<-release
 		sent <- string(msg)
 	})

@@ -86,8 +86,8 @@ func (m *Mesh) Close() error {
 	m.lifeMu.Lock()
 	m.closed = true
 	m.lifeMu.Unlock()
-	m.direct.close()
 	err := m.list.Shutdown()
+	m.direct.close()
 	if err != nil {
 		return fmt.Errorf("shut down gossip for peer %s: %w", m.name, err)
 	}

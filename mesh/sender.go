@@ -14,7 +14,7 @@ const maxDirectQueue = 64
 // one at a time, from a single goroutine, so that a burst of large writes
 // costs one goroutine and a bounded queue, not one goroutine each.
 type directSender struct {
-	send    func(msg []byte)
+	send    func(msg []byte, stop <-chan struct{})
 	limit   int
 	wake    chan struct{} // capacity 1: a pending wake-up
 	stop    chan struct{} // closed by close
@@ -30,7 +30,9 @@ type directSender struct {
 }
 
 // newDirectSender starts the sender loop; close stops it.
-func newDirectSender(limit int, send func(msg []byte)) *directSender {
+// send gets msg and a channel closed when the sender stops, so that it can
+// give up between members.
+func newDirectSender(limit int, send func(msg []byte, stop <-chan struct{})) *directSender {
 	s := &directSender{
 		send: send, limit: limit,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
@@ -100,7 +102,7 @@ func (s *directSender) loop() {
 			if !ok {
 				break
 			}
-			s.send(msg)
+			s.send(msg, s.stop)
 		}
 	}
 }

@@ -154,7 +154,8 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { p.saveMeshLoop(ctx) })
 	run(func() { p.firewallLoop(ctx) })
 	pluginSrv := &http.Server{Handler: pluginapi.NewHandler(p.driver, p.ipam, p.log), ReadHeaderTimeout: 10 * time.Second}
-	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second}
+	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes: maxControlBody}
 	errc := make(chan error, 2)
 	run(func() { errc <- ignoreClosed(pluginSrv.Serve(l)) })
 	run(func() { errc <- ignoreClosed(controlSrv.Serve(cl)) })
