@@ -116,7 +116,7 @@ func (c *control) handleKeyChange(w http.ResponseWriter, r *http.Request, op str
 		fail(w, http.StatusInternalServerError, "the change is made in the running plugin but not saved, so a restart undoes it: "+err.Error())
 		return
 	}
-	done := map[string]string{"install": "installed", "use": "now the primary key", "remove": "removed"}[op]
+	done := map[string]string{"install": "installed", "use": "made primary", "remove": "removed"}[op]
 	c.log.Info("cluster key changed", "op", op, "keys", len(c.keys.Keys()))
 	writeJSON(w, http.StatusOK, map[string]string{"Result": "key " + done + " on this host; do the same on every other host"})
 }

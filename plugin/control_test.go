@@ -107,7 +107,7 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"rmpeer", strings.Repeat("a", 300)}, "at most 253 bytes", true},
 		{[]string{"key", "install", "s3cret"}, "not a cluster key", true},
 		{[]string{"key", "install", key2}, "key installed", false},
-		{[]string{"key", "use", key2}, "now the primary key", false},
+		{[]string{"key", "use", key2}, "key made primary", false},
 		{[]string{"key", "remove", encodeKey(k(1))}, "key removed", false},
 		{[]string{"key", "remove", key2}, "primary", true},
 		{[]string{"key", "list"}, key2 + "  (primary", false},

@@ -62,9 +62,10 @@ func runDaemon(ctx context.Context, stderr io.Writer) error {
 // build opens the state and wires the parts together.
 func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	p = &parts{set: set, log: log}
+	opened := p // the returns below set p to nil
 	defer func() {
 		if err != nil {
-			p.close()
+			opened.close()
 		}
 	}()
 	if p.store, err = store.Open(filepath.Join(set.StateDir, "weavego.db")); err != nil {
