@@ -81,18 +81,9 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := gossipKeys(set, log)
-	if err != nil {
+	if err := p.startMesh(name, vtep); err != nil {
 		return nil, err
 	}
-	p.sec = securityStatus(set, plan, vtep)
-	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
-		AdvertiseAddr: ipOf(vtep), Peers: set.Peers, Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
-		Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("start gossip on port %d: %w", set.GossipPort, err)
-	}
-	restoreMesh(p.store, p.mesh, log)
 	if p.dp, err = datapath.New(datapath.Config{Logger: log}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
@@ -123,7 +114,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	}
 	p.ipam = ipamdriver.New(p.alloc, set.AllocWait+5*time.Second, log)
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
-		"range", set.AllocRange, "security", plan.mode)
+		"range", set.AllocRange, "security", p.sec.Mode)
 	return p, nil
 }
 

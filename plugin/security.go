@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/settings"
 )
 
@@ -52,6 +53,25 @@ func gossipKeys(set settings.Settings, log *slog.Logger) (keyPlan, error) {
 			controlSocket+" in the state directory", "setting", name)
 	}
 	return plan, nil
+}
+
+// startMesh resolves the gossip keys and starts the mesh bound to vtep,
+// with the state saved by the last run.
+func (p *parts) startMesh(name string, vtep netip.Addr) error {
+	set := p.set
+	plan, err := gossipKeys(set, p.log)
+	if err != nil {
+		return err
+	}
+	p.sec = securityStatus(set, plan, vtep)
+	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
+		AdvertiseAddr: ipOf(vtep), Peers: set.Peers, Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
+		Logger: p.log})
+	if err != nil {
+		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)
+	}
+	restoreMesh(p.store, p.mesh, p.log)
+	return nil
 }
 
 // securityStatus is the part of the status report fixed at start.
