@@ -20,9 +20,11 @@ type testNode struct {
 }
 
 type nodeOpts struct {
-	name, password string
-	peers          []string
-	pushPull       time.Duration
+	name     string
+	keys     [][]byte
+	rollout  Rollout
+	peers    []string
+	pushPull time.Duration
 }
 
 func startNode(t *testing.T, o nodeOpts) *testNode {
@@ -30,7 +32,7 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 	rec := newRecorder()
 	m, err := New(Config{
 		Name: o.name, BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: []byte{127, 0, 0, 1},
-		Peers: o.peers, Password: o.password, Logger: slog.New(rec), PushPullInterval: o.pushPull,
+		Peers: o.peers, Keys: o.keys, KeyRollout: o.rollout, Logger: slog.New(rec), PushPullInterval: o.pushPull,
 	})
 	if err != nil {
 		t.Fatalf("New(%s): %v", o.name, err)
@@ -226,29 +228,5 @@ func drain(ch <-chan struct{}) {
 		default:
 			return
 		}
-	}
-}
-
-func TestWrongPasswordCannotJoin(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name, password string
-	}{
-		{"other password", "beta"},
-		{"no password", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			good := startNode(t, nodeOpts{name: "good", password: "alpha"})
-			bad := startNode(t, nodeOpts{name: "bad", password: tt.password, peers: []string{good.addr()}})
-			hint := "could not be decrypted: " + passwordHint
-			waitFor(t, 5*time.Second, "both sides log the password hint", func() bool {
-				return good.rec.contains("gossip from 127.0.0.1 "+hint) && bad.rec.contains(hint)
-			})
-			if good.Members() != 1 || bad.Members() != 1 || good.Alive("bad") {
-				t.Errorf("members: good %d, bad %d; want 1 and 1", good.Members(), bad.Members())
-			}
-		})
 	}
 }

@@ -1,7 +1,6 @@
 package mesh
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log"
@@ -51,7 +50,9 @@ var ErrInvalidConfig = errors.New("invalid mesh configuration")
 type Config struct {
 	// Name is this peer's stable, cluster-unique name. Required.
 	Name string
-	// BindAddr is the address to listen on; default "0.0.0.0".
+	// BindAddr is the address to listen on; default AdvertiseAddr when
+	// set, else "0.0.0.0". Binding the underlay address keeps gossip out
+	// of reach of containers, which reach the host at their gateways.
 	BindAddr string
 	// BindPort is the TCP and UDP port to listen on; default DefaultPort.
 	// Use -1 to let the kernel choose a free port (tests).
@@ -63,10 +64,14 @@ type Config struct {
 	// Peers lists "host[:port]" addresses to join; the port defaults to
 	// DefaultPort. Listing this host itself is harmless.
 	Peers []string
-	// Password, when not empty, encrypts and authenticates all gossip
-	// with AES-256 under SHA-256(Password). Peers with another password
-	// cannot join, and the log says so.
-	Password string
+	// Keys, when not empty, encrypt and authenticate all gossip with
+	// AES-GCM; the first is the primary key (used to send), all are tried
+	// to receive. Each key is 16, 24 or 32 bytes. Peers without a shared
+	// key cannot join, and the log says so. Empty means an open cluster.
+	Keys [][]byte
+	// KeyRollout relaxes the checks for moving an open cluster to a key
+	// without downtime; see Rollout. Zero is strict.
+	KeyRollout Rollout
 	// Logger receives mesh's and memberlist's logs; default discards.
 	Logger *slog.Logger
 	// TombstoneTTL is how long a deleted entry is remembered after its
@@ -98,6 +103,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BindAddr == "" {
 		c.BindAddr = "0.0.0.0"
+		if c.AdvertiseAddr != nil {
+			c.BindAddr = c.AdvertiseAddr.String()
+		}
 	}
 	if c.BindPort == 0 {
 		c.BindPort = DefaultPort
@@ -125,9 +133,19 @@ func (c Config) validate() error {
 	case c.TombstoneTTL < 0, c.ProbeInterval < 0, c.ProbeTimeout < 0,
 		c.PushPullInterval < 0, c.GossipInterval < 0, c.SuspicionMult < 0:
 		return fmt.Errorf("%w: durations and multipliers must not be negative", ErrInvalidConfig)
+	case c.KeyRollout != RolloutStrict && len(c.Keys) == 0:
+		return fmt.Errorf("%w: KeyRollout %q needs a key", ErrInvalidConfig, c.KeyRollout)
 	case c.ProbeTimeout >= c.ProbeInterval:
 		return fmt.Errorf("%w: ProbeTimeout %s must be shorter than ProbeInterval %s",
 			ErrInvalidConfig, c.ProbeTimeout, c.ProbeInterval)
+	}
+	if err := c.KeyRollout.validate(); err != nil {
+		return err
+	}
+	for _, k := range c.Keys {
+		if err := memberlist.ValidateKey(k); err != nil {
+			return fmt.Errorf("%w: a key is %d bytes, want 16, 24 or 32", ErrInvalidConfig, len(k))
+		}
 	}
 	for _, p := range c.Peers {
 		if _, err := peerAddr(p); err != nil {
@@ -137,17 +155,9 @@ func (c Config) validate() error {
 	return nil
 }
 
-// secretKey derives the AES-256 gossip key from the password.
-func secretKey(password string) []byte {
-	if password == "" {
-		return nil
-	}
-	k := sha256.Sum256([]byte(password))
-	return k[:]
-}
-
-// memberlistConfig translates c (with defaults applied) for memberlist.
-func (c Config) memberlistConfig(d *delegate, logw *logBridge) *memberlist.Config {
+// memberlistConfig translates c (with defaults applied) for memberlist;
+// ring is nil for an open cluster.
+func (c Config) memberlistConfig(d *delegate, logw *logBridge, ring *memberlist.Keyring) *memberlist.Config {
 	mc := memberlist.DefaultLANConfig()
 	mc.Name = c.Name
 	mc.BindAddr = c.BindAddr
@@ -157,7 +167,8 @@ func (c Config) memberlistConfig(d *delegate, logw *logBridge) *memberlist.Confi
 		mc.AdvertiseAddr = c.AdvertiseAddr.String()
 	}
 	mc.Label = gossipLabel
-	mc.SecretKey = secretKey(c.Password)
+	mc.Keyring = ring
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = c.KeyRollout.verify()
 	mc.ProbeInterval = c.ProbeInterval
 	mc.ProbeTimeout = c.ProbeTimeout
 	mc.SuspicionMult = c.SuspicionMult

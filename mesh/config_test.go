@@ -42,6 +42,11 @@ func TestConfigValidate(t *testing.T) {
 		{"bad peer", Config{Name: "a", Peers: []string{"h:x"}}, true},
 		{"timeout above interval", Config{Name: "a", ProbeTimeout: time.Second}, true},
 		{"negative ttl", Config{Name: "a", TombstoneTTL: -1}, true},
+		{"key", Config{Name: "a", Keys: [][]byte{make([]byte, 32)}}, false},
+		{"short key", Config{Name: "a", Keys: [][]byte{make([]byte, 7)}}, true},
+		{"rollout", Config{Name: "a", Keys: [][]byte{make([]byte, 32)}, KeyRollout: RolloutSend}, false},
+		{"rollout without key", Config{Name: "a", KeyRollout: RolloutAccept}, true},
+		{"bad rollout", Config{Name: "a", Keys: [][]byte{make([]byte, 32)}, KeyRollout: "later"}, true},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.withDefaults().validate()
@@ -56,7 +61,10 @@ func TestConfigValidate(t *testing.T) {
 	if got := c.detectionBound(5); got > 7*time.Second {
 		t.Errorf("detection bound for 5 hosts is %s, want a few seconds", got)
 	}
-	if len(secretKey("pw")) != 32 || secretKey("") != nil {
-		t.Error("secretKey must give 32 bytes, or nil without a password")
+	if c.BindAddr != "0.0.0.0" {
+		t.Errorf("default bind address %s without an advertise address", c.BindAddr)
+	}
+	if c := (Config{Name: "a", AdvertiseAddr: []byte{10, 0, 0, 1}}).withDefaults(); c.BindAddr != "10.0.0.1" {
+		t.Errorf("bind address %s, want the advertise address", c.BindAddr)
 	}
 }

@@ -57,8 +57,14 @@
 //
 // # Security
 //
-// With a Password, gossip is encrypted and authenticated with AES-256-GCM
-// under SHA-256(Password); a peer with another password cannot join and the
-// log says so in one sentence. memberlist's own log lines are turned into
-// slog records.
+// With Keys, gossip is encrypted and authenticated with AES-GCM under the
+// primary key and received under any installed key (memberlist's keyring),
+// so keys rotate without downtime: install, use, remove (InstallKey,
+// UseKey, RemoveKey). A peer without a shared key cannot join and the log
+// says so in one sentence. KeyRollout moves an open cluster to a key
+// without downtime. Without Keys the cluster is open: anyone who reaches
+// the port joins. mesh never derives or stores keys; its caller does.
+// Gossip binds the advertised underlay address by default. Entries too
+// large for gossip wait in one bounded queue for one sender goroutine.
+// memberlist's own log lines are turned into slog records.
 package mesh

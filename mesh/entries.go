@@ -88,36 +88,40 @@ func (m *Mesh) applyRemote(recs []record, rebroadcast bool) {
 // on by the others (push/pull repairs any peer it missed).
 func (m *Mesh) broadcast(r record, local bool) {
 	msg := encodeEntries([]record{r})
+	id := "e\x00" + r.e.Kind + "\x00" + r.e.Key
 	if len(msg) <= maxGossipBytes {
 		m.stats.queued.Add(1)
-		m.queue.QueueBroadcast(&broadcast{name: "e\x00" + r.e.Kind + "\x00" + r.e.Key, msg: msg})
+		m.queue.QueueBroadcast(&broadcast{name: id, msg: msg})
 		return
 	}
 	if local {
 		m.stats.queued.Add(1)
-		m.sendDirect(msg)
+		m.sendDirect(id, msg)
 	}
 }
 
-// sendDirect sends msg over TCP to every other live member, in the
-// background so that Set never waits on the network.
-func (m *Mesh) sendDirect(msg []byte) {
+// sendDirect queues msg, the entry id, for sending over TCP to every other
+// live member by the background sender, so that Set never waits on the
+// network. A newer write of the same entry replaces one still queued.
+func (m *Mesh) sendDirect(id string, msg []byte) {
+	m.direct.enqueue(id, msg)
+}
+
+// sendToMembers sends msg over TCP to every other live member until stop
+// is closed; the direct sender calls it, one message at a time.
+func (m *Mesh) sendToMembers(msg []byte, stop <-chan struct{}) {
 	targets := m.otherMembers()
-	m.lifeMu.Lock()
-	defer m.lifeMu.Unlock()
-	if m.closed {
-		return
-	}
-	m.sends.Add(1)
-	go func() {
-		defer m.sends.Done()
-		for i := range targets {
-			if err := m.list.SendReliable(&targets[i], msg); err != nil {
-				m.log.Debug("send large entry failed; push/pull will repair",
-					"peer", targets[i].Name, "error", err)
-			}
+	for i := range targets {
+		select {
+		case <-stop:
+			return
+		default:
 		}
-	}()
+		if err := m.list.SendReliable(&targets[i], msg); err != nil {
+			m.log.Debug("send large entry failed; push/pull will repair",
+				"peer", targets[i].Name, "error", err)
+		}
+	}
 }
 
 func entryAttrs(e Entry) []any {

@@ -10,7 +10,7 @@ import (
 )
 
 // passwordHint is the sentence logged when gossip cannot be decrypted.
-const passwordHint = "check that PASSWORD is the same on every host"
+const passwordHint = "check that every host has the cluster key (KEY, or the same PASSWORD): see docs/keys.md"
 
 // decryptRepeat is how often a decrypt failure from one address is logged:
 // a peer with the wrong password retries, and old members keep gossiping to

@@ -30,15 +30,14 @@ type Mesh struct {
 	peers *peerTable
 	subs  *subscribers
 	stats counters
-
-	// sends tracks goroutines sending large entries over TCP; Close
-	// waits for them.
-	sends sync.WaitGroup
+	// ring holds the gossip keys; nil for an open cluster.
+	ring *memberlist.Keyring
+	// direct sends entries too large for gossip over TCP; Close stops it.
+	direct *directSender
 
 	// lifeMu guards closed and is held across memberlist's Leave, so
 	// that Leave never follows Close (memberlist panics on Leave after
-	// Shutdown) and no background send starts after Close. Memberlist
-	// callbacks never take it.
+	// Shutdown). Memberlist callbacks never take it.
 	lifeMu sync.Mutex
 	closed bool
 }
@@ -62,15 +61,21 @@ func New(cfg Config) (*Mesh, error) {
 		NumNodes:       m.peers.members,
 		RetransmitMult: memberlist.DefaultLANConfig().RetransmitMult,
 	}
+	ring, err := newKeyring(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	m.ring = ring
 	bridge := newLogBridge(cfg.Logger, m.peerSuspect)
-	list, err := memberlist.Create(cfg.memberlistConfig(&delegate{m: m}, bridge))
+	list, err := memberlist.Create(cfg.memberlistConfig(&delegate{m: m}, bridge, ring))
 	if err != nil {
 		return nil, fmt.Errorf("start gossip for peer %s on %s:%d: %w", cfg.Name, cfg.BindAddr, cfg.BindPort, err)
 	}
 	m.list = list
+	m.direct = newDirectSender(maxDirectQueue, m.sendToMembers)
 	local := list.LocalNode()
 	m.log.Info("mesh listening", "peer", m.name, "addr", local.Address(),
-		"encrypted", cfg.Password != "")
+		"encrypted", ring != nil, "key_rollout", string(cfg.KeyRollout))
 	return m, nil
 }
 
@@ -82,7 +87,7 @@ func (m *Mesh) Close() error {
 	m.closed = true
 	m.lifeMu.Unlock()
 	err := m.list.Shutdown()
-	m.sends.Wait()
+	m.direct.close()
 	if err != nil {
 		return fmt.Errorf("shut down gossip for peer %s: %w", m.name, err)
 	}
@@ -124,6 +129,9 @@ func (m *Mesh) Stats() Stats {
 		BytesReceived:    m.stats.bytes.Load(),
 		DecodeErrors:     m.stats.decodeErrs.Load(),
 		TombstonesReaped: m.stats.reaped.Load(),
+		DirectQueued:     m.direct.queued(),
+		DirectDropped:    m.direct.dropped.Load(),
+		BroadcastsPruned: m.stats.pruned.Load(),
 	}
 }
 

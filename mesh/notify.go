@@ -71,10 +71,18 @@ type Stats struct {
 	DecodeErrors uint64
 	// TombstonesReaped counts tombstones dropped after TombstoneTTL.
 	TombstonesReaped uint64
+	// DirectQueued is the number of large entries waiting to be sent over
+	// TCP; DirectDropped counts those dropped because the queue was full
+	// (push/pull repairs them).
+	DirectQueued  int
+	DirectDropped uint64
+	// BroadcastsPruned counts gossip broadcasts dropped because the
+	// gossip queue was over its bound (push/pull repairs them).
+	BroadcastsPruned uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
-	queued, sent, applied, ignored, bytes, decodeErrs, reaped atomic.Uint64
+	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned atomic.Uint64
 }

@@ -135,13 +135,30 @@ func (t *peerTable) acked(name string) bool {
 	return true
 }
 
-// forget drops peers gone for longer than after and returns their names.
+// maxGonePeers bounds the dead and left peers remembered: names that
+// members churn through cannot grow the table without bound.
+const maxGonePeers = 1024
+
+// forget drops peers gone for longer than after, and the longest gone
+// beyond maxGonePeers, and returns their names.
 func (t *peerTable) forget(now time.Time, after time.Duration) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var names []string
+	var gone []string
 	for name, r := range t.peers {
-		if !r.goneAt.IsZero() && now.Sub(r.goneAt) > after {
+		switch {
+		case r.goneAt.IsZero():
+		case now.Sub(r.goneAt) > after:
+			delete(t.peers, name)
+			names = append(names, name)
+		default:
+			gone = append(gone, name)
+		}
+	}
+	if len(gone) > maxGonePeers {
+		slices.SortFunc(gone, func(a, b string) int { return t.peers[a].goneAt.Compare(t.peers[b].goneAt) })
+		for _, name := range gone[:len(gone)-maxGonePeers] {
 			delete(t.peers, name)
 			names = append(names, name)
 		}

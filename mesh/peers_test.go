@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -81,4 +82,23 @@ func TestSubscribersCoalesce(t *testing.T) {
 		t.Fatal("channel not closed by unsubscribe")
 	}
 	s.notify() // no panic on a closed, removed channel
+}
+
+func TestPeerTableForgetBound(t *testing.T) {
+	pt := newPeerTable("a", time.Second)
+	t0 := time.Now()
+	for i := range maxGonePeers + 10 {
+		name := fmt.Sprintf("p%04d", i)
+		pt.join(name, net.IPv4(10, 0, 0, 1), 6783)
+		pt.gone(name, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	got := pt.forget(t0.Add(time.Minute), time.Hour)
+	if len(got) != 10 || len(pt.list(t0)) != maxGonePeers {
+		t.Fatalf("forgot %d, kept %d; want 10 and %d", len(got), len(pt.list(t0)), maxGonePeers)
+	}
+	for _, name := range got {
+		if name >= "p0010" {
+			t.Errorf("forgot %s, which went away after the oldest", name)
+		}
+	}
 }

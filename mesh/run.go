@@ -20,6 +20,9 @@ const (
 	joinRetryMax = 30 * time.Second
 	leaveTimeout = 3 * time.Second
 	resolveLimit = 2 * time.Second
+	// maxQueuedBroadcasts bounds memberlist's gossip queue, which peers
+	// feed by passing broadcasts on; the oldest go first when it is over.
+	maxQueuedBroadcasts = 4096
 )
 
 // Run joins the configured peers and keeps them joined, reaps tombstones
@@ -118,11 +121,17 @@ func (m *Mesh) isMember(ctx context.Context, addr string) bool {
 }
 
 // reap drops expired tombstones and peers gone for longer than
-// TombstoneTTL.
+// TombstoneTTL, and bounds the gossip queue.
 func (m *Mesh) reap(now time.Time) {
 	if n := m.store.reap(now); n > 0 {
 		m.stats.reaped.Add(uint64(n))
 		m.log.Debug("tombstones reaped", "count", n)
+	}
+	if n := m.queue.NumQueued(); n > maxQueuedBroadcasts {
+		m.queue.Prune(maxQueuedBroadcasts)
+		m.stats.pruned.Add(uint64(n - maxQueuedBroadcasts))
+		m.log.Warn("gossip queue over its bound; oldest broadcasts dropped, push/pull will repair",
+			"dropped", n-maxQueuedBroadcasts)
 	}
 	for _, name := range m.peers.forget(now, m.cfg.TombstoneTTL) {
 		m.log.Debug("peer forgotten", "peer", name)

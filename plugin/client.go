@@ -4,60 +4,34 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
-	"time"
-
-	"github.com/weavego/weavego/settings"
 )
 
-// runClient runs `weavego status [SECTION]` and `weavego rmpeer HOST`.
-func runClient(args []string, getenv settings.Getenv, out io.Writer) error {
-	port := fmt.Sprint(settings.DefaultStatusPort)
-	if v, ok := getenv("STATUS_PORT"); ok && v != "" {
-		port = v
+// runClient runs `weavego status [--json] [SECTION]`, `weavego rmpeer HOST`
+// and `weavego token` against the control socket.
+func runClient(args []string, socket string, out io.Writer) error {
+	c := newControlClient(socket)
+	switch args[0] {
+	case "rmpeer":
+		return c.rmpeer(args[1:], out)
+	case "token":
+		return c.token(args[1:], out)
 	}
-	base := "http://" + net.JoinHostPort("127.0.0.1", port)
-	c := &http.Client{Timeout: 15 * time.Second}
-	if args[0] == "rmpeer" {
-		if len(args) != 2 {
-			return fmt.Errorf("usage: weavego rmpeer HOST")
-		}
-		return call(c, http.MethodPost, base+"/rmpeer?host="+url.QueryEscape(args[1]), out)
-	}
-	resp, err := c.Get(base + "/status")
-	if err != nil {
-		return fmt.Errorf("the weavego plugin does not answer on %s (is it enabled? `docker plugin ls`): %w", base, err)
-	}
-	defer resp.Body.Close()
-	var rep StatusReport
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-		return fmt.Errorf("unreadable status from the plugin: %w", err)
-	}
-	section := ""
-	if len(args) > 1 {
-		section = args[1]
-	}
-	return render(out, rep, section)
+	return c.status(args[1:], out)
 }
 
-func call(c *http.Client, method, u string, out io.Writer) error {
-	req, _ := http.NewRequest(method, u, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("the weavego plugin does not answer: %w", err)
+// sectionJSON prints one section of the status as JSON.
+func sectionJSON(out io.Writer, rep StatusReport, section string) error {
+	parts := map[string]any{"peers": rep.Cluster.Peers, "networks": rep.Cluster.Networks, "ipam": rep.IPAM,
+		"dns": rep.DNS, "security": rep.Security}
+	v, ok := parts[section]
+	if !ok {
+		return fmt.Errorf("unknown section %q: use peers, networks, ipam, dns or security", section)
 	}
-	defer resp.Body.Close()
-	var body map[string]string
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", body["Err"])
-	}
-	fmt.Fprintln(out, body["Result"])
-	return nil
+	b, _ := json.MarshalIndent(v, "", "  ")
+	_, err := fmt.Fprintln(out, string(b))
+	return err
 }
 
 func render(out io.Writer, rep StatusReport, section string) error {
@@ -66,7 +40,8 @@ func render(out io.Writer, rep StatusReport, section string) error {
 	all := section == ""
 	switch {
 	case all || section == "peers":
-		fmt.Fprintf(w, "weavego %s on %s (%s)\n\nPEER\tADDRESS\tSTATE\tENDPOINTS\n", rep.Version, rep.Cluster.Self, rep.Cluster.VTEP)
+		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n\nPEER\tADDRESS\tSTATE\tENDPOINTS\n", rep.Version, rep.Cluster.Self,
+			rep.Cluster.VTEP, rep.Security.sentence())
 		for _, p := range rep.Cluster.Peers {
 			me := ""
 			if p.Local {
@@ -95,8 +70,10 @@ func render(out io.Writer, rep StatusReport, section string) error {
 		fallthrough
 	case section == "dns":
 		renderDNS(w, rep)
+	case section == "security":
+		fmt.Fprintln(w, rep.Security.sentence())
 	default:
-		return fmt.Errorf("unknown section %q: use peers, networks, ipam or dns", section)
+		return fmt.Errorf("unknown section %q: use peers, networks, ipam, dns or security", section)
 	}
 	return nil
 }

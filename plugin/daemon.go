@@ -32,6 +32,7 @@ const socketPath = "/run/docker/plugins/" + cluster.Socket
 // parts are the running pieces of the daemon.
 type parts struct {
 	set    settings.Settings
+	sec    SecurityStatus // fixed at start; Keys is filled in by report
 	log    *slog.Logger
 	store  *store.Store
 	mesh   *mesh.Mesh
@@ -61,9 +62,10 @@ func runDaemon(ctx context.Context, stderr io.Writer) error {
 // build opens the state and wires the parts together.
 func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	p = &parts{set: set, log: log}
+	opened := p // the returns below set p to nil
 	defer func() {
 		if err != nil {
-			p.close()
+			opened.close()
 		}
 	}()
 	if p.store, err = store.Open(filepath.Join(set.StateDir, "weavego.db")); err != nil {
@@ -79,12 +81,9 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p.mesh, err = mesh.New(mesh.Config{Name: name, BindPort: set.GossipPort, AdvertiseAddr: ipOf(vtep),
-		Peers: set.Peers, Password: set.Password, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("start gossip on port %d: %w", set.GossipPort, err)
+	if err := p.startMesh(name, vtep); err != nil {
+		return nil, err
 	}
-	restoreMesh(p.store, p.mesh, log)
 	if p.dp, err = datapath.New(datapath.Config{Logger: log, DNSPort: set.DNSPort, GossipPort: set.GossipPort,
 		VXLANPort: set.VXLANPort}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
@@ -116,7 +115,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	}
 	p.ipam = ipamdriver.New(p.alloc, set.AllocWait+5*time.Second, log)
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
-		"range", set.AllocRange, "encrypted", set.Password != "")
+		"range", set.AllocRange, "security", p.sec.Mode)
 	return p, nil
 }
 
@@ -128,8 +127,13 @@ func (p *parts) serve(ctx context.Context) error {
 		p.log.Warn("restore networks", "err", err)
 	}
 	p.collectGarbage(known)
+	cl, err := listenControl(p.sec.ControlSocket, p.set.ControlGroup)
+	if err != nil {
+		return err
+	}
 	l, err := listenUnix(socketPath)
 	if err != nil {
+		cl.Close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -143,12 +147,12 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { p.saveMeshLoop(ctx) })
 	run(func() { p.firewallLoop(ctx) })
 	pluginSrv := &http.Server{Handler: pluginapi.NewHandler(p.driver, p.ipam, p.log), ReadHeaderTimeout: 10 * time.Second}
-	statusSrv := &http.Server{Addr: net.JoinHostPort(p.set.StatusAddr, fmt.Sprint(p.set.StatusPort)),
-		Handler: p.statusHandler(), ReadHeaderTimeout: 10 * time.Second}
+	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes: maxControlBody}
 	errc := make(chan error, 2)
 	run(func() { errc <- ignoreClosed(pluginSrv.Serve(l)) })
-	run(func() { errc <- ignoreClosed(statusSrv.ListenAndServe()) })
-	p.log.Info("weavego ready", "socket", socketPath, "status", statusSrv.Addr)
+	run(func() { errc <- ignoreClosed(controlSrv.Serve(cl)) })
+	p.log.Info("weavego ready", "socket", socketPath, "control", p.sec.ControlSocket)
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -160,7 +164,7 @@ func (p *parts) serve(ctx context.Context) error {
 	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = pluginSrv.Shutdown(shut)
-	_ = statusSrv.Shutdown(shut)
+	_ = controlSrv.Shutdown(shut)
 	wg.Wait()
 	saveMesh(p.store, p.mesh, p.log)
 	p.removeFirewallIfIdle()

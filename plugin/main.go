@@ -1,36 +1,53 @@
 // Command weavego is both the plugin daemon (`weavego daemon`, the managed
 // plugin's entrypoint) and the user's command line (`weavego status`), which
-// talks to the daemon of its host over the loopback status API.
+// talks to the daemon of its host over the control socket.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
-const usage = `usage: weavego COMMAND
+const usage = `usage: weavego [--socket PATH] COMMAND
 
 Commands:
-  daemon            run the plugin (the managed plugin's entrypoint)
-  status [SECTION]  show this host's peers and networks (SECTION: peers, networks, ipam, dns)
-  rmpeer HOST       take over the address space of a host that is gone for good
-  version           print the version
+  daemon                  run the plugin (the managed plugin's entrypoint)
+  status [--json] [SECTION]
+                          show this host's peers and networks
+                          (SECTION: peers, networks, ipam, dns, security)
+  rmpeer HOST             take over the address space of a host that is gone for good
+  token                   print this host's cluster key, to give other hosts as KEY=...
+  key list                list the cluster keys of this host, the primary first
+  key install KEY         add a key (rotation step 1, on every host)
+  key use KEY             send with an installed key (step 2, on every host)
+  key remove KEY          remove an old key (step 3, on every host)
+  key generate            print a fresh random key (needs no plugin)
+  version                 print the version
 
-status and rmpeer talk to the plugin on http://127.0.0.1:$STATUS_PORT (default 6782).
+The commands talk to the plugin over its control socket: --socket PATH, else
+$WEAVEGO_SOCKET, else /var/lib/weavego/control.sock. They need root, or the
+group of the CONTROL_GROUP setting.
 `
 
 // version is set at build time.
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
+	socket, args, err := globalFlags(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "weavego: %v\n%s", err, usage)
+		return 2
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -39,17 +56,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "daemon":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
-		if err := runDaemon(ctx, stderr); err != nil {
-			fmt.Fprintf(stderr, "weavego: %v\n", err)
-			return 1
-		}
-		return 0
-	case "status", "rmpeer":
-		if err := runClient(args, os.LookupEnv, stdout); err != nil {
-			fmt.Fprintf(stderr, "weavego %s: %v\n", args[0], err)
-			return 1
-		}
-		return 0
+		return exit(stderr, "", runDaemon(ctx, stderr))
+	case "status", "rmpeer", "token":
+		return exit(stderr, args[0], runClient(args, socket, stdout))
+	case "key":
+		return exit(stderr, "key", runKey(args[1:], socket, stdout))
 	case "version", "--version":
 		fmt.Fprintln(stdout, "weavego", version)
 		return 0
@@ -59,4 +70,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "weavego: unknown command %q\n%s", args[0], usage)
 	return 2
+}
+
+func exit(stderr io.Writer, cmd string, err error) int {
+	if err == nil {
+		return 0
+	}
+	if cmd != "" {
+		cmd = " " + cmd
+	}
+	fmt.Fprintf(stderr, "weavego%s: %v\n", cmd, err)
+	return 1
+}
+
+// globalFlags takes --socket PATH (or --socket=PATH) off the front of args
+// and returns the control socket path: the flag, else WEAVEGO_SOCKET, else
+// the default.
+func globalFlags(args []string, getenv func(string) (string, bool)) (string, []string, error) {
+	socket := defaultSocket
+	if v, ok := getenv("WEAVEGO_SOCKET"); ok && v != "" {
+		socket = v
+	}
+	for len(args) > 0 && strings.HasPrefix(args[0], "--socket") {
+		switch v, ok := strings.CutPrefix(args[0], "--socket="); {
+		case ok && v != "":
+			socket, args = v, args[1:]
+		case args[0] == "--socket" && len(args) > 1 && args[1] != "":
+			socket, args = args[1], args[2:]
+		default:
+			return "", nil, errors.New("--socket needs a path")
+		}
+	}
+	return socket, args, nil
 }

@@ -16,6 +16,35 @@ type StatusReport struct {
 	Cluster cluster.Status
 	IPAM    ipalloc.Status
 	DNS     DNSStatus
+	// Security says how gossip is protected.
+	Security SecurityStatus
+}
+
+// SecurityStatus is the security part of the status.
+type SecurityStatus struct {
+	// Mode is "key" (a cluster key), "password" (a key derived from
+	// PASSWORD) or "open" (INSECURE_OPEN=true: anyone who reaches the
+	// gossip port joins and writes state).
+	Mode string
+	// Keys is the number of installed keys (more than one while rotating).
+	Keys int
+	// Rollout is KEY_ROLLOUT: "" (strict), "accept" or "send".
+	Rollout string `json:",omitempty"`
+	// GossipAddr is the address and port gossip listens on.
+	GossipAddr string
+	// ControlSocket is the path of the control socket in the plugin.
+	ControlSocket string
+}
+
+// sentence describes the security status in one line.
+func (s SecurityStatus) sentence() string {
+	switch {
+	case s.Mode == modeOpen:
+		return "cluster is OPEN (INSECURE_OPEN=true): anyone who can reach " + s.GossipAddr + " can join and write state"
+	case s.Rollout != "":
+		return fmt.Sprintf("cluster key: %s, %d installed, KEY_ROLLOUT=%s (plain gossip still accepted)", s.Mode, s.Keys, s.Rollout)
+	}
+	return fmt.Sprintf("cluster key: %s, %d installed; gossip on %s", s.Mode, s.Keys, s.GossipAddr)
 }
 
 // DNSStatus is the DNS part of the status.
@@ -37,6 +66,7 @@ func (p *parts) report() StatusReport {
 		IPAM:    p.alloc.Status(),
 		DNS: DNSStatus{Domain: p.set.DNSDomain, Listen: p.dns.Addrs(), Records: p.table.Len(),
 			Stats: p.dns.Stats()},
+		Security: p.security(),
 	}
 	if p.set.DNSAddr.IsValid() {
 		r.DNS.ServiceAddr = p.set.DNSAddr.String()
@@ -51,25 +81,10 @@ func daemonJSON(addr string) string {
 	return fmt.Sprintf(`{"dns": [%q]}`, addr)
 }
 
-// statusHandler serves the loopback API of `weavego status` and `rmpeer`.
-func (p *parts) statusHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, p.report())
-	})
-	mux.HandleFunc("POST /rmpeer", func(w http.ResponseWriter, r *http.Request) {
-		host := r.URL.Query().Get("host")
-		if host == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"Err": "name the host to remove: weavego rmpeer HOST"})
-			return
-		}
-		if err := p.alloc.RemovePeer(r.Context(), host); err != nil {
-			writeJSON(w, http.StatusConflict, map[string]string{"Err": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"Result": "address space of " + host + " taken over"})
-	})
-	return mux
+func (p *parts) security() SecurityStatus {
+	s := p.sec
+	s.Keys = len(p.mesh.Keys())
+	return s
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

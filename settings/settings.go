@@ -24,7 +24,12 @@ type Settings struct {
 	Peers            []string      // PEERS: host[:port] of other plugins to join
 	AdvertiseAddr    netip.Addr    // ADVERTISE_ADDR: this host's underlay address; invalid = find it
 	GossipPort       int           // GOSSIP_PORT
-	Password         string        // PASSWORD: encrypts gossip when set
+	Password         string        // PASSWORD: the gossip key is derived from it when set
+	Key              []byte        // KEY: the cluster key, 32 bytes; nil = the saved or a generated one
+	InsecureOpen     bool          // INSECURE_OPEN=true: no key, anyone who reaches the gossip port joins
+	KeyRollout       string        // KEY_ROLLOUT: "", accept or send (moving an open cluster to a key)
+	ControlGroup     string        // CONTROL_GROUP: gid or group name allowed on the control socket
+	Obsolete         []string      // settings still set that weavego no longer reads (logged at start)
 	MTU              int           // MTU: 0 = underlay MTU minus VXLAN overhead
 	VXLANPort        int           // VXLAN_PORT
 	DNSDomain        string        // DNS_DOMAIN
@@ -32,8 +37,6 @@ type Settings struct {
 	DNSTTL           int           // DNS_TTL, seconds
 	DNSUpstream      []string      // DNS_UPSTREAM: ip[:port] resolvers; empty = the host's resolv.conf
 	DNSAddr          netip.Addr    // DNS_ADDR: the service address of dnsd on every network; invalid = off
-	StatusPort       int           // STATUS_PORT: the loopback HTTP API of `weavego status`
-	StatusAddr       string        // STATUS_ADDR: address of that API (loopback unless changed)
 	AllocWait        time.Duration // IPALLOC_WAIT: how long a host short of addresses waits for another host to give some
 	AutoReclaim      time.Duration // IPALLOC_RECLAIM_AFTER: 0 = never take space of dead hosts automatically
 	StateDir         string        // STATE_DIR (the `state` mount)
@@ -46,7 +49,6 @@ type Settings struct {
 const (
 	DefaultAllocRange = "10.32.0.0/12"
 	DefaultGossipPort = 6783
-	DefaultStatusPort = 6782
 	DefaultVXLANPort  = 4789
 	DefaultDNSDomain  = "weavego.local"
 	DefaultDNSAddr    = "169.254.53.53"
@@ -72,8 +74,6 @@ func Parse(getenv Getenv) (Settings, error) {
 		DNSPort:     p.integer("DNS_PORT", 53, 1, 65535),
 		DNSTTL:      p.integer("DNS_TTL", 5, 0, 86400),
 		DNSUpstream: p.list("DNS_UPSTREAM"),
-		StatusPort:  p.integer("STATUS_PORT", DefaultStatusPort, 1, 65535),
-		StatusAddr:  p.str("STATUS_ADDR", "127.0.0.1"),
 		AllocWait:   p.duration("IPALLOC_WAIT", 5*time.Second),
 		AutoReclaim: p.duration("IPALLOC_RECLAIM_AFTER", 0),
 		StateDir:    p.str("STATE_DIR", "/var/lib/weavego"),
@@ -83,6 +83,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
+	p.security(&s)
 	if s.MTU != 0 && s.MTU < 576 {
 		p.fail("MTU", "%d is too small: give at least 576, or 0 to take the underlay's MTU minus 50", s.MTU)
 	}

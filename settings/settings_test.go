@@ -79,3 +79,58 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSecurity(t *testing.T) {
+	key := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		check   func(Settings) bool
+	}{
+		{"none", nil, "", func(s Settings) bool { return s.Key == nil && !s.InsecureOpen && s.ControlGroup == "" }},
+		{"key", map[string]string{"KEY": key}, "", func(s Settings) bool { return len(s.Key) == 32 && s.Key[31] == 31 }},
+		{"short key", map[string]string{"KEY": "AAEC"}, "setting KEY: it is not a cluster key", nil},
+		{"not base64", map[string]string{"KEY": "s3cret"}, "weavego token", nil},
+		{"open", map[string]string{"INSECURE_OPEN": "true"}, "", func(s Settings) bool { return s.InsecureOpen }},
+		{"open not bool", map[string]string{"INSECURE_OPEN": "yes please"}, "setting INSECURE_OPEN", nil},
+		{"open and key", map[string]string{"INSECURE_OPEN": "true", "KEY": key}, "remove one or the other", nil},
+		{"key and password", map[string]string{"PASSWORD": "pw", "KEY": key}, "setting PASSWORD", nil},
+		{"rollout", map[string]string{"KEY": key, "KEY_ROLLOUT": "accept"}, "", func(s Settings) bool { return s.KeyRollout == "accept" }},
+		{"bad rollout", map[string]string{"KEY_ROLLOUT": "soon"}, "setting KEY_ROLLOUT", nil},
+		{"rollout when open", map[string]string{"KEY_ROLLOUT": "send", "INSECURE_OPEN": "1"}, "needs a key", nil},
+		{"group", map[string]string{"CONTROL_GROUP": "docker"}, "", func(s Settings) bool { return s.ControlGroup == "docker" }},
+		{"bad group", map[string]string{"CONTROL_GROUP": "a b/c"}, "setting CONTROL_GROUP", nil},
+		{"obsolete", map[string]string{"STATUS_PORT": "6782"}, "", func(s Settings) bool {
+			return len(s.Obsolete) == 1 && s.Obsolete[0] == "STATUS_PORT"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse(env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(s) {
+				t.Fatalf("settings: %+v", s)
+			}
+		})
+	}
+}
+
+func FuzzParseKey(f *testing.F) {
+	f.Add("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseKey(s)
+		if err == nil && len(k) != KeySize {
+			t.Fatalf("accepted a key of %d bytes", len(k))
+		}
+	})
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/weavego/weavego/settings"
+)
+
+// Control API bounds: every request is small, and a host name is a DNS name.
+const (
+	maxControlBody = 64 << 10
+	maxHostName    = 253
+)
+
+// keyring is the part of the mesh the key commands change.
+type keyring interface {
+	Keys() [][]byte
+	InstallKey(key []byte) error
+	UseKey(key []byte) error
+	RemoveKey(key []byte) error
+}
+
+// control serves the API of the weavego command on the control socket.
+// Whoever can open the socket is trusted (root, or the CONTROL_GROUP group).
+type control struct {
+	report   func() StatusReport
+	known    func(host string) bool // host is a member or holds address space
+	rmpeer   func(ctx context.Context, host string) error
+	keys     keyring                   // nil for an open cluster
+	saveRing func(keys [][]byte) error // persists the ring after a change
+	log      *slog.Logger
+}
+
+// keyRequest is the body of the key change requests.
+type keyRequest struct {
+	Key string
+}
+
+func (c *control) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, c.report())
+	})
+	mux.HandleFunc("POST /rmpeer", c.handleRmpeer)
+	mux.HandleFunc("GET /keys", c.handleKeys)
+	for _, op := range []string{"install", "use", "remove"} {
+		mux.HandleFunc("POST /keys/"+op, func(w http.ResponseWriter, r *http.Request) { c.handleKeyChange(w, r, op) })
+	}
+	return http.MaxBytesHandler(mux, maxControlBody)
+}
+
+func (c *control) handleRmpeer(w http.ResponseWriter, r *http.Request) {
+	host := r.URL.Query().Get("host")
+	switch {
+	case host == "":
+		fail(w, http.StatusBadRequest, "name the host to remove: weavego rmpeer HOST")
+		return
+	case len(host) > maxHostName:
+		fail(w, http.StatusBadRequest, fmt.Sprintf("a host name is at most %d bytes", maxHostName))
+		return
+	case !c.known(host):
+		fail(w, http.StatusNotFound, fmt.Sprintf("%q is not a member of this cluster and holds no address space: "+
+			"see `weavego status peers` and `weavego status ipam` for the names", host))
+		return
+	}
+	if err := c.rmpeer(r.Context(), host); err != nil {
+		fail(w, http.StatusConflict, err.Error())
+		return
+	}
+	c.log.Info("address space of a removed peer taken over", "peer", host)
+	writeJSON(w, http.StatusOK, map[string]string{"Result": "address space of " + host + " taken over"})
+}
+
+// keysAnswer is the answer of GET /keys: the keys in base64, primary first.
+type keysAnswer struct {
+	Keys []string
+}
+
+func (c *control) handleKeys(w http.ResponseWriter, _ *http.Request) {
+	if c.keys == nil {
+		fail(w, http.StatusConflict, "this cluster is open (INSECURE_OPEN=true): it has no key")
+		return
+	}
+	var a keysAnswer
+	for _, k := range c.keys.Keys() {
+		a.Keys = append(a.Keys, encodeKey(k))
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (c *control) handleKeyChange(w http.ResponseWriter, r *http.Request, op string) {
+	if c.keys == nil {
+		fail(w, http.StatusConflict, "this cluster is open (INSECURE_OPEN=true): set KEY and restart the plugin to use keys")
+		return
+	}
+	var req keyRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		fail(w, http.StatusBadRequest, "the request is not {\"Key\": \"...\"} of at most 64 KiB")
+		return
+	}
+	key, err := settings.ParseKey(req.Key)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "the key: "+err.Error())
+		return
+	}
+	change := map[string]func([]byte) error{"install": c.keys.InstallKey, "use": c.keys.UseKey, "remove": c.keys.RemoveKey}[op]
+	if err := change(key); err != nil {
+		fail(w, http.StatusConflict, err.Error())
+		return
+	}
+	if err := c.saveRing(c.keys.Keys()); err != nil {
+		fail(w, http.StatusInternalServerError, "the change is made in the running plugin but not saved, so a restart undoes it: "+err.Error())
+		return
+	}
+	done := map[string]string{"install": "installed", "use": "made primary", "remove": "removed"}[op]
+	c.log.Info("cluster key changed", "op", op, "keys", len(c.keys.Keys()))
+	writeJSON(w, http.StatusOK, map[string]string{"Result": "key " + done + " on this host; do the same on every other host"})
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"Err": msg})
+}

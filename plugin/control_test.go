@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/weavego/weavego/cluster"
+)
+
+// fakeRing is a keyring with memberlist's rules, in memory.
+type fakeRing struct{ keys [][]byte }
+
+func (f *fakeRing) Keys() [][]byte { return f.keys }
+func (f *fakeRing) InstallKey(k []byte) error {
+	if !containsKey(f.keys, k) {
+		f.keys = append(f.keys, k)
+	}
+	return nil
+}
+func (f *fakeRing) UseKey(k []byte) error {
+	if !containsKey(f.keys, k) {
+		return errors.New("not installed")
+	}
+	rest := [][]byte{k}
+	for _, x := range f.keys {
+		if !bytes.Equal(x, k) {
+			rest = append(rest, x)
+		}
+	}
+	f.keys = rest
+	return nil
+}
+func (f *fakeRing) RemoveKey(k []byte) error {
+	if bytes.Equal(f.keys[0], k) {
+		return errors.New("primary")
+	}
+	var rest [][]byte
+	for _, x := range f.keys {
+		if !bytes.Equal(x, k) {
+			rest = append(rest, x)
+		}
+	}
+	f.keys = rest
+	return nil
+}
+
+type testControl struct {
+	ring    *fakeRing
+	saved   [][]byte
+	removed []string
+	socket  string
+}
+
+// startControl serves a control API with fakes on a unix socket in a
+// temporary directory.
+func startControl(t *testing.T, open bool) *testControl {
+	t.Helper()
+	tc := &testControl{ring: &fakeRing{keys: [][]byte{k(1)}}, socket: filepath.Join(t.TempDir(), controlSocket)}
+	c := &control{
+		report: func() StatusReport {
+			return StatusReport{Version: "test", Cluster: cluster.Status{Self: "h1"},
+				Security: SecurityStatus{Mode: modeKey, Keys: len(tc.ring.keys), GossipAddr: "10.0.0.1:6783"}}
+		},
+		known:    func(h string) bool { return h == "h2" || h == "gone" },
+		rmpeer:   func(_ context.Context, h string) error { tc.removed = append(tc.removed, h); return nil },
+		keys:     tc.ring,
+		saveRing: func(keys [][]byte) error { tc.saved = keys; return nil },
+		log:      slog.New(slog.DiscardHandler),
+	}
+	if open {
+		c.keys = nil
+	}
+	l, err := listenControl(tc.socket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: c.handler()}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return tc
+}
+
+func TestControlCommands(t *testing.T) {
+	tc := startControl(t, false)
+	key2 := encodeKey(k(2))
+	tests := []struct {
+		args    []string
+		want    string // in the output, or in the error when wantErr
+		wantErr bool
+	}{
+		{[]string{"status"}, "cluster key: key, 1 installed", false},
+		{[]string{"status", "--json"}, `"Mode": "key"`, false},
+		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
+		{[]string{"status", "bogus"}, "unknown section", true},
+		{[]string{"token"}, encodeKey(k(1)), false},
+		{[]string{"rmpeer", "gone"}, "address space of gone taken over", false},
+		{[]string{"rmpeer", "stranger"}, `"stranger" is not a member`, true},
+		{[]string{"rmpeer", strings.Repeat("a", 300)}, "at most 253 bytes", true},
+		{[]string{"key", "install", "s3cret"}, "not a cluster key", true},
+		{[]string{"key", "install", key2}, "key installed", false},
+		{[]string{"key", "use", key2}, "key made primary", false},
+		{[]string{"key", "remove", encodeKey(k(1))}, "key removed", false},
+		{[]string{"key", "remove", key2}, "primary", true},
+		{[]string{"key", "list"}, key2 + "  (primary", false},
+		{[]string{"key", "bogus"}, "usage: weavego key", true},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"--socket", tc.socket}, tt.args...), noEnv, &out, &errOut)
+		got := out.String()
+		if tt.wantErr {
+			got = errOut.String()
+		}
+		if (code != 0) != tt.wantErr || !strings.Contains(got, tt.want) {
+			t.Errorf("weavego %v: exit %d, out %q, err %q; want %q", tt.args, code, out.String(), errOut.String(), tt.want)
+		}
+	}
+	if len(tc.removed) != 1 || tc.removed[0] != "gone" {
+		t.Errorf("removed %v, want [gone]", tc.removed)
+	}
+	if len(tc.saved) != 1 || !bytes.Equal(tc.saved[0], k(2)) {
+		t.Errorf("saved ring %v, want only key 2", tc.saved)
+	}
+}
+
+func TestControlOpenCluster(t *testing.T) {
+	tc := startControl(t, true)
+	for _, args := range [][]string{{"token"}, {"key", "install", encodeKey(k(2))}} {
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"--socket=" + tc.socket}, args...), noEnv, &out, &errOut); code == 0 ||
+			!strings.Contains(errOut.String(), "open") {
+			t.Errorf("weavego %v on an open cluster: exit %d, %q", args, code, errOut.String())
+		}
+	}
+}
+
+func TestControlBodyLimit(t *testing.T) {
+	tc := startControl(t, false)
+	c := newControlClient(tc.socket)
+	err := c.do(http.MethodPost, "/keys/install", keyRequest{Key: strings.Repeat("A", 100<<10)}, &struct{}{})
+	if err == nil || !strings.Contains(err.Error(), "64 KiB") {
+		t.Errorf("oversized request: %v", err)
+	}
+}
+
+func TestControlSocket(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, controlSocket)
+	for i := range 2 { // the second time, a stale socket is in the way
+		l, err := listenControl(path, "")
+		if err != nil {
+			t.Fatalf("listen %d: %v", i, err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != fs.ModeSocket {
+			t.Fatalf("socket mode %v, %v; want a 0600 socket", fi.Mode(), err)
+		}
+		if ul, ok := l.(interface{ SetUnlinkOnClose(bool) }); ok {
+			ul.SetUnlinkOnClose(false)
+		}
+		l.Close()
+	}
+	l, err := listenControl(path, fmt.Sprint(os.Getgid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode with a group %v, want 0660", fi.Mode())
+	}
+	other := filepath.Join(dir, "file")
+	_ = os.WriteFile(other, nil, 0o600)
+	if _, err := listenControl(other, ""); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("listen over a regular file: %v", err)
+	}
+	if _, err := listenControl(filepath.Join(dir, "s2"), "no such group!"); err == nil {
+		t.Error("a bad group was accepted")
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	c := newControlClient("/nonexistent/control.sock")
+	if err := c.status(nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "does not answer") {
+		t.Errorf("no plugin: %v", err)
+	}
+	perm := c.dialError(fmt.Errorf("dial: %w", fs.ErrPermission))
+	if !strings.Contains(perm.Error(), "needs root (or the CONTROL_GROUP group)") {
+		t.Errorf("permission error: %v", perm)
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestGlobalFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		env     string
+		socket  string
+		rest    int
+		wantErr bool
+	}{
+		{[]string{"status"}, "", defaultSocket, 1, false},
+		{[]string{"status"}, "/e.sock", "/e.sock", 1, false},
+		{[]string{"--socket", "/a.sock", "status"}, "/e.sock", "/a.sock", 1, false},
+		{[]string{"--socket=/b.sock", "token"}, "", "/b.sock", 1, false},
+		{[]string{"--socket"}, "", "", 0, true},
+		{[]string{"--socket="}, "", "", 0, true},
+	}
+	for _, tt := range tests {
+		env := func(string) (string, bool) { return tt.env, tt.env != "" }
+		socket, rest, err := globalFlags(tt.args, env)
+		if (err != nil) != tt.wantErr || socket != tt.socket || len(rest) != tt.rest {
+			t.Errorf("globalFlags(%v) = %q, %v, %v", tt.args, socket, rest, err)
+		}
+	}
+}

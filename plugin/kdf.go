@@ -1,0 +1,21 @@
+package main
+
+import "golang.org/x/crypto/argon2"
+
+// Argon2id parameters of the PASSWORD key. Every host must derive the same
+// key from the same password, so the salt is fixed and documented rather
+// than random; changing any of these values changes the key, hence the v1
+// in the salt.
+const (
+	kdfSalt    = "weavego gossip key v1"
+	kdfTime    = 3
+	kdfMemory  = 64 * 1024 // KiB
+	kdfThreads = 2
+	keyLen     = 32
+)
+
+// passwordKey derives the 32-byte gossip key from a user's PASSWORD with
+// Argon2id, so that guessing a word costs far more than one hash per try.
+func passwordKey(password string) []byte {
+	return argon2.IDKey([]byte(password), []byte(kdfSalt), kdfTime, kdfMemory, kdfThreads, keyLen)
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/weavego/weavego/settings"
+)
+
+// keyringFile is the name, in STATE_DIR, of the saved gossip keys: a JSON
+// list of base64 keys, the primary first, readable by root only.
+const keyringFile = "keyring"
+
+// Security modes, as the status and the log name them.
+const (
+	modeOpen     = "open"
+	modeKey      = "key"
+	modePassword = "password"
+)
+
+// keySource is what the settings say about the cluster key.
+type keySource struct {
+	key      []byte // KEY, or the key derived from PASSWORD; nil if neither
+	password bool   // key was derived from PASSWORD
+	open     bool   // INSECURE_OPEN=true
+	joining  bool   // PEERS is set: this host joins an existing cluster
+}
+
+// keyPlan is the outcome of resolveKeys.
+type keyPlan struct {
+	keys      [][]byte // the keyring, primary first; nil when open
+	mode      string   // modeOpen, modeKey or modePassword
+	save      bool     // the ring differs from the saved one
+	generated bool     // the primary key was just made here
+}
+
+// errNoKey is the refusal to join a cluster without a key.
+var errNoKey = errors.New("PEERS is set but this host has no cluster key: run `weavego token` on a member " +
+	"and set it here (docker plugin set weavego KEY=...), or set INSECURE_OPEN=true to run an open cluster")
+
+// resolveKeys decides the gossip keys from the settings and the saved ring:
+// a given key is added to a saved ring (and is primary only when there is
+// none); a first host without a key generates one; a joining host without
+// one is refused.
+func resolveKeys(src keySource, saved [][]byte, gen func() ([]byte, error)) (keyPlan, error) {
+	if src.open {
+		return keyPlan{mode: modeOpen}, nil
+	}
+	plan := keyPlan{keys: saved}
+	switch {
+	case src.key != nil && !containsKey(saved, src.key):
+		plan.keys = append(append([][]byte(nil), saved...), src.key)
+		plan.save = true
+	case src.key == nil && len(saved) == 0:
+		if src.joining {
+			return keyPlan{}, errNoKey
+		}
+		k, err := gen()
+		if err != nil {
+			return keyPlan{}, fmt.Errorf("generate a cluster key: %w", err)
+		}
+		plan.keys, plan.save, plan.generated = [][]byte{k}, true, true
+	}
+	plan.mode = modeKey
+	if src.password && bytes.Equal(plan.keys[0], src.key) {
+		plan.mode = modePassword
+	}
+	return plan, nil
+}
+
+func containsKey(keys [][]byte, k []byte) bool {
+	for _, x := range keys {
+		if bytes.Equal(x, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// newKey returns a fresh random cluster key.
+func newKey() ([]byte, error) {
+	k := make([]byte, settings.KeySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func encodeKey(k []byte) string { return base64.StdEncoding.EncodeToString(k) }
+
+// loadKeyring reads the saved keys; a missing file is an empty ring.
+func loadKeyring(path string) ([][]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the saved cluster keys %s: %w", path, err)
+	}
+	var enc []string
+	if err := json.Unmarshal(b, &enc); err != nil {
+		return nil, fmt.Errorf("the saved cluster keys %s are unreadable (%v): fix or remove the file and set KEY", path, err)
+	}
+	keys := make([][]byte, 0, len(enc))
+	for i, s := range enc {
+		k, err := settings.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("saved cluster key %d in %s: %w", i+1, path, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// saveKeyring writes keys to path with mode 0600, atomically.
+func saveKeyring(path string, keys [][]byte) error {
+	enc := make([]string, len(keys))
+	for i, k := range keys {
+		enc[i] = encodeKey(k)
+	}
+	b, _ := json.Marshal(enc)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keyring-*")
+	if err != nil {
+		return fmt.Errorf("save the cluster keys: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	_, werr := tmp.Write(append(b, '\n'))
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("save the cluster keys to %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil { // CreateTemp makes 0600; keep it so whatever the umask
+		return fmt.Errorf("save the cluster keys: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save the cluster keys to %s: %w", path, err)
+	}
+	return nil
+}
