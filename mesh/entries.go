@@ -57,7 +57,7 @@ func (m *Mesh) Restore(entries []Entry) {
 	for i, e := range entries {
 		recs[i] = record{e: e, stamp: now.UnixMilli()}
 	}
-	changed := m.store.merge(recs, now)
+	changed := m.admitAndMerge(recs, now)
 	for _, r := range changed {
 		m.log.Debug("entry restored", entryAttrs(r.e)...)
 	}
@@ -69,7 +69,7 @@ func (m *Mesh) Restore(entries []Entry) {
 // applyRemote merges entries from another peer and, for a broadcast,
 // passes on those that changed the map.
 func (m *Mesh) applyRemote(recs []record, rebroadcast bool) {
-	changed := m.store.merge(recs, time.Now())
+	changed := m.admitAndMerge(recs, time.Now())
 	m.stats.applied.Add(uint64(len(changed)))
 	m.stats.ignored.Add(uint64(len(recs) - len(changed)))
 	for _, r := range changed {

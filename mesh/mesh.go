@@ -30,6 +30,7 @@ type Mesh struct {
 	peers *peerTable
 	subs  *subscribers
 	stats counters
+	admit *admission
 
 	// sends tracks goroutines sending large entries over TCP; Close
 	// waits for them.
@@ -58,6 +59,8 @@ func New(cfg Config) (*Mesh, error) {
 		peers: newPeerTable(cfg.Name, cfg.suspicionTimeout(64)),
 		subs:  newSubscribers(),
 	}
+	m.admit = newAdmission(cfg, m.log)
+	m.store.limits = cfg.ownerLimits()
 	m.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       m.peers.members,
 		RetransmitMult: memberlist.DefaultLANConfig().RetransmitMult,
@@ -124,6 +127,7 @@ func (m *Mesh) Stats() Stats {
 		BytesReceived:    m.stats.bytes.Load(),
 		DecodeErrors:     m.stats.decodeErrs.Load(),
 		TombstonesReaped: m.stats.reaped.Load(),
+		Rejected:         m.stats.rejected.Load(),
 	}
 }
 

@@ -71,10 +71,13 @@ type Stats struct {
 	DecodeErrors uint64
 	// TombstonesReaped counts tombstones dropped after TombstoneTTL.
 	TombstonesReaped uint64
+	// Rejected counts remote and restored records refused by admission
+	// (see Mesh.Rejected for them per owner and kind).
+	Rejected uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
-	queued, sent, applied, ignored, bytes, decodeErrs, reaped atomic.Uint64
+	queued, sent, applied, ignored, bytes, decodeErrs, reaped, rejected atomic.Uint64
 }
