@@ -84,6 +84,7 @@ type Agent struct {
 	names     map[string]string          // Docker network ID -> name, learned from Docker
 	removing  map[string]bool            // network IDs the agent itself is removing
 	netsSeen  uint64                     // fingerprint of the network entries last seen
+	warned    map[string]string          // skipped records already warned about, and why
 }
 
 var _ driver.Cluster = (*Agent)(nil)
@@ -99,6 +100,7 @@ func New(cfg Config, deps Deps) *Agent {
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
 		networks: map[string]driver.Network{}, endpoints: map[string]driver.Endpoint{},
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},
+		warned: map[string]string{},
 	}
 }
 

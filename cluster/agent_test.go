@@ -29,6 +29,7 @@ type host struct {
 
 func newHost(t *testing.T, ctx context.Context, w *world, name, vtep string) *host {
 	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
+	w.addHost(name, netip.MustParseAddr(vtep).AsSlice())
 	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Logger: discard(), Resync: 50 * time.Millisecond},
 		Deps{Replica: peerView{w: w, name: name}, Kernel: h.kernel, Docker: h.docker})
 	// The fake engine calls the driver's CreateNetwork, as Docker would.

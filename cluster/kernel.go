@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/netrules"
 )
 
 // reconcileKernel publishes this host's endpoints and networks, then makes the
@@ -66,6 +67,7 @@ func (a *Agent) publishOwn(kind string, want map[string][]byte) {
 // hosts to flood to, from the entries of live peers, and hands them to the kernel.
 func (a *Agent) applyRemotes(local map[uint32]string) error {
 	me := a.rep.LocalName()
+	addrs := a.peerAddrs()
 	remotes := map[uint32][]datapath.Remote{}
 	for _, e := range a.rep.List(KindEndpoint) {
 		if e.Owner == me || !a.rep.Alive(e.Owner) {
@@ -75,8 +77,12 @@ func (a *Agent) applyRemotes(local map[uint32]string) error {
 		if !ok || local[rec.VNI] == "" {
 			continue
 		}
-		mac, err := net.ParseMAC(rec.MAC)
-		if err != nil || !rec.IP.IsValid() || !rec.VTEP.IsValid() {
+		mac, err := netrules.ParseMAC(rec.MAC)
+		if err == nil {
+			err = a.checkWriter(e.Owner, rec.VTEP, addrs)
+		}
+		if err != nil || !rec.IP.IsValid() {
+			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
 		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipOf(rec.IP), MAC: mac, VTEP: ipOf(rec.VTEP)})
@@ -87,9 +93,14 @@ func (a *Agent) applyRemotes(local map[uint32]string) error {
 			continue
 		}
 		rec, ok := decode[HostNetRec](e.Value)
-		if ok && local[rec.VNI] != "" && rec.VTEP.IsValid() && rec.VTEP != a.cfg.VTEP {
-			flood[rec.VNI] = append(flood[rec.VNI], ipOf(rec.VTEP))
+		if !ok || local[rec.VNI] == "" || rec.VTEP == a.cfg.VTEP {
+			continue
 		}
+		if err := a.checkWriter(e.Owner, rec.VTEP, addrs); err != nil {
+			a.warnOnce("hostnet/"+e.Key, "not flooding to a host", "key", e.Key, "owner", e.Owner, "err", err)
+			continue
+		}
+		flood[rec.VNI] = append(flood[rec.VNI], ipOf(rec.VTEP))
 	}
 	var errs []error
 	for vni, id := range local {
