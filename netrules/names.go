@@ -1,7 +1,6 @@
 package netrules
 
 import (
-	"fmt"
 	"net"
 	"strings"
 )
@@ -21,7 +20,7 @@ const (
 // CheckVNI reports whether v is a usable VXLAN network identifier.
 func CheckVNI(v uint32) error {
 	if v < 1 || v > MaxVNI {
-		return fmt.Errorf("VNI %d is outside 1..%d: %w", v, MaxVNI, ErrRefused)
+		return refuse("VNI %d is outside 1..%d", v, MaxVNI)
 	}
 	return nil
 }
@@ -31,13 +30,13 @@ func CheckVNI(v uint32) error {
 func ParseMAC(s string) (net.HardwareAddr, error) {
 	mac, err := net.ParseMAC(s)
 	if err != nil || len(mac) != 6 {
-		return nil, fmt.Errorf("MAC %q is not a 6-byte Ethernet address: %w", s, ErrRefused)
+		return nil, refuse("MAC %q is not a 6-byte Ethernet address", s)
 	}
 	if mac[0]&1 != 0 {
-		return nil, fmt.Errorf("MAC %s is a multicast address: a container needs a unicast MAC: %w", mac, ErrRefused)
+		return nil, refuse("MAC %s is a multicast address: a container needs a unicast MAC", mac)
 	}
 	if string(mac) == "\x00\x00\x00\x00\x00\x00" {
-		return nil, fmt.Errorf("MAC %s is all zeros: %w", mac, ErrRefused)
+		return nil, refuse("MAC %s is all zeros", mac)
 	}
 	return mac, nil
 }
@@ -47,12 +46,12 @@ func ParseMAC(s string) (net.HardwareAddr, error) {
 // [A-Za-z0-9_-]. A trailing dot is not allowed.
 func CheckDNSName(name string) error {
 	if name == "" || len(name) > MaxDNSName {
-		return fmt.Errorf("name %.64q is empty or longer than %d bytes: %w", name, MaxDNSName, ErrRefused)
+		return refuse("name %.64q is empty or longer than %d bytes", name, MaxDNSName)
 	}
 	for label := range strings.SplitSeq(name, ".") {
 		if label == "" || len(label) > MaxDNSLabel || !labelChars(label) {
-			return fmt.Errorf("name %.64q has label %.64q that is not 1 to %d letters, digits, '-' or '_': %w",
-				name, label, MaxDNSLabel, ErrRefused)
+			return refuse("name %.64q has label %.64q that is not 1 to %d letters, digits, '-' or '_'",
+				name, label, MaxDNSLabel)
 		}
 	}
 	return nil
@@ -74,13 +73,13 @@ func labelChars(s string) bool {
 // digits, '_', '.' or '-' (Docker's own rule).
 func CheckNetworkName(s string) error {
 	if s == "" || len(s) > MaxNetworkName {
-		return fmt.Errorf("network name %.64q is empty or longer than %d bytes: %w", s, MaxNetworkName, ErrRefused)
+		return refuse("network name %.64q is empty or longer than %d bytes", s, MaxNetworkName)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
-			return fmt.Errorf("network name %.64q is not a Docker network name: %w", s, ErrRefused)
+			return refuse("network name %.64q is not a Docker network name", s)
 		}
 	}
 	return nil

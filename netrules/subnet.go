@@ -15,9 +15,18 @@ const (
 	MaxPrefixBits = 30
 )
 
-// ErrRefused is wrapped by every error of this package, so callers can tell
-// a refused value from other failures.
+// ErrRefused matches (errors.Is) every error of this package, so callers
+// can tell a refused value from other failures. Its text is not added to
+// the errors' own, which are whole sentences.
 var ErrRefused = errors.New("refused by weavego's network rules")
+
+// refusal is an error of this package: a sentence that Is ErrRefused.
+type refusal struct{ msg string }
+
+func (r refusal) Error() string        { return r.msg }
+func (r refusal) Is(target error) bool { return target == ErrRefused }
+
+func refuse(format string, args ...any) error { return refusal{msg: fmt.Sprintf(format, args...)} }
 
 // special is an IPv4 block no weavego network may use, and why.
 type special struct {
@@ -49,21 +58,21 @@ func specialOf(p netip.Prefix) string {
 // link-local, multicast, 0.0.0.0/8 and 240.0.0.0/4.
 func CheckSubnet(s netip.Prefix) error {
 	if !s.IsValid() {
-		return fmt.Errorf("the subnet is missing or not a CIDR such as 10.1.0.0/24: %w", ErrRefused)
+		return refuse("the subnet is missing or not a CIDR such as 10.1.0.0/24")
 	}
 	if !s.Addr().Is4() {
-		return fmt.Errorf("subnet %s is not IPv4: weavego networks are IPv4; pick an IPv4 subnet: %w", s, ErrRefused)
+		return refuse("subnet %s is not IPv4: weavego networks are IPv4; pick an IPv4 subnet", s)
 	}
 	if s.Masked() != s {
-		return fmt.Errorf("subnet %s has host bits set: write it as %s: %w", s, s.Masked(), ErrRefused)
+		return refuse("subnet %s has host bits set: write it as %s", s, s.Masked())
 	}
 	if s.Bits() < MinPrefixBits || s.Bits() > MaxPrefixBits {
-		return fmt.Errorf("subnet %s has a /%d prefix: weavego networks need /%d to /%d; pick another subnet: %w",
-			s, s.Bits(), MinPrefixBits, MaxPrefixBits, ErrRefused)
+		return refuse("subnet %s has a /%d prefix: weavego networks need /%d to /%d; pick another subnet",
+			s, s.Bits(), MinPrefixBits, MaxPrefixBits)
 	}
 	if what := specialOf(s); what != "" {
-		return fmt.Errorf("subnet %s is %s: weavego networks need unicast space; pick another subnet: %w",
-			s, what, ErrRefused)
+		return refuse("subnet %s is %s: weavego networks need unicast space; pick another subnet",
+			s, what)
 	}
 	return nil
 }
@@ -73,14 +82,14 @@ func CheckSubnet(s netip.Prefix) error {
 // 0.0.0.0/8 or 240.0.0.0/4.
 func CheckUnicast(a netip.Addr) error {
 	if !a.IsValid() {
-		return fmt.Errorf("the address is missing: %w", ErrRefused)
+		return refuse("the address is missing")
 	}
 	a = a.Unmap()
 	if !a.Is4() {
-		return fmt.Errorf("address %s is not IPv4: %w", a, ErrRefused)
+		return refuse("address %s is not IPv4", a)
 	}
 	if what := specialOf(netip.PrefixFrom(a, 32)); what != "" {
-		return fmt.Errorf("address %s is %s: weavego needs a unicast address; pick another one: %w", a, what, ErrRefused)
+		return refuse("address %s is %s: weavego needs a unicast address; pick another one", a, what)
 	}
 	return nil
 }
@@ -89,16 +98,19 @@ func CheckUnicast(a netip.Addr) error {
 // valid): a unicast address inside s that is neither its network nor its
 // broadcast address.
 func CheckGateway(s netip.Prefix, gw netip.Addr) error {
-	if err := CheckUnicast(gw); err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
 	gw = gw.Unmap()
+	if !gw.Is4() {
+		return refuse("gateway %s is not an IPv4 address", gw)
+	}
+	if what := specialOf(netip.PrefixFrom(gw, 32)); what != "" {
+		return refuse("gateway %s is %s: a weavego gateway must be a unicast address of its subnet; pick another one",
+			gw, what)
+	}
 	if !s.Contains(gw) {
-		return fmt.Errorf("gateway %s is outside subnet %s: pick an address inside it: %w", gw, s, ErrRefused)
+		return refuse("gateway %s is outside subnet %s: pick an address inside it", gw, s)
 	}
 	if gw == s.Masked().Addr() || gw == Broadcast(s) {
-		return fmt.Errorf("gateway %s is the network or broadcast address of %s: pick another address: %w",
-			gw, s, ErrRefused)
+		return refuse("gateway %s is the network or broadcast address of %s: pick another address", gw, s)
 	}
 	return nil
 }
@@ -107,10 +119,10 @@ func CheckGateway(s netip.Prefix, gw netip.Addr) error {
 // prefix inside s.
 func CheckRange(s, r netip.Prefix) error {
 	if !r.IsValid() || !r.Addr().Is4() {
-		return fmt.Errorf("ip-range %s is not an IPv4 CIDR: %w", r, ErrRefused)
+		return refuse("ip-range %s is not an IPv4 CIDR", r)
 	}
 	if r.Bits() < s.Bits() || !s.Contains(r.Addr()) {
-		return fmt.Errorf("ip-range %s is not inside subnet %s: %w", r, s, ErrRefused)
+		return refuse("ip-range %s is not inside subnet %s", r, s)
 	}
 	return nil
 }
@@ -121,7 +133,7 @@ func CheckInside(s netip.Prefix, a netip.Addr) error {
 		return err
 	}
 	if !s.Contains(a.Unmap()) {
-		return fmt.Errorf("address %s is outside subnet %s: %w", a, s, ErrRefused)
+		return refuse("address %s is outside subnet %s", a, s)
 	}
 	return nil
 }
