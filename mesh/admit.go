@@ -165,6 +165,15 @@ func (m *Mesh) reject(r record, reason error) {
 	}
 }
 
+// checkOwn warns when this peer writes a record that the others will
+// reject: a bug or a setting (such as the advertised address) that breaks
+// the rules, which would otherwise show only in the others' status.
+func (m *Mesh) checkOwn(r record) {
+	if err := m.admit.check(r, time.Now()); err != nil {
+		m.log.Warn("this host wrote an entry the other hosts will reject", append(entryAttrs(r.e), "reason", err)...)
+	}
+}
+
 // Rejected returns the records refused so far, per owner and kind, sorted
 // by owner then kind.
 func (m *Mesh) Rejected() []Rejection { return m.admit.rejects.list() }

@@ -26,6 +26,7 @@ func (m *Mesh) Delete(kind, key string) Entry {
 func (m *Mesh) write(e Entry) Entry {
 	r := m.store.write(m.name, e, time.Now())
 	m.log.Debug("entry written", entryAttrs(r.e)...)
+	m.checkOwn(r)
 	m.broadcast(r, true)
 	m.subs.notify()
 	return r.e.clone()

@@ -80,7 +80,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindPort: set.GossipPort, AdvertiseAddr: ipOf(vtep),
-		Peers: set.Peers, Password: set.Password, Logger: log})
+		Peers: set.Peers, Password: set.Password, Logger: log,
+		Validators: entryValidators()})
 	if err != nil {
 		return nil, fmt.Errorf("start gossip on port %d: %w", set.GossipPort, err)
 	}
@@ -100,6 +101,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	deps := cluster.Deps{Replica: p.mesh, Kernel: p.dp, DNSTable: p.table, DNSListeners: p.dns}
+	deps.HostRoutes = p.dp
 	if !set.DisableDockerAPI {
 		dc, err := dockerapi.New(set.DockerHost)
 		if err != nil {

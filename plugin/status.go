@@ -7,6 +7,7 @@ import (
 	"github.com/weavego/weavego/cluster"
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/mesh"
 )
 
 // StatusReport is the answer of GET /status.
@@ -15,6 +16,9 @@ type StatusReport struct {
 	Cluster cluster.Status
 	IPAM    ipalloc.Status
 	DNS     DNSStatus
+	// Rejected counts the records of other hosts this host refused, per
+	// owner and kind (see mesh.Rejection).
+	Rejected []mesh.Rejection `json:",omitempty"`
 }
 
 // DNSStatus is the DNS part of the status.
@@ -32,6 +36,7 @@ func (p *parts) report() StatusReport {
 		IPAM:    p.alloc.Status(),
 		DNS: DNSStatus{Domain: p.set.DNSDomain, Listen: p.dns.Addrs(), Records: p.table.Len(),
 			Stats: p.dns.Stats()},
+		Rejected: p.mesh.Rejected(),
 	}
 }
 
