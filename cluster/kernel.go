@@ -27,18 +27,19 @@ func (a *Agent) reconcileKernel() error {
 	}
 	wantHost := map[string][]byte{}
 	local := map[uint32]string{} // VNI -> local network ID
+	subnets := map[uint32]netip.Prefix{}
 	for id, n := range a.networks {
 		if n.VNI == 0 {
 			continue
 		}
-		local[n.VNI] = id
+		local[n.VNI], subnets[n.VNI] = id, n.Subnet
 		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP})
 	}
 	a.mu.Unlock()
 
 	a.publishOwn(KindEndpoint, wantEP)
 	a.publishOwn(KindHostNet, wantHost)
-	return a.applyRemotes(local)
+	return a.applyRemotes(local, subnets)
 }
 
 // publishOwn makes this host's entries of kind equal want: it sets what is
@@ -65,7 +66,7 @@ func (a *Agent) publishOwn(kind string, want map[string][]byte) {
 
 // applyRemotes computes, per local network, the remote endpoints and the
 // hosts to flood to, from the entries of live peers, and hands them to the kernel.
-func (a *Agent) applyRemotes(local map[uint32]string) error {
+func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.Prefix) error {
 	me := a.rep.LocalName()
 	addrs := a.peerAddrs()
 	remotes := map[uint32][]datapath.Remote{}
@@ -80,6 +81,9 @@ func (a *Agent) applyRemotes(local map[uint32]string) error {
 		mac, err := netrules.ParseMAC(rec.MAC)
 		if err == nil {
 			err = a.checkWriter(e.Owner, rec.VTEP, addrs)
+		}
+		if err == nil && subnets[rec.VNI].IsValid() {
+			err = netrules.CheckInside(subnets[rec.VNI], rec.IP)
 		}
 		if err != nil || !rec.IP.IsValid() {
 			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)

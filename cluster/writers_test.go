@@ -23,6 +23,7 @@ func TestRemoteSetSkipsForeignVTEPs(t *testing.T) {
 	b.Set(KindEndpoint, "stolen", ep("10.32.0.6", "02:00:00:00:00:06", "192.0.2.99"))
 	b.Set(KindEndpoint, "badmac", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.7"),
 		MAC: "02:00:00:00:00:07:08:09", VTEP: netip.MustParseAddr("192.0.2.2")}))
+	b.Set(KindEndpoint, "outside", ep("10.99.0.8", "02:00:00:00:00:08", "192.0.2.2"))
 	b.Set(KindHostNet, "100/b", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("198.51.100.1")}))
 	peerView{w: w, name: "ghost"}.Set(KindHostNet, "100/ghost", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.3")}))
 	eventually(t, "only b's own endpoint in a's kernel", func() bool {

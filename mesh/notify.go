@@ -63,7 +63,8 @@ type Stats struct {
 	BroadcastsSent uint64
 	// MergesApplied counts remote entries that changed the local map.
 	MergesApplied uint64
-	// MergesIgnored counts remote entries that were old or duplicates.
+	// MergesIgnored counts remote entries that were old or duplicates,
+	// or rejected (those are also in Rejected).
 	MergesIgnored uint64
 	// BytesReceived counts the bytes of messages and full states received.
 	BytesReceived uint64
