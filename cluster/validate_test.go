@@ -144,3 +144,48 @@ func FuzzValidateEndpoint(f *testing.F) {
 }
 
 func parseMACStd(s string) (net.HardwareAddr, error) { return net.ParseMAC(s) }
+
+// TestMeshAdmitsOnlyValidRecords merges the shapes of the issue through a
+// real mesh with the agent's validators.
+func TestMeshAdmitsOnlyValidRecords(t *testing.T) {
+	m, err := mesh.New(mesh.Config{Name: "self", BindAddr: "127.0.0.1", BindPort: -1,
+		Logger: discard(), Validators: Validators()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	meta := goodNet()
+	meta.Name, meta.Subnet, meta.Gateway = "meta", netip.MustParsePrefix("169.254.169.0/24"), netip.MustParseAddr("169.254.169.1")
+	badMAC := goodEP()
+	badMAC.MAC = "02:42:0a:01:00:02:00:01"
+	hijack := goodName()
+	hijack.Names = []string{"github .com"}
+	restore := []mesh.Entry{
+		entry(KindNetwork, "meta", "evil", meta),
+		entry(KindNetwork, "net1", "h", goodNet()),
+		entry(KindEndpoint, "bad", "evil", badMAC),
+		entry(KindEndpoint, "good", "h", goodEP()),
+		entry(KindName, "c1/42", "evil", hijack),
+		{Kind: KindNetwork, Key: "net2", Owner: "evil", Version: 1<<64 - 1, Value: encode(goodNet())},
+	}
+	m.Restore(restore)
+	if n := m.List(KindNetwork); len(n) != 1 || n[0].Key != "net1" {
+		t.Fatalf("networks held: %+v", n)
+	}
+	if e := m.List(KindEndpoint); len(e) != 1 || e[0].Key != "good" {
+		t.Fatalf("endpoints held: %+v", e)
+	}
+	if len(m.List(KindName)) != 0 {
+		t.Fatal("name with an invalid label held")
+	}
+	var n uint64
+	for _, r := range m.Rejected() {
+		if r.Owner != "evil" {
+			t.Errorf("rejection of %s: %+v", r.Owner, r)
+		}
+		n += r.Count
+	}
+	if n != 4 {
+		t.Fatalf("%d rejections, want 4", n)
+	}
+}
