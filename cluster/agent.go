@@ -62,6 +62,8 @@ type Deps struct {
 	Docker       Docker
 	DNSTable     DNSTable
 	DNSListeners DNSListeners
+	// HostRoutes lists this host's own routes; nil skips the overlap check.
+	HostRoutes HostRoutes
 }
 
 // Agent implements driver.Cluster.
@@ -73,6 +75,8 @@ type Agent struct {
 	table  DNSTable
 	listen DNSListeners
 	log    *slog.Logger
+
+	hostRoutes HostRoutes
 
 	kickKernel chan struct{}
 	kickDocker chan struct{}
@@ -86,6 +90,8 @@ type Agent struct {
 	names     map[string]string          // Docker network ID -> name, learned from Docker
 	removing  map[string]bool            // network IDs the agent itself is removing
 	netsSeen  uint64                     // fingerprint of the network entries last seen
+	warned    map[string]string          // skipped records already warned about, and why
+	refused   map[string]string          // cluster networks refused on this host, and why
 }
 
 var _ driver.Cluster = (*Agent)(nil)
@@ -97,10 +103,11 @@ func New(cfg Config, deps Deps) *Agent {
 	}
 	return &Agent{
 		cfg: cfg, rep: deps.Replica, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
-		listen: deps.DNSListeners, log: cfg.Logger,
+		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes,
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
 		networks: map[string]driver.Network{}, endpoints: map[string]driver.Endpoint{},
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},
+		warned: map[string]string{},
 	}
 }
 

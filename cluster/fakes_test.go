@@ -22,12 +22,20 @@ type world struct {
 	mu      sync.Mutex
 	entries map[[2]string]mesh.Entry
 	dead    map[string]bool
-	members []mesh.Peer // what Peers returns, when set
+	members []mesh.Peer       // what Peers returns, when set
+	addrs   map[string]net.IP // each host's underlay address
 	subs    []chan struct{}
 }
 
 func newWorld() *world {
-	return &world{entries: map[[2]string]mesh.Entry{}, dead: map[string]bool{}}
+	return &world{entries: map[[2]string]mesh.Entry{}, dead: map[string]bool{}, addrs: map[string]net.IP{}}
+}
+
+// addHost records a host's underlay address, as membership would.
+func (w *world) addHost(name string, addr net.IP) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.addrs[name] = addr
 }
 
 func (w *world) notify() {
@@ -89,13 +97,20 @@ func (p peerView) Alive(name string) bool {
 func (p peerView) Peers() []mesh.Peer {
 	p.w.mu.Lock()
 	defer p.w.mu.Unlock()
-	if len(p.w.members) == 0 {
-		return []mesh.Peer{{Name: p.name, State: mesh.StateAlive, Local: true}}
+	if len(p.w.members) != 0 {
+		out := append([]mesh.Peer(nil), p.w.members...)
+		for i := range out {
+			out[i].Local = out[i].Name == p.name
+		}
+		return out
 	}
-	out := append([]mesh.Peer(nil), p.w.members...)
-	for i := range out {
-		out[i].Local = out[i].Name == p.name
+	out := []mesh.Peer{{Name: p.name, Addr: p.w.addrs[p.name], State: mesh.StateAlive, Local: true}}
+	for name, addr := range p.w.addrs {
+		if name != p.name {
+			out = append(out, mesh.Peer{Name: name, Addr: addr, State: mesh.StateAlive})
+		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 

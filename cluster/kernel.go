@@ -10,6 +10,7 @@ import (
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/netrules"
 )
 
 // reconcileKernel publishes this host's endpoints and networks, then makes the
@@ -27,11 +28,12 @@ func (a *Agent) reconcileKernel() error {
 	}
 	wantHost := map[string][]byte{}
 	local := map[uint32]string{} // VNI -> local network ID
+	subnets := map[uint32]netip.Prefix{}
 	for id, n := range a.networks {
 		if n.VNI == 0 {
 			continue
 		}
-		local[n.VNI] = id
+		local[n.VNI], subnets[n.VNI] = id, n.Subnet
 		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP})
 	}
 	a.mu.Unlock()
@@ -44,7 +46,7 @@ func (a *Agent) reconcileKernel() error {
 	if peersErr != nil {
 		peersErr = fmt.Errorf("VXLAN allowlist: %w", peersErr)
 	}
-	return errors.Join(peersErr, a.applyRemotes(local))
+	return errors.Join(peersErr, a.applyRemotes(local, subnets))
 }
 
 // memberAddrs returns the underlay addresses of the live (alive or suspect)
@@ -86,8 +88,9 @@ func (a *Agent) publishOwn(kind string, want map[string][]byte) {
 
 // applyRemotes computes, per local network, the remote endpoints and the
 // hosts to flood to, from the entries of live peers, and hands them to the kernel.
-func (a *Agent) applyRemotes(local map[uint32]string) error {
+func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.Prefix) error {
 	me := a.rep.LocalName()
+	addrs := a.peerAddrs()
 	remotes := map[uint32][]datapath.Remote{}
 	for _, e := range a.rep.List(KindEndpoint) {
 		if e.Owner == me || !a.rep.Alive(e.Owner) {
@@ -97,8 +100,15 @@ func (a *Agent) applyRemotes(local map[uint32]string) error {
 		if !ok || local[rec.VNI] == "" {
 			continue
 		}
-		mac, err := net.ParseMAC(rec.MAC)
-		if err != nil || !rec.IP.IsValid() || !rec.VTEP.IsValid() {
+		mac, err := netrules.ParseMAC(rec.MAC)
+		if err == nil {
+			err = a.checkWriter(e.Owner, rec.VTEP, addrs)
+		}
+		if err == nil && subnets[rec.VNI].IsValid() {
+			err = netrules.CheckInside(subnets[rec.VNI], rec.IP)
+		}
+		if err != nil || !rec.IP.IsValid() {
+			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
 		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipOf(rec.IP), MAC: mac, VTEP: ipOf(rec.VTEP)})
@@ -109,9 +119,14 @@ func (a *Agent) applyRemotes(local map[uint32]string) error {
 			continue
 		}
 		rec, ok := decode[HostNetRec](e.Value)
-		if ok && local[rec.VNI] != "" && rec.VTEP.IsValid() && rec.VTEP != a.cfg.VTEP {
-			flood[rec.VNI] = append(flood[rec.VNI], ipOf(rec.VTEP))
+		if !ok || local[rec.VNI] == "" || rec.VTEP == a.cfg.VTEP {
+			continue
 		}
+		if err := a.checkWriter(e.Owner, rec.VTEP, addrs); err != nil {
+			a.warnOnce("hostnet/"+e.Key, "not flooding to a host", "key", e.Key, "owner", e.Owner, "err", err)
+			continue
+		}
+		flood[rec.VNI] = append(flood[rec.VNI], ipOf(rec.VTEP))
 	}
 	var errs []error
 	for vni, id := range local {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/netrules"
 )
 
 // DNSTable is the agent's view of the DNS server's names.
@@ -38,6 +39,9 @@ func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 				if cn, ok := c.Networks[n.ID]; ok {
 					names = appendUnique(names, cn.Aliases...)
 				}
+			}
+			if names = usableNames(names); len(names) == 0 {
+				continue
 			}
 			want[fmt.Sprintf("%s/%d", cid, rec.VNI)] = encode(NameRec{Names: names, IP: att.IP, VNI: rec.VNI, Network: n.Name})
 		}
@@ -113,4 +117,16 @@ func appendUnique(list []string, more ...string) []string {
 		}
 	}
 	return list
+}
+
+// usableNames keeps the names other hosts accept (see validateName): DNS
+// names of bounded shape, at most maxNames of them.
+func usableNames(names []string) []string {
+	out := names[:0:0]
+	for _, n := range names {
+		if netrules.CheckDNSName(n) == nil && len(out) < maxNames {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -17,16 +17,31 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 		have[n.Name] = n
 		a.syncLocalNetwork(ctx, n)
 	}
+	check := hostCheck{a: a}
+	refused := map[string]string{}
 	for _, e := range a.rep.List(KindNetwork) {
-		def, ok := decode[NetDef](e.Value)
-		if !ok || def.Name != e.Key {
+		def, err := strictDecode[NetDef](e.Value)
+		if err == nil {
+			err = checkNetDef(e.Key, def)
+		}
+		if err != nil {
+			a.warnOnce("net/"+e.Key, "ignoring an invalid network definition", "network", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
 		if _, ok := have[def.Name]; ok {
 			continue
 		}
+		if r, ok := check.refuses(def); ok {
+			refused[def.Name] = "subnet overlaps this host's " + r.String()
+			a.warnOnce("net/"+e.Key, "network refused on this host: its subnet overlaps this host's own address or route",
+				"network", def.Name, "subnet", def.Subnet, "owner", e.Owner, "origin", def.Origin, "overlaps", r.String())
+			continue
+		}
 		a.createReplica(ctx, plugin, def)
 	}
+	a.mu.Lock()
+	a.refused = refused
+	a.mu.Unlock()
 }
 
 // syncLocalNetwork handles one local network against its cluster entry.

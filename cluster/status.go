@@ -28,6 +28,8 @@ type NetworkStatus struct {
 	Hosts                         []string
 	Endpoints                     int
 	DNSFlag                       string
+	// Refused says why this host refuses to create the network, if it does.
+	Refused string `json:",omitempty"`
 }
 
 // Status reports peers and networks as this host sees them.
@@ -70,6 +72,9 @@ func (a *Agent) Status() Status {
 			ns.Gateway = def.Gateway.String()
 			ns.DNSFlag = "--dns " + ns.Gateway
 		}
+		a.mu.Lock()
+		ns.Refused = a.refused[def.Name]
+		a.mu.Unlock()
 		sort.Strings(ns.Hosts)
 		st.Networks = append(st.Networks, ns)
 	}

@@ -36,6 +36,7 @@ type netlinkOps interface {
 	NeighSet(neigh *netlink.Neigh) error
 	NeighAppend(neigh *netlink.Neigh) error
 	NeighDel(neigh *netlink.Neigh) error
+	RouteList(link netlink.Link, family int) ([]netlink.Route, error)
 }
 
 var _ netlinkOps = (*netlink.Handle)(nil)

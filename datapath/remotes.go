@@ -24,18 +24,27 @@ type remoteState struct {
 	flood   []net.IP
 }
 
-func (st remoteState) validate() error {
+// usable splits st into the remotes and flood VTEPs the kernel can take and
+// the reasons for the others. One bad remote (from one host) must never
+// keep the good ones of the other hosts out of the kernel.
+func (st remoteState) usable() (remoteState, []string) {
+	var ok remoteState
+	var bad []string
 	for _, r := range st.remotes {
-		if len(r.MAC) != 6 || isZeroMAC(r.MAC) || r.VTEP == nil {
-			return fmt.Errorf("invalid remote %s (MAC %q, VTEP %s): need a non-zero MAC and a VTEP", r.IP, r.MAC, r.VTEP)
+		if len(r.MAC) != 6 || isZeroMAC(r.MAC) || r.MAC[0]&1 != 0 || r.VTEP == nil || r.VTEP.IsUnspecified() {
+			bad = append(bad, fmt.Sprintf("remote %s (MAC %q, VTEP %s): need a 6-byte unicast MAC and a VTEP", r.IP, r.MAC, r.VTEP))
+			continue
 		}
+		ok.remotes = append(ok.remotes, r)
 	}
 	for _, v := range st.flood {
-		if v == nil {
-			return errors.New("nil flood VTEP")
+		if v == nil || v.IsUnspecified() {
+			bad = append(bad, "empty flood VTEP")
+			continue
 		}
+		ok.flood = append(ok.flood, v)
 	}
-	return nil
+	return ok, bad
 }
 
 // SetRemotes makes the VXLAN device of network networkID hold exactly:
@@ -45,9 +54,9 @@ func (st remoteState) validate() error {
 // The set is remembered and re-applied if EnsureNetwork recreates the
 // device. A network without VXLAN device accepts only an empty set.
 func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []net.IP) error {
-	st := remoteState{remotes: append([]Remote(nil), remotes...), flood: append([]net.IP(nil), floodVTEPs...)}
-	if err := st.validate(); err != nil {
-		return fmt.Errorf("set remotes of network %s: %w", networkID, err)
+	st, bad := remoteState{remotes: remotes, flood: floodVTEPs}.usable()
+	for _, why := range bad {
+		m.log.Warn("skipping an unusable remote", "network", networkID, "reason", why)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -58,7 +67,7 @@ func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []ne
 		return err
 	}
 	if vx == nil {
-		if len(remotes) == 0 && len(floodVTEPs) == 0 {
+		if len(st.remotes) == 0 && len(st.flood) == 0 {
 			return nil
 		}
 		return fmt.Errorf("set remotes of network %s: no VXLAN device %s: %w", networkID, name, ErrNetworkNotFound)

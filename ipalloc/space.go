@@ -19,7 +19,7 @@ func (a *Allocator) blockEntries(p *pool) map[int]mesh.Entry {
 	out := map[int]mesh.Entry{}
 	for _, e := range a.rep.List(kindBlock) {
 		if rest, ok := strings.CutPrefix(e.Key, prefix); ok {
-			if b, err := strconv.Atoi(rest); err == nil {
+			if b, err := strconv.Atoi(rest); err == nil && b >= 0 && b < p.sp.blocks() {
 				out[b] = e
 			}
 		}

@@ -71,6 +71,9 @@ func (d *Driver) RequestPool(req *ipam.RequestPoolRequest) (*ipam.RequestPoolRes
 	if req.V6 {
 		return nil, fmt.Errorf("weavego does not allocate IPv6 addresses yet: create the network without --ipv6")
 	}
+	if err := checkPool(req.Pool, req.SubPool); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
 	pool, err := d.alloc.RequestPool(ctx, ipalloc.PoolRequest{Subnet: req.Pool, IPRange: req.SubPool, Options: req.Options})
@@ -102,6 +105,11 @@ func (d *Driver) RequestAddress(req *ipam.RequestAddressRequest) (*ipam.RequestA
 	if req.Address != "" {
 		if ar.IP = net.ParseIP(req.Address); ar.IP == nil {
 			return nil, fmt.Errorf("%q is not an IP address", req.Address)
+		}
+		if ar.Gateway {
+			if err := checkGateway(ar.IP); err != nil {
+				return nil, err
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)

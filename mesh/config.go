@@ -92,6 +92,22 @@ type Config struct {
 	// GossipInterval is the time between gossip rounds; default
 	// DefaultGossipInterval.
 	GossipInterval time.Duration
+
+	// Validators is the registry of kinds this cluster uses: each record
+	// from another peer or from Restore that fits mesh's generic bounds
+	// (see MaxKeyBytes and the other limits) is passed to the validator of
+	// its kind, and admitted only if it returns nil; a record of a kind
+	// not listed is rejected. A validator is also given tombstones (nil
+	// Value; check the key) and must not modify or keep the entry's
+	// Value. nil admits every kind (tests).
+	Validators map[string]func(Entry) error
+	// OwnerMaxEntries caps the entries (tombstones included) one owner may
+	// hold in this peer's map; default DefaultOwnerMaxEntries. A record
+	// that would exceed it is rejected.
+	OwnerMaxEntries int
+	// OwnerMaxBytes caps the bytes of kinds, keys and values one owner
+	// may hold; default DefaultOwnerMaxBytes.
+	OwnerMaxBytes int
 }
 
 // withDefaults returns c with zero fields set to their defaults.

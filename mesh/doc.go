@@ -55,6 +55,19 @@
 // was deleted while it was away; consumers that care should remove entries
 // owned by peers that are gone.
 //
+// # Admission
+//
+// Every record this peer did not write itself (broadcast, direct message,
+// push/pull, Restore from disk) passes one gate, admitAndMerge, before it
+// is merged: mesh's own bounds (kind, key and owner length and text,
+// MaxValueBytes, versions 1..MaxVersion so that no later write wraps,
+// tombstones without value and not stamped in the future), then the
+// validator its kind registered in Config.Validators (a kind with none is
+// rejected), then a cap per owner on entries and bytes held. A refused
+// record changes nothing; it is counted per owner and kind (Rejected) and
+// the first refusal of each owner is logged. Checks that need membership,
+// such as "a VTEP is its writer's address", belong to the consumer.
+//
 // # Security
 //
 // With Keys, gossip is encrypted and authenticated with AES-GCM under the

@@ -26,6 +26,7 @@ func (m *Mesh) Delete(kind, key string) Entry {
 func (m *Mesh) write(e Entry) Entry {
 	r := m.store.write(m.name, e, time.Now())
 	m.log.Debug("entry written", entryAttrs(r.e)...)
+	m.checkOwn(r)
 	m.broadcast(r, true)
 	m.subs.notify()
 	return r.e.clone()
@@ -57,7 +58,7 @@ func (m *Mesh) Restore(entries []Entry) {
 	for i, e := range entries {
 		recs[i] = record{e: e, stamp: now.UnixMilli()}
 	}
-	changed := m.store.merge(recs, now)
+	changed := m.admitAndMerge(recs, now)
 	for _, r := range changed {
 		m.log.Debug("entry restored", entryAttrs(r.e)...)
 	}
@@ -69,7 +70,7 @@ func (m *Mesh) Restore(entries []Entry) {
 // applyRemote merges entries from another peer and, for a broadcast,
 // passes on those that changed the map.
 func (m *Mesh) applyRemote(recs []record, rebroadcast bool) {
-	changed := m.store.merge(recs, time.Now())
+	changed := m.admitAndMerge(recs, time.Now())
 	m.stats.applied.Add(uint64(len(changed)))
 	m.stats.ignored.Add(uint64(len(recs) - len(changed)))
 	for _, r := range changed {

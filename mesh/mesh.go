@@ -34,6 +34,7 @@ type Mesh struct {
 	ring *memberlist.Keyring
 	// direct sends entries too large for gossip over TCP; Close stops it.
 	direct *directSender
+	admit  *admission
 
 	// lifeMu guards closed and is held across memberlist's Leave, so
 	// that Leave never follows Close (memberlist panics on Leave after
@@ -57,6 +58,8 @@ func New(cfg Config) (*Mesh, error) {
 		peers: newPeerTable(cfg.Name, cfg.suspicionTimeout(64)),
 		subs:  newSubscribers(),
 	}
+	m.admit = newAdmission(cfg, m.log)
+	m.store.limits = cfg.ownerLimits()
 	m.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       m.peers.members,
 		RetransmitMult: memberlist.DefaultLANConfig().RetransmitMult,
@@ -132,6 +135,7 @@ func (m *Mesh) Stats() Stats {
 		DirectQueued:     m.direct.queued(),
 		DirectDropped:    m.direct.dropped.Load(),
 		BroadcastsPruned: m.stats.pruned.Load(),
+		Rejected:         m.stats.rejected.Load(),
 	}
 }
 

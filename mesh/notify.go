@@ -63,7 +63,8 @@ type Stats struct {
 	BroadcastsSent uint64
 	// MergesApplied counts remote entries that changed the local map.
 	MergesApplied uint64
-	// MergesIgnored counts remote entries that were old or duplicates.
+	// MergesIgnored counts remote entries that were old or duplicates,
+	// or rejected (those are also in Rejected).
 	MergesIgnored uint64
 	// BytesReceived counts the bytes of messages and full states received.
 	BytesReceived uint64
@@ -79,10 +80,13 @@ type Stats struct {
 	// BroadcastsPruned counts gossip broadcasts dropped because the
 	// gossip queue was over its bound (push/pull repairs them).
 	BroadcastsPruned uint64
+	// Rejected counts remote and restored records refused by admission
+	// (see Mesh.Rejected for them per owner and kind).
+	Rejected uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
-	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned atomic.Uint64
+	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected atomic.Uint64
 }

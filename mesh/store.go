@@ -13,15 +13,72 @@ type store struct {
 	// ttl is how long a tombstone is kept after its deleter stamped it.
 	// It is set at construction and never changes.
 	ttl time.Duration
+	// limits caps what one owner may hold; set before first use.
+	limits ownerLimits
 
-	// mu guards records. It is never held while calling memberlist,
-	// logging or notifying subscribers.
+	// mu guards records and usage. It is never held while calling
+	// memberlist, logging or notifying subscribers.
 	mu      sync.Mutex
 	records map[id]record
+	usage   map[string]ownerUsage // by Owner, tombstones included
+}
+
+// ownerLimits caps the records and bytes (see recordBytes) one owner may
+// hold in the store.
+type ownerLimits struct {
+	entries, bytes int
+}
+
+// ownerUsage is what one owner holds in the store.
+type ownerUsage struct {
+	entries, bytes int
 }
 
 func newStore(ttl time.Duration) *store {
-	return &store{ttl: ttl, records: make(map[id]record)}
+	return &store{ttl: ttl, records: make(map[id]record), usage: make(map[string]ownerUsage),
+		limits: ownerLimits{entries: DefaultOwnerMaxEntries, bytes: DefaultOwnerMaxBytes}}
+}
+
+// recordBytes is what a record counts against its owner's byte cap.
+func recordBytes(r record) int { return len(r.e.Kind) + len(r.e.Key) + len(r.e.Value) }
+
+// put stores r in place of any record of the same id, keeping usage in
+// step; mu is held.
+func (s *store) put(r record) {
+	s.drop(r.e.id())
+	s.records[r.e.id()] = r
+	u := s.usage[r.e.Owner]
+	u.entries++
+	u.bytes += recordBytes(r)
+	s.usage[r.e.Owner] = u
+}
+
+// drop removes the record k, if any, keeping usage in step; mu is held.
+func (s *store) drop(k id) {
+	cur, ok := s.records[k]
+	if !ok {
+		return
+	}
+	delete(s.records, k)
+	u := s.usage[cur.e.Owner]
+	u.entries--
+	u.bytes -= recordBytes(cur)
+	if u.entries <= 0 {
+		delete(s.usage, cur.e.Owner)
+		return
+	}
+	s.usage[cur.e.Owner] = u
+}
+
+// fits reports whether storing r (in place of cur, if had) keeps r's owner
+// within its limits; mu is held.
+func (s *store) fits(r, cur record, had bool) bool {
+	u := s.usage[r.e.Owner]
+	n, b := u.entries+1, u.bytes+recordBytes(r)
+	if had && cur.e.Owner == r.e.Owner {
+		n, b = n-1, b-recordBytes(cur)
+	}
+	return n <= s.limits.entries && b <= s.limits.bytes
 }
 
 // write records a local Set or Delete: the new version is one more than the
@@ -36,19 +93,26 @@ func (s *store) write(owner string, e Entry, now time.Time) record {
 		r.stamp = now.UnixMilli()
 	}
 	r = r.normalize()
-	s.records[e.id()] = r
+	s.put(r)
 	return r
 }
 
 // merge applies remote records and returns those that changed the map, in
-// input order. A record that does not beat the current one changes nothing.
+// input order; see mergeCapped.
+func (s *store) merge(in []record, now time.Time) []record {
+	changed, _ := s.mergeCapped(in, now)
+	return changed
+}
+
+// mergeCapped applies remote records and returns those that changed the
+// map, in input order, and those refused because their owner would exceed
+// its limits. A record that does not beat the current one changes nothing.
 // A tombstone older than ttl still removes an older live entry but is not
 // kept: every peer has dropped it or soon will, and keeping it would pass it
 // back and forth for ever.
-func (s *store) merge(in []record, now time.Time) []record {
+func (s *store) mergeCapped(in []record, now time.Time) (changed, refused []record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var changed []record
 	for _, r := range in {
 		r = r.normalize()
 		cur, ok := s.records[r.e.id()]
@@ -57,16 +121,20 @@ func (s *store) merge(in []record, now time.Time) []record {
 		}
 		if s.expired(r, now) {
 			if ok {
-				delete(s.records, r.e.id())
+				s.drop(r.e.id())
 				changed = append(changed, r)
 			}
 			continue
 		}
+		if !s.fits(r, cur, ok) {
+			refused = append(refused, r)
+			continue
+		}
 		r.e = r.e.clone()
-		s.records[r.e.id()] = r
+		s.put(r)
 		changed = append(changed, r)
 	}
-	return changed
+	return changed, refused
 }
 
 func (s *store) expired(r record, now time.Time) bool {
@@ -80,7 +148,7 @@ func (s *store) reap(now time.Time) int {
 	n := 0
 	for k, r := range s.records {
 		if s.expired(r, now) {
-			delete(s.records, k)
+			s.drop(k)
 			n++
 		}
 	}

@@ -49,6 +49,7 @@ func render(out io.Writer, rep StatusReport, section string) error {
 			}
 			fmt.Fprintf(w, "%s%s\t%s\t%s\t%d\n", p.Name, me, p.Addr, p.State, p.Endpoints)
 		}
+		renderRejected(w, rep)
 		if !all {
 			break
 		}

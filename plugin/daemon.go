@@ -100,6 +100,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	deps := cluster.Deps{Replica: p.mesh, Kernel: p.dp, DNSTable: p.table, DNSListeners: p.dns}
+	deps.HostRoutes = p.dp
 	if !set.DisableDockerAPI {
 		dc, err := dockerapi.New(set.DockerHost)
 		if err != nil {

@@ -66,7 +66,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	p.sec = securityStatus(set, plan, vtep)
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
 		AdvertiseAddr: ipOf(vtep), Peers: set.Peers, Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
-		Logger: p.log})
+		Logger: p.log, Validators: entryValidators()})
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/weavego/weavego/cluster"
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/mesh"
 )
 
 // StatusReport is the answer of GET /status.
@@ -18,6 +19,9 @@ type StatusReport struct {
 	DNS     DNSStatus
 	// Security says how gossip is protected.
 	Security SecurityStatus
+	// Rejected counts the records of other hosts this host refused, per
+	// owner and kind (see mesh.Rejection).
+	Rejected []mesh.Rejection `json:",omitempty"`
 }
 
 // SecurityStatus is the security part of the status.
@@ -67,6 +71,7 @@ func (p *parts) report() StatusReport {
 		DNS: DNSStatus{Domain: p.set.DNSDomain, Listen: p.dns.Addrs(), Records: p.table.Len(),
 			Stats: p.dns.Stats()},
 		Security: p.security(),
+		Rejected: p.mesh.Rejected(),
 	}
 	if p.set.DNSAddr.IsValid() {
 		r.DNS.ServiceAddr = p.set.DNSAddr.String()

@@ -1,0 +1,138 @@
+package ipalloc
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/weavego/weavego/mesh"
+)
+
+func TestValidators(t *testing.T) {
+	pool := mustJSON(poolInfo{Subnet: "10.1.0.0/24", Range: "10.1.0.0/25", Gateway: "10.1.0.1", Seeder: "h1",
+		Nonce: "0011223344556677", Cluster: "10.0.0.0/8"})
+	e := func(kind, key, owner string, v []byte) mesh.Entry {
+		return mesh.Entry{Kind: kind, Key: key, Owner: owner, Version: 1, Value: v}
+	}
+	tomb := func(kind, key string) mesh.Entry {
+		return mesh.Entry{Kind: kind, Key: key, Owner: "h2", Version: 2, Deleted: true}
+	}
+	for _, tc := range []struct {
+		name string
+		e    mesh.Entry
+		want string // "" = accepted
+	}{
+		{"good pool", e(kindPool, "10.1.0.0/24", "h1", pool), ""},
+		{"pool under another key", e(kindPool, "10.2.0.0/24", "h1", pool), "stored under"},
+		{"loopback pool", e(kindPool, "127.0.0.0/24", "h1", pool), "loopback"},
+		{"unmasked pool key", e(kindPool, "10.1.0.5/24", "h1", pool), "masked"},
+		{"pool not JSON", e(kindPool, "10.1.0.0/24", "h1", []byte("[1,2")), "JSON"},
+		{"pool range outside", e(kindPool, "10.1.0.0/24", "h1", mustJSON(poolInfo{Subnet: "10.1.0.0/24",
+			Range: "10.9.0.0/25", Gateway: "10.1.0.1", Seeder: "h1", Nonce: "n"})), "not inside"},
+		{"pool without seeder", e(kindPool, "10.1.0.0/24", "h1", mustJSON(poolInfo{Subnet: "10.1.0.0/24",
+			Range: "10.1.0.0/24", Gateway: "10.1.0.1", Nonce: "n"})), "host name"},
+		{"pool tombstone", tomb(kindPool, "10.1.0.0/24"), ""},
+		{"good block", e(kindBlock, "10.1.0.0/24|n1|63", "h1", mustJSON(blockInfo{Holder: "h2"})), ""},
+		{"block -5", e(kindBlock, "10.1.0.0/24|n1|-5", "h1", mustJSON(blockInfo{Holder: "h2"})), "not a block"},
+		{"block past the pool", e(kindBlock, "10.1.0.0/24|n1|64", "h1", mustJSON(blockInfo{Holder: "h2"})), "not a block"},
+		{"block +1", e(kindBlock, "10.1.0.0/24|n1|+1", "h1", mustJSON(blockInfo{Holder: "h2"})), "not a block"},
+		{"block tombstone -5", tomb(kindBlock, "10.1.0.0/24|n1|-5"), "not a block"},
+		{"block key shape", e(kindBlock, "10.1.0.0/24|1", "h1", mustJSON(blockInfo{Holder: "h2"})), "pool|nonce|block"},
+		{"block without holder", e(kindBlock, "10.1.0.0/24|n1|1", "h1", []byte(`{}`)), "host name"},
+		{"good host", e(kindHost, "h1", "h1", mustJSON(hostInfo{Range: "10.32.0.0/12"})), ""},
+		{"host for another", e(kindHost, "h1", "h2", mustJSON(hostInfo{Range: "10.32.0.0/12"})), "writes the entry"},
+		{"host tombstone by another", tomb(kindHost, "h1"), ""},
+		{"good want", e(kindWant, "10.1.0.0/24|h2", "h2", mustJSON(wantInfo{Nonce: "n", Req: "r", Block: -1})), ""},
+		{"want block -5", e(kindWant, "10.1.0.0/24|h2", "h2", mustJSON(wantInfo{Nonce: "n", Req: "r", Block: -5})), "block -5"},
+		{"want address outside", e(kindWant, "10.1.0.0/24|h2", "h2",
+			mustJSON(wantInfo{Nonce: "n", Req: "r", Block: 1, IP: "10.2.0.1"})), "not in pool"},
+		{"good used", e(kindUsed, "10.1.0.0/24|h2", "h2", mustJSON(usedInfo{Nonce: "n", Addrs: []string{"10.1.0.9"}, Held: 2})), ""},
+		{"used outside", e(kindUsed, "10.1.0.0/24|h2", "h2", mustJSON(usedInfo{Nonce: "n", Addrs: []string{"1.1.1.1"}})), "not in pool"},
+		{"used negative", e(kindUsed, "10.1.0.0/24|h2", "h2", mustJSON(usedInfo{Nonce: "n", Held: -1})), "blocks"},
+		{"good ack", e(kindAck, "10.1.0.0/24|h2", "h2", mustJSON(ackInfo{Seeder: "h1", Nonce: "n"})), ""},
+		{"ack without host", e(kindAck, "10.1.0.0/24", "h2", mustJSON(ackInfo{Seeder: "h1", Nonce: "n"})), "host name"},
+		{"good lend", e(kindLend, "10.1.0.0/24|10.1.0.7", "h1", mustJSON(lendInfo{Nonce: "n", To: "h2"})), ""},
+		{"lend outside", e(kindLend, "10.1.0.0/24|10.9.0.7", "h1", mustJSON(lendInfo{Nonce: "n", To: "h2"})), "not in pool"},
+		{"good removal", e(kindRemoved, "h3", "h1", mustJSON(removedInfo{By: "h1", Takers: map[string]string{"10.1.0.0/24": "h1"}})), ""},
+		{"removal with bad pool", e(kindRemoved, "h3", "h1", mustJSON(removedInfo{By: "h1", Takers: map[string]string{"x": "h1"}})), "masked"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Validators()[tc.e.Kind](tc.e)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBlockMinus5NeverReachesTheAllocator merges, through a real mesh, the
+// block entry that once stopped the plugin from starting.
+func TestBlockMinus5NeverReachesTheAllocator(t *testing.T) {
+	m, err := mesh.New(mesh.Config{Name: "self", BindAddr: "127.0.0.1", BindPort: -1,
+		Logger: slog.New(slog.DiscardHandler), Validators: Validators()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Restore([]mesh.Entry{
+		{Kind: kindBlock, Key: "10.1.0.0/24|n1|-5", Owner: "evil", Version: 1, Value: mustJSON(blockInfo{Holder: "self"})},
+		{Kind: kindBlock, Key: "10.1.0.0/24|n1|3", Owner: "h1", Version: 1, Value: mustJSON(blockInfo{Holder: "self"})},
+	})
+	if got := m.List(kindBlock); len(got) != 1 || !strings.HasSuffix(got[0].Key, "|3") {
+		t.Fatalf("blocks held: %+v, want only block 3", got)
+	}
+	if rej := m.Rejected(); len(rej) != 1 || rej[0].Owner != "evil" || rej[0].Kind != kindBlock {
+		t.Fatalf("rejections %+v, want one of evil's blocks", rej)
+	}
+}
+
+// FuzzValidateBlock checks that the block validator never panics and never
+// admits a block index outside its pool.
+func FuzzValidateBlock(f *testing.F) {
+	f.Add("10.1.0.0/24|n1|3", []byte(`{"Holder":"h"}`))
+	f.Add("10.1.0.0/24|n1|-5", []byte(`{"Holder":"h"}`))
+	f.Add("10.0.0.0/8|n1|1023", []byte(`{"Holder":"h"}`))
+	f.Fuzz(func(t *testing.T, key string, value []byte) {
+		e := mesh.Entry{Kind: kindBlock, Key: key, Owner: "h", Version: 1, Value: value}
+		if validateBlock(e) != nil {
+			return
+		}
+		parts := strings.Split(key, "|")
+		subnet, err := parsePrefix("subnet", parts[0])
+		if err != nil {
+			t.Fatalf("admitted block of pool %q", parts[0])
+		}
+		var b int
+		for _, c := range parts[2] {
+			if c < '0' || c > '9' {
+				t.Fatalf("admitted block %q", parts[2])
+			}
+			b = b*10 + int(c-'0')
+		}
+		if b >= newSpace(subnet, subnet).blocks() || b >= maxBlocks {
+			t.Fatalf("admitted block %d of pool %s", b, subnet)
+		}
+	})
+}
+
+// TestNegativeBlockNotAdopted: a block entry with an index outside its
+// pool, had it been admitted, is never adopted, so the host still starts.
+func TestNegativeBlockNotAdopted(t *testing.T) {
+	c := newTestCluster(t, 1, Config{}, "h1", "h2")
+	const id = "10.7.0.0/24"
+	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
+	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
+	e, _ := c.net.peer("h2").Get(kindPool, id)
+	info, _ := decode[poolInfo](e)
+	c.net.peer("h2").Set(kindBlock, blockKey(id, info.Nonce, -5), mustJSON(blockInfo{Holder: "h1"}))
+	c.settle()
+	if _, err := c.host("h1").RequestAddress(context.Background(), AddressRequest{PoolID: id}); err != nil {
+		t.Fatal(err)
+	}
+	c.stop("h1")
+	c.start("h1")
+}

@@ -1,0 +1,38 @@
+package ipamdriver
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/weavego/weavego/netrules"
+)
+
+// checkPool applies weavego's network rules (package netrules) to the
+// subnet and ip-range a user asked for, so that `docker network create`
+// refuses, with a sentence, what every other host would refuse to create.
+// A string that does not parse is left to the allocator, which says how to
+// write a CIDR.
+func checkPool(pool, subPool string) error {
+	subnet, err := netip.ParsePrefix(pool)
+	if err != nil || !subnet.Addr().Is4() {
+		return nil
+	}
+	subnet = subnet.Masked()
+	if err := netrules.CheckSubnet(subnet); err != nil {
+		return err
+	}
+	if r, err := netip.ParsePrefix(subPool); err == nil {
+		return netrules.CheckRange(subnet, r.Masked())
+	}
+	return nil
+}
+
+// checkGateway refuses a --gateway that no bridge may own (loopback,
+// multicast and the like); the allocator checks it is inside the pool.
+func checkGateway(ip net.IP) error {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok || !a.Unmap().Is4() {
+		return nil
+	}
+	return netrules.CheckUnicast(a.Unmap())
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+
+	"github.com/weavego/weavego/cluster"
+	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/mesh"
+)
+
+// entryValidators is the registry of every kind weavego replicates, with
+// the check each record of another host must pass (mesh.Config.Validators).
+func entryValidators() map[string]func(mesh.Entry) error {
+	v := cluster.Validators()
+	maps.Copy(v, ipalloc.Validators())
+	return v
+}
+
+// renderRejected shows what this host refuses from the others: records
+// rejected per owner and kind, and networks it will not create.
+func renderRejected(w io.Writer, rep StatusReport) {
+	if len(rep.Rejected) > 0 {
+		fmt.Fprintf(w, "\nREJECTED FROM\tKIND\tCOUNT\tLAST REASON\n")
+		for _, r := range rep.Rejected {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", r.Owner, r.Kind, r.Count, r.Last)
+		}
+	}
+	for _, n := range rep.Cluster.Networks {
+		if n.Refused != "" {
+			fmt.Fprintf(w, "network %s refused on this host: %s\n", n.Name, n.Refused)
+		}
+	}
+}
