@@ -49,7 +49,7 @@ func newAdmission(cfg Config, log *slog.Logger) *admission {
 	return &admission{kinds: cfg.Validators, ttl: cfg.TombstoneTTL, rejects: newRejections(), log: log}
 }
 
-// limits returns the per-owner caps of cfg with defaults applied.
+// ownerLimits returns the per-owner caps of cfg with defaults applied.
 func (cfg Config) ownerLimits() ownerLimits {
 	l := ownerLimits{entries: cfg.OwnerMaxEntries, bytes: cfg.OwnerMaxBytes}
 	if l.entries <= 0 {
