@@ -24,7 +24,7 @@ func runClient(args []string, socket string, out io.Writer) error {
 // sectionJSON prints one section of the status as JSON.
 func sectionJSON(out io.Writer, rep StatusReport, section string) error {
 	parts := map[string]any{"peers": rep.Cluster.Peers, "networks": rep.Cluster.Networks, "ipam": rep.IPAM,
-		"dns": rep.DNS, "security": rep.Security}
+		"dns": rep.DNS, "security": rep.Security, "firewall": rep.Firewall}
 	v, ok := parts[section]
 	if !ok {
 		return fmt.Errorf("unknown section %q: use peers, networks, ipam, dns or security", section)
@@ -73,6 +73,7 @@ func render(out io.Writer, rep StatusReport, section string) error {
 		renderDNS(w, rep)
 	case section == "security":
 		fmt.Fprintln(w, rep.Security.sentence())
+		fmt.Fprintln(w, rep.Firewall.sentence())
 	default:
 		return fmt.Errorf("unknown section %q: use peers, networks, ipam, dns or security", section)
 	}

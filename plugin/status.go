@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/weavego/weavego/cluster"
+	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
@@ -22,6 +23,34 @@ type StatusReport struct {
 	// Rejected counts the records of other hosts this host refused, per
 	// owner and kind (see mesh.Rejection).
 	Rejected []mesh.Rejection `json:",omitempty"`
+	// Firewall counts what the host's input rules dropped.
+	Firewall FirewallStatus
+}
+
+// FirewallStatus is what weavego's input rules dropped since they were
+// created: packets from containers to the host other than DNS, and VXLAN
+// datagrams from addresses that are no member.
+type FirewallStatus struct {
+	FromContainer  uint64
+	VXLANNonMember uint64
+	// Err says why the counters could not be read, "" when they were.
+	Err string `json:",omitempty"`
+}
+
+func (f FirewallStatus) sentence() string {
+	if f.Err != "" {
+		return "firewall counters: " + f.Err
+	}
+	return fmt.Sprintf("firewall dropped: %d packets from containers to this host, %d VXLAN datagrams from non-members",
+		f.FromContainer, f.VXLANNonMember)
+}
+
+func (p *parts) firewallStatus() FirewallStatus {
+	c, err := p.dp.FirewallCounters()
+	if err != nil {
+		return FirewallStatus{Err: err.Error()}
+	}
+	return FirewallStatus{FromContainer: c[datapath.CounterFromContainer], VXLANNonMember: c[datapath.CounterVXLANNonMember]}
 }
 
 // SecurityStatus is the security part of the status.
@@ -72,6 +101,7 @@ func (p *parts) report() StatusReport {
 			Stats: p.dns.Stats()},
 		Security: p.security(),
 		Rejected: p.mesh.Rejected(),
+		Firewall: p.firewallStatus(),
 	}
 	if p.set.DNSAddr.IsValid() {
 		r.DNS.ServiceAddr = p.set.DNSAddr.String()
