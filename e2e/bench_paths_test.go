@@ -53,6 +53,8 @@ type bench struct {
 	// weaveNS is, per host index, the namespace of a sleeping container on the weavego network; ovlNS likewise
 	// for the Docker overlay network.
 	weaveNS, ovlNS map[int]string
+	// key is the cluster key every weavego host is given.
+	key string
 }
 
 func (b *bench) ordered() []*benchPath {
@@ -188,7 +190,10 @@ func (b *bench) benchPeers() string {
 
 // installWeavego installs the plugin on h with the production log level.
 func (b *bench) installWeavego(h *Host) error {
-	return h.InstallPlugin(map[string]string{"PEERS": b.benchPeers(), "LOG_LEVEL": "info"})
+	if b.key == "" {
+		b.key = newClusterKey(b.t)
+	}
+	return h.InstallPlugin(map[string]string{"PEERS": b.benchPeers(), "KEY": b.key, "LOG_LEVEL": "info"})
 }
 
 // setupWeavego installs the plugin on h1 and h2 (h3 comes later, to measure how a new host learns the

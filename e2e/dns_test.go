@@ -93,17 +93,23 @@ func startUpstreamDNS(t *testing.T, c *Cluster) *atomic.Int64 {
 	return &queries
 }
 
-// dnsClient queries a DNS server from inside a host's network namespace, over one UDP socket.
+// dnsClient queries a DNS server from inside a container's network namespace, over one UDP socket: dnsd
+// answers only containers on its networks.
 type dnsClient struct{ conn *dns.Conn }
 
-func newDNSClient(t *testing.T, h *Host, server string) *dnsClient {
+// newDNSClient opens a client in the network namespace of container ctr on h.
+func newDNSClient(t *testing.T, h *Host, ctr, server string) *dnsClient {
 	t.Helper()
+	sandbox, err := h.Docker("inspect", "--format", "{{.NetworkSettings.SandboxKey}}", ctr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var conn net.Conn
-	if err := inNetns(h.nsPath(), func() (err error) {
+	if err := inNetns(strings.TrimSpace(sandbox), func() (err error) {
 		conn, err = net.Dial("udp", net.JoinHostPort(server, "53"))
 		return err
 	}); err != nil {
-		t.Fatalf("DNS client in %s: %v", h.Name, err)
+		t.Fatalf("DNS client in container %s on %s: %v", ctr, h.Name, err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &dnsClient{conn: &dns.Conn{Conn: conn}}
@@ -215,7 +221,8 @@ func TestDNS(t *testing.T) {
 		})
 		clients := map[*Host]*dnsClient{}
 		for _, h := range wc.Hosts() {
-			clients[h] = newDNSClient(t, h, gw)
+			h.RunContainer(t, "--name", "probe", "--network", "net1", BusyboxImage, "sleep", "3600")
+			clients[h] = newDNSClient(t, h, "probe", gw)
 			Eventually(t, 30*time.Second, func() error {
 				ips, err := clients[h].A("dup.weavego.local")
 				if err != nil || !slices.Equal(ips, both) {
@@ -263,9 +270,9 @@ func TestDNS(t *testing.T) {
 		if upstream.Load() == before {
 			t.Errorf("%s was answered but the upstream at %s:%d got no query", outsideName, UnderlayGateway, upstreamPort)
 		}
-		ips, err := newDNSClient(t, h1, gw).A(outsideName)
+		ips, err := newDNSClient(t, h3, "client", gw).A(outsideName)
 		if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
-			t.Errorf("%s at h1's dnsd: %v, %v; want [%s]", outsideName, ips, err, outsideAddr)
+			t.Errorf("%s at h3's dnsd: %v, %v; want [%s]", outsideName, ips, err, outsideAddr)
 		}
 		t.Logf("upstream resolver got %d queries", upstream.Load())
 	})

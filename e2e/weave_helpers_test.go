@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -15,9 +17,6 @@ import (
 	"testing"
 	"time"
 )
-
-// statusPort is the plugin's default STATUS_PORT, on the loopback of each host namespace.
-const statusPort = 6782
 
 // wgStatus is the part of the plugin's GET /status answer the tests read.
 type wgStatus struct {
@@ -52,6 +51,9 @@ type wgStatus struct {
 		Listen  []string
 		Records int
 	}
+	Firewall struct {
+		VXLANNonMember int
+	}
 }
 
 // peerState returns the state h's plugin reports for the peer whose address is ip, or "" when it lists none.
@@ -85,33 +87,49 @@ func newWeaveCluster(t *testing.T, n int, env map[string]string) *weaveCluster {
 // newWeaveClusterOn is newWeaveCluster on hosts already up (for tests that start underlay servers first).
 func newWeaveClusterOn(t *testing.T, c *Cluster, env map[string]string) *weaveCluster {
 	t.Helper()
-	n := len(c.Hosts())
+	return meshHosts(t, c, c.Hosts(), env)
+}
+
+// meshHosts installs the plugin on hosts, the cluster key and PEERS naming every other one of them (plus env),
+// and waits until each of them sees all of them alive. Other hosts of c are left alone.
+func meshHosts(t *testing.T, c *Cluster, hosts []*Host, env map[string]string) *weaveCluster {
+	t.Helper()
 	start := time.Now()
-	err := c.eachHost(func(h *Host) error {
-		var peers []string
-		for _, o := range c.Hosts() {
-			if o != h {
-				peers = append(peers, o.IP.String())
+	key := newClusterKey(t)
+	errs := make(chan error, len(hosts))
+	for _, h := range hosts {
+		go func() {
+			var peers []string
+			for _, o := range hosts {
+				if o != h {
+					peers = append(peers, o.IP.String())
+				}
 			}
+			e := map[string]string{"PEERS": strings.Join(peers, ","), "KEY": key}
+			for k, v := range env {
+				e[k] = v
+			}
+			if err := h.InstallPlugin(e); err != nil {
+				errs <- fmt.Errorf("%s: %w", h.Name, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range hosts {
+		if err := <-errs; err != nil {
+			t.Fatalf("install plugins: %v", err)
 		}
-		e := map[string]string{"PEERS": strings.Join(peers, ",")}
-		for k, v := range env {
-			e[k] = v
-		}
-		return h.InstallPlugin(e)
-	})
-	if err != nil {
-		t.Fatalf("install plugins: %v", err)
 	}
 	wc := &weaveCluster{Cluster: c, Peer: map[*Host]string{}}
 	Eventually(t, 2*time.Minute, func() error {
-		for _, h := range c.Hosts() {
+		for _, h := range hosts {
 			st, err := h.Status()
 			if err != nil {
 				return err
 			}
 			wc.Peer[h] = st.Cluster.Self
-			for _, o := range c.Hosts() {
+			for _, o := range hosts {
 				if s := st.peerState(o.IP.String()); s != "alive" {
 					return fmt.Errorf("%s sees %s as %q", h.Name, o.Name, s)
 				}
@@ -119,14 +137,14 @@ func newWeaveClusterOn(t *testing.T, c *Cluster, env map[string]string) *weaveCl
 		}
 		return nil
 	})
-	t.Logf("plugins enabled and meshed (%d peers) in %s", n, time.Since(start).Round(100*time.Millisecond))
+	t.Logf("plugins enabled and meshed (%d peers) in %s", len(hosts), time.Since(start).Round(100*time.Millisecond))
 	return wc
 }
 
-// Status reads the plugin's status API on h.
+// Status reads the plugin's status through `weavego status --json` on h.
 func (h *Host) Status() (wgStatus, error) {
 	var st wgStatus
-	out, err := h.Exec(Wget(fmt.Sprintf("http://127.0.0.1:%d/status", statusPort))...)
+	out, err := h.WeavegoCLI("status", "--json")
 	if err != nil {
 		return st, fmt.Errorf("%s: status API: %w", h.Name, err)
 	}
@@ -139,9 +157,22 @@ func (h *Host) Status() (wgStatus, error) {
 // weavegoBin is the weavego command, taken from the plugin bundle.
 func weavegoBin() string { return filepath.Join(PluginDir(), "rootfs", "weavego") }
 
-// WeavegoCLI runs the weavego command in h's namespace, where it reaches h's plugin on the loopback.
+// ControlSocket is the host-side path of h's plugin control socket: control.sock in the plugin's state mount.
+func (h *Host) ControlSocket() string { return filepath.Join(h.Dir, "plugin-state", "control.sock") }
+
+// WeavegoCLI runs the weavego command in h's namespace, pointed at h's control socket.
 func (h *Host) WeavegoCLI(args ...string) (string, error) {
-	return h.Exec(append([]string{weavegoBin()}, args...)...)
+	return h.Exec(append([]string{weavegoBin(), "--socket", h.ControlSocket()}, args...)...)
+}
+
+// newClusterKey returns a fresh cluster key (base64 of 32 random bytes), as `weavego key generate` prints.
+func newClusterKey(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 // netView is what `docker network inspect` says of a network on one host.
