@@ -67,6 +67,7 @@ func TestSecurity(t *testing.T) {
 		{"LocalUserCannotChangeCluster", s.localUser},
 		{"DNSScopedToNetworks", s.dnsScope},
 		{"OutsideQueriesNotAnswered", s.dnsOutside},
+		{"UnsafeSubnetsRefused", s.unsafeSubnets},
 	} {
 		if !t.Run(step.name, step.run) {
 			t.Logf("%s failed; h1's plugin log:\n%s", step.name, tail(s.h1.PluginLogs(), 40))
@@ -470,4 +471,27 @@ func (s *security) dnsOutside(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unsafeSubnets: docker network create refuses subnets and gateways that would route over the host's loopback,
+// link-local or multicast space, with a sentence, and creates nothing.
+func (s *security) unsafeSubnets(t *testing.T) {
+	for _, c := range []struct{ args []string }{
+		{[]string{"--subnet", "127.0.0.0/24"}},
+		{[]string{"--subnet", "169.254.0.0/24"}},
+		{[]string{"--subnet", "224.1.0.0/24"}},
+		{[]string{"--subnet", "10.98.0.0/24", "--gateway", "10.98.0.255"}},
+	} {
+		args := append(append([]string{"network", "create"}, netArgs...), c.args...)
+		out, err := s.h1.Docker(append(args, "unsafe")...)
+		if err == nil {
+			_, _ = s.h1.Docker("network", "rm", "unsafe")
+			t.Errorf("docker network create %s was accepted: %s", strings.Join(c.args, " "), out)
+			continue
+		}
+		t.Logf("%s: %s", strings.Join(c.args, " "), lastLine(oneLineErr(err)))
+	}
+	// The same command with a unicast subnet works, so the refusals above are the rules, not the command.
+	s.h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.98.0.0/24", "safe")...)
+	s.h1.MustDocker(t, "network", "rm", "safe")
 }
