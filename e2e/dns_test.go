@@ -142,26 +142,9 @@ func (c *dnsClient) A(name string) ([]string, error) {
 	}
 }
 
-// nslookup runs busybox nslookup in container ctr and returns the addresses it prints after the name.
-func nslookup(h *Host, ctr, name string) ([]string, error) {
-	out, err := execIn(h, ctr, "nslookup", name)
-	if err != nil {
-		return nil, fmt.Errorf("nslookup %s in %s on %s: %w", name, ctr, h.Name, err)
-	}
-	var ips []string
-	answers := false
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 && f[0] == "Name:" {
-			answers = true
-		}
-		if answers && len(f) == 2 && f[0] == "Address:" && net.ParseIP(f[1]).To4() != nil {
-			ips = append(ips, f[1])
-		}
-	}
-	slices.Sort(ips)
-	return ips, nil
-}
+// nslookup runs busybox nslookup in container ctr, with the container's own resolver, and returns the addresses it
+// prints after the name.
+func nslookup(h *Host, ctr, name string) ([]string, error) { return nslookupAt(h, ctr, name, "") }
 
 func TestDNS(t *testing.T) {
 	RequirePlugin(t)
