@@ -21,12 +21,20 @@ type Handler struct {
 	cfg    Config
 	table  *Table
 	fwd    *forwarder
-	limits *limiter
-	served atomic.Pointer[[]Served] // networks whose clients are answered
-	stats  counters
+	limits *limiter // per client address
+	// netLimits is a budget per network, so that a container cycling
+	// through source addresses of its subnet still cannot starve the
+	// clients of other networks.
+	netLimits *limiter
+	served    atomic.Pointer[[]Served] // networks whose clients are answered
+	stats     counters
 }
 
 var _ dns.Handler = (*Handler)(nil)
+
+// networkShare is how many clients' budgets one network's forwarding budget
+// holds.
+const networkShare = 10
 
 // NewHandler returns a Handler answering from table with cfg (zero fields
 // take the defaults). It fails if cfg is invalid.
@@ -36,7 +44,8 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 		return nil, err
 	}
 	return &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg),
-		limits: newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients)}, nil
+		limits:    newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients),
+		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients)}, nil
 }
 
 // Stats returns a snapshot of the handler's counters.
@@ -66,7 +75,7 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		h.write(w, r, resp)
 		return
 	}
-	if !h.limits.allow(c.addr) {
+	if !h.limits.allow(c.addr) || !h.netLimits.allow(c.network) {
 		h.stats.overBudget.Add(1)
 		h.write(w, r, errorReply(r, dns.RcodeRefused))
 		return
