@@ -351,17 +351,20 @@ func waitPluginBack(t *testing.T, h *Host, old int, timeout time.Duration) time.
 }
 
 // buildUDPEcho compiles e2e/udpecho statically and returns the binary's path.
-func buildUDPEcho(t *testing.T) string {
+func buildUDPEcho(t *testing.T) string { return buildProbe(t, "udpecho") }
+
+// buildProbe compiles the probe program e2e/<name> statically and returns the binary's path.
+func buildProbe(t *testing.T, name string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "udpecho")
+	out := filepath.Join(t.TempDir(), name)
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
 	}
-	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "./udpecho")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "./"+name)
 	cmd.Env = append(cleanEnv(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build udpecho: %v: %s", err, b)
+		t.Fatalf("build %s: %v: %s", name, err, b)
 	}
 	return out
 }
