@@ -60,6 +60,15 @@ type Config struct {
 	// MaxClients bounds the clients whose budget is remembered
 	// (default DefaultMaxClients).
 	MaxClients int
+	// Observer, when set, is told of every reply (for metrics).
+	Observer Observer
+}
+
+// Observer is told of each reply the handler sends: its rcode, whether an
+// upstream gave it, and how long the request took. It is called on the
+// serving goroutine and must not block.
+type Observer interface {
+	ObserveReply(rcode int, forwarded bool, d time.Duration)
 }
 
 // withDefaults returns c with defaults applied and validated.
