@@ -17,6 +17,8 @@ func runClient(args []string, socket string, out io.Writer) error {
 		return c.rmpeer(args[1:], out)
 	case "token":
 		return c.token(args[1:], out)
+	case "connect", "forget":
+		return c.peerChange(args[0], args[1:], out)
 	}
 	return c.status(args[1:], out)
 }

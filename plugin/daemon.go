@@ -46,6 +46,7 @@ type parts struct {
 	ipam   *ipamdriver.Driver
 
 	metrics *metrics.Metrics
+	rpeers  *runtimePeers // peers added with weavego connect
 }
 
 func runDaemon(ctx context.Context, stderr io.Writer) error {
@@ -80,6 +81,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 			return nil, err
 		}
 	}
+	p.rpeers = &runtimePeers{store: p.store}
 	name, err := peerName(p.store)
 	if err != nil {
 		return nil, err
