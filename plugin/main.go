@@ -20,7 +20,7 @@ Commands:
   daemon                  run the plugin (the managed plugin's entrypoint)
   status [--json] [SECTION]
                           show this host's peers and networks
-                          (SECTION: peers, networks, ipam, dns, security)
+                          (SECTION: problems, peers, networks, ipam, dns, security)
   rmpeer HOST             take over the address space of a host that is gone for good
   connect HOST[:PORT]     join another host now, and after restarts (added to PEERS)
   forget HOST[:PORT]      stop joining a host added with connect (or in PEERS, until restart)
