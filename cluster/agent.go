@@ -81,6 +81,9 @@ type Agent struct {
 	kickKernel chan struct{}
 	kickDocker chan struct{}
 
+	// dnsMu serialises feedDNS. Lock order: dnsMu, then mu.
+	dnsMu sync.Mutex
+
 	// mu guards the fields below. Lock order: the driver's lock, then mu
 	// (driver callbacks call in with the driver's lock held).
 	mu        sync.Mutex

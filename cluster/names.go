@@ -56,6 +56,10 @@ func (a *Agent) feedDNS() {
 	if a.table == nil {
 		return
 	}
+	// Both loops feed the DNS server; one at a time, so that an older
+	// snapshot is never installed after a newer one.
+	a.dnsMu.Lock()
+	defer a.dnsMu.Unlock()
 	var records []dnsd.Record
 	for _, e := range a.rep.List(KindName) {
 		if !a.rep.Alive(e.Owner) {

@@ -12,16 +12,15 @@ import (
 
 // inputState is what the kernel holds of our input table.
 type inputState struct {
-	chain    *nftables.Chain // nil when absent
-	comments []string        // of the chain's rules, in order
+	chains   map[string]*nftables.Chain // by name; absent when missing
+	comments map[string][]string        // of each chain's rules, in order
 	sets     map[string]*nftables.Set
 	counters map[string]bool
 }
 
 // upToDate reports whether nothing needs to be written.
-func (s inputState) upToDate(want []inRule) bool {
-	if s.chain == nil || len(s.comments) != len(want) ||
-		!s.counters[CounterFromContainer] || !s.counters[CounterVXLANNonMember] {
+func (s inputState) upToDate(want []fwChain) bool {
+	if !s.counters[CounterFromContainer] || !s.counters[CounterVXLANNonMember] {
 		return false
 	}
 	for _, set := range peerSets(nil) {
@@ -29,8 +28,9 @@ func (s inputState) upToDate(want []inRule) bool {
 			return false
 		}
 	}
-	for i, r := range want {
-		if s.comments[i] != r.comment {
+	for _, c := range want {
+		if s.chains[c.name] == nil || !slices.EqualFunc(s.comments[c.name], c.rules,
+			func(have string, r inRule) bool { return have == r.comment }) {
 			return false
 		}
 	}
@@ -39,27 +39,30 @@ func (s inputState) upToDate(want []inRule) bool {
 
 // readInput reads our input table; a missing table is an empty state.
 func (m *Manager) readInput() (inputState, error) {
-	st := inputState{sets: map[string]*nftables.Set{}, counters: map[string]bool{}}
+	st := inputState{chains: map[string]*nftables.Chain{}, comments: map[string][]string{},
+		sets: map[string]*nftables.Set{}, counters: map[string]bool{}}
 	chains, err := m.nft.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return st, fmt.Errorf("list nftables inet chains: %w", err)
 	}
+	var tb *nftables.Table
 	for _, c := range chains {
-		if c.Table.Name == InputTable && c.Name == inputChainName {
-			st.chain = c
+		if c.Table.Name != InputTable {
+			continue
+		}
+		tb = c.Table
+		st.chains[c.Name] = c
+		rules, err := m.nft.GetRules(c.Table, c)
+		if err != nil {
+			return st, fmt.Errorf("list rules of chain %s %s: %w", InputTable, c.Name, err)
+		}
+		for _, r := range rules {
+			comment, _ := userdata.GetString(r.UserData, userdata.TypeComment)
+			st.comments[c.Name] = append(st.comments[c.Name], comment)
 		}
 	}
-	if st.chain == nil {
+	if tb == nil {
 		return st, nil
-	}
-	tb := st.chain.Table
-	rules, err := m.nft.GetRules(tb, st.chain)
-	if err != nil {
-		return st, fmt.Errorf("list rules of chain %s %s: %w", InputTable, inputChainName, err)
-	}
-	for _, r := range rules {
-		c, _ := userdata.GetString(r.UserData, userdata.TypeComment)
-		st.comments = append(st.comments, c)
 	}
 	sets, err := m.nft.GetSets(tb)
 	if err != nil {
@@ -89,19 +92,11 @@ func (m *Manager) ensureInput() error {
 	if err != nil {
 		return err
 	}
-	want := inputRules(m.ports)
+	want := tableChains(m.ports)
 	if st.upToDate(want) {
 		return nil
 	}
 	tb := m.nft.AddTable(inputTableRef())
-	ch := st.chain
-	if ch == nil {
-		accept := nftables.ChainPolicyAccept
-		ch = m.nft.AddChain(&nftables.Chain{Name: inputChainName, Table: tb, Type: nftables.ChainTypeFilter,
-			Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
-	} else {
-		m.nft.FlushChain(ch)
-	}
 	v4, v6 := splitPeers(m.vxlanPeers)
 	for i, s := range peerSets(tb) {
 		if st.sets[s.Name] != nil {
@@ -116,14 +111,24 @@ func (m *Manager) ensureInput() error {
 			m.nft.AddObj(&nftables.CounterObj{Table: tb, Name: name})
 		}
 	}
-	for _, r := range want {
-		m.nft.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: r.exprs,
-			UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
+	for _, c := range want {
+		ch := st.chains[c.name]
+		if ch == nil {
+			accept := nftables.ChainPolicyAccept
+			ch = m.nft.AddChain(&nftables.Chain{Name: c.name, Table: tb, Type: nftables.ChainTypeFilter,
+				Hooknum: c.hook, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+		} else {
+			m.nft.FlushChain(ch)
+		}
+		for _, r := range c.rules {
+			m.nft.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: r.exprs,
+				UserData: userdata.AppendString(nil, userdata.TypeComment, r.comment)})
+		}
 	}
 	if err := m.nft.Flush(); err != nil {
 		return fmt.Errorf("apply nftables rules in table inet %s: %w", InputTable, err)
 	}
-	m.log.Debug("input firewall updated", "table", InputTable, "rules", len(want))
+	m.log.Debug("host firewall updated", "table", InputTable, "chains", len(want))
 	return nil
 }
 
@@ -140,7 +145,7 @@ func (m *Manager) SetVXLANPeers(addrs []netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	if !st.upToDate(inputRules(m.ports)) {
+	if !st.upToDate(tableChains(m.ports)) {
 		if err := m.ensureInput(); err != nil {
 			return err
 		}

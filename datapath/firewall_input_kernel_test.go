@@ -126,13 +126,13 @@ func TestInputFirewallIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.upToDate(inputRules(tn.m.ports)) {
+	if !st.upToDate(tableChains(tn.m.ports)) {
 		t.Errorf("input table not as wanted: comments %q", st.comments)
 	}
 	// A pass with nothing to do writes nothing: the rules keep their handles.
 	c := tn.nft(t)
 	handles := func() []uint64 {
-		rules, err := c.GetRules(inputTableRef(), st.chain)
+		rules, err := c.GetRules(inputTableRef(), st.chains[inputChainName])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,7 +26,8 @@ const (
 	// to the host that were dropped.
 	CounterFromContainer = "from-container"
 
-	inputChainName = "input"
+	inputChainName   = "input"
+	forwardChainName = "forward"
 	gwBridge       = "docker_gwbridge"
 	commentPrefix  = "weavego: "
 )
@@ -95,6 +96,55 @@ func inputRules(p inputPorts) []inRule {
 				},
 				drop(CounterVXLANNonMember)),
 		})
+	}
+	for i := range rules {
+		rules[i].comment = commentPrefix + rules[i].comment
+	}
+	return rules
+}
+
+// fwChain is one base chain of our table with its rules, in order.
+type fwChain struct {
+	name  string
+	hook  *nftables.ChainHook
+	rules []inRule
+}
+
+// tableChains are the base chains of our table: input (what reaches the
+// host) and forward (what containers send through the host).
+func tableChains(p inputPorts) []fwChain {
+	return []fwChain{
+		{name: inputChainName, hook: nftables.ChainHookInput, rules: inputRules(p)},
+		{name: forwardChainName, hook: nftables.ChainHookForward, rules: forwardRules(p)},
+	}
+}
+
+// forwardRules drop what containers send, through the host's egress NAT, to
+// the VXLAN and gossip ports of members: masqueraded to this host's own
+// underlay address, it would pass the other members' allowlists. The
+// host's own VXLAN and gossip traffic leaves through output, never forward.
+func forwardRules(p inputPorts) []inRule {
+	var rules []inRule
+	for i, s := range peerSets(nil) {
+		fam, off, size := byte(unix.NFPROTO_IPV4), uint32(16), uint32(4)
+		if i == 1 {
+			fam, off, size = unix.NFPROTO_IPV6, 24, 16
+		}
+		toMember := []expr.Any{
+			&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: size},
+			&expr.Lookup{SourceRegister: 2, SetName: s.Name},
+		}
+		for _, r := range []struct {
+			what  string
+			proto byte
+			port  uint16
+		}{{"vxlan udp", unix.IPPROTO_UDP, p.vxlan}, {"gossip udp", unix.IPPROTO_UDP, p.gossip},
+			{"gossip tcp", unix.IPPROTO_TCP, p.gossip}} {
+			rules = append(rules, inRule{
+				fmt.Sprintf("forwarded %s/%d to a member (%s)", r.what, r.port, s.Name),
+				cat(nfproto(fam), l4(r.proto), dport(r.port), toMember, drop(CounterFromContainer)),
+			})
+		}
 	}
 	for i := range rules {
 		rules[i].comment = commentPrefix + rules[i].comment

@@ -75,7 +75,7 @@ func TestInputRulesPorts(t *testing.T) {
 }
 
 func TestUpToDate(t *testing.T) {
-	want := inputRules(inputPorts{53, 6783, 4789})
+	want := tableChains(inputPorts{53, 6783, 4789})
 	comments := func(rs []inRule) []string {
 		var out []string
 		for _, r := range rs {
@@ -84,7 +84,10 @@ func TestUpToDate(t *testing.T) {
 		return out
 	}
 	full := func() inputState {
-		return inputState{chain: &nftables.Chain{}, comments: comments(want),
+		return inputState{
+			chains: map[string]*nftables.Chain{inputChainName: {}, forwardChainName: {}},
+			comments: map[string][]string{inputChainName: comments(want[0].rules),
+				forwardChainName: comments(want[1].rules)},
 			sets:     map[string]*nftables.Set{VXLANPeersSet: {}, VXLANPeers6Set: {}},
 			counters: map[string]bool{CounterFromContainer: true, CounterVXLANNonMember: true}}
 	}
@@ -94,10 +97,15 @@ func TestUpToDate(t *testing.T) {
 		want   bool
 	}{
 		{"complete", func(*inputState) {}, true},
-		{"no chain", func(s *inputState) { s.chain = nil }, false},
-		{"rule missing", func(s *inputState) { s.comments = s.comments[1:] }, false},
-		{"rules reordered", func(s *inputState) { s.comments[0], s.comments[1] = s.comments[1], s.comments[0] }, false},
-		{"foreign rule", func(s *inputState) { s.comments[2] = "" }, false},
+		{"no input chain", func(s *inputState) { delete(s.chains, inputChainName) }, false},
+		{"no forward chain", func(s *inputState) { delete(s.chains, forwardChainName) }, false},
+		{"rule missing", func(s *inputState) { s.comments[inputChainName] = s.comments[inputChainName][1:] }, false},
+		{"forward rule missing", func(s *inputState) { s.comments[forwardChainName] = s.comments[forwardChainName][1:] }, false},
+		{"rules reordered", func(s *inputState) {
+			c := s.comments[inputChainName]
+			c[0], c[1] = c[1], c[0]
+		}, false},
+		{"foreign rule", func(s *inputState) { s.comments[inputChainName][2] = "" }, false},
 		{"set missing", func(s *inputState) { delete(s.sets, VXLANPeers6Set) }, false},
 		{"counter missing", func(s *inputState) { delete(s.counters, CounterVXLANNonMember) }, false},
 	}

@@ -24,6 +24,9 @@ type Served struct {
 type client struct {
 	addr  netip.Addr
 	scope []uint32
+	// network is the address of the client's subnet: the key of its
+	// network's forwarding budget.
+	network netip.Addr
 }
 
 // client identifies the sender of a request from its source address. ok is
@@ -48,7 +51,7 @@ func (h *Handler) client(remote net.Addr, idx *index) (c client, ok bool) {
 	}
 	for _, n := range *served {
 		if n.Subnet.Contains(addr) {
-			return client{addr: addr, scope: idx.scope(n.VNI, addr)}, true
+			return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr()}, true
 		}
 	}
 	return client{}, false

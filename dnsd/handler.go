@@ -22,12 +22,20 @@ type Handler struct {
 	cfg    Config
 	table  *Table
 	fwd    *forwarder
-	limits *limiter
-	served atomic.Pointer[[]Served] // networks whose clients are answered
-	stats  counters
+	limits *limiter // per client address
+	// netLimits is a budget per network, so that a container cycling
+	// through source addresses of its subnet still cannot starve the
+	// clients of other networks.
+	netLimits *limiter
+	served    atomic.Pointer[[]Served] // networks whose clients are answered
+	stats     counters
 }
 
 var _ dns.Handler = (*Handler)(nil)
+
+// networkShare is how many clients' budgets one network's forwarding budget
+// holds.
+const networkShare = 10
 
 // NewHandler returns a Handler answering from table with cfg (zero fields
 // take the defaults). It fails if cfg is invalid.
@@ -37,7 +45,8 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg),
-		limits: newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients)}
+		limits:    newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients),
+		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients)}
 	h.fwd.failed = &h.stats.upstreamErrs
 	return h, nil
 }
@@ -76,7 +85,7 @@ func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg) (resp *dns.Msg, forwa
 		h.stats.local.Add(1)
 		return resp, false
 	}
-	if !h.limits.allow(c.addr) {
+	if !h.limits.allow(c.addr) || !h.netLimits.allow(c.network) {
 		h.stats.overBudget.Add(1)
 		return errorReply(r, dns.RcodeRefused), false
 	}

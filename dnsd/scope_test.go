@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -157,5 +158,32 @@ func TestLimiterBoundsClients(t *testing.T) {
 	l.allow(addr(100))
 	if l.size() != 1 {
 		t.Errorf("after idling: %d clients remembered, want 1", l.size())
+	}
+}
+
+// A container that cycles through source addresses of its subnet gets a new
+// client budget each time, but its network's budget runs out, while the
+// clients of another network still forward.
+func TestServeBudgetPerNetwork(t *testing.T) {
+	up := startUpstream(t, dns.RcodeSuccess)
+	h := newHandlerWith(t, Config{Upstreams: []string{up.addr}, ClientRate: 1, ClientBurst: 2},
+		scopeRecords(), nil)
+	now := time.Unix(1000, 0)
+	h.limits.now = func() time.Time { return now }
+	h.netLimits.now = func() time.Time { return now }
+	forwarded := 0
+	for i := range 50 { // 50 addresses of net1, 2 queries each
+		from := fmt.Sprintf("10.32.0.%d", 100+i)
+		for range 2 {
+			if askFrom(t, h, query("example.com.", dns.TypeA), false, from).Rcode == dns.RcodeSuccess {
+				forwarded++
+			}
+		}
+	}
+	if want := networkShare * 2; forwarded != want {
+		t.Errorf("net1 forwarded %d queries from 50 addresses; want its network burst %d", forwarded, want)
+	}
+	if r := askFrom(t, h, query("example.com.", dns.TypeA), false, "10.32.1.9"); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("a client of net2 got %s while net1 was flooded", dns.RcodeToString[r.Rcode])
 	}
 }

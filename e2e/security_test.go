@@ -232,6 +232,16 @@ func vxlanDrops(t *testing.T, h *Host) int {
 	return st.Firewall.VXLANNonMember
 }
 
+// fromContainerDrops returns the count of packets from containers h's firewall dropped.
+func fromContainerDrops(t *testing.T, h *Host) int {
+	t.Helper()
+	st, err := h.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Firewall.FromContainer
+}
+
 // vxlanFromStranger: VXLAN datagrams from an address that is no member are dropped, and counted.
 func (s *security) vxlanFromStranger(t *testing.T) {
 	before := vxlanDrops(t, s.h1)
@@ -299,6 +309,7 @@ func (s *security) hostPorts(t *testing.T) {
 		{"port-prober", s.gw1, gossipPort},
 		{"port-prober", s.gw1, 6782},
 		{"port-prober", s.h1.IP.String(), gossipPort},
+		{"port-prober", s.h2.IP.String(), gossipPort},
 		{"port-prober-int", gwInt, probePort},
 		{"port-prober-int", s.h1.IP.String(), probePort},
 		{"port-prober-int", gwInt, gossipPort},
@@ -310,6 +321,18 @@ func (s *security) hostPorts(t *testing.T) {
 	}
 	if n := accepted.Load() - hostSide; n != 0 {
 		t.Errorf("the host's listener on port %d accepted %d connections from containers", probePort, n)
+	}
+	// Through the egress NAT a container's VXLAN datagram to another member would carry its host's (a member's)
+	// address and pass the allowlist there: the host drops it on the way out, and counts it.
+	s.h1.MustDocker(t, "cp", buildUDPEcho(t), "port-prober:/udpecho")
+	before := fromContainerDrops(t, s.h1)
+	for range 2 { // each send tries three times, and gets no answer
+		if out, err := execIn(s.h1, "port-prober", "/udpecho", "send", fmt.Sprintf("%s:%d", s.h2.IP, vxlanPort), "frame"); err == nil {
+			t.Errorf("a container's datagram to h2's VXLAN port was answered: %s", out)
+		}
+	}
+	if d := fromContainerDrops(t, s.h1) - before; d < 6 {
+		t.Errorf("h1 counted %d of the 6 VXLAN datagrams its container sent to h2 as dropped", d)
 	}
 	// DNS at the gateway is what containers may use.
 	Eventually(t, 30*time.Second, func() error {

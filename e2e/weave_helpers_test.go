@@ -52,7 +52,7 @@ type wgStatus struct {
 		Records int
 	}
 	Firewall struct {
-		VXLANNonMember int
+		FromContainer, VXLANNonMember int
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/weavego/weavego/settings"
 )
@@ -35,6 +36,10 @@ type control struct {
 	keys     keyring                   // nil for an open cluster
 	saveRing func(keys [][]byte) error // persists the ring after a change
 	log      *slog.Logger
+
+	// keyMu serialises key changes with their save, so that two concurrent
+	// changes are saved in the order they were made.
+	keyMu sync.Mutex
 }
 
 // keyRequest is the body of the key change requests.
@@ -112,6 +117,8 @@ func (c *control) handleKeyChange(w http.ResponseWriter, r *http.Request, op str
 		return
 	}
 	change := map[string]func([]byte) error{"install": c.keys.InstallKey, "use": c.keys.UseKey, "remove": c.keys.RemoveKey}[op]
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
 	if err := change(key); err != nil {
 		fail(w, http.StatusConflict, err.Error())
 		return

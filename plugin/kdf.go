@@ -1,6 +1,10 @@
 package main
 
-import "golang.org/x/crypto/argon2"
+import (
+	"crypto/sha256"
+
+	"golang.org/x/crypto/argon2"
+)
 
 // Argon2id parameters of the PASSWORD key. Every host must derive the same
 // key from the same password, so the salt is fixed and documented rather
@@ -18,4 +22,12 @@ const (
 // Argon2id, so that guessing a word costs far more than one hash per try.
 func passwordKey(password string) []byte {
 	return argon2.IDKey([]byte(password), []byte(kdfSalt), kdfTime, kdfMemory, kdfThreads, keyLen)
+}
+
+// legacyPasswordKey is the key weavego versions before the cluster key
+// derived from PASSWORD (unsalted SHA-256). It is used only to keep talking
+// to such hosts during an upgrade.
+func legacyPasswordKey(password string) []byte {
+	k := sha256.Sum256([]byte(password))
+	return k[:]
 }

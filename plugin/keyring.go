@@ -17,6 +17,11 @@ import (
 // list of base64 keys, the primary first, readable by root only.
 const keyringFile = "keyring"
 
+// generatedFile, beside keyringFile, holds the key this host generated for
+// itself as a first host, as long as that key is its primary: a KEY given
+// later (the host joins another cluster) then replaces it as primary.
+const generatedFile = "keyring.generated"
+
 // Security modes, as the status and the log name them.
 const (
 	modeOpen     = "open"
@@ -30,6 +35,12 @@ type keySource struct {
 	password bool   // key was derived from PASSWORD
 	open     bool   // INSECURE_OPEN=true
 	joining  bool   // PEERS is set: this host joins an existing cluster
+	// generated is the key this host generated for itself and still uses
+	// as primary, nil if none.
+	generated []byte
+	// legacy is the key an older weavego derived from PASSWORD, set when
+	// this host is upgraded from such a version (saved state, no ring).
+	legacy []byte
 }
 
 // keyPlan is the outcome of resolveKeys.
@@ -38,22 +49,31 @@ type keyPlan struct {
 	mode      string   // modeOpen, modeKey or modePassword
 	save      bool     // the ring differs from the saved one
 	generated bool     // the primary key was just made here
+	promoted  bool     // KEY replaced a key generated here as primary
 }
 
 // errNoKey is the refusal to join a cluster without a key.
-var errNoKey = errors.New("PEERS is set but this host has no cluster key: run `weavego token` on a member " +
-	"and set it here (docker plugin set weavego KEY=...), or set INSECURE_OPEN=true to run an open cluster")
+var errNoKey = errors.New("PEERS is set, or the saved state comes from a cluster, but this host has no cluster key: " +
+	"run `weavego token` on a member and set it here (docker plugin set weavego KEY=...); a cluster that ran " +
+	"without a key moves to one with KEY_ROLLOUT (docs/keys.md), or stays open with INSECURE_OPEN=true")
 
 // resolveKeys decides the gossip keys from the settings and the saved ring:
 // a given key is added to a saved ring (and is primary only when there is
-// none); a first host without a key generates one; a joining host without
-// one is refused.
+// none, or when the primary is a key this host generated for itself); a
+// first host without a key generates one; a joining host without one is
+// refused. A host upgraded from a version that derived its key from
+// PASSWORD the old way keeps sending with that key until told otherwise.
 func resolveKeys(src keySource, saved [][]byte, gen func() ([]byte, error)) (keyPlan, error) {
 	if src.open {
 		return keyPlan{mode: modeOpen}, nil
 	}
 	plan := keyPlan{keys: saved}
 	switch {
+	case src.key != nil && len(saved) == 0 && src.legacy != nil:
+		plan.keys, plan.save = [][]byte{src.legacy, src.key}, true
+	case src.key != nil && !containsKey(saved, src.key) && len(saved) > 0 && bytes.Equal(saved[0], src.generated):
+		plan.keys = append([][]byte{src.key}, saved...)
+		plan.save, plan.promoted = true, true
 	case src.key != nil && !containsKey(saved, src.key):
 		plan.keys = append(append([][]byte(nil), saved...), src.key)
 		plan.save = true
@@ -141,6 +161,36 @@ func saveKeyring(path string, keys [][]byte) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save the cluster keys to %s: %w", path, err)
+	}
+	return nil
+}
+
+// loadGenerated reads the key recorded as generated here; nil when none.
+func loadGenerated(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	k, err := settings.ParseKey(string(bytes.TrimSpace(b)))
+	if err != nil {
+		return nil
+	}
+	return k
+}
+
+// recordGenerated keeps generatedFile in step with plan: written when the
+// primary key was just generated here, removed once another key replaced
+// it as primary.
+func recordGenerated(path string, plan keyPlan) error {
+	switch {
+	case plan.generated:
+		if err := os.WriteFile(path, []byte(encodeKey(plan.keys[0])+"\n"), 0o600); err != nil {
+			return fmt.Errorf("record the generated cluster key: %w", err)
+		}
+	case plan.promoted:
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("forget the generated cluster key: %w", err)
+		}
 	}
 	return nil
 }

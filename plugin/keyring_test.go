@@ -28,6 +28,12 @@ func TestResolveKeys(t *testing.T) {
 		{"key already saved", keySource{key: k(2)}, [][]byte{k(1), k(2)}, keyPlan{keys: [][]byte{k(1), k(2)}, mode: modeKey}, nil},
 		{"new key joins ring, not primary", keySource{key: k(3)}, [][]byte{k(1)}, keyPlan{keys: [][]byte{k(1), k(3)}, mode: modeKey, save: true}, nil},
 		{"password", keySource{key: k(4), password: true}, nil, keyPlan{keys: [][]byte{k(4)}, mode: modePassword, save: true}, nil},
+		{"key replaces a generated primary", keySource{key: k(3), joining: true, generated: k(7)}, [][]byte{k(7)},
+			keyPlan{keys: [][]byte{k(3), k(7)}, mode: modeKey, save: true, promoted: true}, nil},
+		{"generated key no longer primary", keySource{key: k(3), generated: k(7)}, [][]byte{k(1), k(7)},
+			keyPlan{keys: [][]byte{k(1), k(7), k(3)}, mode: modeKey, save: true}, nil},
+		{"upgraded password host keeps the legacy key primary", keySource{key: k(4), password: true, legacy: k(6)}, nil,
+			keyPlan{keys: [][]byte{k(6), k(4)}, mode: modeKey, save: true}, nil},
 		{"password rotated away", keySource{key: k(4), password: true}, [][]byte{k(5), k(4)}, keyPlan{keys: [][]byte{k(5), k(4)}, mode: modeKey}, nil},
 	}
 	for _, tt := range tests {
@@ -69,5 +75,24 @@ func TestPasswordKey(t *testing.T) {
 	a, b := passwordKey("s3cret"), passwordKey("s3cret")
 	if len(a) != 32 || !bytes.Equal(a, b) || bytes.Equal(a, passwordKey("s3cret2")) {
 		t.Error("passwordKey must give the same 32 bytes for the same password, others for another")
+	}
+}
+
+func TestGeneratedMarker(t *testing.T) {
+	path := filepath.Join(t.TempDir(), generatedFile)
+	if err := recordGenerated(path, keyPlan{keys: [][]byte{k(7)}, generated: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadGenerated(path); !bytes.Equal(got, k(7)) {
+		t.Fatalf("loadGenerated = %x, want the generated key", got)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("marker file: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	if err := recordGenerated(path, keyPlan{promoted: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := loadGenerated(path); got != nil {
+		t.Fatalf("after promotion the marker still says %x", got)
 	}
 }

@@ -15,16 +15,22 @@ import (
 
 // gossipKeys resolves the gossip keyring at start from the settings and the
 // ring saved in STATE_DIR, saves it when it changed, and logs what it did.
-func gossipKeys(set settings.Settings, log *slog.Logger) (keyPlan, error) {
-	src := keySource{key: set.Key, open: set.InsecureOpen, joining: len(set.Peers) > 0}
-	if set.Password != "" {
-		src.key, src.password = passwordKey(set.Password), true
-	}
+// fromCluster says whether the saved state holds entries of other hosts:
+// this host was a member of a cluster before.
+func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyPlan, error) {
+	src := keySource{key: set.Key, open: set.InsecureOpen, joining: len(set.Peers) > 0 || fromCluster}
 	path := filepath.Join(set.StateDir, keyringFile)
 	saved, err := loadKeyring(path)
 	if err != nil {
 		return keyPlan{}, err
 	}
+	if set.Password != "" {
+		src.key, src.password = passwordKey(set.Password), true
+		if fromCluster && len(saved) == 0 {
+			src.legacy = legacyPasswordKey(set.Password)
+		}
+	}
+	src.generated = loadGenerated(filepath.Join(set.StateDir, generatedFile))
 	plan, err := resolveKeys(src, saved, newKey)
 	if err != nil {
 		return keyPlan{}, err
@@ -33,6 +39,19 @@ func gossipKeys(set settings.Settings, log *slog.Logger) (keyPlan, error) {
 		if err := saveKeyring(path, plan.keys); err != nil {
 			return keyPlan{}, err
 		}
+	}
+	if err := recordGenerated(filepath.Join(set.StateDir, generatedFile), plan); err != nil {
+		return keyPlan{}, err
+	}
+	if src.legacy != nil {
+		log.Warn("upgraded from a weavego that derived the gossip key from PASSWORD with SHA-256: that key stays "+
+			"primary so that hosts not yet upgraded understand this one; once every host is upgraded, run "+
+			"`weavego key list`, `weavego key use` with the second key, then `weavego key remove` the first, on "+
+			"every host (docs/keys.md)", "keyring", path)
+	}
+	if plan.promoted {
+		log.Info("KEY replaces the key this host generated for itself as the primary key (that one stays "+
+			"installed for receiving until removed)", "keyring", path)
 	}
 	switch {
 	case plan.mode == modeOpen:
@@ -59,7 +78,7 @@ func gossipKeys(set settings.Settings, log *slog.Logger) (keyPlan, error) {
 // with the state saved by the last run.
 func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	set := p.set
-	plan, err := gossipKeys(set, p.log)
+	plan, err := gossipKeys(set, savedFromCluster(p.store, name), p.log)
 	if err != nil {
 		return err
 	}

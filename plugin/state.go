@@ -86,3 +86,19 @@ func (p *parts) saveMeshLoop(ctx context.Context) {
 }
 
 func ipOf(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }
+
+// savedFromCluster reports whether the replicated state saved by the last
+// run holds entries written by hosts other than self: this host has been a
+// member of a cluster.
+func savedFromCluster(s *store.Store, self string) bool {
+	var entries []mesh.Entry
+	if ok, err := s.Get(bucketMesh, keyMesh, &entries); err != nil || !ok {
+		return false
+	}
+	for _, e := range entries {
+		if e.Owner != self {
+			return true
+		}
+	}
+	return false
+}
