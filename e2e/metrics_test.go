@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -12,8 +13,13 @@ import (
 	"time"
 )
 
-// metricsAddr is where the test's plugins serve metrics, in each host's own namespace.
-const metricsAddr = "127.0.0.1:9783"
+// The test's plugins serve metrics on every address of their host (metricsListen), so that the test can show
+// that containers still cannot reach them; the test scrapes them on loopback (metricsAddr).
+const (
+	metricsPort   = "9783"
+	metricsListen = ":" + metricsPort
+	metricsAddr   = "127.0.0.1:" + metricsPort
+)
 
 // scrapeMetrics fetches h's /metrics with busybox wget from the host's network namespace.
 func scrapeMetrics(h *Host) (string, error) {
@@ -57,7 +63,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool is missing: run scripts/prepare e2e (it installs it with scripts/get-promtool)")
 	}
-	wc := newWeaveCluster(t, 2, map[string]string{"METRICS_ADDR": metricsAddr})
+	wc := newWeaveCluster(t, 2, map[string]string{"METRICS_ADDR": metricsListen})
 	h1, h2 := wc.Host(0), wc.Host(1)
 	h1.CreateNetwork(t, "net1", netArgs...)
 	Eventually(t, 2*time.Minute, func() error { _, err := h2.NetworkView("net1"); return err })
@@ -108,6 +114,11 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, err := scrapeMetrics(h2); err != nil {
 		t.Errorf("h2 /metrics: %v", err)
+	}
+	// The input firewall drops all a container sends to its host but DNS, the metrics port included.
+	url := "http://" + net.JoinHostPort(v.Gateway, metricsPort) + "/metrics"
+	if out, err := execIn(h1, "client", "wget", "-T", "3", "-qO-", url); err == nil {
+		t.Errorf("a container reached the metrics listener at %s: %.200q", url, out)
 	}
 	t.Logf("h1 /metrics: %d lines, promtool check metrics passed", strings.Count(text, "\n"))
 }
