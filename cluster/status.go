@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Status is what `weavego status` shows of the cluster.
@@ -19,6 +20,8 @@ type PeerStatus struct {
 	Name, Addr, State string
 	Local             bool
 	Endpoints         int
+	// Since is when the peer became suspect, dead or left.
+	Since time.Time `json:",omitzero"`
 }
 
 // NetworkStatus is one cluster network.
@@ -48,7 +51,8 @@ func (a *Agent) Status() Status {
 		if p.Addr != nil {
 			addr = p.Addr.String()
 		}
-		st.Peers = append(st.Peers, PeerStatus{Name: p.Name, Addr: addr, State: p.State, Local: p.Local, Endpoints: perPeer[p.Name]})
+		st.Peers = append(st.Peers, PeerStatus{Name: p.Name, Addr: addr, State: p.State, Local: p.Local, Endpoints: perPeer[p.Name],
+			Since: p.Since})
 	}
 	hosts := map[uint32][]string{}
 	for _, e := range a.rep.List(KindHostNet) {

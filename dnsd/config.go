@@ -29,7 +29,8 @@ const (
 )
 
 // systemdResolvConf lists the real upstreams when /etc/resolv.conf only names
-// the systemd-resolved stub on 127.0.0.53, which we skip as loopback.
+// the systemd-resolved stub on 127.0.0.53; when it is not readable (it is not
+// mounted into the plugin), the stub itself is used (see resolvConf.read).
 const systemdResolvConf = "/run/systemd/resolve/resolv.conf"
 
 // Config configures a Handler and a Server. Zero values mean the defaults.
@@ -41,7 +42,8 @@ type Config struct {
 	// Port for UDP and TCP listeners (default 53; AnyPort for tests).
 	Port int
 	// Upstreams are "ip" or "ip:port" resolvers tried in order. When empty,
-	// the nameservers of ResolvConf are used, minus loopback addresses.
+	// the nameservers of ResolvConf are used; loopback ones only when
+	// there is no other (the systemd-resolved stub on 127.0.0.53).
 	Upstreams []string
 	// ResolvConf is read when Upstreams is empty (default /etc/resolv.conf).
 	ResolvConf string
@@ -58,6 +60,15 @@ type Config struct {
 	// MaxClients bounds the clients whose budget is remembered
 	// (default DefaultMaxClients).
 	MaxClients int
+	// Observer, when set, is told of every reply (for metrics).
+	Observer Observer
+}
+
+// Observer is told of each reply the handler sends: its rcode, whether an
+// upstream gave it, and how long the request took. It is called on the
+// serving goroutine and must not block.
+type Observer interface {
+	ObserveReply(rcode int, forwarded bool, d time.Duration)
 }
 
 // withDefaults returns c with defaults applied and validated.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -27,6 +28,7 @@ type forwarder struct {
 	rc      *resolvConf   // nameservers from resolv.conf when static is nil
 	slots   chan struct{} // semaphore of maxInflight forwards
 	timeout time.Duration
+	failed  *atomic.Uint64 // counts failed tries of one upstream; nil: not counted
 }
 
 func newForwarder(cfg Config) *forwarder {
@@ -72,10 +74,12 @@ func (f *forwarder) exchange(r *dns.Msg, proto string) (*dns.Msg, error) {
 		resp, _, err := c.ExchangeContext(ctx, r, up)
 		cancel()
 		if err != nil {
+			f.countFailure()
 			errs = append(errs, fmt.Errorf("forward %s over %s to %s: %w", questionString(r), proto, up, err))
 			continue
 		}
 		if resp.Rcode == dns.RcodeServerFailure || resp.Rcode == dns.RcodeRefused {
+			f.countFailure()
 			fallback = resp
 			continue
 		}
@@ -85,6 +89,12 @@ func (f *forwarder) exchange(r *dns.Msg, proto string) (*dns.Msg, error) {
 		return fallback, nil
 	}
 	return nil, errors.Join(errs...)
+}
+
+func (f *forwarder) countFailure() {
+	if f.failed != nil {
+		f.failed.Add(1)
+	}
 }
 
 func questionString(r *dns.Msg) string {

@@ -65,12 +65,13 @@ func header(b []byte) dns.Header {
 }
 
 // FuzzServersFrom checks that resolv.conf parsing never panics and only
-// yields usable, non-loopback host:port upstreams.
+// yields usable host:port upstreams, loopback ones apart.
 func FuzzServersFrom(f *testing.F) {
 	f.Add("nameserver 10.0.0.1\nnameserver 127.0.0.11\n")
 	f.Add("nameserver fe80::1%eth0\noptions ndots:5\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		for _, s := range serversFrom(strings.NewReader(text)) {
+		list, loop := serversFrom(strings.NewReader(text))
+		for _, s := range append(list, loop...) {
 			if _, err := parseUpstream(s); err != nil {
 				t.Fatalf("unusable upstream %q: %v", s, err)
 			}

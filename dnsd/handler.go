@@ -3,6 +3,7 @@ package dnsd
 import (
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -43,9 +44,11 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg),
+	h := &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg),
 		limits:    newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients),
-		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients)}, nil
+		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients)}
+	h.fwd.failed = &h.stats.upstreamErrs
+	return h, nil
 }
 
 // Stats returns a snapshot of the handler's counters.
@@ -58,36 +61,41 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		h.stats.dropped.Add(1) // answering responses invites reflection loops
 		return
 	}
+	start := time.Now()
 	h.stats.queries.Add(1)
+	resp, forwarded := h.answer(w, r)
+	h.write(w, r, resp)
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.ObserveReply(resp.Rcode, forwarded, time.Since(start))
+	}
+}
+
+// answer builds the reply to r, and says whether an upstream gave it.
+func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg) (resp *dns.Msg, forwarded bool) {
 	idx := h.table.load()
 	c, ok := h.client(w.RemoteAddr(), idx)
 	if !ok {
 		h.stats.strangers.Add(1) // not an open resolver: only our networks' containers
-		h.write(w, r, errorReply(r, dns.RcodeRefused))
-		return
+		return errorReply(r, dns.RcodeRefused), false
 	}
 	if rcode := check(r); rcode != dns.RcodeSuccess {
-		h.write(w, r, errorReply(r, rcode))
-		return
+		return errorReply(r, rcode), false
 	}
 	if resp := h.local(r, idx, c.scope); resp != nil {
 		h.stats.local.Add(1)
-		h.write(w, r, resp)
-		return
+		return resp, false
 	}
 	if !h.limits.allow(c.addr) || !h.netLimits.allow(c.network) {
 		h.stats.overBudget.Add(1)
-		h.write(w, r, errorReply(r, dns.RcodeRefused))
-		return
+		return errorReply(r, dns.RcodeRefused), false
 	}
 	resp, err := h.fwd.exchange(r, network(w))
 	if err != nil {
-		h.write(w, r, errorReply(r, dns.RcodeServerFailure))
-		return
+		return errorReply(r, dns.RcodeServerFailure), false
 	}
 	h.stats.forwarded.Add(1)
 	resp.Id = r.Id
-	h.write(w, r, resp)
+	return resp, true
 }
 
 // check returns the rcode a request must be rejected with, or RcodeSuccess.

@@ -44,20 +44,36 @@ func (rc *resolvConf) servers() []string {
 		return rc.list
 	}
 	rc.stamp = stamp
-	rc.list = []string{}
+	rc.list = rc.read()
+	return rc.list
+}
+
+// read picks the upstreams: the routable nameservers of the first file that
+// has any; failing that, the loopback nameservers of the first file that has
+// any. The second case is a host whose resolver is systemd-resolved
+// (nameserver 127.0.0.53) and whose real upstream list is not readable here:
+// the plugin runs in the host's network namespace, so the host's loopback
+// resolver is reachable from it and is the host's own choice of resolver.
+func (rc *resolvConf) read() []string {
+	var fallback []string
 	for _, p := range rc.paths {
 		f, err := os.Open(p)
 		if err != nil {
 			continue
 		}
-		list := serversFrom(f)
+		list, loop := serversFrom(f)
 		f.Close()
 		if len(list) > 0 {
-			rc.list = list
-			break
+			return list
+		}
+		if fallback == nil && len(loop) > 0 {
+			fallback = loop
 		}
 	}
-	return rc.list
+	if fallback == nil {
+		fallback = []string{}
+	}
+	return fallback
 }
 
 func (rc *resolvConf) fileStamp() string {
@@ -71,25 +87,34 @@ func (rc *resolvConf) fileStamp() string {
 }
 
 // serversFrom parses resolv.conf text and returns its nameservers as
-// host:port, skipping loopback and unspecified addresses: in the host
-// namespace 127.0.0.11 is nobody, and any loopback resolver may be one that
-// forwards back to us.
-func serversFrom(r io.Reader) []string {
+// host:port: routable ones in list, loopback ones in loop. Loopback servers
+// are only a fallback (see read): a routable one is preferred because a
+// loopback resolver may be one that forwards back to us. 127.0.0.11, Docker's
+// embedded resolver, is dropped: it exists only inside containers, and in the
+// host namespace nobody answers there. Unspecified addresses are dropped.
+func serversFrom(r io.Reader) (list, loop []string) {
 	cc, err := dns.ClientConfigFromReader(r)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	port, err := strconv.ParseUint(cc.Port, 10, 16)
 	if err != nil || port == 0 {
 		port = DefaultPort
 	}
-	var list []string
 	for _, s := range cc.Servers {
 		a, err := netip.ParseAddr(s)
-		if err != nil || a.Unmap().IsLoopback() || a.IsUnspecified() {
+		if err != nil || a.IsUnspecified() || a.Unmap() == dockerEmbeddedDNS {
 			continue
 		}
-		list = append(list, netip.AddrPortFrom(a, uint16(port)).String())
+		hp := netip.AddrPortFrom(a, uint16(port)).String()
+		if a.Unmap().IsLoopback() {
+			loop = append(loop, hp)
+			continue
+		}
+		list = append(list, hp)
 	}
-	return list
+	return list, loop
 }
+
+// dockerEmbeddedDNS is the resolver Docker runs inside containers only.
+var dockerEmbeddedDNS = netip.AddrFrom4([4]byte{127, 0, 0, 11})

@@ -10,28 +10,53 @@ import (
 
 func TestServersFrom(t *testing.T) {
 	tests := []struct {
-		name string
-		text string
-		want string
+		name       string
+		text       string
+		want, loop string
 	}{
-		{"empty", "", ""},
-		{"one", "nameserver 10.0.0.1\n", "10.0.0.1:53"},
-		{"order kept", "nameserver 10.0.0.2\nnameserver 10.0.0.1\n", "10.0.0.2:53, 10.0.0.1:53"},
-		{"docker embedded skipped", "nameserver 127.0.0.11\nnameserver 10.0.0.1\n", "10.0.0.1:53"},
-		{"systemd stub skipped", "nameserver 127.0.0.53\n", ""},
-		{"v6 loopback skipped", "nameserver ::1\nnameserver 2001:db8::1\n", "[2001:db8::1]:53"},
-		{"v4-mapped loopback skipped", "nameserver ::ffff:127.0.0.1\n", ""},
-		{"unspecified skipped", "nameserver 0.0.0.0\n", ""},
-		{"zoned link-local kept", "nameserver fe80::1%eth0\n", "[fe80::1%eth0]:53"},
-		{"hostnames skipped", "nameserver dns.example\n", ""},
-		{"comments and options", "# x\n; y\noptions ndots:2\nsearch a b\nnameserver 10.0.0.1\n", "10.0.0.1:53"},
+		{"empty", "", "", ""},
+		{"one", "nameserver 10.0.0.1\n", "10.0.0.1:53", ""},
+		{"order kept", "nameserver 10.0.0.2\nnameserver 10.0.0.1\n", "10.0.0.2:53, 10.0.0.1:53", ""},
+		{"docker embedded dropped", "nameserver 127.0.0.11\nnameserver 10.0.0.1\n", "10.0.0.1:53", ""},
+		{"systemd stub is loopback", "nameserver 127.0.0.53\n", "", "127.0.0.53:53"},
+		{"v6 loopback apart", "nameserver ::1\nnameserver 2001:db8::1\n", "[2001:db8::1]:53", "[::1]:53"},
+		{"v4-mapped loopback apart", "nameserver ::ffff:127.0.0.1\n", "", "[::ffff:127.0.0.1]:53"},
+		{"unspecified dropped", "nameserver 0.0.0.0\n", "", ""},
+		{"zoned link-local kept", "nameserver fe80::1%eth0\n", "[fe80::1%eth0]:53", ""},
+		{"hostnames dropped", "nameserver dns.example\n", "", ""},
+		{"comments and options", "# x\n; y\noptions ndots:2\nsearch a b\nnameserver 10.0.0.1\n", "10.0.0.1:53", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := joined(serversFrom(strings.NewReader(tt.text))); got != tt.want {
-				t.Errorf("got [%s], want [%s]", got, tt.want)
+			list, loop := serversFrom(strings.NewReader(tt.text))
+			if got := joined(list); got != tt.want {
+				t.Errorf("routable: got [%s], want [%s]", got, tt.want)
+			}
+			if got := joined(loop); got != tt.loop {
+				t.Errorf("loopback: got [%s], want [%s]", got, tt.loop)
 			}
 		})
+	}
+}
+
+// TestResolvConfLoopbackFallback: a host whose only resolver is the
+// systemd-resolved stub gets the stub (reachable from the host namespace the
+// plugin runs in); a routable server anywhere in the list of files wins.
+func TestResolvConfLoopbackFallback(t *testing.T) {
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "stub.conf")
+	real := filepath.Join(dir, "real.conf")
+	if err := os.WriteFile(stub, []byte("nameserver 127.0.0.53\noptions edns0 trust-ad\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := joined(newResolvConf([]string{stub, filepath.Join(dir, "missing.conf")}).servers()); got != "127.0.0.53:53" {
+		t.Errorf("stub only: got [%s], want [127.0.0.53:53]", got)
+	}
+	if err := os.WriteFile(real, []byte("nameserver 10.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := joined(newResolvConf([]string{stub, real}).servers()); got != "10.0.0.1:53" {
+		t.Errorf("stub and real: got [%s], want [10.0.0.1:53]", got)
 	}
 }
 

@@ -20,6 +20,9 @@ type Stats struct {
 	OverBudget uint64 // forwards refused because the client used up its budget
 	Dropped    uint64 // messages not answered at all (responses, runts)
 	WriteErrs  uint64 // replies that could not be sent
+	// UpstreamErrors counts tries of one upstream that failed: no answer
+	// in time, a network error, or a SERVFAIL or REFUSED reply.
+	UpstreamErrors uint64
 }
 
 // counters are the live, lock-free counterparts of Stats.
@@ -28,6 +31,7 @@ type counters struct {
 	nxdomain, servfail, formerr, notimp atomic.Uint64
 	refused, dropped, writeErrs         atomic.Uint64
 	strangers, overBudget               atomic.Uint64
+	upstreamErrs                        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -44,6 +48,8 @@ func (c *counters) snapshot() Stats {
 		WriteErrs:  c.writeErrs.Load(),
 		Strangers:  c.strangers.Load(),
 		OverBudget: c.overBudget.Load(),
+
+		UpstreamErrors: c.upstreamErrs.Load(),
 	}
 }
 

@@ -202,7 +202,10 @@ func testFailureAndLeave(t *testing.T, nodes []*testNode) {
 		if !got[i].Addr.Equal([]byte{127, 0, 0, 1}) || got[i].Port == 0 {
 			t.Errorf("peer %s has address %s:%d", got[i].Name, got[i].Addr, got[i].Port)
 		}
-		got[i].Addr, got[i].Port = nil, 0
+		if gone := got[i].State != StateAlive; gone == got[i].Since.IsZero() {
+			t.Errorf("peer %s is %s with Since %v", got[i].Name, got[i].State, got[i].Since)
+		}
+		got[i].Addr, got[i].Port, got[i].Since = nil, 0, time.Time{}
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Peers() on n0 =\n%+v\nwant\n%+v", got, want)

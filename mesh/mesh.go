@@ -35,6 +35,8 @@ type Mesh struct {
 	// direct sends entries too large for gossip over TCP; Close stops it.
 	direct *directSender
 	admit  *admission
+	// targets are the addresses Run joins (configured and Connect'ed).
+	targets *joinTargets
 
 	// lifeMu guards closed and is held across memberlist's Leave, so
 	// that Leave never follows Close (memberlist panics on Leave after
@@ -58,6 +60,7 @@ func New(cfg Config) (*Mesh, error) {
 		peers: newPeerTable(cfg.Name, cfg.suspicionTimeout(64)),
 		subs:  newSubscribers(),
 	}
+	m.targets = newJoinTargets(normalizedPeers(cfg.Peers))
 	m.admit = newAdmission(cfg, m.log)
 	m.store.limits = cfg.ownerLimits()
 	m.queue = &memberlist.TransmitLimitedQueue{

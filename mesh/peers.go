@@ -32,6 +32,9 @@ type Peer struct {
 	State string
 	// Local is true for this peer itself.
 	Local bool
+	// Since is when the peer became suspect, dead or left; zero while it
+	// is alive.
+	Since time.Time
 }
 
 // leaveGrace is how long a "bye" from a peer explains its disappearance: a
@@ -174,7 +177,10 @@ func (t *peerTable) list(now time.Time) []Peer {
 		p := r.peer
 		p.Addr = slices.Clone(p.Addr)
 		if p.State == StateAlive && !r.suspectAt.IsZero() && now.Sub(r.suspectAt) < t.suspectFor {
-			p.State = StateSuspect
+			p.State, p.Since = StateSuspect, r.suspectAt
+		}
+		if !r.goneAt.IsZero() {
+			p.Since = r.goneAt
 		}
 		out = append(out, p)
 	}

@@ -30,11 +30,6 @@ const (
 // gracefully and shuts gossip down. It returns nil after a clean leave.
 // Call Run once.
 func (m *Mesh) Run(ctx context.Context) error {
-	targets := make([]*joinTarget, 0, len(m.cfg.Peers))
-	for _, p := range m.cfg.Peers {
-		addr, _ := peerAddr(p) // validated by New
-		targets = append(targets, &joinTarget{addr: addr, delay: joinRetryMin})
-	}
 	joinTimer := time.NewTimer(0)
 	defer joinTimer.Stop()
 	reap := time.NewTicker(max(m.cfg.TombstoneTTL/10, time.Second))
@@ -44,7 +39,10 @@ func (m *Mesh) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return m.leave()
 		case <-joinTimer.C:
-			joinTimer.Reset(m.joinDue(ctx, targets, time.Now()))
+			joinTimer.Reset(m.joinDue(ctx, m.targets.snapshot(), time.Now()))
+		case <-m.targets.wake:
+			resetTargets(m.targets.snapshot(), time.Now())
+			joinTimer.Reset(0)
 		case now := <-reap.C:
 			m.reap(now)
 		}

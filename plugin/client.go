@@ -17,6 +17,8 @@ func runClient(args []string, socket string, out io.Writer) error {
 		return c.rmpeer(args[1:], out)
 	case "token":
 		return c.token(args[1:], out)
+	case "connect", "forget":
+		return c.peerChange(args[0], args[1:], out)
 	}
 	return c.status(args[1:], out)
 }
@@ -24,10 +26,10 @@ func runClient(args []string, socket string, out io.Writer) error {
 // sectionJSON prints one section of the status as JSON.
 func sectionJSON(out io.Writer, rep StatusReport, section string) error {
 	parts := map[string]any{"peers": rep.Cluster.Peers, "networks": rep.Cluster.Networks, "ipam": rep.IPAM,
-		"dns": rep.DNS, "security": rep.Security, "firewall": rep.Firewall}
+		"dns": rep.DNS, "security": rep.Security, "firewall": rep.Firewall, "problems": rep.Problems}
 	v, ok := parts[section]
 	if !ok {
-		return fmt.Errorf("unknown section %q: use peers, networks, ipam, dns or security", section)
+		return fmt.Errorf("unknown section %q: use problems, peers, networks, ipam, dns or security", section)
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	_, err := fmt.Fprintln(out, string(b))
@@ -38,6 +40,12 @@ func render(out io.Writer, rep StatusReport, section string) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	all := section == ""
+	if all || section == "problems" {
+		renderProblems(w, rep)
+		if !all {
+			return nil
+		}
+	}
 	switch {
 	case all || section == "peers":
 		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n\nPEER\tADDRESS\tSTATE\tENDPOINTS\n", rep.Version, rep.Cluster.Self,
@@ -75,7 +83,7 @@ func render(out io.Writer, rep StatusReport, section string) error {
 		fmt.Fprintln(w, rep.Security.sentence())
 		fmt.Fprintln(w, rep.Firewall.sentence())
 	default:
-		return fmt.Errorf("unknown section %q: use peers, networks, ipam, dns or security", section)
+		return fmt.Errorf("unknown section %q: use problems, peers, networks, ipam, dns or security", section)
 	}
 	return nil
 }

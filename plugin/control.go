@@ -31,6 +31,8 @@ type control struct {
 	report   func() StatusReport
 	known    func(host string) bool // host is a member or holds address space
 	rmpeer   func(ctx context.Context, host string) error
+	connect  func(ctx context.Context, host string) (string, error) // nil: not offered
+	forget   func(host string) (string, error)
 	keys     keyring                   // nil for an open cluster
 	saveRing func(keys [][]byte) error // persists the ring after a change
 	log      *slog.Logger
@@ -51,6 +53,8 @@ func (c *control) handler() http.Handler {
 		writeJSON(w, http.StatusOK, c.report())
 	})
 	mux.HandleFunc("POST /rmpeer", c.handleRmpeer)
+	mux.HandleFunc("POST /connect", c.handleConnect)
+	mux.HandleFunc("POST /forget", c.handleForget)
 	mux.HandleFunc("GET /keys", c.handleKeys)
 	for _, op := range []string{"install", "use", "remove"} {
 		mux.HandleFunc("POST /keys/"+op, func(w http.ResponseWriter, r *http.Request) { c.handleKeyChange(w, r, op) })

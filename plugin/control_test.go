@@ -76,6 +76,13 @@ func startControl(t *testing.T, open bool) *testControl {
 		saveRing: func(keys [][]byte) error { tc.saved = keys; return nil },
 		log:      slog.New(slog.DiscardHandler),
 	}
+	c.connect = func(_ context.Context, h string) (string, error) { return "connected to " + h, nil }
+	c.forget = func(h string) (string, error) {
+		if h != "h2" {
+			return "", fmt.Errorf("%s is not among the peers", h)
+		}
+		return "forgot " + h, nil
+	}
 	if open {
 		c.keys = nil
 	}
@@ -105,6 +112,10 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"rmpeer", "gone"}, "address space of gone taken over", false},
 		{[]string{"rmpeer", "stranger"}, `"stranger" is not a member`, true},
 		{[]string{"rmpeer", strings.Repeat("a", 300)}, "at most 253 bytes", true},
+		{[]string{"connect", "h2:6790"}, "connected to h2:6790", false},
+		{[]string{"connect"}, "usage: weavego connect HOST", true},
+		{[]string{"forget", "h2"}, "forgot h2", false},
+		{[]string{"forget", "h9"}, "h9 is not among the peers", true},
 		{[]string{"key", "install", "s3cret"}, "not a cluster key", true},
 		{[]string{"key", "install", key2}, "key installed", false},
 		{[]string{"key", "use", key2}, "key made primary", false},

@@ -143,3 +143,11 @@ func (c *controlClient) token(args []string, out io.Writer) error {
 	fmt.Fprintln(out, a.Keys[0])
 	return nil
 }
+
+// peerChange runs `weavego connect HOST` or `weavego forget HOST`.
+func (c *controlClient) peerChange(cmd string, args []string, out io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: weavego %s HOST[:PORT]", cmd)
+	}
+	return c.result(http.MethodPost, "/"+cmd+"?host="+url.QueryEscape(args[0]), nil, out)
+}

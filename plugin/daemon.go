@@ -21,6 +21,7 @@ import (
 	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/ipamdriver"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/metrics"
 	"github.com/weavego/weavego/pluginapi"
 	"github.com/weavego/weavego/settings"
 	"github.com/weavego/weavego/store"
@@ -43,6 +44,9 @@ type parts struct {
 	agent  *cluster.Agent
 	driver *driver.Driver
 	ipam   *ipamdriver.Driver
+
+	metrics *metrics.Metrics
+	rpeers  *runtimePeers // peers added with weavego connect
 }
 
 func runDaemon(ctx context.Context, stderr io.Writer) error {
@@ -77,6 +81,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 			return nil, err
 		}
 	}
+	p.rpeers = &runtimePeers{store: p.store}
 	name, err := peerName(p.store)
 	if err != nil {
 		return nil, err
@@ -93,13 +98,15 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
+	p.newMetrics()
 	p.table = dnsd.NewTable()
 	p.dns, err = dnsd.New(dnsd.Config{Domain: set.DNSDomain, TTL: time.Duration(set.DNSTTL) * time.Second,
-		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf, ServiceAddr: set.DNSAddr}, p.table, log)
+		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf, ServiceAddr: set.DNSAddr,
+		Observer: p.metrics}, p.table, log)
 	if err != nil {
 		return nil, err
 	}
-	deps := cluster.Deps{Replica: p.mesh, Kernel: p.dp, DNSTable: p.table, DNSListeners: p.dns}
+	deps := cluster.Deps{Replica: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
 	deps.HostRoutes = p.dp
 	if !set.DisableDockerAPI {
 		dc, err := dockerapi.New(set.DockerHost)
@@ -114,7 +121,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p.ipam = ipamdriver.New(p.alloc, set.AllocWait+5*time.Second, log)
+	p.ipam = ipamdriver.New(p.metrics.Allocator(p.alloc), set.AllocWait+5*time.Second, log)
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
 		"range", set.AllocRange, "security", p.sec.Mode)
 	return p, nil
@@ -147,11 +154,17 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { _ = p.dns.Run(ctx) })
 	run(func() { p.saveMeshLoop(ctx) })
 	run(func() { p.firewallLoop(ctx) })
-	pluginSrv := &http.Server{Handler: pluginapi.NewHandler(p.driver, p.ipam, p.log), ReadHeaderTimeout: 10 * time.Second}
+	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(p.driver, p.ipam, p.log)),
+		ReadHeaderTimeout: 10 * time.Second}
 	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes: maxControlBody}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	run(func() { errc <- ignoreClosed(pluginSrv.Serve(l)) })
+	run(func() {
+		if err := p.serveMetrics(ctx); err != nil {
+			errc <- err
+		}
+	})
 	run(func() { errc <- ignoreClosed(controlSrv.Serve(cl)) })
 	p.log.Info("weavego ready", "socket", socketPath, "control", p.sec.ControlSocket)
 	select {

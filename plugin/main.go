@@ -20,8 +20,10 @@ Commands:
   daemon                  run the plugin (the managed plugin's entrypoint)
   status [--json] [SECTION]
                           show this host's peers and networks
-                          (SECTION: peers, networks, ipam, dns, security)
+                          (SECTION: problems, peers, networks, ipam, dns, security)
   rmpeer HOST             take over the address space of a host that is gone for good
+  connect HOST[:PORT]     join another host now, and after restarts (added to PEERS)
+  forget HOST[:PORT]      stop joining a host added with connect (or in PEERS, until restart)
   token                   print this host's cluster key, to give other hosts as KEY=...
   key list                list the cluster keys of this host, the primary first
   key install KEY         add a key (rotation step 1, on every host)
@@ -57,7 +59,7 @@ func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Wr
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
 		return exit(stderr, "", runDaemon(ctx, stderr))
-	case "status", "rmpeer", "token":
+	case "status", "rmpeer", "token", "connect", "forget":
 		return exit(stderr, args[0], runClient(args, socket, stdout))
 	case "key":
 		return exit(stderr, "key", runKey(args[1:], socket, stdout))

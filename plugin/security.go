@@ -84,7 +84,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	}
 	p.sec = securityStatus(set, plan, vtep)
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
-		AdvertiseAddr: ipOf(vtep), Peers: set.Peers, Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
+		AdvertiseAddr: ipOf(vtep), Peers: p.startPeers(), Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
 		Logger: p.log, Validators: entryValidators()})
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)
@@ -106,9 +106,11 @@ func securityStatus(set settings.Settings, plan keyPlan, vtep netip.Addr) Securi
 // control wires the control API to the running parts.
 func (p *parts) control() *control {
 	c := &control{
-		report: p.report,
-		known:  p.knownHost,
-		rmpeer: func(ctx context.Context, host string) error { return p.alloc.RemovePeer(ctx, host) },
+		report:  p.report,
+		known:   p.knownHost,
+		rmpeer:  func(ctx context.Context, host string) error { return p.alloc.RemovePeer(ctx, host) },
+		connect: p.connectPeer,
+		forget:  p.forgetPeer,
 		saveRing: func(keys [][]byte) error {
 			return saveKeyring(filepath.Join(p.set.StateDir, keyringFile), keys)
 		},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/weavego/weavego/cluster"
 	"github.com/weavego/weavego/datapath"
@@ -25,6 +26,12 @@ type StatusReport struct {
 	Rejected []mesh.Rejection `json:",omitempty"`
 	// Firewall counts what the host's input rules dropped.
 	Firewall FirewallStatus
+	// JoinTargets are the addresses this host joins and keeps joined:
+	// PEERS and those added with weavego connect.
+	JoinTargets []string `json:",omitempty"`
+	// Problems lists what is wrong, each with what to do; empty when
+	// nothing is.
+	Problems []Problem `json:",omitempty"`
 }
 
 // FirewallStatus is what weavego's input rules dropped since they were
@@ -103,6 +110,8 @@ func (p *parts) report() StatusReport {
 		Rejected: p.mesh.Rejected(),
 		Firewall: p.firewallStatus(),
 	}
+	r.JoinTargets = p.mesh.JoinTargets()
+	r.Problems = diagnose(r, p.set.GossipPort, time.Now())
 	if p.set.DNSAddr.IsValid() {
 		r.DNS.ServiceAddr = p.set.DNSAddr.String()
 		r.DNS.DaemonJSON = daemonJSON(p.set.DNSAddr.String())

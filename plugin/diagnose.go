@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weavego/weavego/mesh"
+)
+
+// Problem is something wrong that `weavego status` shows first, with what
+// to do about it.
+type Problem struct {
+	What string
+	Fix  string `json:",omitempty"`
+}
+
+// diagnose lists what is wrong in rep, as seen at now. gossipPort is used
+// in advice about reaching peers.
+func diagnose(rep StatusReport, gossipPort int, now time.Time) []Problem {
+	var out []Problem
+	out = append(out, peerProblems(rep, gossipPort, now)...)
+	for _, msg := range rep.IPAM.Problems {
+		p := Problem{What: msg}
+		if strings.Contains(msg, "IPALLOC_RANGE") {
+			p.Fix = "give every host the same IPALLOC_RANGE: docker plugin disable weavego, " +
+				"docker plugin set weavego IPALLOC_RANGE=..., docker plugin enable weavego"
+		}
+		out = append(out, p)
+	}
+	for _, n := range rep.Cluster.Networks {
+		if n.Refused != "" {
+			out = append(out, Problem{What: fmt.Sprintf("network %s (%s) is not created on this host: %s", n.Name, n.Subnet, n.Refused),
+				Fix: "remove the route or network it overlaps on this host, or recreate " + n.Name + " with another --subnet"})
+		}
+	}
+	for _, r := range rep.Rejected {
+		out = append(out, Problem{
+			What: fmt.Sprintf("%d %s records from %s refused (last: %s)", r.Count, r.Kind, r.Owner, r.Last),
+			Fix: "check the weavego version and log on " + r.Owner + " (`weavego status` there); " +
+				"if it is not one of your hosts, change the cluster key (docs/keys.md)"})
+	}
+	if rep.Security.Mode == modeOpen {
+		out = append(out, Problem{What: rep.Security.sentence(),
+			Fix: "give every host a KEY (`weavego key generate`) and move to it as docs/keys.md says"})
+	}
+	return out
+}
+
+// peerProblems reports peers that stopped answering and join targets that
+// never answered.
+func peerProblems(rep StatusReport, gossipPort int, now time.Time) []Problem {
+	var out []Problem
+	reach := "check that TCP and UDP " + strconv.Itoa(gossipPort) + " pass between the hosts and that it runs weavego with the same KEY"
+	var memberHosts []string
+	for _, p := range rep.Cluster.Peers {
+		host := hostOf(p.Addr)
+		if p.State == mesh.StateAlive {
+			memberHosts = append(memberHosts, host)
+		}
+		if p.State != mesh.StateDead && p.State != mesh.StateSuspect {
+			continue
+		}
+		since := ""
+		if !p.Since.IsZero() {
+			since = fmt.Sprintf(" since %s (%s ago)", p.Since.UTC().Format("2006-01-02 15:04:05 UTC"),
+				now.Sub(p.Since).Round(time.Second))
+		}
+		out = append(out, Problem{What: fmt.Sprintf("peer %s (%s) is unreachable%s", p.Name, p.Addr, since),
+			Fix: reach + ", or `weavego rmpeer " + p.Name + "` if it is gone for good"})
+	}
+	for _, t := range rep.JoinTargets {
+		if _, err := netip.ParseAddr(hostOf(t)); err != nil || slices.Contains(memberHosts, hostOf(t)) {
+			continue // a name: the members are known by address, so this cannot tell
+		}
+		out = append(out, Problem{What: "cannot join " + t + " (PEERS or weavego connect)",
+			Fix: reach + ", or `weavego forget " + t + "` if the address is wrong"})
+	}
+	return out
+}
+
+// hostOf is the host part of host:port, or s itself.
+func hostOf(s string) string {
+	if h, _, err := net.SplitHostPort(s); err == nil {
+		return h
+	}
+	return s
+}
+
+// renderProblems prints what is wrong first, each with its fix.
+func renderProblems(w io.Writer, rep StatusReport) {
+	if len(rep.Problems) == 0 {
+		fmt.Fprintln(w, "no problems found")
+		return
+	}
+	fmt.Fprintf(w, "%d PROBLEM(S):\n", len(rep.Problems))
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "- %s\n", p.What)
+		if p.Fix != "" {
+			fmt.Fprintf(w, "  fix: %s\n", p.Fix)
+		}
+	}
+	fmt.Fprintln(w)
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+
+	"github.com/weavego/weavego/dnsd"
+	"github.com/weavego/weavego/metrics"
+)
+
+// newMetrics builds the metrics registry over the parts built so far: the
+// mesh, the datapath and the allocator; dnsd is read through p when scraped.
+// The registry always exists (the wrappers cost a few atomic adds); it is
+// served only when METRICS_ADDR is set.
+func (p *parts) newMetrics() {
+	p.metrics = metrics.New(metrics.Sources{Version: version, Mesh: p.mesh, IPAM: p.alloc, Datapath: p.dp,
+		DNS: dnsStats{p}})
+}
+
+// dnsStats reads dnsd's counters once dnsd exists (it is built after the
+// registry, which it reports to).
+type dnsStats struct{ p *parts }
+
+func (d dnsStats) Stats() dnsd.Stats {
+	if d.p.dns == nil {
+		return dnsd.Stats{}
+	}
+	return d.p.dns.Stats()
+}
+
+// serveMetrics serves /metrics on METRICS_ADDR until ctx ends; it returns
+// at once when the setting is empty. The listener is in the host's network
+// namespace: containers cannot reach it (weavego's input rules drop all
+// they send to the host but DNS), but on a non-loopback address the
+// underlay can.
+func (p *parts) serveMetrics(ctx context.Context) error {
+	if p.set.MetricsAddr == "" {
+		return nil
+	}
+	l, err := metrics.Listen(p.set.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	p.log.Info("serving metrics", "addr", l.Addr().String(), "path", "/metrics")
+	return p.metrics.Serve(ctx, l, p.log)
+}
