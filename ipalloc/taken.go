@@ -65,3 +65,36 @@ func leasesIn(p *pool, b int) []string {
 	}
 	return out
 }
+
+// checkTaken reports whether held block b of p was taken by another host
+// since the last Sync, and if so gives it up as Sync would, so that no
+// lease is made from it in between.
+func (a *Allocator) checkTaken(p *pool, b int) bool {
+	key := blockKey(p.id(), p.rec.Info.Nonce, b)
+	e, ok := a.rep.Get(kindBlock, key)
+	taker := a.takenBy(e, ok, p.ledger[b])
+	if taker == "" {
+		return false
+	}
+	if err := a.loseBlock(p, b, e, taker); err != nil {
+		a.log.Error("give up a block taken over", "block", key, "err", err)
+	}
+	return true
+}
+
+// freeUntaken is pool.free that skips (and gives up) blocks taken over.
+func (a *Allocator) freeUntaken(p *pool) (netip.Addr, bool) {
+	for {
+		ip, ok := p.free()
+		if !ok {
+			return ip, false
+		}
+		b, _ := p.blockOfAddr(ip)
+		if !a.checkTaken(p, b) {
+			return ip, true
+		}
+		if p.holds(b) {
+			return netip.Addr{}, false // could not save the loss: lease nothing
+		}
+	}
+}

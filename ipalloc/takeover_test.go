@@ -40,7 +40,7 @@ func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 	h1.Sync() // h1 hands block 63 over (version v)
 	n.partition([]string{"h1"}, []string{"h2"})
 	h2.Sync() // h2 adopts it at v+1, unseen by h1
-	ips := []string{"10.12.0.252", "10.12.0.253", "10.12.0.254"}
+	ips := []string{"10.12.0.252", "10.12.0.253"} // .254 stays free on h2
 	for _, want := range ips {
 		if got := mustAddr(t, h2, AddressRequest{PoolID: id}); got.IP.String() != want {
 			t.Fatalf("h2 leased %s, want %s", got.IP, want)
@@ -49,10 +49,17 @@ func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 	if err := h1.RemovePeer(ctx, "h2"); err != nil { // the misuse the docs warn about
 		t.Fatal(err)
 	}
-	for _, ip := range ips { // h1 now leases the same addresses
+	for _, ip := range append(ips, "10.12.0.254") { // h1 now leases the same addresses
 		mustAddr(t, h1, AddressRequest{PoolID: id, IP: net.ParseIP(ip)})
 	}
 	n.heal()
+	// Before any Sync, h2 already sees the takeover: it leases nothing more
+	// from the block (and, holding no other space, gets nothing).
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if got, err := h2.RequestAddress(short, AddressRequest{PoolID: id}); err == nil {
+		t.Fatalf("h2 leased %s from space taken over", got)
+	}
 	for range 3 {
 		h1.Sync()
 		h2.Sync()
