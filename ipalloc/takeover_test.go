@@ -40,7 +40,8 @@ func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 	h1.Sync() // h1 hands block 63 over (version v)
 	n.partition([]string{"h1"}, []string{"h2"})
 	h2.Sync() // h2 adopts it at v+1, unseen by h1
-	ips := []string{"10.12.0.252", "10.12.0.253"} // .254 stays free on h2
+	// h2 leases two addresses of the block; .254 stays free there.
+	ips := []string{"10.12.0.252", "10.12.0.253"}
 	for _, want := range ips {
 		if got := mustAddr(t, h2, AddressRequest{PoolID: id}); got.IP.String() != want {
 			t.Fatalf("h2 leased %s, want %s", got.IP, want)
