@@ -24,8 +24,8 @@ type ipamReserves struct {
 	}
 }
 
-// reserveOf returns the free addresses host peer holds in pool, as h's plugin reports it.
-func reserveOf(h *Host, pool, peer string) (uint64, []string, error) {
+// ipamReserveOf returns the free addresses host peer holds in pool, as h's plugin reports it.
+func ipamReserveOf(h *Host, pool, peer string) (uint64, []string, error) {
 	out, err := h.WeavegoCLI("status", "--json")
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: status: %w", h.Name, err)
@@ -65,7 +65,7 @@ func TestFaultsPartitionIPAM(t *testing.T) {
 			if _, err := h.NetworkView("net1"); err != nil {
 				return err
 			}
-			r, _, err := reserveOf(h, v.Subnet, wc.Peer[h])
+			r, _, err := ipamReserveOf(h, v.Subnet, wc.Peer[h])
 			if err != nil {
 				return err
 			}
@@ -127,7 +127,7 @@ func TestFaultsPartitionIPAM(t *testing.T) {
 		t.Logf("%s on %s reaches %s (%s) on %s %s after the heal", from, names[from].Name, to, ips[to], names[to].Name, d.Round(time.Millisecond))
 	}
 	for _, h := range hosts {
-		if _, pr, err := reserveOf(h, v.Subnet, wc.Peer[h]); err != nil || len(pr) > 0 {
+		if _, pr, err := ipamReserveOf(h, v.Subnet, wc.Peer[h]); err != nil || len(pr) > 0 {
 			t.Errorf("%s after the heal: problems %q, %v", h.Name, strings.Join(pr, "; "), err)
 		}
 	}
