@@ -128,7 +128,7 @@ func (a *Allocator) checkClaim(p *pool) {
 // republish rewrites, after a restart, block entries this host wrote but
 // that the cluster lost, up to the saved version and never above it, and
 // finishes handovers whose receiver has confirmed. A held block whose entry
-// taken by another host at its version or above was taken over by
+// another host wrote at this host's version or above was taken over by
 // RemovePeer: this host stops leasing from it and reports its leases there.
 func (a *Allocator) republish(p *pool) error {
 	for b, r := range p.ledger {
