@@ -62,7 +62,7 @@ func (a *Allocator) pool(id string) (*pool, error) {
 // says that other hosts must be asked for space first.
 func (a *Allocator) tryLease(p *pool, ip netip.Addr, l lease) (netip.Addr, bool, error) {
 	if !ip.IsValid() {
-		got, ok := p.free()
+		got, ok := a.freeUntaken(p)
 		if !ok || !p.rec.Confirmed {
 			return netip.Addr{}, true, a.exhausted(p)
 		}
@@ -72,7 +72,7 @@ func (a *Allocator) tryLease(p *pool, ip netip.Addr, l lease) (netip.Addr, bool,
 	if err != nil {
 		return netip.Addr{}, false, err
 	}
-	if !p.holds(b) || !p.rec.Confirmed {
+	if !p.holds(b) || !p.rec.Confirmed || a.checkTaken(p, b) {
 		if from, ok := a.lentToMe(p, ip); ok {
 			l.From = from
 			return ip, false, a.lease(p, ip, l)

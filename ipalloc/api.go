@@ -108,6 +108,10 @@ type HostShare struct {
 	Host string
 	// Owned, Used and Free count addresses (reserved ones excluded).
 	Owned, Used, Free uint64
+	// Reserve is the free addresses the host holds by its own account:
+	// what it can still lease while cut off from the others. It is kept at
+	// one block's worth or more while the pool is open there.
+	Reserve uint64
 	// Reachable is false when the host is not alive in the gossip view:
 	// its space cannot be handed over until it returns or is removed.
 	Reachable bool

@@ -67,6 +67,7 @@ func (a *Allocator) syncPool(p *pool) error {
 	if err := a.serveWants(p); err != nil {
 		return err
 	}
+	a.keepReserve(p)
 	if err := a.syncLends(p); err != nil {
 		return err
 	}
@@ -127,24 +128,22 @@ func (a *Allocator) checkClaim(p *pool) {
 // republish rewrites, after a restart, block entries this host wrote but
 // that the cluster lost, up to the saved version and never above it, and
 // finishes handovers whose receiver has confirmed. A held block whose entry
-// moved on without this host was taken over by RemovePeer.
+// another host wrote at this host's version or above was taken over by
+// RemovePeer: this host stops leasing from it and reports its leases there.
 func (a *Allocator) republish(p *pool) error {
 	for b, r := range p.ledger {
 		key := blockKey(p.id(), p.rec.Info.Nonce, b)
-		e, _ := a.rep.Get(kindBlock, key)
+		e, ok := a.rep.Get(kindBlock, key)
 		if r.Held || p.used[b] == 0 {
 			a.problem("block "+key, "")
 		}
-		switch {
-		case r.Held && e.Version > r.Version && e.Owner != a.name:
-			a.problem("block "+key, fmt.Sprintf("addresses %s of pool %s were taken over by host %s (rmpeer?) while this host held them; %d leases here may collide",
-				blockSpan(p, b), p.id(), e.Owner, p.used[b]))
-			if err := a.saveBlock(p, b, blockRec{Version: e.Version}); err != nil {
+		switch taker := a.takenBy(e, ok, r); {
+		case taker != "":
+			if err := a.loseBlock(p, b, e, taker); err != nil {
 				return err
 			}
 		case !r.Held && p.used[b] > 0:
-			a.problem("block "+key, fmt.Sprintf("addresses %s of pool %s were taken over by another host while %d of them are leased here; they may collide: recreate those containers",
-				blockSpan(p, b), p.id(), p.used[b]))
+			a.reportTaken(p, b, key, a.holderOf(p, b))
 		case r.Version == 0 || !r.Held && r.To == "":
 			// never announced, or given and confirmed
 		case e.Version < r.Version:
@@ -178,7 +177,7 @@ func blockSpan(p *pool, b int) string {
 // publishUsed announces this host's leases in p (for error messages,
 // Status, and so that the seeder keeps the pool while it is open here).
 func (a *Allocator) publishUsed(p *pool) {
-	u := usedInfo{Nonce: p.rec.Info.Nonce, Addrs: []string{}, Held: len(p.heldBlocks())}
+	u := usedInfo{Nonce: p.rec.Info.Nonce, Addrs: []string{}, Held: len(p.heldBlocks()), Free: p.freeHeld()}
 	for ip, l := range p.leases {
 		if l.Lent == "" {
 			u.Addrs = append(u.Addrs, ip.String())

@@ -41,7 +41,7 @@
 // winner's pool (same subnet and range: the normal case when a network is
 // created on every host) or, for a fresh subnet from IPALLOC_RANGE, picks
 // another one. A host that opens a pool another host claimed holds nothing
-// and asks for space when it first needs it.
+// at first and asks at once for its reserve (below).
 //
 // The trade-off, chosen for availability: a quorum would stop a minority
 // from creating networks; instead both sides of a partition may claim the
@@ -54,11 +54,29 @@
 // forgotten the gossip about the pool); the space of a pool that both sides
 // knew has one holder per block.
 //
+// # Reserves: space ahead of need
+//
+// Every host that has a pool open holds free space of its own in it before
+// it needs it: at least one block's worth of addresses (4 in a /24, 64 in
+// a /16). When its free space drops below that, Run writes a want marked
+// Reserve in the background, and a holder with an empty block to spare
+// beyond its own reserve hands one over. So a host cut off from the others
+// (the majority cut off from the host that created the network included)
+// goes on starting containers until its reserve is used up, without asking
+// anyone, and the one-writer rule is untouched: a reserve is just blocks
+// held. Reserves stay small (one or two blocks a host), and they are given
+// back where space is short: a request that waits for space takes spare
+// blocks at once and, after a quarter of SpaceTimeout without them, other
+// hosts' reserves (a host with leases keeps its last free block); those
+// hosts then ask for a reserve again in the background, which only spare
+// space answers, so blocks move from idle hosts to busy ones and never
+// back and forth. Status shows each host's reserve (HostShare.Reserve).
+//
 // # A starved host
 //
 // A host with no free address writes a want entry; holders of the pool
-// with an empty block to spare (a holder keeps one for itself while it has
-// leases there) hand one over, and the asker sees it through Subscribe. It
+// with an empty block to spare hand one over (reserves too, as above), and
+// the asker sees it through Subscribe. It
 // waits at most Config.SpaceTimeout (default 5s), then fails with
 // ErrNoSpace naming the range and the peers it asked and those unreachable.
 // A static address (--ip) in another host's block is refused at once with
@@ -83,6 +101,27 @@
 // Config.ReclaimAfter, off by default, does the same automatically after a
 // host has been unreachable that long, with the same caveat, plus the risk
 // that both sides of a long partition remove each other.
+//
+// A takeover dominates. The removed host may have written a block after
+// the taker last heard from it (handed it over, or adopted one handed to
+// it), each write one version up; a takeover at the next version could tie
+// with such a write, and the merge would pick one by owner name with
+// neither host noticing. So the taker writes the block 2^20 versions above
+// the highest it knows (takeoverJump, via Replica.SetAtLeast): no run of
+// real writes by the removed host gets there, and mesh.MaxVersion (2^40)
+// leaves room for a million takeovers of one block. A version jump was
+// chosen over a takeover epoch in the value because the merge compares
+// versions: an epoch would not stop gossip from keeping the removed host's
+// write, while a version wins the same way on every host. In turn, a host
+// whose ledger says it holds a block and that sees the block's entry
+// written by another host at its own version or above, naming another
+// holder, knows the block was taken (only a holder writes a held block):
+// it leases no more from it, logs a warning naming the block, its
+// addresses, the taker and its leases there, and keeps them in
+// Status.Problems until those containers are gone. The price: a block the
+// removed host handed to a third host just before, whose adoption the
+// taker had not heard of (they were cut off from each other too), is taken
+// as well, and that host reports its leases there in the same way.
 //
 // # Mismatched ranges
 //

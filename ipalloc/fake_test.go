@@ -146,17 +146,21 @@ var _ Replica = (*fakePeer)(nil)
 func (p *fakePeer) LocalName() string { return p.name }
 
 func (p *fakePeer) Set(kind, key string, value []byte) mesh.Entry {
-	return p.write(mesh.Entry{Kind: kind, Key: key, Value: slices.Clone(value)})
+	return p.write(mesh.Entry{Kind: kind, Key: key, Value: slices.Clone(value)}, 0)
+}
+
+func (p *fakePeer) SetAtLeast(kind, key string, value []byte, floor uint64) mesh.Entry {
+	return p.write(mesh.Entry{Kind: kind, Key: key, Value: slices.Clone(value)}, floor)
 }
 
 func (p *fakePeer) Delete(kind, key string) mesh.Entry {
-	return p.write(mesh.Entry{Kind: kind, Key: key, Deleted: true})
+	return p.write(mesh.Entry{Kind: kind, Key: key, Deleted: true}, 0)
 }
 
-func (p *fakePeer) write(e mesh.Entry) mesh.Entry {
+func (p *fakePeer) write(e mesh.Entry, floor uint64) mesh.Entry {
 	p.mu.Lock()
 	id := [2]string{e.Kind, e.Key}
-	e.Owner, e.Version = p.name, p.entries[id].Version+1
+	e.Owner, e.Version = p.name, max(p.entries[id].Version+1, min(floor, mesh.MaxVersion))
 	p.entries[id] = e
 	p.mu.Unlock()
 	p.notify()

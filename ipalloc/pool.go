@@ -17,6 +17,7 @@ type pool struct {
 	resv   [3]int            // blocks of the network, broadcast and gateway addresses (-1: none)
 	cur    int               // block last leased from: tried first
 	served map[string]string // want key -> request answered (not saved)
+	rsv    reserveState      // this host's background request for space (not saved)
 }
 
 // newPool builds the in-memory state of a pool from its description.

@@ -5,7 +5,19 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/weavego/weavego/mesh"
 )
+
+// takeoverJump is how far a takeover (RemovePeer, Config.ReclaimAfter)
+// raises a block entry's version above the highest this host knows. The
+// removed host may have gone on writing the block where this host could not
+// see it (handing it over, or adopting it at the very version the taker
+// would write); each such write raises the version by one, so no real run
+// of them comes near 2^20, and the takeover wins the merge everywhere. The
+// bound mesh.MaxVersion (2^40) leaves room for a million takeovers of one
+// block. See the package documentation.
+const takeoverJump = 1 << 20
 
 // RemovePeer declares host name gone for good (weavego rmpeer): for each
 // pool, one live host takes over the space name held, and name's leases are
@@ -105,11 +117,12 @@ func (a *Allocator) takeOver(id, gone, taker, by string) {
 		taken[b] = true
 		key := blockKey(p.id(), p.rec.Info.Nonce, b)
 		cur, _ := a.rep.Get(kindBlock, key)
-		if err := a.saveBlock(p, b, blockRec{Held: true, Version: cur.Version + 1}); err != nil {
+		v := min(cur.Version+takeoverJump, mesh.MaxVersion)
+		if err := a.saveBlock(p, b, blockRec{Held: true, Version: v}); err != nil {
 			a.log.Error("take over block", "block", key, "err", err)
 			return
 		}
-		a.rep.Set(kindBlock, key, mustJSON(blockInfo{Holder: a.name}))
+		a.rep.SetAtLeast(kindBlock, key, mustJSON(blockInfo{Holder: a.name}), v)
 	}
 	a.takeLends(p, gone, taken)
 	if p.rec.Info.Seeder == gone {

@@ -16,6 +16,8 @@ type Replica interface {
 	LocalName() string
 	// Set writes (kind, key) as LocalName with version max known + 1.
 	Set(kind, key string, value []byte) mesh.Entry
+	// SetAtLeast is Set at a version of at least floor (see takeoverJump).
+	SetAtLeast(kind, key string, value []byte, floor uint64) mesh.Entry
 	// Delete writes a tombstone for (kind, key) the same way.
 	Delete(kind, key string) mesh.Entry
 	// Get returns the entry, tombstones included.
@@ -50,18 +52,22 @@ func newSoloReplica(name string) *soloReplica {
 func (r *soloReplica) LocalName() string { return r.name }
 
 func (r *soloReplica) Set(kind, key string, value []byte) mesh.Entry {
-	return r.write(mesh.Entry{Kind: kind, Key: key, Value: slices.Clone(value)})
+	return r.write(mesh.Entry{Kind: kind, Key: key, Value: slices.Clone(value)}, 0)
+}
+
+func (r *soloReplica) SetAtLeast(kind, key string, value []byte, floor uint64) mesh.Entry {
+	return r.write(mesh.Entry{Kind: kind, Key: key, Value: slices.Clone(value)}, floor)
 }
 
 func (r *soloReplica) Delete(kind, key string) mesh.Entry {
-	return r.write(mesh.Entry{Kind: kind, Key: key, Deleted: true})
+	return r.write(mesh.Entry{Kind: kind, Key: key, Deleted: true}, 0)
 }
 
-func (r *soloReplica) write(e mesh.Entry) mesh.Entry {
+func (r *soloReplica) write(e mesh.Entry, floor uint64) mesh.Entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id := [2]string{e.Kind, e.Key}
-	e.Owner, e.Version = r.name, r.entries[id].Version+1
+	e.Owner, e.Version = r.name, max(r.entries[id].Version+1, min(floor, mesh.MaxVersion))
 	r.entries[id] = e
 	return e
 }

@@ -259,12 +259,26 @@ func (s *sim) join() string {
 	return "join " + h
 }
 
-// check verifies the invariants on the hosts' real state.
+// check verifies the invariants on the hosts' real state, a snapshot taken
+// with every live host's lock held (in name order; nothing else holds two):
+// the Run loops hand blocks over in the background, so hosts checked one
+// after the other could show a block before and after a handover.
 func (s *sim) check(step string) {
+	live := slices.Sorted(slices.Values(s.live))
+	for _, h := range live {
+		s.c.host(h).mu.Lock()
+	}
+	var msg string
 	for _, id := range s.pools {
-		if msg := s.checkPool(id); msg != "" {
-			s.t.Fatalf("%s: %s", step, msg)
+		if msg = s.checkPool(id); msg != "" {
+			break
 		}
+	}
+	for _, h := range live {
+		s.c.host(h).mu.Unlock()
+	}
+	if msg != "" {
+		s.t.Fatalf("%s: %s", step, msg)
 	}
 	for _, h := range s.live {
 		if pr := s.c.host(h).Status().Problems; len(pr) > 0 {
@@ -273,7 +287,8 @@ func (s *sim) check(step string) {
 	}
 }
 
-// checkPool returns what is wrong with pool id across the live hosts.
+// checkPool returns what is wrong with pool id across the live hosts,
+// whose locks the caller holds.
 func (s *sim) checkPool(id string) string {
 	addrs := map[netip.Addr]string{}
 	blocks := map[string]string{}
@@ -296,16 +311,11 @@ func (s *sim) checkPool(id string) string {
 // checkBorrowed checks that an address h borrowed is still lent to h by its
 // lender, if that lender is live.
 func (s *sim) checkBorrowed(h, id string, ip netip.Addr) string {
-	a := s.c.host(h)
-	a.mu.Lock()
-	from := a.pools[id].leases[ip].From
-	a.mu.Unlock()
+	from := s.c.host(h).pools[id].leases[ip].From
 	lender := s.c.host(from)
-	if from == "" || lender == nil {
+	if from == "" || lender == nil || !slices.Contains(s.live, from) {
 		return ""
 	}
-	lender.mu.Lock()
-	defer lender.mu.Unlock()
 	if p := lender.pools[id]; p == nil || p.leases[ip].Lent != h {
 		return fmt.Sprintf("%s borrowed %s of %s from %s, which does not lend it", h, ip, id, from)
 	}
@@ -315,10 +325,7 @@ func (s *sim) checkBorrowed(h, id string, ip netip.Addr) string {
 // collect adds host h's leases (borrowed ones count for the borrower, not
 // the lender) and held blocks of pool id, reporting any duplicate.
 func (s *sim) collect(h, id string, addrs map[netip.Addr]string, blocks map[string]string) string {
-	a := s.c.host(h)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	p := a.pools[id]
+	p := s.c.host(h).pools[id]
 	for ip, l := range p.leases {
 		if l.Lent != "" {
 			continue

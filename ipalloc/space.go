@@ -193,6 +193,7 @@ func (a *Allocator) adopt(p *pool) {
 			continue
 		}
 		p.ledger[b] = r
+		p.rsv.gained++
 		a.rep.Set(kindBlock, e.Key, mustJSON(blockInfo{Holder: a.name}))
 	}
 }

@@ -41,13 +41,16 @@ func (a *Allocator) poolStatus(p *pool) PoolStatus {
 	for b := range p.sp.blocks() {
 		share(a.holderOf(p, b)).Owned += p.capacity(b)
 	}
-	share(a.name).Used = uint64(len(p.leases))
+	self := share(a.name)
+	self.Used, self.Reserve = uint64(len(p.leases)), p.freeHeld()
+	open := map[string]bool{}
 	for _, h := range a.usedHosts(p) {
-		share(h.host).Used = h.n
+		s := share(h.host)
+		s.Used, s.Reserve, open[h.host] = h.n, h.free, true
 	}
 	ps := PoolStatus{ID: p.id(), IPRange: p.rec.Info.Range, Gateway: p.rec.Info.Gateway, Seeder: p.rec.Info.Seeder}
 	for _, s := range shares {
-		if s.Owned == 0 && s.Used == 0 && s.Host != a.name {
+		if s.Owned == 0 && s.Used == 0 && s.Host != a.name && !open[s.Host] {
 			continue
 		}
 		s.Free = s.Owned - min(s.Used, s.Owned)
@@ -58,17 +61,18 @@ func (a *Allocator) poolStatus(p *pool) PoolStatus {
 }
 
 type hostCount struct {
-	host string
-	n    uint64
+	host    string
+	n, free uint64
 }
 
-// usedHosts counts the leases other hosts report in p.
+// usedHosts counts the leases and free held addresses other hosts report
+// in p.
 func (a *Allocator) usedHosts(p *pool) []hostCount {
 	var out []hostCount
 	for _, e := range a.rep.List(kindUsed) {
 		pl, host := splitPair(e.Key)
 		if u, ok := decode[usedInfo](e); ok && pl == p.id() && host != a.name && u.Nonce == p.rec.Info.Nonce {
-			out = append(out, hostCount{host: host, n: uint64(len(u.Addrs))})
+			out = append(out, hostCount{host: host, n: uint64(len(u.Addrs)), free: u.Free})
 		}
 	}
 	return out

@@ -133,6 +133,9 @@ func checkUsed(subnet netip.Prefix, v []byte) error {
 	if len(u.Addrs) > maxUsedAddrs || u.Held < 0 || u.Held > poolBlocks(subnet) {
 		return fmt.Errorf("usage of pool %s lists %d addresses and %d blocks", subnet, len(u.Addrs), u.Held)
 	}
+	if n := newSpace(subnet, subnet).size; u.Free > n {
+		return fmt.Errorf("usage of pool %s claims %d free addresses of at most %d", subnet, u.Free, n)
+	}
 	for _, s := range u.Addrs {
 		if ip, err := netip.ParseAddr(s); err != nil || !subnet.Contains(ip) {
 			return fmt.Errorf("used address %.64q is not in pool %s", s, subnet)

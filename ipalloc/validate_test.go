@@ -49,6 +49,7 @@ func TestValidators(t *testing.T) {
 			mustJSON(wantInfo{Nonce: "n", Req: "r", Block: 1, IP: "10.2.0.1"})), "not in pool"},
 		{"good used", e(kindUsed, "10.1.0.0/24|h2", "h2", mustJSON(usedInfo{Nonce: "n", Addrs: []string{"10.1.0.9"}, Held: 2})), ""},
 		{"used outside", e(kindUsed, "10.1.0.0/24|h2", "h2", mustJSON(usedInfo{Nonce: "n", Addrs: []string{"1.1.1.1"}})), "not in pool"},
+		{"used free beyond the pool", e(kindUsed, "10.1.0.0/24|h2", "h2", mustJSON(usedInfo{Nonce: "n", Free: 257})), "free addresses"},
 		{"used negative", e(kindUsed, "10.1.0.0/24|h2", "h2", mustJSON(usedInfo{Nonce: "n", Held: -1})), "blocks"},
 		{"good ack", e(kindAck, "10.1.0.0/24|h2", "h2", mustJSON(ackInfo{Seeder: "h1", Nonce: "n"})), ""},
 		{"ack without host", e(kindAck, "10.1.0.0/24", "h2", mustJSON(ackInfo{Seeder: "h1", Nonce: "n"})), "host name"},

@@ -17,8 +17,8 @@ func (a *Allocator) openElsewhere(p *pool) []string {
 }
 
 // serveWants hands blocks of p to reachable hosts that asked for them: the
-// block holding a static address if it is empty, or any empty block this
-// host can spare.
+// block holding a static address if it is empty, or an empty block chosen
+// by pick.
 //
 // Each request is answered once (by its Req, not the entry's version: a
 // tombstone reaped by mesh restarts versions); the asker asks again if it
@@ -33,10 +33,10 @@ func (a *Allocator) serveWants(p *pool) error {
 		if !ok || pl != p.id() || host == a.name || w.Nonce != p.rec.Info.Nonce || !a.rep.Alive(host) {
 			continue
 		}
-		b, give := a.pick(p, w.Block)
 		if p.served[e.Key] == w.Req {
 			continue
 		}
+		b, give := a.pick(p, e.Key, w)
 		if !give && w.IP != "" {
 			lent, err := a.lend(p, w, host)
 			if err != nil {
@@ -58,22 +58,32 @@ func (a *Allocator) serveWants(p *pool) error {
 	return nil
 }
 
-// pick chooses the block to give for a want of block want (-1: any).
-func (a *Allocator) pick(p *pool, want int) (int, bool) {
-	if want >= 0 {
-		return want, p.holds(want) && p.used[want] == 0
+// pick chooses the block to give for want w (key: its entry's key): the
+// block of a static address if it is empty; else an empty block this host
+// can spare beyond its own reserve; else, for a waiting request (not a
+// reserve) that no spare space answered within reserveGrace, this host's
+// reserve, unless it is the last free space of a host that uses the pool.
+func (a *Allocator) pick(p *pool, key string, w wantInfo) (int, bool) {
+	if w.Block >= 0 {
+		return w.Block, p.holds(w.Block) && p.used[w.Block] == 0
 	}
-	if a.wanting(p) {
+	if a.waiting(p) {
 		return 0, false // starved itself: space just received is not passed on
 	}
 	empty := p.emptyHeld()
 	if len(empty) == 0 {
 		return 0, false
 	}
-	if len(empty) == 1 && len(p.leases) > 0 && !p.roomOutside(empty[0]) {
-		return 0, false // the last free space of a host that uses the pool
+	b := empty[len(empty)-1]
+	switch {
+	case p.freeHeld() >= p.capacity(b)+p.reserveTarget():
+		return b, true
+	case w.Reserve:
+		return 0, false
+	case len(empty) == 1 && len(p.leases) > 0 && !p.roomOutside(b):
+		return 0, false
 	}
-	return empty[len(empty)-1], true
+	return b, a.waitedLong(p, key, w)
 }
 
 // roomOutside reports a free address in a held block other than skip.
@@ -86,8 +96,10 @@ func (p *pool) roomOutside(skip int) bool {
 	return false
 }
 
-// wanting reports whether this host has a live want for p.
-func (a *Allocator) wanting(p *pool) bool {
+// waiting reports whether a request of this host waits for space in p (a
+// live want not marked Reserve).
+func (a *Allocator) waiting(p *pool) bool {
 	e, ok := a.rep.Get(kindWant, pairKey(p.id(), a.name))
-	return ok && !e.Deleted
+	w, live := decode[wantInfo](e)
+	return ok && live && !w.Reserve
 }

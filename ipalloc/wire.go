@@ -39,6 +39,9 @@ type wantInfo struct {
 	Req   string // one per waiting request
 	Block int
 	IP    string `json:",omitempty"`
+	// Reserve marks a background request for this host's reserve: no
+	// container waits for it, so only a host with space to spare answers.
+	Reserve bool `json:",omitempty"`
 }
 
 // lendInfo says the holder of an address's block lent it to host To. The
@@ -52,7 +55,8 @@ type lendInfo struct {
 type usedInfo struct {
 	Nonce string
 	Addrs []string
-	Held  int // blocks held
+	Held  int    // blocks held
+	Free  uint64 `json:",omitempty"` // free addresses in them: the host's reserve
 }
 
 // removedInfo marks a host removed by RemovePeer; Takers names, per pool,

@@ -89,10 +89,10 @@ func render(out io.Writer, rep StatusReport, section string) error {
 }
 
 func renderIPAM(w io.Writer, rep StatusReport) {
-	fmt.Fprintf(w, "\nIPAM range %s\nPOOL\tHOST\tOWNED\tUSED\tFREE\tREACHABLE\n", rep.IPAM.Range)
+	fmt.Fprintf(w, "\nIPAM range %s\nPOOL\tHOST\tOWNED\tUSED\tFREE\tRESERVE\tREACHABLE\n", rep.IPAM.Range)
 	for _, p := range rep.IPAM.Pools {
 		for _, h := range p.Hosts {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%v\n", p.ID, h.Host, h.Owned, h.Used, h.Free, h.Reachable)
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%v\n", p.ID, h.Host, h.Owned, h.Used, h.Free, h.Reserve, h.Reachable)
 		}
 	}
 	for _, pr := range rep.IPAM.Problems {
