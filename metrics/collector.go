@@ -88,6 +88,7 @@ func (c *collector) collectIPAM(ch chan<- prometheus.Metric, st ipalloc.Status) 
 				ch <- prometheus.MustNewConstMetric(d.poolLocal, prometheus.GaugeValue, float64(h.Owned), p.ID, "owned")
 				ch <- prometheus.MustNewConstMetric(d.poolLocal, prometheus.GaugeValue, float64(h.Used), p.ID, "used")
 				ch <- prometheus.MustNewConstMetric(d.poolLocal, prometheus.GaugeValue, float64(h.Free), p.ID, "free")
+				ch <- prometheus.MustNewConstMetric(d.poolLocal, prometheus.GaugeValue, float64(h.Reserve), p.ID, "reserve")
 			}
 		}
 		ch <- prometheus.MustNewConstMetric(d.poolSize, prometheus.GaugeValue, float64(size), p.ID)

@@ -39,7 +39,7 @@ func newDescs() descs {
 		poolUsed: desc("ipam_pool_used_addresses", "Addresses of the pool in use on all hosts.", "pool"),
 		poolFree: desc("ipam_pool_free_addresses", "Addresses of the pool free on all hosts.", "pool"),
 		poolLocal: desc("ipam_pool_local_addresses",
-			"This host's share of the pool: owned, used and free addresses.", "pool", "state"),
+			"This host's share of the pool: owned, used and free addresses, and its reserve (free addresses held ahead of need).", "pool", "state"),
 		ipamProblems: desc("ipam_problems", "Conflicts and range mismatches the allocator sees (weavego status lists them)."),
 		dnsForwarded: desc("dns_forwarded_total", "Requests answered with an upstream resolver's reply."),
 		dnsUpstreamErr: desc("dns_upstream_failures_total",
