@@ -51,6 +51,8 @@ func runDaemon(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("invalid settings, not starting: %w", oneLine(err))
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: set.LogLevel}))
+	// The first line of every run says which version runs (docker plugin upgrade, mixed clusters).
+	log.Info("weavego "+version, "version", version)
 	p, err := build(set, log)
 	if err != nil {
 		return err
