@@ -94,13 +94,16 @@ func (s *registryCluster) wantVersion(t *testing.T, h *Host, version string) {
 	if st.Version != version {
 		t.Errorf("%s: weavego status reports version %q, want %q", h.Name, st.Version, version)
 	}
+	// The first line of each start is msg="weavego VERSION" version=VERSION (escaped once more in the
+	// daemon's log); take the last start's.
 	line := ""
 	for _, l := range h.PluginLogs() {
-		if strings.Contains(l, "msg=\\\"weavego ") || strings.Contains(l, "msg=\"weavego ") {
-			line = l // the last start's first line
+		if i := strings.Index(l, "msg=\\\"weavego "); i >= 0 && strings.Contains(l[i:], "\\\" version=") &&
+			!strings.Contains(l[i:], "weavego starting") {
+			line = l
 		}
 	}
-	if !strings.Contains(line, "weavego "+version) {
+	if !strings.Contains(line, "weavego "+version+`\" version=`+version) {
 		t.Errorf("%s: the plugin log's start line does not name version %s: %q", h.Name, version, line)
 	}
 }
@@ -157,11 +160,14 @@ func (s *registryCluster) upgrade(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	start := time.Now()
+	before := s.h2.pluginRootfsVersion(t)
 	if err := s.h2.UpgradePlugin(s.ref["e2e-2"]); err != nil {
 		p.stop()
 		t.Fatalf("upgrade: %v", err)
 	}
 	took := time.Since(start)
+	after := s.h2.pluginRootfsVersion(t)
+	t.Logf("h2's plugin before the upgrade: %s; after: %s", before, after)
 	time.Sleep(3 * time.Second)
 	res := p.stop()
 	t.Logf("h2 upgraded from e2e-1 to e2e-2 in %s; c1 -> c2 ping every 100 ms during it: %s",
@@ -200,4 +206,17 @@ func (s *registryCluster) upgrade(t *testing.T) {
 		})
 	}
 	t.Logf("e2e-1 (h1) and e2e-2 (h2) resolve and reach each other's new containers")
+}
+
+// pluginRootfsVersion returns the plugin reference and what the binary in the installed plugin's rootfs says
+// its version is.
+func (h *Host) pluginRootfsVersion(t *testing.T) string {
+	t.Helper()
+	ref := h.MustDocker(t, "plugin", "inspect", "--format", "{{.PluginReference}}", PluginName)
+	id, err := h.PluginID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(30*time.Second, filepath.Join(h.DataRoot, "plugins", id, "rootfs", "weavego"), "version")
+	return fmt.Sprintf("%s (rootfs: %s %v)", ref, strings.TrimSpace(out), err)
 }

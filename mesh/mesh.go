@@ -136,6 +136,7 @@ func (m *Mesh) Stats() Stats {
 		DirectDropped:    m.direct.dropped.Load(),
 		BroadcastsPruned: m.stats.pruned.Load(),
 		Rejected:         m.stats.rejected.Load(),
+		NotUnderstood:    m.stats.notUnderstood.Load(),
 	}
 }
 
