@@ -134,7 +134,7 @@ func (h *Host) recordID(id string) error {
 func (h *Host) UpgradePlugin(ref string) error {
 	steps := [][]string{
 		{"plugin", "disable", "-f", PluginName},
-		{"plugin", "upgrade", "--grant-all-permissions", PluginName, ref},
+		{"plugin", "upgrade", "--grant-all-permissions", "--skip-remote-check", PluginName, ref},
 		{"plugin", "enable", PluginName},
 	}
 	for _, s := range steps {
