@@ -8,6 +8,7 @@ PLUGIN    ?= weavego
 BIN       := build/weavego
 BUNDLE    := build/plugin
 STATE_DIR ?= /var/lib/weavego
+BINDIR    ?= /usr/local/bin
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES   := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
@@ -37,14 +38,18 @@ plugin: $(BIN) config.json
 # Installs into the local Docker engine, replacing an older copy, and puts the
 # `weavego` command on the PATH.
 install: plugin
-	@if [ "$$(id -u)" = 0 ]; then scripts/prepare docker; fi
-	@command -v $(DOCKER) >/dev/null || { echo "make install: the docker command is missing: install Docker first"; exit 1; }
+	@# DOCKER="docker -H ..." installs into another engine: the local one need not run.
+	@if [ "$$(id -u)" = 0 ] && [ "$(DOCKER)" = docker ]; then scripts/prepare docker; fi
+	@command -v $(firstword $(DOCKER)) >/dev/null || { echo "make install: the docker command is missing: install Docker first"; exit 1; }
 	mkdir -p $(STATE_DIR)
-	-$(DOCKER) plugin disable -f $(PLUGIN) >/dev/null 2>&1
-	-$(DOCKER) plugin rm -f $(PLUGIN) >/dev/null 2>&1
-	$(DOCKER) plugin create $(PLUGIN) $(BUNDLE)
+	@# An older copy's settings (PEERS, KEY, mounts...) carry over, as with docker plugin upgrade.
+	old=$$($(DOCKER) plugin inspect -f '{{range .Settings.Env}}{{println .}}{{end}}{{range .Settings.Mounts}}{{if .Source}}{{.Name}}.source={{.Source}}{{println}}{{end}}{{end}}' $(PLUGIN) 2>/dev/null | grep -v '^$$' || true); \
+	$(DOCKER) plugin disable -f $(PLUGIN) >/dev/null 2>&1; \
+	$(DOCKER) plugin rm -f $(PLUGIN) >/dev/null 2>&1; \
+	$(DOCKER) plugin create $(PLUGIN) $(BUNDLE) && \
+	if [ -n "$$old" ]; then echo "keeping the settings of the copy it replaces"; $(DOCKER) plugin set $(PLUGIN) $$old; fi && \
 	$(DOCKER) plugin enable $(PLUGIN)
-	install -m 0755 $(BIN) /usr/local/bin/weavego
+	install -m 0755 $(BIN) $(BINDIR)/weavego
 	@echo "weavego installed. Try: docker network create -d $(PLUGIN):latest --ipam-driver $(PLUGIN):latest net1"
 
 # Publishes the plugin to a registry: make push PLUGIN_REF=REGISTRY/weavego:TAG [VERSION=TAG]. Other hosts
@@ -61,7 +66,7 @@ push: plugin
 uninstall:
 	-$(DOCKER) plugin disable -f $(PLUGIN)
 	-$(DOCKER) plugin rm -f $(PLUGIN)
-	rm -f /usr/local/bin/weavego
+	rm -f $(BINDIR)/weavego
 
 vet:
 	$(GO) vet ./...

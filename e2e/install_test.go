@@ -47,6 +47,7 @@ func TestInstallFromRegistry(t *testing.T) {
 	s.install(t, "e2e-1")
 	s.workload(t)
 	t.Run("Upgrade", s.upgrade)
+	t.Run("MakeInstallOverOlder", s.makeInstall)
 }
 
 // install runs docker plugin install of version on both hosts and waits until they mesh.
@@ -219,4 +220,39 @@ func (h *Host) pluginRootfsVersion(t *testing.T) string {
 	}
 	out, err := run(30*time.Second, filepath.Join(h.DataRoot, "plugins", id, "rootfs", "weavego"), "version")
 	return fmt.Sprintf("%s (rootfs: %s %v)", ref, strings.TrimSpace(out), err)
+}
+
+// makeInstall replaces h1's plugin (installed from the registry) with make install, which keeps its settings,
+// while c2 on h2 pings c1 on h1 every 100 ms.
+func (s *registryCluster) makeInstall(t *testing.T) {
+	p, err := startPinger(s.h2, "c2", s.ip["c1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	start := time.Now()
+	err = s.h1.MakeInstall(filepath.Join(t.TempDir(), "e2e-3"), "e2e-3")
+	took := time.Since(start)
+	time.Sleep(3 * time.Second)
+	res := p.stop()
+	if err != nil {
+		t.Fatalf("make install: %v", err)
+	}
+	t.Logf("make install of e2e-3 over e2e-1 on h1 took %s (build included); c2 -> c1 ping every 100 ms during it: %s",
+		took.Round(10*time.Millisecond), res)
+	if res.replies == 0 {
+		t.Errorf("no ping reply at all during make install: %s", res)
+	}
+	s.wantVersion(t, s.h1, "e2e-3")
+	if ip, err := s.h1.ContainerIP("c1", "net1"); err != nil || ip != s.ip["c1"] {
+		t.Errorf("c1's address after make install is %q (%v), want %s", ip, err, s.ip["c1"])
+	}
+	Eventually(t, time.Minute, func() error {
+		st, err := s.h1.Status()
+		if err == nil && st.peerState(s.h2.IP.String()) != "alive" {
+			err = fmt.Errorf("h1 sees h2 as %q after make install", st.peerState(s.h2.IP.String()))
+		}
+		return err
+	})
+	s.reach(t, time.Minute)
 }

@@ -76,6 +76,25 @@ func (h *Host) PushPlugin(dir, ref, version string) error {
 	return nil
 }
 
+// MakeInstall runs make install against h's daemon, as a user replacing an older copy on one host would, with
+// the binary, bundle and weavego command kept in dir (nothing goes to the machine's /usr/local/bin).
+func (h *Host) MakeInstall(dir, version string) error {
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		return err
+	}
+	args := []string{"make", "-C", repoRoot(), "install", "VERSION=" + version,
+		"DOCKER=docker -H unix://" + h.DockerSock, "BIN=" + filepath.Join(dir, "weavego"),
+		"BUNDLE=" + filepath.Join(dir, "plugin"), "BINDIR=" + filepath.Join(dir, "bin"), "STATE_DIR=" + filepath.Join(h.Dir, "plugin-state")}
+	_, err := run(5*time.Minute, args...)
+	if id, ierr := h.PluginID(); ierr == nil {
+		_ = h.recordID(id)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", h.Name, err)
+	}
+	return nil
+}
+
 // pluginSettings returns the plugin settings of the e2e hosts: docker-api and state mounts, LOG_LEVEL=debug,
 // ADVERTISE_ADDR, then env, in a stable order.
 func (h *Host) pluginSettings(env map[string]string) ([]string, error) {
