@@ -93,7 +93,11 @@ func pathOf(env []string) string {
 }
 
 // daemonConfig is the host's daemon.json. An empty config keeps the system's /etc/docker/daemon.json
-// (data-root, storage driver) away; extra settings come from the cluster's options.
+// (data-root, storage driver) away. On 29, WEAVEGO_E2E_FIREWALL_BACKEND=nftables selects the engine's
+// nftables firewall backend instead of its default, iptables.
 func (h *Host) daemonConfig() string {
+	if fb := os.Getenv("WEAVEGO_E2E_FIREWALL_BACKEND"); fb != "" && Engine() == Engine29 {
+		return fmt.Sprintf("{\"firewall-backend\": %q}\n", fb)
+	}
 	return "{}\n"
 }
