@@ -110,6 +110,9 @@ func parsePings(out string) pingResult {
 		f := strings.Fields(out[:i])
 		r.sent, _ = strconv.Atoi(f[len(f)-1])
 	}
+	if r.replies == 0 {
+		r.longestGap = time.Duration(r.sent) * pingInterval
+	}
 	if r.sent > 0 && last >= 0 && r.sent-1-last > 0 {
 		// Replies stopped before the end: that stretch counts too.
 		if g := time.Duration(r.sent-1-last) * pingInterval; g > r.longestGap {

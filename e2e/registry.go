@@ -148,12 +148,24 @@ func (h *Host) recordID(id string) error {
 	return err
 }
 
-// UpgradePlugin upgrades the installed plugin to ref in place, as the Docker documentation says: disable
-// (forced: networks use it), docker plugin upgrade (the settings are kept), enable.
+// settingsTemplate prints a plugin's settings as NAME=VALUE and MOUNT.source=PATH lines, ready for
+// docker plugin set (the Makefile's install uses the same).
+const settingsTemplate = `{{range .Settings.Env}}{{println .}}{{end}}` +
+	`{{range .Settings.Mounts}}{{if .Source}}{{.Name}}.source={{.Source}}{{println}}{{end}}{{end}}`
+
+// UpgradePlugin upgrades the installed plugin to ref in place: disable (forced: networks use it), docker
+// plugin upgrade, set the settings again (Docker 20.10's upgrade resets the mounts' sources to the
+// defaults), enable.
 func (h *Host) UpgradePlugin(ref string) error {
+	out, err := h.Docker("plugin", "inspect", "--format", settingsTemplate, PluginName)
+	if err != nil {
+		return err
+	}
+	set := append([]string{"plugin", "set", PluginName}, strings.Fields(out)...)
 	steps := [][]string{
 		{"plugin", "disable", "-f", PluginName},
 		{"plugin", "upgrade", "--grant-all-permissions", "--skip-remote-check", PluginName, ref},
+		set,
 		{"plugin", "enable", PluginName},
 	}
 	for _, s := range steps {
