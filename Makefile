@@ -14,7 +14,8 @@ GOFILES   := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all plugin install uninstall test unit kernel e2e vet bench demo clean push e2e29 FORCE
+.PHONY: all plugin install uninstall test unit kernel e2e vet bench demo clean
+.PHONY: push e2e29 FORCE
 
 all: $(BIN)
 
