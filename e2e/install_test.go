@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// maxRestartGap bounds the longest gap of a 100 ms ping across hosts while a plugin restarts with
+// containers running (upgrade, make install): the kernel datapath stays and the other hosts keep forwarding,
+// so a gap at all is a regression; the bound leaves room for a loaded machine.
+const maxRestartGap = 3 * time.Second
+
 // dnsService is dnsd's service address on every weavego network (DNS_ADDR's default).
 const dnsService = "169.254.53.53"
 
@@ -173,8 +178,8 @@ func (s *registryCluster) upgrade(t *testing.T) {
 	res := p.stop()
 	t.Logf("h2 upgraded from e2e-1 to e2e-2 in %s; c1 -> c2 ping every 100 ms during it: %s",
 		took.Round(10*time.Millisecond), res)
-	if res.replies == 0 {
-		t.Errorf("no ping reply at all during the upgrade: %s", res)
+	if res.replies == 0 || res.longestGap > maxRestartGap {
+		t.Errorf("traffic stopped too long during the upgrade (bound %s): %s", maxRestartGap, res)
 	}
 	s.wantVersion(t, s.h2, "e2e-2")
 	s.wantVersion(t, s.h1, "e2e-1")
@@ -240,8 +245,8 @@ func (s *registryCluster) makeInstall(t *testing.T) {
 	}
 	t.Logf("make install of e2e-3 over e2e-1 on h1 took %s (build included); c2 -> c1 ping every 100 ms during it: %s",
 		took.Round(10*time.Millisecond), res)
-	if res.replies == 0 {
-		t.Errorf("no ping reply at all during make install: %s", res)
+	if res.replies == 0 || res.longestGap > maxRestartGap {
+		t.Errorf("traffic stopped too long during make install (bound %s): %s", maxRestartGap, res)
 	}
 	s.wantVersion(t, s.h1, "e2e-3")
 	if ip, err := s.h1.ContainerIP("c1", "net1"); err != nil || ip != s.ip["c1"] {
