@@ -8,17 +8,24 @@ PLUGIN    ?= weavego
 BIN       := build/weavego
 BUNDLE    := build/plugin
 STATE_DIR ?= /var/lib/weavego
+BINDIR    ?= /usr/local/bin
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES   := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
 export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all plugin install uninstall test unit kernel e2e vet bench demo clean
+.PHONY: push e2e29 FORCE
 
 all: $(BIN)
 
-$(BIN): $(GOFILES)
+$(BIN): $(GOFILES) build/version
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $@ ./plugin
+
+# build/version changes only when VERSION does, so that another VERSION rebuilds the binary.
+build/version: FORCE
+	@mkdir -p build
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
 
 # The managed-plugin bundle: config.json and a rootfs holding only the binary.
 plugin: $(BIN) config.json
@@ -32,20 +39,35 @@ plugin: $(BIN) config.json
 # Installs into the local Docker engine, replacing an older copy, and puts the
 # `weavego` command on the PATH.
 install: plugin
-	@if [ "$$(id -u)" = 0 ]; then scripts/prepare docker; fi
-	@command -v $(DOCKER) >/dev/null || { echo "make install: the docker command is missing: install Docker first"; exit 1; }
+	@# DOCKER="docker -H ..." installs into another engine: the local one need not run.
+	@if [ "$$(id -u)" = 0 ] && [ "$(DOCKER)" = docker ]; then scripts/prepare docker; fi
+	@command -v $(firstword $(DOCKER)) >/dev/null || { echo "make install: the docker command is missing: install Docker first"; exit 1; }
 	mkdir -p $(STATE_DIR)
-	-$(DOCKER) plugin disable -f $(PLUGIN) >/dev/null 2>&1
-	-$(DOCKER) plugin rm -f $(PLUGIN) >/dev/null 2>&1
-	$(DOCKER) plugin create $(PLUGIN) $(BUNDLE)
+	@# An older copy's settings (PEERS, KEY, mounts...) carry over, as with docker plugin upgrade.
+	old=$$($(DOCKER) plugin inspect -f '{{range .Settings.Env}}{{println .}}{{end}}{{range .Settings.Mounts}}{{if .Source}}{{.Name}}.source={{.Source}}{{println}}{{end}}{{end}}' $(PLUGIN) 2>/dev/null | grep -v '^$$' || true); \
+	$(DOCKER) plugin disable -f $(PLUGIN) >/dev/null 2>&1; \
+	$(DOCKER) plugin rm -f $(PLUGIN) >/dev/null 2>&1; \
+	$(DOCKER) plugin create $(PLUGIN) $(BUNDLE) && \
+	if [ -n "$$old" ]; then echo "keeping the settings of the copy it replaces"; $(DOCKER) plugin set $(PLUGIN) $$old; fi && \
 	$(DOCKER) plugin enable $(PLUGIN)
-	install -m 0755 $(BIN) /usr/local/bin/weavego
+	install -m 0755 $(BIN) $(BINDIR)/weavego
 	@echo "weavego installed. Try: docker network create -d $(PLUGIN):latest --ipam-driver $(PLUGIN):latest net1"
+
+# Publishes the plugin to a registry: make push PLUGIN_REF=REGISTRY/weavego:TAG [VERSION=TAG]. Other hosts
+# then run `docker plugin install --grant-all-permissions --alias weavego REGISTRY/weavego:TAG PEERS=...`.
+# The copy created for the push is removed again; an installed plugin of another name is not touched.
+push: plugin
+	@test -n "$(PLUGIN_REF)" || { echo "make push: say where to: make push PLUGIN_REF=REGISTRY/weavego:TAG"; exit 1; }
+	@command -v $(firstword $(DOCKER)) >/dev/null || { echo "make push: the docker command is missing: install Docker first"; exit 1; }
+	$(DOCKER) plugin create $(PLUGIN_REF) $(BUNDLE)
+	$(DOCKER) plugin push $(PLUGIN_REF) || { $(DOCKER) plugin rm $(PLUGIN_REF); exit 1; }
+	$(DOCKER) plugin rm $(PLUGIN_REF)
+	@echo "pushed $(PLUGIN_REF) (weavego $(VERSION))"
 
 uninstall:
 	-$(DOCKER) plugin disable -f $(PLUGIN)
 	-$(DOCKER) plugin rm -f $(PLUGIN)
-	rm -f /usr/local/bin/weavego
+	rm -f $(BINDIR)/weavego
 
 vet:
 	$(GO) vet ./...
@@ -59,7 +81,15 @@ e2e: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "e2e: skipped: needs root to run Docker daemons in network namespaces"; \
 	else scripts/prepare e2e && WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) $(GO) test -count=1 -timeout 45m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}; fi
 
-test: unit e2e
+# The core scenarios on a Docker Engine 29 that scripts/engine29 builds once per machine (cached).
+E2E29_TESTS ?= ^(TestSingleHost|TestMultiHost|TestDNS|TestIPAM|TestInstallFromRegistry)$$
+e2e29: plugin
+	@if [ "$$(id -u)" != 0 ]; then echo "e2e29: skipped: needs root to run Docker daemons in network namespaces"; \
+	else scripts/prepare e2e && bin=$$(scripts/engine29 | tail -n 1) && \
+	WEAVEGO_ENGINE=29 WEAVEGO_ENGINE_BIN=$$bin WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) \
+	$(GO) test -count=1 -timeout 30m -v -run '$(E2E29_TESTS)' ./e2e/ 2>&1 | tee build/e2e29.log; exit $${PIPESTATUS[0]}; fi
+
+test: unit e2e e2e29
 
 bench: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root"; exit 1; fi

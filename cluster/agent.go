@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weavego/weavego/datapath"
@@ -78,6 +79,10 @@ type Agent struct {
 
 	hostRoutes HostRoutes
 
+	// started and rejoined drive holdRemotes (rejoin.go).
+	started  time.Time
+	rejoined atomic.Bool
+
 	kickKernel chan struct{}
 	kickDocker chan struct{}
 
@@ -106,7 +111,7 @@ func New(cfg Config, deps Deps) *Agent {
 	}
 	return &Agent{
 		cfg: cfg, rep: deps.Replica, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
-		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes,
+		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes, started: time.Now(),
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
 		networks: map[string]driver.Network{}, endpoints: map[string]driver.Endpoint{},
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},

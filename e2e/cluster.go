@@ -44,6 +44,7 @@ type Cluster struct {
 func NewCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	RequireE2E(t)
+	requireEngine(t)
 	if n < 1 || n > 200 {
 		t.Fatalf("e2e: NewCluster(%d): want 1..200 hosts", n)
 	}

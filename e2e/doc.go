@@ -13,4 +13,9 @@
 //
 // The tests need root, dockerd, containerd and nsenter; without them they skip with a one-line reason.
 // WEAVEGO_E2E=0 skips them all. WEAVEGO_PLUGIN_DIR names the plugin bundle (default ../build/plugin).
+//
+// WEAVEGO_ENGINE picks the engine: 20.10 (the default: the system's docker.io, containerd and runc) or 29 (the
+// binaries scripts/engine29 builds, from WEAVEGO_ENGINE_BIN or its default cache, first on the daemons' PATH;
+// a missing build fails the tests rather than skipping them). The install tests run a registry (Debian's
+// docker-registry) at UnderlayGateway:RegistryPort, which every test daemon treats as insecure.
 package e2e

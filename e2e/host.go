@@ -132,8 +132,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 		return fmt.Errorf("%s: containerd config: %w", h.Name, err)
 	}
 	d, err := startDaemon(h.Name+" containerd", filepath.Join(h.Dir, "containerd.log"),
-		"nsenter", "--net="+h.nsPath(), "--", "containerd", "--config", cfgPath,
-		"--address", h.containerdSock, "--root", filepath.Join(cdir, "root"), "--state", filepath.Join(cdir, "state"))
+		h.daemonCmd("containerd", "--config", cfgPath,
+			"--address", h.containerdSock, "--root", filepath.Join(cdir, "root"), "--state", filepath.Join(cdir, "state"))...)
 	if err != nil {
 		return err
 	}
@@ -144,17 +144,19 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 }
 
 func (h *Host) dockerdArgs() []string {
-	args := []string{"nsenter", "--net=" + h.nsPath(), "--", "dockerd",
+	args := h.daemonCmd("dockerd",
 		"--config-file", filepath.Join(h.Dir, "daemon.json"),
 		"--containerd", h.containerdSock,
 		"--data-root", h.DataRoot,
 		"--exec-root", h.ExecRoot,
 		"--pidfile", filepath.Join(h.Dir, "dockerd.pid"),
-		"-H", "unix://" + h.DockerSock,
+		"-H", "unix://"+h.DockerSock,
 		"--bip", fmt.Sprintf("172.30.%d.1/24", h.index),
 		"--iptables=true",
-		"--cgroup-parent", "/" + h.NetNS,
-	}
+		"--cgroup-parent", "/"+h.NetNS,
+		// The registry that TestInstallFromRegistry runs in the underlay namespace speaks plain HTTP.
+		"--insecure-registry", fmt.Sprintf("%s:%d", UnderlayGateway, RegistryPort),
+	)
 	if sd := os.Getenv("WEAVEGO_E2E_STORAGE_DRIVER"); sd != "" {
 		args = append(args, "--storage-driver", sd)
 	}
@@ -169,7 +171,7 @@ func (h *Host) StartDocker() error {
 		return fmt.Errorf("%s: dockerd already running", h.Name)
 	}
 	// An empty config file keeps the system's /etc/docker/daemon.json (data-root, storage driver) away.
-	if err := os.WriteFile(filepath.Join(h.Dir, "daemon.json"), []byte("{}\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(h.Dir, "daemon.json"), []byte(h.daemonConfig()), 0o644); err != nil {
 		return fmt.Errorf("%s: %w", h.Name, err)
 	}
 	d, err := startDaemon(h.Name+" dockerd", h.dockerdLog(), h.dockerdArgs()...)

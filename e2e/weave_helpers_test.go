@@ -20,6 +20,7 @@ import (
 
 // wgStatus is the part of the plugin's GET /status answer the tests read.
 type wgStatus struct {
+	Version string
 	Cluster struct {
 		Self, VTEP string
 		Peers      []struct {

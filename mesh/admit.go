@@ -34,6 +34,12 @@ const (
 // record.
 var ErrRejected = errors.New("entry rejected")
 
+// errUnknownKind marks a record of a kind this peer has no validator for:
+// most likely written by a newer release during a rolling upgrade. It is
+// not merged, not passed on and not counted as a rejection (see "Format
+// versions" in doc.go).
+var errUnknownKind = errors.New("unknown kind")
+
 // admission is mesh's one gate for records it did not write itself.
 type admission struct {
 	// kinds are the per-kind validators (Config.Validators); nil admits
@@ -42,11 +48,13 @@ type admission struct {
 	// ttl bounds how far in the future a tombstone's stamp may be.
 	ttl     time.Duration
 	rejects *rejections
+	unknown *unknownKinds
 	log     *slog.Logger
 }
 
 func newAdmission(cfg Config, log *slog.Logger) *admission {
-	return &admission{kinds: cfg.Validators, ttl: cfg.TombstoneTTL, rejects: newRejections(), log: log}
+	return &admission{kinds: cfg.Validators, ttl: cfg.TombstoneTTL, rejects: newRejections(),
+		unknown: &unknownKinds{seen: map[string]bool{}}, log: log}
 }
 
 // ownerLimits returns the per-owner caps of cfg with defaults applied.
@@ -71,7 +79,7 @@ func (a *admission) check(r record, now time.Time) error {
 	}
 	v, ok := a.kinds[r.e.Kind]
 	if !ok || v == nil {
-		return fmt.Errorf("%w: unknown kind", ErrRejected)
+		return fmt.Errorf("%w: %w", ErrRejected, errUnknownKind)
 	}
 	return callValidator(v, r.e)
 }
@@ -140,7 +148,10 @@ func checkText(what, s string, limit int) error {
 func (m *Mesh) admitAndMerge(recs []record, now time.Time) []record {
 	ok := recs[:0:0]
 	for _, r := range recs {
-		if err := m.admit.check(r, now); err != nil {
+		if err := m.admit.check(r, now); errors.Is(err, errUnknownKind) {
+			m.notUnderstood(r)
+			continue
+		} else if err != nil {
 			m.reject(r, err)
 			continue
 		}
@@ -162,6 +173,16 @@ func (m *Mesh) reject(r record, reason error) {
 		m.log.Warn("rejecting entries from a peer that break weavego's rules; further rejections "+
 			"of this owner are only counted (weavego status)",
 			"owner", owner, "kind", printable(r.e.Kind), "key", printable(r.e.Key), "reason", reason)
+	}
+}
+
+// notUnderstood counts a record of a kind this peer does not know and logs
+// the first one of each kind (a bounded number of kinds: see unknownKinds).
+func (m *Mesh) notUnderstood(r record) {
+	m.stats.notUnderstood.Add(1)
+	if m.admit.unknown.first(r.e.Kind) {
+		m.log.Info("ignoring entries of a kind this version of weavego does not know; a peer runs a newer "+
+			"version (upgrade this host to use them)", "kind", printable(r.e.Kind), "owner", printable(r.e.Owner))
 	}
 }
 

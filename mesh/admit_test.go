@@ -53,13 +53,10 @@ func TestAdmitRejectsShapes(t *testing.T) {
 		{"invalid UTF-8 key", rec("k", "a\xffb", "x", 1, "v", false), "UTF-8"},
 		{"empty owner", rec("k", "a", "", 1, "v", false), "owner"},
 		{"long owner", rec("k", "a", strings.Repeat("o", MaxOwnerBytes+1), 1, "v", false), "owner"},
-		{"unknown kind", rec("other", "a", "x", 1, "v", false), "unknown kind"},
 		{"long kind", rec(strings.Repeat("k", MaxKindBytes+1), "a", "x", 1, "v", false), "kind"},
 		{"validator refuses", rec("k", "a", "x", 1, "bad", false), "value is bad"},
 		{"tombstone from the future", record{e: Entry{Kind: "k", Key: "a", Owner: "x", Version: 1, Deleted: true},
 			stamp: now.Add(2 * DefaultTombstoneTTL).UnixMilli()}, "future"},
-		{"tombstone of unknown kind", record{e: Entry{Kind: "zzz", Key: "a", Owner: "x", Version: 1, Deleted: true},
-			stamp: now.UnixMilli()}, "unknown kind"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := admitNode(t, Config{Validators: testKinds()})

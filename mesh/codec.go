@@ -14,12 +14,16 @@ import (
 // checks every length against the bytes left, which the fuzz target
 // exercises.
 //
-//	message  = format(1 byte, =1) type(1 byte) body
+//	message  = format(1 byte) type(1 byte) body
 //	entries  = count(uvarint) entry*            (type 1)
 //	bye      = name(string)                     (type 2)
 //	entry    = kind key owner(string) version(uvarint) flags(1 byte)
 //	           (flags&1 ? stamp(varint) : value(bytes))
 //	string, bytes = length(uvarint) data
+//
+// Format 1 is the layout above. From format 2 on (format.go) every entry
+// is framed by its length and may carry fields a reader does not know;
+// see "Format versions" in doc.go.
 const (
 	wireFormat = 1
 
@@ -42,6 +46,10 @@ type message struct {
 	kind    byte
 	entries []record
 	bye     string
+	// format is the sender's format when newer than wireFormat, else 0.
+	format byte
+	// skipped counts entries of a newer format that did not parse.
+	skipped int
 }
 
 func encodeEntries(recs []record) []byte {
@@ -53,17 +61,7 @@ func encodeEntries(recs []record) []byte {
 	b = append(b, wireFormat, msgEntries)
 	b = binary.AppendUvarint(b, uint64(len(recs)))
 	for _, r := range recs {
-		b = appendString(b, r.e.Kind)
-		b = appendString(b, r.e.Key)
-		b = appendString(b, r.e.Owner)
-		b = binary.AppendUvarint(b, r.e.Version)
-		if r.e.Deleted {
-			b = append(b, flagDeleted)
-			b = binary.AppendVarint(b, r.stamp)
-		} else {
-			b = append(b, 0)
-			b = appendString(b, string(r.e.Value))
-		}
+		b = appendEntry(b, r)
 	}
 	return b
 }
@@ -78,12 +76,17 @@ func appendString(b []byte, s string) []byte {
 }
 
 // decodeMessage parses a message from another peer. It never panics and
-// never keeps a reference to buf: every string and value is copied.
+// never keeps a reference to buf: every string and value is copied. A
+// message of a newer format is read as far as this peer understands it
+// (decodeNewer).
 func decodeMessage(buf []byte) (message, error) {
 	if len(buf) < 2 {
 		return message{}, errTruncated
 	}
-	if buf[0] != wireFormat {
+	switch {
+	case buf[0] >= framedFormat:
+		return decodeNewer(buf)
+	case buf[0] != wireFormat:
 		return message{}, fmt.Errorf("unknown wire format %d", buf[0])
 	}
 	d := decoder{buf: buf[2:]}

@@ -46,7 +46,8 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"nil", nil},
 		{"one byte", []byte{wireFormat}},
-		{"unknown format", []byte{9, msgEntries, 0}},
+		{"format 0", []byte{0, msgEntries, 0}},
+		{"newer format, frame past the end", []byte{framedFormat, msgEntries, 1, 9, 0}},
 		{"unknown type", []byte{wireFormat, 42, 0}},
 		{"truncated", good[:len(good)-1]},
 		{"trailing bytes", append(append([]byte(nil), good...), 0)},
@@ -85,6 +86,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(encodeEntries([]record{{e: Entry{Kind: "k", Deleted: true, Version: 3}, stamp: 99}}))
 	f.Add(encodeBye("peer"))
 	f.Add([]byte{wireFormat, msgEntries, 0xff, 0xff})
+	f.Add(encodeFramed(framedFormat, []record{rec("network", "n1", "a", 1, "v", false)}, []byte{1, 2}))
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		msg, err := decodeMessage(buf)
 		if err != nil || msg.kind != msgEntries {

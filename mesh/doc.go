@@ -68,6 +68,29 @@
 // the first refusal of each owner is logged. Checks that need membership,
 // such as "a VTEP is its writer's address", belong to the consumer.
 //
+// # Format versions
+//
+// Peers of two releases share a cluster during a rolling upgrade, so every
+// release reads what the one before it writes and skips what a newer one
+// adds. Each gossip message starts with its format number. Format 1 is the
+// compact layout of codec.go; this release writes it, so the release
+// before it, which reads only format 1, keeps working next to it. From
+// format 2 on (format.go) each entry is framed by its length: a reader
+// takes the fields it knows from a frame and skips the rest, ignores flag
+// bits, message types and trailing bytes it does not know, and drops a
+// frame it cannot read alone, keeping the other entries of the message. A
+// release may start writing a format above 1 once the release before it
+// reads it (this one does): upgrades go one release at a time.
+//
+// Entries carry their own version through their kind: a new kind of entry,
+// or a new encoding of an old one under a new kind, is unknown to an older
+// peer. Such a record is not merged, not passed on and not acted upon; it
+// is counted (Stats.NotUnderstood) and logged once per kind, not counted
+// as a rejection, since a peer cannot check what it does not know. Peers
+// of the newer release exchange it among themselves by gossip and
+// push/pull. Values of known kinds are JSON that consumers decode without
+// refusing fields they do not know, so a newer release may add fields.
+//
 // # Security
 //
 // With Keys, gossip is encrypted and authenticated with AES-GCM under the

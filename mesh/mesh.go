@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -30,6 +31,8 @@ type Mesh struct {
 	peers *peerTable
 	subs  *subscribers
 	stats counters
+	// stayOnStop: Run stops without leaving (StayOnStop).
+	stayOnStop atomic.Bool
 	// ring holds the gossip keys; nil for an open cluster.
 	ring *memberlist.Keyring
 	// direct sends entries too large for gossip over TCP; Close stops it.
@@ -139,6 +142,7 @@ func (m *Mesh) Stats() Stats {
 		DirectDropped:    m.direct.dropped.Load(),
 		BroadcastsPruned: m.stats.pruned.Load(),
 		Rejected:         m.stats.rejected.Load(),
+		NotUnderstood:    m.stats.notUnderstood.Load(),
 	}
 }
 

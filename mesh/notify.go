@@ -83,10 +83,14 @@ type Stats struct {
 	// Rejected counts remote and restored records refused by admission
 	// (see Mesh.Rejected for them per owner and kind).
 	Rejected uint64
+	// NotUnderstood counts remote and restored records of kinds this peer
+	// does not know, which it ignores (a newer release wrote them).
+	NotUnderstood uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
 	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected atomic.Uint64
+	notUnderstood                                                               atomic.Uint64
 }

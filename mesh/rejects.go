@@ -90,3 +90,25 @@ func printable(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+// maxUnknownKinds bounds the kinds remembered for logging once each.
+const maxUnknownKinds = 64
+
+// unknownKinds remembers which unknown kinds were logged. Safe for
+// concurrent use.
+type unknownKinds struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+// first reports whether kind was not seen before; past maxUnknownKinds
+// kinds it reports false, so a hostile peer cannot flood the log.
+func (u *unknownKinds) first(kind string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.seen[kind] || len(u.seen) >= maxUnknownKinds {
+		return false
+	}
+	u.seen[kind] = true
+	return true
+}

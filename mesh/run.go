@@ -37,6 +37,9 @@ func (m *Mesh) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if m.stayOnStop.Load() {
+				return m.stopStaying()
+			}
 			return m.leave()
 		case <-joinTimer.C:
 			joinTimer.Reset(m.joinDue(ctx, m.targets.snapshot(), time.Now()))

@@ -55,6 +55,8 @@ func runDaemon(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("invalid settings, not starting: %w", oneLine(err))
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: set.LogLevel}))
+	// The first line of every run says which version runs (docker plugin upgrade, mixed clusters).
+	log.Info("weavego "+version, "version", version)
 	p, err := build(set, log)
 	if err != nil {
 		return err
@@ -148,7 +150,10 @@ func (p *parts) serve(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
-	run(func() { _ = p.mesh.Run(ctx) })
+	// The mesh stops after the decision of stopMesh, not with ctx.
+	meshCtx, meshCancel := context.WithCancel(context.Background())
+	defer meshCancel()
+	run(func() { _ = p.mesh.Run(meshCtx) })
 	run(func() { p.agent.Run(ctx) })
 	run(func() { _ = p.alloc.Run(ctx) })
 	run(func() { _ = p.dns.Run(ctx) })
@@ -175,6 +180,7 @@ func (p *parts) serve(ctx context.Context) error {
 		}
 	}
 	cancel()
+	p.stopMesh(meshCancel)
 	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = pluginSrv.Shutdown(shut)
@@ -183,6 +189,17 @@ func (p *parts) serve(ctx context.Context) error {
 	saveMesh(p.store, p.mesh, p.log)
 	p.removeFirewallIfIdle()
 	return err
+}
+
+// stopMesh stops gossip. While weavego networks remain in the kernel (a
+// restart, an upgrade, a disable with containers running) the plugin is
+// expected back, so it stops without leaving and the other hosts keep
+// forwarding to its containers meanwhile; otherwise it leaves.
+func (p *parts) stopMesh(cancel context.CancelFunc) {
+	if ids, err := p.dp.NetworkIDs(); err == nil && len(ids) > 0 {
+		p.mesh.StayOnStop()
+	}
+	cancel()
 }
 
 // removeFirewallIfIdle removes weavego's nftables rules when the plugin stops
