@@ -17,8 +17,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +55,14 @@ type Config struct {
 	Logger     *slog.Logger
 	Resync     time.Duration // full reconcile period; default 5 s
 	PluginName string        // full name of this plugin in Docker; "" = ask Docker
+	// Settle is how long the agent waits after start, with another host
+	// alive, before it takes a network definition missing from the
+	// cluster for a removal; default 15 s.
+	Settle time.Duration
+	// StaleState says the saved state was older than the tombstone
+	// lifetime: a network this host defined and the cluster no longer
+	// has was removed while it was away, and is not published again.
+	StaleState bool
 }
 
 // Deps are the parts the agent drives; Docker and the DNS parts may be nil
@@ -92,6 +103,9 @@ type Agent struct {
 	netsSeen  uint64                     // fingerprint of the network entries last seen
 	warned    map[string]string          // skipped records already warned about, and why
 	refused   map[string]string          // cluster networks refused on this host, and why
+	kept      map[string]string          // networks removed here but kept in the cluster, and why
+	retrySoon bool                       // a network could not be (re)created yet: retry shortly
+	started   time.Time                  // when New ran; see Config.Settle
 }
 
 var _ driver.Cluster = (*Agent)(nil)
@@ -101,13 +115,16 @@ func New(cfg Config, deps Deps) *Agent {
 	if cfg.Resync == 0 {
 		cfg.Resync = 5 * time.Second
 	}
+	if cfg.Settle == 0 {
+		cfg.Settle = 15 * time.Second
+	}
 	return &Agent{
 		cfg: cfg, rep: deps.Replica, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
 		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes,
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
 		networks: map[string]driver.Network{}, endpoints: map[string]driver.Endpoint{},
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},
-		warned: map[string]string{},
+		warned: map[string]string{}, kept: map[string]string{}, started: time.Now(),
 	}
 }
 
@@ -195,7 +212,7 @@ func (a *Agent) NetworkChanged(n driver.Network, c driver.Change) {
 		delete(a.fresh, n.ID)
 		if !a.removing[n.ID] {
 			if name, ok := a.names[n.ID]; ok {
-				a.retractNetwork(name, n.VNI)
+				a.userRemoved(name, n.VNI)
 			}
 		}
 		delete(a.removing, n.ID)
@@ -226,17 +243,43 @@ func (a *Agent) EndpointChanged(ep driver.Endpoint, deleted bool) {
 	kick(a.kickDocker)
 }
 
-// retractNetwork removes the cluster definition of a network the user removed
-// here; mu is held.
-func (a *Agent) retractNetwork(name string, vni uint32) {
+// userRemoved handles a network the user removed here (docker network rm or
+// prune): a network in use on another host stays in the cluster and comes
+// back here at once; one in use nowhere else is removed on every host. mu
+// is held.
+func (a *Agent) userRemoved(name string, vni uint32) {
 	e, ok := a.rep.Get(KindNetwork, name)
 	if !ok || e.Deleted {
 		return
 	}
-	if def, ok := decode[NetDef](e.Value); ok && def.VNI == vni {
-		a.log.Info("network removed: removing it on every host", "network", name)
-		a.rep.Delete(KindNetwork, name)
+	def, ok := decode[NetDef](e.Value)
+	if !ok || def.VNI != vni {
+		return
 	}
+	if users := a.usersElsewhere(vni); len(users) > 0 {
+		why := "in use on hosts " + strings.Join(users, ", ")
+		a.kept[name] = why
+		a.retrySoon = true
+		a.log.Warn("network removed on this host is kept in the cluster and created here again: "+why,
+			"network", name, "hosts", users)
+		return
+	}
+	delete(a.kept, name)
+	a.log.Info("network removed: removing it on every host", "network", name)
+	a.rep.Delete(KindNetwork, name)
+}
+
+// usersElsewhere lists, sorted, the other hosts with containers on the
+// network vni (down hosts too: their containers may come back).
+func (a *Agent) usersElsewhere(vni uint32) []string {
+	self := a.rep.LocalName()
+	seen := map[string]bool{}
+	for _, e := range a.rep.List(KindEndpoint) {
+		if rec, ok := decode[EndpointRec](e.Value); ok && rec.VNI == vni && e.Owner != self {
+			seen[e.Owner] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // networksChanged tells whether the cluster's network definitions changed

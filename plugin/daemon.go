@@ -43,6 +43,8 @@ type parts struct {
 	agent  *cluster.Agent
 	driver *driver.Driver
 	ipam   *ipamdriver.Driver
+	// staleState: the saved gossip state was older than the tombstone lifetime.
+	staleState bool
 }
 
 func runDaemon(ctx context.Context, stderr io.Writer) error {
@@ -108,7 +110,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		}
 		deps.Docker = dc
 	}
-	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME")}, deps)
+	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
+		StaleState: p.staleState}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store, p.agent)
 	if err != nil {

@@ -43,6 +43,7 @@ type Settings struct {
 	DockerHost       string        // DOCKER_HOST (the `docker-api` mount)
 	ResolvConf       string        // RESOLV_CONF: where the host's upstream resolvers are read from
 	DisableDockerAPI bool          // DOCKER_API=off: run without the Docker API (no names, no network propagation)
+	TombstoneTTL     time.Duration // TOMBSTONE_TTL: how long each host remembers a deletion (tests shorten it)
 }
 
 // Defaults of the settings, documented in the README.
@@ -83,6 +84,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
+	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", 10*time.Minute)
 	p.security(&s)
 	if s.MTU != 0 && s.MTU < 576 {
 		p.fail("MTU", "%d is too small: give at least 576, or 0 to take the underlay's MTU minus 50", s.MTU)
