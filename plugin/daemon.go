@@ -210,24 +210,23 @@ func (p *parts) firewallLoop(ctx context.Context) {
 }
 
 // collectGarbage removes kernel devices of networks the driver does not know
-// (left over from a crash between kernel change and record).
+// (left over from a crash between kernel change and record), but only those
+// weavego provably created and with no container attached; see
+// datapath.Leftovers.
 func (p *parts) collectGarbage(known []string) {
-	ids, err := p.dp.NetworkIDs()
+	left, err := p.dp.Leftovers(known)
 	if err != nil {
 		p.log.Warn("list networks in the kernel", "err", err)
 		return
 	}
-	keep := map[string]bool{}
-	for _, id := range known {
-		keep[datapath.BridgeName(id)] = true
-	}
-	for _, id := range ids {
-		if keep[datapath.BridgeName(id)] {
+	for _, lo := range left {
+		if lo.Why != "" {
+			p.log.Warn("leaving an unknown weavego-named bridge in place", "network", lo.ID, "reason", lo.Why)
 			continue
 		}
-		p.log.Info("removing devices of an unknown network", "network", id)
-		if err := p.dp.DeleteNetwork(id); err != nil {
-			p.log.Warn("remove leftover network", "network", id, "err", err)
+		p.log.Info("removing devices of an unknown network", "network", lo.ID)
+		if err := p.dp.DeleteNetwork(lo.ID); err != nil {
+			p.log.Warn("remove leftover network", "network", lo.ID, "err", err)
 		}
 	}
 }
