@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 
 	"github.com/weavego/weavego/cluster"
 	"github.com/weavego/weavego/datapath"
@@ -25,6 +26,9 @@ type StatusReport struct {
 	Rejected []mesh.Rejection `json:",omitempty"`
 	// Firewall counts what the host's input rules dropped.
 	Firewall FirewallStatus
+	// Goroutines is the plugin's goroutine count (the fault suite's soak
+	// watches it for leaks).
+	Goroutines int
 }
 
 // FirewallStatus is what weavego's input rules dropped since they were
@@ -102,6 +106,8 @@ func (p *parts) report() StatusReport {
 		Security: p.security(),
 		Rejected: p.mesh.Rejected(),
 		Firewall: p.firewallStatus(),
+
+		Goroutines: runtime.NumGoroutine(),
 	}
 	if p.set.DNSAddr.IsValid() {
 		r.DNS.ServiceAddr = p.set.DNSAddr.String()

@@ -1,0 +1,35 @@
+//go:build linux
+
+package e2e
+
+import "testing"
+
+// Cases of the fault suite not written yet; each says what it will cover.
+
+func TestFaultsHostCrash(t *testing.T) {
+	t.Skip("not covered yet: kill -9 of a host's dockerd, containerd and plugin, restart; containers with " +
+		"--restart always get their addresses back and are reachable; the others' FDB entries go and come back")
+}
+
+func TestFaultsDockerdRestart(t *testing.T) {
+	t.Skip("not covered yet: dockerd restarted with SIGTERM on a host with running containers")
+}
+
+func TestFaultsPluginKillLoop(t *testing.T) {
+	t.Skip("not covered yet: the plugin killed with -9 in a loop under cross-host traffic; longest gap of a " +
+		"100 ms ping under 1 s")
+}
+
+func TestFaultsPartitionChurn(t *testing.T) {
+	t.Skip("not covered yet: one host partitioned while both sides start and remove containers; heal; all " +
+		"reach each other (IPAM under partition: TestFaultsPartitionIPAM)")
+}
+
+func TestFaultsRmpeerReturn(t *testing.T) {
+	t.Skip("not covered yet: rmpeer of a host that comes back with its old state; no duplicate, conflict reported")
+}
+
+func TestFaultsFullStateDisk(t *testing.T) {
+	t.Skip("not covered yet end to end: a full state disk (small tmpfs as the state mount) under the running " +
+		"plugin; store.TestFullDiskKeepsLastState covers the file")
+}
