@@ -52,6 +52,20 @@ func keptReason(h *Host, name string) (string, error) {
 	return "", fmt.Errorf("%s: status lists no network %s", h.Name, name)
 }
 
+// noEndpoints returns an error while h's status counts endpoints on network name.
+func noEndpoints(h *Host, name string) error {
+	st, err := h.Status()
+	if err != nil {
+		return err
+	}
+	for _, n := range st.Cluster.Networks {
+		if n.Name == name && n.Endpoints != 0 {
+			return fmt.Errorf("%s still sees %d endpoints on %s", h.Name, n.Endpoints, name)
+		}
+	}
+	return nil
+}
+
 // TestFaultsDelete: docker network prune and rm on an idle host while another host has containers on the network
 // (back within a second, status says why), removal with no containers anywhere, and a host that returns after the
 // tombstone lifetime.
@@ -129,18 +143,7 @@ func TestFaultsDelete(t *testing.T) {
 	// With no container anywhere, a removal removes it everywhere.
 	h1.MustDocker(t, "rm", "-f", "c1")
 	h3.MustDocker(t, "rm", "-f", "c3")
-	Eventually(t, time.Minute, func() error {
-		st, err := h2.Status()
-		if err != nil {
-			return err
-		}
-		for _, n := range st.Cluster.Networks {
-			if n.Name == "net1" && n.Endpoints != 0 {
-				return fmt.Errorf("h2 still sees %d endpoints on net1", n.Endpoints)
-			}
-		}
-		return nil
-	})
+	Eventually(t, time.Minute, func() error { return noEndpoints(h2, "net1") })
 	start := time.Now()
 	h2.MustDocker(t, "network", "rm", "net1")
 	d := measure(t, start, time.Minute, func() error {
