@@ -100,7 +100,6 @@ const faultsNotCovered = `
 ## Not covered yet
 
 - a host crash (kill -9 of dockerd, containerd and the plugin; containers with --restart always) — TestFaultsHostCrash
-- partition of one host while both sides start and remove containers, then heal — TestFaultsPartitionChurn
 - rmpeer of a host that comes back with its old state — TestFaultsRmpeerReturn
 - a full state disk under the running plugin (small tmpfs as the state mount); the store's unit test
   TestFullDiskKeepsLastState covers the file itself
