@@ -119,6 +119,13 @@ func TestStoreTombstoneExpiry(t *testing.T) {
 	if got := s.merge([]record{rec("n", "k", "a", 3, "y", false)}, later); len(got) != 1 {
 		t.Errorf("a newer write after the reap was refused")
 	}
+	// A local write after a reap beats the reaped tombstone others may still remember.
+	s2 := newStore(ttl)
+	s2.merge([]record{tomb(5, skewed)}, now)
+	s2.reap(later)
+	if r := s2.write("me", Entry{Kind: "n", Key: "k", Value: []byte("z")}, later); r.e.Version != 6 {
+		t.Errorf("write after a reap got version %d, want 6 (above the reaped tombstone)", r.e.Version)
+	}
 	s.reap(later.Add(2 * ttl))
 	if len(s.reaped) != 0 {
 		t.Errorf("reaped memory not forgotten after a further ttl: %d", len(s.reaped))

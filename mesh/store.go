@@ -91,7 +91,8 @@ func (s *store) write(owner string, e Entry, now time.Time) record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.Owner = owner
-	e.Version = s.records[e.id()].e.Version + 1
+	// A tombstone reaped here may still be remembered by others: beat it too.
+	e.Version = max(s.records[e.id()].e.Version, s.reaped[e.id()].e.Version) + 1
 	r := record{e: e.clone()}
 	if e.Deleted {
 		r.stamp, r.seen = now.UnixMilli(), now.UnixMilli()
