@@ -10,6 +10,17 @@
 // run: the kernel loop (fast, never waits on Docker) and the Docker loop
 // (network propagation and names, retried while the Docker API is down).
 // Driver callbacks only record a change and kick the loops; they never block.
+//
+// Deletion follows Docker swarm's rule, a network in use anywhere stays: a
+// removal (rm or prune) on a host while other hosts have endpoints on the
+// network leaves the cluster definition alone, and the Docker loop creates
+// the network there again at once (Status says why, in Kept). A removal
+// while no other host has endpoints writes a tombstone, and every host
+// removes the network where no container is attached. Only the host that
+// defined a network publishes it again when the cluster has no record of it
+// (and not even that host when its saved state was stale, Config.StaleState);
+// a replica whose definition is gone is removed once the agent has settled
+// (Config.Settle). Tombstone lifetime is mesh's (see mesh/doc.go).
 package cluster
 
 import (
