@@ -78,11 +78,17 @@ func addresses(t *testing.T, running map[*Host][]string) map[string]string {
 	return ips
 }
 
-// allReach waits until the first container on each host pings every container on the other hosts, and returns
-// how long that took from start.
+// allReach waits until the first container on each host reaches every container on the other hosts, probing all
+// pairs at once (a probe is 5 pings 200 ms apart, so that the loss itself does not fail it), and returns how long
+// that took from start; it fails t when a pair is still unreachable after bound and a minute.
 func allReach(t *testing.T, start time.Time, bound time.Duration, running map[*Host][]string, ips map[string]string) time.Duration {
 	t.Helper()
-	var d time.Duration
+	type result struct {
+		d   time.Duration
+		err error
+	}
+	var wg sync.WaitGroup
+	results := make(chan result, 64)
 	for from, names := range running {
 		if len(names) == 0 {
 			continue
@@ -92,12 +98,29 @@ func allReach(t *testing.T, start time.Time, bound time.Duration, running map[*H
 				continue
 			}
 			for _, target := range targets {
-				d = max(d, measure(t, start, bound+time.Minute, func() error {
-					_, err := execIn(from, names[0], "ping", "-c1", "-W1", ips[target])
-					return err
-				}))
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var err error
+					for time.Since(start) < bound+time.Minute {
+						if _, err = execIn(from, names[0], "ping", "-c5", "-i", "0.2", "-W", "2", ips[target]); err == nil {
+							break
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
+					results <- result{time.Since(start), err}
+				}()
 			}
 		}
+	}
+	wg.Wait()
+	close(results)
+	var d time.Duration
+	for r := range results {
+		if r.err != nil {
+			t.Errorf("a container never reached another: %v", r.err)
+		}
+		d = max(d, r.d)
 	}
 	return d
 }
