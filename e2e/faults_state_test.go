@@ -72,8 +72,15 @@ func TestFaultsStateFile(t *testing.T) {
 		if err := os.Rename(path, path+".broken"); err != nil {
 			t.Fatal(err)
 		}
-		h.MustDocker(t, "plugin", "enable", PluginName)
-		Eventually(t, time.Minute, func() error { _, err := h.Status(); return err })
+		// Docker may still hold the failed start's container for a moment: retry the enable.
+		Eventually(t, time.Minute, func() error {
+			if _, err := h.Docker("plugin", "enable", PluginName); err != nil {
+				_, _ = h.Docker("plugin", "disable", "-f", PluginName)
+				return err
+			}
+			_, err := h.Status()
+			return err
+		})
 		reportFault(t, faultRow{Case: "state file " + kind,
 			Bound:    "plugin refuses to start with one line naming the file and what moving it away loses; no panic",
 			Measured: "refused after " + faultFigure(d) + "; started afresh once the file was moved away",
