@@ -14,7 +14,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all plugin install uninstall test unit kernel e2e vet bench demo clean
+.PHONY: all plugin install uninstall test unit kernel e2e vet bench demo faults clean
 .PHONY: push e2e29 FORCE
 
 all: $(BIN)
@@ -79,7 +79,7 @@ unit: vet
 # End-to-end tests on real Docker daemons in network namespaces (root only).
 e2e: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "e2e: skipped: needs root to run Docker daemons in network namespaces"; \
-	else scripts/prepare e2e && WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) $(GO) test -count=1 -timeout 45m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}; fi
+	else scripts/prepare e2e && WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_SOAK=$${WEAVEGO_SOAK:-5} $(GO) test -count=1 -timeout 60m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}; fi
 
 # The core scenarios on a Docker Engine 29 that scripts/engine29 builds once per machine (cached).
 E2E29_TESTS ?= ^(TestSingleHost|TestMultiHost|TestDNS|TestIPAM|TestInstallFromRegistry)$$
@@ -95,6 +95,14 @@ bench: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root"; exit 1; fi
 	scripts/prepare e2e
 	WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_BENCH=1 $(GO) test -count=1 -timeout 60m -run 'TestBench' -v ./e2e/
+
+# The fault suite (e2e/faults_*_test.go): writes RELIABILITY.md. WEAVEGO_SOAK=minutes (default 30);
+# `make test` runs the same cases with a 5-minute soak and leaves RELIABILITY.md alone.
+faults: plugin
+	@if [ "$$(id -u)" != 0 ]; then echo "faults: needs root"; exit 1; fi
+	scripts/prepare e2e
+	WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_FAULTS_REPORT=1 WEAVEGO_SOAK=$${WEAVEGO_SOAK:-30} \
+		$(GO) test -count=1 -timeout 90m -run 'TestFaults' -v ./e2e/ 2>&1 | tee build/faults.log; exit $${PIPESTATUS[0]}
 
 demo: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "demo: needs root"; exit 1; fi

@@ -10,6 +10,17 @@
 // run: the kernel loop (fast, never waits on Docker) and the Docker loop
 // (network propagation and names, retried while the Docker API is down).
 // Driver callbacks only record a change and kick the loops; they never block.
+//
+// Deletion follows Docker swarm's rule, a network in use anywhere stays: a
+// removal (rm or prune) on a host while other hosts have endpoints on the
+// network leaves the cluster definition alone, and the Docker loop creates
+// the network there again at once (Status says why, in Kept). A removal
+// while no other host has endpoints writes a tombstone, and every host
+// removes the network where no container is attached. Only the host that
+// defined a network publishes it again when the cluster has no record of it
+// (and not even that host when its saved state was stale, Config.StaleState);
+// a replica whose definition is gone is removed once the agent has settled
+// (Config.Settle). Tombstone lifetime is mesh's (see mesh/doc.go).
 package cluster
 
 import (
@@ -17,8 +28,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +67,14 @@ type Config struct {
 	Logger     *slog.Logger
 	Resync     time.Duration // full reconcile period; default 5 s
 	PluginName string        // full name of this plugin in Docker; "" = ask Docker
+	// Settle is how long the agent waits after start, with another host
+	// alive, before it takes a network definition missing from the
+	// cluster for a removal; default 15 s.
+	Settle time.Duration
+	// StaleState says the saved state was older than the tombstone
+	// lifetime: a network this host defined and the cluster no longer
+	// has was removed while it was away, and is not published again.
+	StaleState bool
 }
 
 // Deps are the parts the agent drives; Docker and the DNS parts may be nil
@@ -79,7 +101,8 @@ type Agent struct {
 
 	hostRoutes HostRoutes
 
-	// started and rejoined drive holdRemotes (rejoin.go).
+	// started is when New ran (set once); with rejoined it drives
+	// holdRemotes (rejoin.go), and it bounds Config.Settle.
 	started  time.Time
 	rejoined atomic.Bool
 
@@ -100,6 +123,8 @@ type Agent struct {
 	netsSeen  uint64                     // fingerprint of the network entries last seen
 	warned    map[string]string          // skipped records already warned about, and why
 	refused   map[string]string          // cluster networks refused on this host, and why
+	kept      map[string]string          // networks removed here but kept in the cluster, and why
+	retrySoon bool                       // a network could not be (re)created yet: retry shortly
 }
 
 var _ driver.Cluster = (*Agent)(nil)
@@ -109,13 +134,16 @@ func New(cfg Config, deps Deps) *Agent {
 	if cfg.Resync == 0 {
 		cfg.Resync = 5 * time.Second
 	}
+	if cfg.Settle == 0 {
+		cfg.Settle = 15 * time.Second
+	}
 	return &Agent{
 		cfg: cfg, rep: deps.Replica, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
 		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes, started: time.Now(),
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
 		networks: map[string]driver.Network{}, endpoints: map[string]driver.Endpoint{},
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},
-		warned: map[string]string{},
+		warned: map[string]string{}, kept: map[string]string{},
 	}
 }
 
@@ -203,7 +231,7 @@ func (a *Agent) NetworkChanged(n driver.Network, c driver.Change) {
 		delete(a.fresh, n.ID)
 		if !a.removing[n.ID] {
 			if name, ok := a.names[n.ID]; ok {
-				a.retractNetwork(name, n.VNI)
+				a.userRemoved(name, n.VNI)
 			}
 		}
 		delete(a.removing, n.ID)
@@ -234,17 +262,43 @@ func (a *Agent) EndpointChanged(ep driver.Endpoint, deleted bool) {
 	kick(a.kickDocker)
 }
 
-// retractNetwork removes the cluster definition of a network the user removed
-// here; mu is held.
-func (a *Agent) retractNetwork(name string, vni uint32) {
+// userRemoved handles a network the user removed here (docker network rm or
+// prune): a network in use on another host stays in the cluster and comes
+// back here at once; one in use nowhere else is removed on every host. mu
+// is held.
+func (a *Agent) userRemoved(name string, vni uint32) {
 	e, ok := a.rep.Get(KindNetwork, name)
 	if !ok || e.Deleted {
 		return
 	}
-	if def, ok := decode[NetDef](e.Value); ok && def.VNI == vni {
-		a.log.Info("network removed: removing it on every host", "network", name)
-		a.rep.Delete(KindNetwork, name)
+	def, ok := decode[NetDef](e.Value)
+	if !ok || def.VNI != vni {
+		return
 	}
+	if users := a.usersElsewhere(vni); len(users) > 0 {
+		why := "in use on hosts " + strings.Join(users, ", ")
+		a.kept[name] = why
+		a.retrySoon = true
+		a.log.Warn("network removed on this host is kept in the cluster and created here again: "+why,
+			"network", name, "hosts", users)
+		return
+	}
+	delete(a.kept, name)
+	a.log.Info("network removed: removing it on every host", "network", name)
+	a.rep.Delete(KindNetwork, name)
+}
+
+// usersElsewhere lists, sorted, the other hosts with containers on the
+// network vni (down hosts too: their containers may come back).
+func (a *Agent) usersElsewhere(vni uint32) []string {
+	self := a.rep.LocalName()
+	seen := map[string]bool{}
+	for _, e := range a.rep.List(KindEndpoint) {
+		if rec, ok := decode[EndpointRec](e.Value); ok && rec.VNI == vni && e.Owner != self {
+			seen[e.Owner] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // networksChanged tells whether the cluster's network definitions changed

@@ -37,7 +37,8 @@ func newHost(t *testing.T, ctx context.Context, w *world, name, vtep string) *ho
 func newHostWithRoutes(t *testing.T, ctx context.Context, w *world, name, vtep string, routes HostRoutes) *host {
 	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
 	w.addHost(name, netip.MustParseAddr(vtep).AsSlice())
-	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Logger: discard(), Resync: 50 * time.Millisecond},
+	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Logger: discard(), Resync: 50 * time.Millisecond,
+		Settle: 100 * time.Millisecond},
 		Deps{Replica: peerView{w: w, name: name}, Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
 	// The fake engine calls the driver's CreateNetwork, as Docker would.
 	h.docker.onCreate = func(n dockerapi.Network) string {

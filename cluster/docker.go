@@ -27,6 +27,10 @@ const OptReplica = "weavego.replica"
 // Socket is the plugin's socket name, by which the agent finds its own name.
 const Socket = "weavego.sock"
 
+// retrySoonAfter is the next pass's delay when a network could not be
+// created yet (Docker may still hold the one just removed under that name).
+const retrySoonAfter = 100 * time.Millisecond
+
 // callTimeout bounds every Docker API call of a pass.
 const callTimeout = 10 * time.Second
 
@@ -39,8 +43,16 @@ func (a *Agent) dockerLoop(ctx context.Context) {
 	defer tick.Stop()
 	backoff := time.Second
 	for {
+		a.mu.Lock()
+		a.retrySoon = false
+		a.mu.Unlock()
 		err := a.syncDocker(ctx)
 		wait := a.cfg.Resync
+		a.mu.Lock()
+		if a.retrySoon {
+			wait = min(wait, retrySoonAfter)
+		}
+		a.mu.Unlock()
 		if err != nil {
 			a.log.Warn("sync with Docker", "err", err, "retry_in", backoff)
 			wait, backoff = backoff, min(2*backoff, 30*time.Second)

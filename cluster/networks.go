@@ -4,8 +4,10 @@ import (
 	"context"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/driver"
 )
 
 // syncNetworks publishes networks the user created here, creates networks
@@ -56,6 +58,10 @@ func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network) {
 	e, exists := a.rep.Get(KindNetwork, n.Name)
 	def, _ := decode[NetDef](e.Value)
 	switch {
+	case !fresh && !exists && !a.mayRepublish(rec):
+		if a.settled() {
+			a.removeLocal(ctx, n, "its definition is gone from the cluster: it was removed while this host was away")
+		}
 	case fresh || !exists:
 		if exists && !e.Deleted && def.same(rec.Subnet, rec.VNI) {
 			break
@@ -73,6 +79,29 @@ func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network) {
 	a.mu.Lock()
 	delete(a.fresh, n.ID)
 	a.mu.Unlock()
+}
+
+// mayRepublish tells whether this host may publish again a local network
+// the cluster has no record of: only the host that defined it, and only if
+// its saved state was fresh (a stale one means the network may have been
+// removed while this host was away).
+func (a *Agent) mayRepublish(rec driver.Network) bool {
+	return rec.Options[OptReplica] == "" && !a.cfg.StaleState
+}
+
+// settled tells whether the agent has had time to learn the cluster's state
+// from another live host since it started.
+func (a *Agent) settled() bool {
+	if time.Since(a.started) < a.cfg.Settle {
+		return false
+	}
+	self := a.rep.LocalName()
+	for _, p := range a.rep.Peers() {
+		if p.Name != self && a.rep.Alive(p.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeLocal removes a local network the cluster no longer has, unless
@@ -114,6 +143,9 @@ func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
 	_, err := a.docker.CreateNetwork(cctx, dockerapi.Network{Name: def.Name, Driver: plugin, IPAMDriver: plugin,
 		Subnet: def.Subnet, Gateway: def.Gateway, IPRange: def.IPRange, Internal: def.Internal, Options: opts})
 	if err != nil {
+		a.mu.Lock()
+		a.retrySoon = true
+		a.mu.Unlock()
 		a.log.Warn("create network defined on another host", "network", def.Name, "origin", def.Origin, "err", err)
 		return
 	}

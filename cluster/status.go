@@ -33,6 +33,9 @@ type NetworkStatus struct {
 	DNSFlag                       string
 	// Refused says why this host refuses to create the network, if it does.
 	Refused string `json:",omitempty"`
+	// Kept says why a removal of the network on this host did not remove
+	// it from the cluster (in use on other hosts), if it did not.
+	Kept string `json:",omitempty"`
 }
 
 // Status reports peers and networks as this host sees them.
@@ -78,6 +81,7 @@ func (a *Agent) Status() Status {
 		}
 		a.mu.Lock()
 		ns.Refused = a.refused[def.Name]
+		ns.Kept = a.kept[def.Name]
 		a.mu.Unlock()
 		sort.Strings(ns.Hosts)
 		st.Networks = append(st.Networks, ns)

@@ -71,7 +71,7 @@ func (m *Manager) ensureVXLAN(n Network, mtu int, br netlink.Link) (vx netlink.L
 			return nil, false, fmt.Errorf("enslave %s to %s: %w", name, br.Attrs().Name, err)
 		}
 	}
-	return l, created, m.ensureLinkState(l, mtu, "")
+	return l, created, m.ensureLinkState(l, mtu, n.ID) // the alias marks it as weavego's (see Leftovers)
 }
 
 // DeleteNetwork removes the bridge, the VXLAN device and the veths attached

@@ -137,6 +137,10 @@ func TestDemo(t *testing.T) {
 		d.docker(s.h, false, "rm", "-f", s.name)
 	}
 	d.docker(h3, false, "rm", "-f", "client")
+	// A network in use anywhere stays: wait until h1 knows the other hosts' containers are gone.
+	if err := Poll(30*time.Second, func() error { return noEndpoints(h1, "net1") }); err != nil {
+		t.Error(err)
+	}
 	d.docker(h1, false, "network", "rm", "net1")
 	for _, h := range []*Host{h2, h3} {
 		if err := Poll(90*time.Second, func() error { return gone(h, "net1") }); err != nil {

@@ -74,8 +74,8 @@ type Config struct {
 	KeyRollout Rollout
 	// Logger receives mesh's and memberlist's logs; default discards.
 	Logger *slog.Logger
-	// TombstoneTTL is how long a deleted entry is remembered after its
-	// deletion (by the deleter's clock); default DefaultTombstoneTTL.
+	// TombstoneTTL is how long a deleted entry is remembered after each
+	// peer stored it (by that peer's clock); default DefaultTombstoneTTL.
 	TombstoneTTL time.Duration
 	// ProbeInterval is the time between failure-detection probes;
 	// default DefaultProbeInterval.

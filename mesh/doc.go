@@ -49,11 +49,17 @@
 // and in all peers within a few rounds.
 //
 // Tombstones: a deleted entry is remembered for TombstoneTTL (10 min) from
-// its deletion, by the deleter's clock, then reaped within a further
-// TombstoneTTL/10. Host clocks must agree to well within TombstoneTTL (NTP).
-// A peer cut off for longer than TombstoneTTL may bring back an entry that
-// was deleted while it was away; consumers that care should remove entries
-// owned by peers that are gone.
+// the moment each peer stored the tombstone, by that peer's own clock (the
+// deleter's stamp still travels, but only as a tie-breaker), then reaped
+// within a further TombstoneTTL/10. A peer also remembers, for another
+// TombstoneTTL and without gossiping it, each tombstone it reaped, and
+// refuses it and the entry it deleted from a peer that stored it a little
+// later or returns with an old copy; so a tombstone is not passed back and
+// forth, and host clocks need not agree. A peer away for longer than
+// TombstoneTTL may still bring back an entry deleted while it was away:
+// consumers that care drop old kinds from a stale saved state (the plugin
+// does so for network definitions) and never republish what they did not
+// write (package cluster).
 //
 // # Admission
 //

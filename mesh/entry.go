@@ -34,11 +34,14 @@ func (e Entry) id() id { return id{kind: e.Kind, key: e.Key} }
 
 // record is an entry as the store keeps it. stamp is the deleter's wall
 // clock (Unix milliseconds) for a tombstone and 0 for a live entry; it
-// travels with the tombstone so every peer reaps it at about the same time
-// instead of passing it back and forth (see reap in store.go).
+// travels with the tombstone and orders otherwise equal tombstones.
 type record struct {
 	e     Entry
 	stamp int64
+	// seen is when this peer stored the tombstone, by its own clock (Unix
+	// milliseconds); it never travels. Reaping goes by seen, so a deleter
+	// whose clock is off neither shortens nor stretches the lifetime.
+	seen int64
 }
 
 // normalize gives a tombstone no value and an empty value the nil form, so

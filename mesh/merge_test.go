@@ -73,7 +73,10 @@ func TestStoreWriteVersions(t *testing.T) {
 func TestStoreTombstoneExpiry(t *testing.T) {
 	ttl := time.Minute
 	now := time.Now()
-	old := now.Add(-2 * ttl).UnixMilli()
+	skewed := now.Add(-2 * ttl).UnixMilli() // a deleter whose clock is 2 ttl slow
+	tomb := func(v uint64, stamp int64) record {
+		return record{e: Entry{Kind: "n", Key: "k", Owner: "b", Version: v, Deleted: true}, stamp: stamp}
+	}
 	tests := []struct {
 		name        string
 		have        []record
@@ -81,12 +84,10 @@ func TestStoreTombstoneExpiry(t *testing.T) {
 		wantChanged int
 		wantKept    int
 	}{
-		{"fresh tombstone kept", nil, record{e: Entry{Kind: "n", Key: "k", Version: 2, Deleted: true}, stamp: now.UnixMilli()}, 1, 1},
-		{"expired tombstone of unknown key ignored", nil, record{e: Entry{Kind: "n", Key: "k", Version: 2, Deleted: true}, stamp: old}, 0, 0},
-		{"expired tombstone removes older live entry", []record{rec("n", "k", "a", 1, "x", false)},
-			record{e: Entry{Kind: "n", Key: "k", Version: 2, Deleted: true}, stamp: old}, 1, 0},
-		{"expired tombstone loses to newer live entry", []record{rec("n", "k", "a", 3, "x", false)},
-			record{e: Entry{Kind: "n", Key: "k", Version: 2, Deleted: true}, stamp: old}, 0, 1},
+		{"fresh tombstone kept", nil, tomb(2, now.UnixMilli()), 1, 1},
+		{"tombstone of a slow deleter kept", nil, tomb(2, skewed), 1, 1},
+		{"tombstone of a slow deleter removes older live entry", []record{rec("n", "k", "a", 1, "x", false)}, tomb(2, skewed), 1, 1},
+		{"tombstone loses to newer live entry", []record{rec("n", "k", "a", 3, "x", false)}, tomb(2, skewed), 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,13 +101,34 @@ func TestStoreTombstoneExpiry(t *testing.T) {
 			}
 		})
 	}
+	// Lifetime runs by this peer's clock from when it stored the tombstone.
 	s := newStore(ttl)
-	s.merge([]record{{e: Entry{Kind: "n", Key: "k", Version: 1, Deleted: true}, stamp: now.UnixMilli()}}, now)
+	s.merge([]record{tomb(2, skewed)}, now)
 	if n := s.reap(now.Add(ttl / 2)); n != 0 {
 		t.Errorf("reaped %d tombstones before ttl", n)
 	}
 	if n := s.reap(now.Add(2 * ttl)); n != 1 {
 		t.Errorf("reaped %d tombstones after ttl, want 1", n)
+	}
+	// Once reaped, neither the tombstone nor the entry it deleted comes back
+	// from a peer that still holds them, for a further ttl.
+	later := now.Add(2 * ttl)
+	if got := s.merge([]record{tomb(2, skewed), rec("n", "k", "a", 1, "x", false)}, later); len(got) != 0 {
+		t.Errorf("reaped tombstone or its deleted entry came back: %v", got)
+	}
+	if got := s.merge([]record{rec("n", "k", "a", 3, "y", false)}, later); len(got) != 1 {
+		t.Errorf("a newer write after the reap was refused")
+	}
+	// A local write after a reap beats the reaped tombstone others may still remember.
+	s2 := newStore(ttl)
+	s2.merge([]record{tomb(5, skewed)}, now)
+	s2.reap(later)
+	if r := s2.write("me", Entry{Kind: "n", Key: "k", Value: []byte("z")}, later); r.e.Version != 6 {
+		t.Errorf("write after a reap got version %d, want 6 (above the reaped tombstone)", r.e.Version)
+	}
+	s.reap(later.Add(2 * ttl))
+	if len(s.reaped) != 0 {
+		t.Errorf("reaped memory not forgotten after a further ttl: %d", len(s.reaped))
 	}
 }
 
@@ -139,7 +161,15 @@ func mergedState(updates []record) []record {
 	for _, u := range updates {
 		s.merge([]record{u}, time.Now())
 	}
-	return s.all()
+	return unseen(s.all())
+}
+
+// unseen clears the local arrival time, which differs between peers.
+func unseen(rs []record) []record {
+	for i := range rs {
+		rs[i].seen = 0
+	}
+	return rs
 }
 
 func TestMergeProperties(t *testing.T) {
@@ -162,7 +192,7 @@ func TestMergeProperties(t *testing.T) {
 		left.merge(shuffled[:cut], time.Now())
 		right.merge(shuffled[cut:], time.Now())
 		right.merge(left.all(), time.Now())
-		if got := right.all(); !reflect.DeepEqual(got, want) {
+		if got := unseen(right.all()); !reflect.DeepEqual(got, want) {
 			t.Fatalf("round %d: grouping changed the result", round)
 		}
 
@@ -186,7 +216,7 @@ func TestMergeProperties(t *testing.T) {
 		a.merge(b.all(), time.Now())
 		a.merge(full.all(), time.Now())
 		b.merge(a.all(), time.Now())
-		if !reflect.DeepEqual(a.all(), want) || !reflect.DeepEqual(b.all(), want) {
+		if !reflect.DeepEqual(unseen(a.all()), want) || !reflect.DeepEqual(unseen(b.all()), want) {
 			t.Fatalf("round %d: full-state repair did not converge", round)
 		}
 	}

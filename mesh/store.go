@@ -10,8 +10,8 @@ import (
 // store is the local replica of the entry map. It knows the merge rule and
 // tombstone reaping, nothing of gossip.
 type store struct {
-	// ttl is how long a tombstone is kept after its deleter stamped it.
-	// It is set at construction and never changes.
+	// ttl is how long a tombstone is kept after this peer stored it, by
+	// this peer's clock. It is set at construction and never changes.
 	ttl time.Duration
 	// limits caps what one owner may hold; set before first use.
 	limits ownerLimits
@@ -21,6 +21,10 @@ type store struct {
 	mu      sync.Mutex
 	records map[id]record
 	usage   map[string]ownerUsage // by Owner, tombstones included
+	// reaped remembers, for a further ttl, the tombstones reaped here, so
+	// that a peer that stored the same tombstone a little later cannot pass
+	// it back (nor the live entry it deleted) once it is gone here.
+	reaped map[id]record
 }
 
 // ownerLimits caps the records and bytes (see recordBytes) one owner may
@@ -36,7 +40,7 @@ type ownerUsage struct {
 
 func newStore(ttl time.Duration) *store {
 	return &store{ttl: ttl, records: make(map[id]record), usage: make(map[string]ownerUsage),
-		limits: ownerLimits{entries: DefaultOwnerMaxEntries, bytes: DefaultOwnerMaxBytes}}
+		reaped: make(map[id]record), limits: ownerLimits{entries: DefaultOwnerMaxEntries, bytes: DefaultOwnerMaxBytes}}
 }
 
 // recordBytes is what a record counts against its owner's byte cap.
@@ -87,12 +91,14 @@ func (s *store) write(owner string, e Entry, now time.Time) record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e.Owner = owner
-	e.Version = s.records[e.id()].e.Version + 1
+	// A tombstone reaped here may still be remembered by others: beat it too.
+	e.Version = max(s.records[e.id()].e.Version, s.reaped[e.id()].e.Version) + 1
 	r := record{e: e.clone()}
 	if e.Deleted {
-		r.stamp = now.UnixMilli()
+		r.stamp, r.seen = now.UnixMilli(), now.UnixMilli()
 	}
 	r = r.normalize()
+	delete(s.reaped, e.id())
 	s.put(r)
 	return r
 }
@@ -107,25 +113,26 @@ func (s *store) merge(in []record, now time.Time) []record {
 // mergeCapped applies remote records and returns those that changed the
 // map, in input order, and those refused because their owner would exceed
 // its limits. A record that does not beat the current one changes nothing.
-// A tombstone older than ttl still removes an older live entry but is not
-// kept: every peer has dropped it or soon will, and keeping it would pass it
-// back and forth for ever.
+// A record that does not beat a tombstone reaped here within the last ttl
+// is ignored: the peer that sent it has not reaped it yet, or returns after
+// a long absence with the entry the tombstone deleted.
 func (s *store) mergeCapped(in []record, now time.Time) (changed, refused []record) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range in {
 		r = r.normalize()
+		r.seen = 0
 		cur, ok := s.records[r.e.id()]
 		if ok && compareRecords(r, cur) <= 0 {
 			continue
 		}
-		if s.expired(r, now) {
-			if ok {
-				s.drop(r.e.id())
-				changed = append(changed, r)
-			}
+		if gone, was := s.reaped[r.e.id()]; was && compareRecords(r, gone) <= 0 {
 			continue
 		}
+		if r.e.Deleted {
+			r.seen = now.UnixMilli()
+		}
+		delete(s.reaped, r.e.id())
 		if !s.fits(r, cur, ok) {
 			refused = append(refused, r)
 			continue
@@ -137,11 +144,13 @@ func (s *store) mergeCapped(in []record, now time.Time) (changed, refused []reco
 	return changed, refused
 }
 
+// expired tells whether this peer has held the tombstone r longer than ttl.
 func (s *store) expired(r record, now time.Time) bool {
-	return r.e.Deleted && now.UnixMilli()-r.stamp > s.ttl.Milliseconds()
+	return r.e.Deleted && now.UnixMilli()-r.seen > s.ttl.Milliseconds()
 }
 
-// reap drops tombstones older than ttl and returns how many it dropped.
+// reap drops tombstones held longer than ttl, remembering them for a
+// further ttl (see reaped), and returns how many it dropped.
 func (s *store) reap(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -149,7 +158,14 @@ func (s *store) reap(now time.Time) int {
 	for k, r := range s.records {
 		if s.expired(r, now) {
 			s.drop(k)
+			r.seen = now.UnixMilli()
+			s.reaped[k] = r
 			n++
+		}
+	}
+	for k, r := range s.reaped {
+		if now.UnixMilli()-r.seen > s.ttl.Milliseconds() {
+			delete(s.reaped, k)
 		}
 	}
 	return n

@@ -47,6 +47,8 @@ type parts struct {
 
 	metrics *metrics.Metrics
 	rpeers  *runtimePeers // peers added with weavego connect
+	// staleState: the saved gossip state was older than the tombstone lifetime.
+	staleState bool
 }
 
 func runDaemon(ctx context.Context, stderr io.Writer) error {
@@ -117,7 +119,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		}
 		deps.Docker = dc
 	}
-	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME")}, deps)
+	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
+		StaleState: p.staleState}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store, p.agent)
 	if err != nil {
@@ -237,24 +240,23 @@ func (p *parts) firewallLoop(ctx context.Context) {
 }
 
 // collectGarbage removes kernel devices of networks the driver does not know
-// (left over from a crash between kernel change and record).
+// (left over from a crash between kernel change and record), but only those
+// weavego provably created and with no container attached; see
+// datapath.Leftovers.
 func (p *parts) collectGarbage(known []string) {
-	ids, err := p.dp.NetworkIDs()
+	left, err := p.dp.Leftovers(known)
 	if err != nil {
 		p.log.Warn("list networks in the kernel", "err", err)
 		return
 	}
-	keep := map[string]bool{}
-	for _, id := range known {
-		keep[datapath.BridgeName(id)] = true
-	}
-	for _, id := range ids {
-		if keep[datapath.BridgeName(id)] {
+	for _, lo := range left {
+		if lo.Why != "" {
+			p.log.Warn("leaving an unknown weavego-named bridge in place", "network", lo.ID, "reason", lo.Why)
 			continue
 		}
-		p.log.Info("removing devices of an unknown network", "network", id)
-		if err := p.dp.DeleteNetwork(id); err != nil {
-			p.log.Warn("remove leftover network", "network", id, "err", err)
+		p.log.Info("removing devices of an unknown network", "network", lo.ID)
+		if err := p.dp.DeleteNetwork(lo.ID); err != nil {
+			p.log.Warn("remove leftover network", "network", lo.ID, "err", err)
 		}
 	}
 }

@@ -125,7 +125,8 @@ func loadKeyring(path string) ([][]byte, error) {
 	}
 	var enc []string
 	if err := json.Unmarshal(b, &enc); err != nil {
-		return nil, fmt.Errorf("the saved cluster keys %s are unreadable (%v): fix or remove the file and set KEY", path, err)
+		return nil, fmt.Errorf("the saved cluster keys %s are unreadable (%v): move the file away and set KEY to the "+
+			"cluster's key (`weavego token` on a member); the keys it held are lost", path, err)
 	}
 	keys := make([][]byte, 0, len(enc))
 	for i, s := range enc {
@@ -154,7 +155,7 @@ func saveKeyring(path string, keys [][]byte) error {
 	serr := tmp.Sync()
 	cerr := tmp.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("save the cluster keys to %s: %w", path, err)
+		return fmt.Errorf("save the cluster keys to %s: %w (the keys saved before are kept; free space if the disk is full)", path, err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o600); err != nil { // CreateTemp makes 0600; keep it so whatever the umask
 		return fmt.Errorf("save the cluster keys: %w", err)

@@ -85,11 +85,11 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	p.sec = securityStatus(set, plan, vtep)
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
 		AdvertiseAddr: ipOf(vtep), Peers: p.startPeers(), Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
-		Logger: p.log, Validators: entryValidators()})
+		Logger: p.log, Validators: entryValidators(), TombstoneTTL: set.TombstoneTTL})
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)
 	}
-	restoreMesh(p.store, p.mesh, p.log)
+	p.staleState = restoreMesh(p.store, p.mesh, set.TombstoneTTL, p.log)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/weavego/weavego/cluster"
@@ -32,6 +33,9 @@ type StatusReport struct {
 	// Problems lists what is wrong, each with what to do; empty when
 	// nothing is.
 	Problems []Problem `json:",omitempty"`
+	// Goroutines is the plugin's goroutine count (the fault suite's soak
+	// watches it for leaks).
+	Goroutines int
 }
 
 // FirewallStatus is what weavego's input rules dropped since they were
@@ -109,6 +113,8 @@ func (p *parts) report() StatusReport {
 		Security: p.security(),
 		Rejected: p.mesh.Rejected(),
 		Firewall: p.firewallStatus(),
+
+		Goroutines: runtime.NumGoroutine(),
 	}
 	r.JoinTargets = p.mesh.JoinTargets()
 	r.Problems = diagnose(r, p.set.GossipPort, time.Now())

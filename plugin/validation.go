@@ -31,5 +31,8 @@ func renderRejected(w io.Writer, rep StatusReport) {
 		if n.Refused != "" {
 			fmt.Fprintf(w, "network %s refused on this host: %s\n", n.Name, n.Refused)
 		}
+		if n.Kept != "" {
+			fmt.Fprintf(w, "network %s was removed on this host but stays: %s\n", n.Name, n.Kept)
+		}
 	}
 }

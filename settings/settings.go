@@ -44,6 +44,7 @@ type Settings struct {
 	ResolvConf       string        // RESOLV_CONF: where the host's upstream resolvers are read from
 	DisableDockerAPI bool          // DOCKER_API=off: run without the Docker API (no names, no network propagation)
 	MetricsAddr      string        // METRICS_ADDR: host:port of the Prometheus /metrics listener; "" = off
+	TombstoneTTL     time.Duration // TOMBSTONE_TTL: how long each host remembers a deletion (tests shorten it)
 }
 
 // Defaults of the settings, documented in the README.
@@ -85,6 +86,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
 	s.MetricsAddr = p.hostPort("METRICS_ADDR")
+	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", 10*time.Minute)
 	p.security(&s)
 	if s.MTU != 0 && s.MTU < 576 {
 		p.fail("MTU", "%d is too small: give at least 576, or 0 to take the underlay's MTU minus 50", s.MTU)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -33,15 +34,17 @@ type Store struct {
 	path string
 }
 
-// Open opens or creates the state file at path.
+// Open opens or creates the state file at path. A damaged, truncated or
+// foreign file is refused with one sentence naming the file and what to do;
+// it never panics (bbolt panics on reading a damaged page, so the whole file
+// is checked here, behind one recover, before anything reads it).
 func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory %s: %w", filepath.Dir(path), err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 10 * time.Second})
+	db, err := openChecked(path)
 	if err != nil {
-		return nil, fmt.Errorf("open state file %s: %w (if it is damaged, move it away to start afresh: "+
-			"this host then forgets its networks and address space)", path, err)
+		return nil, err
 	}
 	s := &Store{db: db, path: path}
 	if err := s.checkFormat(); err != nil {
@@ -49,6 +52,50 @@ func Open(path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ErrDamaged reports a state file bbolt cannot read.
+var ErrDamaged = errors.New("state file is damaged")
+
+// damaged is the one-line refusal of a damaged file.
+func damaged(path string, cause any) error {
+	return fmt.Errorf("%w: %s (%v): move it away (mv %s %s.broken) and start again; this host then forgets "+
+		"its networks, its address space and the cluster state it saved, and takes them from the other hosts",
+		ErrDamaged, path, cause, path, path)
+}
+
+// openChecked opens path and checks every page, turning bbolt's panics on
+// damaged pages into ErrDamaged.
+func openChecked(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, damaged(path, r)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 10 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open state file %s: another process holds it (is a second weavego running?)", path)
+	}
+	if err != nil {
+		return nil, damaged(path, err)
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		var first error
+		for cerr := range tx.Check() { // drained: the checker stops only then
+			if first == nil {
+				first = cerr
+			}
+		}
+		return first
+	})
+	if err != nil {
+		db.Close()
+		return nil, damaged(path, err)
+	}
+	return db, nil
 }
 
 func (s *Store) checkFormat() error {
@@ -85,13 +132,28 @@ func (s *Store) Put(bucket, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", bucket, key, err)
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists([]byte(bucket))
 		if err != nil {
 			return fmt.Errorf("bucket %s: %w", bucket, err)
 		}
 		return b.Put([]byte(key), data)
 	})
+	return s.writeErr(bucket, key, err)
+}
+
+// writeErr explains a failed write; bbolt rolls a failed transaction back,
+// so the file keeps the last state written in full.
+func (s *Store) writeErr(bucket, key string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("save %s/%s in %s: the state disk is full: free space there; the last saved state is "+
+			"kept, and changes since are lost if the plugin stops before space is freed: %w", bucket, key, s.path, err)
+	default:
+		return fmt.Errorf("save %s/%s in %s: %w (the last saved state is kept)", bucket, key, s.path, err)
+	}
 }
 
 // Delete removes bucket/key; a missing key is not an error.

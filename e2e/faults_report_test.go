@@ -1,0 +1,112 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// faultRow is one line of RELIABILITY.md: a fault, the bound weavego holds under it, and what one run measured.
+type faultRow struct {
+	Case, Bound, Measured string
+	Pass                  bool
+}
+
+// faultsReportEnv makes the fault tests write their figures into RELIABILITY.md (`make faults` sets it), so
+// that `make test` does not change the tree.
+const faultsReportEnv = "WEAVEGO_FAULTS_REPORT"
+
+// reliabilityFile serialises updates of RELIABILITY.md by tests of one process.
+var reliabilityFile sync.Mutex
+
+// reportFault logs a case's figure and, with WEAVEGO_FAULTS_REPORT=1, updates its row in RELIABILITY.md. Each
+// test owns its rows (by Case), so a run of some fault tests leaves the others' rows as they were.
+func reportFault(t *testing.T, row faultRow) {
+	t.Helper()
+	row.Pass = row.Pass && !t.Failed()
+	t.Logf("FAULT %s | bound: %s | measured: %s | pass: %v", row.Case, row.Bound, row.Measured, row.Pass)
+	if os.Getenv(faultsReportEnv) != "1" {
+		return
+	}
+	reliabilityFile.Lock()
+	defer reliabilityFile.Unlock()
+	path, _ := filepath.Abs(filepath.Join("..", "RELIABILITY.md"))
+	rows := readFaultRows(path)
+	rows[row.Case] = row
+	if err := os.WriteFile(path, []byte(faultsMarkdown(rows)), 0o644); err != nil {
+		t.Errorf("faults: write %s: %v", path, err)
+	}
+}
+
+// readFaultRows reads the table of an existing RELIABILITY.md.
+func readFaultRows(path string) map[string]faultRow {
+	rows := map[string]faultRow{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return rows
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, " | ")
+		if len(f) != 4 || !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| Case") || strings.HasPrefix(line, "| ---") {
+			continue
+		}
+		c := strings.TrimPrefix(f[0], "| ")
+		rows[c] = faultRow{Case: c, Bound: f[1], Measured: f[2], Pass: strings.HasPrefix(f[3], "yes")}
+	}
+	return rows
+}
+
+func faultsMarkdown(rows map[string]faultRow) string {
+	var b strings.Builder
+	b.WriteString(`# Reliability
+
+What weavego holds under faults, as the fault suite (` + "`make faults`" + `, e2e/faults_*_test.go) measures it on
+real Docker daemons in network namespaces on one machine (the underlay is a bridge; faults are nftables
+drops, link cuts, killed processes and damaged files). Every case asserts that nothing is lost, that no
+address is given twice and that the cluster converges within the stated bound; the figure is what the
+last run measured. ` + "`make test`" + ` (and CI) runs the same cases with a 5-minute soak, without writing this file.
+Cases not yet covered are listed at the end with the test that skips them.
+
+| Case | Bound | Measured | Pass |
+| --- | --- | --- | --- |
+`)
+	keys := make([]string, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := rows[k]
+		pass := "no"
+		if r.Pass {
+			pass = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Case, r.Bound, r.Measured, pass)
+	}
+	fmt.Fprintf(&b, "\nLast updated %s.\n", time.Now().UTC().Format("2006-01-02"))
+	b.WriteString(faultsNotCovered)
+	return b.String()
+}
+
+// faultsNotCovered lists the cases of issue 11 the suite does not run yet; each has a TestFaults* that skips.
+const faultsNotCovered = `
+## Not covered yet
+
+- a host crash (kill -9 of dockerd, containerd and the plugin; containers with --restart always) — TestFaultsHostCrash
+- rmpeer of a host that comes back with its old state — TestFaultsRmpeerReturn
+- a full state disk under the running plugin (small tmpfs as the state mount); the store's unit test
+  TestFullDiskKeepsLastState covers the file itself
+
+Known limit: a host cut off from the others (but running) for longer than twice TOMBSTONE_TTL may bring back a
+network removed meanwhile, since it never restarts from a stale state; see mesh/doc.go.
+`
+
+// faultFigure formats a duration for the report.
+func faultFigure(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }

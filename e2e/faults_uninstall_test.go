@@ -1,0 +1,70 @@
+//go:build linux
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// leftovers lists what weavego may leave in h's namespace: its links, its forward chain and its input table.
+func leftovers(h *Host) ([]string, error) {
+	var out []string
+	links, err := h.Links()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		for _, p := range []string{"wgb-", "wgx-", "wgv-"} {
+			if strings.HasPrefix(l, p) {
+				out = append(out, "link "+l)
+			}
+		}
+	}
+	rules, err := h.Exec("nft", "list", "ruleset")
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []string{"WEAVEGO-FORWARD", "weavego-input"} {
+		if strings.Contains(rules, s) {
+			out = append(out, "nftables "+s)
+		}
+	}
+	return out, nil
+}
+
+// TestFaultsUninstall: `docker rm -f` of the last container, `docker network rm`, then disabling and removing
+// the plugin at once (as `make uninstall` right after a cleanup does) leaves no link, chain, jump or table.
+func TestFaultsUninstall(t *testing.T) {
+	RequirePlugin(t)
+	c := NewCluster(t, 1)
+	h := c.Host(0)
+	if err := h.InstallPlugin(nil); err != nil {
+		t.Fatal(err)
+	}
+	h.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.52.0.0/24", "net1")...)
+	h.MustDocker(t, "run", "-d", "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")
+	start := time.Now()
+	h.MustDocker(t, "rm", "-f", "c1")
+	h.MustDocker(t, "network", "rm", "net1")
+	h.MustDocker(t, "plugin", "disable", "-f", PluginName)
+	h.MustDocker(t, "plugin", "rm", "-f", PluginName)
+	var left []string
+	d := measure(t, start, 30*time.Second, func() error {
+		var err error
+		left, err = leftovers(h)
+		if err == nil && len(left) > 0 {
+			return errLeft(left)
+		}
+		return err
+	})
+	t.Logf("rm -f, network rm, plugin disable and rm at once: nothing of weavego left after %s", faultFigure(d))
+	reportFault(t, faultRow{Case: "uninstall right after removing the last container and network",
+		Bound: "no weavego link, forward chain, jump or input table left", Measured: "nothing left after " + faultFigure(d),
+		Pass: len(left) == 0})
+}
+
+type errLeft []string
+
+func (e errLeft) Error() string { return "left behind: " + strings.Join(e, ", ") }
