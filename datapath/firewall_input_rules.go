@@ -28,8 +28,8 @@ const (
 
 	inputChainName   = "input"
 	forwardChainName = "forward"
-	gwBridge       = "docker_gwbridge"
-	commentPrefix  = "weavego: "
+	gwBridge         = "docker_gwbridge"
+	commentPrefix    = "weavego: "
 )
 
 // Ports the input rules use when Config leaves them zero (the VXLAN one is

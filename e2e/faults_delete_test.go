@@ -137,7 +137,7 @@ func TestFaultsDelete(t *testing.T) {
 	}
 	Eventually(t, time.Minute, func() error { _, err := execIn(h3, "c3", "ping", "-c1", "-W1", ip1); return err })
 	reportFault(t, faultRow{Case: "delete: `docker network prune` / `rm` on an idle host while another uses it",
-		Bound: "back on that host within " + keptBackBound.String() + ", nothing removed elsewhere, status says why",
+		Bound:    "back on that host within " + keptBackBound.String() + ", nothing removed elsewhere, status says why",
 		Measured: "back after " + faultFigure(worst) + " (worst of prune and rm)", Pass: worst <= keptBackAllowed})
 
 	// With no container anywhere, a removal removes it everywhere.
@@ -162,7 +162,7 @@ func TestFaultsDelete(t *testing.T) {
 		}
 	}
 	reportFault(t, faultRow{Case: "delete: `docker network rm` with no container anywhere",
-		Bound: "gone from every host within " + removedEverywhereBound.String() + ", not back after 2 × TOMBSTONE_TTL",
+		Bound:    "gone from every host within " + removedEverywhereBound.String() + ", not back after 2 × TOMBSTONE_TTL",
 		Measured: "gone everywhere after " + faultFigure(d), Pass: d <= removedEverywhereBound})
 
 	staleHostReturns(t, h1, h3)
@@ -200,6 +200,6 @@ func staleHostReturns(t *testing.T, h1, h *Host) {
 		t.Errorf("net2 came back on h1 after %s returned", h.Name)
 	}
 	reportFault(t, faultRow{Case: "delete: a host returns after longer than TOMBSTONE_TTL",
-		Bound: "what was removed meanwhile is removed there within " + staleRemovalBound.String() + " and nowhere recreated",
+		Bound:    "what was removed meanwhile is removed there within " + staleRemovalBound.String() + " and nowhere recreated",
 		Measured: "removed " + faultFigure(d) + " after dockerd started", Pass: d <= staleRemovalBound})
 }

@@ -179,7 +179,7 @@ func TestFaultsPacketLoss(t *testing.T) {
 				t.Errorf("containers reached each other after %s; want within %s", d, lossConvergeBound[pct])
 			}
 			reportFault(t, faultRow{Case: fmt.Sprintf("packet loss %d %% on the underlay during churn on 3 hosts", pct),
-				Bound: fmt.Sprintf("every docker run succeeds, no address twice, all reach all within %s", lossConvergeBound[pct]),
+				Bound:    fmt.Sprintf("every docker run succeeds, no address twice, all reach all within %s", lossConvergeBound[pct]),
 				Measured: fmt.Sprintf("%d of 18 runs failed; all reach all after %s (churn took %s)", len(failed), faultFigure(d), faultFigure(churnTook)),
 				Pass:     len(failed) == 0 && d <= lossConvergeBound[pct]})
 			for h, names := range running {
