@@ -66,31 +66,7 @@ func inNetns(path string, f func() error) error {
 // process, and counts the queries it gets. Other names get NXDOMAIN, other types of outsideName no data.
 func startUpstreamDNS(t *testing.T, c *Cluster) *atomic.Int64 {
 	t.Helper()
-	var pc net.PacketConn
-	addr := fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort)
-	if err := inNetns(netnsDir+"/"+c.UnderlayNS, func() (err error) {
-		pc, err = net.ListenPacket("udp", addr)
-		return err
-	}); err != nil {
-		t.Fatalf("upstream DNS server: %v", err)
-	}
-	var queries atomic.Int64
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		queries.Add(1)
-		m := new(dns.Msg)
-		m.SetReply(r)
-		switch {
-		case len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, outsideName):
-			m.Rcode = dns.RcodeNameError
-		case r.Question[0].Qtype == dns.TypeA:
-			rr, _ := dns.NewRR(outsideName + " 30 IN A " + outsideAddr)
-			m.Answer = append(m.Answer, rr)
-		} // other types of outsideName: no data
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return &queries
+	return serveOutsideNameIn(t, netnsDir+"/"+c.UnderlayNS, fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort))
 }
 
 // dnsClient queries a DNS server from inside a container's network namespace, over one UDP socket: dnsd
