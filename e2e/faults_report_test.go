@@ -99,10 +99,8 @@ Cases not yet covered are listed at the end with the test that skips them.
 const faultsNotCovered = `
 ## Not covered yet
 
-- a host crash (kill -9 of dockerd, containerd and the plugin; containers with --restart always) — TestFaultsHostCrash
-- rmpeer of a host that comes back with its old state — TestFaultsRmpeerReturn
-- a full state disk under the running plugin (small tmpfs as the state mount); the store's unit test
-  TestFullDiskKeepsLastState covers the file itself
+- a host crash (kill -9 of dockerd, containerd and the plugin; containers with --restart always) — TestFaultsHostCrash,
+  written but skipped: the container comes back reachable, but at a new address (nothing asks for the old one)
 
 Known limit: a host cut off from the others (but running) for longer than twice TOMBSTONE_TTL may bring back a
 network removed meanwhile, since it never restarts from a stale state; see mesh/doc.go.
