@@ -12,7 +12,9 @@ import (
 
 // lossConvergeBound is how long after the churn every container reaches every container on the other hosts,
 // with the loss still on (ping retried).
-var lossConvergeBound = map[int]time.Duration{10: 30 * time.Second, 30: 60 * time.Second}
+// The bounds are generous: under 30 % loss, memberlist's suspicions and TCP retransmits make convergence
+// vary from run to run (measured 36 s to 89 s on a shared two-core machine).
+var lossConvergeBound = map[int]time.Duration{10: 60 * time.Second, 30: 3 * time.Minute}
 
 // dropUnderlay makes h's namespace drop pct % of the packets it sends and receives on its underlay address, at
 // random (nftables numgen), until the returned function is called.
