@@ -101,6 +101,9 @@ const faultsNotCovered = `
 
 - a host crash (kill -9 of dockerd, containerd and the plugin; containers with --restart always) — TestFaultsHostCrash,
   written but skipped: the container comes back reachable, but at a new address (nothing asks for the old one)
+- rmpeer of a host that comes back with its old state — TestFaultsRmpeerReturn, skipped unless
+  WEAVEGO_FAULTS_UNSTABLE=1: its assertions held, but the returned host once got no space within IPALLOC_WAIT
+  and once left a plugin shim behind
 
 Known limit: a host cut off from the others (but running) for longer than twice TOMBSTONE_TTL may bring back a
 network removed meanwhile, since it never restarts from a stale state; see mesh/doc.go.
