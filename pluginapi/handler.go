@@ -34,11 +34,15 @@ type errorResponse struct {
 
 // NewHandler returns the HTTP handler of both drivers.
 func NewHandler(nd network.Driver, id ipam.Ipam, log *slog.Logger) http.Handler {
+	return newHandler(nd, id, log, newRegistration(registrationLimit, registrationSettle))
+}
+
+func newHandler(nd network.Driver, id ipam.Ipam, log *slog.Logger, reg *registration) http.Handler {
 	r := router{routes: map[string]http.HandlerFunc{}, log: log}
 	r.routes["/Plugin.Activate"] = func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, http.StatusOK, map[string][]string{"Implements": {"NetworkDriver", "IpamDriver"}})
 	}
-	registerNetwork(r, nd)
+	registerNetwork(r, nd, reg)
 	registerIPAM(r, id)
 	return r
 }
@@ -135,16 +139,27 @@ func noRequest[Resp any](fn func() (Resp, error)) func(*struct{}) (Resp, error) 
 	return func(*struct{}) (Resp, error) { return fn() }
 }
 
-func registerNetwork(r router, d network.Driver) {
-	handle(r, "NetworkDriver.GetCapabilities", noRequest(d.GetCapabilities))
+// afterRegistration delays fn until Docker has registered the driver.
+func afterRegistration[Req any, Resp any](reg *registration, fn func(*Req) (Resp, error)) func(*Req) (Resp, error) {
+	return func(r *Req) (Resp, error) {
+		reg.wait()
+		return fn(r)
+	}
+}
+
+func registerNetwork(r router, d network.Driver, reg *registration) {
+	handle(r, "NetworkDriver.GetCapabilities", func(*struct{}) (*network.CapabilitiesResponse, error) {
+		reg.registered()
+		return d.GetCapabilities()
+	})
 	handle(r, "NetworkDriver.CreateNetwork", noReply(d.CreateNetwork))
 	handle(r, "NetworkDriver.AllocateNetwork", d.AllocateNetwork)
 	handle(r, "NetworkDriver.DeleteNetwork", noReply(d.DeleteNetwork))
 	handle(r, "NetworkDriver.FreeNetwork", noReply(d.FreeNetwork))
-	handle(r, "NetworkDriver.CreateEndpoint", d.CreateEndpoint)
+	handle(r, "NetworkDriver.CreateEndpoint", afterRegistration(reg, d.CreateEndpoint))
 	handle(r, "NetworkDriver.DeleteEndpoint", noReply(d.DeleteEndpoint))
 	handle(r, "NetworkDriver.EndpointOperInfo", d.EndpointInfo)
-	handle(r, "NetworkDriver.Join", d.Join)
+	handle(r, "NetworkDriver.Join", afterRegistration(reg, d.Join))
 	handle(r, "NetworkDriver.Leave", noReply(d.Leave))
 	handle(r, "NetworkDriver.DiscoverNew", noReply(d.DiscoverNew))
 	handle(r, "NetworkDriver.DiscoverDelete", noReply(d.DiscoverDelete))

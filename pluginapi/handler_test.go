@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/go-plugins-helpers/ipam"
 	"github.com/docker/go-plugins-helpers/network"
@@ -74,7 +75,9 @@ func (stubIPAM) ReleaseAddress(*ipam.ReleaseAddressRequest) error { return nil }
 
 func newTestHandler() (http.Handler, *stubNet) {
 	n := &stubNet{}
-	return NewHandler(n, stubIPAM{}, slog.New(slog.NewTextHandler(io.Discard, nil))), n
+	reg := newRegistration(time.Hour, 0)
+	reg.open()
+	return newHandler(n, stubIPAM{}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg), n
 }
 
 func post(h http.Handler, path, body string) (int, map[string]any) {
@@ -159,6 +162,37 @@ func FuzzHandler(f *testing.F) {
 			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out["Err"] == "" {
 				t.Fatalf("error reply is not JSON: %d %q", rec.Code, rec.Body.String())
 			}
+		}
+	})
+}
+
+// After a restart, endpoints wait for Docker to register the driver again, or for the limit.
+func TestEndpointsWaitForRegistration(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	t.Run("GetCapabilities opens", func(t *testing.T) {
+		h := newHandler(&stubNet{}, stubIPAM{}, log, newRegistration(time.Hour, 0))
+		done := make(chan int, 1)
+		go func() {
+			code, _ := post(h, "/NetworkDriver.CreateEndpoint", `{"NetworkID":"n","EndpointID":"e"}`)
+			done <- code
+		}()
+		select {
+		case <-done:
+			t.Fatal("CreateEndpoint answered before Docker registered the driver")
+		case <-time.After(50 * time.Millisecond):
+		}
+		if code, _ := post(h, "/IpamDriver.RequestAddress", `{"PoolID":"p"}`); code != 200 {
+			t.Fatalf("IPAM held back: %d", code)
+		}
+		post(h, "/NetworkDriver.GetCapabilities", "")
+		if code := <-done; code != 200 {
+			t.Fatalf("CreateEndpoint after registration: %d", code)
+		}
+	})
+	t.Run("limit opens", func(t *testing.T) {
+		h := newHandler(&stubNet{}, stubIPAM{}, log, newRegistration(10*time.Millisecond, 0))
+		if code, _ := post(h, "/NetworkDriver.Join", `{"NetworkID":"n","EndpointID":"e"}`); code != 200 {
+			t.Fatalf("Join after the limit: %d", code)
 		}
 	})
 }
