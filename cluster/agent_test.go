@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/weavego/weavego/dockerapi"
 	"github.com/weavego/weavego/driver"
-	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -30,16 +29,16 @@ type host struct {
 	docker *fakeDocker
 }
 
-func newHost(t *testing.T, ctx context.Context, w *world, name, vtep string) *host {
+func newHost(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep string) *host {
 	return newHostWithRoutes(t, ctx, w, name, vtep, nil)
 }
 
-func newHostWithRoutes(t *testing.T, ctx context.Context, w *world, name, vtep string, routes HostRoutes) *host {
+func newHostWithRoutes(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep string, routes HostRoutes) *host {
 	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
-	w.addHost(name, netip.MustParseAddr(vtep).AsSlice())
+	w.Add(name, netip.MustParseAddr(vtep))
 	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Logger: discard(), Resync: 50 * time.Millisecond,
 		Settle: 100 * time.Millisecond},
-		Deps{Replica: peerView{w: w, name: name}, Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
+		Deps{Replica: w.Peer(name), Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
 	// The fake engine calls the driver's CreateNetwork, as Docker would.
 	h.docker.onCreate = func(n dockerapi.Network) string {
 		id := name + "-" + n.Name
@@ -78,7 +77,7 @@ func (h *host) has(name string) (dockerapi.Network, bool) {
 func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	b := newHost(t, ctx, w, "b", "192.0.2.2")
 
@@ -96,16 +95,11 @@ func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
 		t.Fatalf("host a programmed its own endpoint as remote: %v", r)
 	}
 
-	// A dead host's endpoints leave the other kernels; they return with it.
-	w.mu.Lock()
-	w.dead["a"] = true
-	w.notify()
-	w.mu.Unlock()
+	// A host cut off is dead to the others: its endpoints leave their
+	// kernels, and return when the cut heals.
+	w.Partition([]string{"a"}, []string{"b"})
 	eventually(t, "dead host's endpoint gone", func() bool { r, f := b.kernel.get("b-net1"); return len(r) == 0 && len(f) == 0 })
-	w.mu.Lock()
-	w.dead["a"] = false
-	w.notify()
-	w.mu.Unlock()
+	w.Heal()
 	eventually(t, "endpoint back", func() bool { r, _ := b.kernel.get("b-net1"); return len(r) == 1 })
 
 	// Removing the endpoint removes it everywhere.
@@ -123,7 +117,7 @@ func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
 func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	b := newHost(t, ctx, w, "b", "192.0.2.2")
 	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
@@ -136,9 +130,9 @@ func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
 }
 
 func TestAssignVNI(t *testing.T) {
-	w := newWorld()
-	ag := New(Config{Logger: discard()}, Deps{Replica: peerView{w: w, name: "a"}, Kernel: newFakeKernel()})
-	peerView{w: w, name: "b"}.Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
+	w := meshtest.New(meshtest.Config{})
+	ag := New(Config{Logger: discard()}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel()})
+	w.Peer("b").Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
 	if _, err := ag.AssignVNI("n", netip.MustParsePrefix("10.2.0.0/24"), 7); err == nil {
 		t.Fatal("VNI of another network accepted")
 	}
@@ -155,12 +149,13 @@ func TestAssignVNI(t *testing.T) {
 func TestVXLANPeersFollowMembership(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
-	peer := func(name, addr, state string) mesh.Peer {
-		return mesh.Peer{Name: name, Addr: net.ParseIP(addr), State: state}
+	w := meshtest.New(meshtest.Config{})
+	for i, name := range []string{"b", "c", "d"} {
+		w.Add(name, netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 2)}))
 	}
-	w.members = []mesh.Peer{peer("a", "192.0.2.1", mesh.StateAlive), peer("b", "192.0.2.2", mesh.StateSuspect),
-		peer("c", "192.0.2.3", mesh.StateDead), peer("d", "192.0.2.4", mesh.StateLeft)}
+	w.Suspect("b")
+	w.Kill("c")
+	w.Leave("d")
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	want := func(addrs ...string) func() bool {
 		return func() bool {
@@ -173,9 +168,7 @@ func TestVXLANPeersFollowMembership(t *testing.T) {
 	}
 	eventually(t, "alive and suspect members in the allowlist", want("192.0.2.1", "192.0.2.2"))
 	// b dies, c comes back: the membership signal updates the allowlist.
-	w.mu.Lock()
-	w.members[1].State, w.members[2].State = mesh.StateDead, mesh.StateAlive
-	w.notify()
-	w.mu.Unlock()
+	w.Kill("b")
+	w.Start("c")
 	eventually(t, "allowlist after a membership change", want("192.0.2.1", "192.0.2.3"))
 }

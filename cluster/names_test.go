@@ -9,6 +9,7 @@ import (
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 type fakeDNS struct {
@@ -24,11 +25,11 @@ func (f *fakeDNS) Replace(r []dnsd.Record, m []dnsd.Member) error {
 func (f *fakeDNS) SetNetworks(n []dnsd.Served) error { f.served = n; return nil }
 
 func TestFeedDNS(t *testing.T) {
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	dns := &fakeDNS{}
 	a := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		Deps{Replica: peerView{w, "h1"}, DNSTable: dns, DNSListeners: dns})
-	other := peerView{w, "h2"}
+		Deps{Replica: w.Peer("h1"), DNSTable: dns, DNSListeners: dns})
+	other := w.Peer("h2")
 	other.Set(KindName, "cid2/7", encode(NameRec{Names: []string{"web", "www"}, IP: netip.MustParseAddr("10.32.1.2"), VNI: 7, Network: "net2"}))
 	a.NetworkChanged(driver.Network{ID: "n1", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
 		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 5}, driver.Restored)

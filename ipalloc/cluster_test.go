@@ -95,7 +95,7 @@ func TestStarvedHostFailsWithinBound(t *testing.T) {
 			mustAddr(t, c.host("h1"), AddressRequest{PoolID: id})
 			mustAddr(t, c.host("h1"), AddressRequest{PoolID: id})
 			if tt.partition {
-				c.net.partition([]string{"h1"}, []string{"h2"})
+				c.net.Partition([]string{"h1"}, []string{"h2"})
 			}
 			start := time.Now()
 			_, err := c.host("h2").RequestAddress(ctx, AddressRequest{PoolID: id})
@@ -180,11 +180,11 @@ func TestRemovedHostThatReturnsReportsConflict(t *testing.T) {
 	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
 	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
 	old := mustAddr(t, c.host("h2"), AddressRequest{PoolID: id})
-	c.net.partition([]string{"h1"}, []string{"h2"})
+	c.net.Partition([]string{"h1"}, []string{"h2"})
 	if err := c.host("h1").RemovePeer(ctx, "h2"); err != nil { // the misuse the docs warn about
 		t.Fatal(err)
 	}
-	c.net.heal()
+	c.net.Heal()
 	c.settle()
 	pr := strings.Join(c.host("h2").Status().Problems, "\n")
 	if !strings.Contains(pr, "removed by rmpeer on host h1") || !strings.Contains(pr, "taken over") {
@@ -228,12 +228,12 @@ func TestStaticAddressLentByHolder(t *testing.T) {
 func TestPartitionedClaimsConflictReported(t *testing.T) {
 	c := newTestCluster(t, 9, Config{}, "h1", "h2")
 	const id = "10.9.0.0/24"
-	c.net.partition([]string{"h1"}, []string{"h2"})
+	c.net.Partition([]string{"h1"}, []string{"h2"})
 	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
 	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
 	mustAddr(t, c.host("h1"), AddressRequest{PoolID: id})
 	mustAddr(t, c.host("h2"), AddressRequest{PoolID: id})
-	c.net.heal()
+	c.net.Heal()
 	c.settle()
 	var reported int
 	for _, h := range []string{"h1", "h2"} {

@@ -65,7 +65,7 @@ func runSimulation(t *testing.T, seed uint64, steps int) {
 // step performs one random operation and names it.
 func (s *sim) step() string {
 	if s.rnd.IntN(2) == 0 {
-		s.c.net.antiEntropy()
+		s.c.net.Sync()
 	}
 	switch r := s.rnd.IntN(100); {
 	case r < 40:
@@ -78,7 +78,7 @@ func (s *sim) step() string {
 		s.stats["partition"]++
 		return s.partition()
 	case r < 88:
-		s.c.net.heal()
+		s.c.net.Heal()
 		return "heal"
 	case r < 93:
 		s.stats["restart"]++
@@ -90,9 +90,7 @@ func (s *sim) step() string {
 		s.stats["reopen"]++
 		return s.reopen()
 	default:
-		s.c.net.mu.Lock()
-		s.c.net.drop = []float64{0, 0, 0.3}[s.rnd.IntN(3)]
-		s.c.net.mu.Unlock()
+		s.c.net.SetLoss([]float64{0, 0, 0.3}[s.rnd.IntN(3)])
 		return "loss"
 	}
 }
@@ -179,8 +177,8 @@ func (s *sim) partition() string {
 	hosts := slices.Clone(s.live)
 	s.rnd.Shuffle(len(hosts), func(i, j int) { hosts[i], hosts[j] = hosts[j], hosts[i] })
 	k := 1 + s.rnd.IntN(len(hosts)-1)
-	s.c.net.heal()
-	s.c.net.partition(hosts[:k], hosts[k:])
+	s.c.net.Heal()
+	s.c.net.Partition(hosts[:k], hosts[k:])
 	return fmt.Sprintf("partition %v | %v", hosts[:k], hosts[k:])
 }
 
@@ -210,7 +208,7 @@ func (s *sim) remove() string {
 			}
 		}
 	}
-	s.c.net.heal()
+	s.c.net.Heal()
 	by := s.live[s.rnd.IntN(len(s.live))]
 	if err := s.c.host(by).RemovePeer(context.Background(), gone); err != nil {
 		s.t.Fatalf("rmpeer %s on %s: %v", gone, by, err)
@@ -240,7 +238,7 @@ func (s *sim) reopen() string {
 		s.t.Fatalf("reopen pool %s on %s: %v", id, h, err)
 	}
 	for err != nil { // a claim unconfirmed in a partition: retry once healed
-		s.c.net.heal()
+		s.c.net.Heal()
 		_, err = s.c.host(h).RequestPool(ctx, PoolRequest{Subnet: id})
 	}
 	return fmt.Sprintf("reopen %s on %s", id, h)
@@ -249,7 +247,7 @@ func (s *sim) reopen() string {
 func (s *sim) join() string {
 	h := fmt.Sprintf("h%d", s.next)
 	s.next++
-	s.c.net.heal()
+	s.c.net.Heal()
 	a := s.c.start(h)
 	s.c.settle()
 	for _, id := range s.pools {
