@@ -51,8 +51,9 @@ type parts struct {
 	staleState bool
 }
 
-func runDaemon(ctx context.Context, stderr io.Writer) error {
-	set, err := settings.Parse(os.LookupEnv)
+// runDaemon runs the plugin with the settings in getenv until ctx ends.
+func runDaemon(ctx context.Context, getenv func(string) (string, bool), stderr io.Writer) error {
+	set, err := settings.Parse(getenv)
 	if err != nil {
 		return fmt.Errorf("invalid settings, not starting: %w", oneLine(err))
 	}
