@@ -15,7 +15,7 @@ import (
 func checkPool(pool, subPool string) error {
 	subnet, err := netip.ParsePrefix(pool)
 	if err != nil || !subnet.Addr().Is4() {
-		return nil
+		return nil //nolint:nilerr // left to the allocator, which says how to write a CIDR (see above)
 	}
 	subnet = subnet.Masked()
 	if err := netrules.CheckSubnet(subnet); err != nil {

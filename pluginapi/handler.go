@@ -103,11 +103,11 @@ func decode(body io.Reader, req any) error {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syn):
-			return fmt.Errorf("invalid JSON at byte %d: %v", syn.Offset, err)
+			return fmt.Errorf("invalid JSON at byte %d: %w", syn.Offset, err)
 		case errors.As(err, &typ):
 			return fmt.Errorf("field %s should be %s, not %s", typ.Field, typ.Type, typ.Value)
 		}
-		return fmt.Errorf("invalid JSON: %v", err)
+		return fmt.Errorf("invalid JSON: %w", err)
 	}
 	if dec.More() {
 		return errors.New("trailing data after the JSON object")

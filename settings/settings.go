@@ -204,11 +204,7 @@ func (p *parser) serviceAddr(name, def string) netip.Addr {
 }
 
 func (p *parser) list(name string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(p.str(name, ""), func(r rune) bool { return r == ',' || r == ' ' }) {
-		out = append(out, f)
-	}
-	return out
+	return append([]string(nil), strings.FieldsFunc(p.str(name, ""), func(r rune) bool { return r == ',' || r == ' ' })...)
 }
 
 func (p *parser) peers(name string) []string {
