@@ -61,15 +61,22 @@ type Kernel interface {
 	SetVXLANPeers(addrs []netip.Addr) error
 }
 
-// Config configures an Agent.
+// Defaults of Config.
+const (
+	DefaultResync = 5 * time.Second
+	DefaultSettle = 15 * time.Second
+)
+
+// Config configures an Agent. Zero fields take the defaults above; a nil
+// Logger discards.
 type Config struct {
 	VTEP       netip.Addr
 	Logger     *slog.Logger
-	Resync     time.Duration // full reconcile period; default 5 s
+	Resync     time.Duration // full reconcile period; default DefaultResync
 	PluginName string        // full name of this plugin in Docker; "" = ask Docker
 	// Settle is how long the agent waits after start, with another host
 	// alive, before it takes a network definition missing from the
-	// cluster for a removal; default 15 s.
+	// cluster for a removal; default DefaultSettle.
 	Settle time.Duration
 	// StaleState says the saved state was older than the tombstone
 	// lifetime: a network this host defined and the cluster no longer
@@ -129,14 +136,23 @@ type Agent struct {
 
 var _ driver.Cluster = (*Agent)(nil)
 
+// withDefaults fills in the zero fields of c.
+func (c Config) withDefaults() Config {
+	if c.Resync <= 0 {
+		c.Resync = DefaultResync
+	}
+	if c.Settle <= 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // New returns an agent.
 func New(cfg Config, deps Deps) *Agent {
-	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
-	}
-	if cfg.Settle == 0 {
-		cfg.Settle = 15 * time.Second
-	}
+	cfg = cfg.withDefaults()
 	return &Agent{
 		cfg: cfg, rep: deps.Replica, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
 		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes, started: time.Now(),

@@ -36,7 +36,7 @@ func newHost(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep stri
 func newHostWithRoutes(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep string, routes HostRoutes) *host {
 	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
 	w.Add(name, netip.MustParseAddr(vtep))
-	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Logger: discard(), Resync: 50 * time.Millisecond,
+	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Resync: 50 * time.Millisecond,
 		Settle: 100 * time.Millisecond},
 		Deps{Replica: w.Peer(name), Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
 	// The fake engine calls the driver's CreateNetwork, as Docker would.
@@ -131,7 +131,7 @@ func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
 
 func TestAssignVNI(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
-	ag := New(Config{Logger: discard()}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel()})
+	ag := New(Config{}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel()})
 	w.Peer("b").Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
 	if _, err := ag.AssignVNI("n", netip.MustParsePrefix("10.2.0.0/24"), 7); err == nil {
 		t.Fatal("VNI of another network accepted")

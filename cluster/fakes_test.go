@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -98,5 +96,3 @@ func (d *fakeDocker) Events(ctx context.Context) (<-chan events.Message, <-chan 
 func (d *fakeDocker) PluginName(context.Context, string) (string, error) {
 	return "weavego:latest", nil
 }
-
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"io"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"testing"
@@ -27,7 +25,7 @@ func (f *fakeDNS) SetNetworks(n []dnsd.Served) error { f.served = n; return nil 
 func TestFeedDNS(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	dns := &fakeDNS{}
-	a := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+	a := New(Config{},
 		Deps{Replica: w.Peer("h1"), DNSTable: dns, DNSListeners: dns})
 	other := w.Peer("h2")
 	other.Set(KindName, "cid2/7", encode(NameRec{Names: []string{"web", "www"}, IP: netip.MustParseAddr("10.32.1.2"), VNI: 7, Network: "net2"}))

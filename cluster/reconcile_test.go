@@ -56,7 +56,7 @@ func TestReconcileLocalNetwork(t *testing.T) {
 				w.Kill("b")
 			}
 			docker := &fakeDocker{networks: map[string]dockerapi.Network{}}
-			ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Logger: discard(), Settle: time.Millisecond,
+			ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Settle: time.Millisecond,
 				StaleState: tc.stale}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel(), Docker: docker})
 			ag.started = time.Now().Add(-time.Second)
 			n := dockerapi.Network{ID: "A1", Name: "net1", Subnet: sn, Containers: map[string]dockerapi.Attachment{}}
@@ -93,7 +93,7 @@ func TestEntriesOfDeadOwners(t *testing.T) {
 	w.Add("a", netip.MustParseAddr("192.0.2.1"))
 	b := w.Add("b", netip.MustParseAddr("192.0.2.2"))
 	k, dns := newFakeKernel(), &fakeDNS{}
-	ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Logger: discard()},
+	ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1")},
 		Deps{Replica: w.Peer("a"), Kernel: k, DNSTable: dns, DNSListeners: dns})
 	ag.NetworkChanged(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
 	b.Set(KindEndpoint, "ep-b", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),

@@ -55,10 +55,10 @@ const (
 
 // Config holds the settings the driver applies to every network.
 type Config struct {
-	MTU       int        // 0 = automatic (underlay MTU minus VXLAN overhead)
-	VTEP      netip.Addr // this host's underlay address; invalid = single host, no VXLAN
-	VXLANPort int
-	Logger    *slog.Logger
+	MTU       int          // 0 = automatic (underlay MTU minus VXLAN overhead)
+	VTEP      netip.Addr   // this host's underlay address; invalid = single host, no VXLAN
+	VXLANPort int          // 0 = datapath.DefaultVXLANPort
+	Logger    *slog.Logger // nil discards
 	// DNSAddr is the DNS service address (setting DNS_ADDR): put on every
 	// bridge and routed to from every container via its gateway; invalid
 	// means none.
@@ -90,8 +90,17 @@ type Driver struct {
 
 var _ network.Driver = (*Driver)(nil)
 
+// withDefaults fills in the zero fields of c.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // New loads the records of an earlier run and returns the driver.
 func New(cfg Config, dp Datapath, store Store, cluster Cluster) (*Driver, error) {
+	cfg = cfg.withDefaults()
 	d := &Driver{
 		cfg: cfg, dp: dp, store: store, cluster: cluster, log: cfg.Logger,
 		networks:  map[string]*Network{},

@@ -48,9 +48,27 @@ type Driver struct {
 
 var _ ipam.Ipam = (*Driver)(nil)
 
-// New returns the IPAM driver; timeout bounds each request.
-func New(alloc Allocator, timeout time.Duration, log *slog.Logger) *Driver {
-	return &Driver{alloc: alloc, log: log, timeout: timeout}
+// DefaultTimeout is Config.Timeout's default: the allocator's default wait
+// for address space, and 5 s more to answer.
+const DefaultTimeout = ipalloc.DefaultSpaceTimeout + 5*time.Second
+
+// Config configures the driver.
+type Config struct {
+	// Timeout bounds each request; default DefaultTimeout.
+	Timeout time.Duration
+	// Logger receives the requests served; nil discards.
+	Logger *slog.Logger
+}
+
+// New returns the IPAM driver.
+func New(cfg Config, alloc Allocator) *Driver {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Driver{alloc: alloc, log: cfg.Logger, timeout: cfg.Timeout}
 }
 
 // GetCapabilities: weavego needs no MAC address to allocate.

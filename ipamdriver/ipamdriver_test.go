@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -63,7 +61,7 @@ func (f *fakeAlloc) ReleaseAddress(ctx context.Context, poolID string, ip net.IP
 }
 
 func newTestDriver(f *fakeAlloc) *Driver {
-	return New(f, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(Config{Timeout: time.Second}, f)
 }
 
 func TestRequestPool(t *testing.T) {

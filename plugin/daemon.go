@@ -127,7 +127,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p.ipam = ipamdriver.New(p.metrics.Allocator(p.alloc), set.AllocWait+5*time.Second, log)
+	p.ipam = ipamdriver.New(ipamdriver.Config{Timeout: set.AllocWait + 5*time.Second, Logger: log},
+		p.metrics.Allocator(p.alloc))
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
 		"range", set.AllocRange, "security", p.sec.Mode)
 	return p, nil
@@ -163,7 +164,7 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { _ = p.dns.Run(ctx) })
 	run(func() { p.saveMeshLoop(ctx) })
 	run(func() { p.firewallLoop(ctx) })
-	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(p.driver, p.ipam, p.log)),
+	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(pluginapi.Config{Logger: p.log}, p.driver, p.ipam)),
 		ReadHeaderTimeout: 10 * time.Second}
 	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes: maxControlBody}

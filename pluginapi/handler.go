@@ -32,9 +32,19 @@ type errorResponse struct {
 	Err string
 }
 
+// Config configures the handler.
+type Config struct {
+	// Logger receives refused and malformed requests and driver panics;
+	// nil discards.
+	Logger *slog.Logger
+}
+
 // NewHandler returns the HTTP handler of both drivers.
-func NewHandler(nd network.Driver, id ipam.Ipam, log *slog.Logger) http.Handler {
-	r := router{routes: map[string]http.HandlerFunc{}, log: log}
+func NewHandler(cfg Config, nd network.Driver, id ipam.Ipam) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := router{routes: map[string]http.HandlerFunc{}, log: cfg.Logger}
 	r.routes["/Plugin.Activate"] = func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, http.StatusOK, map[string][]string{"Implements": {"NetworkDriver", "IpamDriver"}})
 	}

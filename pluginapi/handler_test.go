@@ -3,8 +3,6 @@ package pluginapi
 import (
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -74,7 +72,7 @@ func (stubIPAM) ReleaseAddress(*ipam.ReleaseAddressRequest) error { return nil }
 
 func newTestHandler() (http.Handler, *stubNet) {
 	n := &stubNet{}
-	return NewHandler(n, stubIPAM{}, slog.New(slog.NewTextHandler(io.Discard, nil))), n
+	return NewHandler(Config{}, n, stubIPAM{}), n
 }
 
 func post(h http.Handler, path, body string) (int, map[string]any) {
