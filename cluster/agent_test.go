@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 type host struct {
 	agent  *Agent
+	local  *fakeLocal
 	kernel *fakeKernel
 	docker *fakeDocker
 }
@@ -34,15 +36,16 @@ func newHost(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep stri
 }
 
 func newHostWithRoutes(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep string, routes HostRoutes) *host {
-	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
+	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}, local: newFakeLocal()}
 	w.Add(name, netip.MustParseAddr(vtep))
 	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Resync: 50 * time.Millisecond,
 		Settle: 100 * time.Millisecond},
-		Deps{Replica: w.Peer(name), Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
+		Deps{Replica: w.Peer(name), Local: h.local, Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
+	h.local.cl = h.agent
 	// The fake engine calls the driver's CreateNetwork, as Docker would.
 	h.docker.onCreate = func(n dockerapi.Network) string {
 		id := name + "-" + n.Name
-		h.agent.NetworkChanged(driver.Network{ID: id, Subnet: n.Subnet, Gateway: n.Gateway, VNI: parseVNI(n.Options["vni"]),
+		h.local.network(driver.Network{ID: id, Subnet: n.Subnet, Gateway: n.Gateway, VNI: parseVNI(n.Options["vni"]),
 			Options: n.Options}, driver.Created)
 		return id
 	}
@@ -64,7 +67,7 @@ func (h *host) userCreates(id, name, subnet string, vni uint32) {
 	h.docker.mu.Lock()
 	h.docker.networks[name] = dockerapi.Network{ID: id, Name: name, Subnet: sn}
 	h.docker.mu.Unlock()
-	h.agent.NetworkChanged(driver.Network{ID: id, Subnet: sn, VNI: vni}, driver.Created)
+	h.local.network(driver.Network{ID: id, Subnet: sn, VNI: vni}, driver.Created)
 }
 
 func (h *host) has(name string) (dockerapi.Network, bool) {
@@ -84,7 +87,7 @@ func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
 	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
 	eventually(t, "net1 on host b", func() bool { n, ok := b.has("net1"); return ok && n.Options["vni"] == "100" })
 
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
 		MAC: "02:77:0a:20:00:02"}, false)
 	eventually(t, "remote endpoint in b's kernel", func() bool {
 		r, f := b.kernel.get("b-net1")
@@ -103,14 +106,14 @@ func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
 	eventually(t, "endpoint back", func() bool { r, _ := b.kernel.get("b-net1"); return len(r) == 1 })
 
 	// Removing the endpoint removes it everywhere.
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
 	eventually(t, "endpoint removed", func() bool { r, _ := b.kernel.get("b-net1"); return len(r) == 0 })
 
 	// Removing the network on a removes it on b.
 	a.docker.mu.Lock()
 	delete(a.docker.networks, "net1")
 	a.docker.mu.Unlock()
-	a.agent.NetworkChanged(driver.Network{ID: "A1", VNI: 100}, driver.Deleted)
+	a.local.network(driver.Network{ID: "A1", VNI: 100}, driver.Deleted)
 	eventually(t, "net1 removed on b", func() bool { _, ok := b.has("net1"); return !ok })
 }
 
@@ -133,16 +136,23 @@ func TestAssignVNI(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	ag := New(Config{}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel()})
 	w.Peer("b").Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
-	if _, err := ag.AssignVNI("n", netip.MustParsePrefix("10.2.0.0/24"), 7); err == nil {
+	if _, err := ag.AssignVNI(netip.MustParsePrefix("10.2.0.0/24"), 7, nil); err == nil {
 		t.Fatal("VNI of another network accepted")
 	}
-	if v, err := ag.AssignVNI("n", netip.MustParsePrefix("10.1.0.0/24"), 7); err != nil || v != 7 {
+	if v, err := ag.AssignVNI(netip.MustParsePrefix("10.1.0.0/24"), 7, nil); err != nil || v != 7 {
 		t.Fatalf("same network's VNI refused: %v %v", v, err)
 	}
-	v1, _ := ag.AssignVNI("n", netip.MustParsePrefix("10.3.0.0/24"), 0)
-	v2, _ := ag.AssignVNI("m", netip.MustParsePrefix("10.3.0.0/24"), 0)
+	if _, err := ag.AssignVNI(netip.MustParsePrefix("10.4.0.0/24"), 8, map[uint32]string{8: "local network L1"}); err == nil ||
+		!strings.Contains(err.Error(), "local network L1") {
+		t.Fatalf("VNI of a local network accepted: %v", err)
+	}
+	v1, _ := ag.AssignVNI(netip.MustParsePrefix("10.3.0.0/24"), 0, nil)
+	v2, _ := ag.AssignVNI(netip.MustParsePrefix("10.3.0.0/24"), 0, nil)
 	if v1 == 0 || v1 != v2 || v1 >= 1<<24 {
 		t.Fatalf("derived VNI not stable or out of range: %d %d", v1, v2)
+	}
+	if v3, _ := ag.AssignVNI(netip.MustParsePrefix("10.3.0.0/24"), 0, map[uint32]string{v1: "local network L1"}); v3 == v1 {
+		t.Fatalf("derived VNI %d is taken by a local network", v3)
 	}
 }
 

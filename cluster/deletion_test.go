@@ -20,10 +20,7 @@ func (h *host) userRemoves(name string) {
 	h.docker.mu.Lock()
 	delete(h.docker.networks, name)
 	h.docker.mu.Unlock()
-	h.agent.mu.Lock()
-	vni := h.agent.networks[n.ID].VNI
-	h.agent.mu.Unlock()
-	h.agent.NetworkChanged(driver.Network{ID: n.ID, VNI: vni}, driver.Deleted)
+	h.local.network(driver.Network{ID: n.ID, VNI: h.local.vni(n.ID)}, driver.Deleted)
 }
 
 // setContainers attaches count containers to name in h's engine only.
@@ -68,7 +65,7 @@ func TestRemoveOnIdleHostKeepsNetworkInUseElsewhere(t *testing.T) {
 		eventually(t, "net1 replicated", func() bool { _, ok := h.has("net1"); return ok })
 		h.named(t, "net1")
 	}
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
 		MAC: "02:77:0a:20:00:02"}, false)
 	eventually(t, "a's endpoint known to b", func() bool { return len(b.agent.usersElsewhere(100)) == 1 })
 
@@ -95,7 +92,7 @@ func TestRemoveOnIdleHostKeepsNetworkInUseElsewhere(t *testing.T) {
 	}
 
 	// Once no host uses it, a removal removes it everywhere.
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
 	eventually(t, "a's endpoint gone", func() bool { return len(b.agent.usersElsewhere(100)) == 0 })
 	b.named(t, "net1")
 	b.userRemoves("net1")
@@ -145,12 +142,13 @@ func TestStaleHostRemovesWhatWasRemovedMeanwhile(t *testing.T) {
 	newHost(t, ctx, w, "b", "192.0.2.2")
 	// a returns after a long absence with a network it defined, which the
 	// cluster removed (and forgot) meanwhile.
-	a := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
+	a := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}, local: newFakeLocal()}
 	w.Add("a", netip.MustParseAddr("192.0.2.1"))
 	a.agent = New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Resync: 50 * time.Millisecond,
-		Settle: 100 * time.Millisecond, StaleState: true}, Deps{Replica: w.Peer("a"), Kernel: a.kernel, Docker: a.docker})
+		Settle: 100 * time.Millisecond, StaleState: true}, Deps{Replica: w.Peer("a"), Local: a.local, Kernel: a.kernel, Docker: a.docker})
+	a.local.cl = a.agent
 	a.docker.networks["net1"] = dockerapi.Network{ID: "A1", Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24")}
-	a.agent.NetworkChanged(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
+	a.local.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
 	go a.agent.Run(ctx)
 	eventually(t, "net1 removed on the returning host", func() bool { _, ok := a.has("net1"); return !ok })
 	if liveDef(w, "net1") {

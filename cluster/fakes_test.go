@@ -2,14 +2,17 @@ package cluster
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/docker/docker/api/types/events"
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/driver"
 )
 
 // fakeKernel records the last SetRemotes per network and the last
@@ -95,4 +98,62 @@ func (d *fakeDocker) Events(ctx context.Context) (<-chan events.Message, <-chan 
 }
 func (d *fakeDocker) PluginName(context.Context, string) (string, error) {
 	return "weavego:latest", nil
+}
+
+// fakeLocal is the driver's state as the agent reads it (Local): tests
+// change it the way the driver does and then tell cl, as the driver does.
+type fakeLocal struct {
+	cl driver.Cluster
+
+	// mu guards nets and eps.
+	mu   sync.Mutex
+	nets map[string]driver.Network
+	eps  map[string]driver.Endpoint
+}
+
+func newFakeLocal() *fakeLocal {
+	return &fakeLocal{nets: map[string]driver.Network{}, eps: map[string]driver.Endpoint{}}
+}
+
+func (l *fakeLocal) Networks() []driver.Network {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Collect(maps.Values(l.nets))
+}
+
+func (l *fakeLocal) Endpoints() []driver.Endpoint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Collect(maps.Values(l.eps))
+}
+
+// network records a network change and tells the agent.
+func (l *fakeLocal) network(n driver.Network, c driver.Change) {
+	l.mu.Lock()
+	if c == driver.Deleted {
+		delete(l.nets, n.ID)
+	} else {
+		l.nets[n.ID] = n
+	}
+	l.mu.Unlock()
+	l.cl.NetworkChanged(n, c)
+}
+
+// endpoint records an endpoint change and tells the agent.
+func (l *fakeLocal) endpoint(ep driver.Endpoint, deleted bool) {
+	l.mu.Lock()
+	if deleted {
+		delete(l.eps, ep.ID)
+	} else {
+		l.eps[ep.ID] = ep
+	}
+	l.mu.Unlock()
+	l.cl.EndpointChanged(ep, deleted)
+}
+
+// vni returns the VNI of local network id.
+func (l *fakeLocal) vni(id string) uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nets[id].VNI
 }

@@ -17,10 +17,10 @@ import (
 // FDB and neighbour entries of every local network match the endpoints of the
 // other hosts that are alive.
 func (a *Agent) reconcileKernel() error {
-	a.mu.Lock()
+	st := a.snapshot()
 	wantEP := map[string][]byte{}
-	for _, ep := range a.endpoints {
-		n, ok := a.networks[ep.NetworkID]
+	for _, ep := range st.endpoints {
+		n, ok := st.networks[ep.NetworkID]
 		if !ok || n.VNI == 0 {
 			continue
 		}
@@ -29,14 +29,13 @@ func (a *Agent) reconcileKernel() error {
 	wantHost := map[string][]byte{}
 	local := map[uint32]string{} // VNI -> local network ID
 	subnets := map[uint32]netip.Prefix{}
-	for id, n := range a.networks {
+	for id, n := range st.networks {
 		if n.VNI == 0 {
 			continue
 		}
 		local[n.VNI], subnets[n.VNI] = id, n.Subnet
 		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP})
 	}
-	a.mu.Unlock()
 
 	a.publishOwn(KindEndpoint, wantEP)
 	a.publishOwn(KindHostNet, wantHost)

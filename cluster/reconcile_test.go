@@ -55,9 +55,10 @@ func TestReconcileLocalNetwork(t *testing.T) {
 			if tc.bDead {
 				w.Kill("b")
 			}
-			docker := &fakeDocker{networks: map[string]dockerapi.Network{}}
+			docker, loc := &fakeDocker{networks: map[string]dockerapi.Network{}}, newFakeLocal()
 			ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Settle: time.Millisecond,
-				StaleState: tc.stale}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel(), Docker: docker})
+				StaleState: tc.stale}, Deps{Replica: w.Peer("a"), Local: loc, Kernel: newFakeKernel(), Docker: docker})
+			loc.cl = ag
 			ag.started = time.Now().Add(-time.Second)
 			n := dockerapi.Network{ID: "A1", Name: "net1", Subnet: sn, Containers: map[string]dockerapi.Attachment{}}
 			for i := range tc.containers {
@@ -68,9 +69,9 @@ func TestReconcileLocalNetwork(t *testing.T) {
 			if tc.definedBy != "" {
 				rec.Options = map[string]string{OptReplica: tc.definedBy}
 			}
-			ag.NetworkChanged(rec, driver.Restored)
+			loc.network(rec, driver.Restored)
 
-			ag.syncLocalNetwork(context.Background(), n)
+			ag.syncLocalNetwork(context.Background(), n, rec)
 
 			if removed := slices.Contains(docker.removed, "net1"); removed != tc.wantRemove {
 				t.Errorf("network removed = %v, want %v", removed, tc.wantRemove)
@@ -92,10 +93,11 @@ func TestEntriesOfDeadOwners(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	w.Add("a", netip.MustParseAddr("192.0.2.1"))
 	b := w.Add("b", netip.MustParseAddr("192.0.2.2"))
-	k, dns := newFakeKernel(), &fakeDNS{}
+	k, dns, loc := newFakeKernel(), &fakeDNS{}, newFakeLocal()
 	ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1")},
-		Deps{Replica: w.Peer("a"), Kernel: k, DNSTable: dns, DNSListeners: dns})
-	ag.NetworkChanged(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
+		Deps{Replica: w.Peer("a"), Local: loc, Kernel: k, DNSTable: dns, DNSListeners: dns})
+	loc.cl = ag
+	loc.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
 	b.Set(KindEndpoint, "ep-b", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
 		MAC: "02:00:00:00:00:05", VTEP: netip.MustParseAddr("192.0.2.2")}))
 	b.Set(KindHostNet, "100/b", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.2")}))

@@ -35,10 +35,16 @@ type Store interface {
 	ForEach(bucket string, fn func(key string, value []byte) error) error
 }
 
-// Cluster is told about local networks and endpoints and hands out VNIs.
-// Its methods must not block on the network or on the Docker API.
+// Cluster is told that local networks and endpoints changed, and hands out
+// VNIs. The driver owns the networks and endpoints: the cluster reads them
+// through Networks and Endpoints, never while the driver calls it. Its
+// methods are called with the driver's lock held and must not block on
+// the network or on the Docker API, nor call back into the driver.
 type Cluster interface {
-	AssignVNI(networkID string, subnet netip.Prefix, requested uint32) (uint32, error)
+	// AssignVNI picks the VNI of a new network of subnet: requested if
+	// free, else a derived one; taken holds the VNIs of this host's other
+	// networks, with their names.
+	AssignVNI(subnet netip.Prefix, requested uint32, taken map[uint32]string) (uint32, error)
 	NetworkChanged(n Network, c Change)
 	EndpointChanged(ep Endpoint, deleted bool)
 }

@@ -82,7 +82,7 @@ type fakeCluster struct {
 	eps     int
 }
 
-func (c *fakeCluster) AssignVNI(_ string, _ netip.Prefix, req uint32) (uint32, error) {
+func (c *fakeCluster) AssignVNI(_ netip.Prefix, req uint32, _ map[uint32]string) (uint32, error) {
 	if req == 99 {
 		return 0, errors.New("VNI 99 is already used by network other")
 	}

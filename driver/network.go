@@ -49,7 +49,13 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, short(other.ID))
 		}
 	}
-	if n.VNI, err = d.cluster.AssignVNI(n.ID, n.Subnet, n.VNI); err != nil {
+	taken := map[uint32]string{}
+	for id, other := range d.networks {
+		if other.Subnet != n.Subnet {
+			taken[other.VNI] = "local network " + short(id)
+		}
+	}
+	if n.VNI, err = d.cluster.AssignVNI(n.Subnet, n.VNI, taken); err != nil {
 		return err
 	}
 	if d.cfg.MTU != 0 && n.MTU == 0 {

@@ -120,6 +120,10 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		}
 		deps.Docker = dc
 	}
+	// The agent reads the driver's networks and endpoints, and the driver
+	// tells the agent of changes: local lets the agent be built first.
+	local := &driverState{}
+	deps.Local = local
 	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
 		StaleState: p.staleState}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
@@ -127,6 +131,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
+	local.d = p.driver
 	p.ipam = ipamdriver.New(ipamdriver.Config{Timeout: set.AllocWait + 5*time.Second, Logger: log},
 		p.metrics.Allocator(p.alloc))
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
@@ -277,6 +282,15 @@ func (p *parts) close() {
 		_ = p.store.Close()
 	}
 }
+
+// driverState is the agent's view of the driver's state (cluster.Local),
+// bound to the driver once it is built, before the agent runs.
+type driverState struct {
+	d *driver.Driver
+}
+
+func (s *driverState) Networks() []driver.Network   { return s.d.Networks() }
+func (s *driverState) Endpoints() []driver.Endpoint { return s.d.Endpoints() }
 
 func listenUnix(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
