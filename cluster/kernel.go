@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/ipconv"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/netrules"
 )
@@ -113,7 +115,7 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipOf(rec.IP), MAC: mac, VTEP: ipOf(rec.VTEP)})
+		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipconv.IP(rec.IP), MAC: mac, VTEP: ipconv.IP(rec.VTEP)})
 	}
 	flood := map[uint32][]net.IP{}
 	for _, e := range a.rep.List(KindHostNet) {
@@ -128,15 +130,13 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 			a.warnOnce("hostnet/"+e.Key, "not flooding to a host", "key", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		flood[rec.VNI] = append(flood[rec.VNI], ipOf(rec.VTEP))
+		flood[rec.VNI] = append(flood[rec.VNI], ipconv.IP(rec.VTEP))
 	}
 	var errs []error
 	for vni, id := range local {
 		if err := a.kernel.SetRemotes(id, remotes[vni], flood[vni]); err != nil {
-			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", id[:min(12, len(id))], vni, err))
+			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", driver.ShortID(id), vni, err))
 		}
 	}
 	return errors.Join(errs...)
 }
-
-func ipOf(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/ipconv"
 	"github.com/weavego/weavego/netrules"
 )
 
@@ -70,7 +71,7 @@ func (a *Agent) feedDNS() {
 		}
 		cid, _, _ := strings.Cut(e.Key, "/")
 		for _, name := range rec.Names {
-			records = append(records, dnsd.Record{Name: name, IP: ipOf(rec.IP), Network: rec.Network,
+			records = append(records, dnsd.Record{Name: name, IP: ipconv.IP(rec.IP), Network: rec.Network,
 				VNI: rec.VNI, Container: cid})
 		}
 	}

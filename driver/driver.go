@@ -145,7 +145,7 @@ func (d *Driver) Restore() (known []string, err error) {
 	for _, n := range d.networks {
 		known = append(known, n.ID)
 		if _, e := d.dp.EnsureNetwork(d.kernelNetwork(n)); e != nil {
-			errs = append(errs, fmt.Errorf("restore network %s: %w", short(n.ID), e))
+			errs = append(errs, fmt.Errorf("restore network %s: %w", ShortID(n.ID), e))
 		}
 		d.cluster.NetworkChanged(*n, Restored)
 	}

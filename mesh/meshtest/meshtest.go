@@ -11,12 +11,12 @@ package meshtest
 import (
 	"cmp"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/weavego/weavego/ipconv"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -231,10 +231,7 @@ func (n *Net) peersOf(self string) []mesh.Peer {
 	defer n.mu.Unlock()
 	out := make([]mesh.Peer, 0, len(n.peers))
 	for name, p := range n.peers {
-		mp := mesh.Peer{Name: name, State: mesh.StateAlive, Local: name == self}
-		if p.addr.IsValid() {
-			mp.Addr = net.IP(p.addr.AsSlice())
-		}
+		mp := mesh.Peer{Name: name, Addr: ipconv.IP(p.addr), State: mesh.StateAlive, Local: name == self}
 		switch {
 		case name == self:
 		case n.down[name] || n.cut[pair(self, name)]:
