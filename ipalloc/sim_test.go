@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -111,7 +110,7 @@ func (s *sim) allocBurst() string {
 			defer mu.Unlock()
 			s.count("alloc", err)
 			if err == nil {
-				s.record(id, ip.IP, h)
+				s.record(id, ip.Addr(), h)
 			}
 		}()
 	}
@@ -123,11 +122,11 @@ func (s *sim) allocStatic() string {
 	id := s.pools[s.rnd.IntN(len(s.pools))]
 	h := s.live[s.rnd.IntN(len(s.live))]
 	pfx := netip.MustParsePrefix(id)
-	ip := net.IP(addAddr(pfx.Addr(), uint64(1+s.rnd.IntN(60))).AsSlice())
+	ip := addAddr(pfx.Addr(), uint64(1+s.rnd.IntN(60)))
 	got, err := s.c.host(h).RequestAddress(context.Background(), AddressRequest{PoolID: id, IP: ip})
 	s.count("static", err)
 	if err == nil {
-		s.record(id, got.IP, h)
+		s.record(id, got.Addr(), h)
 	}
 	return fmt.Sprintf("static %s on %s: %v", ip, h, err)
 }
@@ -146,8 +145,7 @@ func (s *sim) count(op string, err error) {
 	s.stats[op+" "+out]++
 }
 
-func (s *sim) record(id string, ip net.IP, h string) {
-	a, _ := fromIP(ip)
+func (s *sim) record(id string, a netip.Addr, h string) {
 	if other, dup := s.leases[id][a]; dup {
 		s.t.Fatalf("address %s of %s leased to %s while %s holds it", a, id, h, other)
 	}
@@ -166,7 +164,7 @@ func (s *sim) release() string {
 	slices.SortFunc(all, netip.Addr.Compare)
 	a := all[s.rnd.IntN(len(all))]
 	h := s.leases[id][a]
-	if err := s.c.host(h).ReleaseAddress(context.Background(), id, net.IP(a.AsSlice())); err != nil {
+	if err := s.c.host(h).ReleaseAddress(context.Background(), id, a); err != nil {
 		s.t.Fatalf("release %s on %s: %v", a, h, err)
 	}
 	delete(s.leases[id], a)
@@ -224,7 +222,7 @@ func (s *sim) reopen() string {
 	h := s.live[s.rnd.IntN(len(s.live))]
 	for a, owner := range s.leases[id] {
 		if owner == h {
-			if err := s.c.host(h).ReleaseAddress(ctx, id, net.IP(a.AsSlice())); err != nil {
+			if err := s.c.host(h).ReleaseAddress(ctx, id, a); err != nil {
 				s.t.Fatalf("release %s on %s: %v", a, h, err)
 			}
 			delete(s.leases[id], a)

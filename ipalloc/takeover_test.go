@@ -2,7 +2,7 @@ package ipalloc
 
 import (
 	"context"
-	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,15 +44,15 @@ func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 	// h2 leases two addresses of the block; .254 stays free there.
 	ips := []string{"10.12.0.252", "10.12.0.253"}
 	for _, want := range ips {
-		if got := mustAddr(t, h2, AddressRequest{PoolID: id}); got.IP.String() != want {
-			t.Fatalf("h2 leased %s, want %s", got.IP, want)
+		if got := mustAddr(t, h2, AddressRequest{PoolID: id}); got.Addr().String() != want {
+			t.Fatalf("h2 leased %s, want %s", got.Addr(), want)
 		}
 	}
 	if err := h1.RemovePeer(ctx, "h2"); err != nil { // the misuse the docs warn about
 		t.Fatal(err)
 	}
 	for _, ip := range append(ips, "10.12.0.254") { // h1 now leases the same addresses
-		mustAddr(t, h1, AddressRequest{PoolID: id, IP: net.ParseIP(ip)})
+		mustAddr(t, h1, AddressRequest{PoolID: id, IP: netip.MustParseAddr(ip)})
 	}
 	n.Heal()
 	// Before any Sync, h2 already sees the takeover: it leases nothing more

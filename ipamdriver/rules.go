@@ -1,7 +1,6 @@
 package ipamdriver
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/weavego/weavego/netrules"
@@ -29,10 +28,9 @@ func checkPool(pool, subPool string) error {
 
 // checkGateway refuses a --gateway that no bridge may own (loopback,
 // multicast and the like); the allocator checks it is inside the pool.
-func checkGateway(ip net.IP) error {
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok || !a.Unmap().Is4() {
-		return nil
+func checkGateway(ip netip.Addr) error {
+	if a := ip.Unmap(); a.Is4() {
+		return netrules.CheckUnicast(a)
 	}
-	return netrules.CheckUnicast(a.Unmap())
+	return nil
 }
