@@ -220,15 +220,13 @@ func (a *Agent) kernelLoop(ctx context.Context) {
 // derived from the subnet (so that every host derives the same) that no
 // known network uses.
 func (a *Agent) AssignVNI(subnet netip.Prefix, requested uint32, taken map[uint32]string) (uint32, error) {
-	used := maps.Clone(taken)
-	if used == nil {
-		used = map[uint32]string{}
-	}
+	used := map[uint32]string{}
 	for _, e := range a.rep.List(KindNetwork) {
 		if def, ok := decode[NetDef](e.Value); ok && def.Subnet != subnet {
 			used[def.VNI] = def.Name
 		}
 	}
+	maps.Copy(used, taken)
 	if requested != 0 {
 		if other, ok := used[requested]; ok {
 			return 0, fmt.Errorf("VNI %d is already used by network %s: pick another -o vni=N or leave it out", requested, other)
