@@ -75,7 +75,7 @@ func newEngine(t *testing.T) (*engine, *Client) {
 	e := &engine{}
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	c, err := New("tcp://" + strings.TrimPrefix(srv.URL, "http://"))
+	c, err := New(Config{Host: "tcp://" + strings.TrimPrefix(srv.URL, "http://")})
 	if err != nil {
 		t.Fatal(err)
 	}

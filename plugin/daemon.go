@@ -114,7 +114,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	deps := cluster.Deps{Replica: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
 	deps.HostRoutes = p.dp
 	if !set.DisableDockerAPI {
-		dc, err := dockerapi.New(set.DockerHost)
+		dc, err := dockerapi.New(dockerapi.Config{Host: set.DockerHost})
 		if err != nil {
 			return nil, err
 		}

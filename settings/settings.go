@@ -17,6 +17,7 @@ import (
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dnsd"
+	"github.com/weavego/weavego/dockerapi"
 	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
 )
@@ -85,7 +86,7 @@ func Parse(getenv Getenv) (Settings, error) {
 		AllocWait:   p.duration("IPALLOC_WAIT", ipalloc.DefaultSpaceTimeout),
 		AutoReclaim: p.duration("IPALLOC_RECLAIM_AFTER", 0),
 		StateDir:    p.str("STATE_DIR", "/var/lib/weavego"),
-		DockerHost:  p.str("DOCKER_HOST", "unix:///var/run/docker.sock"),
+		DockerHost:  p.str("DOCKER_HOST", dockerapi.DefaultHost),
 		ResolvConf:  p.str("RESOLV_CONF", dnsd.DefaultResolvConf),
 	}
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
