@@ -14,7 +14,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all plugin install uninstall test unit kernel e2e vet bench demo faults clean
+.PHONY: all plugin install uninstall test unit lint kernel e2e vet bench demo faults clean
 .PHONY: push e2e29 FORCE
 
 all: $(BIN)
@@ -76,6 +76,18 @@ vet:
 unit: vet
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 
+# golangci-lint with the linters of .golangci.yml (zero findings). The pinned
+# version is installed from the Go module proxy into $(go env GOPATH)/bin
+# when that holds no golangci-lint or another version (about 5 minutes once).
+LINT_VERSION ?= v2.15.0
+lint:
+	@lint="$$($(GO) env GOPATH)/bin/golangci-lint"; \
+	if ! "$$lint" version --short 2>/dev/null | grep -qx '$(patsubst v%,%,$(LINT_VERSION))'; then \
+		echo "installing golangci-lint $(LINT_VERSION) into $$(dirname "$$lint")"; \
+		GOBIN="$$(dirname "$$lint")" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION) || exit 1; \
+	fi; \
+	echo "$$lint run ./..."; "$$lint" run ./...
+
 # End-to-end tests on real Docker daemons in network namespaces (root only).
 e2e: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "e2e: skipped: needs root to run Docker daemons in network namespaces"; \
@@ -89,7 +101,7 @@ e2e29: plugin
 	WEAVEGO_ENGINE=29 WEAVEGO_ENGINE_BIN=$$bin WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) \
 	$(GO) test -count=1 -timeout 30m -v -run '$(E2E29_TESTS)' ./e2e/ 2>&1 | tee build/e2e29.log; exit $${PIPESTATUS[0]}; fi
 
-test: unit e2e e2e29
+test: lint unit e2e e2e29
 
 bench: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root"; exit 1; fi

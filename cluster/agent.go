@@ -61,15 +61,22 @@ type Kernel interface {
 	SetVXLANPeers(addrs []netip.Addr) error
 }
 
-// Config configures an Agent.
+// Defaults of Config.
+const (
+	DefaultResync = 5 * time.Second
+	DefaultSettle = 15 * time.Second
+)
+
+// Config configures an Agent. Zero fields take the defaults above; a nil
+// Logger discards.
 type Config struct {
 	VTEP       netip.Addr
 	Logger     *slog.Logger
-	Resync     time.Duration // full reconcile period; default 5 s
+	Resync     time.Duration // full reconcile period; default DefaultResync
 	PluginName string        // full name of this plugin in Docker; "" = ask Docker
 	// Settle is how long the agent waits after start, with another host
 	// alive, before it takes a network definition missing from the
-	// cluster for a removal; default 15 s.
+	// cluster for a removal; default DefaultSettle.
 	Settle time.Duration
 	// StaleState says the saved state was older than the tombstone
 	// lifetime: a network this host defined and the cluster no longer
@@ -78,9 +85,11 @@ type Config struct {
 }
 
 // Deps are the parts the agent drives; Docker and the DNS parts may be nil
-// (no Docker API: no network propagation and no names).
+// (no Docker API: no network propagation and no names), and Local too (no
+// local networks).
 type Deps struct {
 	Replica      Replica
+	Local        Local
 	Kernel       Kernel
 	Docker       Docker
 	DNSTable     DNSTable
@@ -109,39 +118,54 @@ type Agent struct {
 	kickKernel chan struct{}
 	kickDocker chan struct{}
 
-	// dnsMu serialises feedDNS. Lock order: dnsMu, then mu.
+	// local is the driver's state, read as snapshots (Local).
+	local Local
+
+	// dnsMu serialises feedDNS, which reads local while holding it.
+	// Driver callbacks never take it.
 	dnsMu sync.Mutex
 
-	// mu guards the fields below. Lock order: the driver's lock, then mu
-	// (driver callbacks call in with the driver's lock held).
+	// mu guards the fields below. It is a leaf: never held while calling
+	// local or another package's lock-taking code but the replica's (whose
+	// locks are leaves too), so no lock order spans the agent and the
+	// driver, which calls in with its own lock held.
 	mu        sync.Mutex
-	networks  map[string]driver.Network  // local networks by Docker ID
-	endpoints map[string]driver.Endpoint // local endpoints by Docker ID
-	fresh     map[string]bool            // network IDs the user created locally, not yet published
-	names     map[string]string          // Docker network ID -> name, learned from Docker
-	removing  map[string]bool            // network IDs the agent itself is removing
-	netsSeen  uint64                     // fingerprint of the network entries last seen
-	warned    map[string]string          // skipped records already warned about, and why
-	refused   map[string]string          // cluster networks refused on this host, and why
-	kept      map[string]string          // networks removed here but kept in the cluster, and why
-	retrySoon bool                       // a network could not be (re)created yet: retry shortly
+	fresh     map[string]bool   // network IDs the user created locally, not yet published
+	names     map[string]string // Docker network ID -> name, learned from Docker
+	removing  map[string]bool   // network IDs the agent itself is removing
+	netsSeen  uint64            // fingerprint of the network entries last seen
+	warned    map[string]string // skipped records already warned about, and why
+	refused   map[string]string // cluster networks refused on this host, and why
+	kept      map[string]string // networks removed here but kept in the cluster, and why
+	retrySoon bool              // a network could not be (re)created yet: retry shortly
 }
 
 var _ driver.Cluster = (*Agent)(nil)
 
+// withDefaults fills in the zero fields of c.
+func (c Config) withDefaults() Config {
+	if c.Resync <= 0 {
+		c.Resync = DefaultResync
+	}
+	if c.Settle <= 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // New returns an agent.
 func New(cfg Config, deps Deps) *Agent {
-	if cfg.Resync == 0 {
-		cfg.Resync = 5 * time.Second
-	}
-	if cfg.Settle == 0 {
-		cfg.Settle = 15 * time.Second
+	cfg = cfg.withDefaults()
+	if deps.Local == nil {
+		deps.Local = noLocal{}
 	}
 	return &Agent{
-		cfg: cfg, rep: deps.Replica, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
+		cfg: cfg, rep: deps.Replica, local: deps.Local, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
 		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes, started: time.Now(),
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
-		networks: map[string]driver.Network{}, endpoints: map[string]driver.Endpoint{},
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},
 		warned: map[string]string{}, kept: map[string]string{},
 	}
@@ -191,22 +215,18 @@ func (a *Agent) kernelLoop(ctx context.Context) {
 }
 
 // AssignVNI picks the VNI of a network being created: the requested one after
-// checking it against the cluster's networks, else one derived from the
-// subnet (so that every host derives the same) that no known network uses.
-func (a *Agent) AssignVNI(networkID string, subnet netip.Prefix, requested uint32) (uint32, error) {
+// checking it against the cluster's networks and taken (the VNIs of this
+// host's other networks, which the driver owns, with their names), else one
+// derived from the subnet (so that every host derives the same) that no
+// known network uses.
+func (a *Agent) AssignVNI(subnet netip.Prefix, requested uint32, taken map[uint32]string) (uint32, error) {
 	used := map[uint32]string{}
 	for _, e := range a.rep.List(KindNetwork) {
 		if def, ok := decode[NetDef](e.Value); ok && def.Subnet != subnet {
 			used[def.VNI] = def.Name
 		}
 	}
-	a.mu.Lock()
-	for id, n := range a.networks {
-		if id != networkID && n.Subnet != subnet {
-			used[n.VNI] = "local network " + id[:min(12, len(id))]
-		}
-	}
-	a.mu.Unlock()
+	maps.Copy(used, taken)
 	if requested != 0 {
 		if other, ok := used[requested]; ok {
 			return 0, fmt.Errorf("VNI %d is already used by network %s: pick another -o vni=N or leave it out", requested, other)
@@ -222,12 +242,12 @@ func (a *Agent) AssignVNI(networkID string, subnet netip.Prefix, requested uint3
 	return vni, nil
 }
 
-// NetworkChanged records a local network change and kicks the loops.
+// NetworkChanged records what the agent must know of a local network change
+// (a network the user created or removed here) and kicks the loops.
 func (a *Agent) NetworkChanged(n driver.Network, c driver.Change) {
 	a.mu.Lock()
 	switch c {
 	case driver.Deleted:
-		delete(a.networks, n.ID)
 		delete(a.fresh, n.ID)
 		if !a.removing[n.ID] {
 			if name, ok := a.names[n.ID]; ok {
@@ -237,27 +257,17 @@ func (a *Agent) NetworkChanged(n driver.Network, c driver.Change) {
 		delete(a.removing, n.ID)
 		delete(a.names, n.ID)
 	case driver.Created:
-		a.networks[n.ID] = n
 		if n.Options[OptReplica] == "" {
 			a.fresh[n.ID] = true
 		}
-	default:
-		a.networks[n.ID] = n
 	}
 	a.mu.Unlock()
 	kick(a.kickKernel)
 	kick(a.kickDocker)
 }
 
-// EndpointChanged records a local endpoint change and kicks the loops.
-func (a *Agent) EndpointChanged(ep driver.Endpoint, deleted bool) {
-	a.mu.Lock()
-	if deleted {
-		delete(a.endpoints, ep.ID)
-	} else {
-		a.endpoints[ep.ID] = ep
-	}
-	a.mu.Unlock()
+// EndpointChanged kicks the loops after a local endpoint change.
+func (a *Agent) EndpointChanged(driver.Endpoint, bool) {
 	kick(a.kickKernel)
 	kick(a.kickDocker)
 }

@@ -2,15 +2,15 @@ package cluster
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/weavego/weavego/dockerapi"
 	"github.com/weavego/weavego/driver"
-	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -26,24 +26,26 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 type host struct {
 	agent  *Agent
+	local  *fakeLocal
 	kernel *fakeKernel
 	docker *fakeDocker
 }
 
-func newHost(t *testing.T, ctx context.Context, w *world, name, vtep string) *host {
+func newHost(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep string) *host {
 	return newHostWithRoutes(t, ctx, w, name, vtep, nil)
 }
 
-func newHostWithRoutes(t *testing.T, ctx context.Context, w *world, name, vtep string, routes HostRoutes) *host {
-	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
-	w.addHost(name, netip.MustParseAddr(vtep).AsSlice())
-	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Logger: discard(), Resync: 50 * time.Millisecond,
+func newHostWithRoutes(t *testing.T, ctx context.Context, w *meshtest.Net, name, vtep string, routes HostRoutes) *host {
+	h := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}, local: newFakeLocal()}
+	w.Add(name, netip.MustParseAddr(vtep))
+	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Resync: 50 * time.Millisecond,
 		Settle: 100 * time.Millisecond},
-		Deps{Replica: peerView{w: w, name: name}, Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
+		Deps{Replica: w.Peer(name), Local: h.local, Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
+	h.local.cl = h.agent
 	// The fake engine calls the driver's CreateNetwork, as Docker would.
 	h.docker.onCreate = func(n dockerapi.Network) string {
 		id := name + "-" + n.Name
-		h.agent.NetworkChanged(driver.Network{ID: id, Subnet: n.Subnet, Gateway: n.Gateway, VNI: parseVNI(n.Options["vni"]),
+		h.local.network(driver.Network{ID: id, Subnet: n.Subnet, Gateway: n.Gateway, VNI: parseVNI(n.Options["vni"]),
 			Options: n.Options}, driver.Created)
 		return id
 	}
@@ -65,7 +67,7 @@ func (h *host) userCreates(id, name, subnet string, vni uint32) {
 	h.docker.mu.Lock()
 	h.docker.networks[name] = dockerapi.Network{ID: id, Name: name, Subnet: sn}
 	h.docker.mu.Unlock()
-	h.agent.NetworkChanged(driver.Network{ID: id, Subnet: sn, VNI: vni}, driver.Created)
+	h.local.network(driver.Network{ID: id, Subnet: sn, VNI: vni}, driver.Created)
 }
 
 func (h *host) has(name string) (dockerapi.Network, bool) {
@@ -78,14 +80,14 @@ func (h *host) has(name string) (dockerapi.Network, bool) {
 func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	b := newHost(t, ctx, w, "b", "192.0.2.2")
 
 	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
 	eventually(t, "net1 on host b", func() bool { n, ok := b.has("net1"); return ok && n.Options["vni"] == "100" })
 
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
 		MAC: "02:77:0a:20:00:02"}, false)
 	eventually(t, "remote endpoint in b's kernel", func() bool {
 		r, f := b.kernel.get("b-net1")
@@ -96,34 +98,29 @@ func TestNetworkSpreadsAndEndpointsReachKernels(t *testing.T) {
 		t.Fatalf("host a programmed its own endpoint as remote: %v", r)
 	}
 
-	// A dead host's endpoints leave the other kernels; they return with it.
-	w.mu.Lock()
-	w.dead["a"] = true
-	w.notify()
-	w.mu.Unlock()
+	// A host cut off is dead to the others: its endpoints leave their
+	// kernels, and return when the cut heals.
+	w.Partition([]string{"a"}, []string{"b"})
 	eventually(t, "dead host's endpoint gone", func() bool { r, f := b.kernel.get("b-net1"); return len(r) == 0 && len(f) == 0 })
-	w.mu.Lock()
-	w.dead["a"] = false
-	w.notify()
-	w.mu.Unlock()
+	w.Heal()
 	eventually(t, "endpoint back", func() bool { r, _ := b.kernel.get("b-net1"); return len(r) == 1 })
 
 	// Removing the endpoint removes it everywhere.
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
 	eventually(t, "endpoint removed", func() bool { r, _ := b.kernel.get("b-net1"); return len(r) == 0 })
 
 	// Removing the network on a removes it on b.
 	a.docker.mu.Lock()
 	delete(a.docker.networks, "net1")
 	a.docker.mu.Unlock()
-	a.agent.NetworkChanged(driver.Network{ID: "A1", VNI: 100}, driver.Deleted)
+	a.local.network(driver.Network{ID: "A1", VNI: 100}, driver.Deleted)
 	eventually(t, "net1 removed on b", func() bool { _, ok := b.has("net1"); return !ok })
 }
 
 func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	b := newHost(t, ctx, w, "b", "192.0.2.2")
 	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
@@ -136,31 +133,39 @@ func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
 }
 
 func TestAssignVNI(t *testing.T) {
-	w := newWorld()
-	ag := New(Config{Logger: discard()}, Deps{Replica: peerView{w: w, name: "a"}, Kernel: newFakeKernel()})
-	peerView{w: w, name: "b"}.Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
-	if _, err := ag.AssignVNI("n", netip.MustParsePrefix("10.2.0.0/24"), 7); err == nil {
+	w := meshtest.New(meshtest.Config{})
+	ag := New(Config{}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel()})
+	w.Peer("b").Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
+	if _, err := ag.AssignVNI(netip.MustParsePrefix("10.2.0.0/24"), 7, nil); err == nil {
 		t.Fatal("VNI of another network accepted")
 	}
-	if v, err := ag.AssignVNI("n", netip.MustParsePrefix("10.1.0.0/24"), 7); err != nil || v != 7 {
+	if v, err := ag.AssignVNI(netip.MustParsePrefix("10.1.0.0/24"), 7, nil); err != nil || v != 7 {
 		t.Fatalf("same network's VNI refused: %v %v", v, err)
 	}
-	v1, _ := ag.AssignVNI("n", netip.MustParsePrefix("10.3.0.0/24"), 0)
-	v2, _ := ag.AssignVNI("m", netip.MustParsePrefix("10.3.0.0/24"), 0)
+	if _, err := ag.AssignVNI(netip.MustParsePrefix("10.4.0.0/24"), 8, map[uint32]string{8: "local network L1"}); err == nil ||
+		!strings.Contains(err.Error(), "local network L1") {
+		t.Fatalf("VNI of a local network accepted: %v", err)
+	}
+	v1, _ := ag.AssignVNI(netip.MustParsePrefix("10.3.0.0/24"), 0, nil)
+	v2, _ := ag.AssignVNI(netip.MustParsePrefix("10.3.0.0/24"), 0, nil)
 	if v1 == 0 || v1 != v2 || v1 >= 1<<24 {
 		t.Fatalf("derived VNI not stable or out of range: %d %d", v1, v2)
+	}
+	if v3, _ := ag.AssignVNI(netip.MustParsePrefix("10.3.0.0/24"), 0, map[uint32]string{v1: "local network L1"}); v3 == v1 {
+		t.Fatalf("derived VNI %d is taken by a local network", v3)
 	}
 }
 
 func TestVXLANPeersFollowMembership(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
-	peer := func(name, addr, state string) mesh.Peer {
-		return mesh.Peer{Name: name, Addr: net.ParseIP(addr), State: state}
+	w := meshtest.New(meshtest.Config{})
+	for i, name := range []string{"b", "c", "d"} {
+		w.Add(name, netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 2)}))
 	}
-	w.members = []mesh.Peer{peer("a", "192.0.2.1", mesh.StateAlive), peer("b", "192.0.2.2", mesh.StateSuspect),
-		peer("c", "192.0.2.3", mesh.StateDead), peer("d", "192.0.2.4", mesh.StateLeft)}
+	w.Suspect("b")
+	w.Kill("c")
+	w.Leave("d")
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	want := func(addrs ...string) func() bool {
 		return func() bool {
@@ -173,9 +178,7 @@ func TestVXLANPeersFollowMembership(t *testing.T) {
 	}
 	eventually(t, "alive and suspect members in the allowlist", want("192.0.2.1", "192.0.2.2"))
 	// b dies, c comes back: the membership signal updates the allowlist.
-	w.mu.Lock()
-	w.members[1].State, w.members[2].State = mesh.StateDead, mesh.StateAlive
-	w.notify()
-	w.mu.Unlock()
+	w.Kill("b")
+	w.Start("c")
 	eventually(t, "allowlist after a membership change", want("192.0.2.1", "192.0.2.3"))
 }

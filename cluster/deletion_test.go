@@ -10,6 +10,8 @@ import (
 
 	"github.com/weavego/weavego/dockerapi"
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 // userRemoves simulates `docker network rm` (or prune) of name on h.
@@ -18,10 +20,7 @@ func (h *host) userRemoves(name string) {
 	h.docker.mu.Lock()
 	delete(h.docker.networks, name)
 	h.docker.mu.Unlock()
-	h.agent.mu.Lock()
-	vni := h.agent.networks[n.ID].VNI
-	h.agent.mu.Unlock()
-	h.agent.NetworkChanged(driver.Network{ID: n.ID, VNI: vni}, driver.Deleted)
+	h.local.network(driver.Network{ID: n.ID, VNI: h.local.vni(n.ID)}, driver.Deleted)
 }
 
 // setContainers attaches count containers to name in h's engine only.
@@ -49,15 +48,15 @@ func (h *host) named(t *testing.T, name string) {
 	})
 }
 
-func liveDef(w *world, name string) bool {
-	e, ok := peerView{w: w, name: "x"}.Get(KindNetwork, name)
+func liveDef(w *meshtest.Net, name string) bool {
+	e, ok := w.Peer("a").Get(KindNetwork, name)
 	return ok && !e.Deleted
 }
 
 func TestRemoveOnIdleHostKeepsNetworkInUseElsewhere(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	b := newHost(t, ctx, w, "b", "192.0.2.2")
 	c := newHost(t, ctx, w, "c", "192.0.2.3")
@@ -66,7 +65,7 @@ func TestRemoveOnIdleHostKeepsNetworkInUseElsewhere(t *testing.T) {
 		eventually(t, "net1 replicated", func() bool { _, ok := h.has("net1"); return ok })
 		h.named(t, "net1")
 	}
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1", Addr: netip.MustParsePrefix("10.32.0.2/24"),
 		MAC: "02:77:0a:20:00:02"}, false)
 	eventually(t, "a's endpoint known to b", func() bool { return len(b.agent.usersElsewhere(100)) == 1 })
 
@@ -93,7 +92,7 @@ func TestRemoveOnIdleHostKeepsNetworkInUseElsewhere(t *testing.T) {
 	}
 
 	// Once no host uses it, a removal removes it everywhere.
-	a.agent.EndpointChanged(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
+	a.local.endpoint(driver.Endpoint{ID: "ep1", NetworkID: "A1"}, true)
 	eventually(t, "a's endpoint gone", func() bool { return len(b.agent.usersElsewhere(100)) == 0 })
 	b.named(t, "net1")
 	b.userRemoves("net1")
@@ -108,7 +107,7 @@ func TestRemoveOnIdleHostKeepsNetworkInUseElsewhere(t *testing.T) {
 func TestRemovedNetworkNeverComesBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	b := newHost(t, ctx, w, "b", "192.0.2.2")
 	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
@@ -123,10 +122,7 @@ func TestRemovedNetworkNeverComesBack(t *testing.T) {
 		t.Fatal("net1 removed on b while a container is attached")
 	}
 	// Every host forgets the tombstone (its lifetime ends).
-	w.mu.Lock()
-	delete(w.entries, [2]string{KindNetwork, "net1"})
-	w.notify()
-	w.mu.Unlock()
+	w.Reap(time.Now().Add(2 * mesh.DefaultTombstoneTTL))
 	time.Sleep(300 * time.Millisecond)
 	if _, ok := a.agent.rep.Get(KindNetwork, "net1"); ok {
 		t.Fatal("host b published again a network it did not define")
@@ -142,16 +138,17 @@ func TestRemovedNetworkNeverComesBack(t *testing.T) {
 func TestStaleHostRemovesWhatWasRemovedMeanwhile(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	newHost(t, ctx, w, "b", "192.0.2.2")
 	// a returns after a long absence with a network it defined, which the
 	// cluster removed (and forgot) meanwhile.
-	a := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}}
-	w.addHost("a", netip.MustParseAddr("192.0.2.1").AsSlice())
-	a.agent = New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Logger: discard(), Resync: 50 * time.Millisecond,
-		Settle: 100 * time.Millisecond, StaleState: true}, Deps{Replica: peerView{w: w, name: "a"}, Kernel: a.kernel, Docker: a.docker})
+	a := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}, local: newFakeLocal()}
+	w.Add("a", netip.MustParseAddr("192.0.2.1"))
+	a.agent = New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Resync: 50 * time.Millisecond,
+		Settle: 100 * time.Millisecond, StaleState: true}, Deps{Replica: w.Peer("a"), Local: a.local, Kernel: a.kernel, Docker: a.docker})
+	a.local.cl = a.agent
 	a.docker.networks["net1"] = dockerapi.Network{ID: "A1", Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24")}
-	a.agent.NetworkChanged(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
+	a.local.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
 	go a.agent.Run(ctx)
 	eventually(t, "net1 removed on the returning host", func() bool { _, ok := a.has("net1"); return !ok })
 	if liveDef(w, "net1") {

@@ -95,7 +95,8 @@ func (a *Agent) followEvents(ctx context.Context, msgs <-chan events.Message, er
 		select {
 		case <-ctx.Done():
 			return
-		case <-errs:
+		case err := <-errs:
+			a.log.Debug("docker event stream ended; reconnecting", "err", err)
 			return
 		case m := <-msgs:
 			switch m.Action {

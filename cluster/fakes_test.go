@@ -2,117 +2,18 @@ package cluster
 
 import (
 	"context"
-	"io"
-	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/docker/docker/api/types/events"
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dockerapi"
-	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/driver"
 )
-
-// world is an in-memory replicated map shared by several fake peers, with
-// instant delivery: enough to test the agent's reconciliation.
-type world struct {
-	mu      sync.Mutex
-	entries map[[2]string]mesh.Entry
-	dead    map[string]bool
-	members []mesh.Peer       // what Peers returns, when set
-	addrs   map[string]net.IP // each host's underlay address
-	subs    []chan struct{}
-}
-
-func newWorld() *world {
-	return &world{entries: map[[2]string]mesh.Entry{}, dead: map[string]bool{}, addrs: map[string]net.IP{}}
-}
-
-// addHost records a host's underlay address, as membership would.
-func (w *world) addHost(name string, addr net.IP) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.addrs[name] = addr
-}
-
-func (w *world) notify() {
-	for _, s := range w.subs {
-		select {
-		case s <- struct{}{}:
-		default:
-		}
-	}
-}
-
-type peerView struct {
-	w    *world
-	name string
-}
-
-func (p peerView) LocalName() string { return p.name }
-func (p peerView) write(kind, key string, val []byte, del bool) mesh.Entry {
-	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
-	old := p.w.entries[[2]string{kind, key}]
-	e := mesh.Entry{Kind: kind, Key: key, Owner: p.name, Version: old.Version + 1, Value: val, Deleted: del}
-	p.w.entries[[2]string{kind, key}] = e
-	p.w.notify()
-	return e
-}
-func (p peerView) Set(kind, key string, v []byte) mesh.Entry { return p.write(kind, key, v, false) }
-func (p peerView) Delete(kind, key string) mesh.Entry        { return p.write(kind, key, nil, true) }
-func (p peerView) Get(kind, key string) (mesh.Entry, bool) {
-	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
-	e, ok := p.w.entries[[2]string{kind, key}]
-	return e, ok
-}
-func (p peerView) List(kind string) []mesh.Entry {
-	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
-	var out []mesh.Entry
-	for k, e := range p.w.entries {
-		if k[0] == kind && !e.Deleted {
-			out = append(out, e)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
-}
-func (p peerView) Subscribe() (<-chan struct{}, func()) {
-	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
-	ch := make(chan struct{}, 1)
-	p.w.subs = append(p.w.subs, ch)
-	return ch, func() {}
-}
-func (p peerView) Alive(name string) bool {
-	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
-	return !p.w.dead[name]
-}
-func (p peerView) Peers() []mesh.Peer {
-	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
-	if len(p.w.members) != 0 {
-		out := append([]mesh.Peer(nil), p.w.members...)
-		for i := range out {
-			out[i].Local = out[i].Name == p.name
-		}
-		return out
-	}
-	out := []mesh.Peer{{Name: p.name, Addr: p.w.addrs[p.name], State: mesh.StateAlive, Local: true}}
-	for name, addr := range p.w.addrs {
-		if name != p.name {
-			out = append(out, mesh.Peer{Name: name, Addr: addr, State: mesh.StateAlive})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
 
 // fakeKernel records the last SetRemotes per network and the last
 // SetVXLANPeers.
@@ -199,4 +100,60 @@ func (d *fakeDocker) PluginName(context.Context, string) (string, error) {
 	return "weavego:latest", nil
 }
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// fakeLocal is the driver's state as the agent reads it (Local): tests
+// change it the way the driver does and then tell cl, as the driver does.
+type fakeLocal struct {
+	cl driver.Cluster
+
+	// mu guards nets and eps.
+	mu   sync.Mutex
+	nets map[string]driver.Network
+	eps  map[string]driver.Endpoint
+}
+
+func newFakeLocal() *fakeLocal {
+	return &fakeLocal{nets: map[string]driver.Network{}, eps: map[string]driver.Endpoint{}}
+}
+
+func (l *fakeLocal) Networks() []driver.Network {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Collect(maps.Values(l.nets))
+}
+
+func (l *fakeLocal) Endpoints() []driver.Endpoint {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Collect(maps.Values(l.eps))
+}
+
+// network records a network change and tells the agent.
+func (l *fakeLocal) network(n driver.Network, c driver.Change) {
+	l.mu.Lock()
+	if c == driver.Deleted {
+		delete(l.nets, n.ID)
+	} else {
+		l.nets[n.ID] = n
+	}
+	l.mu.Unlock()
+	l.cl.NetworkChanged(n, c)
+}
+
+// endpoint records an endpoint change and tells the agent.
+func (l *fakeLocal) endpoint(ep driver.Endpoint, deleted bool) {
+	l.mu.Lock()
+	if deleted {
+		delete(l.eps, ep.ID)
+	} else {
+		l.eps[ep.ID] = ep
+	}
+	l.mu.Unlock()
+	l.cl.EndpointChanged(ep, deleted)
+}
+
+// vni returns the VNI of local network id.
+func (l *fakeLocal) vni(id string) uint32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nets[id].VNI
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/ipconv"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/netrules"
 )
@@ -17,10 +19,10 @@ import (
 // FDB and neighbour entries of every local network match the endpoints of the
 // other hosts that are alive.
 func (a *Agent) reconcileKernel() error {
-	a.mu.Lock()
+	st := a.snapshot()
 	wantEP := map[string][]byte{}
-	for _, ep := range a.endpoints {
-		n, ok := a.networks[ep.NetworkID]
+	for _, ep := range st.endpoints {
+		n, ok := st.networks[ep.NetworkID]
 		if !ok || n.VNI == 0 {
 			continue
 		}
@@ -29,14 +31,13 @@ func (a *Agent) reconcileKernel() error {
 	wantHost := map[string][]byte{}
 	local := map[uint32]string{} // VNI -> local network ID
 	subnets := map[uint32]netip.Prefix{}
-	for id, n := range a.networks {
+	for id, n := range st.networks {
 		if n.VNI == 0 {
 			continue
 		}
 		local[n.VNI], subnets[n.VNI] = id, n.Subnet
 		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP})
 	}
-	a.mu.Unlock()
 
 	a.publishOwn(KindEndpoint, wantEP)
 	a.publishOwn(KindHostNet, wantHost)
@@ -114,7 +115,7 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipOf(rec.IP), MAC: mac, VTEP: ipOf(rec.VTEP)})
+		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipconv.IP(rec.IP), MAC: mac, VTEP: ipconv.IP(rec.VTEP)})
 	}
 	flood := map[uint32][]net.IP{}
 	for _, e := range a.rep.List(KindHostNet) {
@@ -129,15 +130,13 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 			a.warnOnce("hostnet/"+e.Key, "not flooding to a host", "key", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		flood[rec.VNI] = append(flood[rec.VNI], ipOf(rec.VTEP))
+		flood[rec.VNI] = append(flood[rec.VNI], ipconv.IP(rec.VTEP))
 	}
 	var errs []error
 	for vni, id := range local {
 		if err := a.kernel.SetRemotes(id, remotes[vni], flood[vni]); err != nil {
-			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", id[:min(12, len(id))], vni, err))
+			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", driver.ShortID(id), vni, err))
 		}
 	}
 	return errors.Join(errs...)
 }
-
-func ipOf(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/ipconv"
 	"github.com/weavego/weavego/netrules"
 )
 
@@ -26,10 +27,9 @@ type DNSListeners interface {
 // gateway addresses to listen on.
 func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 	want := map[string][]byte{}
+	nets := a.snapshot().networks
 	for _, n := range local {
-		a.mu.Lock()
-		rec, ok := a.networks[n.ID]
-		a.mu.Unlock()
+		rec, ok := nets[n.ID]
 		if !ok {
 			continue
 		}
@@ -71,7 +71,7 @@ func (a *Agent) feedDNS() {
 		}
 		cid, _, _ := strings.Cut(e.Key, "/")
 		for _, name := range rec.Names {
-			records = append(records, dnsd.Record{Name: name, IP: ipOf(rec.IP), Network: rec.Network,
+			records = append(records, dnsd.Record{Name: name, IP: ipconv.IP(rec.IP), Network: rec.Network,
 				VNI: rec.VNI, Container: cid})
 		}
 	}
@@ -91,17 +91,18 @@ func (a *Agent) feedDNS() {
 // that a container is known to dnsd from its Join on, before its names are
 // published) and the local networks, sorted by subnet.
 func (a *Agent) localDNS() ([]dnsd.Member, []dnsd.Served) {
+	st := a.snapshot()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var members []dnsd.Member
-	for _, ep := range a.endpoints {
-		n, ok := a.networks[ep.NetworkID]
+	for _, ep := range st.endpoints {
+		n, ok := st.networks[ep.NetworkID]
 		if ok && ep.Joined && ep.SandboxKey != "" {
 			members = append(members, dnsd.Member{Owner: "sandbox " + ep.SandboxKey, VNI: n.VNI, IP: ep.Addr.Addr()})
 		}
 	}
-	served := make([]dnsd.Served, 0, len(a.networks))
-	for id, n := range a.networks {
+	served := make([]dnsd.Served, 0, len(st.networks))
+	for id, n := range st.networks {
 		if n.Subnet.IsValid() {
 			served = append(served, dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway})
 		}

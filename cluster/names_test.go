@@ -1,14 +1,13 @@
 package cluster
 
 import (
-	"io"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"testing"
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 type fakeDNS struct {
@@ -24,19 +23,20 @@ func (f *fakeDNS) Replace(r []dnsd.Record, m []dnsd.Member) error {
 func (f *fakeDNS) SetNetworks(n []dnsd.Served) error { f.served = n; return nil }
 
 func TestFeedDNS(t *testing.T) {
-	w := newWorld()
-	dns := &fakeDNS{}
-	a := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		Deps{Replica: peerView{w, "h1"}, DNSTable: dns, DNSListeners: dns})
-	other := peerView{w, "h2"}
+	w := meshtest.New(meshtest.Config{})
+	dns, loc := &fakeDNS{}, newFakeLocal()
+	a := New(Config{},
+		Deps{Replica: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
+	loc.cl = a
+	other := w.Peer("h2")
 	other.Set(KindName, "cid2/7", encode(NameRec{Names: []string{"web", "www"}, IP: netip.MustParseAddr("10.32.1.2"), VNI: 7, Network: "net2"}))
-	a.NetworkChanged(driver.Network{ID: "n1", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
+	loc.network(driver.Network{ID: "n1", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
 		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 5}, driver.Restored)
-	a.NetworkChanged(driver.Network{ID: "n2", Subnet: netip.MustParsePrefix("10.32.1.0/24"),
+	loc.network(driver.Network{ID: "n2", Subnet: netip.MustParsePrefix("10.32.1.0/24"),
 		Gateway: netip.MustParseAddr("10.32.1.1"), VNI: 7}, driver.Restored)
-	a.EndpointChanged(driver.Endpoint{ID: "e1", NetworkID: "n1", Addr: netip.MustParsePrefix("10.32.0.9/24"),
+	loc.endpoint(driver.Endpoint{ID: "e1", NetworkID: "n1", Addr: netip.MustParsePrefix("10.32.0.9/24"),
 		Joined: true, SandboxKey: "/run/docker/netns/abc"}, false)
-	a.EndpointChanged(driver.Endpoint{ID: "e2", NetworkID: "n2", Addr: netip.MustParsePrefix("10.32.1.9/24")}, false)
+	loc.endpoint(driver.Endpoint{ID: "e2", NetworkID: "n2", Addr: netip.MustParsePrefix("10.32.1.9/24")}, false)
 	a.feedDNS()
 
 	want := []dnsd.Record{

@@ -15,9 +15,12 @@ import (
 // a concurrent definition elsewhere (where no container is attached).
 func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockerapi.Network) {
 	have := map[string]dockerapi.Network{}
+	nets := a.snapshot().networks
 	for _, n := range local {
 		have[n.Name] = n
-		a.syncLocalNetwork(ctx, n)
+		if rec, ok := nets[n.ID]; ok { // else not (yet) seen by the driver
+			a.syncLocalNetwork(ctx, n, rec)
+		}
 	}
 	check := hostCheck{a: a}
 	refused := map[string]string{}
@@ -46,15 +49,12 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 	a.mu.Unlock()
 }
 
-// syncLocalNetwork handles one local network against its cluster entry.
-func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network) {
+// syncLocalNetwork handles one local network, n as Docker and rec as the
+// driver knows it, against its cluster entry.
+func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network, rec driver.Network) {
 	a.mu.Lock()
-	rec, known := a.networks[n.ID]
 	fresh := a.fresh[n.ID]
 	a.mu.Unlock()
-	if !known {
-		return // not (yet) seen by the driver
-	}
 	e, exists := a.rep.Get(KindNetwork, n.Name)
 	def, _ := decode[NetDef](e.Value)
 	switch {

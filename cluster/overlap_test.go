@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 type fakeRoutes []datapath.HostRoute
@@ -15,7 +16,7 @@ func (f fakeRoutes) HostRoutes() ([]datapath.HostRoute, error) { return f, nil }
 func TestNetworkOverlappingHostRouteRefused(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := newWorld()
+	w := meshtest.New(meshtest.Config{})
 	a := newHost(t, ctx, w, "a", "192.0.2.1")
 	routes := fakeRoutes{{Prefix: netip.MustParsePrefix("10.32.0.0/16"), Dev: "eth0", Source: "route"}}
 	b := newHostWithRoutes(t, ctx, w, "b", "192.0.2.2", routes)

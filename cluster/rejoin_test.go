@@ -1,11 +1,11 @@
 package cluster
 
 import (
-	"net"
+	"net/netip"
 	"testing"
 	"time"
 
-	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 // A restarted plugin whose restored state has entries of a host that is not alive yet leaves the kernel's
@@ -22,13 +22,14 @@ func TestRejoinHoldsRemotes(t *testing.T) {
 		{"grace over", false, rejoinGrace + time.Second, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld()
-			w.entries[[2]string{KindEndpoint, "ep-b"}] = mesh.Entry{Kind: KindEndpoint, Key: "ep-b", Owner: "b",
-				Version: 1, Value: []byte(`{"VNI":4097}`)}
-			w.dead["b"] = !tc.bAlive
-			w.addHost("a", net.IPv4(10, 0, 0, 1).To4())
+			w := meshtest.New(meshtest.Config{})
+			w.Add("a", netip.AddrFrom4([4]byte{10, 0, 0, 1}))
+			w.Peer("b").Set(KindEndpoint, "ep-b", []byte(`{"VNI":4097}`))
+			if !tc.bAlive {
+				w.Kill("b")
+			}
 			k := newFakeKernel()
-			ag := New(Config{Logger: discard()}, Deps{Replica: peerView{w: w, name: "a"}, Kernel: k})
+			ag := New(Config{}, Deps{Replica: w.Peer("a"), Kernel: k})
 			ag.started = time.Now().Add(-tc.started)
 			if err := ag.reconcileKernel(); err != nil {
 				t.Fatal(err)
@@ -38,7 +39,7 @@ func TestRejoinHoldsRemotes(t *testing.T) {
 				t.Errorf("allowlist written = %v, want %v", touched, !tc.wantHold)
 			}
 			if tc.wantHold {
-				w.dead["b"] = false
+				w.Start("b")
 				if err := ag.reconcileKernel(); err != nil {
 					t.Fatal(err)
 				}

@@ -149,7 +149,7 @@ func parseMACStd(s string) (net.HardwareAddr, error) { return net.ParseMAC(s) }
 // real mesh with the agent's validators.
 func TestMeshAdmitsOnlyValidRecords(t *testing.T) {
 	m, err := mesh.New(mesh.Config{Name: "self", BindAddr: "127.0.0.1", BindPort: -1,
-		Logger: discard(), Validators: Validators()})
+		Validators: Validators()})
 	if err != nil {
 		t.Fatal(err)
 	}

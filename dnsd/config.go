@@ -142,8 +142,3 @@ func parseUpstream(s string) (string, error) {
 	}
 	return netip.AddrPortFrom(a, DefaultPort).String(), nil
 }
-
-// joinHostPort formats a listener address.
-func joinHostPort(a netip.Addr, port int) string {
-	return netip.AddrPortFrom(a, uint16(port)).String()
-}

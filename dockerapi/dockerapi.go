@@ -55,12 +55,24 @@ type Client struct {
 	c *client.Client
 }
 
-// New returns a client for host (e.g. unix:///var/run/docker.sock); it
-// connects lazily and negotiates the API version with the engine.
-func New(host string) (*Client, error) {
-	c, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+// DefaultHost is the engine's socket where the plugin mounts it.
+const DefaultHost = "unix:///var/run/docker.sock"
+
+// Config configures a Client.
+type Config struct {
+	// Host is the engine's address (unix:// or tcp://); default DefaultHost.
+	Host string
+}
+
+// New returns a client; it connects lazily and negotiates the API version
+// with the engine.
+func New(cfg Config) (*Client, error) {
+	if cfg.Host == "" {
+		cfg.Host = DefaultHost
+	}
+	c, err := client.NewClientWithOpts(client.WithHost(cfg.Host), client.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, fmt.Errorf("docker client for %s: %w", host, err)
+		return nil, fmt.Errorf("docker client for %s: %w", cfg.Host, err)
 	}
 	return &Client{c: c}, nil
 }

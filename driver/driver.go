@@ -35,10 +35,16 @@ type Store interface {
 	ForEach(bucket string, fn func(key string, value []byte) error) error
 }
 
-// Cluster is told about local networks and endpoints and hands out VNIs.
-// Its methods must not block on the network or on the Docker API.
+// Cluster is told that local networks and endpoints changed, and hands out
+// VNIs. The driver owns the networks and endpoints: the cluster reads them
+// through Networks and Endpoints, never while the driver calls it. Its
+// methods are called with the driver's lock held and must not block on
+// the network or on the Docker API, nor call back into the driver.
 type Cluster interface {
-	AssignVNI(networkID string, subnet netip.Prefix, requested uint32) (uint32, error)
+	// AssignVNI picks the VNI of a new network of subnet: requested if
+	// free, else a derived one; taken holds the VNIs of this host's other
+	// networks, with their names.
+	AssignVNI(subnet netip.Prefix, requested uint32, taken map[uint32]string) (uint32, error)
 	NetworkChanged(n Network, c Change)
 	EndpointChanged(ep Endpoint, deleted bool)
 }
@@ -55,10 +61,10 @@ const (
 
 // Config holds the settings the driver applies to every network.
 type Config struct {
-	MTU       int        // 0 = automatic (underlay MTU minus VXLAN overhead)
-	VTEP      netip.Addr // this host's underlay address; invalid = single host, no VXLAN
-	VXLANPort int
-	Logger    *slog.Logger
+	MTU       int          // 0 = automatic (underlay MTU minus VXLAN overhead)
+	VTEP      netip.Addr   // this host's underlay address; invalid = single host, no VXLAN
+	VXLANPort int          // 0 = datapath.DefaultVXLANPort
+	Logger    *slog.Logger // nil discards
 	// DNSAddr is the DNS service address (setting DNS_ADDR): put on every
 	// bridge and routed to from every container via its gateway; invalid
 	// means none.
@@ -90,8 +96,17 @@ type Driver struct {
 
 var _ network.Driver = (*Driver)(nil)
 
+// withDefaults fills in the zero fields of c.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // New loads the records of an earlier run and returns the driver.
 func New(cfg Config, dp Datapath, store Store, cluster Cluster) (*Driver, error) {
+	cfg = cfg.withDefaults()
 	d := &Driver{
 		cfg: cfg, dp: dp, store: store, cluster: cluster, log: cfg.Logger,
 		networks:  map[string]*Network{},
@@ -130,7 +145,7 @@ func (d *Driver) Restore() (known []string, err error) {
 	for _, n := range d.networks {
 		known = append(known, n.ID)
 		if _, e := d.dp.EnsureNetwork(d.kernelNetwork(n)); e != nil {
-			errs = append(errs, fmt.Errorf("restore network %s: %w", short(n.ID), e))
+			errs = append(errs, fmt.Errorf("restore network %s: %w", ShortID(n.ID), e))
 		}
 		d.cluster.NetworkChanged(*n, Restored)
 	}

@@ -3,8 +3,6 @@ package driver
 import (
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -84,7 +82,7 @@ type fakeCluster struct {
 	eps     int
 }
 
-func (c *fakeCluster) AssignVNI(_ string, _ netip.Prefix, req uint32) (uint32, error) {
+func (c *fakeCluster) AssignVNI(_ netip.Prefix, req uint32, _ map[uint32]string) (uint32, error) {
 	if req == 99 {
 		return 0, errors.New("VNI 99 is already used by network other")
 	}
@@ -99,7 +97,7 @@ func (c *fakeCluster) EndpointChanged(Endpoint, bool)      { c.eps++ }
 func newTestDriver(t *testing.T) (*Driver, *fakeDP, *memStore) {
 	t.Helper()
 	dp, st := newFakeDP(), &memStore{data: map[string]map[string][]byte{}}
-	d, err := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+	d, err := New(Config{VTEP: netip.MustParseAddr("192.0.2.1")},
 		dp, st, &fakeCluster{})
 	if err != nil {
 		t.Fatal(err)

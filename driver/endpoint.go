@@ -13,7 +13,7 @@ import (
 // CreateEndpoint makes the endpoint's veth pair on the network's bridge.
 func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.CreateEndpointResponse, error) {
 	if req.Interface == nil || req.Interface.Address == "" {
-		return nil, fmt.Errorf("endpoint %s has no IPv4 address: weavego networks need one from IPAM", short(req.EndpointID))
+		return nil, fmt.Errorf("endpoint %s has no IPv4 address: weavego networks need one from IPAM", ShortID(req.EndpointID))
 	}
 	addr, err := netip.ParsePrefix(req.Interface.Address)
 	if err != nil || !addr.Addr().Is4() {
@@ -32,30 +32,30 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 	defer d.mu.Unlock()
 	n, ok := d.networks[req.NetworkID]
 	if !ok {
-		return nil, fmt.Errorf("weavego has no network %s", short(req.NetworkID))
+		return nil, fmt.Errorf("weavego has no network %s", ShortID(req.NetworkID))
 	}
 	if !n.Subnet.Contains(addr.Addr()) {
-		return nil, fmt.Errorf("address %s is outside subnet %s of network %s", addr.Addr(), n.Subnet, short(n.ID))
+		return nil, fmt.Errorf("address %s is outside subnet %s of network %s", addr.Addr(), n.Subnet, ShortID(n.ID))
 	}
 	if old, ok := d.endpoints[req.EndpointID]; ok {
 		if old.Addr == addr {
 			return resp, nil
 		}
-		return nil, fmt.Errorf("endpoint %s already exists with address %s", short(old.ID), old.Addr)
+		return nil, fmt.Errorf("endpoint %s already exists with address %s", ShortID(old.ID), old.Addr)
 	}
 	hw, _ := net.ParseMAC(mac)
 	hostIf, ctrIf, err := d.dp.CreateEndpoint(datapath.Endpoint{NetworkID: n.ID, ID: req.EndpointID, MAC: hw})
 	if err != nil {
 		_ = d.dp.DeleteEndpoint(n.ID, req.EndpointID)
-		return nil, fmt.Errorf("create interface of endpoint %s: %w", short(req.EndpointID), err)
+		return nil, fmt.Errorf("create interface of endpoint %s: %w", ShortID(req.EndpointID), err)
 	}
 	ep := &Endpoint{ID: req.EndpointID, NetworkID: n.ID, Addr: addr, MAC: mac, HostIf: hostIf, ContainerIf: ctrIf}
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {
 		_ = d.dp.DeleteEndpoint(n.ID, ep.ID)
-		return nil, fmt.Errorf("record endpoint %s: %w", short(ep.ID), err)
+		return nil, fmt.Errorf("record endpoint %s: %w", ShortID(ep.ID), err)
 	}
 	d.endpoints[ep.ID] = ep
-	d.log.Info("endpoint created", "network", short(n.ID), "endpoint", short(ep.ID), "ip", addr, "mac", mac)
+	d.log.Info("endpoint created", "network", ShortID(n.ID), "endpoint", ShortID(ep.ID), "ip", addr, "mac", mac)
 	d.cluster.EndpointChanged(*ep, false)
 	return resp, nil
 }
@@ -66,16 +66,16 @@ func (d *Driver) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
 	defer d.mu.Unlock()
 	ep, ok := d.endpoints[req.EndpointID]
 	if !ok || ep.NetworkID != req.NetworkID {
-		return fmt.Errorf("weavego has no endpoint %s on network %s", short(req.EndpointID), short(req.NetworkID))
+		return fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
 	}
 	if err := d.dp.DeleteEndpoint(ep.NetworkID, ep.ID); err != nil {
-		return fmt.Errorf("remove interface of endpoint %s: %w", short(ep.ID), err)
+		return fmt.Errorf("remove interface of endpoint %s: %w", ShortID(ep.ID), err)
 	}
 	if err := d.store.Delete(bucketEndpoints, ep.ID); err != nil {
-		return fmt.Errorf("forget endpoint %s: %w", short(ep.ID), err)
+		return fmt.Errorf("forget endpoint %s: %w", ShortID(ep.ID), err)
 	}
 	delete(d.endpoints, ep.ID)
-	d.log.Info("endpoint deleted", "network", short(ep.NetworkID), "endpoint", short(ep.ID), "ip", ep.Addr)
+	d.log.Info("endpoint deleted", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID), "ip", ep.Addr)
 	d.cluster.EndpointChanged(*ep, true)
 	return nil
 }
@@ -86,7 +86,7 @@ func (d *Driver) EndpointInfo(req *network.InfoRequest) (*network.InfoResponse, 
 	defer d.mu.Unlock()
 	ep, ok := d.endpoints[req.EndpointID]
 	if !ok || ep.NetworkID != req.NetworkID {
-		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", short(req.EndpointID), short(req.NetworkID))
+		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
 	}
 	return &network.InfoResponse{Value: map[string]string{
 		"weavego.host_interface": ep.HostIf,

@@ -32,14 +32,14 @@ func (d *Driver) Join(req *network.JoinRequest) (*network.JoinResponse, error) {
 	defer d.mu.Unlock()
 	ep, ok := d.endpoints[req.EndpointID]
 	if !ok || ep.NetworkID != req.NetworkID {
-		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", short(req.EndpointID), short(req.NetworkID))
+		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
 	}
 	route := d.serviceRoute(ep, req.SandboxKey)
 	ep.Joined, ep.SandboxKey, ep.ServiceRoute = true, req.SandboxKey, route != nil
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {
-		return nil, fmt.Errorf("record join of endpoint %s: %w", short(ep.ID), err)
+		return nil, fmt.Errorf("record join of endpoint %s: %w", ShortID(ep.ID), err)
 	}
-	d.log.Info("endpoint joined", "network", short(ep.NetworkID), "endpoint", short(ep.ID), "sandbox", req.SandboxKey,
+	d.log.Info("endpoint joined", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID), "sandbox", req.SandboxKey,
 		"dns_route", route != nil)
 	d.cluster.EndpointChanged(*ep, false)
 	resp := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: ep.ContainerIf, DstPrefix: containerIfPrefix}}
@@ -107,13 +107,13 @@ func (d *Driver) Leave(req *network.LeaveRequest) error {
 	defer d.mu.Unlock()
 	ep, ok := d.endpoints[req.EndpointID]
 	if !ok || ep.NetworkID != req.NetworkID {
-		return fmt.Errorf("weavego has no endpoint %s on network %s", short(req.EndpointID), short(req.NetworkID))
+		return fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
 	}
 	ep.Joined, ep.SandboxKey, ep.ServiceRoute = false, "", false
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {
-		return fmt.Errorf("record leave of endpoint %s: %w", short(ep.ID), err)
+		return fmt.Errorf("record leave of endpoint %s: %w", ShortID(ep.ID), err)
 	}
-	d.log.Info("endpoint left", "network", short(ep.NetworkID), "endpoint", short(ep.ID))
+	d.log.Info("endpoint left", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID))
 	d.cluster.EndpointChanged(*ep, false)
 	return nil
 }

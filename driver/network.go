@@ -38,7 +38,7 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 		if old.Subnet == n.Subnet {
 			return nil // Docker repeats CreateNetwork after a daemon restart
 		}
-		return fmt.Errorf("network %s already exists with subnet %s", short(n.ID), old.Subnet)
+		return fmt.Errorf("network %s already exists with subnet %s", ShortID(n.ID), old.Subnet)
 	}
 	if d.cfg.DNSAddr.IsValid() && n.Subnet.Contains(d.cfg.DNSAddr) {
 		return fmt.Errorf("subnet %s contains the DNS service address %s (setting DNS_ADDR): pick another subnet, "+
@@ -46,10 +46,16 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	}
 	for _, other := range d.networks {
 		if other.Subnet.Overlaps(n.Subnet) {
-			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, short(other.ID))
+			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, ShortID(other.ID))
 		}
 	}
-	if n.VNI, err = d.cluster.AssignVNI(n.ID, n.Subnet, n.VNI); err != nil {
+	taken := map[uint32]string{}
+	for id, other := range d.networks {
+		if other.Subnet != n.Subnet {
+			taken[other.VNI] = "local network " + ShortID(id)
+		}
+	}
+	if n.VNI, err = d.cluster.AssignVNI(n.Subnet, n.VNI, taken); err != nil {
 		return err
 	}
 	if d.cfg.MTU != 0 && n.MTU == 0 {
@@ -57,14 +63,14 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	}
 	if _, err := d.dp.EnsureNetwork(d.kernelNetwork(n)); err != nil {
 		_ = d.dp.DeleteNetwork(n.ID)
-		return fmt.Errorf("set up network %s: %w", short(n.ID), err)
+		return fmt.Errorf("set up network %s: %w", ShortID(n.ID), err)
 	}
 	if err := d.store.Put(bucketNetworks, n.ID, n); err != nil {
 		_ = d.dp.DeleteNetwork(n.ID)
-		return fmt.Errorf("record network %s: %w", short(n.ID), err)
+		return fmt.Errorf("record network %s: %w", ShortID(n.ID), err)
 	}
 	d.networks[n.ID] = n
-	d.log.Info("network created", "network", short(n.ID), "subnet", n.Subnet, "gateway", n.Gateway, "vni", n.VNI)
+	d.log.Info("network created", "network", ShortID(n.ID), "subnet", n.Subnet, "gateway", n.Gateway, "vni", n.VNI)
 	d.cluster.NetworkChanged(*n, Created)
 	return nil
 }
@@ -75,21 +81,21 @@ func (d *Driver) DeleteNetwork(req *network.DeleteNetworkRequest) error {
 	defer d.mu.Unlock()
 	n, ok := d.networks[req.NetworkID]
 	if !ok {
-		return fmt.Errorf("weavego has no network %s", short(req.NetworkID))
+		return fmt.Errorf("weavego has no network %s", ShortID(req.NetworkID))
 	}
 	for _, ep := range d.endpoints {
 		if ep.NetworkID == n.ID {
-			return fmt.Errorf("network %s still has endpoint %s", short(n.ID), short(ep.ID))
+			return fmt.Errorf("network %s still has endpoint %s", ShortID(n.ID), ShortID(ep.ID))
 		}
 	}
 	if err := d.dp.DeleteNetwork(n.ID); err != nil {
-		return fmt.Errorf("remove network %s: %w", short(n.ID), err)
+		return fmt.Errorf("remove network %s: %w", ShortID(n.ID), err)
 	}
 	if err := d.store.Delete(bucketNetworks, n.ID); err != nil {
-		return fmt.Errorf("forget network %s: %w", short(n.ID), err)
+		return fmt.Errorf("forget network %s: %w", ShortID(n.ID), err)
 	}
 	delete(d.networks, n.ID)
-	d.log.Info("network deleted", "network", short(n.ID))
+	d.log.Info("network deleted", "network", ShortID(n.ID))
 	d.cluster.NetworkChanged(*n, Deleted)
 	return nil
 }

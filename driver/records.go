@@ -2,10 +2,10 @@ package driver
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/ipconv"
 )
 
 // Network is the driver's record of one local network.
@@ -37,31 +37,26 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 	kn := datapath.Network{
 		ID:       n.ID,
 		VNI:      n.VNI,
-		Subnet:   prefixToIPNet(n.Subnet),
+		Subnet:   ipconv.IPNet(n.Subnet),
 		MTU:      n.MTU,
 		Port:     d.cfg.VXLANPort,
 		Internal: n.Internal,
 	}
 	if d.cfg.DNSAddr.IsValid() {
-		kn.ServiceAddr = net.IP(d.cfg.DNSAddr.AsSlice())
+		kn.ServiceAddr = ipconv.IP(d.cfg.DNSAddr)
 	}
 	if n.Gateway.IsValid() {
-		kn.Gateway = net.IP(n.Gateway.AsSlice())
+		kn.Gateway = ipconv.IP(n.Gateway)
 	}
 	if d.cfg.VTEP.IsValid() && n.VNI != 0 {
-		kn.VTEP = net.IP(d.cfg.VTEP.AsSlice())
+		kn.VTEP = ipconv.IP(d.cfg.VTEP)
 	}
 	return kn
 }
 
-func prefixToIPNet(p netip.Prefix) *net.IPNet {
-	if !p.IsValid() {
-		return nil
-	}
-	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func short(id string) string {
+// ShortID is how weavego shows a Docker ID in logs, errors and status: its
+// first 12 characters, as the docker command does.
+func ShortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
 	}

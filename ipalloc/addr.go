@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-	"net"
 	"net/netip"
 )
 
@@ -109,17 +108,4 @@ func parsePrefix(what, s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%s %q is not a CIDR subnet such as 10.1.0.0/24: %w", what, s, ErrInvalidRequest)
 	}
 	return p.Masked(), nil
-}
-
-// toIPNet converts a for Docker, with the prefix length of subnet.
-func toIPNet(a netip.Addr, subnet netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(subnet.Bits(), a.BitLen())}
-}
-
-func prefixToIPNet(p netip.Prefix) *net.IPNet { return toIPNet(p.Addr(), p) }
-
-// fromIP converts a Docker address, unmapping IPv4-in-IPv6 forms.
-func fromIP(ip net.IP) (netip.Addr, bool) {
-	a, ok := netip.AddrFromSlice(ip)
-	return a.Unmap(), ok
 }

@@ -3,7 +3,6 @@ package ipalloc
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 
 	"go.etcd.io/bbolt"
@@ -15,40 +14,35 @@ import (
 // the address asked for) asks the others, and waits at most
 // Config.SpaceTimeout. A gateway request returns the pool's gateway, which
 // is the same on every host and never counts as a lease.
-func (a *Allocator) RequestAddress(ctx context.Context, req AddressRequest) (*net.IPNet, error) {
-	var ip netip.Addr
-	if req.IP != nil {
-		var ok bool
-		if ip, ok = fromIP(req.IP); !ok {
-			return nil, fmt.Errorf("%q is not an IP address: %w", req.IP, ErrInvalidRequest)
-		}
-	}
+// The address comes back with the subnet's prefix length, as Docker wants it.
+func (a *Allocator) RequestAddress(ctx context.Context, req AddressRequest) (netip.Prefix, error) {
+	ip := req.IP.Unmap()
 	a.mu.Lock()
 	p, err := a.pool(req.PoolID)
 	if err != nil {
 		a.mu.Unlock()
-		return nil, err
+		return netip.Prefix{}, err
 	}
 	subnet := p.sp.subnet
 	if req.Gateway {
 		gw, err := a.gateway(p, ip)
 		a.mu.Unlock()
 		if err != nil {
-			return nil, err
+			return netip.Prefix{}, err
 		}
-		return toIPNet(gw, subnet), nil
+		return netip.PrefixFrom(gw, subnet.Bits()), nil
 	}
 	got, retry, err := a.tryLease(p, ip, lease{MAC: req.MAC, Static: ip.IsValid()})
 	a.mu.Unlock()
 	if err != nil {
-		return nil, err
+		return netip.Prefix{}, err
 	}
 	if retry {
 		if got, err = a.waitForSpace(ctx, req, ip); err != nil {
-			return nil, err
+			return netip.Prefix{}, err
 		}
 	}
-	return toIPNet(got, subnet), nil
+	return netip.PrefixFrom(got, subnet.Bits()), nil
 }
 
 func (a *Allocator) pool(id string) (*pool, error) {
@@ -117,11 +111,11 @@ func (a *Allocator) lease(p *pool, ip netip.Addr, l lease) error {
 
 // ReleaseAddress frees a lease. Releasing an address that is not leased
 // (or the gateway) succeeds, so Docker may retry.
-func (a *Allocator) ReleaseAddress(ctx context.Context, poolID string, ip net.IP) error {
-	addr, ok := fromIP(ip)
-	if !ok {
-		return fmt.Errorf("%q is not an IP address: %w", ip, ErrInvalidRequest)
+func (a *Allocator) ReleaseAddress(ctx context.Context, poolID string, ip netip.Addr) error {
+	if !ip.IsValid() {
+		return fmt.Errorf("no address to release: %w", ErrInvalidRequest)
 	}
+	addr := ip.Unmap()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := a.pools[poolID]

@@ -2,7 +2,6 @@ package ipalloc
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -87,7 +86,7 @@ func withDefaults(cfg Config, rep Replica) (Config, error) {
 		cfg.SpaceTimeout = DefaultSpaceTimeout
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r, err := netip.ParsePrefix(cfg.Range)
 	if err != nil || !r.Addr().Is4() {

@@ -2,7 +2,7 @@ package ipalloc
 
 import (
 	"log/slog"
-	"net"
+	"net/netip"
 	"time"
 )
 
@@ -25,21 +25,23 @@ type Pool struct {
 	// CIDR form, identical on every host.
 	ID string
 	// Subnet is the pool's subnet.
-	Subnet *net.IPNet
-	// IPRange is the part of Subnet addresses are allocated from, or nil
-	// for the whole subnet.
-	IPRange *net.IPNet
+	Subnet netip.Prefix
+	// IPRange is the part of Subnet addresses are allocated from, or the
+	// zero Prefix for the whole subnet.
+	IPRange netip.Prefix
 	// Gateway is the gateway address reserved for the pool (the first host
-	// address unless Docker asked for another), in CIDR form.
-	Gateway *net.IPNet
+	// address unless Docker asked for another) with the subnet's prefix
+	// length, as Docker wants it.
+	Gateway netip.Prefix
 }
 
 // AddressRequest is Docker's RequestAddress, translated.
 type AddressRequest struct {
 	// PoolID is a Pool.ID returned by RequestPool.
 	PoolID string
-	// IP is the address asked for (--ip, --gateway), or nil for any.
-	IP net.IP
+	// IP is the address asked for (--ip, --gateway), or the zero Addr for
+	// any; an IPv4-mapped IPv6 form is taken as the IPv4 address.
+	IP netip.Addr
 	// Gateway marks Docker's request for the network's gateway address.
 	Gateway bool
 	// MAC is the endpoint's MAC address if Docker gave one (kept for status).

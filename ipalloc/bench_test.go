@@ -42,7 +42,7 @@ func benchLease(b *testing.B, noSync bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := a.ReleaseAddress(ctx, "10.8.0.0/16", ip.IP); err != nil {
+		if err := a.ReleaseAddress(ctx, "10.8.0.0/16", ip.Addr()); err != nil {
 			b.Fatal(err)
 		}
 	}

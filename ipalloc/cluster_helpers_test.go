@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
-// testCluster runs allocators on a fakeNet, each with its own bbolt file
+// testCluster runs allocators on an in-memory mesh (meshtest), each with its own bbolt file
 // and Run loop.
 type testCluster struct {
 	t   testing.TB
-	net *fakeNet
+	net *meshtest.Net
 	dir string
 	cfg Config
 
@@ -31,14 +33,14 @@ type testHost struct {
 }
 
 func newTestCluster(t testing.TB, seed uint64, cfg Config, names ...string) *testCluster {
-	c := &testCluster{t: t, net: newFakeNet(seed), dir: t.TempDir(), cfg: cfg, hosts: map[string]*testHost{}}
+	c := &testCluster{t: t, net: meshtest.New(meshtest.Config{Seed: seed}), dir: t.TempDir(), cfg: cfg, hosts: map[string]*testHost{}}
 	if c.cfg.SpaceTimeout == 0 {
 		c.cfg.SpaceTimeout = time.Second
 	}
 	for _, n := range names {
 		c.start(n)
 	}
-	c.net.antiEntropy()
+	c.net.Sync()
 	t.Cleanup(c.stopAll)
 	return c
 }
@@ -46,12 +48,12 @@ func newTestCluster(t testing.TB, seed uint64, cfg Config, names ...string) *tes
 // start opens host name's state (new or saved) and runs its loop.
 func (c *testCluster) start(name string) *Allocator {
 	c.t.Helper()
-	c.net.setDown(name, false)
+	c.net.Start(name)
 	db, err := bbolt.Open(filepath.Join(c.dir, name+".db"), 0o600, &bbolt.Options{Timeout: time.Second, NoSync: true})
 	if err != nil {
 		c.t.Fatalf("open state of %s: %v", name, err)
 	}
-	a, err := New(c.cfg, db, c.net.peer(name))
+	a, err := New(c.cfg, db, c.net.Peer(name))
 	if err != nil {
 		c.t.Fatalf("start %s: %v", name, err)
 	}
@@ -74,7 +76,7 @@ func (c *testCluster) stop(name string) {
 	if h == nil {
 		return
 	}
-	c.net.setDown(name, true)
+	c.net.Kill(name)
 	h.cancel()
 	<-h.done
 	h.a.mu.Lock() // wait for calls in flight
@@ -106,7 +108,7 @@ func (c *testCluster) host(name string) *Allocator {
 // settle lets gossip and every Run loop converge.
 func (c *testCluster) settle() {
 	for range 3 {
-		c.net.antiEntropy()
+		c.net.Sync()
 		c.mu.Lock()
 		var as []*Allocator
 		for _, h := range c.hosts {

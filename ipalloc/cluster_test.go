@@ -3,7 +3,7 @@ package ipalloc
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +49,7 @@ func TestSharedPoolAcrossHosts(t *testing.T) {
 			h1ip = strings.TrimSuffix(ip, "/24")
 		}
 	}
-	_, err := c.host("h2").RequestAddress(ctx, AddressRequest{PoolID: id, IP: net.ParseIP(h1ip)})
+	_, err := c.host("h2").RequestAddress(ctx, AddressRequest{PoolID: id, IP: netip.MustParseAddr(h1ip)})
 	if !errors.Is(err, ErrAddressInUse) || !strings.Contains(err.Error(), "in use on host h1") {
 		t.Fatalf("static request of h1's address on h2: err = %v", err)
 	}
@@ -65,12 +65,12 @@ func TestStaticAddressFromOtherHost(t *testing.T) {
 	const id = "10.7.0.0/24"
 	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
 	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
-	got := mustAddr(t, c.host("h2"), AddressRequest{PoolID: id, IP: net.ParseIP("10.7.0.200")})
+	got := mustAddr(t, c.host("h2"), AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.7.0.200")})
 	if got.String() != "10.7.0.200/24" {
 		t.Fatalf("got %s", got)
 	}
 	c.settle()
-	_, err := c.host("h1").RequestAddress(ctx, AddressRequest{PoolID: id, IP: net.ParseIP("10.7.0.200")})
+	_, err := c.host("h1").RequestAddress(ctx, AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.7.0.200")})
 	if !errors.Is(err, ErrAddressInUse) || !strings.Contains(err.Error(), "host h2") {
 		t.Fatalf("err = %v, want in use on host h2", err)
 	}
@@ -95,7 +95,7 @@ func TestStarvedHostFailsWithinBound(t *testing.T) {
 			mustAddr(t, c.host("h1"), AddressRequest{PoolID: id})
 			mustAddr(t, c.host("h1"), AddressRequest{PoolID: id})
 			if tt.partition {
-				c.net.partition([]string{"h1"}, []string{"h2"})
+				c.net.Partition([]string{"h1"}, []string{"h2"})
 			}
 			start := time.Now()
 			_, err := c.host("h2").RequestAddress(ctx, AddressRequest{PoolID: id})
@@ -180,11 +180,11 @@ func TestRemovedHostThatReturnsReportsConflict(t *testing.T) {
 	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
 	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
 	old := mustAddr(t, c.host("h2"), AddressRequest{PoolID: id})
-	c.net.partition([]string{"h1"}, []string{"h2"})
+	c.net.Partition([]string{"h1"}, []string{"h2"})
 	if err := c.host("h1").RemovePeer(ctx, "h2"); err != nil { // the misuse the docs warn about
 		t.Fatal(err)
 	}
-	c.net.heal()
+	c.net.Heal()
 	c.settle()
 	pr := strings.Join(c.host("h2").Status().Problems, "\n")
 	if !strings.Contains(pr, "removed by rmpeer on host h1") || !strings.Contains(pr, "taken over") {
@@ -203,21 +203,21 @@ func TestStaticAddressLentByHolder(t *testing.T) {
 	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
 	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
 	mustAddr(t, c.host("h1"), AddressRequest{PoolID: id}) // 10.9.0.2
-	got := mustAddr(t, c.host("h2"), AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.3")})
+	got := mustAddr(t, c.host("h2"), AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.9.0.3")})
 	if got.String() != "10.9.0.3/24" {
 		t.Fatalf("got %s", got)
 	}
 	c.settle()
-	_, err := c.host("h1").RequestAddress(ctx, AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.3")})
+	_, err := c.host("h1").RequestAddress(ctx, AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.9.0.3")})
 	if !errors.Is(err, ErrAddressInUse) || !strings.Contains(err.Error(), "host h2") {
 		t.Fatalf("h1 asks for the lent address: err = %v", err)
 	}
-	if err := c.host("h2").ReleaseAddress(ctx, id, got.IP); err != nil {
+	if err := c.host("h2").ReleaseAddress(ctx, id, got.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	c.settle()
 	c.settle() // h2's used entry must catch up too
-	if ip := mustAddr(t, c.host("h1"), AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.3")}); ip.String() != "10.9.0.3/24" {
+	if ip := mustAddr(t, c.host("h1"), AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.9.0.3")}); ip.String() != "10.9.0.3/24" {
 		t.Fatalf("after return: got %s", ip)
 	}
 }
@@ -228,12 +228,12 @@ func TestStaticAddressLentByHolder(t *testing.T) {
 func TestPartitionedClaimsConflictReported(t *testing.T) {
 	c := newTestCluster(t, 9, Config{}, "h1", "h2")
 	const id = "10.9.0.0/24"
-	c.net.partition([]string{"h1"}, []string{"h2"})
+	c.net.Partition([]string{"h1"}, []string{"h2"})
 	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
 	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
 	mustAddr(t, c.host("h1"), AddressRequest{PoolID: id})
 	mustAddr(t, c.host("h2"), AddressRequest{PoolID: id})
-	c.net.heal()
+	c.net.Heal()
 	c.settle()
 	var reported int
 	for _, h := range []string{"h1", "h2"} {
@@ -259,7 +259,7 @@ func TestBorrowedAddressOwnedAfterTakeoverChain(t *testing.T) {
 		mustPool(t, c.host(h), PoolRequest{Subnet: id})
 	}
 	mustAddr(t, c.host("h1"), AddressRequest{PoolID: id}) // 10.9.0.2
-	mustAddr(t, c.host("h2"), AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.3")})
+	mustAddr(t, c.host("h2"), AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.9.0.3")})
 	c.settle()
 	for _, rm := range [][2]string{{"h1", "h3"}, {"h3", "h2"}} { // h3 lends .3 on, then h2 takes it all
 		c.stop(rm[0])
@@ -271,9 +271,9 @@ func TestBorrowedAddressOwnedAfterTakeoverChain(t *testing.T) {
 	c.start("h4")
 	c.settle()
 	mustPool(t, c.host("h4"), PoolRequest{Subnet: id})
-	mustAddr(t, c.host("h4"), AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.2")})
+	mustAddr(t, c.host("h4"), AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.9.0.2")})
 	c.settle()
-	_, err := c.host("h4").RequestAddress(ctx, AddressRequest{PoolID: id, IP: net.ParseIP("10.9.0.3")})
+	_, err := c.host("h4").RequestAddress(ctx, AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.9.0.3")})
 	if !errors.Is(err, ErrAddressInUse) || !strings.Contains(err.Error(), "host h2") {
 		t.Fatalf("h4 asks for h2's address: err = %v", err)
 	}

@@ -2,7 +2,7 @@ package ipalloc
 
 import (
 	"context"
-	"net"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,7 +41,7 @@ func mustPool(t testing.TB, a *Allocator, req PoolRequest) Pool {
 	return p
 }
 
-func mustAddr(t testing.TB, a *Allocator, req AddressRequest) *net.IPNet {
+func mustAddr(t testing.TB, a *Allocator, req AddressRequest) netip.Prefix {
 	t.Helper()
 	ip, err := a.RequestAddress(context.Background(), req)
 	if err != nil {

@@ -43,7 +43,7 @@ func (a *Allocator) lentToMe(p *pool, ip netip.Addr) (string, bool) {
 func (a *Allocator) lend(p *pool, w wantInfo, to string) (bool, error) {
 	ip, err := netip.ParseAddr(w.IP)
 	if err != nil {
-		return false, nil
+		return false, nil //nolint:nilerr // a want naming no valid address is not lent; not an error of this host
 	}
 	b, ok := p.blockOfAddr(ip)
 	if _, leased := p.leases[ip]; !ok || leased || p.reserved(ip) || !p.holds(b) || !p.rec.Confirmed {

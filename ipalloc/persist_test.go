@@ -3,7 +3,7 @@ package ipalloc
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -20,9 +20,9 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	}
 	mustPool(t, a, PoolRequest{Subnet: "10.5.0.0/29"})
 	mustPool(t, a, PoolRequest{Subnet: "10.5.0.0/29"})
-	mustAddr(t, a, AddressRequest{PoolID: "10.5.0.0/29", Gateway: true, IP: net.ParseIP("10.5.0.6")})
+	mustAddr(t, a, AddressRequest{PoolID: "10.5.0.0/29", Gateway: true, IP: netip.MustParseAddr("10.5.0.6")})
 	first := mustAddr(t, a, AddressRequest{PoolID: "10.5.0.0/29"})
-	mustAddr(t, a, AddressRequest{PoolID: "10.5.0.0/29", IP: net.ParseIP("10.5.0.4")})
+	mustAddr(t, a, AddressRequest{PoolID: "10.5.0.0/29", IP: netip.MustParseAddr("10.5.0.4")})
 	def := mustPool(t, a, PoolRequest{})
 	db.Close() // as after kill -9: bbolt commits are durable when they return
 
@@ -33,7 +33,7 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	seen := map[string]bool{first.String(): true, "10.5.0.4/29": true}
 	for range 3 { // .1 (the released default gateway), .3, .5
 		ip := mustAddr(t, b, AddressRequest{PoolID: "10.5.0.0/29"})
-		if seen[ip.String()] || ip.IP.Equal(net.ParseIP("10.5.0.6")) {
+		if seen[ip.String()] || ip.Addr() == netip.MustParseAddr("10.5.0.6") {
 			t.Fatalf("address %s handed out twice across a restart", ip)
 		}
 		seen[ip.String()] = true
@@ -48,7 +48,7 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	if err := b.ReleasePool(ctx, "10.5.0.0/29"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.ReleaseAddress(ctx, "10.5.0.0/29", first.IP); err != nil {
+	if err := b.ReleaseAddress(ctx, "10.5.0.0/29", first.Addr()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -171,9 +171,9 @@ func (a *Allocator) poolResult(p *pool) Pool {
 	if p == nil {
 		return Pool{}
 	}
-	out := Pool{ID: p.id(), Subnet: prefixToIPNet(p.sp.subnet), Gateway: toIPNet(p.gw, p.sp.subnet)}
+	out := Pool{ID: p.id(), Subnet: p.sp.subnet, Gateway: netip.PrefixFrom(p.gw, p.sp.subnet.Bits())}
 	if p.rec.Info.Range != p.rec.Info.Subnet {
-		out.IPRange = prefixToIPNet(netip.MustParsePrefix(p.rec.Info.Range))
+		out.IPRange = netip.MustParsePrefix(p.rec.Info.Range)
 	}
 	return out
 }

@@ -45,7 +45,7 @@ func TestReserveKeepsBothSidesLeasing(t *testing.T) {
 		mustPool(t, c.host(h), PoolRequest{Subnet: id})
 	}
 	waitReserve(t, c, id, 4, "h2", "h3") // one block of 4, before any container
-	c.net.partition([]string{"h1"}, []string{"h2", "h3"})
+	c.net.Partition([]string{"h1"}, []string{"h2", "h3"})
 	seen := map[string]string{}
 	for _, h := range hosts {
 		for i := range 4 {
@@ -60,7 +60,7 @@ func TestReserveKeepsBothSidesLeasing(t *testing.T) {
 			seen[ip.String()] = h
 		}
 	}
-	c.net.heal()
+	c.net.Heal()
 	c.settle()
 	for _, h := range hosts {
 		if pr := c.host(h).Status().Problems; len(pr) > 0 {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -65,7 +64,7 @@ func runSimulation(t *testing.T, seed uint64, steps int) {
 // step performs one random operation and names it.
 func (s *sim) step() string {
 	if s.rnd.IntN(2) == 0 {
-		s.c.net.antiEntropy()
+		s.c.net.Sync()
 	}
 	switch r := s.rnd.IntN(100); {
 	case r < 40:
@@ -78,7 +77,7 @@ func (s *sim) step() string {
 		s.stats["partition"]++
 		return s.partition()
 	case r < 88:
-		s.c.net.heal()
+		s.c.net.Heal()
 		return "heal"
 	case r < 93:
 		s.stats["restart"]++
@@ -90,9 +89,7 @@ func (s *sim) step() string {
 		s.stats["reopen"]++
 		return s.reopen()
 	default:
-		s.c.net.mu.Lock()
-		s.c.net.drop = []float64{0, 0, 0.3}[s.rnd.IntN(3)]
-		s.c.net.mu.Unlock()
+		s.c.net.SetLoss([]float64{0, 0, 0.3}[s.rnd.IntN(3)])
 		return "loss"
 	}
 }
@@ -113,7 +110,7 @@ func (s *sim) allocBurst() string {
 			defer mu.Unlock()
 			s.count("alloc", err)
 			if err == nil {
-				s.record(id, ip.IP, h)
+				s.record(id, ip.Addr(), h)
 			}
 		}()
 	}
@@ -125,11 +122,11 @@ func (s *sim) allocStatic() string {
 	id := s.pools[s.rnd.IntN(len(s.pools))]
 	h := s.live[s.rnd.IntN(len(s.live))]
 	pfx := netip.MustParsePrefix(id)
-	ip := net.IP(addAddr(pfx.Addr(), uint64(1+s.rnd.IntN(60))).AsSlice())
+	ip := addAddr(pfx.Addr(), uint64(1+s.rnd.IntN(60)))
 	got, err := s.c.host(h).RequestAddress(context.Background(), AddressRequest{PoolID: id, IP: ip})
 	s.count("static", err)
 	if err == nil {
-		s.record(id, got.IP, h)
+		s.record(id, got.Addr(), h)
 	}
 	return fmt.Sprintf("static %s on %s: %v", ip, h, err)
 }
@@ -148,8 +145,7 @@ func (s *sim) count(op string, err error) {
 	s.stats[op+" "+out]++
 }
 
-func (s *sim) record(id string, ip net.IP, h string) {
-	a, _ := fromIP(ip)
+func (s *sim) record(id string, a netip.Addr, h string) {
 	if other, dup := s.leases[id][a]; dup {
 		s.t.Fatalf("address %s of %s leased to %s while %s holds it", a, id, h, other)
 	}
@@ -168,7 +164,7 @@ func (s *sim) release() string {
 	slices.SortFunc(all, netip.Addr.Compare)
 	a := all[s.rnd.IntN(len(all))]
 	h := s.leases[id][a]
-	if err := s.c.host(h).ReleaseAddress(context.Background(), id, net.IP(a.AsSlice())); err != nil {
+	if err := s.c.host(h).ReleaseAddress(context.Background(), id, a); err != nil {
 		s.t.Fatalf("release %s on %s: %v", a, h, err)
 	}
 	delete(s.leases[id], a)
@@ -179,8 +175,8 @@ func (s *sim) partition() string {
 	hosts := slices.Clone(s.live)
 	s.rnd.Shuffle(len(hosts), func(i, j int) { hosts[i], hosts[j] = hosts[j], hosts[i] })
 	k := 1 + s.rnd.IntN(len(hosts)-1)
-	s.c.net.heal()
-	s.c.net.partition(hosts[:k], hosts[k:])
+	s.c.net.Heal()
+	s.c.net.Partition(hosts[:k], hosts[k:])
 	return fmt.Sprintf("partition %v | %v", hosts[:k], hosts[k:])
 }
 
@@ -210,7 +206,7 @@ func (s *sim) remove() string {
 			}
 		}
 	}
-	s.c.net.heal()
+	s.c.net.Heal()
 	by := s.live[s.rnd.IntN(len(s.live))]
 	if err := s.c.host(by).RemovePeer(context.Background(), gone); err != nil {
 		s.t.Fatalf("rmpeer %s on %s: %v", gone, by, err)
@@ -226,7 +222,7 @@ func (s *sim) reopen() string {
 	h := s.live[s.rnd.IntN(len(s.live))]
 	for a, owner := range s.leases[id] {
 		if owner == h {
-			if err := s.c.host(h).ReleaseAddress(ctx, id, net.IP(a.AsSlice())); err != nil {
+			if err := s.c.host(h).ReleaseAddress(ctx, id, a); err != nil {
 				s.t.Fatalf("release %s on %s: %v", a, h, err)
 			}
 			delete(s.leases[id], a)
@@ -240,7 +236,7 @@ func (s *sim) reopen() string {
 		s.t.Fatalf("reopen pool %s on %s: %v", id, h, err)
 	}
 	for err != nil { // a claim unconfirmed in a partition: retry once healed
-		s.c.net.heal()
+		s.c.net.Heal()
 		_, err = s.c.host(h).RequestPool(ctx, PoolRequest{Subnet: id})
 	}
 	return fmt.Sprintf("reopen %s on %s", id, h)
@@ -249,7 +245,7 @@ func (s *sim) reopen() string {
 func (s *sim) join() string {
 	h := fmt.Sprintf("h%d", s.next)
 	s.next++
-	s.c.net.heal()
+	s.c.net.Heal()
 	a := s.c.start(h)
 	s.c.settle()
 	for _, id := range s.pools {

@@ -3,7 +3,7 @@ package ipalloc
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -48,7 +48,7 @@ func TestRequestPool(t *testing.T) {
 				return
 			}
 			rng := ""
-			if p.IPRange != nil {
+			if p.IPRange.IsValid() {
 				rng = p.IPRange.String()
 			}
 			if p.ID != tt.wantID || p.Subnet.String() != tt.wantID || p.Gateway.String() != tt.wantGW || rng != tt.wantRng {
@@ -92,8 +92,11 @@ type step struct {
 func TestRequestAddress(t *testing.T) {
 	const id = "10.99.0.0/29"
 	any := AddressRequest{PoolID: id}
-	ip := func(s string) AddressRequest { return AddressRequest{PoolID: id, IP: net.ParseIP(s)} }
-	gw := func(s string) AddressRequest { return AddressRequest{PoolID: id, IP: net.ParseIP(s), Gateway: true} }
+	ip := func(s string) AddressRequest { return AddressRequest{PoolID: id, IP: netip.MustParseAddr(s)} }
+	gw := func(s string) AddressRequest {
+		ip, _ := netip.ParseAddr(s) // "" is any
+		return AddressRequest{PoolID: id, IP: ip, Gateway: true}
+	}
 	tests := []struct {
 		name  string
 		pool  PoolRequest
@@ -117,7 +120,7 @@ func TestRequestAddress(t *testing.T) {
 		}},
 		{name: "ip range", pool: PoolRequest{Subnet: "10.99.0.0/24", IPRange: "10.99.0.16/30"}, steps: []step{
 			{req: AddressRequest{PoolID: "10.99.0.0/24"}, want: "10.99.0.16/24"},
-			{req: AddressRequest{PoolID: "10.99.0.0/24", IP: net.ParseIP("10.99.0.20")}, wantErr: ErrOutOfPool},
+			{req: AddressRequest{PoolID: "10.99.0.0/24", IP: netip.MustParseAddr("10.99.0.20")}, wantErr: ErrOutOfPool},
 			{req: AddressRequest{PoolID: "10.99.0.0/24"}, want: "10.99.0.17/24"},
 			{req: AddressRequest{PoolID: "10.99.0.0/24"}, want: "10.99.0.18/24"},
 			{req: AddressRequest{PoolID: "10.99.0.0/24"}, want: "10.99.0.19/24"},
@@ -151,7 +154,7 @@ func runStep(t *testing.T, a *Allocator, i int, s step) {
 	t.Helper()
 	ctx := context.Background()
 	if s.release != "" {
-		if err := a.ReleaseAddress(ctx, "10.99.0.0/29", net.ParseIP(s.release)); err != nil {
+		if err := a.ReleaseAddress(ctx, "10.99.0.0/29", netip.MustParseAddr(s.release)); err != nil {
 			t.Fatalf("step %d: release %s: %v", i, s.release, err)
 		}
 		return

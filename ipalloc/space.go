@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weavego/weavego/mesh"
 	"go.etcd.io/bbolt"
+
+	"github.com/weavego/weavego/mesh"
 )
 
 // blockEntries returns the replicated block entries of p, by block.

@@ -2,20 +2,21 @@ package ipalloc
 
 import (
 	"context"
-	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/mesh/meshtest"
 )
 
 // steppedHost is an allocator without a Run loop: the test calls Sync, so
 // it decides exactly which writes the other hosts see.
-func steppedHost(t *testing.T, n *fakeNet, dir, name string) *Allocator {
+func steppedHost(t *testing.T, n *meshtest.Net, dir, name string) *Allocator {
 	t.Helper()
-	a, err := New(Config{SpaceTimeout: time.Second}, openDB(t, filepath.Join(dir, name+".db")), n.peer(name))
+	a, err := New(Config{SpaceTimeout: time.Second}, openDB(t, filepath.Join(dir, name+".db")), n.Peer(name))
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -29,31 +30,31 @@ func steppedHost(t *testing.T, n *fakeNet, dir, name string) *Allocator {
 // notices; the takeover must win, and h2 must stop and report.
 func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 	ctx := context.Background()
-	n, dir := newFakeNet(31), t.TempDir()
+	n, dir := meshtest.New(meshtest.Config{Seed: 31}), t.TempDir()
 	const id = "10.12.0.0/24" // block 63: .252-.254, .255 is the broadcast
 	h1 := steppedHost(t, n, dir, "h1")
 	mustPool(t, h1, PoolRequest{Subnet: id}) // h2 not yet known: confirmed at once
 	h2 := steppedHost(t, n, dir, "h2")
-	n.antiEntropy()
+	n.Sync()
 	mustPool(t, h2, PoolRequest{Subnet: id})
 	h2.Sync() // h2 asks for its reserve
 	h1.Sync() // h1 hands block 63 over (version v)
-	n.partition([]string{"h1"}, []string{"h2"})
+	n.Partition([]string{"h1"}, []string{"h2"})
 	h2.Sync() // h2 adopts it at v+1, unseen by h1
 	// h2 leases two addresses of the block; .254 stays free there.
 	ips := []string{"10.12.0.252", "10.12.0.253"}
 	for _, want := range ips {
-		if got := mustAddr(t, h2, AddressRequest{PoolID: id}); got.IP.String() != want {
-			t.Fatalf("h2 leased %s, want %s", got.IP, want)
+		if got := mustAddr(t, h2, AddressRequest{PoolID: id}); got.Addr().String() != want {
+			t.Fatalf("h2 leased %s, want %s", got.Addr(), want)
 		}
 	}
 	if err := h1.RemovePeer(ctx, "h2"); err != nil { // the misuse the docs warn about
 		t.Fatal(err)
 	}
 	for _, ip := range append(ips, "10.12.0.254") { // h1 now leases the same addresses
-		mustAddr(t, h1, AddressRequest{PoolID: id, IP: net.ParseIP(ip)})
+		mustAddr(t, h1, AddressRequest{PoolID: id, IP: netip.MustParseAddr(ip)})
 	}
-	n.heal()
+	n.Heal()
 	// Before any Sync, h2 already sees the takeover: it leases nothing more
 	// from the block (and, holding no other space, gets nothing).
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -64,7 +65,7 @@ func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 	for range 3 {
 		h1.Sync()
 		h2.Sync()
-		n.antiEntropy()
+		n.Sync()
 	}
 	key := blockKey(id, h1.pools[id].rec.Info.Nonce, 63)
 	e, _ := h2.rep.Get(kindBlock, key)

@@ -127,9 +127,9 @@ func TestNegativeBlockNotAdopted(t *testing.T) {
 	const id = "10.7.0.0/24"
 	mustPool(t, c.host("h1"), PoolRequest{Subnet: id})
 	mustPool(t, c.host("h2"), PoolRequest{Subnet: id})
-	e, _ := c.net.peer("h2").Get(kindPool, id)
+	e, _ := c.net.Peer("h2").Get(kindPool, id)
 	info, _ := decode[poolInfo](e)
-	c.net.peer("h2").Set(kindBlock, blockKey(id, info.Nonce, -5), mustJSON(blockInfo{Holder: "h1"}))
+	c.net.Peer("h2").Set(kindBlock, blockKey(id, info.Nonce, -5), mustJSON(blockInfo{Holder: "h1"}))
 	c.settle()
 	if _, err := c.host("h1").RequestAddress(context.Background(), AddressRequest{PoolID: id}); err != nil {
 		t.Fatal(err)

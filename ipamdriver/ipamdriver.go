@@ -8,7 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
+	"net/netip"
 	"time"
 
 	"github.com/docker/go-plugins-helpers/ipam"
@@ -35,8 +35,8 @@ const (
 type Allocator interface {
 	RequestPool(ctx context.Context, req ipalloc.PoolRequest) (ipalloc.Pool, error)
 	ReleasePool(ctx context.Context, id string) error
-	RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (*net.IPNet, error)
-	ReleaseAddress(ctx context.Context, poolID string, ip net.IP) error
+	RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (netip.Prefix, error)
+	ReleaseAddress(ctx context.Context, poolID string, ip netip.Addr) error
 }
 
 // Driver implements ipam.Ipam.
@@ -48,9 +48,27 @@ type Driver struct {
 
 var _ ipam.Ipam = (*Driver)(nil)
 
-// New returns the IPAM driver; timeout bounds each request.
-func New(alloc Allocator, timeout time.Duration, log *slog.Logger) *Driver {
-	return &Driver{alloc: alloc, log: log, timeout: timeout}
+// DefaultTimeout is Config.Timeout's default: the allocator's default wait
+// for address space, and 5 s more to answer.
+const DefaultTimeout = ipalloc.DefaultSpaceTimeout + 5*time.Second
+
+// Config configures the driver.
+type Config struct {
+	// Timeout bounds each request; default DefaultTimeout.
+	Timeout time.Duration
+	// Logger receives the requests served; nil discards.
+	Logger *slog.Logger
+}
+
+// New returns the IPAM driver.
+func New(cfg Config, alloc Allocator) *Driver {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Driver{alloc: alloc, log: cfg.Logger, timeout: cfg.Timeout}
 }
 
 // GetCapabilities: weavego needs no MAC address to allocate.
@@ -81,7 +99,7 @@ func (d *Driver) RequestPool(req *ipam.RequestPoolRequest) (*ipam.RequestPoolRes
 		return nil, err
 	}
 	resp := &ipam.RequestPoolResponse{PoolID: pool.ID, Pool: pool.Subnet.String(), Data: map[string]string{}}
-	if pool.Gateway != nil {
+	if pool.Gateway.IsValid() {
 		resp.Data[dataGateway] = pool.Gateway.String()
 	}
 	d.log.Info("pool reserved", "pool", pool.ID, "subnet", resp.Pool, "gateway", resp.Data[dataGateway])
@@ -103,7 +121,8 @@ func (d *Driver) ReleasePool(req *ipam.ReleasePoolRequest) error {
 func (d *Driver) RequestAddress(req *ipam.RequestAddressRequest) (*ipam.RequestAddressResponse, error) {
 	ar := ipalloc.AddressRequest{PoolID: req.PoolID, Gateway: req.Options[optRequestType] == typeGateway, MAC: req.Options[optMAC]}
 	if req.Address != "" {
-		if ar.IP = net.ParseIP(req.Address); ar.IP == nil {
+		var ok bool
+		if ar.IP, ok = parseAddr(req.Address); !ok {
 			return nil, fmt.Errorf("%q is not an IP address", req.Address)
 		}
 		if ar.Gateway {
@@ -124,8 +143,8 @@ func (d *Driver) RequestAddress(req *ipam.RequestAddressRequest) (*ipam.RequestA
 
 // ReleaseAddress frees an address.
 func (d *Driver) ReleaseAddress(req *ipam.ReleaseAddressRequest) error {
-	ip := net.ParseIP(req.Address)
-	if ip == nil {
+	ip, ok := parseAddr(req.Address)
+	if !ok {
 		return fmt.Errorf("%q is not an IP address", req.Address)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
@@ -135,4 +154,10 @@ func (d *Driver) ReleaseAddress(req *ipam.ReleaseAddressRequest) error {
 	}
 	d.log.Debug("address released", "pool", req.PoolID, "ip", req.Address)
 	return nil
+}
+
+// parseAddr parses an address from Docker: IPv4 or IPv6, without a zone.
+func parseAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	return a, err == nil && a.Zone() == ""
 }

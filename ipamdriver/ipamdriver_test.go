@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +35,8 @@ func (f *fakeAlloc) RequestPool(ctx context.Context, req ipalloc.PoolRequest) (i
 	if f.err != nil {
 		return ipalloc.Pool{}, f.err
 	}
-	_, sub, _ := net.ParseCIDR("10.32.1.0/24")
-	return ipalloc.Pool{ID: "10.32.1.0/24", Subnet: sub, Gateway: &net.IPNet{IP: net.ParseIP("10.32.1.1"), Mask: sub.Mask}}, nil
+	return ipalloc.Pool{ID: "10.32.1.0/24", Subnet: netip.MustParsePrefix("10.32.1.0/24"),
+		Gateway: netip.MustParsePrefix("10.32.1.1/24")}, nil
 }
 
 func (f *fakeAlloc) ReleasePool(ctx context.Context, id string) error {
@@ -47,23 +45,23 @@ func (f *fakeAlloc) ReleasePool(ctx context.Context, id string) error {
 	return f.err
 }
 
-func (f *fakeAlloc) RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (*net.IPNet, error) {
+func (f *fakeAlloc) RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (netip.Prefix, error) {
 	f.called(ctx)
 	f.addrs = append(f.addrs, req)
 	if f.err != nil {
-		return nil, f.err
+		return netip.Prefix{}, f.err
 	}
-	return &net.IPNet{IP: net.ParseIP("10.32.1.7"), Mask: net.CIDRMask(24, 32)}, nil
+	return netip.MustParsePrefix("10.32.1.7/24"), nil
 }
 
-func (f *fakeAlloc) ReleaseAddress(ctx context.Context, poolID string, ip net.IP) error {
+func (f *fakeAlloc) ReleaseAddress(ctx context.Context, poolID string, ip netip.Addr) error {
 	f.called(ctx)
 	f.released = append(f.released, poolID+" "+ip.String())
 	return f.err
 }
 
 func newTestDriver(f *fakeAlloc) *Driver {
-	return New(f, time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(Config{Timeout: time.Second}, f)
 }
 
 func TestRequestPool(t *testing.T) {
@@ -133,11 +131,11 @@ func TestRequestAddress(t *testing.T) {
 		{name: "any address", req: ipam.RequestAddressRequest{PoolID: "p", Options: map[string]string{optMAC: "02:42:0a:20:01:07"}},
 			wantCall: &ipalloc.AddressRequest{PoolID: "p", MAC: "02:42:0a:20:01:07"}},
 		{name: "gateway", req: ipam.RequestAddressRequest{PoolID: "p", Address: "10.32.1.1", Options: map[string]string{optRequestType: typeGateway}},
-			wantCall: &ipalloc.AddressRequest{PoolID: "p", IP: net.ParseIP("10.32.1.1"), Gateway: true}},
+			wantCall: &ipalloc.AddressRequest{PoolID: "p", IP: netip.MustParseAddr("10.32.1.1"), Gateway: true}},
 		{name: "loopback gateway refused", req: ipam.RequestAddressRequest{PoolID: "p", Address: "127.0.0.1",
 			Options: map[string]string{optRequestType: typeGateway}}, wantErr: "127.0.0.1 is loopback"},
 		{name: "static --ip", req: ipam.RequestAddressRequest{PoolID: "p", Address: "10.32.1.9"},
-			wantCall: &ipalloc.AddressRequest{PoolID: "p", IP: net.ParseIP("10.32.1.9")}},
+			wantCall: &ipalloc.AddressRequest{PoolID: "p", IP: netip.MustParseAddr("10.32.1.9")}},
 		{name: "malformed address refused before the allocator", req: ipam.RequestAddressRequest{PoolID: "p", Address: "10.32.1.999"},
 			wantErr: `"10.32.1.999" is not an IP address`},
 		{name: "exhausted pool passed on", req: ipam.RequestAddressRequest{PoolID: "p"},
@@ -167,7 +165,7 @@ func TestRequestAddress(t *testing.T) {
 				return
 			}
 			got := f.addrs
-			if len(got) != 1 || got[0].PoolID != tt.wantCall.PoolID || !got[0].IP.Equal(tt.wantCall.IP) ||
+			if len(got) != 1 || got[0].PoolID != tt.wantCall.PoolID || got[0].IP != tt.wantCall.IP ||
 				got[0].Gateway != tt.wantCall.Gateway || got[0].MAC != tt.wantCall.MAC {
 				t.Errorf("allocator got %+v, want %+v", got, *tt.wantCall)
 			}

@@ -1,7 +1,6 @@
 package ipamdriver
 
 import (
-	"net"
 	"net/netip"
 
 	"github.com/weavego/weavego/netrules"
@@ -15,7 +14,7 @@ import (
 func checkPool(pool, subPool string) error {
 	subnet, err := netip.ParsePrefix(pool)
 	if err != nil || !subnet.Addr().Is4() {
-		return nil
+		return nil //nolint:nilerr // left to the allocator, which says how to write a CIDR (see above)
 	}
 	subnet = subnet.Masked()
 	if err := netrules.CheckSubnet(subnet); err != nil {
@@ -29,10 +28,9 @@ func checkPool(pool, subPool string) error {
 
 // checkGateway refuses a --gateway that no bridge may own (loopback,
 // multicast and the like); the allocator checks it is inside the pool.
-func checkGateway(ip net.IP) error {
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok || !a.Unmap().Is4() {
-		return nil
+func checkGateway(ip netip.Addr) error {
+	if a := ip.Unmap(); a.Is4() {
+		return netrules.CheckUnicast(a)
 	}
-	return netrules.CheckUnicast(a.Unmap())
+	return nil
 }

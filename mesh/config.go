@@ -165,7 +165,7 @@ func (c Config) validate() error {
 	}
 	for _, p := range c.Peers {
 		if _, err := peerAddr(p); err != nil {
-			return fmt.Errorf("%w: peer %q: %v", ErrInvalidConfig, p, err)
+			return fmt.Errorf("%w: peer %q: %w", ErrInvalidConfig, p, err)
 		}
 	}
 	return nil

@@ -54,7 +54,7 @@ func newKeyring(keys [][]byte) (*memberlist.Keyring, error) {
 	}
 	ring, err := memberlist.NewKeyring(keys, keys[0])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return ring, nil
 }

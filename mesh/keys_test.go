@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 )
@@ -81,7 +82,7 @@ func TestKeyedMeshesExchangeAndRotate(t *testing.T) {
 func TestKeyMethods(t *testing.T) {
 	t.Parallel()
 	open := startNode(t, nodeOpts{name: "open"})
-	if err := open.InstallKey(testKey(1)); err != ErrOpenCluster {
+	if err := open.InstallKey(testKey(1)); !errors.Is(err, ErrOpenCluster) {
 		t.Errorf("InstallKey on an open mesh: %v", err)
 	}
 	if open.Encrypted() || open.Keys() != nil {

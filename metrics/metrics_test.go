@@ -201,7 +201,7 @@ func (fakeAlloc) RequestPool(context.Context, ipalloc.PoolRequest) (ipalloc.Pool
 	return ipalloc.Pool{}, nil
 }
 func (fakeAlloc) ReleasePool(context.Context, string) error { return nil }
-func (fakeAlloc) RequestAddress(context.Context, ipalloc.AddressRequest) (*net.IPNet, error) {
-	return nil, ipalloc.ErrPoolExhausted
+func (fakeAlloc) RequestAddress(context.Context, ipalloc.AddressRequest) (netip.Prefix, error) {
+	return netip.Prefix{}, ipalloc.ErrPoolExhausted
 }
-func (fakeAlloc) ReleaseAddress(context.Context, string, net.IP) error { return nil }
+func (fakeAlloc) ReleaseAddress(context.Context, string, netip.Addr) error { return nil }

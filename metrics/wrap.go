@@ -46,8 +46,8 @@ func (k *kernel) SetVXLANPeers(addrs []netip.Addr) error { return k.next.SetVXLA
 type Allocator interface {
 	RequestPool(ctx context.Context, req ipalloc.PoolRequest) (ipalloc.Pool, error)
 	ReleasePool(ctx context.Context, id string) error
-	RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (*net.IPNet, error)
-	ReleaseAddress(ctx context.Context, poolID string, ip net.IP) error
+	RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (netip.Prefix, error)
+	ReleaseAddress(ctx context.Context, poolID string, ip netip.Addr) error
 }
 
 // Allocator returns a, timing address allocations and counting failures by
@@ -75,7 +75,7 @@ func (a *allocator) ReleasePool(ctx context.Context, id string) error {
 	return a.next.ReleasePool(ctx, id)
 }
 
-func (a *allocator) RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (*net.IPNet, error) {
+func (a *allocator) RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (netip.Prefix, error) {
 	start := time.Now()
 	ip, err := a.next.RequestAddress(ctx, req)
 	a.m.allocDur.WithLabelValues(req.PoolID).Observe(time.Since(start).Seconds())
@@ -85,7 +85,7 @@ func (a *allocator) RequestAddress(ctx context.Context, req ipalloc.AddressReque
 	return ip, err
 }
 
-func (a *allocator) ReleaseAddress(ctx context.Context, poolID string, ip net.IP) error {
+func (a *allocator) ReleaseAddress(ctx context.Context, poolID string, ip netip.Addr) error {
 	return a.next.ReleaseAddress(ctx, poolID, ip)
 }
 

@@ -126,7 +126,7 @@ func TestControlCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
-		code := run(append([]string{"--socket", tc.socket}, tt.args...), noEnv, &out, &errOut)
+		code := run(append([]string{"--socket", tc.socket}, tt.args...), process{getenv: noEnv, stdout: &out, stderr: &errOut})
 		got := out.String()
 		if tt.wantErr {
 			got = errOut.String()
@@ -147,7 +147,7 @@ func TestControlOpenCluster(t *testing.T) {
 	tc := startControl(t, true)
 	for _, args := range [][]string{{"token"}, {"key", "install", encodeKey(k(2))}} {
 		var out, errOut bytes.Buffer
-		if code := run(append([]string{"--socket=" + tc.socket}, args...), noEnv, &out, &errOut); code == 0 ||
+		if code := run(append([]string{"--socket=" + tc.socket}, args...), process{getenv: noEnv, stdout: &out, stderr: &errOut}); code == 0 ||
 			!strings.Contains(errOut.String(), "open") {
 			t.Errorf("weavego %v on an open cluster: exit %d, %q", args, code, errOut.String())
 		}

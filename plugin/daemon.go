@@ -51,8 +51,9 @@ type parts struct {
 	staleState bool
 }
 
-func runDaemon(ctx context.Context, stderr io.Writer) error {
-	set, err := settings.Parse(os.LookupEnv)
+// runDaemon runs the plugin with the settings in getenv until ctx ends.
+func runDaemon(ctx context.Context, getenv func(string) (string, bool), stderr io.Writer) error {
+	set, err := settings.Parse(getenv)
 	if err != nil {
 		return fmt.Errorf("invalid settings, not starting: %w", oneLine(err))
 	}
@@ -113,12 +114,16 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	deps := cluster.Deps{Replica: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
 	deps.HostRoutes = p.dp
 	if !set.DisableDockerAPI {
-		dc, err := dockerapi.New(set.DockerHost)
+		dc, err := dockerapi.New(dockerapi.Config{Host: set.DockerHost})
 		if err != nil {
 			return nil, err
 		}
 		deps.Docker = dc
 	}
+	// The agent reads the driver's networks and endpoints, and the driver
+	// tells the agent of changes: local lets the agent be built first.
+	local := &driverState{}
+	deps.Local = local
 	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
 		StaleState: p.staleState}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
@@ -126,7 +131,9 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	p.ipam = ipamdriver.New(p.metrics.Allocator(p.alloc), set.AllocWait+5*time.Second, log)
+	local.d = p.driver
+	p.ipam = ipamdriver.New(ipamdriver.Config{Timeout: set.AllocWait + 5*time.Second, Logger: log},
+		p.metrics.Allocator(p.alloc))
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
 		"range", set.AllocRange, "security", p.sec.Mode)
 	return p, nil
@@ -162,7 +169,7 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { _ = p.dns.Run(ctx) })
 	run(func() { p.saveMeshLoop(ctx) })
 	run(func() { p.firewallLoop(ctx) })
-	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(p.driver, p.ipam, p.log)),
+	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(pluginapi.Config{Logger: p.log}, p.driver, p.ipam)),
 		ReadHeaderTimeout: 10 * time.Second}
 	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes: maxControlBody}
@@ -275,6 +282,15 @@ func (p *parts) close() {
 		_ = p.store.Close()
 	}
 }
+
+// driverState is the agent's view of the driver's state (cluster.Local),
+// bound to the driver once it is built, before the agent runs.
+type driverState struct {
+	d *driver.Driver
+}
+
+func (s *driverState) Networks() []driver.Network   { return s.d.Networks() }
+func (s *driverState) Endpoints() []driver.Endpoint { return s.d.Endpoints() }
 
 func listenUnix(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

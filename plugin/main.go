@@ -41,11 +41,28 @@ group of the CONTROL_GROUP setting.
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], process{getenv: os.LookupEnv, stdout: os.Stdout, stderr: os.Stderr,
+		daemon: runDaemon, stopOn: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		}}))
 }
 
-func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Writer) int {
-	socket, args, err := globalFlags(args, getenv)
+// process is what run takes from the operating system; tests pass their own.
+type process struct {
+	getenv         func(string) (string, bool)
+	stdout, stderr io.Writer
+	// daemon runs the plugin until ctx ends: runDaemon.
+	daemon func(ctx context.Context, getenv func(string) (string, bool), stderr io.Writer) error
+	// stopOn returns the daemon's context, ended by SIGTERM or SIGINT in
+	// main; nil runs the daemon until it returns.
+	stopOn func(context.Context) (context.Context, context.CancelFunc)
+}
+
+// run runs the command args (os.Args without the program name) and returns
+// the exit status.
+func run(args []string, p process) int {
+	stdout, stderr := p.stdout, p.stderr
+	socket, args, err := globalFlags(args, p.getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "weavego: %v\n%s", err, usage)
 		return 2
@@ -56,9 +73,12 @@ func run(args []string, getenv func(string) (string, bool), stdout, stderr io.Wr
 	}
 	switch args[0] {
 	case "daemon":
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		ctx, stop := context.WithCancel(context.Background())
+		if p.stopOn != nil {
+			ctx, stop = p.stopOn(ctx)
+		}
 		defer stop()
-		return exit(stderr, "", runDaemon(ctx, stderr))
+		return exit(stderr, "", p.daemon(ctx, p.getenv, stderr))
 	case "status", "rmpeer", "token", "connect", "forget":
 		return exit(stderr, args[0], runClient(args, socket, stdout))
 	case "key":

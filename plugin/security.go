@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/weavego/weavego/ipconv"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/settings"
 )
@@ -84,7 +85,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	}
 	p.sec = securityStatus(set, plan, vtep)
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
-		AdvertiseAddr: ipOf(vtep), Peers: p.startPeers(), Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
+		AdvertiseAddr: ipconv.IP(vtep), Peers: p.startPeers(), Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
 		Logger: p.log, Validators: entryValidators(), TombstoneTTL: set.TombstoneTTL})
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -110,8 +108,6 @@ func (p *parts) saveMeshLoop(ctx context.Context) {
 		}
 	}
 }
-
-func ipOf(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }
 
 // savedFromCluster reports whether the replicated state saved by the last
 // run holds entries written by hosts other than self: this host has been a

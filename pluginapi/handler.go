@@ -32,13 +32,23 @@ type errorResponse struct {
 	Err string
 }
 
-// NewHandler returns the HTTP handler of both drivers.
-func NewHandler(nd network.Driver, id ipam.Ipam, log *slog.Logger) http.Handler {
-	return newHandler(nd, id, log, newRegistration(registrationLimit, registrationSettle))
+// Config configures the handler.
+type Config struct {
+	// Logger receives refused and malformed requests and driver panics;
+	// nil discards.
+	Logger *slog.Logger
 }
 
-func newHandler(nd network.Driver, id ipam.Ipam, log *slog.Logger, reg *registration) http.Handler {
-	r := router{routes: map[string]http.HandlerFunc{}, log: log}
+// NewHandler returns the HTTP handler of both drivers.
+func NewHandler(cfg Config, nd network.Driver, id ipam.Ipam) http.Handler {
+	return newHandler(cfg, nd, id, newRegistration(registrationLimit, registrationSettle))
+}
+
+func newHandler(cfg Config, nd network.Driver, id ipam.Ipam, reg *registration) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := router{routes: map[string]http.HandlerFunc{}, log: cfg.Logger}
 	r.routes["/Plugin.Activate"] = func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, http.StatusOK, map[string][]string{"Implements": {"NetworkDriver", "IpamDriver"}})
 	}
@@ -107,11 +117,11 @@ func decode(body io.Reader, req any) error {
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syn):
-			return fmt.Errorf("invalid JSON at byte %d: %v", syn.Offset, err)
+			return fmt.Errorf("invalid JSON at byte %d: %w", syn.Offset, err)
 		case errors.As(err, &typ):
 			return fmt.Errorf("field %s should be %s, not %s", typ.Field, typ.Type, typ.Value)
 		}
-		return fmt.Errorf("invalid JSON: %v", err)
+		return fmt.Errorf("invalid JSON: %w", err)
 	}
 	if dec.More() {
 		return errors.New("trailing data after the JSON object")

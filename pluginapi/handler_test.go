@@ -3,8 +3,6 @@ package pluginapi
 import (
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,7 +75,7 @@ func newTestHandler() (http.Handler, *stubNet) {
 	n := &stubNet{}
 	reg := newRegistration(time.Hour, 0)
 	reg.open()
-	return newHandler(n, stubIPAM{}, slog.New(slog.NewTextHandler(io.Discard, nil)), reg), n
+	return newHandler(Config{}, n, stubIPAM{}, reg), n
 }
 
 func post(h http.Handler, path, body string) (int, map[string]any) {
@@ -168,9 +166,8 @@ func FuzzHandler(f *testing.F) {
 
 // After a restart, endpoints wait for Docker to register the driver again, or for the limit.
 func TestEndpointsWaitForRegistration(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	t.Run("GetCapabilities opens", func(t *testing.T) {
-		h := newHandler(&stubNet{}, stubIPAM{}, log, newRegistration(time.Hour, 0))
+		h := newHandler(Config{}, &stubNet{}, stubIPAM{}, newRegistration(time.Hour, 0))
 		done := make(chan int, 1)
 		go func() {
 			code, _ := post(h, "/NetworkDriver.CreateEndpoint", `{"NetworkID":"n","EndpointID":"e"}`)
@@ -190,7 +187,7 @@ func TestEndpointsWaitForRegistration(t *testing.T) {
 		}
 	})
 	t.Run("limit opens", func(t *testing.T) {
-		h := newHandler(&stubNet{}, stubIPAM{}, log, newRegistration(10*time.Millisecond, 0))
+		h := newHandler(Config{}, &stubNet{}, stubIPAM{}, newRegistration(10*time.Millisecond, 0))
 		if code, _ := post(h, "/NetworkDriver.Join", `{"NetworkID":"n","EndpointID":"e"}`); code != 200 {
 			t.Fatalf("Join after the limit: %d", code)
 		}

@@ -14,6 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/dnsd"
+	"github.com/weavego/weavego/dockerapi"
+	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/mesh"
 )
 
 // Settings holds the plugin's parsed settings.
@@ -47,12 +53,13 @@ type Settings struct {
 	TombstoneTTL     time.Duration // TOMBSTONE_TTL: how long each host remembers a deletion (tests shorten it)
 }
 
-// Defaults of the settings, documented in the README.
+// Defaults of the settings, documented in the README. Each is the default
+// of the package that owns the setting, written there once.
 const (
-	DefaultAllocRange = "10.32.0.0/12"
-	DefaultGossipPort = 6783
-	DefaultVXLANPort  = 4789
-	DefaultDNSDomain  = "weavego.local"
+	DefaultAllocRange = ipalloc.DefaultRange
+	DefaultGossipPort = mesh.DefaultPort
+	DefaultVXLANPort  = datapath.DefaultVXLANPort
+	DefaultDNSDomain  = dnsd.DefaultDomain
 	DefaultDNSAddr    = "169.254.53.53"
 )
 
@@ -66,27 +73,27 @@ func Parse(getenv Getenv) (Settings, error) {
 	s := Settings{
 		LogLevel:    p.level("LOG_LEVEL", slog.LevelInfo),
 		AllocRange:  p.prefix("IPALLOC_RANGE", DefaultAllocRange),
-		SubnetBits:  p.integer("IPALLOC_SUBNET_BITS", 24, 8, 30),
+		SubnetBits:  p.integer("IPALLOC_SUBNET_BITS", ipalloc.DefaultSubnetBits, 8, 30),
 		Peers:       p.peers("PEERS"),
 		GossipPort:  p.integer("GOSSIP_PORT", DefaultGossipPort, 1, 65535),
 		Password:    p.str("PASSWORD", ""),
 		MTU:         p.integer("MTU", 0, 0, 65535),
 		VXLANPort:   p.integer("VXLAN_PORT", DefaultVXLANPort, 1, 65535),
 		DNSDomain:   p.domain("DNS_DOMAIN", DefaultDNSDomain),
-		DNSPort:     p.integer("DNS_PORT", 53, 1, 65535),
-		DNSTTL:      p.integer("DNS_TTL", 5, 0, 86400),
+		DNSPort:     p.integer("DNS_PORT", dnsd.DefaultPort, 1, 65535),
+		DNSTTL:      p.integer("DNS_TTL", int(dnsd.DefaultTTL/time.Second), 0, 86400),
 		DNSUpstream: p.list("DNS_UPSTREAM"),
-		AllocWait:   p.duration("IPALLOC_WAIT", 5*time.Second),
+		AllocWait:   p.duration("IPALLOC_WAIT", ipalloc.DefaultSpaceTimeout),
 		AutoReclaim: p.duration("IPALLOC_RECLAIM_AFTER", 0),
 		StateDir:    p.str("STATE_DIR", "/var/lib/weavego"),
-		DockerHost:  p.str("DOCKER_HOST", "unix:///var/run/docker.sock"),
-		ResolvConf:  p.str("RESOLV_CONF", "/etc/resolv.conf"),
+		DockerHost:  p.str("DOCKER_HOST", dockerapi.DefaultHost),
+		ResolvConf:  p.str("RESOLV_CONF", dnsd.DefaultResolvConf),
 	}
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
 	s.MetricsAddr = p.hostPort("METRICS_ADDR")
-	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", 10*time.Minute)
+	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", mesh.DefaultTombstoneTTL)
 	p.security(&s)
 	if s.MTU != 0 && s.MTU < 576 {
 		p.fail("MTU", "%d is too small: give at least 576, or 0 to take the underlay's MTU minus 50", s.MTU)
@@ -204,11 +211,7 @@ func (p *parser) serviceAddr(name, def string) netip.Addr {
 }
 
 func (p *parser) list(name string) []string {
-	var out []string
-	for _, f := range strings.FieldsFunc(p.str(name, ""), func(r rune) bool { return r == ',' || r == ' ' }) {
-		out = append(out, f)
-	}
-	return out
+	return append([]string(nil), strings.FieldsFunc(p.str(name, ""), func(r rune) bool { return r == ',' || r == ' ' })...)
 }
 
 func (p *parser) peers(name string) []string {

@@ -1,0 +1,108 @@
+package mesh
+
+import "time"
+
+// Replica is one peer's copy of the entry map with Mesh's merge rule,
+// tombstones and reaping, and no gossip: each local write is handed,
+// encoded as Mesh would broadcast it, to the Broadcast function of its
+// ReplicaConfig, and the caller delivers what it likes to other replicas
+// with Merge. Package meshtest builds in-memory clusters of replicas for
+// the tests of packages that need peers. All methods are safe for
+// concurrent use.
+type Replica struct {
+	name  string
+	store *store
+	subs  *subscribers
+	send  func(msg []byte)
+}
+
+// ReplicaConfig configures a Replica.
+type ReplicaConfig struct {
+	// Name is the peer's name, the Owner of its writes. Required.
+	Name string
+	// TombstoneTTL is how long a tombstone is kept; default
+	// DefaultTombstoneTTL.
+	TombstoneTTL time.Duration
+	// Broadcast receives every local write, encoded as a gossip message;
+	// it is called without any lock held. nil drops the writes.
+	Broadcast func(msg []byte)
+}
+
+// NewReplica returns an empty replica.
+func NewReplica(cfg ReplicaConfig) *Replica {
+	if cfg.TombstoneTTL <= 0 {
+		cfg.TombstoneTTL = DefaultTombstoneTTL
+	}
+	if cfg.Broadcast == nil {
+		cfg.Broadcast = func([]byte) {}
+	}
+	return &Replica{name: cfg.Name, store: newStore(cfg.TombstoneTTL), subs: newSubscribers(), send: cfg.Broadcast}
+}
+
+// LocalName returns the peer's name.
+func (r *Replica) LocalName() string { return r.name }
+
+// Set writes value under (kind, key) as Mesh.Set does.
+func (r *Replica) Set(kind, key string, value []byte) Entry {
+	return r.written(r.store.write(r.name, Entry{Kind: kind, Key: key, Value: value}, time.Now()))
+}
+
+// SetAtLeast writes value under (kind, key) as Mesh.SetAtLeast does.
+func (r *Replica) SetAtLeast(kind, key string, value []byte, floor uint64) Entry {
+	return r.written(r.store.writeAtLeast(r.name, Entry{Kind: kind, Key: key, Value: value}, floor, time.Now()))
+}
+
+// Delete writes a tombstone for (kind, key) as Mesh.Delete does.
+func (r *Replica) Delete(kind, key string) Entry {
+	return r.written(r.store.write(r.name, Entry{Kind: kind, Key: key, Deleted: true}, time.Now()))
+}
+
+func (r *Replica) written(rec record) Entry {
+	r.send(encodeEntries([]record{rec}))
+	r.subs.notify()
+	return rec.e.clone()
+}
+
+// Get returns the entry (kind, key), which may be a tombstone.
+func (r *Replica) Get(kind, key string) (Entry, bool) { return r.store.get(kind, key) }
+
+// List returns the live entries of kind, sorted by key.
+func (r *Replica) List(kind string) []Entry { return r.store.list(kind) }
+
+// Subscribe is Mesh.Subscribe: a coalescing change signal.
+func (r *Replica) Subscribe() (<-chan struct{}, func()) { return r.subs.add() }
+
+// Notify signals the subscribers, e.g. after a membership change that the
+// caller tracks.
+func (r *Replica) Notify() { r.subs.notify() }
+
+// State returns the full map, tombstones included, encoded as Mesh's
+// push/pull sends it.
+func (r *Replica) State() []byte { return encodeEntries(r.store.all()) }
+
+// Merge applies a message from another replica, a broadcast or a State,
+// with Mesh's merge rule, and reports whether it changed the map.
+func (r *Replica) Merge(msg []byte) (bool, error) {
+	m, err := decodeMessage(msg)
+	if err == nil && m.kind != msgEntries {
+		err = errNotState
+	}
+	if err != nil {
+		return false, err
+	}
+	changed := r.store.merge(m.entries, time.Now())
+	if len(changed) > 0 {
+		r.subs.notify()
+	}
+	return len(changed) > 0, nil
+}
+
+// Reap drops the tombstones held longer than the TombstoneTTL at now, as
+// Mesh does periodically, and returns how many it dropped.
+func (r *Replica) Reap(now time.Time) int {
+	n := r.store.reap(now)
+	if n > 0 {
+		r.subs.notify()
+	}
+	return n
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		daemonErr  error
+		real       bool // the real runDaemon, not a fake
+		wantCode   int
+		wantDaemon bool
+		wantOut    string
+		wantErr    string
+	}{
+		{name: "no command", wantCode: 2, wantErr: "usage: weavego"},
+		{name: "unknown command", args: []string{"frob"}, wantCode: 2, wantErr: `unknown command "frob"`},
+		{name: "socket without path", args: []string{"--socket"}, wantCode: 2, wantErr: "--socket needs a path"},
+		{name: "version", args: []string{"version"}, wantOut: "weavego dev"},
+		{name: "help", args: []string{"--help"}, wantOut: "Commands:"},
+		{name: "daemon", args: []string{"daemon"}, wantDaemon: true},
+		{name: "daemon fails", args: []string{"daemon"}, daemonErr: boom, wantCode: 1, wantDaemon: true,
+			wantErr: "weavego: boom"},
+		{name: "daemon with invalid settings", args: []string{"daemon"}, env: map[string]string{"MTU": "100"},
+			real: true, wantCode: 1, wantErr: "invalid settings, not starting: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			called := false
+			p := process{stdout: &out, stderr: &errOut,
+				getenv: func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok },
+				daemon: func(ctx context.Context, getenv func(string) (string, bool), stderr io.Writer) error {
+					called = true
+					if ctx.Err() != nil {
+						t.Error("daemon started with an ended context")
+					}
+					return tc.daemonErr
+				}}
+			if tc.real {
+				p.daemon = runDaemon
+			}
+			code := run(tc.args, p)
+			if code != tc.wantCode || called != tc.wantDaemon {
+				t.Errorf("exit %d, daemon run %v; want %d, %v (stderr %q)", code, called, tc.wantCode,
+					tc.wantDaemon, errOut.String())
+			}
+			if !strings.Contains(out.String(), tc.wantOut) || !strings.Contains(errOut.String(), tc.wantErr) {
+				t.Errorf("stdout %q, stderr %q; want %q, %q", out.String(), errOut.String(), tc.wantOut, tc.wantErr)
+			}
+		})
+	}
+}
