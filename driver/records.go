@@ -5,7 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/weavego/weavego/datapath"
-	"github.com/weavego/weavego/ipconv"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // Network is the driver's record of one local network.

@@ -3,7 +3,7 @@ package ipamdriver
 import (
 	"net/netip"
 
-	"github.com/weavego/weavego/netrules"
+	"github.com/weavego/weavego/internal/netrules"
 )
 
 // checkPool applies weavego's network rules (package netrules) to the

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weavego/weavego/cluster"
+	"github.com/weavego/weavego/internal/reconcile"
 )
 
 // fakeRing is a keyring with memberlist's rules, in memory.
@@ -67,7 +67,7 @@ func startControl(t *testing.T, open bool) *testControl {
 	tc := &testControl{ring: &fakeRing{keys: [][]byte{k(1)}}, socket: filepath.Join(t.TempDir(), controlSocket)}
 	c := &control{
 		report: func() StatusReport {
-			return StatusReport{Version: "test", Cluster: cluster.Status{Self: "h1"},
+			return StatusReport{Version: "test", Cluster: reconcile.Status{Self: "h1"},
 				Security: SecurityStatus{Mode: modeKey, Keys: len(tc.ring.keys), GossipAddr: "10.0.0.1:6783"}}
 		},
 		known:    func(h string) bool { return h == "h2" || h == "gone" },

@@ -13,35 +13,35 @@ import (
 	"sync"
 	"time"
 
-	"github.com/weavego/weavego/cluster"
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dnsd"
-	"github.com/weavego/weavego/dockerapi"
 	"github.com/weavego/weavego/driver"
-	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/internal/dockerapi"
+	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/internal/metrics"
+	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/internal/settings"
+	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/ipamdriver"
 	"github.com/weavego/weavego/mesh"
-	"github.com/weavego/weavego/metrics"
 	"github.com/weavego/weavego/pluginapi"
-	"github.com/weavego/weavego/settings"
-	"github.com/weavego/weavego/store"
 )
 
 // socketPath is where Docker looks for a managed plugin's socket.
-const socketPath = "/run/docker/plugins/" + cluster.Socket
+const socketPath = "/run/docker/plugins/" + reconcile.Socket
 
 // parts are the running pieces of the daemon.
 type parts struct {
 	set    settings.Settings
 	sec    SecurityStatus // fixed at start; Keys is filled in by report
 	log    *slog.Logger
-	store  *store.Store
+	store  *statefile.Store
 	mesh   *mesh.Mesh
 	dp     *datapath.Manager
 	alloc  *ipalloc.Allocator
 	dns    *dnsd.Server
 	table  *dnsd.Table
-	agent  *cluster.Agent
+	agent  *reconcile.Agent
 	driver *driver.Driver
 	ipam   *ipamdriver.Driver
 
@@ -77,7 +77,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 			opened.close()
 		}
 	}()
-	if p.store, err = store.Open(filepath.Join(set.StateDir, "weavego.db")); err != nil {
+	if p.store, err = statefile.Open(filepath.Join(set.StateDir, "weavego.db")); err != nil {
 		return nil, err
 	}
 	vtep := set.AdvertiseAddr
@@ -111,7 +111,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := cluster.Deps{Replica: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
+	deps := reconcile.Deps{Replica: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
 	deps.HostRoutes = p.dp
 	if !set.DisableDockerAPI {
 		dc, err := dockerapi.New(dockerapi.Config{Host: set.DockerHost})
@@ -124,7 +124,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	// tells the agent of changes: local lets the agent be built first.
 	local := &driverState{}
 	deps.Local = local
-	p.agent = cluster.New(cluster.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
+	p.agent = reconcile.New(reconcile.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
 		StaleState: p.staleState}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store, p.agent)
@@ -283,7 +283,7 @@ func (p *parts) close() {
 	}
 }
 
-// driverState is the agent's view of the driver's state (cluster.Local),
+// driverState is the agent's view of the driver's state (reconcile.Local),
 // bound to the driver once it is built, before the agent runs.
 type driverState struct {
 	d *driver.Driver

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weavego/weavego/cluster"
-	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/internal/reconcile"
 	"github.com/weavego/weavego/mesh"
 )
 
 func TestDiagnose(t *testing.T) {
 	now := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
-	healthy := StatusReport{Cluster: cluster.Status{Peers: []cluster.PeerStatus{
+	healthy := StatusReport{Cluster: reconcile.Status{Peers: []reconcile.PeerStatus{
 		{Name: "h1", Addr: "10.0.0.1", State: mesh.StateAlive, Local: true},
 		{Name: "h2", Addr: "10.0.0.2", State: mesh.StateAlive},
 		{Name: "h3", Addr: "10.0.0.3", State: mesh.StateLeft},
@@ -34,7 +34,7 @@ func TestDiagnose(t *testing.T) {
 			r.IPAM = ipalloc.Status{Problems: []string{"host h2 uses IPALLOC_RANGE 10.40.0.0/16 but this host uses 10.32.0.0/12"}}
 		}, []string{"uses IPALLOC_RANGE 10.40.0.0/16", "docker plugin set weavego IPALLOC_RANGE="}},
 		{"refused network", func(r *StatusReport) {
-			r.Cluster.Networks = []cluster.NetworkStatus{{Name: "net1", Subnet: "10.1.0.0/24", Refused: "subnet overlaps this host's 10.1.0.0/16"}}
+			r.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", Subnet: "10.1.0.0/24", Refused: "subnet overlaps this host's 10.1.0.0/16"}}
 		}, []string{"network net1 (10.1.0.0/24) is not created on this host", "another --subnet"}},
 		{"rejected", func(r *StatusReport) {
 			r.Rejected = []mesh.Rejection{{Owner: "h9", Kind: "endpoint", Count: 3, Last: "bad address"}}
@@ -44,7 +44,7 @@ func TestDiagnose(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := healthy
-			r.Cluster.Peers = append([]cluster.PeerStatus(nil), healthy.Cluster.Peers...)
+			r.Cluster.Peers = append([]reconcile.PeerStatus(nil), healthy.Cluster.Peers...)
 			r.JoinTargets = append([]string(nil), healthy.JoinTargets...)
 			tt.edit(&r)
 			var text strings.Builder

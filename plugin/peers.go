@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
-	"github.com/weavego/weavego/store"
 )
 
 // keyRuntimePeers holds the peers added with `weavego connect`, in the
@@ -22,7 +22,7 @@ const connectTimeout = 10 * time.Second
 // runtimePeers is the saved list of peers added at run time.
 type runtimePeers struct {
 	mu    sync.Mutex // serialises read-modify-write of the saved list
-	store *store.Store
+	store *statefile.Store
 }
 
 func (r *runtimePeers) load() ([]string, error) {

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/weavego/weavego/store"
+	"github.com/weavego/weavego/internal/statefile"
 )
 
 func TestMergePeers(t *testing.T) {
@@ -32,7 +32,7 @@ func TestMergePeers(t *testing.T) {
 // TestRuntimePeersKept: the list survives closing and reopening the state.
 func TestRuntimePeersKept(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "weavego.db")
-	s, err := store.Open(path)
+	s, err := statefile.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestRuntimePeersKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if s, err = store.Open(path); err != nil {
+	if s, err = statefile.Open(path); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

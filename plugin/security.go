@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/weavego/weavego/ipconv"
+	"github.com/weavego/weavego/internal/ipconv"
+	"github.com/weavego/weavego/internal/settings"
 	"github.com/weavego/weavego/mesh"
-	"github.com/weavego/weavego/settings"
 )
 
 // gossipKeys resolves the gossip keyring at start from the settings and the

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weavego/weavego/cluster"
+	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
-	"github.com/weavego/weavego/store"
 )
 
 const (
@@ -26,7 +26,7 @@ const (
 
 // peerName returns this host's stable peer name, made once from the host
 // name and a random suffix and kept in the state file.
-func peerName(s *store.Store) (string, error) {
+func peerName(s *statefile.Store) (string, error) {
 	var name string
 	ok, err := s.Get(bucketMeta, keyPeer, &name)
 	if err != nil {
@@ -54,7 +54,7 @@ func peerName(s *store.Store) (string, error) {
 // state saved longer than ttl ago is stale: the others have forgotten what
 // was deleted since, so its network definitions are left out (the cluster
 // supplies the live ones) rather than spread again.
-func restoreMesh(s *store.Store, m *mesh.Mesh, ttl time.Duration, log *slog.Logger) (stale bool) {
+func restoreMesh(s *statefile.Store, m *mesh.Mesh, ttl time.Duration, log *slog.Logger) (stale bool) {
 	var entries []mesh.Entry
 	ok, err := s.Get(bucketMesh, keyMesh, &entries)
 	if err != nil {
@@ -67,7 +67,7 @@ func restoreMesh(s *store.Store, m *mesh.Mesh, ttl time.Duration, log *slog.Logg
 	var savedAt time.Time
 	if _, err := s.Get(bucketMesh, keySavedAt, &savedAt); err == nil && !savedAt.IsZero() && time.Since(savedAt) > ttl {
 		stale = true
-		entries = slices.DeleteFunc(entries, func(e mesh.Entry) bool { return e.Kind == cluster.KindNetwork })
+		entries = slices.DeleteFunc(entries, func(e mesh.Entry) bool { return e.Kind == reconcile.KindNetwork })
 		log.Warn("saved gossip state is older than the tombstone lifetime; network definitions left out, "+
 			"networks removed meanwhile will be removed here", "saved", savedAt.Format(time.RFC3339))
 	}
@@ -76,7 +76,7 @@ func restoreMesh(s *store.Store, m *mesh.Mesh, ttl time.Duration, log *slog.Logg
 	return stale
 }
 
-func saveMesh(s *store.Store, m *mesh.Mesh, log *slog.Logger) {
+func saveMesh(s *statefile.Store, m *mesh.Mesh, log *slog.Logger) {
 	if err := s.Put(bucketMesh, keyMesh, m.Snapshot()); err != nil {
 		log.Warn("save gossip state; the last saved state is kept", "err", err)
 		return
@@ -112,7 +112,7 @@ func (p *parts) saveMeshLoop(ctx context.Context) {
 // savedFromCluster reports whether the replicated state saved by the last
 // run holds entries written by hosts other than self: this host has been a
 // member of a cluster.
-func savedFromCluster(s *store.Store, self string) bool {
+func savedFromCluster(s *statefile.Store, self string) bool {
 	var entries []mesh.Entry
 	if ok, err := s.Get(bucketMesh, keyMesh, &entries); err != nil || !ok {
 		return false

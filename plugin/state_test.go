@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weavego/weavego/cluster"
+	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
-	"github.com/weavego/weavego/store"
 )
 
 // A saved state older than the tombstone lifetime is restored without its
@@ -26,14 +26,14 @@ func TestRestoreMeshLeavesOutStaleNetworks(t *testing.T) {
 		{"stale", 2 * ttl, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := store.Open(filepath.Join(t.TempDir(), "weavego.db"))
+			s, err := statefile.Open(filepath.Join(t.TempDir(), "weavego.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
 			entries := []mesh.Entry{
-				{Kind: cluster.KindNetwork, Key: "net1", Owner: "other", Version: 1, Value: []byte(`{}`)},
-				{Kind: cluster.KindEndpoint, Key: "ep1", Owner: "other", Version: 1, Value: []byte(`{}`)},
+				{Kind: reconcile.KindNetwork, Key: "net1", Owner: "other", Version: 1, Value: []byte(`{}`)},
+				{Kind: reconcile.KindEndpoint, Key: "ep1", Owner: "other", Version: 1, Value: []byte(`{}`)},
 			}
 			if err := s.Put(bucketMesh, keyMesh, entries); err != nil {
 				t.Fatal(err)
@@ -44,14 +44,14 @@ func TestRestoreMeshLeavesOutStaleNetworks(t *testing.T) {
 			accept := func(mesh.Entry) error { return nil }
 			m, err := mesh.New(mesh.Config{Name: "self", BindAddr: "127.0.0.1", BindPort: -1,
 				AdvertiseAddr: []byte{127, 0, 0, 1}, Logger: slog.New(slog.DiscardHandler), TombstoneTTL: ttl,
-				Validators: map[string]func(mesh.Entry) error{cluster.KindNetwork: accept, cluster.KindEndpoint: accept}})
+				Validators: map[string]func(mesh.Entry) error{reconcile.KindNetwork: accept, reconcile.KindEndpoint: accept}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer m.Close()
 			stale := restoreMesh(s, m, ttl, slog.New(slog.DiscardHandler))
-			_, hasNet := m.Get(cluster.KindNetwork, "net1")
-			_, hasEP := m.Get(cluster.KindEndpoint, "ep1")
+			_, hasNet := m.Get(reconcile.KindNetwork, "net1")
+			_, hasEP := m.Get(reconcile.KindEndpoint, "ep1")
 			if stale != tc.wantStale || hasNet != tc.wantNet || !hasEP {
 				t.Errorf("stale=%v net=%v endpoint=%v; want stale=%v net=%v endpoint=true", stale, hasNet, hasEP, tc.wantStale, tc.wantNet)
 			}

@@ -7,17 +7,17 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/weavego/weavego/cluster"
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dnsd"
-	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/internal/reconcile"
 	"github.com/weavego/weavego/mesh"
 )
 
 // StatusReport is the answer of GET /status.
 type StatusReport struct {
 	Version string
-	Cluster cluster.Status
+	Cluster reconcile.Status
 	IPAM    ipalloc.Status
 	DNS     DNSStatus
 	// Security says how gossip is protected.

@@ -5,15 +5,15 @@ import (
 	"io"
 	"maps"
 
-	"github.com/weavego/weavego/cluster"
-	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/internal/reconcile"
 	"github.com/weavego/weavego/mesh"
 )
 
 // entryValidators is the registry of every kind weavego replicates, with
 // the check each record of another host must pass (mesh.Config.Validators).
 func entryValidators() map[string]func(mesh.Entry) error {
-	v := cluster.Validators()
+	v := reconcile.Validators()
 	maps.Copy(v, ipalloc.Validators())
 	return v
 }

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/weavego/weavego/ipconv"
+	"github.com/weavego/weavego/internal/ipconv"
 	"github.com/weavego/weavego/mesh"
 )
 

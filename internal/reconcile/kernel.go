@@ -1,0 +1,142 @@
+package reconcile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/ipconv"
+	"github.com/weavego/weavego/internal/netrules"
+	"github.com/weavego/weavego/mesh"
+)
+
+// reconcileKernel publishes this host's endpoints and networks, then makes the
+// FDB and neighbour entries of every local network match the endpoints of the
+// other hosts that are alive.
+func (a *Agent) reconcileKernel() error {
+	st := a.snapshot()
+	wantEP := map[string][]byte{}
+	for _, ep := range st.endpoints {
+		n, ok := st.networks[ep.NetworkID]
+		if !ok || n.VNI == 0 {
+			continue
+		}
+		wantEP[ep.ID] = encode(EndpointRec{VNI: n.VNI, IP: ep.Addr.Addr(), MAC: ep.MAC, VTEP: a.cfg.VTEP})
+	}
+	wantHost := map[string][]byte{}
+	local := map[uint32]string{} // VNI -> local network ID
+	subnets := map[uint32]netip.Prefix{}
+	for id, n := range st.networks {
+		if n.VNI == 0 {
+			continue
+		}
+		local[n.VNI], subnets[n.VNI] = id, n.Subnet
+		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP})
+	}
+
+	a.publishOwn(KindEndpoint, wantEP)
+	a.publishOwn(KindHostNet, wantHost)
+	if a.holdRemotes() {
+		return nil
+	}
+	// The allowlist first: a peer is alive here before its entries reach
+	// the FDB, so its VXLAN packets are accepted once they are expected.
+	peersErr := a.kernel.SetVXLANPeers(a.memberAddrs())
+	if peersErr != nil {
+		peersErr = fmt.Errorf("VXLAN allowlist: %w", peersErr)
+	}
+	return errors.Join(peersErr, a.applyRemotes(local, subnets))
+}
+
+// memberAddrs returns the underlay addresses of the live (alive or suspect)
+// members, this host included.
+func (a *Agent) memberAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, p := range a.rep.Peers() {
+		if p.State != mesh.StateAlive && p.State != mesh.StateSuspect {
+			continue
+		}
+		if addr, ok := netip.AddrFromSlice(p.Addr); ok {
+			out = append(out, addr.Unmap())
+		}
+	}
+	return out
+}
+
+// publishOwn makes this host's entries of kind equal want: it sets what is
+// missing or different and deletes what it owns but no longer has.
+func (a *Agent) publishOwn(kind string, want map[string][]byte) {
+	me := a.rep.LocalName()
+	have := map[string]bool{}
+	for _, e := range a.rep.List(kind) {
+		if e.Owner != me {
+			continue
+		}
+		have[e.Key] = true
+		if _, ok := want[e.Key]; !ok {
+			a.rep.Delete(kind, e.Key)
+		}
+	}
+	for key, val := range want {
+		if e, ok := a.rep.Get(kind, key); ok && !e.Deleted && e.Owner == me && bytes.Equal(e.Value, val) {
+			continue
+		}
+		a.rep.Set(kind, key, val)
+	}
+}
+
+// applyRemotes computes, per local network, the remote endpoints and the
+// hosts to flood to, from the entries of live peers, and hands them to the kernel.
+func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.Prefix) error {
+	me := a.rep.LocalName()
+	addrs := a.peerAddrs()
+	remotes := map[uint32][]datapath.Remote{}
+	for _, e := range a.rep.List(KindEndpoint) {
+		if e.Owner == me || !a.rep.Alive(e.Owner) {
+			continue
+		}
+		rec, ok := decode[EndpointRec](e.Value)
+		if !ok || local[rec.VNI] == "" {
+			continue
+		}
+		mac, err := netrules.ParseMAC(rec.MAC)
+		if err == nil {
+			err = a.checkWriter(e.Owner, rec.VTEP, addrs)
+		}
+		if err == nil && subnets[rec.VNI].IsValid() {
+			err = netrules.CheckInside(subnets[rec.VNI], rec.IP)
+		}
+		if err != nil || !rec.IP.IsValid() {
+			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
+			continue
+		}
+		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipconv.IP(rec.IP), MAC: mac, VTEP: ipconv.IP(rec.VTEP)})
+	}
+	flood := map[uint32][]net.IP{}
+	for _, e := range a.rep.List(KindHostNet) {
+		if e.Owner == me || !a.rep.Alive(e.Owner) || strings.HasSuffix(e.Key, "/"+me) {
+			continue
+		}
+		rec, ok := decode[HostNetRec](e.Value)
+		if !ok || local[rec.VNI] == "" || rec.VTEP == a.cfg.VTEP {
+			continue
+		}
+		if err := a.checkWriter(e.Owner, rec.VTEP, addrs); err != nil {
+			a.warnOnce("hostnet/"+e.Key, "not flooding to a host", "key", e.Key, "owner", e.Owner, "err", err)
+			continue
+		}
+		flood[rec.VNI] = append(flood[rec.VNI], ipconv.IP(rec.VTEP))
+	}
+	var errs []error
+	for vni, id := range local {
+		if err := a.kernel.SetRemotes(id, remotes[vni], flood[vni]); err != nil {
+			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", driver.ShortID(id), vni, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,59 @@
+package reconcile
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/weavego/weavego/dnsd"
+	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/mesh/meshtest"
+)
+
+type fakeDNS struct {
+	records []dnsd.Record
+	members []dnsd.Member
+	served  []dnsd.Served
+}
+
+func (f *fakeDNS) Replace(r []dnsd.Record, m []dnsd.Member) error {
+	f.records, f.members = r, m
+	return nil
+}
+func (f *fakeDNS) SetNetworks(n []dnsd.Served) error { f.served = n; return nil }
+
+func TestFeedDNS(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	dns, loc := &fakeDNS{}, newFakeLocal()
+	a := New(Config{},
+		Deps{Replica: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
+	loc.cl = a
+	other := w.Peer("h2")
+	other.Set(KindName, "cid2/7", encode(NameRec{Names: []string{"web", "www"}, IP: netip.MustParseAddr("10.32.1.2"), VNI: 7, Network: "net2"}))
+	loc.network(driver.Network{ID: "n1", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
+		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 5}, driver.Restored)
+	loc.network(driver.Network{ID: "n2", Subnet: netip.MustParsePrefix("10.32.1.0/24"),
+		Gateway: netip.MustParseAddr("10.32.1.1"), VNI: 7}, driver.Restored)
+	loc.endpoint(driver.Endpoint{ID: "e1", NetworkID: "n1", Addr: netip.MustParsePrefix("10.32.0.9/24"),
+		Joined: true, SandboxKey: "/run/docker/netns/abc"}, false)
+	loc.endpoint(driver.Endpoint{ID: "e2", NetworkID: "n2", Addr: netip.MustParsePrefix("10.32.1.9/24")}, false)
+	a.feedDNS()
+
+	want := []dnsd.Record{
+		{Name: "web", IP: netip.MustParseAddr("10.32.1.2").AsSlice(), Network: "net2", VNI: 7, Container: "cid2"},
+		{Name: "www", IP: netip.MustParseAddr("10.32.1.2").AsSlice(), Network: "net2", VNI: 7, Container: "cid2"},
+	}
+	if len(dns.records) != 2 || dns.records[0].Container != "cid2" || dns.records[1].VNI != 7 ||
+		!dns.records[0].IP.Equal(want[0].IP) || dns.records[1].Name != "www" {
+		t.Errorf("records %+v, want %+v", dns.records, want)
+	}
+	// Only the joined endpoint is a member, under its sandbox.
+	wantM := []dnsd.Member{{Owner: "sandbox /run/docker/netns/abc", VNI: 5, IP: netip.MustParseAddr("10.32.0.9")}}
+	if !slices.Equal(dns.members, wantM) {
+		t.Errorf("members %+v, want %+v", dns.members, wantM)
+	}
+	if len(dns.served) != 2 || dns.served[0].VNI != 5 || dns.served[1].Subnet.String() != "10.32.1.0/24" ||
+		dns.served[1].Gateway.String() != "10.32.1.1" {
+		t.Errorf("served %+v", dns.served)
+	}
+}

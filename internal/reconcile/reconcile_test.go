@@ -1,0 +1,127 @@
+package reconcile
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/dockerapi"
+	"github.com/weavego/weavego/mesh/meshtest"
+)
+
+// The Docker loop's decision for one local network against its cluster
+// entry (syncLocalNetwork), case by case: host a holds net1 (10.32.0.0/24,
+// VNI 100); host b, alive unless said otherwise, wrote the cluster entry.
+func TestReconcileLocalNetwork(t *testing.T) {
+	sn := netip.MustParsePrefix("10.32.0.0/24")
+	ours := NetDef{Name: "net1", Subnet: sn, VNI: 100, Origin: "b"}
+	other := NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.33.0.0/24"), VNI: 101, Origin: "b"}
+	for _, tc := range []struct {
+		name       string
+		definedBy  string  // "" = this host (a); else the replica's origin
+		stale      bool    // Config.StaleState
+		entry      *NetDef // the cluster's entry written by b; nil = none
+		deleted    bool    // b then removed it (a tombstone)
+		containers int     // attached on a
+		bDead      bool
+		wantRemove bool
+		wantOwner  string // owner of the entry afterwards; "" = no live entry
+	}{
+		{name: "removed elsewhere, containers attached: stays", definedBy: "b", entry: &ours, deleted: true, containers: 2},
+		{name: "removed elsewhere, idle: removed", definedBy: "b", entry: &ours, deleted: true, wantRemove: true},
+		{name: "replaced by another host's definition, idle: removed", definedBy: "b", entry: &other,
+			wantRemove: true, wantOwner: "b"},
+		{name: "replaced by another host's definition, in use: stays", definedBy: "b", entry: &other, containers: 1,
+			wantOwner: "b"},
+		{name: "same definition: kept as is", definedBy: "b", entry: &ours, wantOwner: "b"},
+		{name: "definition gone, replica: removed once settled", definedBy: "b", wantRemove: true},
+		{name: "definition gone, replica, alone: waits", definedBy: "b", bDead: true},
+		{name: "definition gone, defined here: published again", wantOwner: "a"},
+		{name: "definition gone, defined here, stale state: removed", stale: true, wantRemove: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := meshtest.New(meshtest.Config{})
+			w.Add("a", netip.MustParseAddr("192.0.2.1"))
+			b := w.Add("b", netip.MustParseAddr("192.0.2.2"))
+			if tc.entry != nil {
+				b.Set(KindNetwork, "net1", encode(*tc.entry))
+			}
+			if tc.deleted {
+				b.Delete(KindNetwork, "net1")
+			}
+			if tc.bDead {
+				w.Kill("b")
+			}
+			docker, loc := &fakeDocker{networks: map[string]dockerapi.Network{}}, newFakeLocal()
+			ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Settle: time.Millisecond,
+				StaleState: tc.stale}, Deps{Replica: w.Peer("a"), Local: loc, Kernel: newFakeKernel(), Docker: docker})
+			loc.cl = ag
+			ag.started = time.Now().Add(-time.Second)
+			n := dockerapi.Network{ID: "A1", Name: "net1", Subnet: sn, Containers: map[string]dockerapi.Attachment{}}
+			for i := range tc.containers {
+				n.Containers[string(rune('a'+i))] = dockerapi.Attachment{}
+			}
+			docker.networks["net1"] = n
+			rec := driver.Network{ID: "A1", Subnet: sn, VNI: 100}
+			if tc.definedBy != "" {
+				rec.Options = map[string]string{OptReplica: tc.definedBy}
+			}
+			loc.network(rec, driver.Restored)
+
+			ag.syncLocalNetwork(context.Background(), n, rec)
+
+			if removed := slices.Contains(docker.removed, "net1"); removed != tc.wantRemove {
+				t.Errorf("network removed = %v, want %v", removed, tc.wantRemove)
+			}
+			owner := ""
+			if e, ok := w.Peer("a").Get(KindNetwork, "net1"); ok && !e.Deleted {
+				owner = e.Owner
+			}
+			if owner != tc.wantOwner {
+				t.Errorf("cluster entry owned by %q, want %q", owner, tc.wantOwner)
+			}
+		})
+	}
+}
+
+// Entries whose owner is dead leave the kernel and DNS, and come back with
+// their owner; the entries themselves stay in the replicated map.
+func TestEntriesOfDeadOwners(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	w.Add("a", netip.MustParseAddr("192.0.2.1"))
+	b := w.Add("b", netip.MustParseAddr("192.0.2.2"))
+	k, dns, loc := newFakeKernel(), &fakeDNS{}, newFakeLocal()
+	ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1")},
+		Deps{Replica: w.Peer("a"), Local: loc, Kernel: k, DNSTable: dns, DNSListeners: dns})
+	loc.cl = ag
+	loc.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
+	b.Set(KindEndpoint, "ep-b", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
+		MAC: "02:00:00:00:00:05", VTEP: netip.MustParseAddr("192.0.2.2")}))
+	b.Set(KindHostNet, "100/b", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.2")}))
+	b.Set(KindName, "cid/100", encode(NameRec{Names: []string{"web"}, IP: netip.MustParseAddr("10.32.0.5"),
+		VNI: 100, Network: "net1"}))
+
+	check := func(what string, want int) {
+		t.Helper()
+		if err := ag.reconcileKernel(); err != nil {
+			t.Fatal(err)
+		}
+		ag.feedDNS()
+		r, f := k.get("A1")
+		if len(r) != want || len(f) != want || len(dns.records) != want {
+			t.Fatalf("%s: %d remotes, %d flood targets, %d names; want %d of each", what, len(r), len(f),
+				len(dns.records), want)
+		}
+	}
+	check("owner alive", 1)
+	w.Kill("b")
+	check("owner dead", 0)
+	if _, ok := w.Peer("a").Get(KindEndpoint, "ep-b"); !ok {
+		t.Fatal("the dead owner's entry left the map")
+	}
+	w.Start("b")
+	check("owner back", 1)
+}

@@ -1,0 +1,70 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"net/netip"
+)
+
+// Kinds of the entries the agent keeps in the replicated state.
+const (
+	// KindNetwork: key = network name; value = NetDef. Written by the host
+	// where the user created (or removed) the network; any host may write it.
+	KindNetwork = "net"
+	// KindEndpoint: key = Docker endpoint ID; value = EndpointRec; owner = its host.
+	KindEndpoint = "ep"
+	// KindHostNet: key = "<vni>/<host>"; value = HostNetRec; a host has the network.
+	KindHostNet = "hostnet"
+	// KindName: key = "<container ID>/<vni>"; value = NameRec; owner = its host.
+	KindName = "name"
+)
+
+// NetDef is the cluster-wide definition of a network.
+type NetDef struct {
+	Name     string
+	Subnet   netip.Prefix
+	Gateway  netip.Addr
+	IPRange  netip.Prefix `json:",omitempty"`
+	VNI      uint32
+	MTU      int               `json:",omitempty"`
+	Internal bool              `json:",omitempty"`
+	Options  map[string]string `json:",omitempty"`
+	Origin   string            // host where it was created
+}
+
+// same tells whether a local network matches the definition.
+func (d NetDef) same(subnet netip.Prefix, vni uint32) bool {
+	return d.Subnet == subnet && d.VNI == vni
+}
+
+// EndpointRec is a container's interface on a network, as other hosts need it.
+type EndpointRec struct {
+	VNI  uint32
+	IP   netip.Addr
+	MAC  string
+	VTEP netip.Addr
+}
+
+// HostNetRec says that a host has a network, and where its VXLAN ends.
+type HostNetRec struct {
+	VNI  uint32
+	VTEP netip.Addr
+}
+
+// NameRec is a container's names on one network, for DNS.
+type NameRec struct {
+	Names   []string
+	IP      netip.Addr
+	VNI     uint32
+	Network string
+}
+
+func encode(v any) []byte {
+	b, _ := json.Marshal(v) // the record types always marshal
+	return b
+}
+
+func decode[T any](b []byte) (T, bool) {
+	var v T
+	err := json.Unmarshal(b, &v)
+	return v, err == nil
+}

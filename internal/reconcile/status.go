@@ -1,0 +1,90 @@
+package reconcile
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is what `weavego status` shows of the cluster.
+type Status struct {
+	Self     string
+	VTEP     string
+	Peers    []PeerStatus
+	Networks []NetworkStatus
+}
+
+// PeerStatus is one member of the mesh.
+type PeerStatus struct {
+	Name, Addr, State string
+	Local             bool
+	Endpoints         int
+	// Since is when the peer became suspect, dead or left.
+	Since time.Time `json:",omitzero"`
+}
+
+// NetworkStatus is one cluster network.
+type NetworkStatus struct {
+	Name, Subnet, Gateway, Origin string
+	VNI                           uint32
+	Hosts                         []string
+	Endpoints                     int
+	DNSFlag                       string
+	// Refused says why this host refuses to create the network, if it does.
+	Refused string `json:",omitempty"`
+	// Kept says why a removal of the network on this host did not remove
+	// it from the cluster (in use on other hosts), if it did not.
+	Kept string `json:",omitempty"`
+}
+
+// Status reports peers and networks as this host sees them.
+func (a *Agent) Status() Status {
+	st := Status{Self: a.rep.LocalName(), VTEP: a.cfg.VTEP.String()}
+	perPeer := map[string]int{}
+	perVNI := map[uint32]int{}
+	for _, e := range a.rep.List(KindEndpoint) {
+		perPeer[e.Owner]++
+		if rec, ok := decode[EndpointRec](e.Value); ok {
+			perVNI[rec.VNI]++
+		}
+	}
+	for _, p := range a.rep.Peers() {
+		addr := ""
+		if p.Addr != nil {
+			addr = p.Addr.String()
+		}
+		st.Peers = append(st.Peers, PeerStatus{Name: p.Name, Addr: addr, State: p.State, Local: p.Local, Endpoints: perPeer[p.Name],
+			Since: p.Since})
+	}
+	hosts := map[uint32][]string{}
+	for _, e := range a.rep.List(KindHostNet) {
+		vni, host, _ := strings.Cut(e.Key, "/")
+		if v, err := strconv.ParseUint(vni, 10, 32); err == nil {
+			state := ""
+			if !a.rep.Alive(host) {
+				state = " (down)"
+			}
+			hosts[uint32(v)] = append(hosts[uint32(v)], host+state)
+		}
+	}
+	for _, e := range a.rep.List(KindNetwork) {
+		def, ok := decode[NetDef](e.Value)
+		if !ok {
+			continue
+		}
+		ns := NetworkStatus{Name: def.Name, Subnet: def.Subnet.String(), Origin: def.Origin, VNI: def.VNI,
+			Hosts: hosts[def.VNI], Endpoints: perVNI[def.VNI]}
+		if def.Gateway.IsValid() {
+			ns.Gateway = def.Gateway.String()
+			ns.DNSFlag = "--dns " + ns.Gateway
+		}
+		a.mu.Lock()
+		ns.Refused = a.refused[def.Name]
+		ns.Kept = a.kept[def.Name]
+		a.mu.Unlock()
+		sort.Strings(ns.Hosts)
+		st.Networks = append(st.Networks, ns)
+	}
+	return st
+}

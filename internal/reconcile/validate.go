@@ -1,0 +1,233 @@
+package reconcile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/weavego/weavego/internal/netrules"
+	"github.com/weavego/weavego/mesh"
+)
+
+// Bounds on the records of other hosts, beyond those of package netrules.
+const (
+	maxNames      = 32   // names of one container on one network
+	maxOptions    = 32   // driver options of a network
+	maxOptionText = 1024 // bytes of one option key or value
+	maxIDBytes    = 128  // a Docker endpoint or container ID
+	maxHostBytes  = mesh.MaxOwnerBytes
+	minMTU        = 68
+	maxMTU        = 65535
+)
+
+// Validators returns the checks of the kinds the agent keeps, for
+// mesh.Config.Validators: mesh admits a record of these kinds from another
+// host only if its check returns nil. Checks that need the membership (a
+// VTEP must be its writer's address) are made where the records are used.
+func Validators() map[string]func(mesh.Entry) error {
+	return map[string]func(mesh.Entry) error{
+		KindNetwork:  validateNetwork,
+		KindEndpoint: validateEndpoint,
+		KindHostNet:  validateHostNet,
+		KindName:     validateName,
+	}
+}
+
+func validateNetwork(e mesh.Entry) error {
+	if err := netrules.CheckNetworkName(e.Key); err != nil {
+		return err
+	}
+	if e.Deleted {
+		return nil
+	}
+	def, err := strictDecode[NetDef](e.Value)
+	if err != nil {
+		return err
+	}
+	return checkNetDef(e.Key, def)
+}
+
+// checkNetDef applies the network rules to a definition stored under name.
+func checkNetDef(name string, def NetDef) error {
+	if def.Name != name {
+		return fmt.Errorf("network %q is stored under the name %q", def.Name, name)
+	}
+	if err := netrules.CheckSubnet(def.Subnet); err != nil {
+		return err
+	}
+	if def.Gateway.IsValid() {
+		if err := netrules.CheckGateway(def.Subnet, def.Gateway); err != nil {
+			return err
+		}
+	}
+	if def.IPRange.IsValid() {
+		if err := netrules.CheckRange(def.Subnet, def.IPRange); err != nil {
+			return err
+		}
+	}
+	if err := netrules.CheckVNI(def.VNI); err != nil {
+		return err
+	}
+	if def.MTU != 0 && (def.MTU < minMTU || def.MTU > maxMTU) {
+		return fmt.Errorf("MTU %d is outside %d..%d", def.MTU, minMTU, maxMTU)
+	}
+	if len(def.Options) > maxOptions {
+		return fmt.Errorf("%d options, more than %d", len(def.Options), maxOptions)
+	}
+	for k, v := range def.Options {
+		if k == "" || len(k) > maxOptionText || len(v) > maxOptionText {
+			return fmt.Errorf("option %.64q is empty or too long", k)
+		}
+	}
+	return checkHost("origin", def.Origin)
+}
+
+func validateEndpoint(e mesh.Entry) error {
+	if err := checkID("endpoint ID", e.Key); err != nil {
+		return err
+	}
+	if e.Deleted {
+		return nil
+	}
+	rec, err := strictDecode[EndpointRec](e.Value)
+	if err != nil {
+		return err
+	}
+	return checkEndpoint(rec)
+}
+
+func checkEndpoint(rec EndpointRec) error {
+	if err := netrules.CheckVNI(rec.VNI); err != nil {
+		return err
+	}
+	if err := netrules.CheckUnicast(rec.IP); err != nil {
+		return err
+	}
+	if _, err := netrules.ParseMAC(rec.MAC); err != nil {
+		return err
+	}
+	return checkVTEP(rec.VTEP)
+}
+
+func validateHostNet(e mesh.Entry) error {
+	vni, host, ok := strings.Cut(e.Key, "/")
+	if !ok {
+		return errors.New("key is not <vni>/<host>")
+	}
+	v, err := parseVNI32(vni)
+	if err != nil {
+		return err
+	}
+	if err := checkHost("host", host); err != nil {
+		return err
+	}
+	if host != e.Owner {
+		return fmt.Errorf("host %q announces a network for host %q", e.Owner, host)
+	}
+	if e.Deleted {
+		return nil
+	}
+	rec, err := strictDecode[HostNetRec](e.Value)
+	if err != nil {
+		return err
+	}
+	if rec.VNI != v {
+		return fmt.Errorf("VNI %d in a record keyed by VNI %d", rec.VNI, v)
+	}
+	return checkVTEP(rec.VTEP)
+}
+
+func validateName(e mesh.Entry) error {
+	cid, vni, ok := strings.Cut(e.Key, "/")
+	if !ok {
+		return errors.New("key is not <container>/<vni>")
+	}
+	if err := checkID("container ID", cid); err != nil {
+		return err
+	}
+	v, err := parseVNI32(vni)
+	if err != nil {
+		return err
+	}
+	if e.Deleted {
+		return nil
+	}
+	rec, err := strictDecode[NameRec](e.Value)
+	if err != nil {
+		return err
+	}
+	if rec.VNI != v {
+		return fmt.Errorf("VNI %d in a record keyed by VNI %d", rec.VNI, v)
+	}
+	return checkNameRec(rec)
+}
+
+func checkNameRec(rec NameRec) error {
+	if len(rec.Names) == 0 || len(rec.Names) > maxNames {
+		return fmt.Errorf("%d names, want 1 to %d", len(rec.Names), maxNames)
+	}
+	for _, n := range rec.Names {
+		if err := netrules.CheckDNSName(n); err != nil {
+			return err
+		}
+	}
+	if err := netrules.CheckUnicast(rec.IP); err != nil {
+		return err
+	}
+	return netrules.CheckNetworkName(rec.Network)
+}
+
+// checkVTEP requires a unicast underlay address (IPv4 or IPv6).
+func checkVTEP(a netip.Addr) error {
+	if a.Is4() || a.Is4In6() {
+		return netrules.CheckUnicast(a)
+	}
+	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
+		return fmt.Errorf("VTEP %s is not a unicast underlay address", a)
+	}
+	return nil
+}
+
+func parseVNI32(s string) (uint32, error) {
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || strconv.FormatUint(v, 10) != s {
+		return 0, fmt.Errorf("VNI %.16q is not a decimal number", s)
+	}
+	return uint32(v), netrules.CheckVNI(uint32(v))
+}
+
+// checkID bounds a Docker ID: 1 to maxIDBytes letters, digits, '_', '.' or '-'.
+func checkID(what, s string) error {
+	if s == "" || len(s) > maxIDBytes || strings.Trim(s, idChars) != "" {
+		return fmt.Errorf("%s %.64q is not a Docker ID", what, s)
+	}
+	return nil
+}
+
+const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
+
+// checkHost bounds a host (peer) name: printable, 1 to maxHostBytes,
+// without '/' (it separates key parts).
+func checkHost(what, s string) error {
+	if s == "" || len(s) > maxHostBytes || strings.ContainsAny(s, "/\x00") {
+		return fmt.Errorf("%s %.64q is not a host name", what, s)
+	}
+	return nil
+}
+
+// strictDecode decodes one JSON object and nothing after it.
+func strictDecode[T any](b []byte) (T, error) {
+	var v T
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&v); err != nil {
+		return v, fmt.Errorf("value is not a JSON record: %w", err)
+	}
+	if d.More() {
+		return v, errors.New("value has data after its JSON record")
+	}
+	return v, nil
+}
