@@ -182,7 +182,20 @@ func (s *multiHost) networkRemove(t *testing.T) {
 		_, _ = c.h.Docker(append([]string{"rm", "-f"}, c.names...)...)
 	}
 	// h2 still has svc5 attached: a network in use anywhere stays, so h1's removal removes nothing
-	// cluster-wide and net1 comes back on h1; h1's status says why.
+	// cluster-wide and net1 comes back on h1; h1's status says why. h1 first learns that svc5 is the last
+	// endpoint left, so that the reason names h2 alone.
+	Eventually(t, 30*time.Second, func() error {
+		st, err := s.h1.Status()
+		if err != nil {
+			return err
+		}
+		for _, n := range st.Cluster.Networks {
+			if n.Name == "net1" && n.Endpoints != 1 {
+				return fmt.Errorf("h1 sees %d endpoints on net1, want svc5 alone", n.Endpoints)
+			}
+		}
+		return nil
+	})
 	start := time.Now()
 	s.h1.MustDocker(t, "network", "rm", "net1")
 	d := measure(t, start, time.Minute, func() error {
