@@ -105,6 +105,31 @@ func upLoopback(h *netlink.Handle) error {
 	return nil
 }
 
+// Repin pins again the namespaces of the networks this Manager holds open
+// whose pins went away (see nsrun.Pin): the namespace lives while a handle
+// or socket holds it, and the pin lets the next process find it. Cheap when
+// nothing is missing; call it periodically.
+func (m *Manager) Repin() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for id, n := range m.nets {
+		path := m.nsPath(id)
+		if pinned, err := nsrun.IsPinned(path); err == nil && pinned {
+			continue
+		}
+		if err := os.MkdirAll(m.nsDir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", m.nsDir, err)
+		}
+		if err := nsrun.Pin(n.ns, path); err != nil {
+			errs = append(errs, fmt.Errorf("network %s: %w", id, err))
+			continue
+		}
+		m.log.Info("pinned the namespace of a network again", "network", id, "path", path)
+	}
+	return errors.Join(errs...)
+}
+
 // dropNet closes the open namespace of id and removes its pin; the kernel
 // frees the namespace once nothing else (a socket in it) holds it. mu is
 // held.

@@ -78,6 +78,23 @@ func Create(path string, setup func() error) error {
 	return err
 }
 
+// Pin pins the namespace of the open handle ns at path again, for when its
+// bind mount went away while the namespace lived on (Docker unmounts a
+// plugin's propagated mount when it stops, even while a live-restored plugin
+// keeps running).
+func Pin(ns netns.NsHandle, path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o444)
+	if err != nil {
+		return fmt.Errorf("create pin for network namespace %s: %w", path, err)
+	}
+	f.Close()
+	src := fmt.Sprintf("/proc/self/fd/%d", int(ns))
+	if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("pin network namespace at %s again: %w", path, err)
+	}
+	return nil
+}
+
 // Open returns a handle of the namespace pinned at path; the caller closes
 // it. A missing path is os.ErrNotExist; a path with no namespace mounted on
 // it is ErrNotPinned.

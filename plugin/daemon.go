@@ -228,14 +228,17 @@ func (p *parts) removeFirewallIfIdle() {
 }
 
 // firewallLoop keeps weavego's input rules in place, undoing a flush by hand,
-// and removes an earlier weavego's forward rules that Docker's restart may
-// have left.
+// removes an earlier weavego's forward rules that Docker's restart may have
+// left, and pins the networks' namespaces again if their pins went away.
 func (p *parts) firewallLoop(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	for {
 		if err := p.dp.EnsureFirewall(); err != nil {
 			p.log.Warn("firewall rules", "err", err)
+		}
+		if err := p.dp.Repin(); err != nil {
+			p.log.Warn("network namespaces", "err", err)
 		}
 		select {
 		case <-ctx.Done():
