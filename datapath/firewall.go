@@ -28,6 +28,13 @@ func (m *Manager) EnsureFirewall() error {
 	return m.ensureFirewall()
 }
 
+// ensureFirewall removes the old forward rules only once no network is left
+// in the host namespace: until its move, such a network's bridged traffic
+// still needs them to pass Docker's FORWARD policy.
 func (m *Manager) ensureFirewall() error {
+	old, err := m.hostBridgeIDs()
+	if err != nil || len(old) > 0 {
+		return errors.Join(err, m.ensureInput())
+	}
 	return errors.Join(m.removeForward(), m.ensureInput())
 }
