@@ -47,6 +47,8 @@ func TestBenchTool(t *testing.T) {
 		res, err = benchMeshSim(args)
 	case "dnsserve":
 		err = benchDNSServe(args)
+	case "fakepeer":
+		err = benchFakePeer(args)
 	case "dnsload":
 		res, err = benchDNSLoad(args)
 	default:
