@@ -4,15 +4,20 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // The DNS comparison: the same client (Debian's dnsperf, run with nsenter in a container's namespace) against
@@ -88,7 +93,7 @@ func (b *bench) measureDNSSideBySide(t *testing.T) {
 					continue
 				}
 				tg := targets[server]
-				qps, p99, failed, err := b.dnsperf(tg.ns, tg.addr, n)
+				qps, p99, failed, err := b.dnsperf(tg.ns, tg.addr, 53, n)
 				if err != nil {
 					t.Errorf("bench: dnsperf against %s for %s: %v", server, n, err)
 					continue
@@ -120,15 +125,15 @@ func benchDNSResolves(ns, addr, name string) error {
 
 // dnsperf runs one dnsperf load against addr from the namespace ns and returns answered queries per second, the
 // 99th percentile latency in µs and the queries lost or answered with an error (see parseDNSPerf).
-func (b *bench) dnsperf(ns, addr, name string) (qps, p99us float64, failed int, err error) {
+func (b *bench) dnsperf(ns, addr string, port int, name string) (qps, p99us float64, failed int, err error) {
 	dir := b.c.dir
 	data := filepath.Join(dir, "dnsperf-"+name+".txt")
 	if err := os.WriteFile(data, []byte(name+" A\n"), 0o644); err != nil {
 		return 0, 0, 0, err
 	}
 	outFile := filepath.Join(dir, "dnsperf.out")
-	cmd := fmt.Sprintf("exec taskset -c 0 nsenter --net=%s -- dnsperf -s %s -d %s -c 8 -q 8 -l %d -v > %s",
-		ns, addr, data, benchDNSSeconds, outFile)
+	cmd := fmt.Sprintf("exec taskset -c 0 nsenter --net=%s -- dnsperf -s %s -p %d -d %s -c 8 -q 8 -l %d -v > %s",
+		ns, addr, port, data, benchDNSSeconds, outFile)
 	if _, err := run(time.Duration(benchDNSSeconds+30)*time.Second, "sh", "-c", cmd); err != nil {
 		return 0, 0, 0, err
 	}
@@ -190,4 +195,73 @@ func benchDNSPerfVersion() string {
 		}
 	}
 	return ""
+}
+
+// benchDNSStubPort is where the reference resolver of measureDNSServers listens (dnsd's is benchDNSPort).
+const benchDNSStubPort = "5301"
+
+// benchDNSStub is the reference of measureDNSServers: the least any miekg/dns resolver does (a map lookup and
+// an A reply), on 127.0.0.1:args[0] on one core, until it is killed.
+func benchDNSStub(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: dnsstub PORT")
+	}
+	runtime.GOMAXPROCS(1)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:"+args[0])
+	if err != nil {
+		return err
+	}
+	names := map[string]net.IP{"web.": net.IPv4(10, 33, 0, 1)}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg).SetReply(r)
+		if len(r.Question) == 1 {
+			q := r.Question[0]
+			if ip, ok := names[strings.ToLower(q.Name)]; ok && q.Qtype == dns.TypeA {
+				m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 5}, A: ip}}
+			}
+		}
+		_ = w.WriteMsg(m)
+	})}
+	return srv.ActivateAndServe()
+}
+
+// measureDNSServers separates the server from the path: dnsd (the real server and table, as in measureDNS) and
+// the reference resolver, each on one core (CPU 1) on 127.0.0.1 of a namespace of their own, loaded in turn by
+// the same dnsperf (CPU 0).
+func (b *bench) measureDNSServers(t *testing.T) {
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		t.Skipf("bench: dnsperf is missing (apt-get install dnsperf): %v", err)
+	}
+	ns := b.nsName("dnssrv")
+	benchMust(t, "ip", "netns", "add", ns)
+	defer func() { _, _ = run(30*time.Second, "ip", "netns", "delete", ns) }()
+	benchMust(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	nsPath := filepath.Join(netnsDir, ns)
+	servers := []struct{ path, mode, port string }{
+		{"dnsd alone, one core", "dnsserve", benchDNSPort}, {"minimal miekg/dns resolver, one core", "dnsstub", benchDNSStubPort},
+	}
+	for _, s := range servers {
+		d, err := startDaemon(s.mode, filepath.Join(b.c.dir, "bench-"+s.mode+".log"), benchToolCmd("1@"+nsPath, s.mode, s.port)...)
+		if err != nil {
+			t.Fatalf("bench: %v", err)
+		}
+		d.group = true
+		defer func() { _ = d.stop(5 * time.Second) }()
+	}
+	for rep := 0; rep < benchDNSReps; rep++ {
+		for _, s := range servers {
+			port, _ := strconv.Atoi(s.port)
+			if rep == 0 {
+				_ = Poll(20*time.Second, func() error { _, _, _, err := b.dnsperf(nsPath, "127.0.0.1", port, "web"); return err })
+			}
+			qps, p99, _, err := b.dnsperf(nsPath, "127.0.0.1", port, "web")
+			if err != nil {
+				t.Errorf("bench: dnsperf against %s: %v", s.path, err)
+				continue
+			}
+			b.rep.add(benchDNSSection, benchDNSQPS, s.path, "q/s", qps)
+			b.rep.add(benchDNSSection, benchDNSP99, s.path, "µs", p99)
+		}
+	}
+	b.rep.note("DNS servers alone: dnsd (the real server with 10,001 names, as in the IPAM and DNS section) and a minimal miekg/dns resolver (a map lookup and an A reply: the least any Go resolver on miekg/dns does, as Docker's embedded resolver is) each with GOMAXPROCS=1 pinned to CPU 1 on 127.0.0.1 of a namespace of their own, loaded in turn by the same dnsperf as above (pinned to CPU 0), %d runs each, interleaved: the server's own cost without the network path.", benchDNSReps)
 }

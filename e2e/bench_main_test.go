@@ -43,6 +43,7 @@ func TestBench(t *testing.T) {
 
 	step("mesh", func(t *testing.T) { b.measureMesh(t, []int{100, 250}, benchReps) })
 	step("dns", b.measureDNS)
+	step("dns-servers", b.measureDNSServers)
 	step("gobench", b.measureGoBench)
 	step("ipam-sim", b.measureIPAMSim)
 
@@ -78,6 +79,7 @@ func TestBench(t *testing.T) {
 		b.analyse(diag)
 	}
 	b.analyseGoals()
+	b.analyseSideBySide()
 }
 
 // benchSteps is the set of steps named in WEAVEGO_BENCH_STEPS (comma-separated), or nil for all of them.
