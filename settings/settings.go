@@ -55,9 +55,10 @@ const (
 	DefaultVXLANPort  = 4789
 	DefaultDNSDomain  = "weavego.local"
 	DefaultDNSAddr    = "169.254.53.53"
-	// DefaultDNSClientRate is dnsd's forwarding budget of one container, in queries per second.
-	DefaultDNSClientRate = 100
 )
+
+// DefaultDNSClientRate is dnsd's forwarding budget of one container, in queries per second.
+const DefaultDNSClientRate = 100
 
 // Getenv looks a variable up; os.LookupEnv fits.
 type Getenv func(name string) (string, bool)
@@ -67,27 +68,27 @@ type Getenv func(name string) (string, bool)
 func Parse(getenv Getenv) (Settings, error) {
 	p := parser{getenv: getenv}
 	s := Settings{
-		LogLevel:      p.level("LOG_LEVEL", slog.LevelInfo),
-		AllocRange:    p.prefix("IPALLOC_RANGE", DefaultAllocRange),
-		SubnetBits:    p.integer("IPALLOC_SUBNET_BITS", 24, 8, 30),
-		Peers:         p.peers("PEERS"),
-		GossipPort:    p.integer("GOSSIP_PORT", DefaultGossipPort, 1, 65535),
-		Password:      p.str("PASSWORD", ""),
-		MTU:           p.integer("MTU", 0, 0, 65535),
-		VXLANPort:     p.integer("VXLAN_PORT", DefaultVXLANPort, 1, 65535),
-		DNSDomain:     p.domain("DNS_DOMAIN", DefaultDNSDomain),
-		DNSPort:       p.integer("DNS_PORT", 53, 1, 65535),
-		DNSTTL:        p.integer("DNS_TTL", 5, 0, 86400),
-		DNSUpstream:   p.list("DNS_UPSTREAM"),
-		DNSClientRate: p.integer("DNS_CLIENT_RATE", DefaultDNSClientRate, 1, 1_000_000),
-		AllocWait:     p.duration("IPALLOC_WAIT", 5*time.Second),
-		AutoReclaim:   p.duration("IPALLOC_RECLAIM_AFTER", 0),
-		StateDir:      p.str("STATE_DIR", "/var/lib/weavego"),
-		DockerHost:    p.str("DOCKER_HOST", "unix:///var/run/docker.sock"),
-		ResolvConf:    p.str("RESOLV_CONF", "/etc/resolv.conf"),
+		LogLevel:    p.level("LOG_LEVEL", slog.LevelInfo),
+		AllocRange:  p.prefix("IPALLOC_RANGE", DefaultAllocRange),
+		SubnetBits:  p.integer("IPALLOC_SUBNET_BITS", 24, 8, 30),
+		Peers:       p.peers("PEERS"),
+		GossipPort:  p.integer("GOSSIP_PORT", DefaultGossipPort, 1, 65535),
+		Password:    p.str("PASSWORD", ""),
+		MTU:         p.integer("MTU", 0, 0, 65535),
+		VXLANPort:   p.integer("VXLAN_PORT", DefaultVXLANPort, 1, 65535),
+		DNSDomain:   p.domain("DNS_DOMAIN", DefaultDNSDomain),
+		DNSPort:     p.integer("DNS_PORT", 53, 1, 65535),
+		DNSTTL:      p.integer("DNS_TTL", 5, 0, 86400),
+		DNSUpstream: p.list("DNS_UPSTREAM"),
+		AllocWait:   p.duration("IPALLOC_WAIT", 5*time.Second),
+		AutoReclaim: p.duration("IPALLOC_RECLAIM_AFTER", 0),
+		StateDir:    p.str("STATE_DIR", "/var/lib/weavego"),
+		DockerHost:  p.str("DOCKER_HOST", "unix:///var/run/docker.sock"),
+		ResolvConf:  p.str("RESOLV_CONF", "/etc/resolv.conf"),
 	}
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
+	s.DNSClientRate = p.integer("DNS_CLIENT_RATE", DefaultDNSClientRate, 1, 1_000_000)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
 	s.MetricsAddr = p.hostPort("METRICS_ADDR")
 	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", 10*time.Minute)
