@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/weavego/weavego/cluster"
@@ -30,15 +31,16 @@ import (
 // plugin: a fake peer is what any holder of the cluster key could already be.
 const benchFakePeerPrefix = "FAKEPEER "
 
-// benchFakePeer runs the fake peer: args = NAME BINDIP KEY NETWORK PEERS(comma-separated). It reads commands on
+// benchFakePeer runs the fake peer: args = NAME BINDIP KEY NETWORK PEERS [TAKEN], comma-separated lists (TAKEN:
+// addresses of real containers, which fake endpoints must not reuse). It reads commands on
 // stdin, one a line, and answers each with one line starting with benchFakePeerPrefix:
 //
 //	set N          hold exactly endpoints 0..N-1 (adding and deleting at once)
 //	add FROM K MS  add endpoints FROM..FROM+K-1, one every MS milliseconds
 //	stats          mesh.Stats as JSON
 func benchFakePeer(args []string) error {
-	if len(args) != 5 {
-		return errors.New("usage: fakepeer NAME BINDIP KEY NETWORK PEERS")
+	if len(args) != 5 && len(args) != 6 {
+		return errors.New("usage: fakepeer NAME BINDIP KEY NETWORK PEERS [TAKEN]")
 	}
 	key, err := settings.ParseKey(args[2])
 	if err != nil {
@@ -58,6 +60,15 @@ func benchFakePeer(args []string) error {
 	if err := p.waitNetwork(2 * time.Minute); err != nil {
 		return err
 	}
+	taken := map[netip.Addr]bool{p.def.Gateway: true}
+	if len(args) == 6 {
+		for _, s := range strings.Split(args[5], ",") {
+			if a, err := netip.ParseAddr(s); err == nil {
+				taken[a] = true
+			}
+		}
+	}
+	p.ips = benchFreeAddrs(p.def.Subnet, taken, 8192)
 	m.Set(cluster.KindHostNet, fmt.Sprintf("%d/%s", p.def.VNI, args[0]), benchJSON(cluster.HostNetRec{VNI: p.def.VNI, VTEP: p.vtep}))
 	fmt.Printf("%sready vni=%d subnet=%s\n", benchFakePeerPrefix, p.def.VNI, p.def.Subnet)
 	return p.serve(os.Stdin)
@@ -68,7 +79,8 @@ type benchPeerState struct {
 	network string
 	vtep    netip.Addr
 	def     cluster.NetDef
-	held    int // endpoints 0..held-1 are published
+	ips     []netip.Addr // address of fake endpoint i, free of real containers
+	held    int          // endpoints 0..held-1 are published
 }
 
 // waitNetwork waits until the network's definition has arrived by gossip.
@@ -122,17 +134,27 @@ func (p *benchPeerState) serve(in io.Reader) error {
 	return sc.Err()
 }
 
-// benchFakeIP is the address of fake endpoint i: counted down from the top of the subnet, far from the
-// addresses the IPAM gives the real containers (from the bottom).
-func benchFakeIP(subnet netip.Prefix, i int) netip.Addr {
+// benchFreeAddrs lists up to n addresses of subnet that are not taken, from the highest host address down.
+func benchFreeAddrs(subnet netip.Prefix, taken map[netip.Addr]bool, n int) []netip.Addr {
+	var out []netip.Addr
+	for a := benchFakeTop(subnet); subnet.Contains(a) && a != subnet.Addr() && len(out) < n; a = a.Prev() {
+		if !taken[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// benchFakeTop is the highest host address of subnet: fake endpoints are counted down from it.
+func benchFakeTop(subnet netip.Prefix) netip.Addr {
 	top := binary.BigEndian.Uint32(subnet.Addr().AsSlice()) | (1<<(32-subnet.Bits()) - 1)
 	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], top-1-uint32(i))
+	binary.BigEndian.PutUint32(b[:], top-1)
 	return netip.AddrFrom4(b)
 }
 
 func (p *benchPeerState) publish(i int) {
-	ip := benchFakeIP(p.def.Subnet, i)
+	ip := p.ips[i%len(p.ips)]
 	a := ip.As4()
 	mac := fmt.Sprintf("02:fe:%02x:%02x:%02x:%02x", a[0], a[1], a[2], a[3])
 	p.m.Set(cluster.KindEndpoint, fmt.Sprintf("benchpeer-ep-%05d", i),
@@ -149,4 +171,45 @@ func (p *benchPeerState) unpublish(i int) {
 func benchJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// TestBenchFakePeerCommands drives the fake peer's command loop on a mesh of one on loopback (no hosts needed).
+func TestBenchFakePeerCommands(t *testing.T) {
+	m, err := mesh.New(mesh.Config{Name: "benchpeer", BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	subnet := netip.MustParsePrefix("10.100.0.0/19")
+	taken := map[netip.Addr]bool{netip.MustParseAddr("10.100.31.253"): true}
+	ips := benchFreeAddrs(subnet, taken, 8192)
+	if len(ips) != 8190-1 || ips[0] != netip.MustParseAddr("10.100.31.254") || ips[1] != netip.MustParseAddr("10.100.31.252") {
+		t.Fatalf("free addresses: %d, first %v", len(ips), ips[:2])
+	}
+	p := &benchPeerState{m: m, network: "n", vtep: benchFakePeerAddr, ips: ips,
+		def: cluster.NetDef{Name: "n", Subnet: subnet, VNI: 42}}
+	var out strings.Builder
+	stdout := os.Stdout
+	r, w, _ := os.Pipe()
+	os.Stdout = w
+	err = p.serve(strings.NewReader("set 3\nadd 3 2 0\nset 1\nstats\n"))
+	w.Close()
+	os.Stdout = stdout
+	b, _ := io.ReadAll(r)
+	out.Write(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := 0
+	for _, e := range m.List(cluster.KindEndpoint) {
+		if !e.Deleted {
+			live++
+			if err := cluster.Validators()[cluster.KindEndpoint](e); err != nil {
+				t.Errorf("endpoint %s: %v", e.Key, err)
+			}
+		}
+	}
+	if live != 1 || !strings.Contains(out.String(), benchFakePeerPrefix+"ok 5") || !strings.Contains(out.String(), benchFakePeerPrefix+"stats ") {
+		t.Fatalf("%d live endpoints, output:\n%s", live, out.String())
+	}
 }

@@ -141,6 +141,9 @@ func (b *bench) scaleFootprint(t *testing.T, path string, fp *benchPeerProc) {
 		b.rep.add(benchScaleSection, "FDB entries (remote endpoints) on h1", path, "entries", float64(fdb))
 		b.rep.add(benchScaleSection, "neighbour entries on h1", path, "entries", float64(neigh))
 	}
+	if m, err := benchReconcileMetrics(h1); err == nil {
+		b.rep.add(benchScaleSection, "h1 datapath reconcile errors so far", path, "errors", m.errors)
+	}
 	for _, h := range b.c.Hosts() {
 		if pid, err := benchPluginPID(h); err == nil {
 			if s, err := benchSample(pid); err == nil {
@@ -276,7 +279,8 @@ func (b *bench) startFakePeer(t *testing.T) *benchPeerProc {
 	for _, h := range b.c.Hosts() {
 		peers = append(peers, h.IP.String())
 	}
-	args := benchToolCmd(netnsDir+"/"+ns, "fakepeer", "benchpeer", benchFakePeerAddr.String(), b.key, benchScaleNet, strings.Join(peers, ","))
+	args := benchToolCmd(netnsDir+"/"+ns, "fakepeer", "benchpeer", benchFakePeerAddr.String(), b.key, benchScaleNet,
+		strings.Join(peers, ","), strings.Join(b.scaleTaken(t), ","))
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = cleanEnv()
 	in, err := cmd.StdinPipe()
@@ -335,6 +339,22 @@ func (p *benchPeerProc) stop(cmd *exec.Cmd) {
 	}
 }
 
+// scaleTaken lists the addresses of the containers on the scale network, on every host.
+func (b *bench) scaleTaken(t *testing.T) []string {
+	var out []string
+	for _, h := range b.c.Hosts() {
+		s, err := h.Docker("network", "inspect", "--format", "{{range .Containers}}{{.IPv4Address}} {{end}}", benchScaleNet)
+		if err != nil {
+			t.Fatalf("bench: %v", err)
+		}
+		for _, p := range strings.Fields(s) {
+			ip, _, _ := strings.Cut(p, "/")
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
 // cmd sends one command and waits for its answer.
 func (p *benchPeerProc) cmd(t *testing.T, c string) string {
 	if _, err := fmt.Fprintln(p.cmdIn, c); err != nil {
@@ -353,7 +373,7 @@ func (p *benchPeerProc) cmd(t *testing.T, c string) string {
 }
 
 // benchReconcile is the datapath reconcile histogram's count and sum (seconds).
-type benchReconcile struct{ count, sum float64 }
+type benchReconcile struct{ count, sum, errors float64 }
 
 // benchReconcileMetrics reads h's plugin metrics (METRICS_ADDR on the host's loopback).
 func benchReconcileMetrics(h *Host) (benchReconcile, error) {
@@ -373,6 +393,8 @@ func benchReconcileMetrics(h *Host) (benchReconcile, error) {
 			r.count = v
 		case "weavego_datapath_reconcile_duration_seconds_sum":
 			r.sum = v
+		case "weavego_datapath_reconcile_errors_total":
+			r.errors = v
 		}
 	}
 	return r, nil
