@@ -250,23 +250,3 @@ func rawExchange(t *testing.T, addr string, pkt []byte, expectNone bool) *dns.Ms
 	}
 	return m
 }
-
-func TestLoad(t *testing.T) {
-	s := newTestServer(t, AnyPort)
-	if err := s.SetNetworks(gws("127.0.0.8")); err != nil {
-		t.Fatal(err)
-	}
-	qps, p99, err := Load(context.Background(), s.Addrs()[0], "web", 4, 2000)
-	if err != nil || qps <= 0 || p99 <= 0 {
-		t.Fatalf("Load: qps %.0f p99 %v err %v", qps, p99, err)
-	}
-	t.Logf("loopback load: %.0f qps, p99 %v", qps, p99)
-	for _, bad := range []struct {
-		addr       string
-		workers, n int
-	}{{"10.0.0.1:53", 1, 1}, {"127.0.0.1:53", 0, 1}, {"127.0.0.1:53", 1, MaxLoadQueries + 1}} {
-		if _, _, err := Load(context.Background(), bad.addr, "web", bad.workers, bad.n); err == nil {
-			t.Errorf("Load(%v) accepted", bad)
-		}
-	}
-}

@@ -43,6 +43,7 @@ func TestBench(t *testing.T) {
 
 	step("mesh", func(t *testing.T) { b.measureMesh(t, []int{100, 250}, benchReps) })
 	step("dns", b.measureDNS)
+	step("dns-servers", b.measureDNSServers)
 	step("gobench", b.measureGoBench)
 	step("ipam-sim", b.measureIPAMSim)
 
@@ -64,13 +65,21 @@ func TestBench(t *testing.T) {
 	if weave {
 		step("plugin-cost", func(t *testing.T) { b.measureCost(t, benchReps) })
 	}
+	if weave {
+		step("dns-side-by-side", b.measureDNSSideBySide)
+		step("flood", b.measureFlood)
+	}
 	var diag *benchDiag
 	step("diagnose", func(t *testing.T) { diag = b.diagnose(t) })
 	step("mtu-9000", b.measureMTU)
+	if weave {
+		step("scale", b.measureScale) // last: 200 containers and a fake peer until it ends
+	}
 	if diag != nil {
 		b.analyse(diag)
 	}
 	b.analyseGoals()
+	b.analyseSideBySide()
 }
 
 // benchSteps is the set of steps named in WEAVEGO_BENCH_STEPS (comma-separated), or nil for all of them.
@@ -87,11 +96,16 @@ func benchSteps() map[string]bool {
 	return m
 }
 
-// write prints the report and writes BENCHMARKS.md.
+// write prints the report and writes BENCHMARKS.md, or build/BENCHMARKS-steps.md when WEAVEGO_BENCH_STEPS
+// names only some steps (a partial report must not replace the whole one).
 func (b *bench) write(env string) {
 	md := b.rep.markdown(env)
 	b.t.Logf("bench report:\n%s", md)
 	path, _ := filepath.Abs(filepath.Join("..", "BENCHMARKS.md"))
+	if benchSteps() != nil {
+		path, _ = filepath.Abs(filepath.Join("..", "build", "BENCHMARKS-steps.md"))
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
+	}
 	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
 		b.t.Errorf("bench: write %s: %v", path, err)
 		return

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/dnsd"
+	"github.com/weavego/weavego/e2e/dnsload"
 )
 
 // benchDNSResult is a series of Loads of dnsd: answered queries per second and their p99 latency in µs.
@@ -62,7 +63,7 @@ func benchDNSServe(args []string) error {
 	select {}
 }
 
-// benchDNSLoad loads the dnsd at args[0] with dnsd.Load: args[1] queries per run, for each worker count in
+// benchDNSLoad loads the dnsd at args[0] with dnsload.Run: args[1] queries per run, for each worker count in
 // args[2:], three runs each, interleaved.
 func benchDNSLoad(args []string) (*benchDNSResult, error) {
 	if len(args) < 3 {
@@ -73,7 +74,7 @@ func benchDNSLoad(args []string) (*benchDNSResult, error) {
 	for rep := 0; rep < 3; rep++ {
 		for _, a := range args[2:] {
 			w, _ := strconv.Atoi(a)
-			qps, p99, err := dnsd.Load(context.Background(), args[0], "web."+dnsd.DefaultDomain, w, n)
+			qps, p99, err := dnsload.Run(context.Background(), args[0], "web."+dnsd.DefaultDomain, w, n)
 			if err != nil {
 				return nil, err
 			}
@@ -114,7 +115,7 @@ func (b *bench) measureDNS(t *testing.T) {
 		b.rep.add("IPAM and DNS", "DNS A queries answered per second", path, "q/s", res.QPS[i])
 		b.rep.add("IPAM and DNS", "DNS query p99", path, "µs", res.P99us[i])
 	}
-	b.rep.note("DNS: dnsd (the real server, 10,001 names) in a process of its own with GOMAXPROCS=1 pinned to CPU 1, on 127.0.0.1 in a namespace of its own; the load (dnsd.Load: 50,000 UDP A queries for a local name per run from 1, 4 and 16 sequential clients, 3 runs each, interleaved) pinned to CPU 0.")
+	b.rep.note("DNS: dnsd (the real server, 10,001 names) in a process of its own with GOMAXPROCS=1 pinned to CPU 1, on 127.0.0.1 in a namespace of its own; the load (e2e/dnsload: 50,000 UDP A queries for a local name per run from 1, 4 and 16 sequential clients, 3 runs each, interleaved) pinned to CPU 0.")
 }
 
 // measureGoBench runs the Go benchmarks of ipalloc and dnsd (no network) and records their custom metrics.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,7 +202,9 @@ func (b *bench) installWeavego(h *Host) error {
 	if b.key == "" {
 		b.key = newClusterKey(b.t)
 	}
-	return h.InstallPlugin(map[string]string{"PEERS": b.benchPeers(), "KEY": b.key, "LOG_LEVEL": "info"})
+	return h.InstallPlugin(map[string]string{"PEERS": b.benchPeers(), "KEY": b.key, "LOG_LEVEL": "info",
+		"DNS_UPSTREAM":    fmt.Sprintf("%s:%d", UnderlayGateway, benchDNSUpstreamPort),
+		"DNS_CLIENT_RATE": strconv.Itoa(benchDNSClientRate), "METRICS_ADDR": benchMetricsAddr})
 }
 
 // setupWeavego installs the plugin on h1 and h2 (h3 comes later, to measure how a new host learns the

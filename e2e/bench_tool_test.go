@@ -47,6 +47,10 @@ func TestBenchTool(t *testing.T) {
 		res, err = benchMeshSim(args)
 	case "dnsserve":
 		err = benchDNSServe(args)
+	case "dnsstub":
+		err = benchDNSStub(args)
+	case "fakepeer":
+		err = benchFakePeer(args)
 	case "dnsload":
 		res, err = benchDNSLoad(args)
 	default:

@@ -43,6 +43,7 @@ type Settings struct {
 	DNSTTL           int           // DNS_TTL, seconds
 	DNSUpstream      []string      // DNS_UPSTREAM: ip[:port] resolvers; empty = the host's resolv.conf
 	DNSAddr          netip.Addr    // DNS_ADDR: the service address of dnsd on every network; invalid = off
+	DNSClientRate    int           // DNS_CLIENT_RATE: forwarded queries per second of one container (burst: twice that)
 	AllocWait        time.Duration // IPALLOC_WAIT: how long a host short of addresses waits for another host to give some
 	AutoReclaim      time.Duration // IPALLOC_RECLAIM_AFTER: 0 = never take space of dead hosts automatically
 	StateDir         string        // STATE_DIR (the `state` mount)
@@ -62,6 +63,9 @@ const (
 	DefaultDNSDomain  = dnsd.DefaultDomain
 	DefaultDNSAddr    = "169.254.53.53"
 )
+
+// DefaultDNSClientRate is dnsd's forwarding budget of one container, in queries per second.
+const DefaultDNSClientRate = 100
 
 // Getenv looks a variable up; os.LookupEnv fits.
 type Getenv func(name string) (string, bool)
@@ -91,6 +95,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	}
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
+	s.DNSClientRate = p.integer("DNS_CLIENT_RATE", DefaultDNSClientRate, 1, 1_000_000)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
 	s.MetricsAddr = p.hostPort("METRICS_ADDR")
 	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", mesh.DefaultTombstoneTTL)

@@ -50,6 +50,9 @@ func TestParse(t *testing.T) {
 		{"dns addr v6", map[string]string{"DNS_ADDR": "fd00::53"}, []string{"DNS_ADDR", "IPv4"}, nil},
 		{"dns addr loopback", map[string]string{"DNS_ADDR": "127.0.0.53"}, []string{"DNS_ADDR"}, nil},
 		{"dns addr prefix", map[string]string{"DNS_ADDR": "169.254.53.53/32"}, []string{"DNS_ADDR"}, nil},
+		{"dns client rate default", nil, nil, func(s Settings) bool { return s.DNSClientRate == DefaultDNSClientRate }},
+		{"dns client rate", map[string]string{"DNS_CLIENT_RATE": "5000"}, nil, func(s Settings) bool { return s.DNSClientRate == 5000 }},
+		{"dns client rate zero", map[string]string{"DNS_CLIENT_RATE": "0"}, []string{"DNS_CLIENT_RATE"}, nil},
 		{"several errors at once", map[string]string{"MTU": "x", "VXLAN_PORT": "0"}, []string{"setting MTU", "setting VXLAN_PORT"}, nil},
 	}
 	for _, tt := range tests {

@@ -1,4 +1,7 @@
-package dnsd
+// Package dnsload is the DNS load generator of weavego's benchmarks: closed-loop UDP clients that each wait
+// for a reply before sending the next query, and report queries per second and the 99th percentile latency.
+// It lives beside the e2e harness because nothing in the plugin uses it; it only ever aims at loopback.
+package dnsload
 
 import (
 	"context"
@@ -13,29 +16,29 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Bounds on Load, so that a benchmark can never turn into a flood.
+// Bounds on Run, so that a benchmark can never turn into a flood.
 const (
-	// MaxLoadWorkers bounds Load's concurrent clients.
-	MaxLoadWorkers = 256
-	// MaxLoadQueries bounds the queries of one Load call.
-	MaxLoadQueries = 1_000_000
-	// MaxLoadDuration bounds the running time of one Load call.
-	MaxLoadDuration = 2 * time.Minute
-	// loadQueryTimeout is how long Load waits for one reply.
+	// MaxWorkers bounds Run's concurrent clients.
+	MaxWorkers = 256
+	// MaxQueries bounds the queries of one Run call.
+	MaxQueries = 1_000_000
+	// MaxDuration bounds the running time of one Run call.
+	MaxDuration = 2 * time.Minute
+	// loadQueryTimeout is how long Run waits for one reply.
 	loadQueryTimeout = time.Second
 )
 
-// Load sends n A queries for name to the DNS server at addr, which must be a
+// Run sends n A queries for name to the DNS server at addr, which must be a
 // loopback "ip:port", over UDP from workers clients that each wait for a
 // reply before sending the next query. It returns the rate of answered
 // queries and the 99th percentile latency of those. It stops when ctx is
-// done or after MaxLoadDuration; err then says how far it got, and also
+// done or after MaxDuration; err then says how far it got, and also
 // reports queries that got no valid reply within a second.
-func Load(ctx context.Context, addr, name string, workers, n int) (qps float64, p99 time.Duration, err error) {
-	if err := checkLoadArgs(addr, workers, n); err != nil {
+func Run(ctx context.Context, addr, name string, workers, n int) (qps float64, p99 time.Duration, err error) {
+	if err := checkArgs(addr, workers, n); err != nil {
 		return 0, 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, MaxLoadDuration)
+	ctx, cancel := context.WithTimeout(ctx, MaxDuration)
 	defer cancel()
 	var next atomic.Int64
 	lat := make([][]time.Duration, workers)
@@ -59,16 +62,16 @@ func Load(ctx context.Context, addr, name string, workers, n int) (qps float64, 
 	return qps, p99, nil
 }
 
-func checkLoadArgs(addr string, workers, n int) error {
+func checkArgs(addr string, workers, n int) error {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || !ap.Addr().IsLoopback() {
 		return fmt.Errorf("load target %q: must be a loopback ip:port", addr)
 	}
-	if workers < 1 || workers > MaxLoadWorkers {
-		return fmt.Errorf("load workers %d: must be 1..%d", workers, MaxLoadWorkers)
+	if workers < 1 || workers > MaxWorkers {
+		return fmt.Errorf("load workers %d: must be 1..%d", workers, MaxWorkers)
 	}
-	if n < 1 || n > MaxLoadQueries {
-		return fmt.Errorf("load queries %d: must be 1..%d", n, MaxLoadQueries)
+	if n < 1 || n > MaxQueries {
+		return fmt.Errorf("load queries %d: must be 1..%d", n, MaxQueries)
 	}
 	return nil
 }

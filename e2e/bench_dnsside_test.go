@@ -1,0 +1,267 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// The DNS comparison: the same client (Debian's dnsperf, run with nsenter in a container's namespace) against
+// dnsd and against Docker's embedded resolver (127.0.0.11) on a user-defined bridge network of the same host,
+// for a name of this host, a name of another host and a forwarded name, answered by one upstream resolver in
+// the underlay namespace (never the internet).
+const (
+	benchDNSBridgeNet = "bench-dns-bridge"
+	benchDNSSection   = "DNS side by side"
+	benchDNSQPS       = "DNS queries per second (dnsperf, 8 clients)"
+	benchDNSP99       = "DNS query p99 (dnsperf, 8 clients)"
+	// benchDNSUpstreamPort is 53: Docker's --dns takes no port.
+	benchDNSUpstreamPort = 53
+	benchDNSSeconds      = 3
+	// benchDNSReps is high: on a shared 2-CPU machine one run of either server varies several-fold.
+	benchDNSReps   = 7
+	benchDNSdnsd   = "dnsd"
+	benchDNSDocker = "docker-embedded"
+)
+
+// benchDNSCase is one kind of name, with the name each server is asked (empty: the server cannot answer it).
+type benchDNSCase struct {
+	label        string
+	dnsd, docker string
+}
+
+var benchDNSCases = []benchDNSCase{
+	{"name on this host", "dnsw-here", "dnsb-here"},
+	{"name on another host", "dnsw-there", ""},
+	{"forwarded name", outsideName, outsideName},
+}
+
+func benchDNSPath(server string, c benchDNSCase) string { return server + ", " + c.label }
+
+// measureDNSSideBySide needs setup-weavego (the weavego network on h1 and h2, installed with DNS_UPSTREAM at
+// the upstream started here and a DNS_CLIENT_RATE the load stays under).
+func (b *bench) measureDNSSideBySide(t *testing.T) {
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		t.Skipf("bench: dnsperf is missing (apt-get install dnsperf): %v", err)
+	}
+	h1, h2 := b.c.Host(0), b.c.Host(1)
+	serveOutsideNameIn(t, filepath.Join(netnsDir, b.c.UnderlayNS), fmt.Sprintf("%s:%d", UnderlayGateway, benchDNSUpstreamPort))
+	wClient, _ := b.container(t, h1, benchWeaveNet, "dnsw-client")
+	b.container(t, h1, benchWeaveNet, "dnsw-here")
+	b.container(t, h2, benchWeaveNet, "dnsw-there")
+	h1.MustDocker(t, "network", "create", benchDNSBridgeNet)
+	b.t.Cleanup(func() { _, _ = h1.Docker("network", "rm", benchDNSBridgeNet) })
+	dClient, _ := b.container(t, h1, benchDNSBridgeNet, "dnsb-client", "--dns", UnderlayGateway.String())
+	b.container(t, h1, benchDNSBridgeNet, "dnsb-here")
+	targets := map[string]struct{ ns, addr string }{
+		benchDNSdnsd: {wClient, dnsServiceAddr}, benchDNSDocker: {dClient, "127.0.0.11"},
+	}
+	name := func(server string, c benchDNSCase) string {
+		if server == benchDNSdnsd {
+			return c.dnsd
+		}
+		return c.docker
+	}
+	for _, c := range benchDNSCases {
+		for server, tg := range targets {
+			if n := name(server, c); n != "" {
+				if err := Poll(time.Minute, func() error { return benchDNSResolves(tg.ns, tg.addr, n) }); err != nil {
+					t.Fatalf("bench: %s does not answer %s: %v", server, n, err)
+				}
+			}
+		}
+	}
+	for rep := 0; rep < benchDNSReps; rep++ {
+		for _, c := range benchDNSCases {
+			for _, server := range []string{benchDNSdnsd, benchDNSDocker} {
+				n := name(server, c)
+				if n == "" {
+					continue
+				}
+				tg := targets[server]
+				qps, p99, failed, err := b.dnsperf(tg.ns, tg.addr, 53, n)
+				if err != nil {
+					t.Errorf("bench: dnsperf against %s for %s: %v", server, n, err)
+					continue
+				}
+				b.rep.add(benchDNSSection, benchDNSQPS, benchDNSPath(server, c), "q/s", qps)
+				b.rep.add(benchDNSSection, benchDNSP99, benchDNSPath(server, c), "µs", p99)
+				b.rep.add(benchDNSSection, "DNS queries lost or failed (SERVFAIL) per run", benchDNSPath(server, c), "queries", float64(failed))
+			}
+		}
+	}
+	b.rep.note("DNS side by side: Debian's dnsperf %s (`-c 8 -q 8 -l %d -v`: 8 sockets with at most 8 queries outstanding, %d s per run, p99 from the per-query latencies it prints), pinned to CPU 0 and run with nsenter in a container's namespace on h1, %d runs per server and name, interleaved; the servers are not pinned. dnsd is asked at DNS_ADDR from a container of the weavego network; Docker's embedded resolver at 127.0.0.11 from a container of a user-defined bridge network on the same host (Docker cannot answer names of other hosts on a local network, so that case has no Docker figure). Forwarded names go to one upstream resolver in the underlay namespace (the test process, miekg/dns), reached by dnsd through DNS_UPSTREAM and by Docker through the container's --dns; dnsd runs with DNS_CLIENT_RATE=%d so its per-container forwarding budget (100/s by default) does not refuse the load.",
+		benchDNSPerfVersion(), benchDNSSeconds, benchDNSSeconds, benchDNSReps, benchDNSClientRate)
+}
+
+// benchDNSClientRate is the DNS_CLIENT_RATE the benchmark's weavego hosts get.
+const benchDNSClientRate = 1_000_000
+
+// benchDNSResolves asks addr once for name from the namespace ns and wants an address.
+func benchDNSResolves(ns, addr, name string) error {
+	out, err := run(10*time.Second, "nsenter", "--net="+ns, "--", "busybox", "nslookup", "-type=a", name, addr)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(out[strings.Index(out, "Name:")+1:], "Address") {
+		return fmt.Errorf("no address for %s in %q", name, out)
+	}
+	return nil
+}
+
+// dnsperf runs one dnsperf load against addr from the namespace ns and returns answered queries per second, the
+// 99th percentile latency in µs and the queries lost or answered with an error (see parseDNSPerf).
+func (b *bench) dnsperf(ns, addr string, port int, name string) (qps, p99us float64, failed int, err error) {
+	dir := b.c.dir
+	data := filepath.Join(dir, "dnsperf-"+name+".txt")
+	if err := os.WriteFile(data, []byte(name+" A\n"), 0o644); err != nil {
+		return 0, 0, 0, err
+	}
+	outFile := filepath.Join(dir, "dnsperf.out")
+	cmd := fmt.Sprintf("exec taskset -c 0 nsenter --net=%s -- dnsperf -s %s -p %d -d %s -c 8 -q 8 -l %d -v > %s",
+		ns, addr, port, data, benchDNSSeconds, outFile)
+	if _, err := run(time.Duration(benchDNSSeconds+30)*time.Second, "sh", "-c", cmd); err != nil {
+		return 0, 0, 0, err
+	}
+	return parseDNSPerf(outFile)
+}
+
+// parseDNSPerf reads dnsperf -v output: one "> RCODE name type seconds" line per query and the summary. Queries
+// lost (no reply within dnsperf's 5 s) or answered with an error code (SERVFAIL when an upstream did not
+// answer in time) are counted in failed; more than 1 in 100 fails the run.
+func parseDNSPerf(path string) (qps, p99us float64, failed int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer f.Close()
+	var lat []float64
+	lost := 0
+	bad := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if fields := strings.Fields(line); len(fields) == 5 && fields[0] == ">" {
+			if fields[1] != "NOERROR" {
+				bad[fields[1]]++
+				continue
+			}
+			if s, err := strconv.ParseFloat(fields[4], 64); err == nil {
+				lat = append(lat, s*1e6)
+			}
+			continue
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Queries per second:"); ok {
+			qps, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Queries lost:"); ok {
+			lost, _ = strconv.Atoi(strings.Fields(v)[0])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, 0, err
+	}
+	bad["lost"] = lost
+	for _, n := range bad {
+		failed += n
+	}
+	if failed*100 > len(lat) || len(lat) == 0 || qps == 0 {
+		return qps, 0, failed, fmt.Errorf("dnsperf: %d answers, errors %v (see %s)", len(lat), bad, path)
+	}
+	slices.Sort(lat)
+	return qps, lat[(len(lat)*99+99)/100-1], failed, nil
+}
+
+// benchDNSPerfVersion is dnsperf's version line, for the report.
+func benchDNSPerfVersion() string {
+	out, _ := exec.Command("dnsperf", "-h").CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Version") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// benchDNSStubPort is where the reference resolver of measureDNSServers listens (dnsd's is benchDNSPort).
+const benchDNSStubPort = "5301"
+
+// benchDNSStub is the reference of measureDNSServers: the least any miekg/dns resolver does (a map lookup and
+// an A reply), on 127.0.0.1:args[0] on one core, until it is killed.
+func benchDNSStub(args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: dnsstub PORT")
+	}
+	runtime.GOMAXPROCS(1)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:"+args[0])
+	if err != nil {
+		return err
+	}
+	names := map[string]net.IP{"web.": net.IPv4(10, 33, 0, 1)}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg).SetReply(r)
+		if len(r.Question) == 1 {
+			q := r.Question[0]
+			if ip, ok := names[strings.ToLower(q.Name)]; ok && q.Qtype == dns.TypeA {
+				m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 5}, A: ip}}
+			}
+		}
+		_ = w.WriteMsg(m)
+	})}
+	return srv.ActivateAndServe()
+}
+
+// measureDNSServers separates the server from the path: dnsd (the real server and table, as in measureDNS) and
+// the reference resolver, each on one core (CPU 1) on 127.0.0.1 of a namespace of their own, loaded in turn by
+// the same dnsperf (CPU 0).
+func (b *bench) measureDNSServers(t *testing.T) {
+	if _, err := exec.LookPath("dnsperf"); err != nil {
+		t.Skipf("bench: dnsperf is missing (apt-get install dnsperf): %v", err)
+	}
+	ns := b.nsName("dnssrv")
+	benchMust(t, "ip", "netns", "add", ns)
+	defer func() { _, _ = run(30*time.Second, "ip", "netns", "delete", ns) }()
+	benchMust(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	nsPath := filepath.Join(netnsDir, ns)
+	servers := []struct{ path, mode, port string }{
+		{"dnsd alone, one core", "dnsserve", benchDNSPort}, {"minimal miekg/dns resolver, one core", "dnsstub", benchDNSStubPort},
+	}
+	for _, s := range servers {
+		d, err := startDaemon(s.mode, filepath.Join(b.c.dir, "bench-"+s.mode+".log"), benchToolCmd("1@"+nsPath, s.mode, s.port)...)
+		if err != nil {
+			t.Fatalf("bench: %v", err)
+		}
+		d.group = true
+		defer func() { _ = d.stop(5 * time.Second) }()
+	}
+	for rep := 0; rep < benchDNSReps; rep++ {
+		for _, s := range servers {
+			port, _ := strconv.Atoi(s.port)
+			if rep == 0 {
+				_ = Poll(20*time.Second, func() error { _, _, _, err := b.dnsperf(nsPath, "127.0.0.1", port, "web"); return err })
+			}
+			qps, p99, _, err := b.dnsperf(nsPath, "127.0.0.1", port, "web")
+			if err != nil {
+				t.Errorf("bench: dnsperf against %s: %v", s.path, err)
+				continue
+			}
+			b.rep.add(benchDNSSection, benchDNSQPS, s.path, "q/s", qps)
+			b.rep.add(benchDNSSection, benchDNSP99, s.path, "µs", p99)
+		}
+	}
+	b.rep.note("DNS servers alone: dnsd (the real server with 10,001 names, as in the IPAM and DNS section) and a minimal miekg/dns resolver (a map lookup and an A reply: the least any Go resolver on miekg/dns does, as Docker's embedded resolver is) each with GOMAXPROCS=1 pinned to CPU 1 on 127.0.0.1 of a namespace of their own, loaded in turn by the same dnsperf as above (pinned to CPU 0), %d runs each, interleaved: the server's own cost without the network path.", benchDNSReps)
+}
