@@ -5,6 +5,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -140,7 +141,28 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 	h.mu.Lock()
 	h.containerd = d
 	h.mu.Unlock()
-	return nil
+	return h.waitContainerd(d)
+}
+
+// waitContainerd waits until containerd answers on its socket. A containerd started again after a crash restores
+// the tasks whose shims survived before it listens, and dockerd 29 gives up at once when the socket refuses.
+func (h *Host) waitContainerd(d *daemon) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		c, err := net.DialTimeout("unix", h.containerdSock, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if !d.running() {
+			return fmt.Errorf("%s: containerd exited (%v) before it was ready; log tail:\n%s", h.Name, d.err,
+				tailFile(d.logPath, 20))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: containerd not listening on %s after %s: %v", h.Name, h.containerdSock, readyTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (h *Host) dockerdArgs() []string {
