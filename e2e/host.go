@@ -317,6 +317,12 @@ func (h *Host) teardown(failed bool) error {
 	if h.containerd != nil {
 		errs = append(errs, h.containerd.stop(containerdGrace))
 	}
+	// Shims outlive containerd, and Docker may leave one behind (a plugin's after `plugin disable -f`, a
+	// container's after a crash): stop them before their mounts, cgroups and namespace go.
+	if left := h.leftoverProcesses(); len(left) > 0 {
+		t.Logf("e2e: %s: stopping what its daemons left running: %s", h.Name, describe(left))
+		errs = append(errs, terminate(left, 5*time.Second))
+	}
 	if _, err := unmountUnder(h.Dir + "/"); err != nil {
 		errs = append(errs, err)
 	}
