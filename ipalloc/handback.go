@@ -85,7 +85,7 @@ func (a *Allocator) handBack(p *pool, name string) (netip.Addr, bool) {
 			continue
 		}
 		b, _ := p.blockOfAddr(ip)
-		if _, leased := p.leases[ip]; leased || !p.holds(b) {
+		if _, leased := p.leases[ip]; leased || !p.holds(b) || p.reserved(ip) {
 			continue
 		}
 		best = ip
