@@ -101,6 +101,11 @@ func (p *pool) heldBlocks() []int {
 // blocks stay free to hand over. An address released lately (kept, see
 // handback.go) is taken only when no other is free.
 func (p *pool) free() (netip.Addr, bool) {
+	if p.holds(p.cur) {
+		if a, kept, ok := p.freeIn(p.cur); ok && !kept {
+			return a, true // the common case, without ordering every block
+		}
+	}
 	var spare netip.Addr
 	spareBlock := -1
 	for _, b := range p.fillOrder() {
