@@ -5,6 +5,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -140,7 +141,28 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 	h.mu.Lock()
 	h.containerd = d
 	h.mu.Unlock()
-	return nil
+	return h.waitContainerd(d)
+}
+
+// waitContainerd waits until containerd answers on its socket. A containerd started again after a crash restores
+// the tasks whose shims survived before it listens, and dockerd 29 gives up at once when the socket refuses.
+func (h *Host) waitContainerd(d *daemon) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		c, err := net.DialTimeout("unix", h.containerdSock, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if !d.running() {
+			return fmt.Errorf("%s: containerd exited (%v) before it was ready; log tail:\n%s", h.Name, d.err,
+				tailFile(d.logPath, 20))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: containerd not listening on %s after %s: %v", h.Name, h.containerdSock, readyTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (h *Host) dockerdArgs() []string {
@@ -294,6 +316,12 @@ func (h *Host) teardown(failed bool) error {
 	}
 	if h.containerd != nil {
 		errs = append(errs, h.containerd.stop(containerdGrace))
+	}
+	// Shims outlive containerd, and Docker may leave one behind (a plugin's after `plugin disable -f`, a
+	// container's after a crash): stop them before their mounts, cgroups and namespace go.
+	if left := h.leftoverProcesses(); len(left) > 0 {
+		t.Logf("e2e: %s: stopping what its daemons left running: %s", h.Name, describe(left))
+		errs = append(errs, terminate(left, 5*time.Second))
 	}
 	if _, err := unmountUnder(h.Dir + "/"); err != nil {
 		errs = append(errs, err)

@@ -258,6 +258,25 @@ func runProcesses(tag string, nsInodes map[uint64]bool) []int {
 	return out
 }
 
+// leftoverProcesses finds the processes of host h still running once its daemons stopped: shims (their command
+// line names the host's directory), processes in its namespace (the plugin) and in its cgroups (containers).
+func (h *Host) leftoverProcesses() []int {
+	var ns syscall.Stat_t
+	haveNS := syscall.Stat(h.nsPath(), &ns) == nil
+	var out []int
+	for _, pid := range pids() {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		cgroup, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		var st syscall.Stat_t
+		inNS := haveNS && syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) == nil && st.Ino == ns.Ino
+		inCgroup := strings.Contains(string(cgroup), "/"+h.NetNS+"/") || strings.Contains(string(cgroup), "/"+h.NetNS+"\n")
+		if inNS || inCgroup || strings.Contains(string(cmdline), h.Dir+"/") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
 // describe names processes as pid/command for reports.
 func describe(pids []int) string {
 	var parts []string

@@ -28,6 +28,7 @@ const (
 	optRequestType = "RequestAddressType"
 	typeGateway    = "com.docker.network.gateway"
 	optMAC         = "com.docker.network.endpoint.macaddress"
+	optName        = "com.docker.network.endpoint.name" // Docker 29 and later: the container's name
 	dataGateway    = "com.docker.network.gateway"
 )
 
@@ -119,7 +120,8 @@ func (d *Driver) ReleasePool(req *ipam.ReleasePoolRequest) error {
 
 // RequestAddress allocates an address: any free one, or the one asked for.
 func (d *Driver) RequestAddress(req *ipam.RequestAddressRequest) (*ipam.RequestAddressResponse, error) {
-	ar := ipalloc.AddressRequest{PoolID: req.PoolID, Gateway: req.Options[optRequestType] == typeGateway, MAC: req.Options[optMAC]}
+	ar := ipalloc.AddressRequest{PoolID: req.PoolID, Gateway: req.Options[optRequestType] == typeGateway,
+		MAC: req.Options[optMAC], Name: endpointName(req.Options)}
 	if req.Address != "" {
 		var ok bool
 		if ar.IP, ok = parseAddr(req.Address); !ok {

@@ -130,6 +130,10 @@ func TestRequestAddress(t *testing.T) {
 	}{
 		{name: "any address", req: ipam.RequestAddressRequest{PoolID: "p", Options: map[string]string{optMAC: "02:42:0a:20:01:07"}},
 			wantCall: &ipalloc.AddressRequest{PoolID: "p", MAC: "02:42:0a:20:01:07"}},
+		{name: "endpoint name (Docker 29)", req: ipam.RequestAddressRequest{PoolID: "p", Options: map[string]string{optName: "web-1"}},
+			wantCall: &ipalloc.AddressRequest{PoolID: "p", Name: "web-1"}},
+		{name: "overlong endpoint name dropped", req: ipam.RequestAddressRequest{PoolID: "p", Options: map[string]string{optName: strings.Repeat("n", 256)}},
+			wantCall: &ipalloc.AddressRequest{PoolID: "p"}},
 		{name: "gateway", req: ipam.RequestAddressRequest{PoolID: "p", Address: "10.32.1.1", Options: map[string]string{optRequestType: typeGateway}},
 			wantCall: &ipalloc.AddressRequest{PoolID: "p", IP: netip.MustParseAddr("10.32.1.1"), Gateway: true}},
 		{name: "loopback gateway refused", req: ipam.RequestAddressRequest{PoolID: "p", Address: "127.0.0.1",
@@ -166,7 +170,7 @@ func TestRequestAddress(t *testing.T) {
 			}
 			got := f.addrs
 			if len(got) != 1 || got[0].PoolID != tt.wantCall.PoolID || got[0].IP != tt.wantCall.IP ||
-				got[0].Gateway != tt.wantCall.Gateway || got[0].MAC != tt.wantCall.MAC {
+				got[0].Gateway != tt.wantCall.Gateway || got[0].MAC != tt.wantCall.MAC || got[0].Name != tt.wantCall.Name {
 				t.Errorf("allocator got %+v, want %+v", got, *tt.wantCall)
 			}
 			if f.unbound != 0 {

@@ -34,3 +34,17 @@ func checkGateway(ip netip.Addr) error {
 	}
 	return nil
 }
+
+// maxNameLen bounds the endpoint name kept with a lease; Docker's container
+// names are far shorter.
+const maxNameLen = 255
+
+// endpointName returns the endpoint name Docker passed (Docker 29 and
+// later), or "" if it passed none or one no container could have.
+func endpointName(opts map[string]string) string {
+	n := opts[optName]
+	if len(n) > maxNameLen {
+		return ""
+	}
+	return n
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -32,7 +33,7 @@ func (a *Allocator) RequestAddress(ctx context.Context, req AddressRequest) (net
 		}
 		return netip.PrefixFrom(gw, subnet.Bits()), nil
 	}
-	got, retry, err := a.tryLease(p, ip, lease{MAC: req.MAC, Static: ip.IsValid()})
+	got, retry, err := a.tryLease(p, ip, leaseFor(req, ip))
 	a.mu.Unlock()
 	if err != nil {
 		return netip.Prefix{}, err
@@ -56,7 +57,10 @@ func (a *Allocator) pool(id string) (*pool, error) {
 // says that other hosts must be asked for space first.
 func (a *Allocator) tryLease(p *pool, ip netip.Addr, l lease) (netip.Addr, bool, error) {
 	if !ip.IsValid() {
-		got, ok := a.freeUntaken(p)
+		got, ok := a.handBack(p, l.Name)
+		if !ok {
+			got, ok = a.freeUntaken(p)
+		}
 		if !ok || !p.rec.Confirmed {
 			return netip.Addr{}, true, a.exhausted(p)
 		}
@@ -131,6 +135,7 @@ func (a *Allocator) ReleaseAddress(ctx context.Context, poolID string, ip netip.
 		return err
 	}
 	p.remove(addr)
+	p.remember(addr, l, time.Now())
 	if l.From != "" {
 		a.rep.Delete(kindLend, pairKey(p.id(), addr.String()))
 	}

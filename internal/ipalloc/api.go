@@ -46,6 +46,15 @@ type AddressRequest struct {
 	Gateway bool
 	// MAC is the endpoint's MAC address if Docker gave one (kept for status).
 	MAC string
+	// Name is the endpoint's name (the container's) if Docker gave it
+	// (Docker 29 and later): a container that asks again under the name it
+	// released an address with gets that address back when it is free.
+	Name string
+}
+
+// leaseFor is the lease a request makes of ip (invalid: any address).
+func leaseFor(req AddressRequest, ip netip.Addr) lease {
+	return lease{MAC: req.MAC, Name: req.Name, Static: ip.IsValid()}
 }
 
 // Config configures an Allocator. Zero values take the defaults below.

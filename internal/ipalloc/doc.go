@@ -87,6 +87,15 @@
 // deleting the entry when Docker releases it. The address stays leased on
 // exactly one host's books, so the one-writer rule still holds.
 //
+// # Addresses handed back
+//
+// A container that Docker starts again (after dockerd crashed, say) asks
+// for an address with no preference. A host remembers the addresses it
+// released lately and hands them back: by endpoint name where Docker gives
+// one (Docker 29), else the one released last (Docker 20.10); others avoid
+// them while other addresses are free. It is a preference within the
+// host's own space, never a reservation (handback.go).
+//
 // # Dead hosts
 //
 // The space of an unreachable host stays its own: other hosts cannot tell a
@@ -95,7 +104,10 @@
 // its leases are dropped. It is safe only if the host never comes back with
 // its old state (reinstall it, or delete its weavego state, before it
 // rejoins); a host that returns after being removed finds its blocks taken,
-// stops using them and reports the leases that may collide. Addresses the
+// stops using them and reports the leases that may collide. The removal
+// ends there: the returned host deletes its removal marker, and takers act
+// on a marker only while the removed host is away, so from then on it asks
+// for and holds space like any other host. Addresses the
 // removed host had lent stay reserved for their borrowers (the taker's own
 // where it is the borrower); addresses lent to it are freed.
 // Config.ReclaimAfter, off by default, does the same automatically after a

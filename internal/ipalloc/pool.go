@@ -1,6 +1,7 @@
 package ipalloc
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -14,10 +15,11 @@ type pool struct {
 	ledger map[int]blockRec // blocks this host holds, gave or was given
 	used   map[int]int      // live leases per block
 	leases map[netip.Addr]lease
-	resv   [3]int            // blocks of the network, broadcast and gateway addresses (-1: none)
-	cur    int               // block last leased from: tried first
-	served map[string]string // want key -> request answered (not saved)
-	rsv    reserveState      // this host's background request for space (not saved)
+	resv   [3]int                  // blocks of the network, broadcast and gateway addresses (-1: none)
+	cur    int                     // block last leased from: tried first
+	served map[string]string       // want key -> request answered (not saved)
+	rsv    reserveState            // this host's background request for space (not saved)
+	recent map[netip.Addr]released // addresses released lately, to hand back (not saved)
 }
 
 // newPool builds the in-memory state of a pool from its description.
@@ -94,38 +96,75 @@ func (p *pool) heldBlocks() []int {
 	return out
 }
 
-// free returns a free address in the held blocks, filling the fullest
-// partly used block first so that empty blocks stay free to hand over.
+// free returns a free address in the held blocks, filling the block last
+// leased from, then the fullest partly used block first, so that empty
+// blocks stay free to hand over. An address released lately (kept, see
+// handback.go) is taken only when no other is free.
 func (p *pool) free() (netip.Addr, bool) {
-	best := p.cur
-	if !p.holds(best) || uint64(p.used[best]) >= p.capacity(best) {
-		best = p.fullestFree()
+	if p.holds(p.cur) {
+		if a, kept, ok := p.freeIn(p.cur); ok && !kept {
+			return a, true // the common case, without ordering every block
+		}
 	}
-	if best < 0 {
-		return netip.Addr{}, false
-	}
-	p.cur = best
-	lo, hi := p.sp.blockRange(best)
-	for off := lo; off < hi; off++ {
-		a := p.sp.addr(off)
-		if _, taken := p.leases[a]; !taken && !p.reserved(a) {
+	var spare netip.Addr
+	spareBlock := -1
+	for _, b := range p.fillOrder() {
+		a, kept, ok := p.freeIn(b)
+		if ok && !kept {
+			p.cur = b
 			return a, true
 		}
-	}
-	return netip.Addr{}, false
-}
-
-// fullestFree returns the held block with the most leases that still has
-// room, or -1.
-func (p *pool) fullestFree() int {
-	best, bestUsed := -1, -1
-	for b, r := range p.ledger {
-		u := p.used[b]
-		if r.Held && uint64(u) < p.capacity(b) && (u > bestUsed || u == bestUsed && b < best) {
-			best, bestUsed = b, u
+		if ok && !spare.IsValid() {
+			spare, spareBlock = a, b
 		}
 	}
-	return best
+	if spare.IsValid() {
+		p.cur = spareBlock
+	}
+	return spare, spare.IsValid()
+}
+
+// freeIn returns the first free address of held block b, preferring one
+// not kept.
+func (p *pool) freeIn(b int) (addr netip.Addr, kept, ok bool) {
+	lo, hi := p.sp.blockRange(b)
+	for off := lo; off < hi; off++ {
+		a := p.sp.addr(off)
+		if _, taken := p.leases[a]; taken || p.reserved(a) {
+			continue
+		}
+		if !p.kept(a) {
+			return a, false, true
+		}
+		if !addr.IsValid() {
+			addr = a
+		}
+	}
+	return addr, addr.IsValid(), addr.IsValid()
+}
+
+// fillOrder returns the held blocks with room: the block last leased from
+// first, then by most leases, then by number.
+func (p *pool) fillOrder() []int {
+	var out []int
+	for b, r := range p.ledger {
+		if r.Held && uint64(p.used[b]) < p.capacity(b) {
+			out = append(out, b)
+		}
+	}
+	slices.SortFunc(out, func(x, y int) int {
+		if (x == p.cur) != (y == p.cur) {
+			if x == p.cur {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(p.used[y], p.used[x]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x, y)
+	})
+	return out
 }
 
 // blockOfAddr returns the block containing a, or false if a is outside the range.
@@ -145,6 +184,7 @@ func (p *pool) add(a netip.Addr, l lease) {
 	}
 	b, _ := p.blockOfAddr(a)
 	p.leases[a] = l
+	delete(p.recent, a)
 	if l.From == "" {
 		p.used[b]++
 	}

@@ -74,21 +74,31 @@ func (a *Allocator) chooseTaker(id string, info poolInfo, gone string) string {
 	return ""
 }
 
-// processRemovals carries out removal markers naming this host as taker.
+// processRemovals carries out removal markers naming this host as taker,
+// while the removed host is away. A removal ends when the removed host is
+// back: it deletes its marker itself. From then on what it holds and asks
+// for is its own again: a taker that went on acting on the marker would
+// delete each request for space it makes and take over each block handed
+// to it, and it would never get space. What was taken stays
+// taken (the takeover's version wins), and a host back with its old state
+// reports what may collide (loseBlock).
 func (a *Allocator) processRemovals() {
 	for _, e := range a.rep.List(kindRemoved) {
 		r, ok := decode[removedInfo](e)
 		if !ok {
 			continue
 		}
-		if e.Key == a.name && len(a.pools) == 0 {
-			a.rep.Delete(kindRemoved, a.name) // back with fresh state: welcome
-			a.problem("removed", "")
+		if e.Key == a.name {
+			a.rep.Delete(kindRemoved, a.name)
+			msg := "" // back with fresh state: welcome
+			if len(a.pools) > 0 {
+				msg = fmt.Sprintf("this host was removed by rmpeer on host %s; its space may be in use elsewhere: reset its weavego state", r.By)
+			}
+			a.problem("removed", msg)
 			continue
 		}
-		if e.Key == a.name {
-			a.problem("removed", fmt.Sprintf("this host was removed by rmpeer on host %s; its space may be in use elsewhere: reset its weavego state", r.By))
-			continue
+		if a.rep.Alive(e.Key) {
+			continue // back: its own delete of the marker is on its way
 		}
 		for id, taker := range r.Takers {
 			a.takeOver(id, e.Key, taker, r.By)

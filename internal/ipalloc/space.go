@@ -111,7 +111,7 @@ func (a *Allocator) spaceStep(req AddressRequest, ip netip.Addr, w wantInfo, exp
 		return netip.Addr{}, true, err
 	}
 	a.adopt(p)
-	got, retry, err := a.tryLease(p, ip, lease{MAC: req.MAC, Static: ip.IsValid()})
+	got, retry, err := a.tryLease(p, ip, leaseFor(req, ip))
 	if err != nil || !retry {
 		a.withdrawWant(p.id())
 		return got, true, err

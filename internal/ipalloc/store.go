@@ -53,6 +53,7 @@ type poolRecord struct {
 // to hold becomes its own.
 type lease struct {
 	MAC    string `json:",omitempty"`
+	Name   string `json:",omitempty"` // the endpoint's name, if Docker gave it
 	Static bool   `json:",omitempty"`
 	Lent   string `json:",omitempty"`
 	From   string `json:",omitempty"`

@@ -115,3 +115,57 @@ func TestTakenBy(t *testing.T) {
 		})
 	}
 }
+
+// A host removed with rmpeer that comes back with its old state gives up
+// what was taken and reports its leases there, then gets space again like
+// any host, and keeps it: the taker does not act on the removal once the
+// host is back.
+func TestRemovedHostBackGetsSpace(t *testing.T) {
+	ctx := context.Background()
+	n, dir := meshtest.New(meshtest.Config{Seed: 32}), t.TempDir()
+	const id = "10.12.0.0/24"
+	h1 := steppedHost(t, n, dir, "h1")
+	mustPool(t, h1, PoolRequest{Subnet: id})
+	h2 := steppedHost(t, n, dir, "h2")
+	n.Sync()
+	mustPool(t, h2, PoolRequest{Subnet: id})
+	step := func() {
+		for range 3 {
+			h1.Sync()
+			h2.Sync()
+			n.Sync()
+		}
+	}
+	step()
+	old := mustAddr(t, h2, AddressRequest{PoolID: id})
+	n.Partition([]string{"h1"}, []string{"h2"})
+	if err := h1.RemovePeer(ctx, "h2"); err != nil {
+		t.Fatal(err)
+	}
+	mustAddr(t, h1, AddressRequest{PoolID: id, IP: old.Addr()}) // the space is really reused
+	n.Heal()
+	step()
+	step()
+	h2.mu.Lock()
+	p := h2.pools[id]
+	held, free := p.heldBlocks(), p.freeHeld()
+	h2.mu.Unlock()
+	if len(held) == 0 || free == 0 {
+		t.Fatalf("h2, back after rmpeer, holds blocks %v with %d free addresses; want its reserve", held, free)
+	}
+	for _, b := range held {
+		if h := h1.holderOf(h1.pools[id], b); h != "h2" {
+			t.Errorf("block %d: h2 holds it by its ledger, h1 sees holder %q", b, h)
+		}
+	}
+	got := mustAddr(t, h2, AddressRequest{PoolID: id})
+	if h1.pools[id].leases[got.Addr()] != (lease{}) {
+		t.Errorf("h2 leased %s, which h1 leases too", got.Addr())
+	}
+	if e, ok := h1.rep.Get(kindRemoved, "h2"); ok && !e.Deleted {
+		t.Errorf("h2's removal marker is still live: %+v", e)
+	}
+	if pr := strings.Join(h2.Status().Problems, "\n"); !strings.Contains(pr, old.Addr().String()) {
+		t.Errorf("h2 does not report its lease %s in space taken over:\n%s", old.Addr(), pr)
+	}
+}
