@@ -32,11 +32,11 @@ func TestInputRulesShape(t *testing.T) {
 				t.Errorf("%s: accept counted as a drop", r.comment)
 			}
 		}
-		if len(rules) != 5 {
-			t.Errorf("%d rules, want 5", len(rules))
+		if len(rules) != 11 {
+			t.Errorf("%d rules, want 11", len(rules))
 		}
 		// Changing a port changes the comments, so the chain is rebuilt.
-		for _, want := range []string{"gossip tcp/", "vxlan udp/"} {
+		for _, want := range []string{"dns udp/", "gossip tcp/", "vxlan udp/"} {
 			if !slices.ContainsFunc(rules, func(r inRule) bool { return strings.Contains(r.comment, want) }) {
 				t.Errorf("no rule comment mentions %q", want)
 			}
@@ -52,6 +52,8 @@ func TestInputRulesPorts(t *testing.T) {
 		comment string
 		port    []byte
 	}{
+		{"container dns udp/4660", []byte{0x12, 0x34}},
+		{"container dns tcp/4660", []byte{0x12, 0x34}},
 		{"gwbridge gossip tcp/9029", []byte{0x23, 0x45}},
 		{"gwbridge vxlan udp/13398", []byte{0x34, 0x56}},
 		{"vxlan udp/13398 from non-member (vxlan_peers)", []byte{0x34, 0x56}},
@@ -83,9 +85,9 @@ func TestUpToDate(t *testing.T) {
 	}
 	full := func() inputState {
 		return inputState{
-			chains: map[string]*nftables.Chain{inputChainName: {}, forwardChainName: {}, outputChainName: {}},
+			chains: map[string]*nftables.Chain{inputChainName: {}, forwardChainName: {}},
 			comments: map[string][]string{inputChainName: comments(want[0].rules),
-				forwardChainName: comments(want[1].rules), outputChainName: comments(want[2].rules)},
+				forwardChainName: comments(want[1].rules)},
 			sets:     map[string]*nftables.Set{VXLANPeersSet: {}, VXLANPeers6Set: {}},
 			counters: map[string]bool{CounterFromContainer: true, CounterVXLANNonMember: true}}
 	}
@@ -97,7 +99,6 @@ func TestUpToDate(t *testing.T) {
 		{"complete", func(*inputState) {}, true},
 		{"no input chain", func(s *inputState) { delete(s.chains, inputChainName) }, false},
 		{"no forward chain", func(s *inputState) { delete(s.chains, forwardChainName) }, false},
-		{"no output chain", func(s *inputState) { delete(s.chains, outputChainName) }, false},
 		{"rule missing", func(s *inputState) { s.comments[inputChainName] = s.comments[inputChainName][1:] }, false},
 		{"forward rule missing", func(s *inputState) { s.comments[forwardChainName] = s.comments[forwardChainName][1:] }, false},
 		{"rules reordered", func(s *inputState) {
