@@ -15,12 +15,12 @@ import (
 // cluster. It is safe for concurrent use. Create it with New and, when it has
 // a Replica, keep Run going: Run answers other hosts' requests for space.
 type Allocator struct {
-	cfg     Config
-	name    string
+	cfg        Config
+	name       string
 	allocRange netip.Prefix // Config.Range, parsed
-	rep     Replica
-	st      store
-	log     *slog.Logger
+	rep        Replica
+	st         store
+	log        *slog.Logger
 
 	// mu guards pools, problems and down, and every *pool reachable from
 	// pools. It is held across bbolt transactions (so the saved state follows
