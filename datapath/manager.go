@@ -50,7 +50,7 @@ type Config struct {
 	// NetNS is the namespace for the nftables connection; 0 means current.
 	// It must be the namespace of Handle.
 	NetNS netns.NsHandle
-	// Logger receives debug and warning messages; nil means slog.Default().
+	// Logger receives debug and warning messages; nil discards them, as in every package.
 	Logger *slog.Logger
 	// DNSPort, GossipPort and VXLANPort are the host ports the input
 	// firewall is about (see the package comment); zero means the default.
@@ -83,7 +83,7 @@ func New(cfg Config) (*Manager, error) {
 		ports: inputPorts{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
 			vxlan: port(cfg.VXLANPort, DefaultVXLANPort)}}
 	if m.log == nil {
-		m.log = slog.Default()
+		m.log = slog.New(slog.DiscardHandler)
 	}
 	h := cfg.Handle
 	if h == nil {

@@ -35,12 +35,12 @@ type Store interface {
 	ForEach(bucket string, fn func(key string, value []byte) error) error
 }
 
-// Cluster is told that local networks and endpoints changed, and hands out
-// VNIs. The driver owns the networks and endpoints: the cluster reads them
+// Reconciler is told that local networks and endpoints changed, and hands out
+// VNIs (internal/reconcile). The driver owns the networks and endpoints: the reconciler reads them
 // through Networks and Endpoints, never while the driver calls it. Its
 // methods are called with the driver's lock held and must not block on
 // the network or on the Docker API, nor call back into the driver.
-type Cluster interface {
+type Reconciler interface {
 	// AssignVNI picks the VNI of a new network of subnet: requested if
 	// free, else a derived one; taken holds the VNIs of this host's other
 	// networks, with their names.
@@ -81,11 +81,11 @@ const (
 
 // Driver implements network.Driver.
 type Driver struct {
-	cfg     Config
-	dp      Datapath
-	store   Store
-	cluster Cluster
-	log     *slog.Logger
+	cfg        Config
+	dp         Datapath
+	store      Store
+	reconciler Reconciler
+	log        *slog.Logger
 
 	// mu guards networks and endpoints, and serialises the datapath and store
 	// calls that change them so that the kernel and the records agree.
@@ -105,10 +105,10 @@ func (c Config) withDefaults() Config {
 }
 
 // New loads the records of an earlier run and returns the driver.
-func New(cfg Config, dp Datapath, store Store, cluster Cluster) (*Driver, error) {
+func New(cfg Config, dp Datapath, store Store, reconciler Reconciler) (*Driver, error) {
 	cfg = cfg.withDefaults()
 	d := &Driver{
-		cfg: cfg, dp: dp, store: store, cluster: cluster, log: cfg.Logger,
+		cfg: cfg, dp: dp, store: store, reconciler: reconciler, log: cfg.Logger,
 		networks:  map[string]*Network{},
 		endpoints: map[string]*Endpoint{},
 	}
@@ -147,10 +147,10 @@ func (d *Driver) Restore() (known []string, err error) {
 		if _, e := d.dp.EnsureNetwork(d.kernelNetwork(n)); e != nil {
 			errs = append(errs, fmt.Errorf("restore network %s: %w", ShortID(n.ID), e))
 		}
-		d.cluster.NetworkChanged(*n, Restored)
+		d.reconciler.NetworkChanged(*n, Restored)
 	}
 	for _, ep := range d.endpoints {
-		d.cluster.EndpointChanged(*ep, false)
+		d.reconciler.EndpointChanged(*ep, false)
 	}
 	return known, joinErrs(errs)
 }

@@ -77,12 +77,12 @@ func (m *memStore) ForEach(b string, fn func(string, []byte) error) error {
 	return nil
 }
 
-type fakeCluster struct {
+type fakeReconciler struct {
 	changes []Change
 	eps     int
 }
 
-func (c *fakeCluster) AssignVNI(_ netip.Prefix, req uint32, _ map[uint32]string) (uint32, error) {
+func (c *fakeReconciler) AssignVNI(_ netip.Prefix, req uint32, _ map[uint32]string) (uint32, error) {
 	if req == 99 {
 		return 0, errors.New("VNI 99 is already used by network other")
 	}
@@ -91,14 +91,14 @@ func (c *fakeCluster) AssignVNI(_ netip.Prefix, req uint32, _ map[uint32]string)
 	}
 	return 42, nil
 }
-func (c *fakeCluster) NetworkChanged(_ Network, ch Change) { c.changes = append(c.changes, ch) }
-func (c *fakeCluster) EndpointChanged(Endpoint, bool)      { c.eps++ }
+func (c *fakeReconciler) NetworkChanged(_ Network, ch Change) { c.changes = append(c.changes, ch) }
+func (c *fakeReconciler) EndpointChanged(Endpoint, bool)      { c.eps++ }
 
 func newTestDriver(t *testing.T) (*Driver, *fakeDP, *memStore) {
 	t.Helper()
 	dp, st := newFakeDP(), &memStore{data: map[string]map[string][]byte{}}
 	d, err := New(Config{VTEP: netip.MustParseAddr("192.0.2.1")},
-		dp, st, &fakeCluster{})
+		dp, st, &fakeReconciler{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestNetworkLifecycle(t *testing.T) {
 	}
 
 	// A restarted driver knows the network and the endpoint.
-	d2, err := New(d.cfg, dp, st, &fakeCluster{})
+	d2, err := New(d.cfg, dp, st, &fakeReconciler{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 	}
 	d.endpoints[ep.ID] = ep
 	d.log.Info("endpoint created", "network", ShortID(n.ID), "endpoint", ShortID(ep.ID), "ip", addr, "mac", mac)
-	d.cluster.EndpointChanged(*ep, false)
+	d.reconciler.EndpointChanged(*ep, false)
 	return resp, nil
 }
 
@@ -76,7 +76,7 @@ func (d *Driver) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
 	}
 	delete(d.endpoints, ep.ID)
 	d.log.Info("endpoint deleted", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID), "ip", ep.Addr)
-	d.cluster.EndpointChanged(*ep, true)
+	d.reconciler.EndpointChanged(*ep, true)
 	return nil
 }
 

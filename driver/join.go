@@ -41,7 +41,7 @@ func (d *Driver) Join(req *network.JoinRequest) (*network.JoinResponse, error) {
 	}
 	d.log.Info("endpoint joined", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID), "sandbox", req.SandboxKey,
 		"dns_route", route != nil)
-	d.cluster.EndpointChanged(*ep, false)
+	d.reconciler.EndpointChanged(*ep, false)
 	resp := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: ep.ContainerIf, DstPrefix: containerIfPrefix}}
 	if route != nil {
 		resp.StaticRoutes = []*network.StaticRoute{route}
@@ -114,6 +114,6 @@ func (d *Driver) Leave(req *network.LeaveRequest) error {
 		return fmt.Errorf("record leave of endpoint %s: %w", ShortID(ep.ID), err)
 	}
 	d.log.Info("endpoint left", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID))
-	d.cluster.EndpointChanged(*ep, false)
+	d.reconciler.EndpointChanged(*ep, false)
 	return nil
 }

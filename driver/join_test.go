@@ -38,7 +38,7 @@ func newJoinDriver(t *testing.T, dnsAddr string, sb *fakeSandboxes) *Driver {
 	if sb != nil {
 		cfg.Sandboxes = sb
 	}
-	d, err := New(cfg, newFakeDP(), &memStore{data: map[string]map[string][]byte{}}, &fakeCluster{})
+	d, err := New(cfg, newFakeDP(), &memStore{data: map[string]map[string][]byte{}}, &fakeReconciler{})
 	if err != nil {
 		t.Fatal(err)
 	}

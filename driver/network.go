@@ -55,7 +55,7 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 			taken[other.VNI] = "local network " + ShortID(id)
 		}
 	}
-	if n.VNI, err = d.cluster.AssignVNI(n.Subnet, n.VNI, taken); err != nil {
+	if n.VNI, err = d.reconciler.AssignVNI(n.Subnet, n.VNI, taken); err != nil {
 		return err
 	}
 	if d.cfg.MTU != 0 && n.MTU == 0 {
@@ -71,7 +71,7 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	}
 	d.networks[n.ID] = n
 	d.log.Info("network created", "network", ShortID(n.ID), "subnet", n.Subnet, "gateway", n.Gateway, "vni", n.VNI)
-	d.cluster.NetworkChanged(*n, Created)
+	d.reconciler.NetworkChanged(*n, Created)
 	return nil
 }
 
@@ -96,7 +96,7 @@ func (d *Driver) DeleteNetwork(req *network.DeleteNetworkRequest) error {
 	}
 	delete(d.networks, n.ID)
 	d.log.Info("network deleted", "network", ShortID(n.ID))
-	d.cluster.NetworkChanged(*n, Deleted)
+	d.reconciler.NetworkChanged(*n, Deleted)
 	return nil
 }
 

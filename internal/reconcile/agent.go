@@ -98,7 +98,7 @@ type Deps struct {
 	HostRoutes HostRoutes
 }
 
-// Agent implements driver.Cluster.
+// Agent implements driver.Reconciler.
 type Agent struct {
 	cfg    Config
 	rep    Replica
@@ -140,7 +140,7 @@ type Agent struct {
 	retrySoon bool              // a network could not be (re)created yet: retry shortly
 }
 
-var _ driver.Cluster = (*Agent)(nil)
+var _ driver.Reconciler = (*Agent)(nil)
 
 // withDefaults fills in the zero fields of c.
 func (c Config) withDefaults() Config {

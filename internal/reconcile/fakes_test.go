@@ -103,7 +103,7 @@ func (d *fakeDocker) PluginName(context.Context, string) (string, error) {
 // fakeLocal is the driver's state as the agent reads it (Local): tests
 // change it the way the driver does and then tell cl, as the driver does.
 type fakeLocal struct {
-	cl driver.Cluster
+	cl driver.Reconciler
 
 	// mu guards nets and eps.
 	mu   sync.Mutex
