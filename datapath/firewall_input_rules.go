@@ -20,7 +20,8 @@ const (
 	// VXLANPeers6Set holds their IPv6 underlay addresses.
 	VXLANPeers6Set = "vxlan_peers6"
 	// CounterVXLANNonMember is the named counter of VXLAN packets dropped
-	// because their source is not a live member.
+	// because their source is not a live member, or is a local user's
+	// socket on this host.
 	CounterVXLANNonMember = "vxlan-non-member"
 	// CounterFromContainer is the named counter of packets from containers
 	// to the host that were dropped.
@@ -28,6 +29,7 @@ const (
 
 	inputChainName   = "input"
 	forwardChainName = "forward"
+	outputChainName  = "output"
 	gwBridge         = "docker_gwbridge"
 	commentPrefix    = "weavego: "
 )
@@ -116,7 +118,24 @@ func tableChains(p inputPorts) []fwChain {
 	return []fwChain{
 		{name: inputChainName, hook: nftables.ChainHookInput, rules: inputRules(p)},
 		{name: forwardChainName, hook: nftables.ChainHookForward, rules: forwardRules(p)},
+		{name: outputChainName, hook: nftables.ChainHookOutput, rules: outputRules(p)},
 	}
+}
+
+// outputRules drop VXLAN datagrams that a local user other than root sends
+// from this host, and so from its own allowlisted address. What the kernel's
+// VXLAN devices send carries no socket when it comes from a container (the
+// veth crossing drops it) and root's socket when it comes from the plugin or
+// another root process, so "meta skuid" does not match it. A non-root
+// process on the host that talks to a container on another host through a
+// network's bridge is dropped too (SECURITY.md).
+func outputRules(p inputPorts) []inRule {
+	root := make([]byte, 4) // uid 0, in any byte order
+	return []inRule{{commentPrefix + fmt.Sprintf("vxlan udp/%d from a local user", p.vxlan),
+		cat(l4(unix.IPPROTO_UDP), dport(p.vxlan),
+			[]expr.Any{&expr.Meta{Key: expr.MetaKeySKUID, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: root}},
+			drop(CounterVXLANNonMember))}}
 }
 
 // forwardRules drop what containers send, through the host's egress NAT, to

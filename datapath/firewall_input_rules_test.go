@@ -85,9 +85,9 @@ func TestUpToDate(t *testing.T) {
 	}
 	full := func() inputState {
 		return inputState{
-			chains: map[string]*nftables.Chain{inputChainName: {}, forwardChainName: {}},
+			chains: map[string]*nftables.Chain{inputChainName: {}, forwardChainName: {}, outputChainName: {}},
 			comments: map[string][]string{inputChainName: comments(want[0].rules),
-				forwardChainName: comments(want[1].rules)},
+				forwardChainName: comments(want[1].rules), outputChainName: comments(want[2].rules)},
 			sets:     map[string]*nftables.Set{VXLANPeersSet: {}, VXLANPeers6Set: {}},
 			counters: map[string]bool{CounterFromContainer: true, CounterVXLANNonMember: true}}
 	}
@@ -99,6 +99,7 @@ func TestUpToDate(t *testing.T) {
 		{"complete", func(*inputState) {}, true},
 		{"no input chain", func(s *inputState) { delete(s.chains, inputChainName) }, false},
 		{"no forward chain", func(s *inputState) { delete(s.chains, forwardChainName) }, false},
+		{"no output chain", func(s *inputState) { delete(s.chains, outputChainName) }, false},
 		{"rule missing", func(s *inputState) { s.comments[inputChainName] = s.comments[inputChainName][1:] }, false},
 		{"forward rule missing", func(s *inputState) { s.comments[forwardChainName] = s.comments[forwardChainName][1:] }, false},
 		{"rules reordered", func(s *inputState) {
@@ -163,5 +164,28 @@ func TestPort(t *testing.T) {
 		if got := port(tc.in, tc.def); int(got) != tc.want {
 			t.Errorf("port(%d, %d) = %d, want %d", tc.in, tc.def, got, tc.want)
 		}
+	}
+}
+
+// The output chain drops, and counts, VXLAN that a socket of a user other
+// than root sends; nothing else.
+func TestOutputRules(t *testing.T) {
+	rules := outputRules(inputPorts{dns: 53, gossip: 6783, vxlan: 0x3456})
+	if len(rules) != 1 || rules[0].comment != commentPrefix+"vxlan udp/13398 from a local user" {
+		t.Fatalf("output rules %+v, want the one local-user VXLAN rule", rules)
+	}
+	es := rules[0].exprs
+	port := slices.ContainsFunc(es, func(e expr.Any) bool {
+		c, ok := e.(*expr.Cmp)
+		return ok && bytes.Equal(c.Data, []byte{0x34, 0x56})
+	})
+	uid := slices.ContainsFunc(es, func(e expr.Any) bool {
+		m, ok := e.(*expr.Meta)
+		return ok && m.Key == expr.MetaKeySKUID
+	})
+	ref, counted := es[len(es)-2].(*expr.Objref)
+	if v, ok := es[len(es)-1].(*expr.Verdict); !port || !uid || !ok || v.Kind != expr.VerdictDrop || !counted ||
+		ref.Name != CounterVXLANNonMember {
+		t.Errorf("local-user VXLAN rule %+v: want port 13398, socket uid, counted drop", es)
 	}
 }

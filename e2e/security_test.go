@@ -63,6 +63,7 @@ func TestSecurity(t *testing.T) {
 		{"StrangerWithAnotherKeyCannotJoin", s.strangerWithOtherKey},
 		{"ForgedGossipChangesNothing", s.forgedGossip},
 		{"VXLANFromNonMemberDropped", s.vxlanFromStranger},
+		{"VXLANFromLocalUserDropped", s.vxlanFromLocalUser},
 		{"ContainersCannotReachHostPorts", s.hostPorts},
 		{"LocalUserCannotChangeCluster", s.localUser},
 		{"DNSScopedToNetworks", s.dnsScope},
@@ -256,6 +257,24 @@ func (s *security) vxlanFromStranger(t *testing.T) {
 		return nil
 	})
 	t.Logf("h1 dropped the 10 VXLAN datagrams from h4 (counter went from %d)", before)
+}
+
+// vxlanFromLocalUser: a local user other than root sends VXLAN datagrams to another member from the host's own
+// address, which the member's allowlist would accept; the host's output chain drops and counts them.
+func (s *security) vxlanFromLocalUser(t *testing.T) {
+	before := vxlanDrops(t, s.h1)
+	// Each write fails with "Operation not permitted": the drop is in the output path.
+	script := fmt.Sprintf("for i in 1 2 3; do echo frame > /dev/udp/%s/%d; done 2>/dev/null; true", s.h2.IP, vxlanPort)
+	if out, err := s.h1.Exec("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-c", script); err != nil {
+		t.Fatalf("send as nobody: %v %s", err, out)
+	}
+	Eventually(t, 10*time.Second, func() error {
+		if d := vxlanDrops(t, s.h1) - before; d < 3 {
+			return fmt.Errorf("h1 counted %d of nobody's 3 VXLAN datagrams to h2 as dropped", d)
+		}
+		return nil
+	})
+	t.Logf("h1 dropped nobody's VXLAN datagrams to h2 (counter went from %d)", before)
 }
 
 // hostListener accepts TCP connections on probePort in h's namespace and counts them.
