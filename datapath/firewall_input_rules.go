@@ -124,11 +124,9 @@ func tableChains(p inputPorts) []fwChain {
 
 // outputRules drop VXLAN datagrams that a local user other than root sends
 // from this host, and so from its own allowlisted address. What the kernel's
-// VXLAN devices send carries no socket when it comes from a container (the
-// veth crossing drops it) and root's socket when it comes from the plugin or
-// another root process, so "meta skuid" does not match it. A non-root
-// process on the host that talks to a container on another host through a
-// network's bridge is dropped too (SECURITY.md).
+// VXLAN devices send for containers carries no socket (crossing the veth
+// from the container's namespace drops it), so "meta skuid" does not match
+// it.
 func outputRules(p inputPorts) []inRule {
 	root := make([]byte, 4) // uid 0, in any byte order
 	return []inRule{{commentPrefix + fmt.Sprintf("vxlan udp/%d from a local user", p.vxlan),
