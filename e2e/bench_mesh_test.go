@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -60,7 +60,7 @@ func benchMeshSim(args []string) (*benchMeshResult, error) {
 			peers = append(peers, fmt.Sprintf("127.0.0.1:%d", basePort+i/2)) // spread the joins
 		}
 		m, err := mesh.New(mesh.Config{Name: fmt.Sprintf("m%03d", i), BindAddr: "127.0.0.1", BindPort: basePort + i,
-			AdvertiseAddr: net.IPv4(127, 0, 0, 1), Peers: peers})
+			AdvertiseAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1}), Peers: peers})
 		if err != nil {
 			return nil, err
 		}
