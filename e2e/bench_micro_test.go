@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -43,9 +42,9 @@ func benchDNSServe(args []string) error {
 	runtime.GOMAXPROCS(1)
 	var rs []dnsd.Record
 	for i := range 10000 {
-		rs = append(rs, dnsd.Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "n", VNI: 1})
+		rs = append(rs, dnsd.Record{Name: fmt.Sprintf("c%d", i), IP: netip.AddrFrom4([4]byte{10, 32, byte(i >> 8), byte(i)}), Network: "n", VNI: 1})
 	}
-	rs = append(rs, dnsd.Record{Name: "web", IP: net.IPv4(10, 33, 0, 1), Network: "n", VNI: 1})
+	rs = append(rs, dnsd.Record{Name: "web", IP: netip.AddrFrom4([4]byte{10, 33, 0, 1}), Network: "n", VNI: 1})
 	tab := dnsd.NewTable()
 	// The load comes from 127.0.0.1: make it a container on network n.
 	if err := tab.Replace(rs, []dnsd.Member{{Owner: "load", VNI: 1, IP: netip.MustParseAddr("127.0.0.1")}}); err != nil {
