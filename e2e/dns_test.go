@@ -5,122 +5,15 @@ package e2e
 import (
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"runtime"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 )
 
 const (
-	upstreamPort = 5353
-	outsideName  = "outside.example."
-	outsideAddr  = "192.0.2.55"
 	// dnsRemovalGoal is how soon a stopped container's name should leave every host's DNS.
 	dnsRemovalGoal = time.Second
 )
-
-// inNetns runs f on an OS thread switched into the network namespace at path. Sockets f opens stay in that
-// namespace after the thread switches back. A thread that cannot switch back is never reused.
-func inNetns(path string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(path)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", path, err)
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("setns back: %w", err)) // the locked thread exits with us
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// startUpstreamDNS serves outsideName from UnderlayGateway:upstreamPort in the underlay namespace, in this
-// process, and counts the queries it gets. Other names get NXDOMAIN, other types of outsideName no data.
-func startUpstreamDNS(t *testing.T, c *Cluster) *atomic.Int64 {
-	t.Helper()
-	return serveOutsideNameIn(t, netnsDir+"/"+c.UnderlayNS, fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort))
-}
-
-// dnsClient queries a DNS server from inside a container's network namespace, over one UDP socket: dnsd
-// answers only containers on its networks.
-type dnsClient struct{ conn *dns.Conn }
-
-// newDNSClient opens a client in the network namespace of container ctr on h.
-func newDNSClient(t *testing.T, h *Host, ctr, server string) *dnsClient {
-	t.Helper()
-	sandbox, err := h.Docker("inspect", "--format", "{{.NetworkSettings.SandboxKey}}", ctr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conn net.Conn
-	if err := inNetns(strings.TrimSpace(sandbox), func() (err error) {
-		conn, err = net.Dial("udp", net.JoinHostPort(server, "53"))
-		return err
-	}); err != nil {
-		t.Fatalf("DNS client in container %s on %s: %v", ctr, h.Name, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &dnsClient{conn: &dns.Conn{Conn: conn}}
-}
-
-// A returns the A records of name.
-func (c *dnsClient) A(name string) ([]string, error) {
-	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	_ = c.conn.SetDeadline(time.Now().Add(2 * time.Second))
-	if err := c.conn.WriteMsg(q); err != nil {
-		return nil, err
-	}
-	for {
-		r, err := c.conn.ReadMsg()
-		if err != nil {
-			return nil, fmt.Errorf("query %s: %w", name, err)
-		}
-		if r.Id != q.Id {
-			continue // a late answer to an earlier query
-		}
-		var ips []string
-		for _, rr := range r.Answer {
-			if a, ok := rr.(*dns.A); ok {
-				ips = append(ips, a.A.String())
-			}
-		}
-		slices.Sort(ips)
-		return ips, nil
-	}
-}
-
-// nslookup runs busybox nslookup in container ctr, with the container's own resolver, and returns the addresses it
-// prints after the name.
-func nslookup(h *Host, ctr, name string) ([]string, error) { return nslookupAt(h, ctr, name, "") }
 
 func TestDNS(t *testing.T) {
 	RequirePlugin(t)

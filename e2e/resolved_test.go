@@ -4,50 +4,15 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // stubResolverAddr is where systemd-resolved listens on the hosts it runs on.
 const stubResolverAddr = "127.0.0.53:53"
-
-// serveOutsideNameIn serves outsideName over UDP at addr in the network namespace at nsPath, in this process,
-// and counts the queries it gets. Other names get NXDOMAIN.
-func serveOutsideNameIn(t *testing.T, nsPath, addr string) *atomic.Int64 {
-	t.Helper()
-	var pc net.PacketConn
-	if err := inNetns(nsPath, func() (err error) {
-		pc, err = net.ListenPacket("udp", addr)
-		return err
-	}); err != nil {
-		t.Fatalf("DNS server at %s in %s: %v", addr, nsPath, err)
-	}
-	var queries atomic.Int64
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		queries.Add(1)
-		m := new(dns.Msg)
-		m.SetReply(r)
-		switch {
-		case len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, outsideName):
-			m.Rcode = dns.RcodeNameError
-		case r.Question[0].Qtype == dns.TypeA:
-			rr, _ := dns.NewRR(outsideName + " 30 IN A " + outsideAddr)
-			m.Answer = append(m.Answer, rr)
-		}
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return &queries
-}
 
 // TestSystemdResolvedHost: a host whose resolv.conf names only systemd-resolved's stub (127.0.0.53) and no
 // DNS_UPSTREAM: containers still resolve outside names through dnsd, which forwards to the stub in the host's

@@ -364,32 +364,6 @@ func (s *security) hostPorts(t *testing.T) {
 	t.Logf("%d host ports refused to containers on net1 and the --internal inet; DNS at %s answers", len(cases), s.gw1)
 }
 
-// nslookupAt runs busybox nslookup name [server] in ctr and returns the addresses of the answer; an answer with
-// no address (NXDOMAIN) is not an error.
-func nslookupAt(h *Host, ctr, name, server string) ([]string, error) {
-	cmd := []string{"nslookup", name}
-	if server != "" {
-		cmd = append(cmd, server)
-	}
-	out, err := execIn(h, ctr, cmd...)
-	if err != nil && !strings.Contains(out+err.Error(), "NXDOMAIN") && !strings.Contains(out+err.Error(), "can't find") {
-		return nil, fmt.Errorf("nslookup %s %s in %s on %s: %w", name, server, ctr, h.Name, err)
-	}
-	var ips []string
-	answers := false
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 && f[0] == "Name:" {
-			answers = true
-		}
-		if answers && len(f) == 2 && f[0] == "Address:" && net.ParseIP(f[1]).To4() != nil {
-			ips = append(ips, f[1])
-		}
-	}
-	slices.Sort(ips)
-	return ips, nil
-}
-
 // asNobody runs the weavego command on h as user nobody.
 func asNobody(h *Host, args ...string) (string, error) {
 	cmd := append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", weavegoBin(),

@@ -12,58 +12,10 @@ import (
 	"time"
 )
 
-// netArgs selects weavego for both the network and its IPAM, by the full name Docker 20.10 needs.
-var netArgs = []string{"-d", Driver, "--ipam-driver", Driver}
-
 // defaultPool is where weavego allocates subnets when none is given.
 var defaultPool = netip.MustParsePrefix("10.32.0.0/12")
 
 const underlayBody = "weavego-e2e underlay ok"
-
-// ipamConfig is one entry of `docker network inspect` .IPAM.Config.
-type ipamConfig struct {
-	Subnet, Gateway, IPRange string
-}
-
-func inspectIPAM(t *testing.T, h *Host, network string) []ipamConfig {
-	t.Helper()
-	var cfg []ipamConfig
-	out := h.MustDocker(t, "network", "inspect", "--format", "{{json .IPAM.Config}}", network)
-	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
-		t.Fatalf("network inspect %s: %v in %q", network, err, out)
-	}
-	if len(cfg) == 0 {
-		t.Fatalf("network %s has no IPAM config", network)
-	}
-	return cfg
-}
-
-// exec runs a command in a running container.
-func execIn(h *Host, container string, cmd ...string) (string, error) {
-	return h.Docker(append([]string{"exec", container}, cmd...)...)
-}
-
-// wantBody polls url from container until the body contains want.
-func wantBody(t *testing.T, h *Host, container, url, want string) {
-	t.Helper()
-	Eventually(t, 60*time.Second, func() error {
-		out, err := execIn(h, container, Wget(url)...)
-		if err != nil || !strings.Contains(out, want) {
-			return fmt.Errorf("%s from %s: got %q, %v; want %q", url, container, out, err, want)
-		}
-		return nil
-	})
-}
-
-// readable fails t unless msg is an error a user can read: not empty, no Go panic or type dump.
-func readable(t *testing.T, msg string) {
-	t.Helper()
-	for _, bad := range []string{"panic", "goroutine ", "%!", "runtime error", "&{"} {
-		if strings.Contains(msg, bad) {
-			t.Errorf("error is not readable (contains %q): %s", bad, msg)
-		}
-	}
-}
 
 func TestSingleHost(t *testing.T) {
 	RequirePlugin(t)
