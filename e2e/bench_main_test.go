@@ -29,7 +29,7 @@ func TestBench(t *testing.T) {
 		t.Skip("bench: skipped: set WEAVEGO_BENCH=1 (make bench)")
 	}
 	rep := newBenchReport()
-	c := NewCluster(t, 3)
+	c := NewCluster(t, ClusterOptions{Hosts: 3})
 	b := &bench{t: t, c: c, rep: rep, paths: map[string]*benchPath{}, weaveNS: map[int]string{}, ovlNS: map[int]string{}}
 	env := benchEnv()
 	defer b.write(env)

@@ -27,26 +27,60 @@ var (
 )
 
 // Cluster is a set of Docker hosts on one underlay bridge. Its hosts are created by NewCluster and removed by
-// the test's cleanup; the slice is not changed in between, so a Cluster may be used from several goroutines.
+// the test's cleanup; neither the slice nor Peer is changed in between, so a Cluster may be used from several
+// goroutines.
 type Cluster struct {
 	// ID is the run id: every namespace, directory and cgroup of the cluster starts with wge2e-<ID>.
 	ID string
 	// UnderlayNS is the name of the namespace holding the underlay bridge br0.
 	UnderlayNS string
+	// Peer is the peer name of each host running the plugin (the name errors and `weavego status` use).
+	Peer map[*Host]string
 
 	t     testing.TB
 	dir   string
 	hosts []*Host
 }
 
-// NewCluster brings up n Docker hosts with the test images loaded, and registers their teardown with t.Cleanup.
-// It skips the test when the machine cannot run it (see RequireE2E) and fails it when a host does not come up.
-func NewCluster(t testing.TB, n int) *Cluster {
+// ClusterOptions says what cluster a test needs.
+type ClusterOptions struct {
+	// Hosts is how many Docker hosts to start (1..200), named h1, h2, ...
+	Hosts int
+	// Mesh is how many of them, from h1 on, get the weavego plugin with a fresh cluster key and PEERS naming
+	// each other; NewCluster returns once each of them sees all of them alive. 0: no plugin anywhere.
+	Mesh int
+	// Env holds plugin settings besides PEERS and KEY.
+	Env map[string]string
+	// Underlay, when set, runs once the hosts are up and before the plugin is installed: it starts the servers
+	// in the underlay namespace (a DNS upstream) that Env names.
+	Underlay func(*Cluster)
+}
+
+// NewCluster brings up the hosts o asks for, with the test images loaded and the plugin on the first o.Mesh of
+// them, and registers their teardown with t.Cleanup. It skips the test when the machine cannot run it (see
+// RequireE2E) and fails it when a host does not come up.
+func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
+	t.Helper()
+	c := newHosts(t, o.Hosts)
+	if o.Mesh < 0 || o.Mesh > o.Hosts {
+		t.Fatalf("e2e: NewCluster: Mesh %d of %d hosts", o.Mesh, o.Hosts)
+	}
+	if o.Underlay != nil {
+		o.Underlay(c)
+	}
+	if o.Mesh > 0 {
+		meshHosts(t, c, c.hosts[:o.Mesh], o.Env)
+	}
+	return c
+}
+
+// newHosts brings up n Docker hosts with the test images loaded.
+func newHosts(t testing.TB, n int) *Cluster {
 	t.Helper()
 	RequireE2E(t)
 	requireEngine(t)
 	if n < 1 || n > 200 {
-		t.Fatalf("e2e: NewCluster(%d): want 1..200 hosts", n)
+		t.Fatalf("e2e: NewCluster: %d hosts: want 1..200", n)
 	}
 	c, err := newRun(t)
 	if err != nil {
@@ -89,7 +123,7 @@ func newRun(t testing.TB) (*Cluster, error) {
 			os.RemoveAll(runDir(id))
 			return nil, fmt.Errorf("record owner of run %s: %w", id, err)
 		}
-		return &Cluster{ID: id, UnderlayNS: prefix + id + "-ul", t: t, dir: runDir(id)}, nil
+		return &Cluster{ID: id, UnderlayNS: prefix + id + "-ul", Peer: map[*Host]string{}, t: t, dir: runDir(id)}, nil
 	}
 	return nil, errors.New("no free run id in 20 attempts")
 }

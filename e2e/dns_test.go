@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -17,9 +18,9 @@ const (
 
 func TestDNS(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 3)
-	upstream := startUpstreamDNS(t, c)
-	wc := newWeaveClusterOn(t, c, map[string]string{"DNS_UPSTREAM": fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort)})
+	var upstream *atomic.Int64
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3, Env: upstreamDNSEnv(),
+		Underlay: func(c *Cluster) { upstream = startUpstreamDNS(t, c) }})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	h1.CreateNetwork(t, "net1", netArgs...)
 	for _, h := range []*Host{h2, h3} {

@@ -68,6 +68,11 @@ func startUpstreamDNS(t *testing.T, c *Cluster) *atomic.Int64 {
 	return serveOutsideNameIn(t, netnsDir+"/"+c.UnderlayNS, fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort))
 }
 
+// upstreamDNSEnv is the plugin setting that points dnsd at the server startUpstreamDNS starts.
+func upstreamDNSEnv() map[string]string {
+	return map[string]string{"DNS_UPSTREAM": fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort)}
+}
+
 // dnsClient queries a DNS server from inside a container's network namespace, over one UDP socket: dnsd
 // answers only containers on its networks.
 type dnsClient struct{ conn *dns.Conn }

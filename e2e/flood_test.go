@@ -22,7 +22,7 @@ const (
 
 func TestBroadcastMulticast(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	h1.CreateNetwork(t, "bnet", append([]string{"--subnet", floodSubnet}, netArgs...)...)
 	for _, h := range []*Host{h2, h3} {

@@ -13,7 +13,7 @@ import (
 // Docker's default bridge, published ports, cutting and restoring a link, restarting a daemon, and the plugin
 // life cycle with a stub plugin built here (never installed outside the test hosts).
 func TestHarness(t *testing.T) {
-	c := NewCluster(t, 2)
+	c := NewCluster(t, ClusterOptions{Hosts: 2})
 	h1, h2 := c.Host(0), c.Host(1)
 
 	t.Run("Underlay", func(t *testing.T) {

@@ -35,7 +35,7 @@ type registryCluster struct {
 // and connectivity survive and that the two versions keep working together.
 func TestInstallFromRegistry(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 2)
+	c := NewCluster(t, ClusterOptions{Hosts: 2})
 	reg := c.StartRegistry(t)
 	s := &registryCluster{c: c, h1: c.Host(0), h2: c.Host(1), ref: map[string]string{}, ip: map[string]string{}}
 	start := time.Now()

@@ -80,7 +80,7 @@ func distinct(t *testing.T, addrs map[string]string, subnet, gateway string) {
 
 func TestIPAM(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	h1.CreateNetwork(t, "neta", netArgs...)
 	for _, h := range []*Host{h2, h3} {

@@ -11,29 +11,10 @@ import (
 	"time"
 )
 
-// weaveCluster is a Cluster whose hosts all run the plugin, joined into one mesh.
-type weaveCluster struct {
-	*Cluster
-	// Peer is each host's peer name in the mesh (the name errors and `weavego status` use).
-	Peer map[*Host]string
-}
-
-// newWeaveCluster brings up n hosts, installs the plugin on each with PEERS naming every other host (plus env),
-// and waits until every host sees all n peers alive.
-func newWeaveCluster(t *testing.T, n int, env map[string]string) *weaveCluster {
-	t.Helper()
-	return newWeaveClusterOn(t, NewCluster(t, n), env)
-}
-
-// newWeaveClusterOn is newWeaveCluster on hosts already up (for tests that start underlay servers first).
-func newWeaveClusterOn(t *testing.T, c *Cluster, env map[string]string) *weaveCluster {
-	t.Helper()
-	return meshHosts(t, c, c.Hosts(), env)
-}
-
 // meshHosts installs the plugin on hosts, the cluster key and PEERS naming every other one of them (plus env),
-// and waits until each of them sees all of them alive. Other hosts of c are left alone.
-func meshHosts(t *testing.T, c *Cluster, hosts []*Host, env map[string]string) *weaveCluster {
+// waits until each of them sees all of them alive, and records their peer names in c.Peer. Other hosts of c are
+// left alone.
+func meshHosts(t testing.TB, c *Cluster, hosts []*Host, env map[string]string) {
 	t.Helper()
 	start := time.Now()
 	key := newClusterKey(t)
@@ -62,14 +43,13 @@ func meshHosts(t *testing.T, c *Cluster, hosts []*Host, env map[string]string) *
 			t.Fatalf("install plugins: %v", err)
 		}
 	}
-	wc := &weaveCluster{Cluster: c, Peer: map[*Host]string{}}
 	Eventually(t, 2*time.Minute, func() error {
 		for _, h := range hosts {
 			st, err := h.Status()
 			if err != nil {
 				return err
 			}
-			wc.Peer[h] = st.Cluster.Self
+			c.Peer[h] = st.Cluster.Self
 			for _, o := range hosts {
 				if s := st.peerState(o.IP.String()); s != "alive" {
 					return fmt.Errorf("%s sees %s as %q", h.Name, o.Name, s)
@@ -79,7 +59,6 @@ func meshHosts(t *testing.T, c *Cluster, hosts []*Host, env map[string]string) *
 		return nil
 	})
 	t.Logf("plugins enabled and meshed (%d peers) in %s", len(hosts), time.Since(start).Round(100*time.Millisecond))
-	return wc
 }
 
 // newClusterKey returns a fresh cluster key (base64 of 32 random bytes), as `weavego key generate` prints.

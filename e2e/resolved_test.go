@@ -19,7 +19,7 @@ const stubResolverAddr = "127.0.0.53:53"
 // network namespace.
 func TestSystemdResolvedHost(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 1)
+	c := NewCluster(t, ClusterOptions{Hosts: 1})
 	h := c.Host(0)
 	// The plugin reads RESOLV_CONF inside its rootfs; the state mount is where a test can put a file.
 	state := filepath.Join(h.Dir, "plugin-state")

@@ -33,18 +33,16 @@ const (
 
 type security struct {
 	c              *Cluster
-	wc             *weaveCluster
 	h1, h2, h3, h4 *Host
 	gw1, gw2       string
 }
 
 func TestSecurity(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 4)
-	startUpstreamDNS(t, c)
-	upstream := map[string]string{"DNS_UPSTREAM": fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort)}
+	// h4 is the stranger: it gets the plugin, with other keys, in the steps.
+	c := NewCluster(t, ClusterOptions{Hosts: 4, Mesh: 3, Env: upstreamDNSEnv(),
+		Underlay: func(c *Cluster) { startUpstreamDNS(t, c) }})
 	s := &security{c: c, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2), h4: c.Host(3)}
-	s.wc = meshHosts(t, c, c.Hosts()[:3], upstream)
 	s.h1.CreateNetwork(t, "net1", netArgs...)
 	s.h1.CreateNetwork(t, "net2", netArgs...)
 	s.h1.CreateNetwork(t, "inet", append([]string{"--internal"}, netArgs...)...)
@@ -123,7 +121,7 @@ func (s *security) strangerWithOtherKey(t *testing.T) {
 	// h4 retries its join with backoff; give it several rounds before concluding.
 	deadline := time.Now().Add(12 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, h := range s.wc.Hosts()[:3] {
+		for _, h := range s.c.Hosts()[:3] {
 			st, err := h.Status()
 			if err != nil {
 				t.Fatal(err)
@@ -203,11 +201,11 @@ func (s *security) forgedGossip(t *testing.T) {
 		return err
 	})
 	t.Logf("the forged datagram made the open host h4 create network %s", forgedNet)
-	for _, h := range s.wc.Hosts()[:3] {
+	for _, h := range s.c.Hosts()[:3] {
 		sendUDP(t, s.h4, h.IP.String(), gossipPort, 5, pkt)
 	}
 	time.Sleep(5 * time.Second) // more than the agent's reconcile period: an accepted entry would act by now
-	for _, h := range s.wc.Hosts()[:3] {
+	for _, h := range s.c.Hosts()[:3] {
 		if _, err := h.NetworkView(forgedNet); err == nil {
 			t.Errorf("%s created network %s from a forged gossip datagram", h.Name, forgedNet)
 		}
@@ -377,7 +375,7 @@ func (s *security) localUser(t *testing.T) {
 	if out, err := asNobody(s.h1, "version"); err != nil {
 		t.Fatalf("nobody cannot run the weavego command at all (test setup): %v %s", err, out)
 	}
-	victim := s.wc.Peer[s.h3]
+	victim := s.c.Peer[s.h3]
 	for _, args := range [][]string{{"rmpeer", victim}, {"status"}, {"token"}} {
 		out, err := asNobody(s.h1, args...)
 		if err == nil {

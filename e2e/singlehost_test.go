@@ -19,7 +19,7 @@ const underlayBody = "weavego-e2e underlay ok"
 
 func TestSingleHost(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 1)
+	c := NewCluster(t, ClusterOptions{Hosts: 1})
 	h := c.Host(0)
 	start := time.Now()
 	if err := h.InstallPlugin(nil); err != nil {
