@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -262,13 +261,4 @@ func (b *bench) waitNetwork(t testing.TB, h *Host, network string, within time.D
 	}); err != nil {
 		t.Fatalf("bench: network %s did not appear on %s within %s: %v", network, h.Name, within, err)
 	}
-}
-
-// benchReadFile returns a file's trimmed content, or "?" when it cannot be read.
-func benchReadFile(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "?"
-	}
-	return strings.TrimSpace(string(b))
 }

@@ -5,6 +5,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -159,7 +160,7 @@ func (h *Host) waitContainerd(d *daemon) error {
 				tailFile(d.logPath, 20))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: containerd not listening on %s after %s: %v", h.Name, h.containerdSock, readyTimeout, err)
+			return fmt.Errorf("%s: containerd not listening on %s after %s: %w", h.Name, h.containerdSock, readyTimeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -347,8 +348,11 @@ func (h *Host) teardown(failed bool) error {
 // the shared /run/docker/plugins; dirs of other daemons are never touched.
 func (h *Host) removeStalePluginDirs() error {
 	b, err := os.ReadFile(filepath.Join(h.Dir, pluginIDsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no plugin was ever installed on h
+	}
 	if err != nil {
-		return nil
+		return fmt.Errorf("%s: recorded plugin ids: %w", h.Name, err)
 	}
 	var errs []error
 	for _, id := range strings.Fields(string(b)) {

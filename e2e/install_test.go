@@ -22,11 +22,10 @@ const dnsService = "169.254.53.53"
 // registryCluster is two hosts running the plugin installed from a registry that h1 pushed it to, with a
 // container on each on net1.
 type registryCluster struct {
-	c        *Cluster
-	h1, h2   *Host
-	ref      map[string]string // version -> image reference in the registry
-	ip       map[string]string // container -> address on net1
-	firstRun time.Duration
+	c      *Cluster
+	h1, h2 *Host
+	ref    map[string]string // version -> image reference in the registry
+	ip     map[string]string // container -> address on net1
 }
 
 // TestInstallFromRegistry publishes the plugin with make push and installs it on each host with docker plugin

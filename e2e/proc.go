@@ -134,8 +134,7 @@ func run(timeout time.Duration, args ...string) (string, error) {
 	case err = <-done:
 	case <-time.After(timeout):
 		_ = cmd.Process.Kill()
-		<-done
-		err = fmt.Errorf("timed out after %s", timeout)
+		err = fmt.Errorf("timed out after %s (%v)", timeout, <-done)
 	}
 	if err != nil {
 		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err,

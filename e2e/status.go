@@ -73,7 +73,7 @@ func (h *Host) Status() (wgStatus, error) {
 		return st, fmt.Errorf("%s: status API: %w", h.Name, err)
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return st, fmt.Errorf("%s: status API: %v in %q", h.Name, err, out)
+		return st, fmt.Errorf("%s: status API: %w in %q", h.Name, err, out)
 	}
 	return st, nil
 }
