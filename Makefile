@@ -106,7 +106,7 @@ test: lint unit e2e e2e29
 bench: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root"; exit 1; fi
 	scripts/prepare e2e
-	WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_BENCH=1 $(GO) test -count=1 -timeout 90m -run 'TestBench' -v ./e2e/
+	WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_BENCH=1 $(GO) test -count=1 -timeout 90m -run 'TestBench' -v ./e2e/bench/
 
 # The fault suite (e2e/faults_*_test.go): writes RELIABILITY.md. WEAVEGO_SOAK=minutes (default 30);
 # `make test` runs the same cases with a 5-minute soak and leaves RELIABILITY.md alone.

@@ -123,10 +123,13 @@ func newRun(t testing.TB) (*Cluster, error) {
 			os.RemoveAll(runDir(id))
 			return nil, fmt.Errorf("record owner of run %s: %w", id, err)
 		}
-		return &Cluster{ID: id, UnderlayNS: prefix + id + "-ul", Peer: map[*Host]string{}, t: t, dir: runDir(id)}, nil
+		return &Cluster{ID: id, UnderlayNS: Prefix + id + "-ul", Peer: map[*Host]string{}, t: t, dir: runDir(id)}, nil
 	}
 	return nil, errors.New("no free run id in 20 attempts")
 }
+
+// Dir is the run's directory: logs and files of servers the tests start go there, and the sweep removes it.
+func (c *Cluster) Dir() string { return c.dir }
 
 // Hosts returns the hosts, in order h1, h2, ...
 func (c *Cluster) Hosts() []*Host { return c.hosts }
@@ -158,7 +161,7 @@ func (c *Cluster) setupUnderlay() error {
 		{"ip", "-n", c.UnderlayNS, "link", "set", "br0", "up"},
 	}
 	for _, s := range steps {
-		if _, err := run(30*time.Second, s...); err != nil {
+		if _, err := Run(30*time.Second, s...); err != nil {
 			return fmt.Errorf("underlay: %w", err)
 		}
 	}
@@ -167,7 +170,7 @@ func (c *Cluster) setupUnderlay() error {
 
 // UnderlayExec runs a command in the underlay namespace (where UnderlayGateway lives) and returns its stdout.
 func (c *Cluster) UnderlayExec(args ...string) (string, error) {
-	return run(2*time.Minute, append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, c.UnderlayNS), "--"}, args...)...)
+	return Run(2*time.Minute, append([]string{"nsenter", "--net=" + filepath.Join(NetnsDir, c.UnderlayNS), "--"}, args...)...)
 }
 
 // StartUnderlay starts a long-running command (a test server) in the underlay namespace; it is stopped at the
@@ -175,13 +178,12 @@ func (c *Cluster) UnderlayExec(args ...string) (string, error) {
 func (c *Cluster) StartUnderlay(t testing.TB, name string, args ...string) {
 	t.Helper()
 	logPath := filepath.Join(c.dir, name+".log")
-	d, err := startDaemon(name, logPath, append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, c.UnderlayNS), "--"}, args...)...)
+	d, err := StartServer(name, logPath, append([]string{"nsenter", "--net=" + filepath.Join(NetnsDir, c.UnderlayNS), "--"}, args...)...)
 	if err != nil {
 		t.Fatalf("e2e: %v", err)
 	}
-	d.group = true
 	t.Cleanup(func() {
-		if err := d.stop(10 * time.Second); err != nil {
+		if err := d.Stop(10 * time.Second); err != nil {
 			t.Logf("e2e: %v", err)
 		}
 		if t.Failed() {
@@ -215,7 +217,7 @@ func (c *Cluster) teardown() {
 	start := time.Now()
 	failed := c.t.Failed()
 	err := c.eachHost(func(h *Host) error { return h.teardown(failed) })
-	if _, uerr := run(30*time.Second, "ip", "netns", "delete", c.UnderlayNS); uerr != nil {
+	if _, uerr := Run(30*time.Second, "ip", "netns", "delete", c.UnderlayNS); uerr != nil {
 		err = errors.Join(err, uerr)
 	}
 	if err != nil {

@@ -114,18 +114,18 @@ func TestDNS(t *testing.T) {
 	t.Run("Upstream", func(t *testing.T) {
 		before := upstream.Load()
 		Eventually(t, time.Minute, func() error {
-			ips, err := nslookup(h3, "client", outsideName)
+			ips, err := nslookup(h3, "client", OutsideName)
 			if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
-				return fmt.Errorf("nslookup %s from h3: %v, %v; want [%s]", outsideName, ips, err, outsideAddr)
+				return fmt.Errorf("nslookup %s from h3: %v, %v; want [%s]", OutsideName, ips, err, outsideAddr)
 			}
 			return nil
 		})
 		if upstream.Load() == before {
-			t.Errorf("%s was answered but the upstream at %s:%d got no query", outsideName, UnderlayGateway, upstreamPort)
+			t.Errorf("%s was answered but the upstream at %s:%d got no query", OutsideName, UnderlayGateway, upstreamPort)
 		}
-		ips, err := newDNSClient(t, h3, "client", gw).A(outsideName)
+		ips, err := newDNSClient(t, h3, "client", gw).A(OutsideName)
 		if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
-			t.Errorf("%s at h3's dnsd: %v, %v; want [%s]", outsideName, ips, err, outsideAddr)
+			t.Errorf("%s at h3's dnsd: %v, %v; want [%s]", OutsideName, ips, err, outsideAddr)
 		}
 		t.Logf("upstream resolver got %d queries", upstream.Load())
 	})

@@ -21,8 +21,10 @@ import (
 // The outside name the tests' upstream DNS servers answer, and where the upstream of TestDNS listens.
 const (
 	upstreamPort = 5353
-	outsideName  = "outside.example."
+	OutsideName  = "outside.example."
 	outsideAddr  = "192.0.2.55"
+	// DNSServiceAddr is the plugin's default DNS_ADDR: every weavego network's own dnsd at one address.
+	DNSServiceAddr = "169.254.53.53"
 )
 
 // inNetns runs f on an OS thread switched into the network namespace at path. Sockets f opens stay in that
@@ -65,7 +67,7 @@ func inNetns(path string, f func() error) error {
 // process, and counts the queries it gets. Other names get NXDOMAIN, other types of outsideName no data.
 func startUpstreamDNS(t *testing.T, c *Cluster) *atomic.Int64 {
 	t.Helper()
-	return serveOutsideNameIn(t, netnsDir+"/"+c.UnderlayNS, fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort))
+	return ServeOutsideNameIn(t, NetnsDir+"/"+c.UnderlayNS, fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort))
 }
 
 // upstreamDNSEnv is the plugin setting that points dnsd at the server startUpstreamDNS starts.
@@ -152,9 +154,9 @@ func nslookupAt(h *Host, ctr, name, server string) ([]string, error) {
 	return ips, nil
 }
 
-// serveOutsideNameIn serves outsideName over UDP at addr in the network namespace at nsPath, in this process,
+// ServeOutsideNameIn serves outsideName over UDP at addr in the network namespace at nsPath, in this process,
 // and counts the queries it gets. Other names get NXDOMAIN.
-func serveOutsideNameIn(t *testing.T, nsPath, addr string) *atomic.Int64 {
+func ServeOutsideNameIn(t *testing.T, nsPath, addr string) *atomic.Int64 {
 	t.Helper()
 	var pc net.PacketConn
 	if err := inNetns(nsPath, func() (err error) {
@@ -169,10 +171,10 @@ func serveOutsideNameIn(t *testing.T, nsPath, addr string) *atomic.Int64 {
 		m := new(dns.Msg)
 		m.SetReply(r)
 		switch {
-		case len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, outsideName):
+		case len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, OutsideName):
 			m.Rcode = dns.RcodeNameError
 		case r.Question[0].Qtype == dns.TypeA:
-			rr, _ := dns.NewRR(outsideName + " 30 IN A " + outsideAddr)
+			rr, _ := dns.NewRR(OutsideName + " 30 IN A " + outsideAddr)
 			m.Answer = append(m.Answer, rr)
 		}
 		_ = w.WriteMsg(m)

@@ -108,7 +108,8 @@ func buildTestServer(out string) error {
 		goBin = "/usr/local/go/bin/go"
 	}
 	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./testsrv")
-	cmd.Env = append(cleanEnv(), "CGO_ENABLED=0")
+	cmd.Dir = filepath.Join(RepoRoot(), "e2e")
+	cmd.Env = append(CleanEnv(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build testsrv: %w: %s", err, b)
 	}
@@ -190,10 +191,10 @@ func Wget(url string) []string {
 }
 
 // buildUDPEcho compiles e2e/udpecho statically and returns the binary's path.
-func buildUDPEcho(t *testing.T) string { return buildProbe(t, "udpecho") }
+func buildUDPEcho(t *testing.T) string { return BuildProbe(t, "udpecho") }
 
-// buildProbe compiles the probe program e2e/<name> statically and returns the binary's path.
-func buildProbe(t *testing.T, name string) string {
+// BuildProbe compiles the probe program e2e/<name> statically and returns the binary's path.
+func BuildProbe(t *testing.T, name string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), name)
 	goBin, err := exec.LookPath("go")
@@ -201,7 +202,8 @@ func buildProbe(t *testing.T, name string) string {
 		goBin = "/usr/local/go/bin/go"
 	}
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "./"+name)
-	cmd.Env = append(cleanEnv(), "CGO_ENABLED=0")
+	cmd.Dir = filepath.Join(RepoRoot(), "e2e")
+	cmd.Env = append(CleanEnv(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v: %s", name, err, b)
 	}

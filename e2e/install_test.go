@@ -56,7 +56,7 @@ func TestInstallFromRegistry(t *testing.T) {
 
 // install runs docker plugin install of version on both hosts and waits until they mesh.
 func (s *registryCluster) install(t *testing.T, version string) {
-	key := newClusterKey(t)
+	key := NewClusterKey(t)
 	start := time.Now()
 	errs := make(chan error, 2)
 	for _, pair := range [][2]*Host{{s.h1, s.h2}, {s.h2, s.h1}} {
@@ -222,7 +222,7 @@ func (h *Host) pluginRootfsVersion(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(30*time.Second, filepath.Join(h.DataRoot, "plugins", id, "rootfs", "weavego"), "version")
+	out, err := Run(30*time.Second, filepath.Join(h.DataRoot, "plugins", id, "rootfs", "weavego"), "version")
 	return fmt.Sprintf("%s (rootfs: %s %v)", ref, strings.TrimSpace(out), err)
 }
 

@@ -180,7 +180,7 @@ func TestIPAM(t *testing.T) {
 			"%d runs failed; the burst ended %s after the kill", runningAtKill, back.Round(time.Millisecond), len(failed),
 			time.Since(killedAt).Round(time.Millisecond))
 		for name, err := range failed {
-			t.Logf("  %s: %v", name, strings.TrimSpace(lastLines(err.Error(), 1)))
+			t.Logf("  %s: %v", name, strings.TrimSpace(LastLines(err.Error(), 1)))
 		}
 		before := addressesOn(t, wc.Hosts(), "neta")
 		distinct(t, before, v.Subnet, v.Gateway)

@@ -17,7 +17,7 @@ import (
 func meshHosts(t testing.TB, c *Cluster, hosts []*Host, env map[string]string) {
 	t.Helper()
 	start := time.Now()
-	key := newClusterKey(t)
+	key := NewClusterKey(t)
 	errs := make(chan error, len(hosts))
 	for _, h := range hosts {
 		go func() {
@@ -61,8 +61,8 @@ func meshHosts(t testing.TB, c *Cluster, hosts []*Host, env map[string]string) {
 	t.Logf("plugins enabled and meshed (%d peers) in %s", len(hosts), time.Since(start).Round(100*time.Millisecond))
 }
 
-// newClusterKey returns a fresh cluster key (base64 of 32 random bytes), as `weavego key generate` prints.
-func newClusterKey(t testing.TB) string {
+// NewClusterKey returns a fresh cluster key (base64 of 32 random bytes), as `weavego key generate` prints.
+func NewClusterKey(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {

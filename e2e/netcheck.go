@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// The multicast group and the UDP port the flood probe (e2e/flood) sends to and listens on.
+const (
+	FloodGroup = "239.1.1.7"
+	FloodPort  = "9996"
+)
+
 // netView is what `docker network inspect` says of a network on one host.
 type netView struct {
 	ID, Driver, Subnet, Gateway, VNI string

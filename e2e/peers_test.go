@@ -51,7 +51,7 @@ func TestConnectForget(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 2})
 	h1, h2 := c.Host(0), c.Host(1)
-	key := newClusterKey(t)
+	key := NewClusterKey(t)
 	for _, h := range c.Hosts() {
 		if err := h.InstallPlugin(map[string]string{"KEY": key}); err != nil {
 			t.Fatal(err)

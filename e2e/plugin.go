@@ -33,11 +33,7 @@ func PluginDir() string {
 	if d := os.Getenv("WEAVEGO_PLUGIN_DIR"); d != "" {
 		return d
 	}
-	d, err := filepath.Abs(filepath.Join("..", "build", "plugin"))
-	if err != nil {
-		return filepath.Join("..", "build", "plugin")
-	}
-	return d
+	return filepath.Join(RepoRoot(), "build", "plugin")
 }
 
 // RequirePlugin skips t when the plugin bundle has not been built (make plugin).
@@ -181,7 +177,7 @@ func PostPlugin(sock, path, body string) (int, []byte, error) {
 
 // PluginPIDs returns the pids of the `weavego daemon` processes in h's network namespace.
 func (h *Host) PluginPIDs() ([]int, error) {
-	fi, err := os.Stat(h.nsPath())
+	fi, err := os.Stat(h.NSPath())
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func TestSystemdResolvedHost(t *testing.T) {
 	if _, err := h.Exec("ip", "link", "set", "lo", "up"); err != nil {
 		t.Fatal(err)
 	}
-	stub := serveOutsideNameIn(t, h.nsPath(), stubResolverAddr)
+	stub := ServeOutsideNameIn(t, h.NSPath(), stubResolverAddr)
 	if err := h.InstallPlugin(map[string]string{"RESOLV_CONF": "/var/lib/weavego/resolv-stub.conf"}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +44,14 @@ func TestSystemdResolvedHost(t *testing.T) {
 	}
 	h.RunContainer(t, "--name", "client", "--network", "net1", "--dns", v.Gateway, BusyboxImage, "sleep", "3600")
 	Eventually(t, time.Minute, func() error {
-		ips, err := nslookup(h, "client", outsideName)
+		ips, err := nslookup(h, "client", OutsideName)
 		if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
-			return fmt.Errorf("nslookup %s through dnsd at %s: %v, %v; want [%s]", outsideName, v.Gateway, ips, err, outsideAddr)
+			return fmt.Errorf("nslookup %s through dnsd at %s: %v, %v; want [%s]", OutsideName, v.Gateway, ips, err, outsideAddr)
 		}
 		return nil
 	})
 	if stub.Load() == 0 {
-		t.Errorf("%s was answered but the stub resolver at %s got no query", outsideName, stubResolverAddr)
+		t.Errorf("%s was answered but the stub resolver at %s got no query", OutsideName, stubResolverAddr)
 	}
 	t.Logf("outside name resolved through the host's stub resolver %s (%d queries)", stubResolverAddr, stub.Load())
 }

@@ -20,8 +20,6 @@ import (
 // and a fourth host, h4, that plays the stranger on the underlay.
 
 const (
-	// dnsServiceAddr is the plugin's default DNS_ADDR: every weavego network's own dnsd at one address.
-	dnsServiceAddr = "169.254.53.53"
 	// probePort is a TCP port a test listener opens on a host, to show that containers cannot reach host ports.
 	probePort = 17000
 	// gossipPort and vxlanPort are the plugin's defaults.
@@ -114,7 +112,7 @@ func oneLineErr(err error) string { return strings.ReplaceAll(err.Error(), "\n",
 
 // strangerWithOtherKey: a host with a key of its own reaches the members but never becomes one.
 func (s *security) strangerWithOtherKey(t *testing.T) {
-	if err := s.h4.InstallPlugin(map[string]string{"PEERS": s.h1.IP.String(), "KEY": newClusterKey(t)}); err != nil {
+	if err := s.h4.InstallPlugin(map[string]string{"PEERS": s.h1.IP.String(), "KEY": NewClusterKey(t)}); err != nil {
 		t.Fatal(err)
 	}
 	defer removePlugin(s.h4)
@@ -166,7 +164,7 @@ func forgedDatagram() []byte {
 // sendUDP sends n copies of b to addr:port from a socket in h's namespace.
 func sendUDP(t *testing.T, h *Host, addr string, port, n int, b []byte) {
 	t.Helper()
-	if err := inNetns(h.nsPath(), func() error {
+	if err := inNetns(h.NSPath(), func() error {
 		conn, err := net.Dial("udp", net.JoinHostPort(addr, fmt.Sprint(port)))
 		if err != nil {
 			return err
@@ -279,7 +277,7 @@ func (s *security) vxlanFromLocalUser(t *testing.T) {
 func hostListener(t *testing.T, h *Host) *atomic.Int64 {
 	t.Helper()
 	var l net.Listener
-	if err := inNetns(h.nsPath(), func() (err error) {
+	if err := inNetns(h.NSPath(), func() (err error) {
 		l, err = net.Listen("tcp", fmt.Sprintf(":%d", probePort))
 		return err
 	}); err != nil {
@@ -353,9 +351,9 @@ func (s *security) hostPorts(t *testing.T) {
 	}
 	// DNS at the gateway is what containers may use.
 	Eventually(t, 30*time.Second, func() error {
-		ips, err := nslookupAt(s.h1, "port-prober", outsideName, s.gw1)
+		ips, err := nslookupAt(s.h1, "port-prober", OutsideName, s.gw1)
 		if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
-			return fmt.Errorf("%s at %s from a container: %v, %v; want [%s]", outsideName, s.gw1, ips, err, outsideAddr)
+			return fmt.Errorf("%s at %s from a container: %v, %v; want [%s]", OutsideName, s.gw1, ips, err, outsideAddr)
 		}
 		return nil
 	})
@@ -408,11 +406,11 @@ func lastLine(s string) string {
 func (s *security) dnsScope(t *testing.T) {
 	s.h2.RunContainer(t, "--name", "secret", "--network", "net2", HTTPImage)
 	s.h2.RunContainer(t, "--name", "shared", "--network", "net1", "--network-alias", "aliasok",
-		"--network-alias", strings.TrimSuffix(outsideName, "."), HTTPImage)
+		"--network-alias", strings.TrimSuffix(OutsideName, "."), HTTPImage)
 	s.h2.MustDocker(t, "network", "connect", "net2", "shared") // on both networks: both Joins must succeed
 	s.h3.RunContainer(t, "--name", "client1", "--network", "net1", "--dns", s.gw1, BusyboxImage, "sleep", "3600")
 	s.h3.RunContainer(t, "--name", "client2", "--network", "net2", "--dns", s.gw2, BusyboxImage, "sleep", "3600")
-	s.h3.RunContainer(t, "--name", "client3", "--network", "net1", "--dns", dnsServiceAddr, BusyboxImage, "sleep", "3600")
+	s.h3.RunContainer(t, "--name", "client3", "--network", "net1", "--dns", DNSServiceAddr, BusyboxImage, "sleep", "3600")
 	secret, err1 := s.h2.ContainerIP("secret", "net2")
 	shared1, err2 := s.h2.ContainerIP("shared", "net1")
 	shared2, err3 := s.h2.ContainerIP("shared", "net2")
@@ -439,7 +437,7 @@ func (s *security) dnsScope(t *testing.T) {
 	Eventually(t, time.Minute, want("client1", "aliasok", shared1))
 	Eventually(t, time.Minute, want("client2", "shared", shared2))
 	Eventually(t, time.Minute, want("client3", "aliasok", shared1))
-	Eventually(t, time.Minute, want("client1", outsideName, outsideAddr))
+	Eventually(t, time.Minute, want("client1", OutsideName, outsideAddr))
 	for _, c := range []struct {
 		ctr, name string
 		ips       []string
@@ -448,29 +446,29 @@ func (s *security) dnsScope(t *testing.T) {
 		{"client1", "secret.weavego.local", nil},
 		{"client3", "secret", nil},
 		{"client1", "shared", []string{shared1}},
-		{"client3", outsideName, []string{outsideAddr}},
+		{"client3", OutsideName, []string{outsideAddr}},
 	} {
 		if err := want(c.ctr, c.name, c.ips...)(); err != nil {
 			t.Error(err)
 		}
 	}
 	t.Logf("net1 clients do not resolve secret (net2 only, %s); the alias %s answers from upstream (%s); "+
-		"%s serves net1 at %s", secret, outsideName, outsideAddr, "client3", dnsServiceAddr)
+		"%s serves net1 at %s", secret, OutsideName, outsideAddr, "client3", DNSServiceAddr)
 }
 
 // dnsOutside: dnsd answers nobody outside the container networks, at the gateway nor at the service address,
 // even when a route leads there.
 func (s *security) dnsOutside(t *testing.T) {
-	for _, dst := range []string{s.gw1, dnsServiceAddr} {
+	for _, dst := range []string{s.gw1, DNSServiceAddr} {
 		if _, err := s.c.UnderlayExec("ip", "route", "add", dst+"/32", "via", s.h1.IP.String()); err != nil {
 			t.Fatal(err)
 		}
 		defer func() { _, _ = s.c.UnderlayExec("ip", "route", "del", dst+"/32") }()
 	}
-	for _, dst := range []string{s.gw1, dnsServiceAddr} {
-		for _, name := range []string{"shared", outsideName, "1.0.99.10.in-addr.arpa"} {
+	for _, dst := range []string{s.gw1, DNSServiceAddr} {
+		for _, name := range []string{"shared", OutsideName, "1.0.99.10.in-addr.arpa"} {
 			var r *dns.Msg
-			err := inNetns(netnsDir+"/"+s.c.UnderlayNS, func() error {
+			err := inNetns(NetnsDir+"/"+s.c.UnderlayNS, func() error {
 				q := new(dns.Msg)
 				q.SetQuestion(dns.Fqdn(name), dns.TypeA)
 				cl := &dns.Client{Timeout: 2 * time.Second}
