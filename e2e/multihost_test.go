@@ -30,10 +30,7 @@ func TestMultiHost(t *testing.T) {
 	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	s := &multiHost{top: t, wc: wc, h1: wc.Host(0), h2: wc.Host(1), h3: wc.Host(2),
 		ip: map[string]string{}, mac: map[string]string{}, udpecho: buildUDPEcho(t)}
-	steps := []struct {
-		name string
-		f    func(*testing.T)
-	}{
+	runSteps(t, []step{
 		{"NetworkPropagates", s.networkPropagates},
 		{"Connectivity", s.connectivity},
 		{"EndpointRemoval", s.endpointRemoval},
@@ -41,12 +38,7 @@ func TestMultiHost(t *testing.T) {
 		{"Isolation", s.isolation},
 		{"PluginRestart", s.pluginRestart},
 		{"NetworkRemove", s.networkRemove},
-	}
-	for _, st := range steps {
-		if !t.Run(st.name, st.f) && st.name == "NetworkPropagates" {
-			t.Fatal("net1 did not propagate: the other steps need it")
-		}
-	}
+	}, "NetworkPropagates")
 }
 
 func (s *multiHost) networkPropagates(t *testing.T) {
