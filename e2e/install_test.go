@@ -50,8 +50,10 @@ func TestInstallFromRegistry(t *testing.T) {
 	}
 	s.install(t, "e2e-1")
 	s.workload(t)
-	t.Run("Upgrade", s.upgrade)
-	t.Run("MakeInstallOverOlder", s.makeInstall)
+	runSteps(t, []step{
+		{"Upgrade", s.upgrade},
+		{"MakeInstallOverOlder", s.makeInstall},
+	})
 }
 
 // install runs docker plugin install of version on both hosts and waits until they mesh.
