@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchDiag holds what diagnose found on h1, for the analysis.
@@ -32,7 +33,7 @@ var benchIgnoredAttrs = []string{"ifindex", "ifname", "address", "broadcast", "l
 
 // benchLinkAttrs returns the flattened `ip -d -j link show dev` attributes of dev in namespace ns.
 func benchLinkAttrs(ns, dev string) (map[string]string, error) {
-	out, err := run(time.Minute, "nsenter", "--net="+ns, "--", "ip", "-d", "-j", "link", "show", "dev", dev)
+	out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "ip", "-d", "-j", "link", "show", "dev", dev)
 	if err != nil {
 		return nil, err
 	}
@@ -126,9 +127,9 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 			t.Errorf("bench: %v", err)
 		} else {
 			pairs := []struct{ label, ns1, dev1, ns2, dev2 string }{
-				{"VXLAN device", h1.nsPath(), vx, h1.nsPath(), "hvx0"},
-				{"bridge", h1.nsPath(), br, h1.nsPath(), "hvbr0"},
-				{"host-side veth", h1.nsPath(), veth, h1.nsPath(), "hvv0"},
+				{"VXLAN device", h1.NSPath(), vx, h1.NSPath(), "hvx0"},
+				{"bridge", h1.NSPath(), br, h1.NSPath(), "hvbr0"},
+				{"host-side veth", h1.NSPath(), veth, h1.NSPath(), "hvv0"},
 				{"container eth0", b.weaveNS[0], "eth0", b.paths[benchHand].clientNS, "eth0"},
 			}
 			for _, p := range pairs {
@@ -142,13 +143,13 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		}
 	}
 	sysctl := func(ns, name string) string {
-		out, err := run(time.Minute, "nsenter", "--net="+ns, "--", "cat", "/proc/sys/"+strings.ReplaceAll(name, ".", "/"))
+		out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "cat", "/proc/sys/"+strings.ReplaceAll(name, ".", "/"))
 		if err != nil {
 			return "absent"
 		}
 		return strings.TrimSpace(out)
 	}
-	nss := map[string]string{"h1's namespace (weavego, hand VXLAN)": h1.nsPath()}
+	nss := map[string]string{"h1's namespace (weavego, hand VXLAN)": h1.NSPath()}
 	if ovl, _ := filepath.Glob(filepath.Join(h1.ExecRoot, "netns", "1-*")); len(ovl) > 0 {
 		nss["the overlay's namespace "+filepath.Base(ovl[0])] = ovl[0]
 	}
@@ -163,7 +164,7 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 	if out, err := h1.Exec("iptables", "-L", "WEAVEGO-FORWARD", "-n", "-v"); err == nil {
 		d.facts = append(d.facts, "h1 WEAVEGO-FORWARD chain: `"+strings.Join(strings.Split(strings.TrimSpace(out), "\n"), "` / `")+"`")
 	}
-	if _, err := run(10*time.Second, "ethtool", "--version"); err != nil {
+	if _, err := e2e.Run(10*time.Second, "ethtool", "--version"); err != nil {
 		d.facts = append(d.facts, "ethtool is not installed, so offload flags (`ethtool -k`) could not be compared; /sys has no offload flags. The comparison above covers what `ip -d link` shows: GSO/GRO/TSO sizes and segments, queues, qdisc and every VXLAN and bridge option.")
 	}
 	return d
@@ -171,7 +172,7 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 
 // benchRuleCount counts nftables rules in a namespace.
 func benchRuleCount(ns string) string {
-	out, err := run(time.Minute, "nsenter", "--net="+ns, "--", "nft", "-a", "list", "ruleset")
+	out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "nft", "-a", "list", "ruleset")
 	if err != nil {
 		return "nftables ruleset not readable"
 	}

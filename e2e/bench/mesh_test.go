@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weavego/weavego/e2e"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -175,7 +176,7 @@ func benchCloseMeshes(nodes []*mesh.Mesh) {
 func (b *bench) measureMesh(t *testing.T, sizes []int, reps int) {
 	ns := b.nsName("mesh")
 	benchMust(t, "ip", "netns", "add", ns)
-	defer func() { _, _ = run(30*time.Second, "ip", "netns", "delete", ns) }()
+	defer func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", ns) }()
 	benchMust(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	for _, n := range sizes {
 		var res benchMeshResult

@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
@@ -9,18 +9,19 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchFDB reads the FDB of the VXLAN devices in one host's namespace through a netlink handle bound to
 // that namespace, so it can be polled every few milliseconds without starting a process or switching the
 // test's threads between namespaces.
 type benchFDB struct {
-	h      *Host
+	h      *e2e.Host
 	handle *netlink.Handle
 }
 
-func openBenchFDB(h *Host) (*benchFDB, error) {
-	ns, err := netns.GetFromPath(h.nsPath())
+func openBenchFDB(h *e2e.Host) (*benchFDB, error) {
+	ns, err := netns.GetFromPath(h.NSPath())
 	if err != nil {
 		return nil, fmt.Errorf("%s: open namespace: %w", h.Name, err)
 	}
