@@ -75,8 +75,8 @@ func TestDemo(t *testing.T) {
 		t.Skip("demo: runs only with WEAVEGO_DEMO=1 (make demo)")
 	}
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
+	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
 	d := &demo{t: t}
 	d.say("Three Docker hosts: h1 %s, h2 %s, h3 %s. Each runs the weavego plugin, with PEERS naming the other two.",
 		h1.IP, h2.IP, h3.IP)
@@ -85,7 +85,7 @@ func TestDemo(t *testing.T) {
 	d.say("Create a network once, on h1.")
 	d.docker(h1, false, "network", "create", "-d", Driver, "--ipam-driver", Driver, "net1")
 	d.say("It appears on every host, with the same subnet.")
-	for _, h := range wc.Hosts() {
+	for _, h := range c.Hosts() {
 		_ = Poll(90*time.Second, func() error { _, err := h.NetworkView("net1"); return err })
 		d.docker(h, false, "network", "ls", "--filter", "driver="+Driver)
 	}

@@ -71,8 +71,8 @@ func noEndpoints(h *Host, name string) error {
 // tombstone lifetime.
 func TestFaultsDelete(t *testing.T) {
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3, Env: map[string]string{"TOMBSTONE_TTL": faultsTombstoneTTL.String()}})
-	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3, Env: map[string]string{"TOMBSTONE_TTL": faultsTombstoneTTL.String()}})
+	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.47.0.0/24", "net1")...)
 	h1.RunContainer(t, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")
 	for _, h := range []*Host{h2, h3} {
@@ -125,8 +125,8 @@ func TestFaultsDelete(t *testing.T) {
 			}
 		}
 		why, err := keptReason(step.h, "net1")
-		if err != nil || !strings.Contains(why, "in use on hosts "+wc.Peer[h1]) {
-			t.Errorf("status of %s says %q (%v); want why net1 stays: in use on hosts %s", step.h.Name, why, err, wc.Peer[h1])
+		if err != nil || !strings.Contains(why, "in use on hosts "+c.Peer[h1]) {
+			t.Errorf("status of %s says %q (%v); want why net1 stays: in use on hosts %s", step.h.Name, why, err, c.Peer[h1])
 		}
 	}
 	// The network still works across hosts: a container started on h3 now reaches c1.

@@ -50,8 +50,8 @@ func ipamReserveOf(h *Host, pool, peer string) (uint64, []string, error) {
 // on different hosts reach each other.
 func TestFaultsPartitionIPAM(t *testing.T) {
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
+	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
 	hosts := []*Host{h1, h2, h3}
 	start := time.Now()
 	h1.CreateNetwork(t, "net1", netArgs...)
@@ -65,7 +65,7 @@ func TestFaultsPartitionIPAM(t *testing.T) {
 			if _, err := h.NetworkView("net1"); err != nil {
 				return err
 			}
-			r, _, err := ipamReserveOf(h, v.Subnet, wc.Peer[h])
+			r, _, err := ipamReserveOf(h, v.Subnet, c.Peer[h])
 			if err != nil {
 				return err
 			}
@@ -127,7 +127,7 @@ func TestFaultsPartitionIPAM(t *testing.T) {
 		t.Logf("%s on %s reaches %s (%s) on %s %s after the heal", from, names[from].Name, to, ips[to], names[to].Name, d.Round(time.Millisecond))
 	}
 	for _, h := range hosts {
-		if _, pr, err := ipamReserveOf(h, v.Subnet, wc.Peer[h]); err != nil || len(pr) > 0 {
+		if _, pr, err := ipamReserveOf(h, v.Subnet, c.Peer[h]); err != nil || len(pr) > 0 {
 			t.Errorf("%s after the heal: problems %q, %v", h.Name, strings.Join(pr, "; "), err)
 		}
 	}

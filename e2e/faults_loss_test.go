@@ -132,10 +132,10 @@ func allReach(t *testing.T, start time.Time, bound time.Duration, running map[*H
 // container reaches the others within the bound.
 func TestFaultsPacketLoss(t *testing.T) {
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1 := wc.Host(0)
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
+	h1 := c.Host(0)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.49.0.0/24", "net1")...)
-	for _, h := range wc.Hosts() {
+	for _, h := range c.Hosts() {
 		Eventually(t, time.Minute, func() error {
 			if !hasNetwork(h, "net1") {
 				return fmt.Errorf("net1 not on %s yet", h.Name)
@@ -146,7 +146,7 @@ func TestFaultsPacketLoss(t *testing.T) {
 	for _, pct := range []int{10, 30} {
 		t.Run(fmt.Sprintf("%dpct", pct), func(t *testing.T) {
 			var undo []func()
-			for _, h := range wc.Hosts() {
+			for _, h := range c.Hosts() {
 				undo = append(undo, dropUnderlay(t, h, pct))
 			}
 			running := map[*Host][]string{}
@@ -154,7 +154,7 @@ func TestFaultsPacketLoss(t *testing.T) {
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			churnStart := time.Now()
-			for i, h := range wc.Hosts() {
+			for i, h := range c.Hosts() {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()

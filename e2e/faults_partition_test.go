@@ -17,10 +17,10 @@ const partitionHealBound = 60 * time.Second
 // started a container before the cut.)
 func TestFaultsPartitionChurn(t *testing.T) {
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h3 := wc.Host(0), wc.Host(2)
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
+	h1, h3 := c.Host(0), c.Host(2)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.55.0.0/22", "net1")...)
-	for i, h := range wc.Hosts() {
+	for i, h := range c.Hosts() {
 		Eventually(t, time.Minute, func() error {
 			if !hasNetwork(h, "net1") {
 				return fmt.Errorf("net1 not on %s yet", h.Name)
@@ -36,7 +36,7 @@ func TestFaultsPartitionChurn(t *testing.T) {
 	wantPeerState(t, h1, h3.IP.String(), "dead", 2*time.Minute)
 	running := map[*Host][]string{}
 	var failed []string
-	for i, h := range wc.Hosts() {
+	for i, h := range c.Hosts() {
 		kept, f := churn(h, fmt.Sprintf("p-h%d", i+1), 4)
 		running[h] = kept
 		failed = append(failed, f...)

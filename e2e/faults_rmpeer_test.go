@@ -60,8 +60,8 @@ func takeoverProblem(h *Host, ip string) (string, error) {
 // address is given twice except the collision rmpeer's caveat allows and h3 reports.
 func TestFaultsRmpeerReturn(t *testing.T) {
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
+	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.57.0.0/24", "net1")...)
 	Eventually(t, time.Minute, func() error {
 		if !hasNetwork(h3, "net1") || !hasNetwork(h2, "net1") {
@@ -79,8 +79,8 @@ func TestFaultsRmpeerReturn(t *testing.T) {
 	h3.MustDocker(t, "plugin", "disable", "-f", PluginName)
 	t.Cleanup(func() { _, _ = h3.Docker("plugin", "enable", PluginName) })
 	wantPeerState(t, h1, h3.IP.String(), "dead", 2*time.Minute)
-	if out, err := h1.WeavegoCLI("rmpeer", wc.Peer[h3]); err != nil {
-		t.Fatalf("rmpeer %s on h1: %v %s", wc.Peer[h3], err, out)
+	if out, err := h1.WeavegoCLI("rmpeer", c.Peer[h3]); err != nil {
+		t.Fatalf("rmpeer %s on h1: %v %s", c.Peer[h3], err, out)
 	}
 	// h1 took over h3's space: the address of old3-0 is free there now.
 	Eventually(t, time.Minute, func() error {
@@ -128,7 +128,7 @@ func TestFaultsRmpeerReturn(t *testing.T) {
 
 	owner := map[string]string{}
 	var dups, allowed []string
-	for _, h := range wc.Hosts() {
+	for _, h := range c.Hosts() {
 		ips, err := net1Addresses(h)
 		if err != nil {
 			t.Fatal(err)
@@ -148,9 +148,9 @@ func TestFaultsRmpeerReturn(t *testing.T) {
 		}
 	}
 	t.Logf("addresses on net1 after h3's return: %v; collisions of h3's old containers: %v", owner, allowed)
-	named := strings.Contains(problem, wc.Peer[h1]) && mentionsIP(problem, old3["old3-0"])
+	named := strings.Contains(problem, c.Peer[h1]) && mentionsIP(problem, old3["old3-0"])
 	if !named {
-		t.Errorf("h3's problem does not name the taker %s and the colliding lease %s: %s", wc.Peer[h1], old3["old3-0"], problem)
+		t.Errorf("h3's problem does not name the taker %s and the colliding lease %s: %s", c.Peer[h1], old3["old3-0"], problem)
 	}
 	if len(dups) > 0 {
 		t.Errorf("addresses given twice beyond h3's reported old leases: %v", dups)

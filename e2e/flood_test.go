@@ -20,8 +20,8 @@ const (
 
 func TestBroadcastMulticast(t *testing.T) {
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
+	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
 	h1.CreateNetwork(t, "bnet", append([]string{"--subnet", floodSubnet}, netArgs...)...)
 	for _, h := range []*Host{h2, h3} {
 		Eventually(t, 2*time.Minute, func() error { _, err := h.NetworkView("bnet"); return err })

@@ -150,7 +150,7 @@ func (s *multiHost) networkRemove(t *testing.T) {
 		return nil
 	})
 	t.Logf("docker network rm net1 on h1 while svc5 runs on h2: net1 back on h1 after %s", d.Round(time.Millisecond))
-	if why, err := keptReason(s.h1, "net1"); err != nil || !strings.Contains(why, "in use on hosts "+s.wc.Peer[s.h2]) {
+	if why, err := keptReason(s.h1, "net1"); err != nil || !strings.Contains(why, "in use on hosts "+s.c.Peer[s.h2]) {
 		t.Errorf("status of h1 says %q (%v); want why net1 stays", why, err)
 	}
 	for _, h := range []*Host{s.h2, s.h3} {
@@ -172,7 +172,7 @@ func (s *multiHost) networkRemove(t *testing.T) {
 	}
 	// The definition is gone everywhere, and nothing brings net1 back.
 	Eventually(t, time.Minute, func() error {
-		for _, h := range s.wc.Hosts() {
+		for _, h := range s.c.Hosts() {
 			st, err := h.Status()
 			if err != nil {
 				return err

@@ -15,7 +15,7 @@ import (
 // and h2 and a client on h3. Containers that outlive a step are started with top, the test itself.
 type multiHost struct {
 	top        *testing.T
-	wc         *Cluster
+	c          *Cluster
 	h1, h2, h3 *Host
 	net1       netView           // as h1 sees it
 	vni        uint32            // net1's VNI as h1's plugin reports it
@@ -27,8 +27,8 @@ type multiHost struct {
 // neighbour entries, endpoint removal, a host failure, isolation of networks, a plugin crash and network removal.
 func TestMultiHost(t *testing.T) {
 	RequirePlugin(t)
-	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	s := &multiHost{top: t, wc: wc, h1: wc.Host(0), h2: wc.Host(1), h3: wc.Host(2),
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
+	s := &multiHost{top: t, c: c, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2),
 		ip: map[string]string{}, mac: map[string]string{}, udpecho: buildUDPEcho(t)}
 	runSteps(t, []step{
 		{"NetworkPropagates", s.networkPropagates},
@@ -81,7 +81,7 @@ func (s *multiHost) networkPropagates(t *testing.T) {
 		t.Logf("net1 (subnet %s, gateway %s, vni %d) appeared on %s %s after docker network create on h1",
 			v1.Subnet, v1.Gateway, s.vni, h.Name, d.Round(time.Millisecond))
 	}
-	for _, h := range s.wc.Hosts() {
+	for _, h := range s.c.Hosts() {
 		Eventually(t, 30*time.Second, func() error {
 			dev, err := h.VXLANDevice("net1")
 			if err != nil {
