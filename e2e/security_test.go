@@ -50,10 +50,9 @@ func TestSecurity(t *testing.T) {
 	}
 	s.gw1, s.gw2 = s.gateway(t, "net1"), s.gateway(t, "net2")
 
-	for _, step := range []struct {
-		name string
-		run  func(*testing.T)
-	}{
+	runStepsOpts(t, stepOptions{onFail: func(t *testing.T, name string) {
+		t.Logf("%s failed; h1's plugin log:\n%s", name, tail(s.h1.PluginLogs(), 40))
+	}}, []step{
 		{"StrangerWithoutKeyIsRefused", s.strangerWithoutKey},
 		{"StrangerWithAnotherKeyCannotJoin", s.strangerWithOtherKey},
 		{"ForgedGossipChangesNothing", s.forgedGossip},
@@ -64,11 +63,7 @@ func TestSecurity(t *testing.T) {
 		{"DNSScopedToNetworks", s.dnsScope},
 		{"OutsideQueriesNotAnswered", s.dnsOutside},
 		{"UnsafeSubnetsRefused", s.unsafeSubnets},
-	} {
-		if !t.Run(step.name, step.run) {
-			t.Logf("%s failed; h1's plugin log:\n%s", step.name, tail(s.h1.PluginLogs(), 40))
-		}
-	}
+	})
 }
 
 func (s *security) gateway(t *testing.T, network string) string {

@@ -17,11 +17,28 @@ type step struct {
 // there: the steps after it depend on what it sets up.
 func runSteps(t *testing.T, steps []step, needed ...string) {
 	t.Helper()
+	runStepsOpts(t, stepOptions{needed: needed}, steps)
+}
+
+// stepOptions says what runStepsOpts does when a step fails.
+type stepOptions struct {
+	needed []string // steps whose failure ends the scenario
+	// onFail, when set, runs on t after a step fails and before the next one starts (to log what the step's
+	// failure left behind, such as a plugin log), whether or not the step is needed.
+	onFail func(t *testing.T, name string)
+}
+
+// runStepsOpts is runSteps with the options of opts.
+func runStepsOpts(t *testing.T, opts stepOptions, steps []step) {
+	t.Helper()
 	for _, st := range steps {
 		if t.Run(st.name, st.run) {
 			continue
 		}
-		for _, n := range needed {
+		if opts.onFail != nil {
+			opts.onFail(t, st.name)
+		}
+		for _, n := range opts.needed {
 			if n == st.name {
 				t.Fatalf("%s failed: the steps after it need it", st.name)
 			}
