@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -25,46 +24,6 @@ const (
 	// its settling time (15 s) plus a Docker pass and the plugin's start.
 	staleRemovalBound = 60 * time.Second
 )
-
-// hasNetwork tells whether network name exists on h.
-func hasNetwork(h *Host, name string) bool {
-	_, err := h.Docker("network", "inspect", "--format", "{{.Id}}", name)
-	return err == nil
-}
-
-// keptReason returns what h's `weavego status --json` says of why network name stayed after a removal there.
-func keptReason(h *Host, name string) (string, error) {
-	out, err := h.WeavegoCLI("status", "--json")
-	if err != nil {
-		return "", err
-	}
-	var st struct {
-		Cluster struct{ Networks []struct{ Name, Kept string } }
-	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return "", fmt.Errorf("%s: status JSON: %w", h.Name, err)
-	}
-	for _, n := range st.Cluster.Networks {
-		if n.Name == name {
-			return n.Kept, nil
-		}
-	}
-	return "", fmt.Errorf("%s: status lists no network %s", h.Name, name)
-}
-
-// noEndpoints returns an error while h's status counts endpoints on network name.
-func noEndpoints(h *Host, name string) error {
-	st, err := h.Status()
-	if err != nil {
-		return err
-	}
-	for _, n := range st.Cluster.Networks {
-		if n.Name == name && n.Endpoints != 0 {
-			return fmt.Errorf("%s still sees %d endpoints on %s", h.Name, n.Endpoints, name)
-		}
-	}
-	return nil
-}
 
 // TestFaultsDelete: docker network prune and rm on an idle host while another host has containers on the network
 // (back within a second, status says why), removal with no containers anywhere, and a host that returns after the

@@ -108,3 +108,36 @@ func wantPeerState(t *testing.T, h *Host, ip, state string, timeout time.Duratio
 	})
 	return out
 }
+
+// peersStatus is the part of `weavego status --json` about join targets and problems.
+type peersStatus struct {
+	JoinTargets []string
+	Problems    []struct{ What, Fix string }
+}
+
+func (h *Host) peersStatus() (peersStatus, error) {
+	var st peersStatus
+	out, err := h.WeavegoCLI("status", "--json")
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return st, fmt.Errorf("%s: status: %v", h.Name, err)
+	}
+	return st, nil
+}
+
+// waitPeer waits until h sees the peer at ip in state.
+func waitPeer(t *testing.T, h *Host, ip, state string, within time.Duration) {
+	t.Helper()
+	Eventually(t, within, func() error {
+		st, err := h.Status()
+		if err != nil {
+			return err
+		}
+		if s := st.peerState(ip); s != state {
+			return fmt.Errorf("%s sees %s as %q, want %q", h.Name, ip, s, state)
+		}
+		return nil
+	})
+}
