@@ -16,49 +16,73 @@ import (
 func TestConnectForget(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 2})
-	h1, h2 := c.Host(0), c.Host(1)
+	s := &connectForget{h1: c.Host(0), h2: c.Host(1)}
 	key := NewClusterKey(t)
 	for _, h := range c.Hosts() {
 		if err := h.InstallPlugin(map[string]string{"KEY": key}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	s.target = s.h2.IP.String() + ":6783"
+	runSteps(t, []step{
+		{"Connect", s.connect},
+		{"KeptAcrossRestart", s.keptAcrossRestart},
+		{"Forget", s.forget},
+		{"StatusSaysUnreachable", s.statusSaysUnreachable},
+	}, "Connect", "KeptAcrossRestart", "Forget")
+}
+
+// connectForget is the fixture of TestConnectForget: two hosts with the same KEY and no PEERS.
+type connectForget struct {
+	h1, h2 *Host
+	target string // h2's gossip address, the join target h1 keeps
+}
+
+func (s *connectForget) connect(t *testing.T) {
+	h1, h2 := s.h1, s.h2
 	if st, err := h1.Status(); err != nil || st.peerState(h2.IP.String()) != "" {
 		t.Fatalf("before connect, h1 sees h2 as %q (%v)", st.peerState(h2.IP.String()), err)
 	}
-	target := h2.IP.String() + ":6783"
-
 	out, err := h1.WeavegoCLI("connect", h2.IP.String())
-	if err != nil || !strings.Contains(out, "connected to "+target) {
+	if err != nil || !strings.Contains(out, "connected to "+s.target) {
 		t.Fatalf("weavego connect %s: %q, %v", h2.IP, out, err)
 	}
 	waitPeer(t, h1, h2.IP.String(), "alive", 30*time.Second)
 	waitPeer(t, h2, h1.IP.String(), "alive", 30*time.Second)
 	t.Logf("weavego connect: %s", strings.TrimSpace(out))
+}
 
+func (s *connectForget) keptAcrossRestart(t *testing.T) {
+	h1 := s.h1
 	old, err := h1.KillPlugin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	back := waitPluginBack(t, h1, old, 2*time.Minute)
-	waitPeer(t, h1, h2.IP.String(), "alive", time.Minute)
+	waitPeer(t, h1, s.h2.IP.String(), "alive", time.Minute)
 	st, err := h1.peersStatus()
-	if err != nil || !slices.Contains(st.JoinTargets, target) {
-		t.Fatalf("after a restart, h1's join targets are %v (%v); want %s kept", st.JoinTargets, err, target)
+	if err != nil || !slices.Contains(st.JoinTargets, s.target) {
+		t.Fatalf("after a restart, h1's join targets are %v (%v); want %s kept", st.JoinTargets, err, s.target)
 	}
-	t.Logf("plugin on h1 killed and back in %s; it joined %s again from its saved peers", back.Round(time.Millisecond), target)
+	t.Logf("plugin on h1 killed and back in %s; it joined %s again from its saved peers", back.Round(time.Millisecond), s.target)
+}
 
-	out, err = h1.WeavegoCLI("forget", h2.IP.String())
-	if err != nil || !strings.Contains(out, "forgot "+target) {
+func (s *connectForget) forget(t *testing.T) {
+	h1, h2 := s.h1, s.h2
+	out, err := h1.WeavegoCLI("forget", h2.IP.String())
+	if err != nil || !strings.Contains(out, "forgot "+s.target) {
 		t.Fatalf("weavego forget %s: %q, %v", h2.IP, out, err)
 	}
-	if st, err = h1.peersStatus(); err != nil || len(st.JoinTargets) != 0 {
+	if st, err := h1.peersStatus(); err != nil || len(st.JoinTargets) != 0 {
 		t.Fatalf("after forget, h1's join targets are %v (%v)", st.JoinTargets, err)
 	}
 	if out, err = h1.WeavegoCLI("forget", h2.IP.String()); err == nil {
 		t.Errorf("a second forget succeeded: %q", out)
 	}
+}
 
+func (s *connectForget) statusSaysUnreachable(t *testing.T) {
+	h1, h2 := s.h1, s.h2
 	if err := h2.CutUnderlay(); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +97,6 @@ func TestConnectForget(t *testing.T) {
 		}
 		return nil
 	})
-	out, _ = h1.WeavegoCLI("status", "problems")
+	out, _ := h1.WeavegoCLI("status", "problems")
 	t.Logf("weavego status problems on h1 with h2 cut off:\n%s", out)
 }
