@@ -64,21 +64,45 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("promtool is missing: run scripts/prepare e2e (it installs it with scripts/get-promtool)")
 	}
 	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2, Env: map[string]string{"METRICS_ADDR": metricsListen}})
-	h1, h2 := c.Host(0), c.Host(1)
-	h1.CreateNetwork(t, "net1", netArgs...)
+	s := &metricsScenario{top: t, h1: c.Host(0), h2: c.Host(1), promtool: promtool}
+	runSteps(t, []step{
+		{"Traffic", s.traffic},
+		{"FiguresFollowCluster", s.figuresFollowCluster},
+		{"PromtoolCheck", s.promtoolCheck},
+		{"EveryHostServes", s.everyHostServes},
+		{"ContainersCannotReach", s.containersCannotReach},
+	}, "Traffic", "FiguresFollowCluster")
+}
+
+// metricsScenario is the fixture of TestMetrics: two meshed hosts, a web server on h2 and a client on h1.
+type metricsScenario struct {
+	top      *testing.T // the test itself, which owns net1 and the containers
+	h1, h2   *Host
+	promtool string
+	gateway  string // net1's gateway as h1 sees it
+	text     string // h1's exposition once its figures follow the cluster
+}
+
+// traffic makes the cluster do what the figures count: a network, a container on each host and a request by name.
+func (s *metricsScenario) traffic(t *testing.T) {
+	h1, h2 := s.h1, s.h2
+	createNetworkFor(t, s.top, h1, "net1", netArgs...)
 	Eventually(t, 2*time.Minute, func() error { _, err := h2.NetworkView("net1"); return err })
-	h2.RunContainer(t, "--name", "svc2", "--network", "net1", "-e", "NAME=svc2", HTTPImage)
+	runFor(t, s.top, h2, "--name", "svc2", "--network", "net1", "-e", "NAME=svc2", HTTPImage)
 	v, err := h1.NetworkView("net1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h1.RunContainer(t, "--name", "client", "--network", "net1", "--dns", v.Gateway, BusyboxImage, "sleep", "3600")
+	s.gateway = v.Gateway
+	runFor(t, s.top, h1, "--name", "client", "--network", "net1", "--dns", v.Gateway, BusyboxImage, "sleep", "3600")
 	svc2, err := h2.ContainerIP("svc2", "net1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	Eventually(t, time.Minute, func() error { return fetch(h1, "client", "http://svc2:8080/", hello("svc2", svc2)) })
+}
 
+func (s *metricsScenario) figuresFollowCluster(t *testing.T) {
 	want := map[string]func(float64) bool{
 		`weavego_peers{state="alive"`:                                 func(v float64) bool { return v == 2 },
 		`weavego_build_info`:                                          func(v float64) bool { return v == 1 },
@@ -93,11 +117,12 @@ func TestMetrics(t *testing.T) {
 		`weavego_gossip_messages_sent_total`:                          func(v float64) bool { return v >= 1 },
 		`weavego_firewall_dropped_packets_total`:                      func(v float64) bool { return v >= 0 },
 	}
-	var text string
 	Eventually(t, time.Minute, func() error {
-		if text, err = scrapeMetrics(h1); err != nil {
+		text, err := scrapeMetrics(s.h1)
+		if err != nil {
 			return err
 		}
+		s.text = text
 		for series, ok := range want {
 			if v, found := metricValue(text, series); !found || !ok(v) {
 				return fmt.Errorf("h1 /metrics: %s} = %v (found %v)", series, v, found)
@@ -105,20 +130,30 @@ func TestMetrics(t *testing.T) {
 		}
 		return nil
 	})
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
+}
+
+func (s *metricsScenario) promtoolCheck(t *testing.T) {
+	cmd := exec.Command(s.promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(s.text)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out.String())
+		t.Fatalf("promtool check metrics: %v\n%s", err, out.String())
 	}
-	if _, err := scrapeMetrics(h2); err != nil {
+	t.Logf("h1 /metrics: %d lines, promtool check metrics passed", strings.Count(s.text, "\n"))
+}
+
+func (s *metricsScenario) everyHostServes(t *testing.T) {
+	if _, err := scrapeMetrics(s.h2); err != nil {
 		t.Errorf("h2 /metrics: %v", err)
 	}
-	// The input firewall drops all a container sends to its host but DNS, the metrics port included.
-	url := "http://" + net.JoinHostPort(v.Gateway, metricsPort) + "/metrics"
-	if out, err := execIn(h1, "client", "wget", "-T", "3", "-qO-", url); err == nil {
+}
+
+// containersCannotReach: the input firewall drops all a container sends to its host but DNS, the metrics port
+// included.
+func (s *metricsScenario) containersCannotReach(t *testing.T) {
+	url := "http://" + net.JoinHostPort(s.gateway, metricsPort) + "/metrics"
+	if out, err := execIn(s.h1, "client", "wget", "-T", "3", "-qO-", url); err == nil {
 		t.Errorf("a container reached the metrics listener at %s: %.200q", url, out)
 	}
-	t.Logf("h1 /metrics: %d lines, promtool check metrics passed", strings.Count(text, "\n"))
 }
