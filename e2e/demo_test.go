@@ -76,73 +76,113 @@ func TestDemo(t *testing.T) {
 	}
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
+	s := &demoScenario{top: t, c: c, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2)}
+	s.svcs = []demoService{{s.h1, "svc1"}, {s.h1, "svc2"}, {s.h2, "svc3"}}
+	runSteps(t, []step{
+		{"Hosts", s.hosts},
+		{"CreateNetwork", s.createNetwork},
+		{"RunServices", s.runServices},
+		{"ReachByAddressAndName", s.reach},
+		{"Status", s.status},
+		{"TearDown", s.tearDown},
+	}, "Hosts", "CreateNetwork", "RunServices", "ReachByAddressAndName", "Status") // a demo stops at its first failure
+}
+
+// demoScenario is the fixture of TestDemo: three meshed hosts, services on h1 and h2, a client on h3. Each step
+// prints what it runs through a demo bound to the step's t.
+type demoScenario struct {
+	top        *testing.T // the test itself, which owns the containers
+	c          *Cluster
+	h1, h2, h3 *Host
+	svcs       []demoService
+	gateway    string // net1's gateway, the client's DNS server
+}
+
+// demoService is a web server of the demo and its host.
+type demoService struct {
+	h    *Host
+	name string
+}
+
+func (s *demoScenario) hosts(t *testing.T) {
 	d := &demo{t: t}
 	d.say("Three Docker hosts: h1 %s, h2 %s, h3 %s. Each runs the weavego plugin, with PEERS naming the other two.",
-		h1.IP, h2.IP, h3.IP)
-	d.docker(h1, false, "plugin", "ls")
+		s.h1.IP, s.h2.IP, s.h3.IP)
+	d.docker(s.h1, false, "plugin", "ls")
+}
 
+func (s *demoScenario) createNetwork(t *testing.T) {
+	d := &demo{t: t}
 	d.say("Create a network once, on h1.")
-	d.docker(h1, false, "network", "create", "-d", Driver, "--ipam-driver", Driver, "net1")
+	d.docker(s.h1, false, "network", "create", "-d", Driver, "--ipam-driver", Driver, "net1")
 	d.say("It appears on every host, with the same subnet.")
-	for _, h := range c.Hosts() {
+	for _, h := range s.c.Hosts() {
 		_ = Poll(90*time.Second, func() error { _, err := h.NetworkView("net1"); return err })
 		d.docker(h, false, "network", "ls", "--filter", "driver="+Driver)
 	}
-	v, err := h1.NetworkView("net1")
+	v, err := s.h1.NetworkView("net1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.docker(h2, false, "network", "inspect", "--format", "subnet {{range .IPAM.Config}}{{.Subnet}} gateway {{.Gateway}}{{end}}", "net1")
+	s.gateway = v.Gateway
+	d.docker(s.h2, false, "network", "inspect", "--format", "subnet {{range .IPAM.Config}}{{.Subnet}} gateway {{.Gateway}}{{end}}", "net1")
+}
 
+func (s *demoScenario) runServices(t *testing.T) {
+	d := &demo{t: t}
 	d.say("Run two services on h1 and one on h2.")
-	svcs := []struct {
-		h    *Host
-		name string
-	}{{h1, "svc1"}, {h1, "svc2"}, {h2, "svc3"}}
-	for _, s := range svcs {
-		d.docker(s.h, false, "run", "-d", "--name", s.name, "--network", "net1", "-e", "NAME="+s.name, HTTPImage)
+	for _, svc := range s.svcs {
+		d.docker(svc.h, false, "run", "-d", "--name", svc.name, "--network", "net1", "-e", "NAME="+svc.name, HTTPImage)
 	}
-	d.say("And a client on h3, using the weavego DNS server at the network's gateway %s.", v.Gateway)
-	d.docker(h3, false, "run", "-d", "--name", "client", "--network", "net1", "--dns", v.Gateway, BusyboxImage, "sleep", "3600")
-	t.Cleanup(func() {
-		for _, s := range svcs {
-			_, _ = s.h.Docker("rm", "-f", s.name)
+	d.say("And a client on h3, using the weavego DNS server at the network's gateway %s.", s.gateway)
+	d.docker(s.h3, false, "run", "-d", "--name", "client", "--network", "net1", "--dns", s.gateway, BusyboxImage, "sleep", "3600")
+	s.top.Cleanup(func() {
+		for _, svc := range s.svcs {
+			_, _ = svc.h.Docker("rm", "-f", svc.name)
 		}
-		_, _ = h3.Docker("rm", "-f", "client")
-		_, _ = h1.Docker("network", "rm", "net1")
+		_, _ = s.h3.Docker("rm", "-f", "client")
+		_, _ = s.h1.Docker("network", "rm", "net1")
 	})
+}
 
+func (s *demoScenario) reach(t *testing.T) {
+	d := &demo{t: t}
 	d.say("From h3, reach each service by address...")
-	for _, s := range svcs {
-		ip := d.docker(s.h, false, "inspect", "--format", `{{(index .NetworkSettings.Networks "net1").IPAddress}}`, s.name)
-		out := d.docker(h3, true, "exec", "client", "timeout", "10", "wget", "-qO-", "http://"+ip+":8080/")
-		if !strings.Contains(out, hello(s.name, ip)) {
-			t.Fatalf("%s answered %q", s.name, out)
+	for _, svc := range s.svcs {
+		ip := d.docker(svc.h, false, "inspect", "--format", `{{(index .NetworkSettings.Networks "net1").IPAddress}}`, svc.name)
+		out := d.docker(s.h3, true, "exec", "client", "timeout", "10", "wget", "-qO-", "http://"+ip+":8080/")
+		if !strings.Contains(out, hello(svc.name, ip)) {
+			t.Fatalf("%s answered %q", svc.name, out)
 		}
 	}
 	d.say("...and by name.")
-	for _, s := range svcs {
-		out := d.docker(h3, true, "exec", "client", "timeout", "10", "wget", "-qO-", "http://"+s.name+":8080/")
-		if !strings.Contains(out, "I'm "+s.name+" service") {
-			t.Fatalf("%s answered %q", s.name, out)
+	for _, svc := range s.svcs {
+		out := d.docker(s.h3, true, "exec", "client", "timeout", "10", "wget", "-qO-", "http://"+svc.name+":8080/")
+		if !strings.Contains(out, "I'm "+svc.name+" service") {
+			t.Fatalf("%s answered %q", svc.name, out)
 		}
 	}
+}
 
+func (s *demoScenario) status(t *testing.T) {
+	d := &demo{t: t}
 	d.say("What h1's plugin knows of the cluster:")
-	d.weavego(h1, "status")
+	d.weavego(s.h1, "status")
+}
 
+func (s *demoScenario) tearDown(t *testing.T) {
+	d := &demo{t: t}
 	d.say("Tear down: remove the containers, then the network on h1; it goes from every host.")
-	for _, s := range svcs {
-		d.docker(s.h, false, "rm", "-f", s.name)
+	for _, svc := range s.svcs {
+		d.docker(svc.h, false, "rm", "-f", svc.name)
 	}
-	d.docker(h3, false, "rm", "-f", "client")
+	d.docker(s.h3, false, "rm", "-f", "client")
 	// A network in use anywhere stays: wait until h1 knows the other hosts' containers are gone.
-	if err := Poll(30*time.Second, func() error { return noEndpoints(h1, "net1") }); err != nil {
+	if err := Poll(30*time.Second, func() error { return noEndpoints(s.h1, "net1") }); err != nil {
 		t.Error(err)
 	}
-	d.docker(h1, false, "network", "rm", "net1")
-	for _, h := range []*Host{h2, h3} {
+	d.docker(s.h1, false, "network", "rm", "net1")
+	for _, h := range []*Host{s.h2, s.h3} {
 		if err := Poll(90*time.Second, func() error { return gone(h, "net1") }); err != nil {
 			t.Errorf("net1 still on %s after removal on h1: %v", h.Name, err)
 		}
