@@ -46,6 +46,14 @@ func reportFault(t *testing.T, row faultRow) {
 }
 
 // readFaultRows reads the table of an existing RELIABILITY.md.
+// reportFaultStep is reportFault from a step of a scenario (the subtest t of the test top): the row passes only
+// if no step of the scenario failed either.
+func reportFaultStep(t, top *testing.T, row faultRow) {
+	t.Helper()
+	row.Pass = row.Pass && !top.Failed()
+	reportFault(t, row)
+}
+
 func readFaultRows(path string) map[string]faultRow {
 	rows := map[string]faultRow{}
 	b, err := os.ReadFile(path)

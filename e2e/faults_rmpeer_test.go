@@ -61,7 +61,29 @@ func takeoverProblem(h *Host, ip string) (string, error) {
 func TestFaultsRmpeerReturn(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
+	s := &rmpeerReturn{top: t, c: c, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2)}
+	runSteps(t, []step{
+		{"OldContainersOnH3", s.oldContainers},
+		{"RmpeerAndReuse", s.rmpeerAndReuse},
+		{"ReturnReportsTakeover", s.returnReports},
+		{"StartsContainersAgain", s.startsAgain},
+		{"AddressesAndReport", s.addressesAndReport},
+	}, "OldContainersOnH3", "RmpeerAndReuse", "ReturnReportsTakeover")
+}
+
+// rmpeerReturn is the fixture of TestFaultsRmpeerReturn.
+type rmpeerReturn struct {
+	top        *testing.T // the test itself, which owns h3's plugin and reuse1
+	c          *Cluster
+	h1, h2, h3 *Host
+	old3       map[string]string // h3's containers before its removal -> address on net1
+	problem    string            // h3's report of the takeover
+	d          time.Duration     // how long after its plugin started h3 reported it
+	started    int               // of h3's containers started after its return
+}
+
+func (s *rmpeerReturn) oldContainers(t *testing.T) {
+	h1, h2, h3 := s.h1, s.h2, s.h3
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.57.0.0/24", "net1")...)
 	Eventually(t, time.Minute, func() error {
 		if !hasNetwork(h3, "net1") || !hasNetwork(h2, "net1") {
@@ -70,45 +92,55 @@ func TestFaultsRmpeerReturn(t *testing.T) {
 		return nil
 	})
 	for i := range 2 {
-		h3.RunContainer(t, "--network", "net1", "--name", fmt.Sprintf("old3-%d", i), BusyboxImage, "sleep", "36000")
+		runFor(t, s.top, h3, "--network", "net1", "--name", fmt.Sprintf("old3-%d", i), BusyboxImage, "sleep", "36000")
 	}
-	old3, err := net1Addresses(h3)
-	if err != nil {
+	var err error
+	if s.old3, err = net1Addresses(h3); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rmpeerAndReuse: h3's plugin stops, h1 removes it with rmpeer and takes over its space, and containers start on
+// h1 and h2, one at the address of old3-0.
+func (s *rmpeerReturn) rmpeerAndReuse(t *testing.T) {
+	h1, h2, h3 := s.h1, s.h2, s.h3
 	h3.MustDocker(t, "plugin", "disable", "-f", PluginName)
-	t.Cleanup(func() { _, _ = h3.Docker("plugin", "enable", PluginName) })
+	s.top.Cleanup(func() { _, _ = h3.Docker("plugin", "enable", PluginName) })
 	wantPeerState(t, h1, h3.IP.String(), "dead", 2*time.Minute)
-	if out, err := h1.WeavegoCLI("rmpeer", c.Peer[h3]); err != nil {
-		t.Fatalf("rmpeer %s on h1: %v %s", c.Peer[h3], err, out)
+	if out, err := h1.WeavegoCLI("rmpeer", s.c.Peer[h3]); err != nil {
+		t.Fatalf("rmpeer %s on h1: %v %s", s.c.Peer[h3], err, out)
 	}
 	// h1 took over h3's space: the address of old3-0 is free there now.
 	Eventually(t, time.Minute, func() error {
-		_, err := h1.Docker("run", "-d", "--network", "net1", "--name", "reuse1", "--ip", old3["old3-0"], BusyboxImage, "sleep", "36000")
+		_, err := h1.Docker("run", "-d", "--network", "net1", "--name", "reuse1", "--ip", s.old3["old3-0"], BusyboxImage, "sleep", "36000")
 		if err != nil {
 			_, _ = h1.Docker("rm", "-f", "reuse1")
 		}
 		return err
 	})
-	t.Cleanup(func() { _, _ = h1.Docker("rm", "-f", "reuse1") })
+	s.top.Cleanup(func() { _, _ = h1.Docker("rm", "-f", "reuse1") })
 	for i, h := range []*Host{h1, h2} {
 		for j := range 3 {
-			h.RunContainer(t, "--network", "net1", "--name", fmt.Sprintf("new%d-%d", i+1, j), BusyboxImage, "sleep", "36000")
+			runFor(t, s.top, h, "--network", "net1", "--name", fmt.Sprintf("new%d-%d", i+1, j), BusyboxImage, "sleep", "36000")
 		}
 	}
+}
 
+func (s *rmpeerReturn) returnReports(t *testing.T) {
 	start := time.Now()
-	h3.MustDocker(t, "plugin", "enable", PluginName)
-	var problem string
-	d := measure(t, start, rmpeerReportBound+time.Minute, func() error {
+	s.h3.MustDocker(t, "plugin", "enable", PluginName)
+	s.d = measure(t, start, rmpeerReportBound+time.Minute, func() error {
 		var err error
-		problem, err = takeoverProblem(h3, old3["old3-0"])
+		s.problem, err = takeoverProblem(s.h3, s.old3["old3-0"])
 		return err
 	})
-	t.Logf("h3 back with its old state reports the takeover %s after its plugin started: %s", faultFigure(d), problem)
-	// h3 starts containers again: once back, it asks for space like any host and a holder hands it some that
-	// was not taken (the removal is over; ipalloc/removal.go).
-	started := 0
+	t.Logf("h3 back with its old state reports the takeover %s after its plugin started: %s", faultFigure(s.d), s.problem)
+}
+
+// startsAgain: once back, h3 asks for space like any host and a holder hands it some that was not taken (the
+// removal is over; ipalloc/removal.go).
+func (s *rmpeerReturn) startsAgain(t *testing.T) {
+	h3 := s.h3
 	restart := time.Now()
 	for j := range 3 {
 		name := fmt.Sprintf("after3-%d", j)
@@ -122,13 +154,16 @@ func TestFaultsRmpeerReturn(t *testing.T) {
 			t.Errorf("h3 could not start %s after its return: %v", name, err)
 			continue
 		}
-		started++
+		s.started++
 	}
-	t.Logf("h3 started %d of 3 containers in %s after its return", started, faultFigure(time.Since(restart)))
+	t.Logf("h3 started %d of 3 containers in %s after its return", s.started, faultFigure(time.Since(restart)))
+}
 
-	owner := map[string]string{}
-	var dups, allowed []string
-	for _, h := range c.Hosts() {
+// duplicates returns the addresses on net1 given twice: those the takeover caveat allows (an old container of
+// h3's that h3 reported) and the others. It fails t when a host's addresses cannot be read.
+func (s *rmpeerReturn) duplicates(t *testing.T) (owner map[string]string, dups, allowed []string) {
+	owner = map[string]string{}
+	for _, h := range s.c.Hosts() {
 		ips, err := net1Addresses(h)
 		if err != nil {
 			t.Fatal(err)
@@ -140,28 +175,34 @@ func TestFaultsRmpeerReturn(t *testing.T) {
 			if !dup {
 				continue
 			}
-			if (old3[name] == ip || strings.HasPrefix(other, "h3/old3-")) && mentionsIP(problem, ip) {
+			if (s.old3[name] == ip || strings.HasPrefix(other, "h3/old3-")) && mentionsIP(s.problem, ip) {
 				allowed = append(allowed, fmt.Sprintf("%s: %s and %s", ip, other, who))
 				continue
 			}
 			dups = append(dups, fmt.Sprintf("%s: %s and %s", ip, other, who))
 		}
 	}
+	return owner, dups, allowed
+}
+
+func (s *rmpeerReturn) addressesAndReport(t *testing.T) {
+	owner, dups, allowed := s.duplicates(t)
 	t.Logf("addresses on net1 after h3's return: %v; collisions of h3's old containers: %v", owner, allowed)
-	named := strings.Contains(problem, c.Peer[h1]) && mentionsIP(problem, old3["old3-0"])
+	taker := s.c.Peer[s.h1]
+	named := strings.Contains(s.problem, taker) && mentionsIP(s.problem, s.old3["old3-0"])
 	if !named {
-		t.Errorf("h3's problem does not name the taker %s and the colliding lease %s: %s", c.Peer[h1], old3["old3-0"], problem)
+		t.Errorf("h3's problem does not name the taker %s and the colliding lease %s: %s", taker, s.old3["old3-0"], s.problem)
 	}
 	if len(dups) > 0 {
 		t.Errorf("addresses given twice beyond h3's reported old leases: %v", dups)
 	}
-	if d > rmpeerReportBound {
-		t.Errorf("h3 reported the takeover after %s; want within %s", d, rmpeerReportBound)
+	if s.d > rmpeerReportBound {
+		t.Errorf("h3 reported the takeover after %s; want within %s", s.d, rmpeerReportBound)
 	}
-	reportFault(t, faultRow{Case: "rmpeer of a host that comes back with its old state",
+	reportFaultStep(t, s.top, faultRow{Case: "rmpeer of a host that comes back with its old state",
 		Bound: "the returning host reports the takeover (taker and colliding leases) within " + rmpeerReportBound.String() +
 			"; no new address given twice; it starts new containers again",
 		Measured: fmt.Sprintf("reported %s after its plugin started; %d new addresses given twice; %d old leases collide, as reported; "+
-			"it started %d of 3 new containers", faultFigure(d), len(dups), len(allowed), started),
-		Pass: named && len(dups) == 0 && d <= rmpeerReportBound && started == 3})
+			"it started %d of 3 new containers", faultFigure(s.d), len(dups), len(allowed), s.started),
+		Pass: named && len(dups) == 0 && s.d <= rmpeerReportBound && s.started == 3})
 }
