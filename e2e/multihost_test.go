@@ -192,60 +192,70 @@ func (s *multiHost) connectivity(t *testing.T) {
 	}
 	t.Logf("HTTP from h3 to svc1, svc2 (h1) and svc3 (h2) by IP answered after %s", time.Since(start).Round(time.Millisecond))
 
-	t.Run("Ping", func(t *testing.T) {
-		for _, name := range []string{"svc1", "svc3"} {
-			out, err := execIn(s.h3, "client", "ping", "-c", "3", "-W", "2", s.ip[name])
-			if err != nil || !strings.Contains(out, " 0% packet loss") {
-				t.Errorf("ping %s (%s) from h3: %q, %v", name, s.ip[name], out, err)
+	t.Run("Ping", s.ping)
+	t.Run("UDP", s.udp)
+	t.Run("ARPAndFDB", s.arpAndFDB)
+}
+
+// ping: the client on h3 pings a service on each other host.
+func (s *multiHost) ping(t *testing.T) {
+	for _, name := range []string{"svc1", "svc3"} {
+		out, err := execIn(s.h3, "client", "ping", "-c", "3", "-W", "2", s.ip[name])
+		if err != nil || !strings.Contains(out, " 0% packet loss") {
+			t.Errorf("ping %s (%s) from h3: %q, %v", name, s.ip[name], out, err)
+		}
+	}
+}
+
+// udp: the client on h3 gets a UDP echo from a service on each other host.
+func (s *multiHost) udp(t *testing.T) {
+	for _, c := range []struct {
+		h    *Host
+		name string
+	}{{s.h1, "svc1"}, {s.h2, "svc3"}, {s.h3, "client"}} {
+		c.h.MustDocker(t, "cp", s.udpecho, c.name+":/udpecho")
+	}
+	for _, c := range []struct {
+		h    *Host
+		name string
+	}{{s.h1, "svc1"}, {s.h2, "svc3"}} {
+		c.h.MustDocker(t, "exec", "-d", "-e", "NAME="+c.name, c.name, "/udpecho", "serve", ":9999")
+		want := "echo from " + c.name + ": hello-" + c.name
+		Eventually(t, 30*time.Second, func() error {
+			out, err := execIn(s.h3, "client", "/udpecho", "send", s.ip[c.name]+":9999", "hello-"+c.name)
+			if err != nil || !strings.Contains(out, want) {
+				return fmt.Errorf("UDP to %s from h3: %q, %v; want %q", c.name, out, err, want)
 			}
+			return nil
+		})
+	}
+}
+
+// arpAndFDB: the client knows each service's MAC, every VXLAN device has an FDB entry for each remote container
+// and none for its own.
+func (s *multiHost) arpAndFDB(t *testing.T) {
+	neigh, err := s.h3.Neigh("client", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"svc1", "svc2", "svc3"} {
+		if neigh[s.ip[name]] != s.mac[name] {
+			t.Errorf("client's neighbour table has %s (%s) as %q, want its MAC %s; table %v",
+				s.ip[name], name, neigh[s.ip[name]], s.mac[name], neigh)
 		}
-	})
-	t.Run("UDP", func(t *testing.T) {
-		for _, c := range []struct {
-			h    *Host
-			name string
-		}{{s.h1, "svc1"}, {s.h2, "svc3"}, {s.h3, "client"}} {
-			c.h.MustDocker(t, "cp", s.udpecho, c.name+":/udpecho")
+	}
+	s.wantFDB(t, s.h3, map[string]*Host{"svc1": s.h1, "svc2": s.h1, "svc3": s.h2}, 30*time.Second)
+	s.wantFDB(t, s.h1, map[string]*Host{"svc3": s.h2, "client": s.h3}, 30*time.Second)
+	s.wantFDB(t, s.h2, map[string]*Host{"svc1": s.h1, "client": s.h3}, 30*time.Second)
+	local := map[*Host]string{s.h1: "svc1", s.h2: "svc3", s.h3: "client"}
+	for _, h := range []*Host{s.h1, s.h2, s.h3} {
+		dev, _ := h.VXLANDevice("net1")
+		fdb, _ := h.FDB(dev)
+		t.Logf("%s: bridge fdb show dev %s: %v", h.Name, dev, fdb)
+		if dst, ok := fdb[s.mac[local[h]]]; ok {
+			t.Errorf("%s's VXLAN device has an FDB entry (dst %v) for its own container %s", h.Name, dst, local[h])
 		}
-		for _, c := range []struct {
-			h    *Host
-			name string
-		}{{s.h1, "svc1"}, {s.h2, "svc3"}} {
-			c.h.MustDocker(t, "exec", "-d", "-e", "NAME="+c.name, c.name, "/udpecho", "serve", ":9999")
-			want := "echo from " + c.name + ": hello-" + c.name
-			Eventually(t, 30*time.Second, func() error {
-				out, err := execIn(s.h3, "client", "/udpecho", "send", s.ip[c.name]+":9999", "hello-"+c.name)
-				if err != nil || !strings.Contains(out, want) {
-					return fmt.Errorf("UDP to %s from h3: %q, %v; want %q", c.name, out, err, want)
-				}
-				return nil
-			})
-		}
-	})
-	t.Run("ARPAndFDB", func(t *testing.T) {
-		neigh, err := s.h3.Neigh("client", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"svc1", "svc2", "svc3"} {
-			if neigh[s.ip[name]] != s.mac[name] {
-				t.Errorf("client's neighbour table has %s (%s) as %q, want its MAC %s; table %v",
-					s.ip[name], name, neigh[s.ip[name]], s.mac[name], neigh)
-			}
-		}
-		s.wantFDB(t, s.h3, map[string]*Host{"svc1": s.h1, "svc2": s.h1, "svc3": s.h2}, 30*time.Second)
-		s.wantFDB(t, s.h1, map[string]*Host{"svc3": s.h2, "client": s.h3}, 30*time.Second)
-		s.wantFDB(t, s.h2, map[string]*Host{"svc1": s.h1, "client": s.h3}, 30*time.Second)
-		local := map[*Host]string{s.h1: "svc1", s.h2: "svc3", s.h3: "client"}
-		for _, h := range []*Host{s.h1, s.h2, s.h3} {
-			dev, _ := h.VXLANDevice("net1")
-			fdb, _ := h.FDB(dev)
-			t.Logf("%s: bridge fdb show dev %s: %v", h.Name, dev, fdb)
-			if dst, ok := fdb[s.mac[local[h]]]; ok {
-				t.Errorf("%s's VXLAN device has an FDB entry (dst %v) for its own container %s", h.Name, dst, local[h])
-			}
-		}
-	})
+	}
 }
 
 func (s *multiHost) endpointRemoval(t *testing.T) {
