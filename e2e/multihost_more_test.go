@@ -126,6 +126,13 @@ func (s *multiHost) networkRemove(t *testing.T) {
 	}{{s.h1, []string{"svc1", "svc2", "svc6"}}, {s.h2, []string{"svc3"}}, {s.h3, []string{"client"}}} {
 		_, _ = c.h.Docker(append([]string{"rm", "-f"}, c.names...)...)
 	}
+	s.removeKeptWhileInUse(t)
+	s.removeEverywhere(t)
+}
+
+// removeKeptWhileInUse: h2 still has svc5 attached, so net1 removed on h1 comes back there, stays on the others,
+// and h1's status says why.
+func (s *multiHost) removeKeptWhileInUse(t *testing.T) {
 	// h2 still has svc5 attached: a network in use anywhere stays, so h1's removal removes nothing
 	// cluster-wide and net1 comes back on h1; h1's status says why. h1 first learns that svc5 is the last
 	// endpoint left, so that the reason names h2 alone.
@@ -161,13 +168,16 @@ func (s *multiHost) networkRemove(t *testing.T) {
 	if err := fetch(s.h2, "svc5", fmt.Sprintf("http://%s:8080/", s.ip["svc5"]), "svc5"); err != nil {
 		t.Errorf("svc5 on the kept network: %v", err)
 	}
-	// svc5 gone, the removal removes net1 on every host.
+}
+
+// removeEverywhere: svc5 gone, the removal removes net1 on every host.
+func (s *multiHost) removeEverywhere(t *testing.T) {
 	s.h2.MustDocker(t, "rm", "-f", "svc5")
 	Eventually(t, time.Minute, func() error { return noEndpoints(s.h1, "net1") })
-	start = time.Now()
+	start := time.Now()
 	s.h1.MustDocker(t, "network", "rm", "net1")
 	for _, h := range []*Host{s.h2, s.h3} {
-		d = measure(t, start, 2*time.Minute, func() error { return gone(h, "net1") })
+		d := measure(t, start, 2*time.Minute, func() error { return gone(h, "net1") })
 		t.Logf("docker network rm net1 on h1, no container anywhere: removed on %s after %s", h.Name, d.Round(time.Millisecond))
 	}
 	// The definition is gone everywhere, and nothing brings net1 back.
