@@ -89,7 +89,37 @@ func crashHost(h *Host) error {
 func TestFaultsHostCrash(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
+	s := &hostCrash{top: t, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2), same: true}
+	s.others = []*Host{s.h1, s.h2}
+	s.client = map[*Host]string{s.h1: "c1", s.h2: "c2"}
+	s.vtep3 = s.h3.IP.String()
+	runSteps(t, []step{
+		{"Containers", s.containers},
+		{"Crash", s.crash},
+		{"Restart", s.restart},
+		{"SameAddresses", s.sameAddresses},
+		{"Report", s.report},
+	}, "Containers", "Crash", "Restart")
+}
+
+// hostCrash is the fixture of TestFaultsHostCrash: c1 on h1, c2 on h2 (the clients, in client) and s3 on h3
+// (with t3 on Docker 29), the containers that must come back.
+type hostCrash struct {
+	top        *testing.T // the test itself, which owns the containers
+	h1, h2, h3 *Host
+	others     []*Host          // h1 and h2
+	client     map[*Host]string // the client container on each of others
+	vtep3      string           // h3's underlay address, the FDB destination of its containers
+	ip3, mac3  string           // s3's address and MAC before the crash
+	restarted  map[string]string
+	drop       time.Duration // until both others dropped h3's FDB entries
+	d          time.Duration // until s3 was back and reachable after the restart
+	ip         string        // s3's address after the restart
+	same       bool          // every container in restarted came back with its address
+}
+
+func (s *hostCrash) containers(t *testing.T) {
+	h1, h2, h3 := s.h1, s.h2, s.h3
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.58.0.0/24", "net1")...)
 	for _, h := range []*Host{h2, h3} {
 		Eventually(t, time.Minute, func() error {
@@ -99,45 +129,45 @@ func TestFaultsHostCrash(t *testing.T) {
 			return nil
 		})
 	}
-	h1.RunContainer(t, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "36000")
-	h2.RunContainer(t, "--network", "net1", "--name", "c2", BusyboxImage, "sleep", "36000")
-	h3.RunContainer(t, "--network", "net1", "--name", "s3", "--restart", "always", BusyboxImage, "sleep", "36000")
-	ip3, err := h3.ContainerIP("s3", "net1")
-	if err != nil {
+	runFor(t, s.top, h1, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "36000")
+	runFor(t, s.top, h2, "--network", "net1", "--name", "c2", BusyboxImage, "sleep", "36000")
+	runFor(t, s.top, h3, "--network", "net1", "--name", "s3", "--restart", "always", BusyboxImage, "sleep", "36000")
+	var err error
+	if s.ip3, err = h3.ContainerIP("s3", "net1"); err != nil {
 		t.Fatal(err)
 	}
 	// Docker 29 names the endpoint in its address requests, so several containers each get theirs back; 20.10
 	// names nothing, and one container per network gets its own (ipalloc/handback.go).
-	restarted := map[string]string{"s3": ip3}
+	s.restarted = map[string]string{"s3": s.ip3}
 	if Engine() == Engine29 {
-		h3.RunContainer(t, "--network", "net1", "--name", "t3", "--restart", "always", BusyboxImage, "sleep", "36000")
-		if restarted["t3"], err = h3.ContainerIP("t3", "net1"); err != nil {
+		runFor(t, s.top, h3, "--network", "net1", "--name", "t3", "--restart", "always", BusyboxImage, "sleep", "36000")
+		if s.restarted["t3"], err = h3.ContainerIP("t3", "net1"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mac3, err := h3.ContainerMAC("s3", ip3)
-	if err != nil {
+	if s.mac3, err = h3.ContainerMAC("s3", s.ip3); err != nil {
 		t.Fatal(err)
 	}
-	vtep3 := h3.IP.String()
-	others := []*Host{h1, h2}
-	client := map[*Host]string{h1: "c1", h2: "c2"}
-	for _, h := range others {
-		Eventually(t, time.Minute, func() error { return fdbTo(h, mac3, vtep3) })
-		Eventually(t, time.Minute, func() error { _, err := execIn(h, client[h], "ping", "-c1", "-W1", ip3); return err })
+	for _, h := range s.others {
+		Eventually(t, time.Minute, func() error { return fdbTo(h, s.mac3, s.vtep3) })
+		Eventually(t, time.Minute, func() error { _, err := execIn(h, s.client[h], "ping", "-c1", "-W1", s.ip3); return err })
 	}
+}
 
+func (s *hostCrash) crash(t *testing.T) {
 	start := time.Now()
-	if err := crashHost(h3); err != nil {
+	if err := crashHost(s.h3); err != nil {
 		t.Fatal(err)
 	}
-	var drop time.Duration
-	for _, h := range others {
-		d := measure(t, start, 2*time.Minute, func() error { return noFDBTo(h, vtep3) })
+	for _, h := range s.others {
+		d := measure(t, start, 2*time.Minute, func() error { return noFDBTo(h, s.vtep3) })
 		t.Logf("h3 crashed: %s dropped its FDB entries for h3 after %s", h.Name, faultFigure(d))
-		drop = max(drop, d)
+		s.drop = max(s.drop, d)
 	}
+}
 
+func (s *hostCrash) restart(t *testing.T) {
+	h3 := s.h3
 	back := time.Now()
 	if err := h3.startContainerd(); err != nil {
 		t.Fatal(err)
@@ -146,49 +176,54 @@ func TestFaultsHostCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	ready := time.Since(back)
-	var mac, ip string
-	d := measure(t, back, crashBackBound+time.Minute, func() error {
+	var mac string
+	s.d = measure(t, back, crashBackBound+time.Minute, func() error {
 		var err error
-		if ip, err = h3.ContainerIP("s3", "net1"); err != nil {
+		if s.ip, err = h3.ContainerIP("s3", "net1"); err != nil {
 			return err
 		}
-		if mac, err = h3.ContainerMAC("s3", ip); err != nil {
+		if mac, err = h3.ContainerMAC("s3", s.ip); err != nil {
 			return err
 		}
-		for _, h := range others {
-			if err := fdbTo(h, mac, vtep3); err != nil {
+		for _, h := range s.others {
+			if err := fdbTo(h, mac, s.vtep3); err != nil {
 				return err
 			}
-			if _, err := execIn(h, client[h], "ping", "-c1", "-W1", ip); err != nil {
+			if _, err := execIn(h, s.client[h], "ping", "-c1", "-W1", s.ip); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	t.Logf("h3's containerd and dockerd started again: s3 back at %s (was %s; MAC %s, was %s), in the FDB of h1 and h2 "+
-		"and reachable from both %s after the restart began (%s of it for dockerd to answer)", ip, ip3, mac, mac3,
-		faultFigure(d), faultFigure(ready))
-	same := true
-	for name, was := range restarted {
-		now := ip
+		"and reachable from both %s after the restart began (%s of it for dockerd to answer)", s.ip, s.ip3, mac, s.mac3,
+		faultFigure(s.d), faultFigure(ready))
+}
+
+func (s *hostCrash) sameAddresses(t *testing.T) {
+	for name, was := range s.restarted {
+		now := s.ip
 		if name != "s3" {
-			Eventually(t, time.Minute, func() error { now, err = h3.ContainerIP(name, "net1"); return err })
+			Eventually(t, time.Minute, func() error { var err error; now, err = s.h3.ContainerIP(name, "net1"); return err })
 			t.Logf("%s back at %s (was %s)", name, now, was)
 		}
 		if now != was {
 			t.Errorf("%s came back with %s, had %s", name, now, was)
-			same = false
+			s.same = false
 		}
 	}
-	if drop > crashDropBound {
-		t.Errorf("the others dropped h3's FDB entries after %s; want within %s", drop, crashDropBound)
+}
+
+func (s *hostCrash) report(t *testing.T) {
+	if s.drop > crashDropBound {
+		t.Errorf("the others dropped h3's FDB entries after %s; want within %s", s.drop, crashDropBound)
 	}
-	if d > crashBackBound {
-		t.Errorf("s3 back and reachable after %s; want within %s", d, crashBackBound)
+	if s.d > crashBackBound {
+		t.Errorf("s3 back and reachable after %s; want within %s", s.d, crashBackBound)
 	}
-	reportFault(t, faultRow{Case: "host crash: kill -9 of dockerd, containerd and the plugin, then restart",
+	reportFaultStep(t, s.top, faultRow{Case: "host crash: kill -9 of dockerd, containerd and the plugin, then restart",
 		Bound: "others drop its FDB entries within " + crashDropBound.String() + "; --restart always container back " +
 			"with its address, in the others' FDB and reachable within " + crashBackBound.String() + " of the restart",
-		Measured: fmt.Sprintf("FDB entries gone after %s; back and reachable %s after the restart", faultFigure(drop), faultFigure(d)),
-		Pass:     drop <= crashDropBound && d <= crashBackBound && same})
+		Measured: fmt.Sprintf("FDB entries gone after %s; back and reachable %s after the restart", faultFigure(s.drop), faultFigure(s.d)),
+		Pass:     s.drop <= crashDropBound && s.d <= crashBackBound && s.same})
 }
