@@ -31,9 +31,26 @@ const (
 func TestFaultsDelete(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3, Env: map[string]string{"TOMBSTONE_TTL": faultsTombstoneTTL.String()}})
-	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
+	s := &faultsDelete{top: t, c: c, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2)}
+	runSteps(t, []step{
+		{"InUseOnH1", s.inUseOnH1},
+		{"RemoveOnIdleHosts", s.removeOnIdleHosts},
+		{"RemoveWithNoContainer", s.removeWithNoContainer},
+		{"StaleHostReturns", s.staleHostReturns},
+	}, "InUseOnH1", "RemoveOnIdleHosts", "RemoveWithNoContainer")
+}
+
+// faultsDelete is the fixture of TestFaultsDelete: net1 with c1 on h1, and h2 and h3 idle.
+type faultsDelete struct {
+	top        *testing.T // the test itself, which owns c1 and c3
+	c          *Cluster
+	h1, h2, h3 *Host
+}
+
+func (s *faultsDelete) inUseOnH1(t *testing.T) {
+	h1, h2, h3 := s.h1, s.h2, s.h3
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.47.0.0/24", "net1")...)
-	h1.RunContainer(t, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")
+	runFor(t, s.top, h1, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")
 	for _, h := range []*Host{h2, h3} {
 		Eventually(t, time.Minute, func() error {
 			if !hasNetwork(h, "net1") {
@@ -59,54 +76,60 @@ func TestFaultsDelete(t *testing.T) {
 		}
 		return nil
 	})
+}
 
-	var worst time.Duration
-	for _, step := range []struct {
-		h   *Host
-		cmd []string
-	}{{h2, []string{"network", "prune", "-f"}}, {h3, []string{"network", "rm", "net1"}}} {
-		start := time.Now()
-		step.h.MustDocker(t, step.cmd...)
-		d := measure(t, start, time.Minute, func() error {
-			if !hasNetwork(step.h, "net1") {
-				return fmt.Errorf("net1 not back on %s", step.h.Name)
-			}
-			return nil
-		})
-		worst = max(worst, d)
-		t.Logf("docker %s on idle %s: net1 back there after %s", strings.Join(step.cmd, " "), step.h.Name, faultFigure(d))
-		if d > keptBackAllowed {
-			t.Errorf("net1 back on %s after %s; want within %s", step.h.Name, d, keptBackBound)
-		}
-		for _, o := range []*Host{h1, h2, h3} {
-			if o != step.h && !hasNetwork(o, "net1") {
-				t.Errorf("docker %s on %s removed net1 from %s", strings.Join(step.cmd, " "), step.h.Name, o.Name)
-			}
-		}
-		why, err := keptReason(step.h, "net1")
-		if err != nil || !strings.Contains(why, "in use on hosts "+c.Peer[h1]) {
-			t.Errorf("status of %s says %q (%v); want why net1 stays: in use on hosts %s", step.h.Name, why, err, c.Peer[h1])
-		}
-	}
+// removeOnIdleHosts: docker network prune on h2 and rm on h3 while c1 runs on h1; net1 comes back on each.
+func (s *faultsDelete) removeOnIdleHosts(t *testing.T) {
+	worst := max(s.removeOnIdle(t, s.h2, "network", "prune", "-f"), s.removeOnIdle(t, s.h3, "network", "rm", "net1"))
 	// The network still works across hosts: a container started on h3 now reaches c1.
-	h3.RunContainer(t, "--network", "net1", "--name", "c3", BusyboxImage, "sleep", "3600")
-	ip1, err := h1.ContainerIP("c1", "net1")
+	runFor(t, s.top, s.h3, "--network", "net1", "--name", "c3", BusyboxImage, "sleep", "3600")
+	ip1, err := s.h1.ContainerIP("c1", "net1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	Eventually(t, time.Minute, func() error { _, err := execIn(h3, "c3", "ping", "-c1", "-W1", ip1); return err })
-	reportFault(t, faultRow{Case: "delete: `docker network prune` / `rm` on an idle host while another uses it",
+	Eventually(t, time.Minute, func() error { _, err := execIn(s.h3, "c3", "ping", "-c1", "-W1", ip1); return err })
+	reportFaultStep(t, s.top, faultRow{Case: "delete: `docker network prune` / `rm` on an idle host while another uses it",
 		Bound:    "back on that host within " + keptBackBound.String() + ", nothing removed elsewhere, status says why",
 		Measured: "back after " + faultFigure(worst) + " (worst of prune and rm)", Pass: worst <= keptBackAllowed})
+}
 
-	// With no container anywhere, a removal removes it everywhere.
-	h1.MustDocker(t, "rm", "-f", "c1")
-	h3.MustDocker(t, "rm", "-f", "c3")
-	Eventually(t, time.Minute, func() error { return noEndpoints(h2, "net1") })
+// removeOnIdle runs the docker command cmd, which removes net1, on the idle host h and returns how long net1
+// took to come back there; nothing may be removed elsewhere and h's status must say why net1 stays.
+func (s *faultsDelete) removeOnIdle(t *testing.T, h *Host, cmd ...string) time.Duration {
 	start := time.Now()
-	h2.MustDocker(t, "network", "rm", "net1")
+	h.MustDocker(t, cmd...)
 	d := measure(t, start, time.Minute, func() error {
-		for _, h := range []*Host{h1, h3} {
+		if !hasNetwork(h, "net1") {
+			return fmt.Errorf("net1 not back on %s", h.Name)
+		}
+		return nil
+	})
+	t.Logf("docker %s on idle %s: net1 back there after %s", strings.Join(cmd, " "), h.Name, faultFigure(d))
+	if d > keptBackAllowed {
+		t.Errorf("net1 back on %s after %s; want within %s", h.Name, d, keptBackBound)
+	}
+	for _, o := range []*Host{s.h1, s.h2, s.h3} {
+		if o != h && !hasNetwork(o, "net1") {
+			t.Errorf("docker %s on %s removed net1 from %s", strings.Join(cmd, " "), h.Name, o.Name)
+		}
+	}
+	user := s.c.Peer[s.h1]
+	why, err := keptReason(h, "net1")
+	if err != nil || !strings.Contains(why, "in use on hosts "+user) {
+		t.Errorf("status of %s says %q (%v); want why net1 stays: in use on hosts %s", h.Name, why, err, user)
+	}
+	return d
+}
+
+// removeWithNoContainer: with no container anywhere, a removal removes net1 everywhere.
+func (s *faultsDelete) removeWithNoContainer(t *testing.T) {
+	s.h1.MustDocker(t, "rm", "-f", "c1")
+	s.h3.MustDocker(t, "rm", "-f", "c3")
+	Eventually(t, time.Minute, func() error { return noEndpoints(s.h2, "net1") })
+	start := time.Now()
+	s.h2.MustDocker(t, "network", "rm", "net1")
+	d := measure(t, start, time.Minute, func() error {
+		for _, h := range []*Host{s.h1, s.h3} {
 			if hasNetwork(h, "net1") {
 				return fmt.Errorf("net1 still on %s", h.Name)
 			}
@@ -115,21 +138,20 @@ func TestFaultsDelete(t *testing.T) {
 	})
 	t.Logf("docker network rm with no container anywhere: net1 gone from every host after %s", faultFigure(d))
 	time.Sleep(2 * faultsTombstoneTTL) // past every tombstone's lifetime: nothing brings it back
-	for _, h := range []*Host{h1, h2, h3} {
+	for _, h := range []*Host{s.h1, s.h2, s.h3} {
 		if hasNetwork(h, "net1") {
 			t.Errorf("net1 came back on %s after the tombstone lifetime", h.Name)
 		}
 	}
-	reportFault(t, faultRow{Case: "delete: `docker network rm` with no container anywhere",
+	reportFaultStep(t, s.top, faultRow{Case: "delete: `docker network rm` with no container anywhere",
 		Bound:    "gone from every host within " + removedEverywhereBound.String() + ", not back after 2 × TOMBSTONE_TTL",
 		Measured: "gone everywhere after " + faultFigure(d), Pass: d <= removedEverywhereBound})
-
-	staleHostReturns(t, h1, h3)
 }
 
 // staleHostReturns: away (dockerd and plugin stopped) for longer than the tombstone lifetime while net2 is
-// removed, h comes back and removes net2 instead of spreading it again.
-func staleHostReturns(t *testing.T, h1, h *Host) {
+// removed, h3 comes back and removes net2 instead of spreading it again.
+func (s *faultsDelete) staleHostReturns(t *testing.T) {
+	h1, h := s.h1, s.h3
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.48.0.0/24", "net2")...)
 	Eventually(t, time.Minute, func() error {
 		if !hasNetwork(h, "net2") {
@@ -158,7 +180,7 @@ func staleHostReturns(t *testing.T, h1, h *Host) {
 	if hasNetwork(h1, "net2") {
 		t.Errorf("net2 came back on h1 after %s returned", h.Name)
 	}
-	reportFault(t, faultRow{Case: "delete: a host returns after longer than TOMBSTONE_TTL",
+	reportFaultStep(t, s.top, faultRow{Case: "delete: a host returns after longer than TOMBSTONE_TTL",
 		Bound:    "what was removed meanwhile is removed there within " + staleRemovalBound.String() + " and nowhere recreated",
 		Measured: "removed " + faultFigure(d) + " after dockerd started", Pass: d <= staleRemovalBound})
 }
