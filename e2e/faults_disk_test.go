@@ -55,63 +55,95 @@ func fullDiskRuns(t *testing.T, h *Host, prefix string, n int) []string {
 func TestFaultsFullStateDisk(t *testing.T) {
 	RequirePlugin(t)
 	h := NewCluster(t, ClusterOptions{Hosts: 1}).Host(0)
-	state := filepath.Join(h.Dir, "plugin-state")
-	if err := os.MkdirAll(state, 0o755); err != nil {
+	s := &fullStateDisk{top: t, h: h, state: filepath.Join(h.Dir, "plugin-state")}
+	runSteps(t, []step{
+		{"PluginOnSmallDisk", s.pluginOnSmallDisk},
+		{"DiskFull", s.diskFull},
+		{"SpaceFreed", s.spaceFreed},
+		{"RestartKeepsLeases", s.restartKeepsLeases},
+		{"Report", s.report},
+	}, "PluginOnSmallDisk", "DiskFull", "SpaceFreed", "RestartKeepsLeases")
+}
+
+// fullStateDisk is the fixture of TestFaultsFullStateDisk: one host whose plugin state is on a 1 MiB tmpfs.
+type fullStateDisk struct {
+	top      *testing.T // the test itself, which owns the containers and networks
+	h        *Host
+	state    string   // the plugin's state directory, the tmpfs
+	ipBefore string   // the address of container before, started while the disk had room
+	pids     []int    // the plugin's processes before the disk filled
+	failed   []string // errors of the runs on the full disk
+	clear    bool     // every such error says the state disk is full
+	alive    bool     // the plugin kept running on the full disk
+	d        time.Duration
+}
+
+func (s *fullStateDisk) pluginOnSmallDisk(t *testing.T) {
+	h := s.h
+	if err := os.MkdirAll(s.state, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount("tmpfs", state, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mount a tmpfs on %s: %v", state, err)
+	if err := syscall.Mount("tmpfs", s.state, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mount a tmpfs on %s: %v", s.state, err)
 	}
 	if err := h.InstallPlugin(nil); err != nil {
 		t.Fatal(err)
 	}
 	h.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.59.0.0/24", "net1")...)
-	h.RunContainer(t, "--network", "net1", "--name", "before", BusyboxImage, "sleep", "36000")
-	ipBefore, err := h.ContainerIP("before", "net1")
-	if err != nil {
+	runFor(t, s.top, h, "--network", "net1", "--name", "before", BusyboxImage, "sleep", "36000")
+	var err error
+	if s.ipBefore, err = h.ContainerIP("before", "net1"); err != nil {
 		t.Fatal(err)
 	}
-	pids, err := h.PluginPIDs()
-	if err != nil || len(pids) != 1 {
-		t.Fatalf("plugin pids %v: %v", pids, err)
+	if s.pids, err = h.PluginPIDs(); err != nil || len(s.pids) != 1 {
+		t.Fatalf("plugin pids %v: %v", s.pids, err)
 	}
+}
 
-	filled, err := fillDir(state)
+func (s *fullStateDisk) diskFull(t *testing.T) {
+	h := s.h
+	filled, err := fillDir(s.state)
 	if err != nil {
-		t.Fatalf("fill %s: %v", state, err)
+		t.Fatalf("fill %s: %v", s.state, err)
 	}
-	failed := fullDiskRuns(t, h, "full", 3)
+	s.failed = fullDiskRuns(s.top, h, "full", 3)
 	_, netErr := h.Docker("network", "create", "-d", Driver, "--ipam-driver", Driver, "--subnet", "10.59.1.0/24", "net2")
-	t.Cleanup(func() { _, _ = h.Docker("network", "rm", "net2") })
-	t.Logf("state disk full (%d bytes filled): %d of 3 docker run failed: %q; network create: %v", filled, len(failed), failed, netErr)
-	clear := true
-	for _, e := range failed {
+	s.top.Cleanup(func() { _, _ = h.Docker("network", "rm", "net2") })
+	t.Logf("state disk full (%d bytes filled): %d of 3 docker run failed: %q; network create: %v", filled, len(s.failed), s.failed, netErr)
+	s.clear = true
+	for _, e := range s.failed {
 		if !strings.Contains(e, "state disk is full") {
-			clear = false
+			s.clear = false
 			t.Errorf("docker run on a full state disk failed without saying so: %s", e)
 		}
 	}
 	pidsFull, err := h.PluginPIDs()
-	alive := err == nil && slices.Equal(pidsFull, pids)
-	if _, err := h.Status(); err != nil || !alive {
-		alive = false
-		t.Errorf("plugin after the disk filled: pids %v (were %v), status: %v", pidsFull, pids, err)
+	s.alive = err == nil && slices.Equal(pidsFull, s.pids)
+	if _, err := h.Status(); err != nil || !s.alive {
+		s.alive = false
+		t.Errorf("plugin after the disk filled: pids %v (were %v), status: %v", pidsFull, s.pids, err)
 	}
+}
 
-	if err := os.Remove(filepath.Join(state, "fill")); err != nil {
+func (s *fullStateDisk) spaceFreed(t *testing.T) {
+	h := s.h
+	if err := os.Remove(filepath.Join(s.state, "fill")); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	d := measure(t, start, time.Minute, func() error {
+	s.d = measure(t, start, time.Minute, func() error {
 		_, err := h.Docker("run", "-d", "--network", "net1", "--name", "after", BusyboxImage, "sleep", "36000")
 		if err != nil {
 			_, _ = h.Docker("rm", "-f", "after")
 		}
 		return err
 	})
-	t.Cleanup(func() { _, _ = h.Docker("rm", "-f", "after") })
-	t.Logf("space freed: a container started %s later", faultFigure(d))
+	s.top.Cleanup(func() { _, _ = h.Docker("rm", "-f", "after") })
+	t.Logf("space freed: a container started %s later", faultFigure(s.d))
+}
 
+func (s *fullStateDisk) restartKeepsLeases(t *testing.T) {
+	h := s.h
 	h.MustDocker(t, "plugin", "disable", "-f", PluginName)
 	Eventually(t, time.Minute, func() error {
 		if _, err := h.Docker("plugin", "enable", PluginName); err != nil {
@@ -121,7 +153,7 @@ func TestFaultsFullStateDisk(t *testing.T) {
 		_, err := h.Status()
 		return err
 	})
-	h.RunContainer(t, "--network", "net1", "--name", "restarted", BusyboxImage, "sleep", "36000")
+	runFor(t, s.top, h, "--network", "net1", "--name", "restarted", BusyboxImage, "sleep", "36000")
 	ips := map[string]string{}
 	for _, name := range []string{"before", "after", "restarted"} {
 		ip, err := h.ContainerIP(name, "net1")
@@ -133,15 +165,18 @@ func TestFaultsFullStateDisk(t *testing.T) {
 		}
 		ips[ip] = name
 	}
-	if ips[ipBefore] != "before" {
-		t.Errorf("container before lost its address %s", ipBefore)
+	if ips[s.ipBefore] != "before" {
+		t.Errorf("container before lost its address %s", s.ipBefore)
 	}
-	reportFault(t, faultRow{Case: "state disk full (1 MiB tmpfs) under the running plugin",
+}
+
+func (s *fullStateDisk) report(t *testing.T) {
+	reportFaultStep(t, s.top, faultRow{Case: "state disk full (1 MiB tmpfs) under the running plugin",
 		Bound: "docker run works or fails saying the state disk is full; the plugin keeps running; after freeing " +
 			"space containers start and the plugin restarts from the last good state",
 		Measured: fmt.Sprintf("%d of 3 runs failed (%s); plugin kept running: %v; a run worked %s after freeing space; restart kept the leases",
-			len(failed), fullDiskSummary(failed), alive, faultFigure(d)),
-		Pass: clear && alive && !t.Failed()})
+			len(s.failed), fullDiskSummary(s.failed), s.alive, faultFigure(s.d)),
+		Pass: s.clear && s.alive})
 }
 
 // fullDiskSummary says in a few words how runs on a full disk failed.
