@@ -123,10 +123,32 @@ func TestFaultsSoak(t *testing.T) {
 	// Deleted endpoints are remembered TOMBSTONE_TTL: shortened to a minute, their number (and the state
 	// file) levels off early in the run, and what still grows after that is a leak.
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3, Env: map[string]string{"TOMBSTONE_TTL": soakTombstoneTTL.String()}})
-	hosts := c.Hosts()
-	hosts[0].MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.50.0.0/22", "net1")...)
-	anchors := map[*Host]string{}
-	for i, h := range hosts {
+	s := &soak{top: t, hosts: c.Hosts(), minutes: minutes, anchors: map[*Host]string{},
+		metrics: soakMetrics(), samples: map[string][][]float64{}}
+	runSteps(t, []step{
+		{"Anchors", s.anchorContainers},
+		{"Churn", s.churn},
+		{"NoGrowth", func(t *testing.T) { s.grew = checkGrowth(t, s.metrics, s.samples) }},
+		{"Report", s.report},
+	}, "Anchors")
+}
+
+// soak is the fixture of TestFaultsSoak: net1 on 3 hosts, a long-lived anchor container on each.
+type soak struct {
+	top      *testing.T // the test itself, which owns the anchors
+	hosts    []*Host
+	minutes  int
+	anchors  map[*Host]string // each host's anchor's address
+	metrics  []soakMetric
+	samples  map[string][][]float64 // host/metric -> per sample
+	rounds   int
+	failures int
+	grew     string // checkGrowth's summary
+}
+
+func (s *soak) anchorContainers(t *testing.T) {
+	s.hosts[0].MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.50.0.0/22", "net1")...)
+	for i, h := range s.hosts {
 		Eventually(t, time.Minute, func() error {
 			if !hasNetwork(h, "net1") {
 				return fmt.Errorf("net1 not on %s yet", h.Name)
@@ -134,67 +156,69 @@ func TestFaultsSoak(t *testing.T) {
 			return nil
 		})
 		name := fmt.Sprintf("anchor%d", i+1)
-		h.RunContainer(t, "--network", "net1", "--name", name, BusyboxImage, "sleep", "36000")
+		runFor(t, s.top, h, "--network", "net1", "--name", name, BusyboxImage, "sleep", "36000")
 		ip, err := h.ContainerIP(name, "net1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		anchors[h] = ip
+		s.anchors[h] = ip
 	}
-	metrics := soakMetrics()
-	samples := map[string][][]float64{} // host/metric -> per sample
-	var mu sync.Mutex
-	sample := func() {
-		for _, h := range hosts {
-			for _, m := range metrics {
-				v, err := m.read(h)
-				if err != nil {
-					t.Logf("soak: sample %s on %s: %v", m.name, h.Name, err)
-					continue
-				}
-				mu.Lock()
-				k := h.Name + "/" + m.name
-				samples[k] = append(samples[k], []float64{v})
-				mu.Unlock()
+}
+
+// sample reads every metric on every host once.
+func (s *soak) sample(t *testing.T) {
+	for _, h := range s.hosts {
+		for _, m := range s.metrics {
+			v, err := m.read(h)
+			if err != nil {
+				t.Logf("soak: sample %s on %s: %v", m.name, h.Name, err)
+				continue
 			}
+			k := h.Name + "/" + m.name
+			s.samples[k] = append(s.samples[k], []float64{v})
 		}
 	}
-	end := time.Now().Add(time.Duration(minutes) * time.Minute)
-	rounds, failures := 0, 0
+}
+
+// churn runs rounds on all hosts at once for the soak's minutes, sampling every 15 s.
+func (s *soak) churn(t *testing.T) {
+	end := time.Now().Add(time.Duration(s.minutes) * time.Minute)
 	nextSample := time.Now()
 	for time.Now().Before(end) {
 		if time.Now().After(nextSample) {
-			sample()
+			s.sample(t)
 			nextSample = time.Now().Add(15 * time.Second)
 		}
 		var wg sync.WaitGroup
-		errs := make([]error, len(hosts))
-		for i, h := range hosts {
+		errs := make([]error, len(s.hosts))
+		for i, h := range s.hosts {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = soakChurn(h, fmt.Sprintf("soak-%d-%d", i+1, rounds), anchors[hosts[(i+1)%len(hosts)]])
+				errs[i] = soakChurn(h, fmt.Sprintf("soak-%d-%d", i+1, s.rounds), s.anchors[s.hosts[(i+1)%len(s.hosts)]])
 			}()
 		}
 		wg.Wait()
 		for _, err := range errs {
 			if err != nil {
-				failures++
-				t.Logf("soak round %d: %v", rounds, err)
+				s.failures++
+				t.Logf("soak round %d: %v", s.rounds, err)
 			}
 		}
-		rounds++
+		s.rounds++
 	}
-	sample()
-	grew := checkGrowth(t, metrics, samples)
-	t.Logf("soak: %d minutes, %d rounds of 3 containers, %d failed", minutes, rounds, failures)
-	if failures > 0 {
-		t.Errorf("%d of %d container rounds failed during the soak", failures, rounds*len(hosts))
+	s.sample(t)
+}
+
+func (s *soak) report(t *testing.T) {
+	t.Logf("soak: %d minutes, %d rounds of 3 containers, %d failed", s.minutes, s.rounds, s.failures)
+	if s.failures > 0 {
+		t.Errorf("%d of %d container rounds failed during the soak", s.failures, s.rounds*len(s.hosts))
 	}
-	reportFault(t, faultRow{Case: "soak: container churn on 3 hosts (WEAVEGO_SOAK minutes, TOMBSTONE_TTL 1m)",
+	reportFaultStep(t, s.top, faultRow{Case: "soak: container churn on 3 hosts (WEAVEGO_SOAK minutes, TOMBSTONE_TTL 1m)",
 		Bound:    "no round fails; no resource keeps growing (last third ≤ middle third + 20 % + slack, or flat)",
-		Measured: fmt.Sprintf("%d minutes, %d rounds, %d failed; %s", minutes, rounds, failures, grew),
-		Pass:     failures == 0})
+		Measured: fmt.Sprintf("%d minutes, %d rounds, %d failed; %s", s.minutes, s.rounds, s.failures, s.grew),
+		Pass:     s.failures == 0})
 }
 
 // checkGrowth compares the mean of the last third of each series with that of the middle third and fails t on
