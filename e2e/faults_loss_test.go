@@ -46,9 +46,22 @@ func dropUnderlay(t *testing.T, h *Host, pct int) func() {
 func TestFaultsPacketLoss(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1 := c.Host(0)
-	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.49.0.0/24", "net1")...)
-	for _, h := range c.Hosts() {
+	s := &packetLoss{c: c}
+	runSteps(t, []step{
+		{"Net1", s.net1},
+		{"10pct", s.loss(10)},
+		{"30pct", s.loss(30)},
+	}, "Net1")
+}
+
+// packetLoss is the fixture of TestFaultsPacketLoss: net1 on 3 hosts.
+type packetLoss struct {
+	c *Cluster
+}
+
+func (s *packetLoss) net1(t *testing.T) {
+	s.c.Host(0).MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.49.0.0/24", "net1")...)
+	for _, h := range s.c.Hosts() {
 		Eventually(t, time.Minute, func() error {
 			if !hasNetwork(h, "net1") {
 				return fmt.Errorf("net1 not on %s yet", h.Name)
@@ -56,52 +69,59 @@ func TestFaultsPacketLoss(t *testing.T) {
 			return nil
 		})
 	}
-	for _, pct := range []int{10, 30} {
-		t.Run(fmt.Sprintf("%dpct", pct), func(t *testing.T) {
-			var undo []func()
-			for _, h := range c.Hosts() {
-				undo = append(undo, dropUnderlay(t, h, pct))
+}
+
+// loss returns the step that drops pct % of the underlay's packets on every host during the churn.
+func (s *packetLoss) loss(pct int) func(t *testing.T) {
+	return func(t *testing.T) {
+		var undo []func()
+		for _, h := range s.c.Hosts() {
+			undo = append(undo, dropUnderlay(t, h, pct))
+		}
+		churnStart := time.Now()
+		running, failed := s.churnAll(pct)
+		churnTook := time.Since(churnStart)
+		ips := addresses(t, running)
+		start := time.Now()
+		d := allReach(t, start, lossConvergeBound[pct], running, ips)
+		for _, u := range undo {
+			u()
+		}
+		t.Logf("%d %% loss: churn of 18 containers took %s (%d docker run failed: %s); all reach all %s after it",
+			pct, faultFigure(churnTook), len(failed), strings.Join(failed, "; "), faultFigure(d))
+		if len(failed) > 0 {
+			t.Errorf("%d docker run failed under %d %% loss", len(failed), pct)
+		}
+		if d > lossConvergeBound[pct] {
+			t.Errorf("containers reached each other after %s; want within %s", d, lossConvergeBound[pct])
+		}
+		reportFault(t, faultRow{Case: fmt.Sprintf("packet loss %d %% on the underlay during churn on 3 hosts", pct),
+			Bound:    fmt.Sprintf("every docker run succeeds, no address twice, all reach all within %s", lossConvergeBound[pct]),
+			Measured: fmt.Sprintf("%d of 18 runs failed; all reach all after %s (churn took %s)", len(failed), faultFigure(d), faultFigure(churnTook)),
+			Pass:     len(failed) == 0 && d <= lossConvergeBound[pct]})
+		for h, names := range running {
+			for _, n := range names {
+				_, _ = h.Docker("rm", "-f", n)
 			}
-			running := map[*Host][]string{}
-			var failed []string
-			var mu sync.Mutex
-			var wg sync.WaitGroup
-			churnStart := time.Now()
-			for i, h := range c.Hosts() {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					kept, f := churn(h, fmt.Sprintf("l%d-h%d", pct, i+1), 6)
-					mu.Lock()
-					running[h], failed = kept, append(failed, f...)
-					mu.Unlock()
-				}()
-			}
-			wg.Wait()
-			churnTook := time.Since(churnStart)
-			ips := addresses(t, running)
-			start := time.Now()
-			d := allReach(t, start, lossConvergeBound[pct], running, ips)
-			for _, u := range undo {
-				u()
-			}
-			t.Logf("%d %% loss: churn of 18 containers took %s (%d docker run failed: %s); all reach all %s after it",
-				pct, faultFigure(churnTook), len(failed), strings.Join(failed, "; "), faultFigure(d))
-			if len(failed) > 0 {
-				t.Errorf("%d docker run failed under %d %% loss", len(failed), pct)
-			}
-			if d > lossConvergeBound[pct] {
-				t.Errorf("containers reached each other after %s; want within %s", d, lossConvergeBound[pct])
-			}
-			reportFault(t, faultRow{Case: fmt.Sprintf("packet loss %d %% on the underlay during churn on 3 hosts", pct),
-				Bound:    fmt.Sprintf("every docker run succeeds, no address twice, all reach all within %s", lossConvergeBound[pct]),
-				Measured: fmt.Sprintf("%d of 18 runs failed; all reach all after %s (churn took %s)", len(failed), faultFigure(d), faultFigure(churnTook)),
-				Pass:     len(failed) == 0 && d <= lossConvergeBound[pct]})
-			for h, names := range running {
-				for _, n := range names {
-					_, _ = h.Docker("rm", "-f", n)
-				}
-			}
-		})
+		}
 	}
+}
+
+// churnAll churns 6 containers on every host at once and returns those left running on each and the failed runs.
+func (s *packetLoss) churnAll(pct int) (running map[*Host][]string, failed []string) {
+	running = map[*Host][]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, h := range s.c.Hosts() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kept, f := churn(h, fmt.Sprintf("l%d-h%d", pct, i+1), 6)
+			mu.Lock()
+			running[h], failed = kept, append(failed, f...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return running, failed
 }
