@@ -18,48 +18,70 @@ const partitionHealBound = 60 * time.Second
 func TestFaultsPartitionChurn(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
-	h1, h3 := c.Host(0), c.Host(2)
-	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.55.0.0/22", "net1")...)
-	for i, h := range c.Hosts() {
+	s := &partitionChurn{top: t, c: c, h3: c.Host(2)}
+	runSteps(t, []step{
+		{"ContainersEverywhere", s.containersEverywhere},
+		{"ChurnWhileCut", s.churnWhileCut},
+		{"HealAllReach", s.healAllReach},
+	}, "ContainersEverywhere", "ChurnWhileCut")
+}
+
+// partitionChurn is the fixture of TestFaultsPartitionChurn: h3 is the host cut off.
+type partitionChurn struct {
+	top     *testing.T // the test itself, which owns the pre containers and h3's cut
+	c       *Cluster
+	h3      *Host
+	running map[*Host][]string // containers the churn left on each host
+	failed  []string           // docker runs that failed during the partition
+}
+
+func (s *partitionChurn) containersEverywhere(t *testing.T) {
+	s.c.Host(0).MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.55.0.0/22", "net1")...)
+	for i, h := range s.c.Hosts() {
 		Eventually(t, time.Minute, func() error {
 			if !hasNetwork(h, "net1") {
 				return fmt.Errorf("net1 not on %s yet", h.Name)
 			}
 			return nil
 		})
-		h.RunContainer(t, "--network", "net1", "--name", fmt.Sprintf("pre%d", i+1), BusyboxImage, "sleep", "36000")
+		runFor(t, s.top, h, "--network", "net1", "--name", fmt.Sprintf("pre%d", i+1), BusyboxImage, "sleep", "36000")
 	}
-	if err := h3.CutUnderlay(); err != nil {
+}
+
+func (s *partitionChurn) churnWhileCut(t *testing.T) {
+	if err := s.h3.CutUnderlay(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = h3.RestoreUnderlay() })
-	wantPeerState(t, h1, h3.IP.String(), "dead", 2*time.Minute)
-	running := map[*Host][]string{}
-	var failed []string
-	for i, h := range c.Hosts() {
+	s.top.Cleanup(func() { _ = s.h3.RestoreUnderlay() })
+	wantPeerState(t, s.c.Host(0), s.h3.IP.String(), "dead", 2*time.Minute)
+	s.running = map[*Host][]string{}
+	for i, h := range s.c.Hosts() {
 		kept, f := churn(h, fmt.Sprintf("p-h%d", i+1), 4)
-		running[h] = kept
-		failed = append(failed, f...)
+		s.running[h] = kept
+		s.failed = append(s.failed, f...)
 	}
-	if err := h3.RestoreUnderlay(); err != nil {
+}
+
+func (s *partitionChurn) healAllReach(t *testing.T) {
+	if err := s.h3.RestoreUnderlay(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	ips := addresses(t, running)
-	d := allReach(t, start, partitionHealBound, running, ips)
+	ips := addresses(t, s.running)
+	d := allReach(t, start, partitionHealBound, s.running, ips)
 	t.Logf("partition of h3 with churn on both sides: %d docker run failed %v; all reach all %s after the heal",
-		len(failed), failed, faultFigure(d))
-	if len(failed) > 0 {
-		t.Errorf("%d docker run failed during the partition", len(failed))
+		len(s.failed), s.failed, faultFigure(d))
+	if len(s.failed) > 0 {
+		t.Errorf("%d docker run failed during the partition", len(s.failed))
 	}
 	if d > partitionHealBound {
 		t.Errorf("containers reached each other %s after the heal; want within %s", d, partitionHealBound)
 	}
-	reportFault(t, faultRow{Case: "partition of one host from two while both sides start and remove containers",
+	reportFaultStep(t, s.top, faultRow{Case: "partition of one host from two while both sides start and remove containers",
 		Bound:    "every docker run succeeds, no address twice, all reach all within " + partitionHealBound.String() + " of the heal",
-		Measured: fmt.Sprintf("%d runs failed; all reach all %s after the heal", len(failed), faultFigure(d)),
-		Pass:     len(failed) == 0 && d <= partitionHealBound})
-	for h, names := range running {
+		Measured: fmt.Sprintf("%d runs failed; all reach all %s after the heal", len(s.failed), faultFigure(d)),
+		Pass:     len(s.failed) == 0 && d <= partitionHealBound})
+	for h, names := range s.running {
 		for _, n := range names {
 			_, _ = h.Docker("rm", "-f", n)
 		}
