@@ -63,43 +63,16 @@ func (b *bench) firstPingOnce(t *testing.T, c benchFirstPing, ip string, rep int
 	prober := b.startProber(t, c.proberNS, ip, fmt.Sprintf("%s-%d", c.path, rep))
 	name := fmt.Sprintf("fp-%s-%d", c.path, rep)
 	watchFDB := c.path == benchWeavego
-	var wg sync.WaitGroup
-	var mu sync.Mutex // guards newMAC and lastSeen
-	newMAC, lastSeen := "", time.Time{}
+	w := &benchNewEndpoint{}
 	t0 := time.Now()
 	if watchFDB {
-		for i, f := range fdbs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var mac string
-				at, err := f.waitFDB(vteps, 30*time.Second, func(m map[string]string) bool {
-					for k := range m {
-						if _, old := before[i][k]; !old {
-							mac = k
-							return true
-						}
-					}
-					return false
-				})
-				if err != nil {
-					t.Errorf("bench: first ping: %v", err)
-					return
-				}
-				mu.Lock()
-				newMAC = mac
-				if at.After(lastSeen) {
-					lastSeen = at
-				}
-				mu.Unlock()
-			}()
-		}
+		w.watch(t, fdbs, vteps, before)
 	}
 	_, err := h1.Docker("run", "-d", "--name", name, "--network", c.network, "--ip", ip, e2e.BusyboxImage, "sleep", "1d")
 	runDur := time.Since(t0)
 	if err != nil {
 		t.Errorf("bench: first ping %s: %v", c.path, err)
-		wg.Wait()
+		w.wg.Wait()
 		return
 	}
 	b.rep.add("convergence", "docker run -d (CLI wall time)", c.path, "s", runDur.Seconds())
@@ -108,11 +81,51 @@ func (b *bench) firstPingOnce(t *testing.T, c benchFirstPing, ip string, rep int
 	} else {
 		b.rep.add("convergence", "docker run -d to first ping from h3", c.path, "s", at.Sub(t0).Seconds())
 	}
-	wg.Wait()
-	if watchFDB && !lastSeen.IsZero() {
-		b.rep.add("convergence", "endpoint in FDB of all other hosts", benchWeavego, "s", lastSeen.Sub(t0).Seconds())
+	w.wg.Wait()
+	if watchFDB && !w.lastSeen.IsZero() {
+		b.rep.add("convergence", "endpoint in FDB of all other hosts", benchWeavego, "s", w.lastSeen.Sub(t0).Seconds())
 	}
-	b.removeAndWatch(t, c, name, newMAC, fdbs, watchFDB)
+	b.removeAndWatch(t, c, name, w.newMAC, fdbs, watchFDB)
+}
+
+// benchNewEndpoint watches the FDBs of the other hosts for a new endpoint's entry; read newMAC and lastSeen
+// after wg.Wait.
+type benchNewEndpoint struct {
+	wg       sync.WaitGroup
+	mu       sync.Mutex // guards newMAC and lastSeen
+	newMAC   string     // the MAC of the entry that appeared
+	lastSeen time.Time  // when the last FDB got it
+}
+
+// watch starts one watcher per FDB of fdbs, each waiting for an entry towards vteps that its snapshot in before
+// lacks.
+func (w *benchNewEndpoint) watch(t *testing.T, fdbs []*benchFDB, vteps map[string]bool, before []map[string]string) {
+	for i, f := range fdbs {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			var mac string
+			at, err := f.waitFDB(vteps, 30*time.Second, func(m map[string]string) bool {
+				for k := range m {
+					if _, old := before[i][k]; !old {
+						mac = k
+						return true
+					}
+				}
+				return false
+			})
+			if err != nil {
+				t.Errorf("bench: first ping: %v", err)
+				return
+			}
+			w.mu.Lock()
+			w.newMAC = mac
+			if at.After(w.lastSeen) {
+				w.lastSeen = at
+			}
+			w.mu.Unlock()
+		}()
+	}
 }
 
 // removeAndWatch removes the container and, for weavego, times until mac is gone from every FDB.
