@@ -121,14 +121,7 @@ type hostCrash struct {
 func (s *hostCrash) containers(t *testing.T) {
 	h1, h2, h3 := s.h1, s.h2, s.h3
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.58.0.0/24", "net1")...)
-	for _, h := range []*Host{h2, h3} {
-		Eventually(t, time.Minute, func() error {
-			if !hasNetwork(h, "net1") {
-				return fmt.Errorf("net1 not on %s yet", h.Name)
-			}
-			return nil
-		})
-	}
+	waitNetwork(t, "net1", h2, h3)
 	runFor(t, s.top, h1, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "36000")
 	runFor(t, s.top, h2, "--network", "net1", "--name", "c2", BusyboxImage, "sleep", "36000")
 	runFor(t, s.top, h3, "--network", "net1", "--name", "s3", "--restart", "always", BusyboxImage, "sleep", "36000")

@@ -52,12 +52,7 @@ func (s *faultsDelete) inUseOnH1(t *testing.T) {
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.47.0.0/24", "net1")...)
 	runFor(t, s.top, h1, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")
 	for _, h := range []*Host{h2, h3} {
-		Eventually(t, time.Minute, func() error {
-			if !hasNetwork(h, "net1") {
-				return fmt.Errorf("net1 not on %s yet", h.Name)
-			}
-			return nil
-		})
+		waitNetwork(t, "net1", h)
 	}
 	// h2 and h3 must know c1's endpoint before they can tell net1 is in use.
 	Eventually(t, time.Minute, func() error {
@@ -153,12 +148,7 @@ func (s *faultsDelete) removeWithNoContainer(t *testing.T) {
 func (s *faultsDelete) staleHostReturns(t *testing.T) {
 	h1, h := s.h1, s.h3
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.48.0.0/24", "net2")...)
-	Eventually(t, time.Minute, func() error {
-		if !hasNetwork(h, "net2") {
-			return fmt.Errorf("net2 not on %s yet", h.Name)
-		}
-		return nil
-	})
+	waitNetwork(t, "net2", h)
 	if err := h.StopDocker(); err != nil {
 		t.Fatal(err)
 	}

@@ -145,14 +145,7 @@ func (s *fullStateDisk) spaceFreed(t *testing.T) {
 func (s *fullStateDisk) restartKeepsLeases(t *testing.T) {
 	h := s.h
 	h.MustDocker(t, "plugin", "disable", "-f", PluginName)
-	Eventually(t, time.Minute, func() error {
-		if _, err := h.Docker("plugin", "enable", PluginName); err != nil {
-			_, _ = h.Docker("plugin", "disable", "-f", PluginName)
-			return err
-		}
-		_, err := h.Status()
-		return err
-	})
+	enablePlugin(t, h)
 	runFor(t, s.top, h, "--network", "net1", "--name", "restarted", BusyboxImage, "sleep", "36000")
 	ips := map[string]string{}
 	for _, name := range []string{"before", "after", "restarted"} {

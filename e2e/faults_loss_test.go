@@ -61,14 +61,7 @@ type packetLoss struct {
 
 func (s *packetLoss) net1(t *testing.T) {
 	s.c.Host(0).MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.49.0.0/24", "net1")...)
-	for _, h := range s.c.Hosts() {
-		Eventually(t, time.Minute, func() error {
-			if !hasNetwork(h, "net1") {
-				return fmt.Errorf("net1 not on %s yet", h.Name)
-			}
-			return nil
-		})
-	}
+	waitNetwork(t, "net1", s.c.Hosts()...)
 }
 
 // loss returns the step that drops pct % of the underlay's packets on every host during the churn.

@@ -38,12 +38,7 @@ type partitionChurn struct {
 func (s *partitionChurn) containersEverywhere(t *testing.T) {
 	s.c.Host(0).MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.55.0.0/22", "net1")...)
 	for i, h := range s.c.Hosts() {
-		Eventually(t, time.Minute, func() error {
-			if !hasNetwork(h, "net1") {
-				return fmt.Errorf("net1 not on %s yet", h.Name)
-			}
-			return nil
-		})
+		waitNetwork(t, "net1", h)
 		runFor(t, s.top, h, "--network", "net1", "--name", fmt.Sprintf("pre%d", i+1), BusyboxImage, "sleep", "36000")
 	}
 }

@@ -85,12 +85,7 @@ type rmpeerReturn struct {
 func (s *rmpeerReturn) oldContainers(t *testing.T) {
 	h1, h2, h3 := s.h1, s.h2, s.h3
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.57.0.0/24", "net1")...)
-	Eventually(t, time.Minute, func() error {
-		if !hasNetwork(h3, "net1") || !hasNetwork(h2, "net1") {
-			return fmt.Errorf("net1 not on h2 and h3 yet")
-		}
-		return nil
-	})
+	waitNetwork(t, "net1", h2, h3)
 	for i := range 2 {
 		runFor(t, s.top, h3, "--network", "net1", "--name", fmt.Sprintf("old3-%d", i), BusyboxImage, "sleep", "36000")
 	}

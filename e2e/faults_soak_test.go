@@ -149,12 +149,7 @@ type soak struct {
 func (s *soak) anchorContainers(t *testing.T) {
 	s.hosts[0].MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.50.0.0/22", "net1")...)
 	for i, h := range s.hosts {
-		Eventually(t, time.Minute, func() error {
-			if !hasNetwork(h, "net1") {
-				return fmt.Errorf("net1 not on %s yet", h.Name)
-			}
-			return nil
-		})
+		waitNetwork(t, "net1", h)
 		name := fmt.Sprintf("anchor%d", i+1)
 		runFor(t, s.top, h, "--network", "net1", "--name", name, BusyboxImage, "sleep", "36000")
 		ip, err := h.ContainerIP(name, "net1")

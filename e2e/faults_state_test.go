@@ -67,15 +67,7 @@ func (s *stateFile) damaged(t *testing.T, kind string, damage func([]byte) []byt
 	if err := os.Rename(s.path, s.path+".broken"); err != nil {
 		t.Fatal(err)
 	}
-	// Docker may still hold the failed start's container for a moment: retry the enable.
-	Eventually(t, time.Minute, func() error {
-		if _, err := h.Docker("plugin", "enable", PluginName); err != nil {
-			_, _ = h.Docker("plugin", "disable", "-f", PluginName)
-			return err
-		}
-		_, err := h.Status()
-		return err
-	})
+	enablePlugin(t, h)
 	reportFaultStep(t, s.top, faultRow{Case: "state file " + kind,
 		Bound:    "plugin refuses to start with one line naming the file and what moving it away loses; no panic",
 		Measured: "refused after " + faultFigure(d) + "; started afresh once the file was moved away",

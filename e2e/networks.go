@@ -5,6 +5,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"testing"
+	"time"
 )
 
 // What a host's Docker and plugin say of one network: whether it exists, why it stayed after a removal, and
@@ -48,4 +50,17 @@ func noEndpoints(h *Host, name string) error {
 		}
 	}
 	return nil
+}
+
+// waitNetwork waits up to a minute on each of hosts in turn until network name exists there.
+func waitNetwork(t *testing.T, name string, hosts ...*Host) {
+	t.Helper()
+	for _, h := range hosts {
+		Eventually(t, time.Minute, func() error {
+			if !hasNetwork(h, name) {
+				return fmt.Errorf("%s not on %s yet", name, h.Name)
+			}
+			return nil
+		})
+	}
 }

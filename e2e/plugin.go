@@ -216,6 +216,20 @@ func (h *Host) KillPlugin() (int, error) {
 }
 
 // waitPluginBack waits until a plugin process other than old runs on h and answers its status API.
+// enablePlugin enables h's plugin until its status answers: Docker may still hold a failed start's container
+// for a moment, so a failed enable is retried (after a disable) for a minute.
+func enablePlugin(t *testing.T, h *Host) {
+	t.Helper()
+	Eventually(t, time.Minute, func() error {
+		if _, err := h.Docker("plugin", "enable", PluginName); err != nil {
+			_, _ = h.Docker("plugin", "disable", "-f", PluginName)
+			return err
+		}
+		_, err := h.Status()
+		return err
+	})
+}
+
 func waitPluginBack(t *testing.T, h *Host, old int, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
