@@ -99,7 +99,7 @@ func (b *bench) weavegoDevices() (vx, br, veth string, err error) {
 	}
 	id = strings.TrimSpace(id)
 	vx, br = datapath.VXLANName(id), datapath.BridgeName(id)
-	j, err := h1.Exec("ip", "-d", "-j", "link", "show", "master", br, "type", "veth")
+	j, err := h1.ExecDev(br, "ip", "-d", "-j", "link", "show", "master", br, "type", "veth")
 	if err != nil {
 		return "", "", "", err
 	}
@@ -125,10 +125,11 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		if err != nil {
 			t.Errorf("bench: %v", err)
 		} else {
+			wns, hns := h1.devNS(br), b.handNetNS[0]
 			pairs := []struct{ label, ns1, dev1, ns2, dev2 string }{
-				{"VXLAN device", h1.nsPath(), vx, h1.nsPath(), "hvx0"},
-				{"bridge", h1.nsPath(), br, h1.nsPath(), "hvbr0"},
-				{"host-side veth", h1.nsPath(), veth, h1.nsPath(), "hvv0"},
+				{"VXLAN device", wns, vx, hns, "hvx0"},
+				{"bridge", wns, br, hns, "hvbr0"},
+				{"host-side veth", wns, veth, hns, "hvv0"},
 				{"container eth0", b.weaveNS[0], "eth0", b.paths[benchHand].clientNS, "eth0"},
 			}
 			for _, p := range pairs {
@@ -148,7 +149,10 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		}
 		return strings.TrimSpace(out)
 	}
-	nss := map[string]string{"h1's namespace (weavego, hand VXLAN)": h1.nsPath()}
+	nss := map[string]string{"h1's namespace": h1.nsPath(), "the hand VXLAN's namespace": b.handNetNS[0]}
+	if vx, _, _, err := b.weavegoDevices(); err == nil {
+		nss["weavego's network namespace"] = h1.devNS(vx)
+	}
 	if ovl, _ := filepath.Glob(filepath.Join(h1.ExecRoot, "netns", "1-*")); len(ovl) > 0 {
 		nss["the overlay's namespace "+filepath.Base(ovl[0])] = ovl[0]
 	}
@@ -159,9 +163,6 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 	if out, err := h1.Exec("iptables", "-L", "FORWARD", "-n", "-v", "--line-numbers"); err == nil {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		d.facts = append(d.facts, "h1 FORWARD chain (first rules): `"+strings.Join(lines[:min(6, len(lines))], "` / `")+"`")
-	}
-	if out, err := h1.Exec("iptables", "-L", "WEAVEGO-FORWARD", "-n", "-v"); err == nil {
-		d.facts = append(d.facts, "h1 WEAVEGO-FORWARD chain: `"+strings.Join(strings.Split(strings.TrimSpace(out), "\n"), "` / `")+"`")
 	}
 	if _, err := run(10*time.Second, "ethtool", "--version"); err != nil {
 		d.facts = append(d.facts, "ethtool is not installed, so offload flags (`ethtool -k`) could not be compared; /sys has no offload flags. The comparison above covers what `ip -d link` shows: GSO/GRO/TSO sizes and segments, queues, qdisc and every VXLAN and bridge option.")

@@ -23,7 +23,7 @@ func benchDatapathEntries(h *Host, network string) (fdb, neigh int, err error) {
 		return 0, 0, err
 	}
 	dev := "wgx-" + strings.TrimSpace(id)[:11] // as h.VXLANDevice, for a network with no explicit gateway
-	ns := h.nsPath()
+	ns := h.devNS(dev)                         // the network's own namespace
 	out, err := run(30*time.Second, "nsenter", "--net="+ns, "--", "bridge", "fdb", "show", "dev", dev)
 	if err != nil {
 		return 0, 0, err

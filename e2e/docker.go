@@ -63,6 +63,11 @@ func (h *Host) Links() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return linkNames(out), nil
+}
+
+// linkNames parses the names out of "ip -o link show".
+func linkNames(out string) []string {
 	var names []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
@@ -70,5 +75,5 @@ func (h *Host) Links() ([]string, error) {
 			names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
 		}
 	}
-	return names, nil
+	return names
 }

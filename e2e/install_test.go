@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +16,10 @@ import (
 // containers running (upgrade, make install): the kernel datapath stays and the other hosts keep forwarding,
 // so a gap at all is a regression; the bound leaves room for a loaded machine.
 const maxRestartGap = 3 * time.Second
+
+// upgradeFromEnv names the source tree of an earlier weavego to build e2e-1 from, so that Upgrade moves a host
+// from that version to this one (for example from the design that kept networks in the host namespace).
+const upgradeFromEnv = "WEAVEGO_UPGRADE_FROM"
 
 // dnsService is dnsd's service address on every weavego network (DNS_ADDR's default).
 const dnsService = "169.254.53.53"
@@ -41,7 +46,12 @@ func TestInstallFromRegistry(t *testing.T) {
 	start := time.Now()
 	for _, v := range []string{"e2e-1", "e2e-2"} {
 		s.ref[v] = reg + "/weavego:" + v
-		if err := s.h1.PushPlugin(filepath.Join(t.TempDir(), v), s.ref[v], v); err != nil {
+		root := repoRoot()
+		if old := os.Getenv(upgradeFromEnv); old != "" && v == "e2e-1" {
+			root = old
+			t.Logf("e2e-1 is built from %s (%s)", old, upgradeFromEnv)
+		}
+		if err := s.h1.PushPluginFrom(root, filepath.Join(t.TempDir(), v), s.ref[v], v); err != nil {
 			t.Fatalf("make push: %v", err)
 		}
 	}
@@ -183,6 +193,15 @@ func (s *registryCluster) upgrade(t *testing.T) {
 	}
 	s.wantVersion(t, s.h2, "e2e-2")
 	s.wantVersion(t, s.h1, "e2e-1")
+	// This version keeps each network in a namespace of its own, whatever the earlier one did.
+	if links, err := s.h2.Links(); err != nil || slices.ContainsFunc(links, func(l string) bool {
+		return strings.HasPrefix(l, "wgb-") || strings.HasPrefix(l, "wgx-") || strings.HasPrefix(l, "wgv-")
+	}) {
+		t.Errorf("weavego links left in h2's host namespace after the upgrade: %v %v", links, err)
+	}
+	if nss, err := s.h2.NetworkNamespaces(); err != nil || len(nss) == 0 {
+		t.Errorf("no network namespace on h2 after the upgrade: %v %v", nss, err)
+	}
 	if ip, err := s.h2.ContainerIP("c2", "net1"); err != nil || ip != s.ip["c2"] {
 		t.Errorf("c2's address after the upgrade is %q (%v), want %s", ip, err, s.ip["c2"])
 	}

@@ -67,7 +67,12 @@ func repoRoot() string {
 // PushPlugin builds the plugin with the given version into dir and pushes it as ref through host h's daemon,
 // the way a user publishes it: make push PLUGIN_REF=ref DOCKER="docker -H <h>" VERSION=version.
 func (h *Host) PushPlugin(dir, ref, version string) error {
-	args := []string{"make", "-C", repoRoot(), "push", "PLUGIN_REF=" + ref, "VERSION=" + version,
+	return h.PushPluginFrom(repoRoot(), dir, ref, version)
+}
+
+// PushPluginFrom is PushPlugin with the plugin built from the source tree at root (another version of weavego).
+func (h *Host) PushPluginFrom(root, dir, ref, version string) error {
+	args := []string{"make", "-C", root, "push", "PLUGIN_REF=" + ref, "VERSION=" + version,
 		"DOCKER=docker -H unix://" + h.DockerSock,
 		"BIN=" + filepath.Join(dir, "weavego"), "BUNDLE=" + filepath.Join(dir, "plugin")}
 	if _, err := run(5*time.Minute, args...); err != nil {

@@ -30,6 +30,11 @@ import (
 // socketPath is where Docker looks for a managed plugin's socket.
 const socketPath = "/run/docker/plugins/" + reconcile.Socket
 
+// netnsDir is where the namespaces of the networks are pinned: config.json's
+// propagatedMount, which Docker makes a shared mount of a host directory, so
+// the pins (and with them the networks) outlive the plugin's process.
+const netnsDir = "/run/weavego/netns"
+
 // parts are the running pieces of the daemon.
 type parts struct {
 	set    settings.Settings
@@ -95,7 +100,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	if p.dp, err = datapath.New(datapath.Config{Logger: log, DNSPort: set.DNSPort, GossipPort: set.GossipPort,
-		VXLANPort: set.VXLANPort}); err != nil {
+		VXLANPort: set.VXLANPort, NSDir: netnsDir}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
@@ -125,7 +130,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	local := &driverState{}
 	deps.Local = local
 	p.agent = reconcile.New(reconcile.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
-		StaleState: p.staleState}, deps)
+		StaleState: p.staleState, NetNS: func(id string) string { return datapath.NamespacePath(netnsDir, id) }}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store, p.agent)
 	if err != nil {
@@ -215,9 +220,9 @@ func (p *parts) stopMesh(cancel context.CancelFunc) {
 // removeFirewallIfIdle removes weavego's nftables rules when the plugin stops
 // with no weavego network left in the kernel, so an uninstalled plugin
 // leaves nothing behind. While networks remain (a restart, an upgrade, a
-// disable with containers running), the rules stay: without them the
-// containers' traffic inside a network would meet Docker's FORWARD drop
-// policy, and the containers would reach the host's ports.
+// disable with containers running), the rules stay: the VXLAN allowlist
+// and the gossip and VXLAN drops on docker_gwbridge keep protecting the
+// members meanwhile.
 func (p *parts) removeFirewallIfIdle() {
 	ids, err := p.dp.NetworkIDs()
 	if err != nil || len(ids) > 0 {
@@ -229,14 +234,18 @@ func (p *parts) removeFirewallIfIdle() {
 	}
 }
 
-// firewallLoop keeps weavego's forward and input rules in place: Docker rebuilds
-// its chains when it restarts, which may drop the jump to ours.
+// firewallLoop keeps weavego's input rules in place, undoing a flush by hand,
+// removes an earlier weavego's forward rules that Docker's restart may have
+// left, and pins the networks' namespaces again if their pins went away.
 func (p *parts) firewallLoop(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	for {
 		if err := p.dp.EnsureFirewall(); err != nil {
 			p.log.Warn("firewall rules", "err", err)
+		}
+		if err := p.dp.Repin(); err != nil {
+			p.log.Warn("network namespaces", "err", err)
 		}
 		select {
 		case <-ctx.Done():
