@@ -73,6 +73,8 @@ type Manager struct {
 
 	ports inputPorts
 	nsDir string
+	// hostNS is Config.NetNS: the host namespace, 0 for this process's.
+	hostNS netns.NsHandle
 
 	// mu serialises kernel changes and guards nets, remotes and vxlanPeers.
 	mu sync.Mutex
@@ -89,7 +91,7 @@ type Manager struct {
 // New returns a Manager working in the namespace of cfg.Handle.
 func New(cfg Config) (*Manager, error) {
 	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {}, nets: map[string]*netNS{},
-		nsDir: cmp.Or(cfg.NSDir, DefaultNSDir),
+		nsDir: cmp.Or(cfg.NSDir, DefaultNSDir), hostNS: cfg.NetNS,
 		ports: inputPorts{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
 			vxlan: port(cfg.VXLANPort, DefaultVXLANPort)}}
 	if m.log == nil {

@@ -137,22 +137,31 @@ func (m *Manager) ensureBridge(nl netlinkOps, id string, mtu int) (netlink.Link,
 		l = nil
 	}
 	if l == nil {
-		if l, err = createBridge(nl, name, mtu); err != nil {
+		// A bridge of id in the host namespace (parked, or an earlier
+		// weavego's) lends its MAC: its containers' gateway keeps it.
+		var mac net.HardwareAddr
+		if h, err := linkByName(m.nl, name); err == nil && h != nil && isBridge(h) {
+			mac = h.Attrs().HardwareAddr
+		}
+		if l, err = createBridge(nl, name, mtu, mac); err != nil {
 			return nil, err
 		}
 	}
 	return l, ensureLinkState(nl, l, mtu, id)
 }
 
-func createBridge(nl netlinkOps, name string, mtu int) (netlink.Link, error) {
+// createBridge creates a bridge with MAC mac (nil: a random one).
+func createBridge(nl netlinkOps, name string, mtu int, mac net.HardwareAddr) (netlink.Link, error) {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = name
 	attrs.MTU = mtu
 	// An explicit MAC keeps the bridge's address (the containers' gateway
 	// MAC) from changing as ports come and go.
-	mac, err := randomMAC()
-	if err != nil {
-		return nil, err
+	if mac == nil {
+		var err error
+		if mac, err = randomMAC(); err != nil {
+			return nil, err
+		}
 	}
 	attrs.HardwareAddr = mac
 	// Without a querier, snooping could prune multicast (IPv6 ND) that must

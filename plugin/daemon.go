@@ -187,23 +187,56 @@ func (p *parts) serve(ctx context.Context) error {
 	})
 	run(func() { errc <- ignoreClosed(controlSrv.Serve(cl)) })
 	p.log.Info("weavego ready", "socket", socketPath, "control", p.sec.ControlSocket)
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		if err != nil {
-			err = fmt.Errorf("serve: %w", err)
-		}
-	}
+	signalled, err := waitStop(ctx, errc)
+	parkBy := time.Now().Add(parkWithin)
 	cancel()
 	p.stopMesh(meshCancel)
-	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
+	shut, done := context.WithTimeout(context.Background(), 3*time.Second)
 	defer done()
 	_ = pluginSrv.Shutdown(shut)
 	_ = controlSrv.Shutdown(shut)
 	wg.Wait()
+	if signalled {
+		p.park(parkBy)
+	}
 	saveMesh(p.store, p.mesh, p.log)
 	p.removeFirewallIfIdle()
 	return err
+}
+
+// waitStop waits for ctx to end (a signal: signalled) or for a server's
+// error.
+func waitStop(ctx context.Context, errc <-chan error) (signalled bool, err error) {
+	select {
+	case <-ctx.Done():
+		return true, nil
+	case err = <-errc:
+		if err != nil {
+			err = fmt.Errorf("serve: %w", err)
+		}
+		return false, err
+	}
+}
+
+// parkWithin bounds, from the signal, how long a stopping plugin spends
+// moving its networks into the host namespace: Docker sends SIGKILL 10
+// seconds after SIGTERM, and the state file is still to be saved.
+const parkWithin = 8 * time.Second
+
+// park moves the networks into the host namespace before the plugin stops
+// (see datapath.Manager.Park): on SIGTERM Docker is stopping the plugin for
+// good (disable, upgrade, dockerd stop) and unmounts the pins of their
+// namespaces once it has exited. Any other exit leaves them pinned: Docker
+// restarts the plugin without unmounting anything.
+func (p *parts) park(by time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), by)
+	defer cancel()
+	start := time.Now()
+	if err := p.dp.Park(ctx); err != nil {
+		p.log.Warn("move networks into the host namespace", "err", err)
+		return
+	}
+	p.log.Info("networks moved into the host namespace until the plugin runs again", "took", time.Since(start))
 }
 
 // stopMesh stops gossip. While weavego networks remain in the kernel (a
