@@ -68,7 +68,8 @@ func peerSets(tb *nftables.Table) [2]*nftables.Set {
 // inputRules is the whole input chain, in order. Containers reach the host
 // only through docker_gwbridge (their network's bridge and gateway are in
 // the network's namespace, which routes nowhere): the gossip and VXLAN ports
-// are dropped there. VXLAN from anywhere is accepted only from the addresses
+// are dropped there, as is everything from a weavego bridge left in the
+// host namespace. VXLAN from anywhere is accepted only from the addresses
 // in the allowlist sets.
 func inputRules(p inputPorts) []inRule {
 	gw := ifname(exactIf(gwBridge))
@@ -76,6 +77,10 @@ func inputRules(p inputPorts) []inRule {
 		{fmt.Sprintf("gwbridge gossip tcp/%d", p.gossip), cat(gw, l4(unix.IPPROTO_TCP), dport(p.gossip), drop(CounterFromContainer))},
 		{fmt.Sprintf("gwbridge gossip udp/%d", p.gossip), cat(gw, l4(unix.IPPROTO_UDP), dport(p.gossip), drop(CounterFromContainer))},
 		{fmt.Sprintf("gwbridge vxlan udp/%d", p.vxlan), cat(gw, l4(unix.IPPROTO_UDP), dport(p.vxlan), drop(CounterFromContainer))},
+		// A bridge is in the host namespace only while its network is
+		// parked (see park.go) or not yet moved: the host is then on the
+		// containers' path, and nothing of it is theirs to reach.
+		{"parked bridge", cat(ifname(prefixIf(BridgePrefix)), drop(CounterFromContainer))},
 	}
 	for i, s := range peerSets(nil) {
 		fam, off, size := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)

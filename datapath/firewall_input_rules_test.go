@@ -32,8 +32,8 @@ func TestInputRulesShape(t *testing.T) {
 				t.Errorf("%s: accept counted as a drop", r.comment)
 			}
 		}
-		if len(rules) != 5 {
-			t.Errorf("%d rules, want 5", len(rules))
+		if len(rules) != 6 {
+			t.Errorf("%d rules, want 6", len(rules))
 		}
 		// Changing a port changes the comments, so the chain is rebuilt.
 		for _, want := range []string{"gossip tcp/", "vxlan udp/"} {

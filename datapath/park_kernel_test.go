@@ -15,8 +15,8 @@ import (
 
 // TestParkAndBack: Park moves a network with a container from its namespace
 // into the host namespace (as on SIGTERM), twice without harm; the
-// container keeps reaching the other host and its gateway's MAC, the pin
-// is gone, the forward rules are in place; the next EnsureNetwork moves the
+// container keeps reaching the other host and its gateway's MAC but no
+// port of the host, the pin is gone, the forward rules are in place; the next EnsureNetwork moves the
 // network into a namespace again, with the same MAC, and removes the rules.
 func TestParkAndBack(t *testing.T) {
 	hostA, hostB := newTestNS(t), newTestNS(t)
@@ -62,6 +62,10 @@ func TestParkAndBack(t *testing.T) {
 		}
 	}
 	checkParked(t, hostA, n, mac)
+	listenTCP(t, hostA, "0.0.0.0:7000")
+	if err := dialTCP(a1.testNS, "10.31.0.1:7000"); err == nil {
+		t.Error("parked, a container reaches a host port on its gateway")
+	}
 	for _, p := range []struct{ from, to container }{{b1, a1}, {a1, b1}} {
 		if err := echo(p.from, p.to.ip, 3*time.Second); err != nil {
 			t.Errorf("parked, %s to %s: %v", p.from.ip, p.to.ip, err)
