@@ -42,8 +42,26 @@
 // there filters.
 //
 // An earlier weavego kept all of a network in the host namespace;
-// EnsureNetwork moves such a network into its namespace (see migrate.go),
-// and EnsureFirewall removes the forward rules it needed.
+// EnsureNetwork moves such a network into its namespace (see migrate.go).
+//
+// # Shutdown
+//
+// The pins do not outlive a graceful stop: Docker unmounts the plugin's
+// directory, propagated mount included, when it stops the plugin for good
+// (docker plugin disable, upgrade, make install, dockerd stop), and a
+// namespace with no pin and no process in it dies with its devices, the
+// containers' veths included. Nothing else the plugin can mount is outside
+// that directory on a host whose root mount is private. So on SIGTERM the
+// plugin calls Park, which moves each network back into the host
+// namespace, the reverse of the migration (see park.go): a bridge with the
+// same name, MAC and addresses there, the VXLAN device and the host ends of
+// the veths moved to it. Containers stay connected while no plugin runs,
+// through the host namespace, with the forward rules below and all input
+// from the bridges dropped; the next EnsureNetwork moves the network into a
+// new namespace. A crash or SIGKILL leaves the directory mounted (Docker
+// restarts the plugin), so the pins, and the networks, survive it. Park
+// stops when its context ends: Docker sends SIGKILL 10 seconds after
+// SIGTERM.
 //
 // # Device names
 //
@@ -56,16 +74,23 @@
 //
 // The host's input is filtered in our own table "inet weavego-input" (base
 // chains "input", "forward" and "output", policy accept). Containers reach
-// the host only through docker_gwbridge: the gossip and VXLAN ports are
-// dropped there, and counted in the named counter "from-container"; so are
-// their datagrams forwarded to a member's VXLAN or gossip port (masqueraded
-// to this host's address, they would pass the member's allowlist). UDP to
-// VXLAN_PORT is accepted only from the addresses in the sets "vxlan_peers"
-// (IPv4) and "vxlan_peers6" (IPv6), which SetVXLANPeers keeps equal to the
-// live members; other sources are dropped and counted in "vxlan-non-member",
-// as are VXLAN datagrams a local user other than root sends from this host
-// (see FirewallCounters). A drop in any base chain drops the packet, so these
-// rules hold whatever firewall backend Docker uses. EnsureFirewall is cheap
-// when nothing changed; RemoveFirewall deletes all of it. IPv6
-// (ip6tables) is not handled: weavego subnets are IPv4.
+// the host only through docker_gwbridge (and, while their network is parked,
+// its bridge, from which everything is dropped): the gossip and VXLAN ports
+// are dropped there, and counted in the named counter "from-container"; so
+// are their datagrams forwarded to a member's VXLAN or gossip port
+// (masqueraded to this host's address, they would pass the member's
+// allowlist). UDP to VXLAN_PORT is accepted only from the addresses in the
+// sets "vxlan_peers" (IPv4) and "vxlan_peers6" (IPv6), which SetVXLANPeers
+// keeps equal to the live members; other sources are dropped and counted in
+// "vxlan-non-member", as are VXLAN datagrams a local user other than root
+// sends from this host (see FirewallCounters). A drop in any base chain
+// drops the packet, so these rules hold whatever firewall backend Docker
+// uses. While any network's bridge is in the host namespace, frames bridged
+// within it would meet Docker's FORWARD policy (br_netfilter): our chain
+// "WEAVEGO-FORWARD" in Docker's table (or our table "ip weavego" without it)
+// accepts them and drops anything else forwarded into or out of a weavego
+// bridge; it is removed once every network is in its namespace
+// (firewall_forward.go). EnsureFirewall is cheap when nothing changed;
+// RemoveFirewall deletes all of it. IPv6 (ip6tables) is not handled: weavego
+// subnets are IPv4.
 package datapath

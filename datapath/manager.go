@@ -55,8 +55,8 @@ type Config struct {
 	Logger *slog.Logger
 	// NSDir is the directory where the namespace of each network is pinned
 	// (a bind mount named by the network ID); "" means DefaultNSDir. It
-	// must outlive the process (the plugin's propagated mount), or the
-	// networks go when it stops.
+	// must outlive a crash of the process (the plugin's propagated mount);
+	// before a stop that takes it away, Park moves the networks out.
 	NSDir string
 	// DNSPort, GossipPort and VXLANPort are the host ports the input
 	// firewall is about (see the package comment); zero means the default.

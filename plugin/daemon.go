@@ -32,7 +32,8 @@ const socketPath = "/run/docker/plugins/" + reconcile.Socket
 
 // netnsDir is where the namespaces of the networks are pinned: config.json's
 // propagatedMount, which Docker makes a shared mount of a host directory, so
-// the pins (and with them the networks) outlive the plugin's process.
+// the pins (and with them the networks) outlive a crash of the plugin's
+// process. Docker unmounts it when it stops the plugin for good: see park.
 const netnsDir = "/run/weavego/netns"
 
 // parts are the running pieces of the daemon.
