@@ -124,6 +124,21 @@ func (s *registryCluster) wantVersion(t *testing.T, h *Host, version string) {
 	}
 }
 
+// wantParked checks that h's stopping e2e-1 moved its networks into the host namespace (so that its containers
+// stayed connected while Docker had the namespaces' pins unmounted), when e2e-1 is of this design: an earlier
+// one kept them there anyway.
+func (s *registryCluster) wantParked(t *testing.T, h *Host) {
+	t.Helper()
+	if os.Getenv(upgradeFromEnv) != "" {
+		return
+	}
+	if !slices.ContainsFunc(h.PluginLogs(), func(l string) bool {
+		return strings.Contains(l, "networks moved into the host namespace until the plugin runs again")
+	}) {
+		t.Errorf("%s: the stopping plugin does not log that it moved its networks into the host namespace", h.Name)
+	}
+}
+
 // workload creates net1 from h1 and a container on each host, and checks they reach each other by address
 // and by name.
 func (s *registryCluster) workload(t *testing.T) {
@@ -193,6 +208,7 @@ func (s *registryCluster) upgrade(t *testing.T) {
 	}
 	s.wantVersion(t, s.h2, "e2e-2")
 	s.wantVersion(t, s.h1, "e2e-1")
+	s.wantParked(t, s.h2)
 	// This version keeps each network in a namespace of its own, whatever the earlier one did.
 	if links, err := s.h2.Links(); err != nil || slices.ContainsFunc(links, func(l string) bool {
 		return strings.HasPrefix(l, "wgb-") || strings.HasPrefix(l, "wgx-") || strings.HasPrefix(l, "wgv-")
@@ -268,6 +284,7 @@ func (s *registryCluster) makeInstall(t *testing.T) {
 		t.Errorf("traffic stopped too long during make install (bound %s): %s", maxRestartGap, res)
 	}
 	s.wantVersion(t, s.h1, "e2e-3")
+	s.wantParked(t, s.h1)
 	if ip, err := s.h1.ContainerIP("c1", "net1"); err != nil || ip != s.ip["c1"] {
 		t.Errorf("c1's address after make install is %q (%v), want %s", ip, err, s.ip["c1"])
 	}
