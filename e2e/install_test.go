@@ -13,8 +13,9 @@ import (
 )
 
 // maxRestartGap bounds the longest gap of a 100 ms ping across hosts while a plugin restarts with
-// containers running (upgrade, make install): the kernel datapath stays and the other hosts keep forwarding,
-// so a gap at all is a regression; the bound leaves room for a loaded machine.
+// containers running (upgrade, make install): the kernel datapath stays (the stopping plugin moves each network
+// into the host namespace and the new one moves it back, a few netlink calls each) and the other hosts keep
+// forwarding, so a gap longer than a ping or two is a regression; the bound leaves room for a loaded machine.
 const maxRestartGap = 3 * time.Second
 
 // upgradeFromEnv names the source tree of an earlier weavego to build e2e-1 from, so that Upgrade moves a host
