@@ -2,7 +2,7 @@ package dnsd
 
 import (
 	"fmt"
-	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -21,7 +21,7 @@ func (w *discardWriter) WriteMsg(m *dns.Msg) error {
 func BenchmarkServeLocalName(b *testing.B) {
 	var rs []Record
 	for i := range 10000 {
-		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "net1", VNI: 1})
+		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: netip.AddrFrom4([4]byte{10, 32, byte(i >> 8), byte(i)}), Network: "net1", VNI: 1})
 	}
 	rs = append(rs, testRecords()...)
 	h := newHandlerWith(b, Config{}, rs, testMembers())
@@ -42,7 +42,7 @@ func BenchmarkServeLocalName(b *testing.B) {
 func BenchmarkReplace(b *testing.B) {
 	var rs []Record
 	for i := range 10000 {
-		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "net1", VNI: 1})
+		rs = append(rs, Record{Name: fmt.Sprintf("c%d", i), IP: netip.AddrFrom4([4]byte{10, 32, byte(i >> 8), byte(i)}), Network: "net1", VNI: 1})
 	}
 	tab := NewTable()
 	b.ReportAllocs()

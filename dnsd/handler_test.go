@@ -1,7 +1,7 @@
 package dnsd
 
 import (
-	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -145,7 +145,7 @@ func TestServeBadInput(t *testing.T) {
 func manyRecords(name string, n int) []Record {
 	var rs []Record
 	for i := range n {
-		rs = append(rs, Record{Name: name, IP: net.IPv4(10, 40, byte(i/250), byte(i%250+1)), Network: "big", VNI: 40})
+		rs = append(rs, Record{Name: name, IP: netip.AddrFrom4([4]byte{10, 40, byte(i / 250), byte(i%250 + 1)}), Network: "big", VNI: 40})
 	}
 	return rs
 }

@@ -92,14 +92,14 @@ func testMembers() []Member {
 // testRecords is the table most handler tests answer from.
 func testRecords() []Record {
 	return []Record{
-		{Name: "web", IP: net.ParseIP("10.32.0.2"), Network: "net1", VNI: 1, Container: "web1"},
-		{Name: "web", IP: net.ParseIP("10.32.1.2"), Network: "net2", VNI: 2, Container: "web2"},
-		{Name: "db", IP: net.ParseIP("10.32.0.3"), Network: "net1", VNI: 1, Container: "db"},
-		{Name: "DB-Primary", IP: net.ParseIP("10.32.0.3"), Network: "net1", VNI: 1, Container: "db"},
-		{Name: "six", IP: net.ParseIP("fd00::5"), Network: "net6", VNI: 6},
-		{Name: "dual", IP: net.ParseIP("10.32.0.9"), Network: "net1", VNI: 1, Container: "dual"},
-		{Name: "dual", IP: net.ParseIP("fd00::9"), Network: "net6", VNI: 6, Container: "dual"},
-		{Name: "api.svc", IP: net.ParseIP("10.32.0.10"), Network: "net1", VNI: 1},
+		{Name: "web", IP: netip.MustParseAddr("10.32.0.2"), Network: "net1", VNI: 1, Container: "web1"},
+		{Name: "web", IP: netip.MustParseAddr("10.32.1.2"), Network: "net2", VNI: 2, Container: "web2"},
+		{Name: "db", IP: netip.MustParseAddr("10.32.0.3"), Network: "net1", VNI: 1, Container: "db"},
+		{Name: "DB-Primary", IP: netip.MustParseAddr("10.32.0.3"), Network: "net1", VNI: 1, Container: "db"},
+		{Name: "six", IP: netip.MustParseAddr("fd00::5"), Network: "net6", VNI: 6},
+		{Name: "dual", IP: netip.MustParseAddr("10.32.0.9"), Network: "net1", VNI: 1, Container: "dual"},
+		{Name: "dual", IP: netip.MustParseAddr("fd00::9"), Network: "net6", VNI: 6, Container: "dual"},
+		{Name: "api.svc", IP: netip.MustParseAddr("10.32.0.10"), Network: "net1", VNI: 1},
 	}
 }
 

@@ -2,7 +2,6 @@ package dnsd
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -15,14 +14,14 @@ import (
 // and an alias that looks like an outside name.
 func scopeRecords() []Record {
 	return []Record{
-		{Name: "a1", IP: net.ParseIP("10.32.0.11"), Network: "net1", VNI: 1, Container: "A"},
-		{Name: "secret", IP: net.ParseIP("10.32.1.12"), Network: "net2", VNI: 2, Container: "B"},
-		{Name: "multi", IP: net.ParseIP("10.32.0.13"), Network: "net1", VNI: 1, Container: "M"},
-		{Name: "multi", IP: net.ParseIP("10.32.1.13"), Network: "net2", VNI: 2, Container: "M"},
-		{Name: "shared", IP: net.ParseIP("10.32.0.14"), Network: "net1", VNI: 1, Container: "S1"},
-		{Name: "shared", IP: net.ParseIP("10.32.1.14"), Network: "net2", VNI: 2, Container: "S2"},
-		{Name: "example.org", IP: net.ParseIP("10.32.0.15"), Network: "net1", VNI: 1, Container: "E"},
-		{Name: "GitHub.com", IP: net.ParseIP("10.32.0.15"), Network: "net1", VNI: 1, Container: "E"},
+		{Name: "a1", IP: netip.MustParseAddr("10.32.0.11"), Network: "net1", VNI: 1, Container: "A"},
+		{Name: "secret", IP: netip.MustParseAddr("10.32.1.12"), Network: "net2", VNI: 2, Container: "B"},
+		{Name: "multi", IP: netip.MustParseAddr("10.32.0.13"), Network: "net1", VNI: 1, Container: "M"},
+		{Name: "multi", IP: netip.MustParseAddr("10.32.1.13"), Network: "net2", VNI: 2, Container: "M"},
+		{Name: "shared", IP: netip.MustParseAddr("10.32.0.14"), Network: "net1", VNI: 1, Container: "S1"},
+		{Name: "shared", IP: netip.MustParseAddr("10.32.1.14"), Network: "net2", VNI: 2, Container: "S2"},
+		{Name: "example.org", IP: netip.MustParseAddr("10.32.0.15"), Network: "net1", VNI: 1, Container: "E"},
+		{Name: "GitHub.com", IP: netip.MustParseAddr("10.32.0.15"), Network: "net1", VNI: 1, Container: "E"},
 	}
 }
 

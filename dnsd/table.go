@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/miekg/dns"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // Record is one name→address binding published on a weavego network.
@@ -18,7 +19,7 @@ type Record struct {
 	// Name is a container name or alias, as given (no trailing dot needed).
 	Name string
 	// IP is the container's address on the network (IPv4 or IPv6).
-	IP net.IP
+	IP netip.Addr
 	// Network is the name of the weavego network, for messages.
 	Network string
 	// VNI identifies the network cluster-wide: a client sees a record only
@@ -65,7 +66,7 @@ type memberKey struct {
 
 // entry is what exists at one owner name on one network.
 type entry struct {
-	v4, v6 []net.IP // A and AAAA addresses, deduplicated
+	v4, v6 []net.IP // A and AAAA addresses, deduplicated, in miekg/dns's form
 	ptrs   []string // PTR targets relative to the domain, as given ("Web")
 }
 
@@ -111,13 +112,17 @@ func (t *Table) Len() int {
 // Lookup returns the addresses recorded under name on any network
 // (case-insensitive, trailing dot optional), IPv4 first, each family
 // sorted. It is meant for diagnostics: answers are scoped, Lookup is not.
-func (t *Table) Lookup(name string) []net.IP {
+func (t *Table) Lookup(name string) []netip.Addr {
 	s := t.idx.Load().fwd[strings.TrimSuffix(strings.ToLower(name), ".")]
 	e := s.merge(nil)
 	if e == nil {
 		return nil
 	}
-	return append(append([]net.IP(nil), e.v4...), e.v6...)
+	out := make([]netip.Addr, 0, len(e.v4)+len(e.v6))
+	for _, ip := range append(append([]net.IP(nil), e.v4...), e.v6...) {
+		out = append(out, ipconv.Addr(ip))
+	}
+	return out
 }
 
 func (t *Table) load() *index { return t.idx.Load() }
@@ -131,19 +136,17 @@ func (idx *index) add(r Record) error {
 	if _, ok := dns.IsDomainName(dns.Fqdn(name)); !ok || strings.ContainsAny(name, " \\") {
 		return fmt.Errorf("dns record %q on network %q: not a valid DNS name", r.Name, r.Network)
 	}
-	ip := r.IP.To4()
-	if ip == nil {
-		ip = r.IP.To16()
-	}
-	if ip == nil {
+	addr := r.IP.Unmap()
+	if !addr.IsValid() {
 		return fmt.Errorf("dns record %q on network %q: no valid IP address", r.Name, r.Network)
 	}
-	rev, err := dns.ReverseAddr(ip.String())
+	ip := ipconv.IP(addr) // 4 bytes for IPv4, as miekg/dns's A record wants
+	rev, err := dns.ReverseAddr(addr.String())
 	if err != nil {
 		return fmt.Errorf("dns record %q on network %q: reverse of %s: %w", r.Name, r.Network, ip, err)
 	}
 	fwd := get(idx.fwd, strings.ToLower(name), r.VNI)
-	if len(ip) == net.IPv4len {
+	if addr.Is4() {
 		fwd.v4 = append(fwd.v4, ip)
 	} else {
 		fwd.v6 = append(fwd.v6, ip)
@@ -151,8 +154,7 @@ func (idx *index) add(r Record) error {
 	back := get(idx.rev, rev, r.VNI)
 	back.ptrs = append(back.ptrs, name)
 	if r.Container != "" {
-		a, _ := netip.AddrFromSlice(ip)
-		idx.addMember(r.Container, r.VNI, a)
+		idx.addMember(r.Container, r.VNI, addr)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 package dnsd
 
 import (
-	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -19,16 +19,16 @@ func TestTableReplace(t *testing.T) {
 		{"case and trailing dot", testRecords(), "WEB.", "10.32.0.2, 10.32.1.2", nil},
 		{"v4 before v6", testRecords(), "dual", "10.32.0.9, fd00::9", nil},
 		{"duplicates merged", []Record{
-			{Name: "a", IP: net.ParseIP("10.0.0.1")}, {Name: "A", IP: net.ParseIP("10.0.0.1").To4()},
+			{Name: "a", IP: netip.MustParseAddr("10.0.0.1")}, {Name: "A", IP: netip.MustParseAddr("10.0.0.1")},
 		}, "a", "10.0.0.1", nil},
-		{"v4-mapped stored as v4", []Record{{Name: "m", IP: net.ParseIP("::ffff:10.0.0.7")}}, "m", "10.0.0.7", nil},
+		{"v4-mapped stored as v4", []Record{{Name: "m", IP: netip.MustParseAddr("::ffff:10.0.0.7")}}, "m", "10.0.0.7", nil},
 		{"invalid skipped, valid kept", []Record{
-			{Name: "", IP: net.ParseIP("10.0.0.1"), Network: "n1"},
+			{Name: "", IP: netip.MustParseAddr("10.0.0.1"), Network: "n1"},
 			{Name: "noip", Network: "n2"},
-			{Name: "bad name", IP: net.ParseIP("10.0.0.2"), Network: "n3"},
-			{Name: "bad..dots", IP: net.ParseIP("10.0.0.3"), Network: "n4"},
-			{Name: strings.Repeat("x", 64), IP: net.ParseIP("10.0.0.4"), Network: "n5"},
-			{Name: "ok", IP: net.ParseIP("10.0.0.5"), Network: "n6"},
+			{Name: "bad name", IP: netip.MustParseAddr("10.0.0.2"), Network: "n3"},
+			{Name: "bad..dots", IP: netip.MustParseAddr("10.0.0.3"), Network: "n4"},
+			{Name: strings.Repeat("x", 64), IP: netip.MustParseAddr("10.0.0.4"), Network: "n5"},
+			{Name: "ok", IP: netip.MustParseAddr("10.0.0.5"), Network: "n6"},
 		}, "ok", "10.0.0.5", []string{`network "n1"`, `"noip"`, `"bad name"`, `"bad..dots"`, `network "n5"`}},
 	}
 	for _, tt := range tests {
@@ -60,7 +60,7 @@ func TestTableReplaceSwapsWholeSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := tab.Len()
-	if err := tab.Replace([]Record{{Name: "other", IP: net.ParseIP("10.1.1.1")}}, nil); err != nil {
+	if err := tab.Replace([]Record{{Name: "other", IP: netip.MustParseAddr("10.1.1.1")}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if tab.Lookup("web") != nil || tab.Len() != 2 || n <= 2 {

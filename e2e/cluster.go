@@ -27,26 +27,60 @@ var (
 )
 
 // Cluster is a set of Docker hosts on one underlay bridge. Its hosts are created by NewCluster and removed by
-// the test's cleanup; the slice is not changed in between, so a Cluster may be used from several goroutines.
+// the test's cleanup; neither the slice nor Peer is changed in between, so a Cluster may be used from several
+// goroutines.
 type Cluster struct {
 	// ID is the run id: every namespace, directory and cgroup of the cluster starts with wge2e-<ID>.
 	ID string
 	// UnderlayNS is the name of the namespace holding the underlay bridge br0.
 	UnderlayNS string
+	// Peer is the peer name of each host running the plugin (the name errors and `weavego status` use).
+	Peer map[*Host]string
 
 	t     testing.TB
 	dir   string
 	hosts []*Host
 }
 
-// NewCluster brings up n Docker hosts with the test images loaded, and registers their teardown with t.Cleanup.
-// It skips the test when the machine cannot run it (see RequireE2E) and fails it when a host does not come up.
-func NewCluster(t testing.TB, n int) *Cluster {
+// ClusterOptions says what cluster a test needs.
+type ClusterOptions struct {
+	// Hosts is how many Docker hosts to start (1..200), named h1, h2, ...
+	Hosts int
+	// Mesh is how many of them, from h1 on, get the weavego plugin with a fresh cluster key and PEERS naming
+	// each other; NewCluster returns once each of them sees all of them alive. 0: no plugin anywhere.
+	Mesh int
+	// Env holds plugin settings besides PEERS and KEY.
+	Env map[string]string
+	// Underlay, when set, runs once the hosts are up and before the plugin is installed: it starts the servers
+	// in the underlay namespace (a DNS upstream) that Env names.
+	Underlay func(*Cluster)
+}
+
+// NewCluster brings up the hosts o asks for, with the test images loaded and the plugin on the first o.Mesh of
+// them, and registers their teardown with t.Cleanup. It skips the test when the machine cannot run it (see
+// RequireE2E) and fails it when a host does not come up.
+func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
+	t.Helper()
+	c := newHosts(t, o.Hosts)
+	if o.Mesh < 0 || o.Mesh > o.Hosts {
+		t.Fatalf("e2e: NewCluster: Mesh %d of %d hosts", o.Mesh, o.Hosts)
+	}
+	if o.Underlay != nil {
+		o.Underlay(c)
+	}
+	if o.Mesh > 0 {
+		meshHosts(t, c, c.hosts[:o.Mesh], o.Env)
+	}
+	return c
+}
+
+// newHosts brings up n Docker hosts with the test images loaded.
+func newHosts(t testing.TB, n int) *Cluster {
 	t.Helper()
 	RequireE2E(t)
 	requireEngine(t)
 	if n < 1 || n > 200 {
-		t.Fatalf("e2e: NewCluster(%d): want 1..200 hosts", n)
+		t.Fatalf("e2e: NewCluster: %d hosts: want 1..200", n)
 	}
 	c, err := newRun(t)
 	if err != nil {
@@ -89,10 +123,13 @@ func newRun(t testing.TB) (*Cluster, error) {
 			os.RemoveAll(runDir(id))
 			return nil, fmt.Errorf("record owner of run %s: %w", id, err)
 		}
-		return &Cluster{ID: id, UnderlayNS: prefix + id + "-ul", t: t, dir: runDir(id)}, nil
+		return &Cluster{ID: id, UnderlayNS: Prefix + id + "-ul", Peer: map[*Host]string{}, t: t, dir: runDir(id)}, nil
 	}
 	return nil, errors.New("no free run id in 20 attempts")
 }
+
+// Dir is the run's directory: logs and files of servers the tests start go there, and the sweep removes it.
+func (c *Cluster) Dir() string { return c.dir }
 
 // Hosts returns the hosts, in order h1, h2, ...
 func (c *Cluster) Hosts() []*Host { return c.hosts }
@@ -124,7 +161,7 @@ func (c *Cluster) setupUnderlay() error {
 		{"ip", "-n", c.UnderlayNS, "link", "set", "br0", "up"},
 	}
 	for _, s := range steps {
-		if _, err := run(30*time.Second, s...); err != nil {
+		if _, err := Run(30*time.Second, s...); err != nil {
 			return fmt.Errorf("underlay: %w", err)
 		}
 	}
@@ -133,7 +170,7 @@ func (c *Cluster) setupUnderlay() error {
 
 // UnderlayExec runs a command in the underlay namespace (where UnderlayGateway lives) and returns its stdout.
 func (c *Cluster) UnderlayExec(args ...string) (string, error) {
-	return run(2*time.Minute, append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, c.UnderlayNS), "--"}, args...)...)
+	return Run(2*time.Minute, append([]string{"nsenter", "--net=" + filepath.Join(NetnsDir, c.UnderlayNS), "--"}, args...)...)
 }
 
 // StartUnderlay starts a long-running command (a test server) in the underlay namespace; it is stopped at the
@@ -141,13 +178,12 @@ func (c *Cluster) UnderlayExec(args ...string) (string, error) {
 func (c *Cluster) StartUnderlay(t testing.TB, name string, args ...string) {
 	t.Helper()
 	logPath := filepath.Join(c.dir, name+".log")
-	d, err := startDaemon(name, logPath, append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, c.UnderlayNS), "--"}, args...)...)
+	d, err := StartServer(name, logPath, append([]string{"nsenter", "--net=" + filepath.Join(NetnsDir, c.UnderlayNS), "--"}, args...)...)
 	if err != nil {
 		t.Fatalf("e2e: %v", err)
 	}
-	d.group = true
 	t.Cleanup(func() {
-		if err := d.stop(10 * time.Second); err != nil {
+		if err := d.Stop(10 * time.Second); err != nil {
 			t.Logf("e2e: %v", err)
 		}
 		if t.Failed() {
@@ -181,7 +217,7 @@ func (c *Cluster) teardown() {
 	start := time.Now()
 	failed := c.t.Failed()
 	err := c.eachHost(func(h *Host) error { return h.teardown(failed) })
-	if _, uerr := run(30*time.Second, "ip", "netns", "delete", c.UnderlayNS); uerr != nil {
+	if _, uerr := Run(30*time.Second, "ip", "netns", "delete", c.UnderlayNS); uerr != nil {
 		err = errors.Join(err, uerr)
 	}
 	if err != nil {

@@ -75,7 +75,7 @@ func TestDemo(t *testing.T) {
 		t.Skip("demo: runs only with WEAVEGO_DEMO=1 (make demo)")
 	}
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	d := &demo{t: t}
 	d.say("Three Docker hosts: h1 %s, h2 %s, h3 %s. Each runs the weavego plugin, with PEERS naming the other two.",

@@ -14,6 +14,12 @@
 // The tests need root, dockerd, containerd and nsenter; without them they skip with a one-line reason.
 // WEAVEGO_E2E=0 skips them all. WEAVEGO_PLUGIN_DIR names the plugin bundle (default ../build/plugin).
 //
+// One harness serves every scenario: its helpers live in the non-test files of this package, one file per
+// concern (cluster and mesh, hosts and daemons, docker, plugin, status, network and DNS checks, polling, the
+// sweep). NewCluster(t, ClusterOptions{...}) is the one way to build a cluster. A scenario is a test function
+// that builds a cluster and a fixture, then runs a table of steps (runSteps), each step a method of the fixture.
+// The benchmarks (make bench) are the package e2e/bench, on the same harness.
+//
 // WEAVEGO_ENGINE picks the engine: 20.10 (the default: the system's docker.io, containerd and runc) or 29 (the
 // binaries scripts/engine29 builds, from WEAVEGO_ENGINE_BIN or its default cache, first on the daemons' PATH;
 // a missing build fails the tests rather than skipping them). The install tests run a registry (Debian's

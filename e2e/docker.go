@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -22,26 +23,14 @@ func (h *Host) MustDocker(t testing.TB, args ...string) string {
 // (after the containers t started, since cleanups run last-in first-out). A failed removal fails t.
 func (h *Host) CreateNetwork(t testing.TB, name string, args ...string) {
 	t.Helper()
-	h.MustDocker(t, append(append([]string{"network", "create"}, args...), name)...)
-	t.Cleanup(func() {
-		if _, err := h.Docker("network", "rm", name); err != nil && !strings.Contains(err.Error(), "No such network") &&
-			!strings.Contains(err.Error(), "not found") {
-			t.Errorf("e2e: cleanup: %v", err)
-		}
-	})
+	createNetworkFor(t, t, h, name, args...)
 }
 
 // RunContainer starts a detached container with `docker run -d args...`, removes it at the end of t, and
 // returns its id. Give --name in args to address it by name.
 func (h *Host) RunContainer(t testing.TB, args ...string) string {
 	t.Helper()
-	id := h.MustDocker(t, append([]string{"run", "-d"}, args...)...)
-	t.Cleanup(func() {
-		if _, err := h.Docker("rm", "-f", id); err != nil && !strings.Contains(err.Error(), "No such container") {
-			t.Errorf("e2e: cleanup: %v", err)
-		}
-	})
-	return id
+	return runFor(t, t, h, args...)
 }
 
 // ContainerIP returns the IPv4 address of container on network, as Docker reports it.
@@ -76,4 +65,65 @@ func linkNames(out string) []string {
 		}
 	}
 	return names
+}
+
+// runFor is RunContainer for a container that outlives the subtest t: a failure fails t, and the container is
+// removed at the end of owner.
+func runFor(t, owner testing.TB, h *Host, args ...string) string {
+	t.Helper()
+	id := h.MustDocker(t, append([]string{"run", "-d"}, args...)...)
+	owner.Cleanup(func() {
+		if _, err := h.Docker("rm", "-f", id); err != nil && !strings.Contains(err.Error(), "No such container") {
+			owner.Errorf("e2e: cleanup: %v", err)
+		}
+	})
+	return id
+}
+
+// createNetworkFor is CreateNetwork for a network that outlives the subtest t; it is removed at the end of owner.
+func createNetworkFor(t, owner testing.TB, h *Host, name string, args ...string) {
+	t.Helper()
+	h.MustDocker(t, append(append([]string{"network", "create"}, args...), name)...)
+	owner.Cleanup(func() {
+		if _, err := h.Docker("network", "rm", name); err != nil && !strings.Contains(err.Error(), "No such network") &&
+			!strings.Contains(err.Error(), "not found") {
+			owner.Errorf("e2e: cleanup: %v", err)
+		}
+	})
+}
+
+// netArgs selects weavego for both the network and its IPAM, by the full name Docker 20.10 needs.
+var netArgs = []string{"-d", Driver, "--ipam-driver", Driver}
+
+// ipamConfig is one entry of `docker network inspect` .IPAM.Config.
+type ipamConfig struct {
+	Subnet, Gateway, IPRange string
+}
+
+func inspectIPAM(t *testing.T, h *Host, network string) []ipamConfig {
+	t.Helper()
+	var cfg []ipamConfig
+	out := h.MustDocker(t, "network", "inspect", "--format", "{{json .IPAM.Config}}", network)
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+		t.Fatalf("network inspect %s: %v in %q", network, err, out)
+	}
+	if len(cfg) == 0 {
+		t.Fatalf("network %s has no IPAM config", network)
+	}
+	return cfg
+}
+
+// execIn runs a command in a running container on h.
+func execIn(h *Host, container string, cmd ...string) (string, error) {
+	return h.Docker(append([]string{"exec", container}, cmd...)...)
+}
+
+// readable fails t unless msg is an error a user can read: not empty, no Go panic or type dump.
+func readable(t *testing.T, msg string) {
+	t.Helper()
+	for _, bad := range []string{"panic", "goroutine ", "%!", "runtime error", "&{"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("error is not readable (contains %q): %s", bad, msg)
+		}
+	}
 }

@@ -75,9 +75,9 @@ func requireEngine(t testing.TB) {
 // daemonCmd returns the command line that runs bin (containerd or dockerd) with args inside the host's
 // network namespace, with the chosen engine's binaries first on its PATH.
 func (h *Host) daemonCmd(bin string, args ...string) []string {
-	cmd := []string{"nsenter", "--net=" + h.nsPath(), "--"}
+	cmd := []string{"nsenter", "--net=" + h.NSPath(), "--"}
 	if dir := engineBinDir(); dir != "" {
-		cmd = append(cmd, "env", "PATH="+dir+":"+pathOf(cleanEnv()))
+		cmd = append(cmd, "env", "PATH="+dir+":"+pathOf(CleanEnv()))
 	}
 	return append(append(cmd, bin), args...)
 }

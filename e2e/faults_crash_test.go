@@ -88,7 +88,7 @@ func crashHost(h *Host) error {
 // back the address released last, see ipalloc/handback.go.)
 func TestFaultsHostCrash(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.58.0.0/24", "net1")...)
 	for _, h := range []*Host{h2, h3} {

@@ -71,7 +71,7 @@ func noEndpoints(h *Host, name string) error {
 // tombstone lifetime.
 func TestFaultsDelete(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, map[string]string{"TOMBSTONE_TTL": faultsTombstoneTTL.String()})
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3, Env: map[string]string{"TOMBSTONE_TTL": faultsTombstoneTTL.String()}})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.47.0.0/24", "net1")...)
 	h1.RunContainer(t, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")

@@ -54,7 +54,7 @@ func fullDiskRuns(t *testing.T, h *Host, prefix string, n int) []string {
 // once space is freed containers start again, and the plugin restarts from the last good state.
 func TestFaultsFullStateDisk(t *testing.T) {
 	RequirePlugin(t)
-	h := NewCluster(t, 1).Host(0)
+	h := NewCluster(t, ClusterOptions{Hosts: 1}).Host(0)
 	state := filepath.Join(h.Dir, "plugin-state")
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		t.Fatal(err)

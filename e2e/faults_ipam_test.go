@@ -50,7 +50,7 @@ func ipamReserveOf(h *Host, pool, peer string) (uint64, []string, error) {
 // on different hosts reach each other.
 func TestFaultsPartitionIPAM(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	hosts := []*Host{h1, h2, h3}
 	start := time.Now()

@@ -132,7 +132,7 @@ func allReach(t *testing.T, start time.Time, bound time.Duration, running map[*H
 // container reaches the others within the bound.
 func TestFaultsPacketLoss(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1 := wc.Host(0)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.49.0.0/24", "net1")...)
 	for _, h := range wc.Hosts() {

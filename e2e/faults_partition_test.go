@@ -17,7 +17,7 @@ const partitionHealBound = 60 * time.Second
 // started a container before the cut.)
 func TestFaultsPartitionChurn(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h3 := wc.Host(0), wc.Host(2)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.55.0.0/22", "net1")...)
 	for i, h := range wc.Hosts() {

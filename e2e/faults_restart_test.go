@@ -45,7 +45,7 @@ func longestGap(out string, count int, interval time.Duration) (time.Duration, i
 // twoHostNet brings up 2 meshed hosts with net1 and a container on each, and returns the hosts and c2's address.
 func twoHostNet(t *testing.T, subnet string, args ...string) (*Host, *Host, string) {
 	t.Helper()
-	wc := newWeaveCluster(t, 2, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2})
 	h1, h2 := wc.Host(0), wc.Host(1)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", subnet, "net1")...)
 	Eventually(t, time.Minute, func() error {

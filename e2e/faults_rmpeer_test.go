@@ -60,7 +60,7 @@ func takeoverProblem(h *Host, ip string) (string, error) {
 // address is given twice except the collision rmpeer's caveat allows and h3 reports.
 func TestFaultsRmpeerReturn(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.57.0.0/24", "net1")...)
 	Eventually(t, time.Minute, func() error {

@@ -122,7 +122,7 @@ func TestFaultsSoak(t *testing.T) {
 	RequirePlugin(t)
 	// Deleted endpoints are remembered TOMBSTONE_TTL: shortened to a minute, their number (and the state
 	// file) levels off early in the run, and what still grows after that is a leak.
-	wc := newWeaveCluster(t, 3, map[string]string{"TOMBSTONE_TTL": soakTombstoneTTL.String()})
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3, Env: map[string]string{"TOMBSTONE_TTL": soakTombstoneTTL.String()}})
 	hosts := wc.Hosts()
 	hosts[0].MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.50.0.0/22", "net1")...)
 	anchors := map[*Host]string{}

@@ -15,7 +15,7 @@ import (
 // what to do, never a panic; moved away, the plugin starts afresh.
 func TestFaultsStateFile(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 1)
+	c := NewCluster(t, ClusterOptions{Hosts: 1})
 	h := c.Host(0)
 	if err := h.InstallPlugin(nil); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func leftovers(h *Host) ([]string, error) {
 // the plugin at once (as `make uninstall` right after a cleanup does) leaves no link, chain, jump or table.
 func TestFaultsUninstall(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 1)
+	c := NewCluster(t, ClusterOptions{Hosts: 1})
 	h := c.Host(0)
 	if err := h.InstallPlugin(nil); err != nil {
 		t.Fatal(err)

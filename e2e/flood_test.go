@@ -15,20 +15,18 @@ import (
 const (
 	floodSubnet    = "10.77.0.0/24"
 	floodBroadcast = "10.77.0.255"
-	floodGroup     = "239.1.1.7"
-	floodPort      = "9996"
 	floodCount     = 5
 )
 
 func TestBroadcastMulticast(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	h1, h2, h3 := wc.Host(0), wc.Host(1), wc.Host(2)
 	h1.CreateNetwork(t, "bnet", append([]string{"--subnet", floodSubnet}, netArgs...)...)
 	for _, h := range []*Host{h2, h3} {
 		Eventually(t, 2*time.Minute, func() error { _, err := h.NetworkView("bnet"); return err })
 	}
-	probe := buildProbe(t, "flood")
+	probe := BuildProbe(t, "flood")
 	type peer struct {
 		h        *Host
 		name, ip string
@@ -56,7 +54,7 @@ func TestBroadcastMulticast(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := execIn(r.h, r.name, "/flood", "listen", floodPort, floodGroup, r.ip, "8")
+			out, err := execIn(r.h, r.name, "/flood", "listen", FloodPort, FloodGroup, r.ip, "8")
 			if err != nil {
 				out += "\nerror: " + err.Error()
 			}
@@ -67,8 +65,8 @@ func TestBroadcastMulticast(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // the listeners join the group
 	s := peers[0]
-	for _, dst := range []struct{ addr, prefix string }{{floodBroadcast, "bcast"}, {floodGroup, "mcast"}} {
-		if out, err := execIn(s.h, s.name, "/flood", "send", dst.addr, floodPort, fmt.Sprint(floodCount), dst.prefix, s.ip); err != nil {
+	for _, dst := range []struct{ addr, prefix string }{{floodBroadcast, "bcast"}, {FloodGroup, "mcast"}} {
+		if out, err := execIn(s.h, s.name, "/flood", "send", dst.addr, FloodPort, fmt.Sprint(floodCount), dst.prefix, s.ip); err != nil {
 			t.Fatalf("send to %s: %v %s", dst.addr, err, out)
 		}
 	}

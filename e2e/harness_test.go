@@ -3,149 +3,115 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
+// harness is the fixture of TestHarness: two hosts without the plugin.
+type harness struct {
+	c      *Cluster
+	h1, h2 *Host
+}
+
 // TestHarness checks the harness itself, without the weavego plugin: two hosts on the underlay, containers on
 // Docker's default bridge, published ports, cutting and restoring a link, restarting a daemon, and the plugin
 // life cycle with a stub plugin built here (never installed outside the test hosts).
 func TestHarness(t *testing.T) {
-	c := NewCluster(t, 2)
-	h1, h2 := c.Host(0), c.Host(1)
+	c := NewCluster(t, ClusterOptions{Hosts: 2})
+	s := &harness{c: c, h1: c.Host(0), h2: c.Host(1)}
 
-	t.Run("Underlay", func(t *testing.T) {
-		if _, err := h1.Exec("busybox", "ping", "-c", "1", "-W", "5", h2.IP.String()); err != nil {
-			t.Fatalf("h1 cannot reach h2 on the underlay: %v", err)
-		}
-		routes, err := h1.Exec("ip", "route", "show", "default")
-		if err != nil || strings.TrimSpace(routes) != "" {
-			t.Fatalf("h1 should have no default route, got %q (%v)", routes, err)
-		}
-	})
-
-	t.Run("PublishedPortAcrossHosts", func(t *testing.T) {
-		h1.RunContainer(t, "--name", "smoke", "-e", "NAME=smoke", "-p", "18080:8080", HTTPImage)
-		ip, err := h1.ContainerIP("smoke", "bridge")
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := fmt.Sprintf("Hi! I'm smoke service and my container's IP is %s", ip)
-		url := fmt.Sprintf("http://%s:18080/", h1.IP)
-		Eventually(t, 30*time.Second, func() error {
-			out, err := c.UnderlayExec(Wget(url)...)
-			if err != nil || !strings.Contains(out, want) {
-				return fmt.Errorf("from underlay: %q, %v; want %q", out, err, want)
-			}
-			return nil
-		})
-		out, err := h2.Docker(append([]string{"run", "--rm", BusyboxImage}, Wget(url)...)...)
-		if err != nil || !strings.Contains(out, want) {
-			t.Fatalf("from a container on h2: %q, %v", out, err)
-		}
-	})
-
-	t.Run("CutAndRestoreUnderlay", func(t *testing.T) {
-		if err := h2.CutUnderlay(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h1.Exec("busybox", "ping", "-c", "1", "-W", "2", h2.IP.String()); err == nil {
-			t.Fatal("h2 still reachable after CutUnderlay")
-		}
-		if err := h2.RestoreUnderlay(); err != nil {
-			t.Fatal(err)
-		}
-		Eventually(t, 30*time.Second, func() error {
-			_, err := h1.Exec("busybox", "ping", "-c", "1", "-W", "2", h2.IP.String())
-			return err
-		})
-	})
-
-	t.Run("RestartDocker", func(t *testing.T) {
-		start := time.Now()
-		if err := h2.StopDocker(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h2.Docker("info"); err == nil {
-			t.Fatal("docker info answers after StopDocker")
-		}
-		if err := h2.StartDocker(); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("dockerd restarted in %s", time.Since(start).Round(100*time.Millisecond))
-		h2.MustDocker(t, "run", "--rm", BusyboxImage, "true")
-	})
-
-	t.Run("StubPlugin", func(t *testing.T) {
-		dir := stubPlugin(t)
-		if err := h1.installPluginFrom(dir, map[string]string{"LOG_LEVEL": "info"}); err != nil {
-			t.Fatal(err)
-		}
-		sock, err := h1.PluginSocket()
-		if err != nil {
-			t.Fatal(err)
-		}
-		Eventually(t, 30*time.Second, func() error {
-			code, body, err := PostPlugin(sock, "/NetworkDriver.GetCapabilities", "{}")
-			if err != nil || code != 200 || !strings.Contains(string(body), "Hi! I'm stub service") {
-				return fmt.Errorf("stub answered %d %q, %v", code, body, err)
-			}
-			return nil
-		})
-		if logs := strings.Join(h1.PluginLogs(), "\n"); !strings.Contains(logs, "testsrv stub listening") {
-			t.Fatalf("plugin output not found in the daemon log; plugin lines:\n%s", logs)
-		}
-		h1.MustDocker(t, "plugin", "disable", Driver)
-		h1.MustDocker(t, "plugin", "enable", Driver)
+	runSteps(t, []step{
+		{"Underlay", s.underlay},
+		{"PublishedPortAcrossHosts", s.publishedPortAcrossHosts},
+		{"CutAndRestoreUnderlay", s.cutAndRestoreUnderlay},
+		{"RestartDocker", s.restartDocker},
+		{"StubPlugin", s.stubPluginLifeCycle},
 	})
 }
 
-// stubPlugin builds a plugin bundle whose process is testsrv serving the plugin socket; it answers every call
-// with its greeting, which is enough to exercise create, set, enable, the socket path and the log dump.
-func stubPlugin(t *testing.T) string {
-	if err := images.build(); err != nil {
-		t.Fatal(err)
+func (s *harness) underlay(t *testing.T) {
+	if _, err := s.h1.Exec("busybox", "ping", "-c", "1", "-W", "5", s.h2.IP.String()); err != nil {
+		t.Fatalf("h1 cannot reach h2 on the underlay: %v", err)
 	}
-	dir := t.TempDir()
-	rootfs := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"run/docker/plugins", "var/lib/weavego", "var/run", "etc", "proc", "sys", "dev", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	routes, err := s.h1.Exec("ip", "route", "show", "default")
+	if err != nil || strings.TrimSpace(routes) != "" {
+		t.Fatalf("h1 should have no default route, got %q (%v)", routes, err)
 	}
-	bin, err := os.ReadFile(filepath.Join(images.dir, "httpsrv"))
+}
+
+func (s *harness) publishedPortAcrossHosts(t *testing.T) {
+	s.h1.RunContainer(t, "--name", "smoke", "-e", "NAME=smoke", "-p", "18080:8080", HTTPImage)
+	ip, err := s.h1.ContainerIP("smoke", "bridge")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(rootfs, "httpsrv"), bin, 0o755); err != nil {
+	want := fmt.Sprintf("Hi! I'm smoke service and my container's IP is %s", ip)
+	url := fmt.Sprintf("http://%s:18080/", s.h1.IP)
+	Eventually(t, 30*time.Second, func() error {
+		out, err := s.c.UnderlayExec(Wget(url)...)
+		if err != nil || !strings.Contains(out, want) {
+			return fmt.Errorf("from underlay: %q, %v; want %q", out, err, want)
+		}
+		return nil
+	})
+	out, err := s.h2.Docker(append([]string{"run", "--rm", BusyboxImage}, Wget(url)...)...)
+	if err != nil || !strings.Contains(out, want) {
+		t.Fatalf("from a container on h2: %q, %v", out, err)
+	}
+}
+
+func (s *harness) cutAndRestoreUnderlay(t *testing.T) {
+	if err := s.h2.CutUnderlay(); err != nil {
 		t.Fatal(err)
 	}
-	env := func(name, value string) map[string]any {
-		return map[string]any{"name": name, "settable": []string{"value"}, "value": value}
+	if _, err := s.h1.Exec("busybox", "ping", "-c", "1", "-W", "2", s.h2.IP.String()); err == nil {
+		t.Fatal("h2 still reachable after CutUnderlay")
 	}
-	mount := func(name, dest string) map[string]any {
-		return map[string]any{"name": name, "destination": dest, "source": dest, "type": "bind",
-			"options": []string{"rbind"}, "settable": []string{"source"}}
-	}
-	cfg := map[string]any{
-		"description":   "weavego e2e stub",
-		"documentation": "-",
-		"entrypoint":    []string{"/httpsrv"},
-		"env": []any{env("ADDR", "unix:/run/docker/plugins/"+PluginSocketName), env("NAME", "stub"),
-			env("LOG_LEVEL", "info"), env("ADVERTISE_ADDR", "")},
-		"interface": map[string]any{"socket": PluginSocketName, "types": []string{"docker.networkdriver/1.0", "docker.ipamdriver/1.0"}},
-		"network":   map[string]any{"type": "host"},
-		"mounts":    []any{mount("docker-api", "/var/run/docker.sock"), mount("state", "/var/lib/weavego")},
-		"linux":     map[string]any{"capabilities": []string{"CAP_NET_ADMIN"}},
-	}
-	b, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+	if err := s.h2.RestoreUnderlay(); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	Eventually(t, 30*time.Second, func() error {
+		_, err := s.h1.Exec("busybox", "ping", "-c", "1", "-W", "2", s.h2.IP.String())
+		return err
+	})
+}
+
+func (s *harness) restartDocker(t *testing.T) {
+	start := time.Now()
+	if err := s.h2.StopDocker(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.h2.Docker("info"); err == nil {
+		t.Fatal("docker info answers after StopDocker")
+	}
+	if err := s.h2.StartDocker(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dockerd restarted in %s", time.Since(start).Round(100*time.Millisecond))
+	s.h2.MustDocker(t, "run", "--rm", BusyboxImage, "true")
+}
+
+func (s *harness) stubPluginLifeCycle(t *testing.T) {
+	dir := stubPlugin(t)
+	if err := s.h1.installPluginFrom(dir, map[string]string{"LOG_LEVEL": "info"}); err != nil {
+		t.Fatal(err)
+	}
+	sock, err := s.h1.PluginSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 30*time.Second, func() error {
+		code, body, err := PostPlugin(sock, "/NetworkDriver.GetCapabilities", "{}")
+		if err != nil || code != 200 || !strings.Contains(string(body), "Hi! I'm stub service") {
+			return fmt.Errorf("stub answered %d %q, %v", code, body, err)
+		}
+		return nil
+	})
+	if logs := strings.Join(s.h1.PluginLogs(), "\n"); !strings.Contains(logs, "testsrv stub listening") {
+		t.Fatalf("plugin output not found in the daemon log; plugin lines:\n%s", logs)
+	}
+	s.h1.MustDocker(t, "plugin", "disable", Driver)
+	s.h1.MustDocker(t, "plugin", "enable", Driver)
 }

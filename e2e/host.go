@@ -5,6 +5,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -43,8 +44,8 @@ type Host struct {
 
 	// mu guards dockerd and containerd, which StopDocker/StartDocker replace while tests run.
 	mu         sync.Mutex
-	dockerd    *daemon
-	containerd *daemon
+	dockerd    *Daemon
+	containerd *Daemon
 }
 
 func newHost(c *Cluster, index int) *Host {
@@ -53,8 +54,8 @@ func newHost(c *Cluster, index int) *Host {
 	// 108 bytes of a unix socket address.
 	return &Host{
 		Name:           fmt.Sprintf("h%d", index),
-		NetNS:          fmt.Sprintf("%s%s-h%d", prefix, c.ID, index),
-		IP:             addrAt(UnderlayPrefix, underlayLinkStart+index),
+		NetNS:          fmt.Sprintf("%s%s-h%d", Prefix, c.ID, index),
+		IP:             AddrAt(UnderlayPrefix, underlayLinkStart+index),
 		Dir:            dir,
 		DataRoot:       filepath.Join(dir, "data"),
 		ExecRoot:       filepath.Join(dir, "x"),
@@ -66,9 +67,9 @@ func newHost(c *Cluster, index int) *Host {
 }
 
 // underlayLink is the name of the host's veth end on the underlay bridge.
-func (h *Host) underlayLink() string { return h.Name }
+func (h *Host) UnderlayLink() string { return h.Name }
 
-func (h *Host) nsPath() string { return filepath.Join(netnsDir, h.NetNS) }
+func (h *Host) NSPath() string { return filepath.Join(NetnsDir, h.NetNS) }
 
 // setup creates the namespace and its underlay link, then starts containerd and dockerd.
 func (h *Host) setup() error {
@@ -81,13 +82,13 @@ func (h *Host) setup() error {
 	steps := [][]string{
 		{"ip", "netns", "add", h.NetNS},
 		{"ip", "-n", h.NetNS, "link", "set", "lo", "up"},
-		{"ip", "-n", ul, "link", "add", "name", h.underlayLink(), "type", "veth", "peer", "name", "eth0", "netns", h.NetNS},
-		{"ip", "-n", ul, "link", "set", h.underlayLink(), "master", "br0", "up"},
+		{"ip", "-n", ul, "link", "add", "name", h.UnderlayLink(), "type", "veth", "peer", "name", "eth0", "netns", h.NetNS},
+		{"ip", "-n", ul, "link", "set", h.UnderlayLink(), "master", "br0", "up"},
 		{"ip", "-n", h.NetNS, "addr", "add", fmt.Sprintf("%s/%d", h.IP, UnderlayPrefix.Bits()), "dev", "eth0"},
 		{"ip", "-n", h.NetNS, "link", "set", "eth0", "up"},
 	}
 	for _, s := range steps {
-		if _, err := run(30*time.Second, s...); err != nil {
+		if _, err := Run(30*time.Second, s...); err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
 	}
@@ -97,8 +98,8 @@ func (h *Host) setup() error {
 	return h.StartDocker()
 }
 
-// addrAt returns the n-th address of p.
-func addrAt(p netip.Prefix, n int) netip.Addr {
+// AddrAt returns the n-th address of p.
+func AddrAt(p netip.Prefix, n int) netip.Addr {
 	a := p.Addr()
 	for i := 0; i < n; i++ {
 		a = a.Next()
@@ -146,7 +147,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 
 // waitContainerd waits until containerd answers on its socket. A containerd started again after a crash restores
 // the tasks whose shims survived before it listens, and dockerd 29 gives up at once when the socket refuses.
-func (h *Host) waitContainerd(d *daemon) error {
+func (h *Host) waitContainerd(d *Daemon) error {
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		c, err := net.DialTimeout("unix", h.containerdSock, time.Second)
@@ -159,7 +160,7 @@ func (h *Host) waitContainerd(d *daemon) error {
 				tailFile(d.logPath, 20))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: containerd not listening on %s after %s: %v", h.Name, h.containerdSock, readyTimeout, err)
+			return fmt.Errorf("%s: containerd not listening on %s after %s: %w", h.Name, h.containerdSock, readyTimeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -207,14 +208,14 @@ func (h *Host) StartDocker() error {
 func (h *Host) dockerdLog() string { return filepath.Join(h.Dir, "dockerd.log") }
 
 // waitReady polls `docker info` until the daemon answers, it exits, or readyTimeout passes.
-func (h *Host) waitReady(d *daemon) error {
+func (h *Host) waitReady(d *Daemon) error {
 	deadline := time.Now().Add(readyTimeout)
 	var lastErr error
 	for time.Now().Before(deadline) {
 		if !d.running() {
 			return fmt.Errorf("%s: dockerd exited (%v) before it was ready; log tail:\n%s", h.Name, d.err, h.DockerdLog(30))
 		}
-		if _, err := run(20*time.Second, h.dockerArgs("info", "--format", "{{.ServerVersion}}")...); err == nil {
+		if _, err := Run(20*time.Second, h.dockerArgs("info", "--format", "{{.ServerVersion}}")...); err == nil {
 			return nil
 		} else {
 			lastErr = err
@@ -232,7 +233,7 @@ func (h *Host) StopDocker() error {
 	if h.dockerd == nil {
 		return nil
 	}
-	if err := h.dockerd.stop(dockerdStopGrace); err != nil {
+	if err := h.dockerd.Stop(dockerdStopGrace); err != nil {
 		return fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return nil
@@ -254,7 +255,7 @@ func (h *Host) dockerArgs(args ...string) []string {
 
 // Docker runs the docker CLI against this host and returns its stdout; the error includes stderr.
 func (h *Host) Docker(args ...string) (string, error) {
-	out, err := run(dockerCmdTimeout, h.dockerArgs(args...)...)
+	out, err := Run(dockerCmdTimeout, h.dockerArgs(args...)...)
 	if err != nil {
 		return out, fmt.Errorf("%s: %w", h.Name, err)
 	}
@@ -264,7 +265,7 @@ func (h *Host) Docker(args ...string) (string, error) {
 // Exec runs a command in the host's network namespace (nsenter --net; mounts and /sys are the machine's) and
 // returns its stdout; the error includes stderr.
 func (h *Host) Exec(args ...string) (string, error) {
-	out, err := run(2*time.Minute, append([]string{"nsenter", "--net=" + h.nsPath(), "--"}, args...)...)
+	out, err := Run(2*time.Minute, append([]string{"nsenter", "--net=" + h.NSPath(), "--"}, args...)...)
 	if err != nil {
 		return out, fmt.Errorf("%s: %w", h.Name, err)
 	}
@@ -273,13 +274,13 @@ func (h *Host) Exec(args ...string) (string, error) {
 
 // CutUnderlay takes the host's link to the underlay bridge down: the host keeps its address but loses carrier.
 func (h *Host) CutUnderlay() error {
-	_, err := run(30*time.Second, "ip", "-n", h.cluster.UnderlayNS, "link", "set", h.underlayLink(), "down")
+	_, err := Run(30*time.Second, "ip", "-n", h.cluster.UnderlayNS, "link", "set", h.UnderlayLink(), "down")
 	return err
 }
 
 // RestoreUnderlay undoes CutUnderlay.
 func (h *Host) RestoreUnderlay() error {
-	_, err := run(30*time.Second, "ip", "-n", h.cluster.UnderlayNS, "link", "set", h.underlayLink(), "up")
+	_, err := Run(30*time.Second, "ip", "-n", h.cluster.UnderlayNS, "link", "set", h.UnderlayLink(), "up")
 	return err
 }
 
@@ -295,7 +296,7 @@ func (h *Host) DockerdLog(n int) string {
 			keep = append(keep, line)
 		}
 	}
-	return lastLines(strings.Join(keep, "\n"), n)
+	return LastLines(strings.Join(keep, "\n"), n)
 }
 
 // teardown stops dockerd then containerd, unmounts what they left, and deletes the namespace. When the test
@@ -312,10 +313,10 @@ func (h *Host) teardown(failed bool) error {
 	defer h.mu.Unlock()
 	var errs []error
 	if h.dockerd != nil {
-		errs = append(errs, h.dockerd.stop(dockerdStopGrace))
+		errs = append(errs, h.dockerd.Stop(dockerdStopGrace))
 	}
 	if h.containerd != nil {
-		errs = append(errs, h.containerd.stop(containerdGrace))
+		errs = append(errs, h.containerd.Stop(containerdGrace))
 	}
 	// Shims outlive containerd, and Docker may leave one behind (a plugin's after `plugin disable -f`, a
 	// container's after a crash): stop them before their mounts, cgroups and namespace go.
@@ -326,8 +327,8 @@ func (h *Host) teardown(failed bool) error {
 	if _, err := unmountUnder(h.Dir + "/"); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := os.Stat(h.nsPath()); err == nil {
-		if _, err := run(30*time.Second, "ip", "netns", "delete", h.NetNS); err != nil {
+	if _, err := os.Stat(h.NSPath()); err == nil {
+		if _, err := Run(30*time.Second, "ip", "netns", "delete", h.NetNS); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -347,8 +348,11 @@ func (h *Host) teardown(failed bool) error {
 // the shared /run/docker/plugins; dirs of other daemons are never touched.
 func (h *Host) removeStalePluginDirs() error {
 	b, err := os.ReadFile(filepath.Join(h.Dir, pluginIDsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // no plugin was ever installed on h
+	}
 	if err != nil {
-		return nil
+		return fmt.Errorf("%s: recorded plugin ids: %w", h.Name, err)
 	}
 	var errs []error
 	for _, id := range strings.Fields(string(b)) {

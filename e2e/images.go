@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -107,7 +108,8 @@ func buildTestServer(out string) error {
 		goBin = "/usr/local/go/bin/go"
 	}
 	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./testsrv")
-	cmd.Env = append(cleanEnv(), "CGO_ENABLED=0")
+	cmd.Dir = filepath.Join(RepoRoot(), "e2e")
+	cmd.Env = append(CleanEnv(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build testsrv: %w: %s", err, b)
 	}
@@ -186,4 +188,24 @@ func (h *Host) loadImages() error {
 // same path). It bounds the fetch with timeout(1): Debian's busybox 1.35 wget segfaults with -T.
 func Wget(url string) []string {
 	return []string{"busybox", "timeout", "10", "busybox", "wget", "-qO-", url}
+}
+
+// buildUDPEcho compiles e2e/udpecho statically and returns the binary's path.
+func buildUDPEcho(t *testing.T) string { return BuildProbe(t, "udpecho") }
+
+// BuildProbe compiles the probe program e2e/<name> statically and returns the binary's path.
+func BuildProbe(t *testing.T, name string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = "/usr/local/go/bin/go"
+	}
+	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "./"+name)
+	cmd.Dir = filepath.Join(RepoRoot(), "e2e")
+	cmd.Env = append(CleanEnv(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v: %s", name, err, b)
+	}
+	return out
 }

@@ -28,11 +28,10 @@ const dnsService = "169.254.53.53"
 // registryCluster is two hosts running the plugin installed from a registry that h1 pushed it to, with a
 // container on each on net1.
 type registryCluster struct {
-	c        *Cluster
-	h1, h2   *Host
-	ref      map[string]string // version -> image reference in the registry
-	ip       map[string]string // container -> address on net1
-	firstRun time.Duration
+	c      *Cluster
+	h1, h2 *Host
+	ref    map[string]string // version -> image reference in the registry
+	ip     map[string]string // container -> address on net1
 }
 
 // TestInstallFromRegistry publishes the plugin with make push and installs it on each host with docker plugin
@@ -41,13 +40,13 @@ type registryCluster struct {
 // and connectivity survive and that the two versions keep working together.
 func TestInstallFromRegistry(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 2)
+	c := NewCluster(t, ClusterOptions{Hosts: 2})
 	reg := c.StartRegistry(t)
 	s := &registryCluster{c: c, h1: c.Host(0), h2: c.Host(1), ref: map[string]string{}, ip: map[string]string{}}
 	start := time.Now()
 	for _, v := range []string{"e2e-1", "e2e-2"} {
 		s.ref[v] = reg + "/weavego:" + v
-		root := repoRoot()
+		root := RepoRoot()
 		if old := os.Getenv(upgradeFromEnv); old != "" && v == "e2e-1" {
 			root = old
 			t.Logf("e2e-1 is built from %s (%s)", old, upgradeFromEnv)
@@ -62,13 +61,15 @@ func TestInstallFromRegistry(t *testing.T) {
 	}
 	s.install(t, "e2e-1")
 	s.workload(t)
-	t.Run("Upgrade", s.upgrade)
-	t.Run("MakeInstallOverOlder", s.makeInstall)
+	runSteps(t, []step{
+		{"Upgrade", s.upgrade},
+		{"MakeInstallOverOlder", s.makeInstall},
+	})
 }
 
 // install runs docker plugin install of version on both hosts and waits until they mesh.
 func (s *registryCluster) install(t *testing.T, version string) {
-	key := newClusterKey(t)
+	key := NewClusterKey(t)
 	start := time.Now()
 	errs := make(chan error, 2)
 	for _, pair := range [][2]*Host{{s.h1, s.h2}, {s.h2, s.h1}} {
@@ -259,7 +260,7 @@ func (h *Host) pluginRootfsVersion(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(30*time.Second, filepath.Join(h.DataRoot, "plugins", id, "rootfs", "weavego"), "version")
+	out, err := Run(30*time.Second, filepath.Join(h.DataRoot, "plugins", id, "rootfs", "weavego"), "version")
 	return fmt.Sprintf("%s (rootfs: %s %v)", ref, strings.TrimSpace(out), err)
 }
 

@@ -63,7 +63,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("promtool is missing: run scripts/prepare e2e (it installs it with scripts/get-promtool)")
 	}
-	wc := newWeaveCluster(t, 2, map[string]string{"METRICS_ADDR": metricsListen})
+	wc := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2, Env: map[string]string{"METRICS_ADDR": metricsListen}})
 	h1, h2 := wc.Host(0), wc.Host(1)
 	h1.CreateNetwork(t, "net1", netArgs...)
 	Eventually(t, 2*time.Minute, func() error { _, err := h2.NetworkView("net1"); return err })

@@ -9,30 +9,6 @@ import (
 	"time"
 )
 
-// failureBound is how long the tests allow for a host failure to be seen: memberlist's detection (~5 s) with
-// slack for a shared two-core machine.
-const failureBound = 20 * time.Second
-
-// wantPeerState waits until the `weavego status` of h shows the peer at ip in state.
-func wantPeerState(t *testing.T, h *Host, ip, state string, timeout time.Duration) string {
-	t.Helper()
-	var out string
-	Eventually(t, timeout, func() error {
-		var err error
-		out, err = h.WeavegoCLI("status", "peers")
-		if err != nil {
-			return err
-		}
-		for _, line := range strings.Split(out, "\n") {
-			if strings.Contains(line, " "+ip) && strings.Contains(line, " "+state+" ") {
-				return nil
-			}
-		}
-		return fmt.Errorf("weavego status on %s does not show %s %s:\n%s", h.Name, ip, state, out)
-	})
-	return out
-}
-
 func (s *multiHost) hostFailure(t *testing.T) {
 	s.runService(t, s.h2, "svc5")
 	url := fmt.Sprintf("http://%s:8080/", s.ip["svc5"])
@@ -78,25 +54,6 @@ func (s *multiHost) hostFailure(t *testing.T) {
 	t.Logf("svc5's FDB entries back on h1 and h3 %s after the link came back", time.Since(start).Round(time.Millisecond))
 	Eventually(t, time.Minute, func() error { return fetch(s.h3, "client", url, hello("svc5", s.ip["svc5"])) })
 	t.Logf("HTTP from h3 to svc5 on h2 works again %s after the link came back", time.Since(start).Round(time.Millisecond))
-}
-
-// reaches tells whether container from on h reaches ip by ping or on port 8080, and what it saw.
-func reaches(h *Host, from, ip string) (bool, string) {
-	if out, err := execIn(h, from, "ping", "-c", "2", "-W", "1", ip); err == nil && !strings.Contains(out, " 100% packet loss") {
-		return true, "ping: " + out
-	}
-	if out, err := execIn(h, from, "timeout", "4", "wget", "-qO-", fmt.Sprintf("http://%s:8080/", ip)); err == nil {
-		return true, "wget: " + out
-	}
-	return false, ""
-}
-
-// unreachable fails t if container from on h reaches ip.
-func unreachable(t *testing.T, h *Host, from, ip, what string) {
-	t.Helper()
-	if ok, saw := reaches(h, from, ip); ok {
-		t.Errorf("%s on %s reached %s (%s) on another network: %q", from, h.Name, ip, what, saw)
-	}
 }
 
 func (s *multiHost) isolation(t *testing.T) {
@@ -157,18 +114,6 @@ func (s *multiHost) pluginRestart(t *testing.T) {
 	Eventually(t, 90*time.Second, func() error {
 		return fetch(s.h3, "client", fmt.Sprintf("http://%s:8080/", s.ip["svc6"]), hello("svc6", s.ip["svc6"]))
 	})
-}
-
-// gone returns nil once network name no longer exists on h.
-func gone(h *Host, name string) error {
-	v, err := h.NetworkView(name)
-	if err == nil {
-		return fmt.Errorf("%s still has network %s (%s)", h.Name, name, v.ID[:12])
-	}
-	if strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "No such network") {
-		return nil
-	}
-	return err
 }
 
 func (s *multiHost) networkRemove(t *testing.T) {

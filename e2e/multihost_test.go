@@ -15,7 +15,7 @@ import (
 // and h2 and a client on h3. Containers that outlive a step are started with top, the test itself.
 type multiHost struct {
 	top        *testing.T
-	wc         *weaveCluster
+	wc         *Cluster
 	h1, h2, h3 *Host
 	net1       netView           // as h1 sees it
 	vni        uint32            // net1's VNI as h1's plugin reports it
@@ -27,13 +27,10 @@ type multiHost struct {
 // neighbour entries, endpoint removal, a host failure, isolation of networks, a plugin crash and network removal.
 func TestMultiHost(t *testing.T) {
 	RequirePlugin(t)
-	wc := newWeaveCluster(t, 3, nil)
+	wc := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 3})
 	s := &multiHost{top: t, wc: wc, h1: wc.Host(0), h2: wc.Host(1), h3: wc.Host(2),
 		ip: map[string]string{}, mac: map[string]string{}, udpecho: buildUDPEcho(t)}
-	steps := []struct {
-		name string
-		f    func(*testing.T)
-	}{
+	runSteps(t, []step{
 		{"NetworkPropagates", s.networkPropagates},
 		{"Connectivity", s.connectivity},
 		{"EndpointRemoval", s.endpointRemoval},
@@ -41,12 +38,7 @@ func TestMultiHost(t *testing.T) {
 		{"Isolation", s.isolation},
 		{"PluginRestart", s.pluginRestart},
 		{"NetworkRemove", s.networkRemove},
-	}
-	for _, st := range steps {
-		if !t.Run(st.name, st.f) && st.name == "NetworkPropagates" {
-			t.Fatal("net1 did not propagate: the other steps need it")
-		}
-	}
+	}, "NetworkPropagates")
 }
 
 func (s *multiHost) networkPropagates(t *testing.T) {

@@ -35,9 +35,9 @@ func (h *Host) NetworkNamespaces() (map[string]string, error) {
 	return out, nil
 }
 
-// devNS returns the namespace that holds weavego device dev of a network ("wgb-" or "wgx-" + the network ID[:11]):
+// DevNS returns the namespace that holds weavego device dev of a network ("wgb-" or "wgx-" + the network ID[:11]):
 // the network's own namespace when there is one, else h's.
-func (h *Host) devNS(dev string) string {
+func (h *Host) DevNS(dev string) string {
 	if len(dev) > 4 && (strings.HasPrefix(dev, "wgb-") || strings.HasPrefix(dev, "wgx-")) {
 		if nss, err := h.NetworkNamespaces(); err == nil {
 			for id, p := range nss {
@@ -47,12 +47,12 @@ func (h *Host) devNS(dev string) string {
 			}
 		}
 	}
-	return h.nsPath()
+	return h.NSPath()
 }
 
-// ExecDev runs a command in the namespace that holds device dev (see devNS).
+// ExecDev runs a command in the namespace that holds device dev (see DevNS).
 func (h *Host) ExecDev(dev string, args ...string) (string, error) {
-	out, err := run(2*time.Minute, append([]string{"nsenter", "--net=" + h.devNS(dev), "--"}, args...)...)
+	out, err := Run(2*time.Minute, append([]string{"nsenter", "--net=" + h.DevNS(dev), "--"}, args...)...)
 	if err != nil {
 		return out, fmt.Errorf("%s: %w", h.Name, err)
 	}
@@ -67,7 +67,7 @@ func (h *Host) NetworkLinks() ([]string, error) {
 	}
 	var names []string
 	for _, p := range nss {
-		out, err := run(time.Minute, "nsenter", "--net="+p, "--", "ip", "-o", "link", "show")
+		out, err := Run(time.Minute, "nsenter", "--net="+p, "--", "ip", "-o", "link", "show")
 		if err != nil {
 			return nil, fmt.Errorf("%s: links in %s: %w", h.Name, p, err)
 		}

@@ -49,9 +49,9 @@ func waitPeer(t *testing.T, h *Host, ip, state string, within time.Duration) {
 // host becomes unreachable.
 func TestConnectForget(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 2)
+	c := NewCluster(t, ClusterOptions{Hosts: 2})
 	h1, h2 := c.Host(0), c.Host(1)
-	key := newClusterKey(t)
+	key := NewClusterKey(t)
 	for _, h := range c.Hosts() {
 		if err := h.InstallPlugin(map[string]string{"KEY": key}); err != nil {
 			t.Fatal(err)

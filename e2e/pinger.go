@@ -54,7 +54,7 @@ func startPinger(h *Host, ctr, ip string) (*pinger, error) {
 		defer p.mu.Unlock()
 		return p.out.Write(b)
 	})
-	p.cmd.Env = cleanEnv()
+	p.cmd.Env = CleanEnv()
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
 	}

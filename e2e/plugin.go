@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,11 +33,7 @@ func PluginDir() string {
 	if d := os.Getenv("WEAVEGO_PLUGIN_DIR"); d != "" {
 		return d
 	}
-	d, err := filepath.Abs(filepath.Join("..", "build", "plugin"))
-	if err != nil {
-		return filepath.Join("..", "build", "plugin")
-	}
-	return d
+	return filepath.Join(RepoRoot(), "build", "plugin")
 }
 
 // RequirePlugin skips t when the plugin bundle has not been built (make plugin).
@@ -175,4 +173,62 @@ func PostPlugin(sock, path, body string) (int, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// PluginPIDs returns the pids of the `weavego daemon` processes in h's network namespace.
+func (h *Host) PluginPIDs() ([]int, error) {
+	fi, err := os.Stat(h.NSPath())
+	if err != nil {
+		return nil, err
+	}
+	want := fmt.Sprintf("net:[%d]", fi.Sys().(*syscall.Stat_t).Ino)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.HasPrefix(string(cmd), "/weavego\x00daemon") {
+			continue
+		}
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && ns == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// KillPlugin sends SIGKILL to h's plugin process and returns its pid.
+func (h *Host) KillPlugin() (int, error) {
+	pids, err := h.PluginPIDs()
+	if err != nil {
+		return 0, err
+	}
+	if len(pids) != 1 {
+		return 0, fmt.Errorf("%s: want one weavego daemon in the namespace, found pids %v", h.Name, pids)
+	}
+	return pids[0], syscall.Kill(pids[0], syscall.SIGKILL)
+}
+
+// waitPluginBack waits until a plugin process other than old runs on h and answers its status API.
+func waitPluginBack(t *testing.T, h *Host, old int, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	Eventually(t, timeout, func() error {
+		pids, err := h.PluginPIDs()
+		if err != nil {
+			return err
+		}
+		if len(pids) != 1 || pids[0] == old {
+			return fmt.Errorf("%s: plugin pids %v (killed %d): not restarted", h.Name, pids, old)
+		}
+		_, err = h.Status()
+		return err
+	})
+	return time.Since(start)
 }

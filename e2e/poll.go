@@ -34,3 +34,19 @@ func Poll(timeout time.Duration, f func() error) error {
 		}
 	}
 }
+
+// measure polls f every 50ms until it returns nil and returns the time since start; it fails t after timeout.
+// It is for timings, where Eventually's growing interval would blur the figure.
+func measure(t *testing.T, start time.Time, timeout time.Duration, f func() error) time.Duration {
+	t.Helper()
+	for {
+		err := f()
+		if err == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("still failing after %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

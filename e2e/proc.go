@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// daemon is a long-running child process (containerd, dockerd, a test server) whose output goes to a log file.
+// Daemon is a long-running child process (containerd, dockerd, a test server) whose output goes to a log file.
 // Its fields are set at start and not changed afterwards; err is valid once done is closed.
-type daemon struct {
+type Daemon struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
@@ -27,20 +27,20 @@ type daemon struct {
 
 // startDaemon starts args in its own process group (so a terminal's Ctrl-C reaches only the test process, which
 // then tears hosts down in order) with stdout and stderr appended to logPath.
-func startDaemon(name, logPath string, args ...string) (*daemon, error) {
+func startDaemon(name, logPath string, args ...string) (*Daemon, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s: %w", name, err)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = cleanEnv()
+	cmd.Env = CleanEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, strings.Join(args, " "), err)
 	}
-	d := &daemon{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	d := &Daemon{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		d.err = cmd.Wait()
 		f.Close()
@@ -49,7 +49,21 @@ func startDaemon(name, logPath string, args ...string) (*daemon, error) {
 	return d, nil
 }
 
-func (d *daemon) running() bool {
+// StartServer is startDaemon for a test server that may fork (per connection): signals go to its whole process
+// group.
+func StartServer(name, logPath string, args ...string) (*Daemon, error) {
+	d, err := startDaemon(name, logPath, args...)
+	if err != nil {
+		return nil, err
+	}
+	d.group = true
+	return d, nil
+}
+
+// Done is closed when the process has exited.
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+func (d *Daemon) running() bool {
 	select {
 	case <-d.done:
 		return false
@@ -58,8 +72,8 @@ func (d *daemon) running() bool {
 	}
 }
 
-// stop sends SIGTERM, waits up to grace, then SIGKILL. It returns an error when SIGTERM was not enough.
-func (d *daemon) stop(grace time.Duration) error {
+// Stop sends SIGTERM, waits up to grace, then SIGKILL. It returns an error when SIGTERM was not enough.
+func (d *Daemon) Stop(grace time.Duration) error {
 	if !d.running() {
 		return nil
 	}
@@ -72,7 +86,7 @@ func (d *daemon) stop(grace time.Duration) error {
 	return d.kill(fmt.Sprintf("did not exit within %s of SIGTERM", grace))
 }
 
-func (d *daemon) signal(sig syscall.Signal) {
+func (d *Daemon) signal(sig syscall.Signal) {
 	if d.group {
 		_ = syscall.Kill(-d.cmd.Process.Pid, sig)
 		return
@@ -81,7 +95,7 @@ func (d *daemon) signal(sig syscall.Signal) {
 }
 
 // kill sends SIGKILL and waits for the exit; why, when not empty, is reported as an error.
-func (d *daemon) kill(why string) error {
+func (d *Daemon) kill(why string) error {
 	d.signal(syscall.SIGKILL)
 	select {
 	case <-d.done:
@@ -94,9 +108,9 @@ func (d *daemon) kill(why string) error {
 	return fmt.Errorf("%s (pid %d) %s; killed", d.name, d.cmd.Process.Pid, why)
 }
 
-// cleanEnv is the environment for every child: no DOCKER_* variables that would redirect the docker CLI, and a
+// CleanEnv is the environment for every child: no DOCKER_* variables that would redirect the docker CLI, and a
 // PATH that reaches iptables, modprobe and runc.
-func cleanEnv() []string {
+func CleanEnv() []string {
 	var env []string
 	path := ""
 	for _, kv := range os.Environ() {
@@ -118,10 +132,10 @@ func cleanEnv() []string {
 	return append(env, "PATH="+path)
 }
 
-// run runs a short command and returns its stdout; the error includes stderr and the command line.
-func run(timeout time.Duration, args ...string) (string, error) {
+// Run runs a short command and returns its stdout; the error includes stderr and the command line.
+func Run(timeout time.Duration, args ...string) (string, error) {
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = cleanEnv()
+	cmd.Env = CleanEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -134,12 +148,11 @@ func run(timeout time.Duration, args ...string) (string, error) {
 	case err = <-done:
 	case <-time.After(timeout):
 		_ = cmd.Process.Kill()
-		<-done
-		err = fmt.Errorf("timed out after %s", timeout)
+		err = fmt.Errorf("timed out after %s (%v)", timeout, <-done)
 	}
 	if err != nil {
 		return stdout.String(), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err,
-			strings.TrimSpace(stderr.String()+" "+lastLines(stdout.String(), 5)))
+			strings.TrimSpace(stderr.String()+" "+LastLines(stdout.String(), 5)))
 	}
 	return stdout.String(), nil
 }
@@ -150,10 +163,11 @@ func tailFile(path string, n int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	return lastLines(string(b), n)
+	return LastLines(string(b), n)
 }
 
-func lastLines(s string, n int) string {
+// LastLines returns the last n lines of s.
+func LastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -55,19 +55,27 @@ http:
 	return addr
 }
 
-// repoRoot is the weavego checkout the tests run from (they run in its e2e directory).
-func repoRoot() string {
-	d, err := filepath.Abs("..")
+// RepoRoot is the weavego checkout the tests run from: the nearest directory above the working directory (a
+// test package's own) that holds go.mod.
+func RepoRoot() string {
+	d, err := os.Getwd()
 	if err != nil {
 		return ".."
 	}
-	return d
+	for dir := d; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if dir == filepath.Dir(dir) {
+			return filepath.Dir(d)
+		}
+	}
 }
 
 // PushPlugin builds the plugin with the given version into dir and pushes it as ref through host h's daemon,
 // the way a user publishes it: make push PLUGIN_REF=ref DOCKER="docker -H <h>" VERSION=version.
 func (h *Host) PushPlugin(dir, ref, version string) error {
-	return h.PushPluginFrom(repoRoot(), dir, ref, version)
+	return h.PushPluginFrom(RepoRoot(), dir, ref, version)
 }
 
 // PushPluginFrom is PushPlugin with the plugin built from the source tree at root (another version of weavego).
@@ -75,7 +83,7 @@ func (h *Host) PushPluginFrom(root, dir, ref, version string) error {
 	args := []string{"make", "-C", root, "push", "PLUGIN_REF=" + ref, "VERSION=" + version,
 		"DOCKER=docker -H unix://" + h.DockerSock,
 		"BIN=" + filepath.Join(dir, "weavego"), "BUNDLE=" + filepath.Join(dir, "plugin")}
-	if _, err := run(5*time.Minute, args...); err != nil {
+	if _, err := Run(5*time.Minute, args...); err != nil {
 		return fmt.Errorf("%s: %w", h.Name, err)
 	}
 	return nil
@@ -87,10 +95,10 @@ func (h *Host) MakeInstall(dir, version string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
 		return err
 	}
-	args := []string{"make", "-C", repoRoot(), "install", "VERSION=" + version,
+	args := []string{"make", "-C", RepoRoot(), "install", "VERSION=" + version,
 		"DOCKER=docker -H unix://" + h.DockerSock, "BIN=" + filepath.Join(dir, "weavego"),
 		"BUNDLE=" + filepath.Join(dir, "plugin"), "BINDIR=" + filepath.Join(dir, "bin"), "STATE_DIR=" + filepath.Join(h.Dir, "plugin-state")}
-	_, err := run(5*time.Minute, args...)
+	_, err := Run(5*time.Minute, args...)
 	if id, ierr := h.PluginID(); ierr == nil {
 		_ = h.recordID(id)
 	}

@@ -4,57 +4,22 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // stubResolverAddr is where systemd-resolved listens on the hosts it runs on.
 const stubResolverAddr = "127.0.0.53:53"
-
-// serveOutsideNameIn serves outsideName over UDP at addr in the network namespace at nsPath, in this process,
-// and counts the queries it gets. Other names get NXDOMAIN.
-func serveOutsideNameIn(t *testing.T, nsPath, addr string) *atomic.Int64 {
-	t.Helper()
-	var pc net.PacketConn
-	if err := inNetns(nsPath, func() (err error) {
-		pc, err = net.ListenPacket("udp", addr)
-		return err
-	}); err != nil {
-		t.Fatalf("DNS server at %s in %s: %v", addr, nsPath, err)
-	}
-	var queries atomic.Int64
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		queries.Add(1)
-		m := new(dns.Msg)
-		m.SetReply(r)
-		switch {
-		case len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, outsideName):
-			m.Rcode = dns.RcodeNameError
-		case r.Question[0].Qtype == dns.TypeA:
-			rr, _ := dns.NewRR(outsideName + " 30 IN A " + outsideAddr)
-			m.Answer = append(m.Answer, rr)
-		}
-		_ = w.WriteMsg(m)
-	})}
-	go func() { _ = srv.ActivateAndServe() }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return &queries
-}
 
 // TestSystemdResolvedHost: a host whose resolv.conf names only systemd-resolved's stub (127.0.0.53) and no
 // DNS_UPSTREAM: containers still resolve outside names through dnsd, which forwards to the stub in the host's
 // network namespace.
 func TestSystemdResolvedHost(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 1)
+	c := NewCluster(t, ClusterOptions{Hosts: 1})
 	h := c.Host(0)
 	// The plugin reads RESOLV_CONF inside its rootfs; the state mount is where a test can put a file.
 	state := filepath.Join(h.Dir, "plugin-state")
@@ -68,7 +33,7 @@ func TestSystemdResolvedHost(t *testing.T) {
 	if _, err := h.Exec("ip", "link", "set", "lo", "up"); err != nil {
 		t.Fatal(err)
 	}
-	stub := serveOutsideNameIn(t, h.nsPath(), stubResolverAddr)
+	stub := ServeOutsideNameIn(t, h.NSPath(), stubResolverAddr)
 	if err := h.InstallPlugin(map[string]string{"RESOLV_CONF": "/var/lib/weavego/resolv-stub.conf"}); err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +44,14 @@ func TestSystemdResolvedHost(t *testing.T) {
 	}
 	h.RunContainer(t, "--name", "client", "--network", "net1", "--dns", v.Gateway, BusyboxImage, "sleep", "3600")
 	Eventually(t, time.Minute, func() error {
-		ips, err := nslookup(h, "client", outsideName)
+		ips, err := nslookup(h, "client", OutsideName)
 		if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
-			return fmt.Errorf("nslookup %s through dnsd at %s: %v, %v; want [%s]", outsideName, v.Gateway, ips, err, outsideAddr)
+			return fmt.Errorf("nslookup %s through dnsd at %s: %v, %v; want [%s]", OutsideName, v.Gateway, ips, err, outsideAddr)
 		}
 		return nil
 	})
 	if stub.Load() == 0 {
-		t.Errorf("%s was answered but the stub resolver at %s got no query", outsideName, stubResolverAddr)
+		t.Errorf("%s was answered but the stub resolver at %s got no query", OutsideName, stubResolverAddr)
 	}
 	t.Logf("outside name resolved through the host's stub resolver %s (%d queries)", stubResolverAddr, stub.Load())
 }

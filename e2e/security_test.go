@@ -9,7 +9,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,8 +19,6 @@ import (
 // and a fourth host, h4, that plays the stranger on the underlay.
 
 const (
-	// dnsServiceAddr is the plugin's default DNS_ADDR: every weavego network's own dnsd at one address.
-	dnsServiceAddr = "169.254.53.53"
 	// probePort is a TCP port a test listener opens on a host, to show that containers cannot reach host ports.
 	probePort = 17000
 	// gossipPort and vxlanPort are the plugin's defaults.
@@ -33,18 +30,16 @@ const (
 
 type security struct {
 	c              *Cluster
-	wc             *weaveCluster
 	h1, h2, h3, h4 *Host
 	gw1, gw2       string
 }
 
 func TestSecurity(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, 4)
-	startUpstreamDNS(t, c)
-	upstream := map[string]string{"DNS_UPSTREAM": fmt.Sprintf("%s:%d", UnderlayGateway, upstreamPort)}
+	// h4 is the stranger: it gets the plugin, with other keys, in the steps.
+	c := NewCluster(t, ClusterOptions{Hosts: 4, Mesh: 3, Env: upstreamDNSEnv(),
+		Underlay: func(c *Cluster) { startUpstreamDNS(t, c) }})
 	s := &security{c: c, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2), h4: c.Host(3)}
-	s.wc = meshHosts(t, c, c.Hosts()[:3], upstream)
 	s.h1.CreateNetwork(t, "net1", netArgs...)
 	s.h1.CreateNetwork(t, "net2", netArgs...)
 	s.h1.CreateNetwork(t, "inet", append([]string{"--internal"}, netArgs...)...)
@@ -116,14 +111,14 @@ func oneLineErr(err error) string { return strings.ReplaceAll(err.Error(), "\n",
 
 // strangerWithOtherKey: a host with a key of its own reaches the members but never becomes one.
 func (s *security) strangerWithOtherKey(t *testing.T) {
-	if err := s.h4.InstallPlugin(map[string]string{"PEERS": s.h1.IP.String(), "KEY": newClusterKey(t)}); err != nil {
+	if err := s.h4.InstallPlugin(map[string]string{"PEERS": s.h1.IP.String(), "KEY": NewClusterKey(t)}); err != nil {
 		t.Fatal(err)
 	}
 	defer removePlugin(s.h4)
 	// h4 retries its join with backoff; give it several rounds before concluding.
 	deadline := time.Now().Add(12 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, h := range s.wc.Hosts()[:3] {
+		for _, h := range s.c.Hosts()[:3] {
 			st, err := h.Status()
 			if err != nil {
 				t.Fatal(err)
@@ -168,7 +163,7 @@ func forgedDatagram() []byte {
 // sendUDP sends n copies of b to addr:port from a socket in h's namespace.
 func sendUDP(t *testing.T, h *Host, addr string, port, n int, b []byte) {
 	t.Helper()
-	if err := inNetns(h.nsPath(), func() error {
+	if err := inNetns(h.NSPath(), func() error {
 		conn, err := net.Dial("udp", net.JoinHostPort(addr, fmt.Sprint(port)))
 		if err != nil {
 			return err
@@ -203,11 +198,11 @@ func (s *security) forgedGossip(t *testing.T) {
 		return err
 	})
 	t.Logf("the forged datagram made the open host h4 create network %s", forgedNet)
-	for _, h := range s.wc.Hosts()[:3] {
+	for _, h := range s.c.Hosts()[:3] {
 		sendUDP(t, s.h4, h.IP.String(), gossipPort, 5, pkt)
 	}
 	time.Sleep(5 * time.Second) // more than the agent's reconcile period: an accepted entry would act by now
-	for _, h := range s.wc.Hosts()[:3] {
+	for _, h := range s.c.Hosts()[:3] {
 		if _, err := h.NetworkView(forgedNet); err == nil {
 			t.Errorf("%s created network %s from a forged gossip datagram", h.Name, forgedNet)
 		}
@@ -223,225 +218,16 @@ func (s *security) forgedGossip(t *testing.T) {
 	}
 }
 
-// vxlanDrops returns the count of VXLAN datagrams h's firewall dropped because they came from no member.
-func vxlanDrops(t *testing.T, h *Host) int {
-	t.Helper()
-	st, err := h.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Firewall.VXLANNonMember
-}
-
-// fromContainerDrops returns the count of packets from containers h's firewall dropped.
-func fromContainerDrops(t *testing.T, h *Host) int {
-	t.Helper()
-	st, err := h.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Firewall.FromContainer
-}
-
-// vxlanFromStranger: VXLAN datagrams from an address that is no member are dropped, and counted.
-func (s *security) vxlanFromStranger(t *testing.T) {
-	before := vxlanDrops(t, s.h1)
-	frame := make([]byte, 8+64) // VXLAN header (I flag, VNI 1) and a junk frame
-	frame[0] = 0x08
-	frame[6] = 1
-	sendUDP(t, s.h4, s.h1.IP.String(), vxlanPort, 10, frame)
-	Eventually(t, 10*time.Second, func() error {
-		if d := vxlanDrops(t, s.h1) - before; d < 10 {
-			return fmt.Errorf("h1 counted %d VXLAN datagrams from the stranger h4 as dropped; want 10", d)
-		}
-		return nil
-	})
-	t.Logf("h1 dropped the 10 VXLAN datagrams from h4 (counter went from %d)", before)
-}
-
-// vxlanFromLocalUser: a local user other than root sends VXLAN datagrams to another member from the host's own
-// address, which the member's allowlist would accept; the host's output chain drops and counts them.
-func (s *security) vxlanFromLocalUser(t *testing.T) {
-	before := vxlanDrops(t, s.h1)
-	// Each write fails with "Operation not permitted": the drop is in the output path.
-	script := fmt.Sprintf("for i in 1 2 3; do echo frame > /dev/udp/%s/%d; done 2>/dev/null; true", s.h2.IP, vxlanPort)
-	if out, err := s.h1.Exec("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-c", script); err != nil {
-		t.Fatalf("send as nobody: %v %s", err, out)
-	}
-	Eventually(t, 10*time.Second, func() error {
-		if d := vxlanDrops(t, s.h1) - before; d < 3 {
-			return fmt.Errorf("h1 counted %d of nobody's 3 VXLAN datagrams to h2 as dropped", d)
-		}
-		return nil
-	})
-	t.Logf("h1 dropped nobody's VXLAN datagrams to h2 (counter went from %d)", before)
-}
-
-// hostListener accepts TCP connections on probePort in h's namespace and counts them.
-func hostListener(t *testing.T, h *Host) *atomic.Int64 {
-	t.Helper()
-	var l net.Listener
-	if err := inNetns(h.nsPath(), func() (err error) {
-		l, err = net.Listen("tcp", fmt.Sprintf(":%d", probePort))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	var n atomic.Int64
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			conn.Close()
-		}
-	}()
-	return &n
-}
-
-// connects reports whether container ctr on h opens a TCP connection to addr:port within 3 s.
-func connects(h *Host, ctr, addr string, port int) bool {
-	_, err := execIn(h, ctr, "timeout", "5", "nc", "-w", "3", addr, fmt.Sprint(port))
-	return err == nil
-}
-
-// hostPorts: containers on a weavego network, --internal or not, reach no port of their host on their gateway
-// but DNS; through their egress (docker_gwbridge) they reach the host as any Docker container does, but not
-// its gossip port. The gateway is in the network's own namespace, not the host's, so the gateway cases hold by
-// construction (the host's listener is not on that path at all); they stay to show it.
-func (s *security) hostPorts(t *testing.T) {
-	accepted := hostListener(t, s.h1)
-	if out, err := s.h1.Exec("busybox", "timeout", "5", "busybox", "nc", "-w", "3", s.h1.IP.String(), fmt.Sprint(probePort)); err != nil {
-		t.Fatalf("the host itself cannot reach its test listener at %s:%d: %v %s", s.h1.IP, probePort, err, out)
-	}
-	hostSide := accepted.Load()
-	s.h1.RunContainer(t, "--name", "port-prober", "--network", "net1", BusyboxImage, "sleep", "3600")
-	s.h1.RunContainer(t, "--name", "port-prober-int", "--network", "inet", BusyboxImage, "sleep", "3600")
-	gwInt := s.gateway(t, "inet")
-	cases := []struct {
-		ctr, addr string
-		port      int
-	}{
-		{"port-prober", s.gw1, probePort},
-		{"port-prober", s.gw1, gossipPort},
-		{"port-prober", s.gw1, 6782},
-		{"port-prober", s.h1.IP.String(), gossipPort},
-		{"port-prober", s.h2.IP.String(), gossipPort},
-		{"port-prober-int", gwInt, probePort},
-		{"port-prober-int", s.h1.IP.String(), probePort},
-		{"port-prober-int", gwInt, gossipPort},
-	}
-	for _, c := range cases {
-		if connects(s.h1, c.ctr, c.addr, c.port) {
-			t.Errorf("container %s connected to %s:%d on its host", c.ctr, c.addr, c.port)
-		}
-	}
-	if n := accepted.Load() - hostSide; n != 0 {
-		t.Errorf("the host's listener on port %d accepted %d connections from containers", probePort, n)
-	}
-	// Through the egress NAT a container's VXLAN datagram to another member would carry its host's (a member's)
-	// address and pass the allowlist there: the host drops it on the way out, and counts it.
-	s.h1.MustDocker(t, "cp", buildUDPEcho(t), "port-prober:/udpecho")
-	before := fromContainerDrops(t, s.h1)
-	for range 2 { // each send tries three times, and gets no answer
-		if out, err := execIn(s.h1, "port-prober", "/udpecho", "send", fmt.Sprintf("%s:%d", s.h2.IP, vxlanPort), "frame"); err == nil {
-			t.Errorf("a container's datagram to h2's VXLAN port was answered: %s", out)
-		}
-	}
-	if d := fromContainerDrops(t, s.h1) - before; d < 6 {
-		t.Errorf("h1 counted %d of the 6 VXLAN datagrams its container sent to h2 as dropped", d)
-	}
-	// DNS at the gateway is what containers may use.
-	Eventually(t, 30*time.Second, func() error {
-		ips, err := nslookupAt(s.h1, "port-prober", outsideName, s.gw1)
-		if err != nil || !slices.Equal(ips, []string{outsideAddr}) {
-			return fmt.Errorf("%s at %s from a container: %v, %v; want [%s]", outsideName, s.gw1, ips, err, outsideAddr)
-		}
-		return nil
-	})
-	t.Logf("%d host ports refused to containers on net1 and the --internal inet; DNS at %s answers", len(cases), s.gw1)
-}
-
-// nslookupAt runs busybox nslookup name [server] in ctr and returns the addresses of the answer; an answer with
-// no address (NXDOMAIN) is not an error.
-func nslookupAt(h *Host, ctr, name, server string) ([]string, error) {
-	cmd := []string{"nslookup", name}
-	if server != "" {
-		cmd = append(cmd, server)
-	}
-	out, err := execIn(h, ctr, cmd...)
-	if err != nil && !strings.Contains(out+err.Error(), "NXDOMAIN") && !strings.Contains(out+err.Error(), "can't find") {
-		return nil, fmt.Errorf("nslookup %s %s in %s on %s: %w", name, server, ctr, h.Name, err)
-	}
-	var ips []string
-	answers := false
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 && f[0] == "Name:" {
-			answers = true
-		}
-		if answers && len(f) == 2 && f[0] == "Address:" && net.ParseIP(f[1]).To4() != nil {
-			ips = append(ips, f[1])
-		}
-	}
-	slices.Sort(ips)
-	return ips, nil
-}
-
-// asNobody runs the weavego command on h as user nobody.
-func asNobody(h *Host, args ...string) (string, error) {
-	cmd := append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", weavegoBin(),
-		"--socket", h.ControlSocket()}, args...)
-	return h.Exec(cmd...)
-}
-
-// localUser: an unprivileged user on a host can neither read nor change the cluster through the plugin, and
-// root can remove only members that exist.
-func (s *security) localUser(t *testing.T) {
-	if out, err := asNobody(s.h1, "version"); err != nil {
-		t.Fatalf("nobody cannot run the weavego command at all (test setup): %v %s", err, out)
-	}
-	victim := s.wc.Peer[s.h3]
-	for _, args := range [][]string{{"rmpeer", victim}, {"status"}, {"token"}} {
-		out, err := asNobody(s.h1, args...)
-		if err == nil {
-			t.Errorf("weavego %s as nobody on h1 succeeded: %s", strings.Join(args, " "), out)
-			continue
-		}
-		t.Logf("weavego %s as nobody: %s", strings.Join(args, " "), strings.TrimSpace(lastLine(out+oneLineErr(err))))
-	}
-	st, err := s.h1.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.peerState(s.h3.IP.String()) != "alive" {
-		t.Errorf("h3 is no longer an alive member after nobody's rmpeer")
-	}
-	out, err := s.h1.WeavegoCLI("rmpeer", "no-such-host")
-	if err == nil {
-		t.Errorf("rmpeer of a host that never was a member succeeded: %s", out)
-	}
-	t.Logf("root's rmpeer no-such-host: %s", strings.TrimSpace(lastLine(out+oneLineErr(err))))
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
 // dnsScope: a container resolves the names of its own networks, on every host, and no others; an alias that
 // looks like an outside name never shadows it; one DNS address serves every network.
 func (s *security) dnsScope(t *testing.T) {
 	s.h2.RunContainer(t, "--name", "secret", "--network", "net2", HTTPImage)
 	s.h2.RunContainer(t, "--name", "shared", "--network", "net1", "--network-alias", "aliasok",
-		"--network-alias", strings.TrimSuffix(outsideName, "."), HTTPImage)
+		"--network-alias", strings.TrimSuffix(OutsideName, "."), HTTPImage)
 	s.h2.MustDocker(t, "network", "connect", "net2", "shared") // on both networks: both Joins must succeed
 	s.h3.RunContainer(t, "--name", "client1", "--network", "net1", "--dns", s.gw1, BusyboxImage, "sleep", "3600")
 	s.h3.RunContainer(t, "--name", "client2", "--network", "net2", "--dns", s.gw2, BusyboxImage, "sleep", "3600")
-	s.h3.RunContainer(t, "--name", "client3", "--network", "net1", "--dns", dnsServiceAddr, BusyboxImage, "sleep", "3600")
+	s.h3.RunContainer(t, "--name", "client3", "--network", "net1", "--dns", DNSServiceAddr, BusyboxImage, "sleep", "3600")
 	secret, err1 := s.h2.ContainerIP("secret", "net2")
 	shared1, err2 := s.h2.ContainerIP("shared", "net1")
 	shared2, err3 := s.h2.ContainerIP("shared", "net2")
@@ -468,7 +254,7 @@ func (s *security) dnsScope(t *testing.T) {
 	Eventually(t, time.Minute, want("client1", "aliasok", shared1))
 	Eventually(t, time.Minute, want("client2", "shared", shared2))
 	Eventually(t, time.Minute, want("client3", "aliasok", shared1))
-	Eventually(t, time.Minute, want("client1", outsideName, outsideAddr))
+	Eventually(t, time.Minute, want("client1", OutsideName, outsideAddr))
 	for _, c := range []struct {
 		ctr, name string
 		ips       []string
@@ -477,29 +263,29 @@ func (s *security) dnsScope(t *testing.T) {
 		{"client1", "secret.weavego.local", nil},
 		{"client3", "secret", nil},
 		{"client1", "shared", []string{shared1}},
-		{"client3", outsideName, []string{outsideAddr}},
+		{"client3", OutsideName, []string{outsideAddr}},
 	} {
 		if err := want(c.ctr, c.name, c.ips...)(); err != nil {
 			t.Error(err)
 		}
 	}
 	t.Logf("net1 clients do not resolve secret (net2 only, %s); the alias %s answers from upstream (%s); "+
-		"%s serves net1 at %s", secret, outsideName, outsideAddr, "client3", dnsServiceAddr)
+		"%s serves net1 at %s", secret, OutsideName, outsideAddr, "client3", DNSServiceAddr)
 }
 
 // dnsOutside: dnsd answers nobody outside the container networks, at the gateway nor at the service address,
 // even when a route leads there.
 func (s *security) dnsOutside(t *testing.T) {
-	for _, dst := range []string{s.gw1, dnsServiceAddr} {
+	for _, dst := range []string{s.gw1, DNSServiceAddr} {
 		if _, err := s.c.UnderlayExec("ip", "route", "add", dst+"/32", "via", s.h1.IP.String()); err != nil {
 			t.Fatal(err)
 		}
 		defer func() { _, _ = s.c.UnderlayExec("ip", "route", "del", dst+"/32") }()
 	}
-	for _, dst := range []string{s.gw1, dnsServiceAddr} {
-		for _, name := range []string{"shared", outsideName, "1.0.99.10.in-addr.arpa"} {
+	for _, dst := range []string{s.gw1, DNSServiceAddr} {
+		for _, name := range []string{"shared", OutsideName, "1.0.99.10.in-addr.arpa"} {
 			var r *dns.Msg
-			err := inNetns(netnsDir+"/"+s.c.UnderlayNS, func() error {
+			err := inNetns(NetnsDir+"/"+s.c.UnderlayNS, func() error {
 				q := new(dns.Msg)
 				q.SetQuestion(dns.Fqdn(name), dns.TypeA)
 				cl := &dns.Client{Timeout: 2 * time.Second}

@@ -19,9 +19,11 @@ import (
 // parent of its containers, and therefore the command lines of its daemons and shims. The sweep finds leftovers by
 // that prefix alone, so it also works after the test process was killed.
 const (
-	prefix   = "wge2e-"
-	tmpRoot  = "/tmp"
-	netnsDir = "/var/run/netns"
+	// Prefix starts the name of everything a run creates.
+	Prefix  = "wge2e-"
+	tmpRoot = "/tmp"
+	// NetnsDir holds the named network namespaces (ip netns).
+	NetnsDir = "/var/run/netns"
 	cgRoot   = "/sys/fs/cgroup"
 	// pluginIDsFile, in a host directory, lists the ids of plugins created on that host.
 	pluginIDsFile = "plugin-ids"
@@ -30,11 +32,11 @@ const (
 )
 
 var (
-	runIDPattern    = regexp.MustCompile(prefix + `([0-9a-f]{4})\b`)
+	runIDPattern    = regexp.MustCompile(Prefix + `([0-9a-f]{4})\b`)
 	pluginIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
 
-func runDir(id string) string { return filepath.Join(tmpRoot, prefix+id) }
+func runDir(id string) string { return filepath.Join(tmpRoot, Prefix+id) }
 
 // writeOwner records the current process as the owner of run id, so that sweeps by other test processes leave
 // the run alone while it is alive.
@@ -86,14 +88,14 @@ func knownRuns() []string {
 			seen[m[1]] = true
 		}
 	}
-	for _, g := range []string{tmpRoot + "/" + prefix + "*", netnsDir + "/" + prefix + "*", cgRoot + "/*/" + prefix + "*"} {
+	for _, g := range []string{tmpRoot + "/" + Prefix + "*", NetnsDir + "/" + Prefix + "*", cgRoot + "/*/" + Prefix + "*"} {
 		matches, _ := filepath.Glob(g)
 		add(strings.Join(matches, " "))
 	}
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		add(string(b))
 	}
-	for _, pid := range pids() {
+	for _, pid := range PIDs() {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		add(strings.ReplaceAll(string(b), "\x00", " "))
 	}
@@ -147,11 +149,11 @@ func sweepOwned(grace time.Duration) error {
 // sweepRun removes everything of run id: processes (SIGTERM, then SIGKILL after grace), mounts under its
 // directory, cgroups, namespaces and the directory. It returns a description of what it found.
 func sweepRun(id string, grace time.Duration) ([]string, error) {
-	tag := prefix + id
+	tag := Prefix + id
 	var found []string
 	var errs []error
 
-	namespaces, _ := filepath.Glob(netnsDir + "/" + tag + "-*")
+	namespaces, _ := filepath.Glob(NetnsDir + "/" + tag + "-*")
 	nsInodes := map[uint64]bool{}
 	for _, ns := range namespaces {
 		var st syscall.Stat_t
@@ -178,7 +180,7 @@ func sweepRun(id string, grace time.Duration) ([]string, error) {
 	}
 	for _, ns := range namespaces {
 		found = append(found, "namespace "+filepath.Base(ns))
-		if _, err := run(30*time.Second, "ip", "netns", "delete", filepath.Base(ns)); err != nil {
+		if _, err := Run(30*time.Second, "ip", "netns", "delete", filepath.Base(ns)); err != nil {
 			// A namespace whose file is still a mount point after its processes died: unmount and remove.
 			_ = syscall.Unmount(ns, syscall.MNT_DETACH)
 			if rerr := os.Remove(ns); rerr != nil && !os.IsNotExist(rerr) {

@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-func pids() []int {
+// PIDs lists every process on the machine but this one.
+func PIDs() []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range entries {
@@ -28,7 +29,7 @@ func pids() []int {
 // plugin, docker-proxy and test servers live in its namespaces, containers live in its cgroups.
 func runProcesses(tag string, nsInodes map[uint64]bool) []int {
 	var out []int
-	for _, pid := range pids() {
+	for _, pid := range PIDs() {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		cgroup, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		var st syscall.Stat_t
@@ -44,9 +45,9 @@ func runProcesses(tag string, nsInodes map[uint64]bool) []int {
 // line names the host's directory), processes in its namespace (the plugin) and in its cgroups (containers).
 func (h *Host) leftoverProcesses() []int {
 	var ns syscall.Stat_t
-	haveNS := syscall.Stat(h.nsPath(), &ns) == nil
+	haveNS := syscall.Stat(h.NSPath(), &ns) == nil
 	var out []int
-	for _, pid := range pids() {
+	for _, pid := range PIDs() {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		cgroup, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		var st syscall.Stat_t

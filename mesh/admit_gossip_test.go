@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 // runAdmitNode runs a Mesh with validators on loopback until the test ends.
 func runAdmitNode(t *testing.T, name string, validators map[string]func(Entry) error, peers ...string) *Mesh {
 	t.Helper()
-	m, err := New(Config{Name: name, BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: []byte{127, 0, 0, 1},
+	m, err := New(Config{Name: name, BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1}),
 		Peers: peers, Logger: slog.New(slog.DiscardHandler), PushPullInterval: 200 * time.Millisecond,
 		Validators: validators})
 	if err != nil {

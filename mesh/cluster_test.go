@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"reflect"
 	"sync"
@@ -31,7 +32,7 @@ func startNode(t *testing.T, o nodeOpts) *testNode {
 	t.Helper()
 	rec := newRecorder()
 	m, err := New(Config{
-		Name: o.name, BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: []byte{127, 0, 0, 1},
+		Name: o.name, BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1}),
 		Peers: o.peers, Keys: o.keys, KeyRollout: o.rollout, Logger: slog.New(rec), PushPullInterval: o.pushPull,
 	})
 	if err != nil {
@@ -199,13 +200,13 @@ func testFailureAndLeave(t *testing.T, nodes []*testNode) {
 	}
 	got := rest[0].Peers()
 	for i := range got {
-		if !got[i].Addr.Equal([]byte{127, 0, 0, 1}) || got[i].Port == 0 {
+		if got[i].Addr != netip.AddrFrom4([4]byte{127, 0, 0, 1}) || got[i].Port == 0 {
 			t.Errorf("peer %s has address %s:%d", got[i].Name, got[i].Addr, got[i].Port)
 		}
 		if gone := got[i].State != StateAlive; gone == got[i].Since.IsZero() {
 			t.Errorf("peer %s is %s with Since %v", got[i].Name, got[i].State, got[i].Since)
 		}
-		got[i].Addr, got[i].Port, got[i].Since = nil, 0, time.Time{}
+		got[i].Addr, got[i].Port, got[i].Since = netip.Addr{}, 0, time.Time{}
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Peers() on n0 =\n%+v\nwant\n%+v", got, want)

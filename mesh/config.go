@@ -6,7 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"math"
-	"net"
+	"net/netip"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -58,9 +58,9 @@ type Config struct {
 	// Use -1 to let the kernel choose a free port (tests).
 	BindPort int
 	// AdvertiseAddr is this host's underlay IP as other peers must reach
-	// it. The caller resolves the default; nil lets memberlist pick the
+	// it. The caller resolves the default; the zero Addr lets memberlist pick the
 	// first private address of the host.
-	AdvertiseAddr net.IP
+	AdvertiseAddr netip.Addr
 	// Peers lists "host[:port]" addresses to join; the port defaults to
 	// DefaultPort. Listing this host itself is harmless.
 	Peers []string
@@ -119,7 +119,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BindAddr == "" {
 		c.BindAddr = "0.0.0.0"
-		if c.AdvertiseAddr != nil {
+		if c.AdvertiseAddr.IsValid() {
 			c.BindAddr = c.AdvertiseAddr.String()
 		}
 	}
@@ -179,7 +179,7 @@ func (c Config) memberlistConfig(d *delegate, logw *logBridge, ring *memberlist.
 	mc.BindAddr = c.BindAddr
 	mc.BindPort = max(c.BindPort, 0)
 	mc.AdvertisePort = mc.BindPort
-	if c.AdvertiseAddr != nil {
+	if c.AdvertiseAddr.IsValid() {
 		mc.AdvertiseAddr = c.AdvertiseAddr.String()
 	}
 	mc.Label = gossipLabel

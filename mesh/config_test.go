@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -64,7 +65,7 @@ func TestConfigValidate(t *testing.T) {
 	if c.BindAddr != "0.0.0.0" {
 		t.Errorf("default bind address %s without an advertise address", c.BindAddr)
 	}
-	if c := (Config{Name: "a", AdvertiseAddr: []byte{10, 0, 0, 1}}).withDefaults(); c.BindAddr != "10.0.0.1" {
+	if c := (Config{Name: "a", AdvertiseAddr: netip.AddrFrom4([4]byte{10, 0, 0, 1})}).withDefaults(); c.BindAddr != "10.0.0.1" {
 		t.Errorf("bind address %s, want the advertise address", c.BindAddr)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // delegate adapts a Mesh to memberlist's callbacks. memberlist calls it
@@ -74,7 +75,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 
 // NotifyJoin records a peer that joined, this peer included.
 func (d *delegate) NotifyJoin(n *memberlist.Node) {
-	d.m.peers.join(n.Name, n.Addr, int(n.Port))
+	d.m.peers.join(n.Name, ipconv.Addr(n.Addr), int(n.Port))
 	d.m.log.Debug("peer joined", "peer", n.Name, "addr", n.Address())
 	d.m.subs.notify()
 }
@@ -91,7 +92,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 
 // NotifyUpdate records a peer whose address changed.
 func (d *delegate) NotifyUpdate(n *memberlist.Node) {
-	d.m.peers.join(n.Name, n.Addr, int(n.Port))
+	d.m.peers.join(n.Name, ipconv.Addr(n.Addr), int(n.Port))
 	d.m.log.Debug("peer updated", "peer", n.Name, "addr", n.Address())
 	d.m.subs.notify()
 }

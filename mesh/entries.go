@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // Set writes value under (kind, key), owned by this peer, with a version
@@ -136,7 +137,7 @@ func (m *Mesh) otherMembers() []memberlist.Node {
 	var out []memberlist.Node
 	for _, p := range m.peers.list(time.Now()) {
 		if !p.Local && (p.State == StateAlive || p.State == StateSuspect) {
-			out = append(out, memberlist.Node{Name: p.Name, Addr: p.Addr, Port: uint16(p.Port)})
+			out = append(out, memberlist.Node{Name: p.Name, Addr: ipconv.IP(p.Addr), Port: uint16(p.Port)})
 		}
 	}
 	return out

@@ -2,7 +2,7 @@ package mesh
 
 import (
 	"cmp"
-	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -21,7 +21,7 @@ type Peer struct {
 	// Name is the peer's stable name (its Config.Name).
 	Name string
 	// Addr is the peer's underlay (advertise) address.
-	Addr net.IP
+	Addr netip.Addr
 	// Port is the peer's gossip port.
 	Port int
 	// State is StateAlive, StateSuspect, StateDead or StateLeft.
@@ -69,11 +69,11 @@ func newPeerTable(local string, suspectFor time.Duration) *peerTable {
 }
 
 // join records that a peer is (again) a live member.
-func (t *peerTable) join(name string, addr net.IP, port int) {
+func (t *peerTable) join(name string, addr netip.Addr, port int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.peers[name] = &peerRecord{peer: Peer{
-		Name: name, Addr: slices.Clone(addr), Port: port,
+		Name: name, Addr: addr, Port: port,
 		State: StateAlive, Local: name == t.local,
 	}}
 }
@@ -175,7 +175,6 @@ func (t *peerTable) list(now time.Time) []Peer {
 	out := make([]Peer, 0, len(t.peers))
 	for _, r := range t.peers {
 		p := r.peer
-		p.Addr = slices.Clone(p.Addr)
 		if p.State == StateAlive && !r.suspectAt.IsZero() && now.Sub(r.suspectAt) < t.suspectFor {
 			p.State, p.Since = StateSuspect, r.suspectAt
 		}
@@ -211,11 +210,11 @@ func (t *peerTable) members() int {
 }
 
 // hasAddr reports whether a live member gossips on ip:port.
-func (t *peerTable) hasAddr(ip net.IP, port int) bool {
+func (t *peerTable) hasAddr(ip netip.Addr, port int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, r := range t.peers {
-		if r.goneAt.IsZero() && r.peer.Port == port && r.peer.Addr.Equal(ip) {
+		if r.goneAt.IsZero() && r.peer.Port == port && r.peer.Addr == ip {
 			return true
 		}
 	}

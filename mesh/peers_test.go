@@ -2,14 +2,14 @@ package mesh
 
 import (
 	"fmt"
-	"net"
+	"net/netip"
 	"testing"
 	"time"
 )
 
 func TestPeerTableStates(t *testing.T) {
 	t0 := time.Now()
-	ip := net.ParseIP("10.0.0.2")
+	ip := netip.MustParseAddr("10.0.0.2")
 	tests := []struct {
 		name  string
 		steps func(pt *peerTable)
@@ -47,8 +47,8 @@ func TestPeerTableStates(t *testing.T) {
 func TestPeerTableForget(t *testing.T) {
 	t0 := time.Now()
 	pt := newPeerTable("a", time.Minute)
-	pt.join("a", net.IPv4(10, 0, 0, 1), 6783)
-	pt.join("b", net.IPv4(10, 0, 0, 2), 6783)
+	pt.join("a", netip.AddrFrom4([4]byte{10, 0, 0, 1}), 6783)
+	pt.join("b", netip.AddrFrom4([4]byte{10, 0, 0, 2}), 6783)
 	pt.gone("b", t0)
 	if pt.members() != 1 || pt.member("b") || !pt.member("a") {
 		t.Fatalf("members = %d, b member = %v", pt.members(), pt.member("b"))
@@ -89,7 +89,7 @@ func TestPeerTableForgetBound(t *testing.T) {
 	t0 := time.Now()
 	for i := range maxGonePeers + 10 {
 		name := fmt.Sprintf("p%04d", i)
-		pt.join(name, net.IPv4(10, 0, 0, 1), 6783)
+		pt.join(name, netip.AddrFrom4([4]byte{10, 0, 0, 1}), 6783)
 		pt.gone(name, t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	got := pt.forget(t0.Add(time.Minute), time.Hour)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // Join backoff: a missing peer is retried after joinRetryMin, doubling up
@@ -114,7 +116,7 @@ func (m *Mesh) isMember(ctx context.Context, addr string) bool {
 		return false
 	}
 	for _, ip := range ips {
-		if m.peers.hasAddr(ip.IP, port) {
+		if m.peers.hasAddr(ipconv.Addr(ip.IP), port) {
 			return true
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/weavego/weavego/internal/ipconv"
 	"github.com/weavego/weavego/internal/settings"
 	"github.com/weavego/weavego/mesh"
 )
@@ -85,7 +84,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	}
 	p.sec = securityStatus(set, plan, vtep)
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
-		AdvertiseAddr: ipconv.IP(vtep), Peers: p.startPeers(), Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
+		AdvertiseAddr: vtep, Peers: p.startPeers(), Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
 		Logger: p.log, Validators: entryValidators(), TombstoneTTL: set.TombstoneTTL})
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)

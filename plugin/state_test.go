@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestRestoreMeshLeavesOutStaleNetworks(t *testing.T) {
 			}
 			accept := func(mesh.Entry) error { return nil }
 			m, err := mesh.New(mesh.Config{Name: "self", BindAddr: "127.0.0.1", BindPort: -1,
-				AdvertiseAddr: []byte{127, 0, 0, 1}, Logger: slog.New(slog.DiscardHandler), TombstoneTTL: ttl,
+				AdvertiseAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1}), Logger: slog.New(slog.DiscardHandler), TombstoneTTL: ttl,
 				Validators: map[string]func(mesh.Entry) error{reconcile.KindNetwork: accept, reconcile.KindEndpoint: accept}})
 			if err != nil {
 				t.Fatal(err)

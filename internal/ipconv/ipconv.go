@@ -1,7 +1,7 @@
-// Package ipconv converts weavego's net/netip values to the net.IP forms
-// that datapath, dnsd and mesh still take in their APIs (netlink and
-// miekg/dns need them underneath). It is the one place such conversions
-// are written; it goes away when those packages take netip.
+// Package ipconv converts between weavego's net/netip values and the net.IP
+// forms of the libraries underneath: netlink, memberlist and miekg/dns.
+// weavego's own APIs take netip; the packages that call those libraries
+// convert with these functions at the call, and nowhere else.
 package ipconv
 
 import (
@@ -24,4 +24,31 @@ func IPNet(p netip.Prefix) *net.IPNet {
 		return nil
 	}
 	return &net.IPNet{IP: IP(p.Addr()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// Addr returns ip as a netip.Addr, an IPv4-mapped IPv6 form as plain IPv4,
+// or the zero Addr for a nil or malformed ip.
+func Addr(ip net.IP) netip.Addr {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// Prefix returns n as a netip.Prefix, its address as given (not masked), or
+// the zero Prefix for a nil or malformed n.
+func Prefix(n *net.IPNet) netip.Prefix {
+	if n == nil {
+		return netip.Prefix{}
+	}
+	a := Addr(n.IP)
+	ones, bits := n.Mask.Size()
+	if a.Is4() && bits == 128 { // an IPv4 address with a mask of IPv6 length
+		ones -= 96
+	}
+	if !a.IsValid() || bits == 0 || ones < 0 || ones > a.BitLen() {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(a, ones)
 }

@@ -61,8 +61,8 @@ func (a *Agent) memberAddrs() []netip.Addr {
 		if p.State != mesh.StateAlive && p.State != mesh.StateSuspect {
 			continue
 		}
-		if addr, ok := netip.AddrFromSlice(p.Addr); ok {
-			out = append(out, addr.Unmap())
+		if p.Addr.IsValid() {
+			out = append(out, p.Addr)
 		}
 	}
 	return out

@@ -8,7 +8,6 @@ import (
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/internal/dockerapi"
-	"github.com/weavego/weavego/internal/ipconv"
 	"github.com/weavego/weavego/internal/netrules"
 )
 
@@ -71,7 +70,7 @@ func (a *Agent) feedDNS() {
 		}
 		cid, _, _ := strings.Cut(e.Key, "/")
 		for _, name := range rec.Names {
-			records = append(records, dnsd.Record{Name: name, IP: ipconv.IP(rec.IP), Network: rec.Network,
+			records = append(records, dnsd.Record{Name: name, IP: rec.IP, Network: rec.Network,
 				VNI: rec.VNI, Container: cid})
 		}
 	}

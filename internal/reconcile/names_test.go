@@ -40,11 +40,11 @@ func TestFeedDNS(t *testing.T) {
 	a.feedDNS()
 
 	want := []dnsd.Record{
-		{Name: "web", IP: netip.MustParseAddr("10.32.1.2").AsSlice(), Network: "net2", VNI: 7, Container: "cid2"},
-		{Name: "www", IP: netip.MustParseAddr("10.32.1.2").AsSlice(), Network: "net2", VNI: 7, Container: "cid2"},
+		{Name: "web", IP: netip.MustParseAddr("10.32.1.2"), Network: "net2", VNI: 7, Container: "cid2"},
+		{Name: "www", IP: netip.MustParseAddr("10.32.1.2"), Network: "net2", VNI: 7, Container: "cid2"},
 	}
 	if len(dns.records) != 2 || dns.records[0].Container != "cid2" || dns.records[1].VNI != 7 ||
-		!dns.records[0].IP.Equal(want[0].IP) || dns.records[1].Name != "www" {
+		dns.records[0].IP != want[0].IP || dns.records[1].Name != "www" {
 		t.Errorf("records %+v, want %+v", dns.records, want)
 	}
 	// Only the joined endpoint is a member, under its sandbox.

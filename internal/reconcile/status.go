@@ -51,7 +51,7 @@ func (a *Agent) Status() Status {
 	}
 	for _, p := range a.rep.Peers() {
 		addr := ""
-		if p.Addr != nil {
+		if p.Addr.IsValid() {
 			addr = p.Addr.String()
 		}
 		st.Peers = append(st.Peers, PeerStatus{Name: p.Name, Addr: addr, State: p.State, Local: p.Local, Endpoints: perPeer[p.Name],

@@ -14,8 +14,8 @@ const maxWarned = 1024
 func (a *Agent) peerAddrs() map[string]netip.Addr {
 	out := map[string]netip.Addr{}
 	for _, p := range a.rep.Peers() {
-		if addr, ok := netip.AddrFromSlice(p.Addr); ok {
-			out[p.Name] = addr.Unmap()
+		if p.Addr.IsValid() {
+			out[p.Name] = p.Addr
 		}
 	}
 	return out

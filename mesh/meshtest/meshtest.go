@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/weavego/weavego/internal/ipconv"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -231,7 +230,7 @@ func (n *Net) peersOf(self string) []mesh.Peer {
 	defer n.mu.Unlock()
 	out := make([]mesh.Peer, 0, len(n.peers))
 	for name, p := range n.peers {
-		mp := mesh.Peer{Name: name, Addr: ipconv.IP(p.addr), State: mesh.StateAlive, Local: name == self}
+		mp := mesh.Peer{Name: name, Addr: p.addr, State: mesh.StateAlive, Local: name == self}
 		switch {
 		case name == self:
 		case n.down[name] || n.cut[pair(self, name)]:

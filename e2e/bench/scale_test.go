@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"bufio"
@@ -14,10 +14,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // Scale on one network: real containers on the 3 hosts as far as this machine allows, and the rest of
-// benchScaleSizes as endpoints of a fake peer (bench_fakepeer_test.go) that the real hosts put in their real
+// benchScaleSizes as endpoints of a fake peer (fakepeer_test.go) that the real hosts put in their real
 // FDB and neighbour tables.
 const (
 	benchScaleNet     = "benchscale"
@@ -41,7 +43,7 @@ func benchScaleReal() int {
 }
 
 // benchFakePeerAddr is the fake peer's address on the underlay.
-var benchFakePeerAddr = addrAt(UnderlayPrefix, 50)
+var benchFakePeerAddr = e2e.AddrAt(e2e.UnderlayPrefix, 50)
 
 func (b *bench) measureScale(t *testing.T) {
 	if b.weaveNS[2] == "" {
@@ -110,7 +112,7 @@ func (b *bench) scaleContainers(t *testing.T, n int) int {
 		wg.Go(func() {
 			var ids []string
 			for k := 0; k < want; k++ {
-				id, err := h.Docker("run", "-d", "--network", benchScaleNet, BusyboxImage, "sleep", "1d")
+				id, err := h.Docker("run", "-d", "--network", benchScaleNet, e2e.BusyboxImage, "sleep", "1d")
 				if err != nil {
 					t.Errorf("bench: scale container %d on %s: %v", k, h.Name, err)
 					break
@@ -204,7 +206,7 @@ func (b *bench) scaleReachable(t *testing.T, path string, probers map[int]string
 		ps = append(ps, b.startProber(t, ns, ip, fmt.Sprintf("scale%d-%s", i, ip)))
 	}
 	t0 := time.Now()
-	id, err := h1.Docker("run", "-d", "--network", benchScaleNet, "--ip", ip, BusyboxImage, "sleep", "1d")
+	id, err := h1.Docker("run", "-d", "--network", benchScaleNet, "--ip", ip, e2e.BusyboxImage, "sleep", "1d")
 	if err != nil {
 		t.Errorf("bench: %v", err)
 		return
@@ -268,21 +270,21 @@ func (b *bench) startFakePeer(t *testing.T) *benchPeerProc {
 	ns := b.nsName("fakepeer")
 	ul := b.c.UnderlayNS
 	benchMust(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() { _, _ = run(30*time.Second, "ip", "netns", "delete", ns) })
+	t.Cleanup(func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", ns) })
 	benchMust(t, "ip", "-n", ul, "link", "add", "name", "fakepeer", "type", "veth", "peer", "name", "eth0", "netns", ns)
-	t.Cleanup(func() { _, _ = run(30*time.Second, "ip", "-n", ul, "link", "delete", "fakepeer") })
+	t.Cleanup(func() { _, _ = e2e.Run(30*time.Second, "ip", "-n", ul, "link", "delete", "fakepeer") })
 	benchMust(t, "ip", "-n", ul, "link", "set", "fakepeer", "master", "br0", "up")
-	benchMust(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("%s/%d", benchFakePeerAddr, UnderlayPrefix.Bits()), "dev", "eth0")
+	benchMust(t, "ip", "-n", ns, "addr", "add", fmt.Sprintf("%s/%d", benchFakePeerAddr, e2e.UnderlayPrefix.Bits()), "dev", "eth0")
 	benchMust(t, "ip", "-n", ns, "link", "set", "eth0", "up")
 	benchMust(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	var peers []string
 	for _, h := range b.c.Hosts() {
 		peers = append(peers, h.IP.String())
 	}
-	args := benchToolCmd(netnsDir+"/"+ns, "fakepeer", "benchpeer", benchFakePeerAddr.String(), b.key, benchScaleNet,
+	args := benchToolCmd(e2e.NetnsDir+"/"+ns, "fakepeer", "benchpeer", benchFakePeerAddr.String(), b.key, benchScaleNet,
 		strings.Join(peers, ","), strings.Join(b.scaleTaken(t), ","))
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = cleanEnv()
+	cmd.Env = e2e.CleanEnv()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -376,8 +378,8 @@ func (p *benchPeerProc) cmd(t *testing.T, c string) string {
 type benchReconcile struct{ count, sum, errors float64 }
 
 // benchReconcileMetrics reads h's plugin metrics (METRICS_ADDR on the host's loopback).
-func benchReconcileMetrics(h *Host) (benchReconcile, error) {
-	out, err := run(10*time.Second, "nsenter", "--net="+h.nsPath(), "--", "busybox", "wget", "-q", "-O", "-", "http://"+benchMetricsAddr+"/metrics")
+func benchReconcileMetrics(h *e2e.Host) (benchReconcile, error) {
+	out, err := e2e.Run(10*time.Second, "nsenter", "--net="+h.NSPath(), "--", "busybox", "wget", "-q", "-O", "-", "http://"+benchMetricsAddr+"/metrics")
 	if err != nil {
 		return benchReconcile{}, err
 	}

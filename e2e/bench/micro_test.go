@@ -1,12 +1,11 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/dnsd"
+	"github.com/weavego/weavego/e2e"
 	"github.com/weavego/weavego/e2e/dnsload"
 )
 
@@ -43,9 +43,9 @@ func benchDNSServe(args []string) error {
 	runtime.GOMAXPROCS(1)
 	var rs []dnsd.Record
 	for i := range 10000 {
-		rs = append(rs, dnsd.Record{Name: fmt.Sprintf("c%d", i), IP: net.IPv4(10, 32, byte(i>>8), byte(i)), Network: "n", VNI: 1})
+		rs = append(rs, dnsd.Record{Name: fmt.Sprintf("c%d", i), IP: netip.AddrFrom4([4]byte{10, 32, byte(i >> 8), byte(i)}), Network: "n", VNI: 1})
 	}
-	rs = append(rs, dnsd.Record{Name: "web", IP: net.IPv4(10, 33, 0, 1), Network: "n", VNI: 1})
+	rs = append(rs, dnsd.Record{Name: "web", IP: netip.AddrFrom4([4]byte{10, 33, 0, 1}), Network: "n", VNI: 1})
 	tab := dnsd.NewTable()
 	// The load comes from 127.0.0.1: make it a container on network n.
 	if err := tab.Replace(rs, []dnsd.Member{{Owner: "load", VNI: 1, IP: netip.MustParseAddr("127.0.0.1")}}); err != nil {
@@ -90,18 +90,17 @@ func benchDNSLoad(args []string) (*benchDNSResult, error) {
 func (b *bench) measureDNS(t *testing.T) {
 	ns := b.nsName("dns")
 	benchMust(t, "ip", "netns", "add", ns)
-	defer func() { _, _ = run(30*time.Second, "ip", "netns", "delete", ns) }()
+	defer func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", ns) }()
 	benchMust(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	nsPath := filepath.Join(netnsDir, ns)
-	d, err := startDaemon("dnsd", filepath.Join(b.c.dir, "bench-dnsd.log"), benchToolCmd("1@"+nsPath, "dnsserve", benchDNSPort)...)
+	nsPath := filepath.Join(e2e.NetnsDir, ns)
+	d, err := e2e.StartServer("dnsd", filepath.Join(b.c.Dir(), "bench-dnsd.log"), benchToolCmd("1@"+nsPath, "dnsserve", benchDNSPort)...)
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	d.group = true
-	defer func() { _ = d.stop(5 * time.Second) }()
+	defer func() { _ = d.Stop(5 * time.Second) }()
 	addr := "127.0.0.1:" + benchDNSPort
 	var res benchDNSResult
-	if err := Poll(20*time.Second, func() error {
+	if err := e2e.Poll(20*time.Second, func() error {
 		return benchToolResult(time.Minute, &res, "0@"+nsPath, "dnsload", addr, "10", "1")
 	}); err != nil {
 		t.Fatalf("bench: dnsd did not answer: %v", err)
@@ -125,11 +124,11 @@ func (b *bench) measureGoBench(t *testing.T) {
 		goBin = "/usr/local/go/bin/go"
 	}
 	cmd := exec.Command(goBin, "test", "-run", "^$", "-bench", ".", "-benchtime", "1s", "-count", "3", "./internal/ipalloc/", "./dnsd/")
-	cmd.Dir = ".."
-	cmd.Env = cleanEnv()
+	cmd.Dir = e2e.RepoRoot()
+	cmd.Env = e2e.CleanEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Errorf("bench: go test -bench: %v\n%s", err, lastLines(string(out), 20))
+		t.Errorf("bench: go test -bench: %v\n%s", err, e2e.LastLines(string(out), 20))
 		return
 	}
 	for _, line := range strings.Split(string(out), "\n") {
@@ -173,11 +172,11 @@ func (b *bench) measureIPAMSim(t *testing.T) {
 	}
 	start := time.Now()
 	cmd := exec.Command(goBin, "test", "-count=1", "-run", "^TestSimulation$", "-v", "./internal/ipalloc/", "-args", "-ipalloc.long")
-	cmd.Dir = ".."
-	cmd.Env = cleanEnv()
+	cmd.Dir = e2e.RepoRoot()
+	cmd.Env = e2e.CleanEnv()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Errorf("bench: long IPAM simulation failed: %v\n%s", err, lastLines(string(out), 30))
+		t.Errorf("bench: long IPAM simulation failed: %v\n%s", err, e2e.LastLines(string(out), 30))
 		b.rep.note("IPAM: the long randomized simulation FAILED (see the test log).")
 		return
 	}

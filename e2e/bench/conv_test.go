@@ -1,12 +1,14 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchFirstPing is one contender of the first-ping measurement: a network, the prober's namespace on h3 and
@@ -93,7 +95,7 @@ func (b *bench) firstPingOnce(t *testing.T, c benchFirstPing, ip string, rep int
 			}()
 		}
 	}
-	_, err := h1.Docker("run", "-d", "--name", name, "--network", c.network, "--ip", ip, BusyboxImage, "sleep", "1d")
+	_, err := h1.Docker("run", "-d", "--name", name, "--network", c.network, "--ip", ip, e2e.BusyboxImage, "sleep", "1d")
 	runDur := time.Since(t0)
 	if err != nil {
 		t.Errorf("bench: first ping %s: %v", c.path, err)

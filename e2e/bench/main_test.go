@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchReps is how often every figure is measured (the median of benchReps is reported, with min and max).
@@ -29,7 +31,7 @@ func TestBench(t *testing.T) {
 		t.Skip("bench: skipped: set WEAVEGO_BENCH=1 (make bench)")
 	}
 	rep := newBenchReport()
-	c := NewCluster(t, 3)
+	c := e2e.NewCluster(t, e2e.ClusterOptions{Hosts: 3})
 	b := &bench{t: t, c: c, rep: rep, paths: map[string]*benchPath{}, weaveNS: map[int]string{}, ovlNS: map[int]string{}}
 	env := benchEnv()
 	defer b.write(env)
@@ -101,9 +103,9 @@ func benchSteps() map[string]bool {
 func (b *bench) write(env string) {
 	md := b.rep.markdown(env)
 	b.t.Logf("bench report:\n%s", md)
-	path, _ := filepath.Abs(filepath.Join("..", "BENCHMARKS.md"))
+	path := filepath.Join(e2e.RepoRoot(), "BENCHMARKS.md")
 	if benchSteps() != nil {
-		path, _ = filepath.Abs(filepath.Join("..", "build", "BENCHMARKS-steps.md"))
+		path = filepath.Join(e2e.RepoRoot(), "build", "BENCHMARKS-steps.md")
 		_ = os.MkdirAll(filepath.Dir(path), 0o755)
 	}
 	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"bufio"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/weavego/weavego/e2e"
 )
 
 // The DNS comparison: the same client (Debian's dnsperf, run with nsenter in a container's namespace) against
@@ -47,7 +48,7 @@ type benchDNSCase struct {
 var benchDNSCases = []benchDNSCase{
 	{"name on this host", "dnsw-here", "dnsb-here"},
 	{"name on another host", "dnsw-there", ""},
-	{"forwarded name", outsideName, outsideName},
+	{"forwarded name", e2e.OutsideName, e2e.OutsideName},
 }
 
 func benchDNSPath(server string, c benchDNSCase) string { return server + ", " + c.label }
@@ -59,16 +60,16 @@ func (b *bench) measureDNSSideBySide(t *testing.T) {
 		t.Skipf("bench: dnsperf is missing (apt-get install dnsperf): %v", err)
 	}
 	h1, h2 := b.c.Host(0), b.c.Host(1)
-	serveOutsideNameIn(t, filepath.Join(netnsDir, b.c.UnderlayNS), fmt.Sprintf("%s:%d", UnderlayGateway, benchDNSUpstreamPort))
+	e2e.ServeOutsideNameIn(t, filepath.Join(e2e.NetnsDir, b.c.UnderlayNS), fmt.Sprintf("%s:%d", e2e.UnderlayGateway, benchDNSUpstreamPort))
 	wClient, _ := b.container(t, h1, benchWeaveNet, "dnsw-client")
 	b.container(t, h1, benchWeaveNet, "dnsw-here")
 	b.container(t, h2, benchWeaveNet, "dnsw-there")
 	h1.MustDocker(t, "network", "create", benchDNSBridgeNet)
 	b.t.Cleanup(func() { _, _ = h1.Docker("network", "rm", benchDNSBridgeNet) })
-	dClient, _ := b.container(t, h1, benchDNSBridgeNet, "dnsb-client", "--dns", UnderlayGateway.String())
+	dClient, _ := b.container(t, h1, benchDNSBridgeNet, "dnsb-client", "--dns", e2e.UnderlayGateway.String())
 	b.container(t, h1, benchDNSBridgeNet, "dnsb-here")
 	targets := map[string]struct{ ns, addr string }{
-		benchDNSdnsd: {wClient, dnsServiceAddr}, benchDNSDocker: {dClient, "127.0.0.11"},
+		benchDNSdnsd: {wClient, e2e.DNSServiceAddr}, benchDNSDocker: {dClient, "127.0.0.11"},
 	}
 	name := func(server string, c benchDNSCase) string {
 		if server == benchDNSdnsd {
@@ -79,7 +80,7 @@ func (b *bench) measureDNSSideBySide(t *testing.T) {
 	for _, c := range benchDNSCases {
 		for server, tg := range targets {
 			if n := name(server, c); n != "" {
-				if err := Poll(time.Minute, func() error { return benchDNSResolves(tg.ns, tg.addr, n) }); err != nil {
+				if err := e2e.Poll(time.Minute, func() error { return benchDNSResolves(tg.ns, tg.addr, n) }); err != nil {
 					t.Fatalf("bench: %s does not answer %s: %v", server, n, err)
 				}
 			}
@@ -113,7 +114,7 @@ const benchDNSClientRate = 1_000_000
 
 // benchDNSResolves asks addr once for name from the namespace ns and wants an address.
 func benchDNSResolves(ns, addr, name string) error {
-	out, err := run(10*time.Second, "nsenter", "--net="+ns, "--", "busybox", "nslookup", "-type=a", name, addr)
+	out, err := e2e.Run(10*time.Second, "nsenter", "--net="+ns, "--", "busybox", "nslookup", "-type=a", name, addr)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func benchDNSResolves(ns, addr, name string) error {
 // dnsperf runs one dnsperf load against addr from the namespace ns and returns answered queries per second, the
 // 99th percentile latency in µs and the queries lost or answered with an error (see parseDNSPerf).
 func (b *bench) dnsperf(ns, addr string, port int, name string) (qps, p99us float64, failed int, err error) {
-	dir := b.c.dir
+	dir := b.c.Dir()
 	data := filepath.Join(dir, "dnsperf-"+name+".txt")
 	if err := os.WriteFile(data, []byte(name+" A\n"), 0o644); err != nil {
 		return 0, 0, 0, err
@@ -134,7 +135,7 @@ func (b *bench) dnsperf(ns, addr string, port int, name string) (qps, p99us floa
 	outFile := filepath.Join(dir, "dnsperf.out")
 	cmd := fmt.Sprintf("exec taskset -c 0 nsenter --net=%s -- dnsperf -s %s -p %d -d %s -c 8 -q 8 -l %d -v > %s",
 		ns, addr, port, data, benchDNSSeconds, outFile)
-	if _, err := run(time.Duration(benchDNSSeconds+30)*time.Second, "sh", "-c", cmd); err != nil {
+	if _, err := e2e.Run(time.Duration(benchDNSSeconds+30)*time.Second, "sh", "-c", cmd); err != nil {
 		return 0, 0, 0, err
 	}
 	return parseDNSPerf(outFile)
@@ -234,25 +235,24 @@ func (b *bench) measureDNSServers(t *testing.T) {
 	}
 	ns := b.nsName("dnssrv")
 	benchMust(t, "ip", "netns", "add", ns)
-	defer func() { _, _ = run(30*time.Second, "ip", "netns", "delete", ns) }()
+	defer func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", ns) }()
 	benchMust(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	nsPath := filepath.Join(netnsDir, ns)
+	nsPath := filepath.Join(e2e.NetnsDir, ns)
 	servers := []struct{ path, mode, port string }{
 		{"dnsd alone, one core", "dnsserve", benchDNSPort}, {"minimal miekg/dns resolver, one core", "dnsstub", benchDNSStubPort},
 	}
 	for _, s := range servers {
-		d, err := startDaemon(s.mode, filepath.Join(b.c.dir, "bench-"+s.mode+".log"), benchToolCmd("1@"+nsPath, s.mode, s.port)...)
+		d, err := e2e.StartServer(s.mode, filepath.Join(b.c.Dir(), "bench-"+s.mode+".log"), benchToolCmd("1@"+nsPath, s.mode, s.port)...)
 		if err != nil {
 			t.Fatalf("bench: %v", err)
 		}
-		d.group = true
-		defer func() { _ = d.stop(5 * time.Second) }()
+		defer func() { _ = d.Stop(5 * time.Second) }()
 	}
 	for rep := 0; rep < benchDNSReps; rep++ {
 		for _, s := range servers {
 			port, _ := strconv.Atoi(s.port)
 			if rep == 0 {
-				_ = Poll(20*time.Second, func() error { _, _, _, err := b.dnsperf(nsPath, "127.0.0.1", port, "web"); return err })
+				_ = e2e.Poll(20*time.Second, func() error { _, _, _, err := b.dnsperf(nsPath, "127.0.0.1", port, "web"); return err })
 			}
 			qps, p99, _, err := b.dnsperf(nsPath, "127.0.0.1", port, "web")
 			if err != nil {

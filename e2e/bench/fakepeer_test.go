@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"bufio"
@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -46,7 +45,10 @@ func benchFakePeer(args []string) error {
 	if err != nil {
 		return err
 	}
-	ip := net.ParseIP(args[1])
+	ip, err := netip.ParseAddr(args[1])
+	if err != nil {
+		return err
+	}
 	m, err := mesh.New(mesh.Config{Name: args[0], BindAddr: args[1], AdvertiseAddr: ip,
 		Peers: strings.Split(args[4], ","), Keys: [][]byte{key}, Validators: reconcile.Validators()})
 	if err != nil {
@@ -56,7 +58,7 @@ func benchFakePeer(args []string) error {
 	defer cancel()
 	go func() { _ = m.Run(ctx) }()
 	defer m.Close()
-	p := &benchPeerState{m: m, network: args[3], vtep: netip.MustParseAddr(args[1])}
+	p := &benchPeerState{m: m, network: args[3], vtep: ip}
 	if err := p.waitNetwork(2 * time.Minute); err != nil {
 		return err
 	}
@@ -175,7 +177,7 @@ func benchJSON(v any) []byte {
 
 // TestBenchFakePeerCommands drives the fake peer's command loop on a mesh of one on loopback (no hosts needed).
 func TestBenchFakePeerCommands(t *testing.T) {
-	m, err := mesh.New(mesh.Config{Name: "benchpeer", BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: net.IPv4(127, 0, 0, 1)})
+	m, err := mesh.New(mesh.Config{Name: "benchpeer", BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1})})
 	if err != nil {
 		t.Fatal(err)
 	}

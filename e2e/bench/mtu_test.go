@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 const (
@@ -24,7 +26,7 @@ func (b *bench) measureMTU(t *testing.T) {
 	jumbo, inner := strconv.Itoa(benchJumbo), strconv.Itoa(benchJumbo-50)
 	ul := b.c.UnderlayNS
 	for _, h := range b.c.Hosts() {
-		benchMust(t, "ip", "-n", ul, "link", "set", h.underlayLink(), "mtu", jumbo)
+		benchMust(t, "ip", "-n", ul, "link", "set", h.UnderlayLink(), "mtu", jumbo)
 		benchMust(t, "ip", "-n", h.NetNS, "link", "set", "eth0", "mtu", jumbo)
 	}
 	benchMust(t, "ip", "-n", ul, "link", "set", "br0", "mtu", jumbo)
@@ -61,7 +63,7 @@ func (b *bench) jumboWeavego(t *testing.T) *benchPath {
 	p.clientNS, _ = b.container(t, h1, benchJumboNet, "wgj1")
 	p.server, p.serverIP = b.container(t, h2, benchJumboNet, "wgj2")
 	for _, ns := range []string{p.clientNS, p.server} {
-		out, err := run(time.Minute, "nsenter", "--net="+ns, "--", "ip", "-o", "link", "show", "eth0")
+		out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "ip", "-o", "link", "show", "eth0")
 		if err != nil {
 			t.Errorf("bench: %v", err)
 			continue

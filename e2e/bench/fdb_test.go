@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
@@ -9,17 +9,18 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchFDB reads the FDB of the VXLAN devices in one host's network namespaces (one per weavego network)
 // through netlink handles bound to them, so it can be polled every few milliseconds without starting a
 // process or switching the test's threads between namespaces.
 type benchFDB struct {
-	h       *Host
+	h       *e2e.Host
 	handles map[string]*netlink.Handle // by namespace path
 }
 
-func openBenchFDB(h *Host) (*benchFDB, error) {
+func openBenchFDB(h *e2e.Host) (*benchFDB, error) {
 	return &benchFDB{h: h, handles: map[string]*netlink.Handle{}}, nil
 }
 

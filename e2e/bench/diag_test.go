@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchDiag holds what diagnose found on h1, for the analysis.
@@ -32,7 +33,7 @@ var benchIgnoredAttrs = []string{"ifindex", "ifname", "address", "broadcast", "l
 
 // benchLinkAttrs returns the flattened `ip -d -j link show dev` attributes of dev in namespace ns.
 func benchLinkAttrs(ns, dev string) (map[string]string, error) {
-	out, err := run(time.Minute, "nsenter", "--net="+ns, "--", "ip", "-d", "-j", "link", "show", "dev", dev)
+	out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "ip", "-d", "-j", "link", "show", "dev", dev)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		if err != nil {
 			t.Errorf("bench: %v", err)
 		} else {
-			wns, hns := h1.devNS(br), b.handNetNS[0]
+			wns, hns := h1.DevNS(br), b.handNetNS[0]
 			pairs := []struct{ label, ns1, dev1, ns2, dev2 string }{
 				{"VXLAN device", wns, vx, hns, "hvx0"},
 				{"bridge", wns, br, hns, "hvbr0"},
@@ -143,15 +144,15 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		}
 	}
 	sysctl := func(ns, name string) string {
-		out, err := run(time.Minute, "nsenter", "--net="+ns, "--", "cat", "/proc/sys/"+strings.ReplaceAll(name, ".", "/"))
+		out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "cat", "/proc/sys/"+strings.ReplaceAll(name, ".", "/"))
 		if err != nil {
 			return "absent"
 		}
 		return strings.TrimSpace(out)
 	}
-	nss := map[string]string{"h1's namespace": h1.nsPath(), "the hand VXLAN's namespace": b.handNetNS[0]}
+	nss := map[string]string{"h1's namespace": h1.NSPath(), "the hand VXLAN's namespace": b.handNetNS[0]}
 	if vx, _, _, err := b.weavegoDevices(); err == nil {
-		nss["weavego's network namespace"] = h1.devNS(vx)
+		nss["weavego's network namespace"] = h1.DevNS(vx)
 	}
 	if ovl, _ := filepath.Glob(filepath.Join(h1.ExecRoot, "netns", "1-*")); len(ovl) > 0 {
 		nss["the overlay's namespace "+filepath.Base(ovl[0])] = ovl[0]
@@ -164,7 +165,7 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		d.facts = append(d.facts, "h1 FORWARD chain (first rules): `"+strings.Join(lines[:min(6, len(lines))], "` / `")+"`")
 	}
-	if _, err := run(10*time.Second, "ethtool", "--version"); err != nil {
+	if _, err := e2e.Run(10*time.Second, "ethtool", "--version"); err != nil {
 		d.facts = append(d.facts, "ethtool is not installed, so offload flags (`ethtool -k`) could not be compared; /sys has no offload flags. The comparison above covers what `ip -d link` shows: GSO/GRO/TSO sizes and segments, queues, qdisc and every VXLAN and bridge option.")
 	}
 	return d
@@ -172,7 +173,7 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 
 // benchRuleCount counts nftables rules in a namespace.
 func benchRuleCount(ns string) string {
-	out, err := run(time.Minute, "nsenter", "--net="+ns, "--", "nft", "-a", "list", "ruleset")
+	out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "nft", "-a", "list", "ruleset")
 	if err != nil {
 		return "nftables ruleset not readable"
 	}

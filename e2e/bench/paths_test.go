@@ -1,15 +1,16 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // Names of the contenders, in the order every repetition measures them.
@@ -47,7 +48,7 @@ type benchPath struct {
 // another, and only read afterwards.
 type bench struct {
 	t   *testing.T // the top-level test: everything that must outlive a step is cleaned up with it
-	c   *Cluster
+	c   *e2e.Cluster
 	rep *benchReport
 	// paths holds the contenders that could be set up, by name.
 	paths map[string]*benchPath
@@ -71,12 +72,14 @@ func (b *bench) ordered() []*benchPath {
 }
 
 // nsName is the name of a namespace of this run: the harness sweep removes whatever carries the run's prefix.
-func (b *bench) nsName(suffix string) string { return fmt.Sprintf("%s%s-%s", prefix, b.c.ID, suffix) }
+func (b *bench) nsName(suffix string) string {
+	return fmt.Sprintf("%s%s-%s", e2e.Prefix, b.c.ID, suffix)
+}
 
 // sh runs a command and fails the current step on error.
 func benchMust(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := run(time.Minute, args...)
+	out, err := e2e.Run(time.Minute, args...)
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
@@ -85,13 +88,13 @@ func benchMust(t testing.TB, args ...string) string {
 
 // container starts a sleeping busybox container on h, names its network namespace (so that tools started
 // in it are swept with the run) and returns that namespace's path and the container's address on network.
-func (b *bench) container(t testing.TB, h *Host, network, name string, extra ...string) (ns, ip string) {
+func (b *bench) container(t testing.TB, h *e2e.Host, network, name string, extra ...string) (ns, ip string) {
 	t.Helper()
 	args := append([]string{"run", "-d", "--name", name, "--network", network}, extra...)
-	id := h.MustDocker(t, append(args, BusyboxImage, "sleep", "1d")...)
+	id := h.MustDocker(t, append(args, e2e.BusyboxImage, "sleep", "1d")...)
 	nsName := b.nsName(name)
 	b.t.Cleanup(func() {
-		_, _ = run(30*time.Second, "ip", "netns", "delete", nsName)
+		_, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", nsName)
 		if _, err := h.Docker("rm", "-f", id); err != nil && !strings.Contains(err.Error(), "No such container") {
 			b.t.Logf("bench: cleanup: %v", err)
 		}
@@ -102,13 +105,13 @@ func (b *bench) container(t testing.TB, h *Host, network, name string, extra ...
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	return filepath.Join(netnsDir, nsName), ip
+	return filepath.Join(e2e.NetnsDir, nsName), ip
 }
 
 // setupUnderlay adds the host-to-host path: h1's namespace to h2's.
 func (b *bench) setupUnderlay() {
 	h1, h2 := b.c.Host(0), b.c.Host(1)
-	b.paths[benchUnderlay] = &benchPath{name: benchUnderlay, clientNS: h1.nsPath(), server: h2.nsPath(), serverIP: h2.IP.String()}
+	b.paths[benchUnderlay] = &benchPath{name: benchUnderlay, clientNS: h1.NSPath(), server: h2.NSPath(), serverIP: h2.IP.String()}
 }
 
 // setupHandVXLAN builds, on h1 and h2, what weavego builds for one network: in a namespace of its own, a VXLAN
@@ -116,16 +119,16 @@ func (b *bench) setupUnderlay() {
 // underlay, then moved in) and a bridge at benchMTU, a veth into a namespace playing a container, and permanent
 // FDB and neighbour entries for the other side.
 func (b *bench) setupHandVXLAN(t *testing.T) {
-	hosts := []*Host{b.c.Host(0), b.c.Host(1)}
+	hosts := []*e2e.Host{b.c.Host(0), b.c.Host(1)}
 	ns := make([]string, 2)
 	macs := make([]string, 2)
 	mtu := fmt.Sprint(benchMTU)
 	for i, h := range hosts {
 		ns[i] = b.nsName(fmt.Sprintf("hv%d", i+1))
 		hn := b.nsName(fmt.Sprintf("hvn%d", i+1)) // the network's namespace
-		b.handNetNS[i] = filepath.Join(netnsDir, hn)
+		b.handNetNS[i] = filepath.Join(e2e.NetnsDir, hn)
 		for _, name := range []string{ns[i], hn} {
-			b.t.Cleanup(func() { _, _ = run(30*time.Second, "ip", "netns", "delete", name) })
+			b.t.Cleanup(func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", name) })
 		}
 		for _, s := range [][]string{
 			{"ip", "netns", "add", ns[i]},
@@ -159,7 +162,7 @@ func (b *bench) setupHandVXLAN(t *testing.T) {
 			benchMust(t, s...)
 		}
 	}
-	b.paths[benchHand] = &benchPath{name: benchHand, clientNS: filepath.Join(netnsDir, ns[0]), server: filepath.Join(netnsDir, ns[1]), serverIP: "10.97.0.2"}
+	b.paths[benchHand] = &benchPath{name: benchHand, clientNS: filepath.Join(e2e.NetnsDir, ns[0]), server: filepath.Join(e2e.NetnsDir, ns[1]), serverIP: "10.97.0.2"}
 }
 
 // setupOverlay makes h1 a swarm manager and h2, h3 workers, creates an attachable overlay network and a
@@ -198,19 +201,19 @@ func (b *bench) benchPeers() string {
 }
 
 // installWeavego installs the plugin on h with the production log level.
-func (b *bench) installWeavego(h *Host) error {
+func (b *bench) installWeavego(h *e2e.Host) error {
 	if b.key == "" {
-		b.key = newClusterKey(b.t)
+		b.key = e2e.NewClusterKey(b.t)
 	}
 	return h.InstallPlugin(map[string]string{"PEERS": b.benchPeers(), "KEY": b.key, "LOG_LEVEL": "info",
-		"DNS_UPSTREAM":    fmt.Sprintf("%s:%d", UnderlayGateway, benchDNSUpstreamPort),
+		"DNS_UPSTREAM":    fmt.Sprintf("%s:%d", e2e.UnderlayGateway, benchDNSUpstreamPort),
 		"DNS_CLIENT_RATE": strconv.Itoa(benchDNSClientRate), "METRICS_ADDR": benchMetricsAddr})
 }
 
 // setupWeavego installs the plugin on h1 and h2 (h3 comes later, to measure how a new host learns the
 // cluster), creates the network on h1, waits for h2 to have it, and starts a container on each.
 func (b *bench) setupWeavego(t *testing.T) {
-	RequirePlugin(t)
+	e2e.RequirePlugin(t)
 	for _, h := range b.c.Hosts()[:2] {
 		if err := b.installWeavego(h); err != nil {
 			t.Fatalf("bench: install weavego on %s: %v", h.Name, err)
@@ -231,8 +234,8 @@ func (b *bench) setupWeavego(t *testing.T) {
 
 // benchPingable waits until p's client namespace can ping its server address.
 func benchPingable(p *benchPath, within time.Duration) error {
-	return Poll(within, func() error {
-		_, err := run(5*time.Second, "nsenter", "--net="+p.clientNS, "--", "busybox", "ping", "-c", "1", "-W", "1", p.serverIP)
+	return e2e.Poll(within, func() error {
+		_, err := e2e.Run(5*time.Second, "nsenter", "--net="+p.clientNS, "--", "busybox", "ping", "-c", "1", "-W", "1", p.serverIP)
 		return err
 	})
 }
@@ -244,9 +247,9 @@ func (b *bench) createWeaveNet(t testing.TB, name, subnet string) {
 	h1 := b.c.Host(0)
 	tries := 0
 	var first error
-	err := Poll(time.Minute, func() error {
+	err := e2e.Poll(time.Minute, func() error {
 		tries++
-		_, err := h1.Docker("network", "create", "-d", Driver, "--ipam-driver", Driver, "--subnet", subnet, name)
+		_, err := h1.Docker("network", "create", "-d", e2e.Driver, "--ipam-driver", e2e.Driver, "--subnet", subnet, name)
 		if err != nil && first == nil {
 			first = err
 		}
@@ -262,21 +265,12 @@ func (b *bench) createWeaveNet(t testing.TB, name, subnet string) {
 }
 
 // waitNetwork waits until network exists on h (weavego creates it on the other hosts by itself).
-func (b *bench) waitNetwork(t testing.TB, h *Host, network string, within time.Duration) {
+func (b *bench) waitNetwork(t testing.TB, h *e2e.Host, network string, within time.Duration) {
 	t.Helper()
-	if err := Poll(within, func() error {
+	if err := e2e.Poll(within, func() error {
 		_, err := h.Docker("network", "inspect", network)
 		return err
 	}); err != nil {
 		t.Fatalf("bench: network %s did not appear on %s within %s: %v", network, h.Name, within, err)
 	}
-}
-
-// benchReadFile returns a file's trimmed content, or "?" when it cannot be read.
-func benchReadFile(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "?"
-	}
-	return strings.TrimSpace(string(b))
 }

@@ -1,11 +1,13 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchFloodDatagrams is how many broadcast (then multicast) datagrams the flooding step sends.
@@ -23,20 +25,20 @@ func (b *bench) measureFlood(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	probe := buildProbe(t, "flood")
+	probe := e2e.BuildProbe(t, "flood")
 	cnt, err := newBenchCounter(benchUnderlayNS(h1), "wgbenchflood", "udp dport 4789 counter")
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
 	defer cnt.close()
 	hosts := 3
-	for _, dst := range []struct{ addr, kind string }{{"10.99.0.255", "broadcast"}, {floodGroup, "multicast"}} {
+	for _, dst := range []struct{ addr, kind string }{{"10.99.0.255", "broadcast"}, {e2e.FloodGroup, "multicast"}} {
 		for rep := 0; rep < benchReps; rep++ {
 			p0, b0, err := cnt.read()
 			if err != nil {
 				t.Fatalf("bench: %v", err)
 			}
-			if _, err := run(time.Minute, "nsenter", "--net="+b.weaveNS[0], "--", probe, "send", dst.addr, floodPort,
+			if _, err := e2e.Run(time.Minute, "nsenter", "--net="+b.weaveNS[0], "--", probe, "send", dst.addr, e2e.FloodPort,
 				fmt.Sprint(benchFloodDatagrams), "x", ip); err != nil {
 				t.Fatalf("bench: send %s: %v", dst.kind, err)
 			}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchRow is one measured figure on one path, with every repetition kept.
@@ -236,7 +238,7 @@ func benchFmt(v float64) string {
 func (r *benchReport) markdown(env string) string {
 	var b strings.Builder
 	b.WriteString("# weavego benchmarks\n\n")
-	b.WriteString("Written by `make bench` (e2e/bench_*_test.go). Do not edit by hand: the next run replaces this file.\n\n")
+	b.WriteString("Written by `make bench` (e2e/bench). Do not edit by hand: the next run replaces this file.\n\n")
 	b.WriteString(env + "\n")
 	b.WriteString("Every figure is measured in the same run, with the contenders interleaved (each repetition measures\n" +
 		"every path in turn). Median, minimum and maximum of n repetitions.\n\n")
@@ -268,8 +270,8 @@ func (r *benchReport) markdown(env string) string {
 
 // benchEnv describes the machine: date, kernel, CPUs and memory.
 func benchEnv() string {
-	kernel, _ := run(10*time.Second, "uname", "-r")
-	cpus, _ := run(10*time.Second, "nproc")
+	kernel, _ := e2e.Run(10*time.Second, "uname", "-r")
+	cpus, _ := e2e.Run(10*time.Second, "nproc")
 	model := ""
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -283,7 +285,7 @@ func benchEnv() string {
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		mem = strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"))
 	}
-	dockerd, _ := run(10*time.Second, "dockerd", "--version")
+	dockerd, _ := e2e.Run(10*time.Second, "dockerd", "--version")
 	return fmt.Sprintf("- date: %s\n- kernel: %s\n- machine: %s CPUs (%s), %s memory\n- engine: %s\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.TrimSpace(kernel), strings.TrimSpace(cpus), model, mem,
 		strings.TrimSpace(dockerd))

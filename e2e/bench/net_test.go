@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"encoding/json"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 const (
@@ -31,12 +33,11 @@ func benchIperfServer(ns string) []string {
 // benchServe starts a server command in namespace ns for the rest of the run.
 func (b *bench) benchServe(t testing.TB, name string, args ...string) {
 	t.Helper()
-	d, err := startDaemon(name, filepath.Join(b.c.dir, "bench-"+name+".log"), args...)
+	d, err := e2e.StartServer(name, filepath.Join(b.c.Dir(), "bench-"+name+".log"), args...)
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	d.group = true
-	b.t.Cleanup(func() { _ = d.stop(5 * time.Second) })
+	b.t.Cleanup(func() { _ = d.Stop(5 * time.Second) })
 }
 
 // startServers starts iperf3 and the request/response server in the server namespace of every path.
@@ -46,7 +47,7 @@ func (b *bench) startServers(t *testing.T) {
 		b.benchServe(t, "rr-"+p.name, benchToolCmd(benchLatencyCPU+"@"+p.server, "rrserver", benchRRPort)...)
 	}
 	for _, p := range b.ordered() {
-		if err := Poll(20*time.Second, func() error {
+		if err := e2e.Poll(20*time.Second, func() error {
 			var rr benchRRResult
 			return benchToolResult(10*time.Second, &rr, p.clientNS, "rrclient", p.serverIP+":"+benchRRPort, "1")
 		}); err != nil {
@@ -58,9 +59,9 @@ func (b *bench) startServers(t *testing.T) {
 // iperf runs one iperf3 test over p and returns the received throughput in Gbit/s.
 func benchIperf(p *benchPath, streams int) (float64, error) {
 	var out string
-	err := Poll(15*time.Second, func() error { // the server takes one test at a time and may still be closing the last
+	err := e2e.Poll(15*time.Second, func() error { // the server takes one test at a time and may still be closing the last
 		var err error
-		out, err = run(time.Minute, "taskset", "-c", "0", "nsenter", "--net="+p.clientNS, "--", "iperf3", "-c", p.serverIP, "-p", benchIperfPort,
+		out, err = e2e.Run(time.Minute, "taskset", "-c", "0", "nsenter", "--net="+p.clientNS, "--", "iperf3", "-c", p.serverIP, "-p", benchIperfPort,
 			"-t", benchIperfSecs, "-O", "1", "-P", strconv.Itoa(streams), "-J")
 		return err
 	})
@@ -107,7 +108,7 @@ func (b *bench) measureThroughput(t *testing.T, reps int, metricSuffix string, p
 
 // benchPing runs busybox ping -c 20 -i 0.2 over p and returns the average and median RTT in µs.
 func benchPing(p *benchPath) (avg, p50 float64, err error) {
-	out, err := run(time.Minute, "taskset", "-c", benchLatencyCPU, "nsenter", "--net="+p.clientNS, "--", "busybox", "ping", "-c", "20", "-i", "0.2", p.serverIP)
+	out, err := e2e.Run(time.Minute, "taskset", "-c", benchLatencyCPU, "nsenter", "--net="+p.clientNS, "--", "busybox", "ping", "-c", "20", "-i", "0.2", p.serverIP)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // measureAttach times `docker run --rm --network NET busybox true` on h1, interleaving weavego, Docker's
@@ -22,7 +24,7 @@ func (b *bench) measureAttach(t *testing.T, reps int) {
 	if b.paths[benchWeavego] != nil {
 		// Without docker_gwbridge: what weavego's own endpoint costs, apart from Docker's second attachment.
 		const internal = benchWeaveNet + "int"
-		if _, err := h1.Docker("network", "create", "-d", Driver, "--ipam-driver", Driver, "--internal", "--subnet", "10.99.8.0/24", internal); err != nil {
+		if _, err := h1.Docker("network", "create", "-d", e2e.Driver, "--ipam-driver", e2e.Driver, "--internal", "--subnet", "10.99.8.0/24", internal); err != nil {
 			t.Errorf("bench: create %s: %v", internal, err)
 		} else {
 			b.t.Cleanup(func() { _, _ = h1.Docker("network", "rm", internal) })
@@ -35,7 +37,7 @@ func (b *bench) measureAttach(t *testing.T, reps int) {
 				continue
 			}
 			t0 := time.Now()
-			if _, err := h1.Docker("run", "--rm", "--network", n.network, BusyboxImage, "true"); err != nil {
+			if _, err := h1.Docker("run", "--rm", "--network", n.network, e2e.BusyboxImage, "true"); err != nil {
 				t.Errorf("bench: attach %s: %v", n.path, err)
 				continue
 			}
@@ -83,7 +85,7 @@ func (b *bench) newHostConvergence(t *testing.T) {
 		}
 		b.rep.add("convergence", fmt.Sprintf("new host: all %d remote endpoints in its FDB", endpoints), benchWeavego, "s", at.Sub(t0).Seconds())
 	}()
-	err = Poll(2*time.Minute, func() error {
+	err = e2e.Poll(2*time.Minute, func() error {
 		out, err := h3.Docker("network", "ls", "--format", "{{.Name}}")
 		for _, n := range nets {
 			if !strings.Contains("\n"+out, "\n"+n+"\n") {
@@ -105,25 +107,24 @@ func (b *bench) newHostConvergence(t *testing.T) {
 
 // probe is one running ICMP prober; wait returns the time of its first reply.
 type benchProber struct {
-	d   *daemon
+	d   *e2e.Daemon
 	log string
 }
 
 func (b *bench) startProber(t testing.TB, ns, ip, tag string) *benchProber {
-	log := filepath.Join(b.c.dir, "bench-probe-"+tag+".log")
-	d, err := startDaemon("probe "+tag, log, benchToolCmd(ns, "probe", ip, "40")...)
+	log := filepath.Join(b.c.Dir(), "bench-probe-"+tag+".log")
+	d, err := e2e.StartServer("probe "+tag, log, benchToolCmd(ns, "probe", ip, "40")...)
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	d.group = true
-	b.t.Cleanup(func() { _ = d.stop(5 * time.Second) })
+	b.t.Cleanup(func() { _ = d.Stop(5 * time.Second) })
 	time.Sleep(300 * time.Millisecond) // let it start sending before the clock starts
 	return &benchProber{d: d, log: log}
 }
 
 func (p *benchProber) wait() (time.Time, error) {
 	select {
-	case <-p.d.done:
+	case <-p.d.Done():
 	case <-time.After(60 * time.Second):
 		return time.Time{}, fmt.Errorf("prober still running after 60 s")
 	}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
@@ -12,19 +12,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // benchClockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat (100 on every Linux we run on).
 const benchClockTicks = 100
 
 // benchPluginPID finds the `weavego daemon` process living in h's network namespace.
-func benchPluginPID(h *Host) (int, error) {
+func benchPluginPID(h *e2e.Host) (int, error) {
 	var st syscall.Stat_t
-	if err := syscall.Stat(h.nsPath(), &st); err != nil {
+	if err := syscall.Stat(h.NSPath(), &st); err != nil {
 		return 0, err
 	}
 	want := fmt.Sprintf("net:[%d]", st.Ino)
-	for _, pid := range pids() {
+	for _, pid := range e2e.PIDs() {
 		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err != nil || !strings.Contains(string(cmd), "weavego\x00daemon") {
 			continue
@@ -91,7 +93,7 @@ func benchWatch(pid int, stop <-chan struct{}) <-chan float64 {
 // learns of them): over idle windows, then during a churn of 100 containers on h1, reps times each.
 func (b *bench) measureCost(t *testing.T, reps int) {
 	hosts := b.c.Hosts()[:2]
-	pidOf := map[*Host]int{}
+	pidOf := map[*e2e.Host]int{}
 	for _, h := range hosts {
 		pid, err := benchPluginPID(h)
 		if err != nil {
@@ -100,9 +102,9 @@ func (b *bench) measureCost(t *testing.T, reps int) {
 		pidOf[h] = pid
 	}
 	window := func(what string, d time.Duration, during func() int) {
-		before := map[*Host]benchProcSample{}
-		stops := map[*Host]chan struct{}{}
-		peaks := map[*Host]<-chan float64{}
+		before := map[*e2e.Host]benchProcSample{}
+		stops := map[*e2e.Host]chan struct{}{}
+		peaks := map[*e2e.Host]<-chan float64{}
 		for _, h := range hosts {
 			before[h], _ = benchSample(pidOf[h])
 			stops[h] = make(chan struct{})
@@ -153,7 +155,7 @@ func (b *bench) churn(t *testing.T, n, workers int) int {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
-				id, err := h1.Docker("run", "-d", "--network", benchWeaveNet, BusyboxImage, "sleep", "1d")
+				id, err := h1.Docker("run", "-d", "--network", benchWeaveNet, e2e.BusyboxImage, "sleep", "1d")
 				if err != nil {
 					t.Errorf("bench: churn: %v", err)
 					continue

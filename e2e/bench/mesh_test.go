@@ -1,12 +1,12 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weavego/weavego/e2e"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -60,7 +61,7 @@ func benchMeshSim(args []string) (*benchMeshResult, error) {
 			peers = append(peers, fmt.Sprintf("127.0.0.1:%d", basePort+i/2)) // spread the joins
 		}
 		m, err := mesh.New(mesh.Config{Name: fmt.Sprintf("m%03d", i), BindAddr: "127.0.0.1", BindPort: basePort + i,
-			AdvertiseAddr: net.IPv4(127, 0, 0, 1), Peers: peers})
+			AdvertiseAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1}), Peers: peers})
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +176,7 @@ func benchCloseMeshes(nodes []*mesh.Mesh) {
 func (b *bench) measureMesh(t *testing.T, sizes []int, reps int) {
 	ns := b.nsName("mesh")
 	benchMust(t, "ip", "netns", "add", ns)
-	defer func() { _, _ = run(30*time.Second, "ip", "netns", "delete", ns) }()
+	defer func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", ns) }()
 	benchMust(t, "ip", "-n", ns, "link", "set", "lo", "up")
 	for _, n := range sizes {
 		var res benchMeshResult

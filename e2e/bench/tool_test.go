@@ -1,6 +1,6 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"encoding/binary"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // The benchmark's own network tools are this test binary run again in a tool mode, as a child process inside
@@ -82,7 +84,7 @@ func benchToolCmd(ns, mode string, args ...string) []string {
 
 // benchToolResult runs a tool to completion and decodes its result line into out.
 func benchToolResult(timeout time.Duration, out any, ns, mode string, args ...string) error {
-	stdout, err := run(timeout, benchToolCmd(ns, mode, args...)...)
+	stdout, err := e2e.Run(timeout, benchToolCmd(ns, mode, args...)...)
 	if err != nil {
 		return err
 	}
@@ -95,7 +97,7 @@ func benchDecodeResult(stdout string, out any) error {
 			return json.Unmarshal([]byte(rest), out)
 		}
 	}
-	return fmt.Errorf("no result line in tool output: %q", lastLines(stdout, 5))
+	return fmt.Errorf("no result line in tool output: %q", e2e.LastLines(stdout, 5))
 }
 
 // benchRRServer answers every byte it reads on TCP port args[0] with one byte, on any number of connections.

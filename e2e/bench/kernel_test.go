@@ -1,30 +1,32 @@
 //go:build linux
 
-package e2e
+package bench
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weavego/weavego/e2e"
 )
 
 // Kernel inspection of the benchmarks, in one place: where weavego keeps a network's devices may change (a
 // namespace per network), and these are the only functions that then need to be pointed elsewhere.
 
 // benchUnderlayNS is the network namespace (a path) whose packets leave h for the underlay: VXLAN and gossip.
-func benchUnderlayNS(h *Host) string { return h.nsPath() }
+func benchUnderlayNS(h *e2e.Host) string { return h.NSPath() }
 
 // benchDatapathEntries counts the FDB entries with a remote VTEP (dst) on the VXLAN device of network on h and
 // the permanent neighbour entries on its bridge's side (all neighbour entries of the VXLAN device).
-func benchDatapathEntries(h *Host, network string) (fdb, neigh int, err error) {
+func benchDatapathEntries(h *e2e.Host, network string) (fdb, neigh int, err error) {
 	id, err := h.Docker("network", "inspect", "--format", "{{.Id}}", network)
 	if err != nil {
 		return 0, 0, err
 	}
 	dev := "wgx-" + strings.TrimSpace(id)[:11] // as h.VXLANDevice, for a network with no explicit gateway
-	ns := h.devNS(dev)                         // the network's own namespace
-	out, err := run(30*time.Second, "nsenter", "--net="+ns, "--", "bridge", "fdb", "show", "dev", dev)
+	ns := h.DevNS(dev)                         // the network's own namespace
+	out, err := e2e.Run(30*time.Second, "nsenter", "--net="+ns, "--", "bridge", "fdb", "show", "dev", dev)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -33,7 +35,7 @@ func benchDatapathEntries(h *Host, network string) (fdb, neigh int, err error) {
 			fdb++
 		}
 	}
-	out, err = run(30*time.Second, "nsenter", "--net="+ns, "--", "ip", "neigh", "show", "dev", dev)
+	out, err = e2e.Run(30*time.Second, "nsenter", "--net="+ns, "--", "ip", "neigh", "show", "dev", dev)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -57,7 +59,7 @@ func newBenchCounter(ns, table string, rules ...string) (*benchCounter, error) {
 	c := &benchCounter{ns: ns, table: table}
 	script := fmt.Sprintf("table inet %s {\n chain out {\n  type filter hook postrouting priority 0; policy accept;\n  %s\n }\n}\n",
 		table, strings.Join(rules, "\n  "))
-	if _, err := run(30*time.Second, "nsenter", "--net="+ns, "--", "sh", "-c", "printf '%s' \"$0\" | nft -f -", script); err != nil {
+	if _, err := e2e.Run(30*time.Second, "nsenter", "--net="+ns, "--", "sh", "-c", "printf '%s' \"$0\" | nft -f -", script); err != nil {
 		return nil, fmt.Errorf("nft counter in %s: %w", ns, err)
 	}
 	return c, nil
@@ -65,7 +67,7 @@ func newBenchCounter(ns, table string, rules ...string) (*benchCounter, error) {
 
 // read returns the packets and bytes counted so far by all the rules together.
 func (c *benchCounter) read() (pkts, bytes int64, err error) {
-	out, err := run(30*time.Second, "nsenter", "--net="+c.ns, "--", "nft", "list", "chain", "inet", c.table, "out")
+	out, err := e2e.Run(30*time.Second, "nsenter", "--net="+c.ns, "--", "nft", "list", "chain", "inet", c.table, "out")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -81,5 +83,5 @@ func (c *benchCounter) read() (pkts, bytes int64, err error) {
 }
 
 func (c *benchCounter) close() {
-	_, _ = run(30*time.Second, "nsenter", "--net="+c.ns, "--", "nft", "delete", "table", "inet", c.table)
+	_, _ = e2e.Run(30*time.Second, "nsenter", "--net="+c.ns, "--", "nft", "delete", "table", "inet", c.table)
 }
