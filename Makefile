@@ -30,7 +30,7 @@ build/version: FORCE
 # The managed-plugin bundle: config.json and a rootfs holding only the binary.
 plugin: $(BIN) config.json
 	rm -rf $(BUNDLE)
-	mkdir -p $(BUNDLE)/rootfs/run/docker/plugins $(BUNDLE)/rootfs/var/lib/weavego \
+	mkdir -p $(BUNDLE)/rootfs/run/docker/plugins $(BUNDLE)/rootfs/run/weavego $(BUNDLE)/rootfs/var/lib/weavego \
 		$(BUNDLE)/rootfs/var/run $(BUNDLE)/rootfs/etc $(BUNDLE)/rootfs/tmp
 	touch $(BUNDLE)/rootfs/etc/resolv.conf $(BUNDLE)/rootfs/etc/hosts
 	cp $(BIN) $(BUNDLE)/rootfs/weavego

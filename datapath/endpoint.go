@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 
@@ -18,10 +19,11 @@ type Endpoint struct {
 	MTU int
 }
 
-// CreateEndpoint makes the veth pair of ep exist: host end enslaved to the
-// network's bridge and up, container end (left down in this namespace for
-// Docker to move) with ep's MAC and MTU. It is idempotent; once the
-// container end has been moved away only the host end is checked.
+// CreateEndpoint makes the veth pair of ep exist: host end in the
+// network's namespace, enslaved to its bridge and up; container end in the
+// host namespace (left down for Docker to move) with ep's MAC and MTU. It is
+// idempotent; once the container end has been moved away only the host end
+// is checked.
 func (m *Manager) CreateEndpoint(ep Endpoint) (hostIf, containerIf string, err error) {
 	if ep.ID == "" {
 		return "", "", fmt.Errorf("endpoint of network %s has no ID", ep.NetworkID)
@@ -29,9 +31,15 @@ func (m *Manager) CreateEndpoint(ep Endpoint) (hostIf, containerIf string, err e
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	hostIf, containerIf = VethNames(ep.ID)
-	br, err := m.linkByName(BridgeName(ep.NetworkID))
+	ns, err := m.netOf(ep.NetworkID, false)
 	if err != nil {
 		return "", "", err
+	}
+	var br netlink.Link
+	if ns != nil {
+		if br, err = linkByName(ns.nl, BridgeName(ep.NetworkID)); err != nil {
+			return "", "", err
+		}
 	}
 	if br == nil {
 		return "", "", fmt.Errorf("create endpoint %s: network %s: %w", ep.ID, ep.NetworkID, ErrNetworkNotFound)
@@ -40,16 +48,16 @@ func (m *Manager) CreateEndpoint(ep Endpoint) (hostIf, containerIf string, err e
 	if mtu == 0 {
 		mtu = br.Attrs().MTU
 	}
-	host, err := m.ensureVeth(hostIf, containerIf, mtu, ep.MAC)
+	host, err := m.ensureVeth(ns, hostIf, containerIf, mtu, ep.MAC)
 	if err != nil {
 		return "", "", err
 	}
 	if host.Attrs().MasterIndex != br.Attrs().Index {
-		if err := m.nl.LinkSetMaster(host, br); err != nil {
+		if err := ns.nl.LinkSetMaster(host, br); err != nil {
 			return "", "", fmt.Errorf("enslave %s to %s: %w", hostIf, br.Attrs().Name, err)
 		}
 	}
-	if err := m.ensureLinkState(host, mtu, ""); err != nil {
+	if err := ensureLinkState(ns.nl, host, mtu, ""); err != nil {
 		return "", "", err
 	}
 	if err := m.ensureContainerEnd(containerIf, mtu, ep.MAC); err != nil {
@@ -58,10 +66,12 @@ func (m *Manager) CreateEndpoint(ep Endpoint) (hostIf, containerIf string, err e
 	return hostIf, containerIf, nil
 }
 
-// ensureVeth returns the host end of the pair, creating the pair if needed
-// and replacing a link of that name that is not a veth.
-func (m *Manager) ensureVeth(hostIf, containerIf string, mtu int, mac net.HardwareAddr) (netlink.Link, error) {
-	l, err := m.linkByName(hostIf)
+// ensureVeth returns the host end of the pair in ns, creating the pair if
+// needed (host end in ns, container end here) and replacing a link of that
+// name that is not a veth. A host end left in the host namespace (by an
+// earlier weavego) is moved into ns.
+func (m *Manager) ensureVeth(ns *netNS, hostIf, containerIf string, mtu int, mac net.HardwareAddr) (netlink.Link, error) {
+	l, err := linkByName(ns.nl, hostIf)
 	if err != nil {
 		return nil, err
 	}
@@ -69,29 +79,40 @@ func (m *Manager) ensureVeth(hostIf, containerIf string, mtu int, mac net.Hardwa
 		return l, nil
 	}
 	if l != nil {
-		if err := m.nl.LinkDel(l); err != nil {
+		if err := ns.nl.LinkDel(l); err != nil {
 			return nil, fmt.Errorf("delete non-veth link %s: %w", hostIf, err)
 		}
 	}
-	// A leftover container end would make the pair creation fail.
-	if err := m.deleteLink(containerIf); err != nil {
+	old, err := linkByName(m.nl, hostIf)
+	if err != nil {
 		return nil, err
 	}
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = hostIf
+	if _, ok := old.(*netlink.Veth); ok {
+		if err := m.nl.LinkSetNsFd(old, int(ns.ns)); err != nil {
+			return nil, fmt.Errorf("move %s into the network's namespace: %w", hostIf, err)
+		}
+		return mustLink(ns.nl, hostIf)
+	}
+	// Leftovers would make the pair creation fail.
+	if err := errors.Join(deleteLink(m.nl, hostIf), deleteLink(m.nl, containerIf)); err != nil {
+		return nil, err
+	}
+	attrs := netlink.NewLinkAttrs() // TxQLen -1: the kernel's default queue length, as Docker's bridge driver has
+	attrs.Name = containerIf
 	attrs.MTU = mtu
-	// PeerTxQLen -1: the kernel's default queue length on both ends, as Docker's bridge driver has.
-	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: containerIf, PeerHardwareAddr: mac, PeerMTU: uint32(mtu), PeerTxQLen: -1}
+	attrs.HardwareAddr = mac
+	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: hostIf, PeerMTU: uint32(mtu), PeerTxQLen: -1,
+		PeerNamespace: netlink.NsFd(ns.ns)}
 	if err := m.nl.LinkAdd(veth); err != nil {
 		return nil, fmt.Errorf("create veth pair %s/%s: %w", hostIf, containerIf, err)
 	}
-	return m.mustLink(hostIf)
+	return mustLink(ns.nl, hostIf)
 }
 
 // ensureContainerEnd fixes MTU and MAC of the container end if it is still
 // in this namespace.
 func (m *Manager) ensureContainerEnd(name string, mtu int, mac net.HardwareAddr) error {
-	l, err := m.linkByName(name)
+	l, err := linkByName(m.nl, name)
 	if err != nil || l == nil {
 		return err
 	}
@@ -108,17 +129,19 @@ func (m *Manager) ensureContainerEnd(name string, mtu int, mac net.HardwareAddr)
 	return nil
 }
 
-// DeleteEndpoint removes the veth pair of the endpoint. Absent is not an
-// error. networkID is used only in errors and logs: names are unique per
-// endpoint.
+// DeleteEndpoint removes the veth pair of the endpoint, wherever its ends
+// are. Absent is not an error. Names are unique per endpoint.
 func (m *Manager) DeleteEndpoint(networkID, endpointID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	hostIf, containerIf := VethNames(endpointID)
-	if err := m.deleteLink(hostIf); err != nil {
-		return fmt.Errorf("delete endpoint %s of network %s: %w", endpointID, networkID, err)
+	ns, err := m.netOf(networkID, false)
+	errs := []error{err}
+	if ns != nil {
+		errs = append(errs, deleteLink(ns.nl, hostIf))
 	}
-	if err := m.deleteLink(containerIf); err != nil {
+	errs = append(errs, deleteLink(m.nl, hostIf), deleteLink(m.nl, containerIf))
+	if err := joinErrs(errs); err != nil {
 		return fmt.Errorf("delete endpoint %s of network %s: %w", endpointID, networkID, err)
 	}
 	return nil

@@ -15,7 +15,8 @@ func TestEndpoints(t *testing.T) {
 	if _, err := tn.m.EnsureNetwork(n); err != nil {
 		t.Fatal(err)
 	}
-	br := tn.link(t, BridgeName(n.ID))
+	nn := tn.net(t, n.ID)
+	br := nn.link(t, BridgeName(n.ID))
 	tests := []struct {
 		name    string
 		ep      Endpoint
@@ -38,7 +39,7 @@ func TestEndpoints(t *testing.T) {
 			if hostIf != wantHost || contIf != wantCont {
 				t.Errorf("names = %s, %s; want %s, %s", hostIf, contIf, wantHost, wantCont)
 			}
-			host, cont := tn.link(t, hostIf), tn.link(t, contIf)
+			host, cont := nn.link(t, hostIf), tn.link(t, contIf) // host end in the network namespace, container end here
 			if host.Attrs().MasterIndex != br.Attrs().Index || host.Attrs().Flags&net.FlagUp == 0 || host.Attrs().MTU != tc.wantMTU {
 				t.Errorf("host end: master %d up %v mtu %d; want %d, up, %d", host.Attrs().MasterIndex,
 					host.Attrs().Flags&net.FlagUp != 0, host.Attrs().MTU, br.Attrs().Index, tc.wantMTU)
@@ -51,6 +52,7 @@ func TestEndpoints(t *testing.T) {
 					t.Fatalf("DeleteEndpoint #%d: %v", i, err)
 				}
 			}
+			nn.absent(t, hostIf)
 			tn.absent(t, hostIf)
 			tn.absent(t, contIf)
 		})
@@ -67,16 +69,17 @@ func TestCreateEndpointRepairsAndFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	hostIf, _ := VethNames("ep")
+	nn := tn.net(t, n.ID)
 	// A stray bridge squats the host end's name.
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = hostIf
-	if err := tn.h.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil {
+	if err := nn.h.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := tn.m.CreateEndpoint(Endpoint{NetworkID: n.ID, ID: "ep"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := tn.link(t, hostIf).(*netlink.Veth); !ok {
+	if _, ok := nn.link(t, hostIf).(*netlink.Veth); !ok {
 		t.Errorf("%s was not replaced by a veth", hostIf)
 	}
 }

@@ -1,7 +1,6 @@
 package datapath
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/google/nftables"
@@ -24,7 +23,8 @@ const (
 	// socket on this host.
 	CounterVXLANNonMember = "vxlan-non-member"
 	// CounterFromContainer is the named counter of packets from containers
-	// to the host that were dropped.
+	// that were dropped: to the host's gossip and VXLAN ports through
+	// docker_gwbridge, or forwarded to a member's.
 	CounterFromContainer = "from-container"
 
 	inputChainName   = "input"
@@ -65,24 +65,22 @@ func peerSets(tb *nftables.Table) [2]*nftables.Set {
 	}
 }
 
-// inputRules is the whole input chain, in order. From a weavego bridge the
-// host accepts replies to its own connections, DNS and ping, and drops the
-// rest. Containers also sit on docker_gwbridge, through which they reach the
-// host's underlay address: gossip and VXLAN are dropped there. VXLAN from
-// anywhere is accepted only from the addresses in the allowlist sets.
+// inputRules is the whole input chain, in order. Containers reach the host
+// only through docker_gwbridge (their network's bridge and gateway are in
+// the network's namespace, which routes nowhere): the gossip and VXLAN ports
+// are dropped there, as is everything from a weavego bridge left in the
+// host namespace. VXLAN from anywhere is accepted only from the addresses
+// in the allowlist sets.
 func inputRules(p inputPorts) []inRule {
-	wgb := ifname(prefixIf(BridgePrefix))
 	gw := ifname(exactIf(gwBridge))
 	rules := []inRule{
-		{"container replies", cat(wgb, ctEstablished(), verdict(expr.VerdictAccept))},
-		{fmt.Sprintf("container dns udp/%d", p.dns), cat(wgb, l4(unix.IPPROTO_UDP), dport(p.dns), verdict(expr.VerdictAccept))},
-		{fmt.Sprintf("container dns tcp/%d", p.dns), cat(wgb, l4(unix.IPPROTO_TCP), dport(p.dns), verdict(expr.VerdictAccept))},
-		{"container ping", cat(wgb, l4(unix.IPPROTO_ICMP), icmpType(8), verdict(expr.VerdictAccept))},
-		{"container ping6", cat(wgb, l4(unix.IPPROTO_ICMPV6), icmpType(128), verdict(expr.VerdictAccept))},
-		{"container other", cat(wgb, drop(CounterFromContainer))},
 		{fmt.Sprintf("gwbridge gossip tcp/%d", p.gossip), cat(gw, l4(unix.IPPROTO_TCP), dport(p.gossip), drop(CounterFromContainer))},
 		{fmt.Sprintf("gwbridge gossip udp/%d", p.gossip), cat(gw, l4(unix.IPPROTO_UDP), dport(p.gossip), drop(CounterFromContainer))},
 		{fmt.Sprintf("gwbridge vxlan udp/%d", p.vxlan), cat(gw, l4(unix.IPPROTO_UDP), dport(p.vxlan), drop(CounterFromContainer))},
+		// A bridge is in the host namespace only while its network is
+		// parked (see park.go) or not yet moved: the host is then on the
+		// containers' path, and nothing of it is theirs to reach.
+		{"parked bridge", cat(ifname(prefixIf(BridgePrefix)), drop(CounterFromContainer))},
 	}
 	for i, s := range peerSets(nil) {
 		fam, off, size := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
@@ -123,10 +121,10 @@ func tableChains(p inputPorts) []fwChain {
 }
 
 // outputRules drop VXLAN datagrams that a local user other than root sends
-// from this host, and so from its own allowlisted address. What the kernel's
-// VXLAN devices send for containers carries no socket (crossing the veth
-// from the container's namespace drops it), so "meta skuid" does not match
-// it.
+// from this host (so from its own, allowlisted, address). The kernel's own
+// VXLAN datagrams carry no socket here: a network's VXLAN device lives in
+// the network's namespace and its frames lose their socket on the way to the
+// host namespace's tunnel socket, so "meta skuid" never matches them.
 func outputRules(p inputPorts) []inRule {
 	root := make([]byte, 4) // uid 0, in any byte order
 	return []inRule{{commentPrefix + fmt.Sprintf("vxlan udp/%d from a local user", p.vxlan),
@@ -197,22 +195,6 @@ func dport(port uint16) []expr.Any {
 	return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)}}
 }
-
-func icmpType(typ byte) []expr.Any {
-	return []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{typ}}}
-}
-
-// ctEstablished matches "ct state established,related" (a host-order mask).
-func ctEstablished() []expr.Any {
-	mask := make([]byte, 4)
-	binary.NativeEndian.PutUint32(mask, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED)
-	return []expr.Any{&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}}
-}
-
-func verdict(k expr.VerdictKind) []expr.Any { return []expr.Any{&expr.Verdict{Kind: k}} }
 
 // drop counts the packet in the named counter and drops it.
 func drop(counter string) []expr.Any {

@@ -32,11 +32,11 @@ func TestInputRulesShape(t *testing.T) {
 				t.Errorf("%s: accept counted as a drop", r.comment)
 			}
 		}
-		if len(rules) != 11 {
-			t.Errorf("%d rules, want 11", len(rules))
+		if len(rules) != 6 {
+			t.Errorf("%d rules, want 6", len(rules))
 		}
 		// Changing a port changes the comments, so the chain is rebuilt.
-		for _, want := range []string{"dns udp/", "gossip tcp/", "vxlan udp/"} {
+		for _, want := range []string{"gossip tcp/", "vxlan udp/"} {
 			if !slices.ContainsFunc(rules, func(r inRule) bool { return strings.Contains(r.comment, want) }) {
 				t.Errorf("no rule comment mentions %q", want)
 			}
@@ -52,8 +52,6 @@ func TestInputRulesPorts(t *testing.T) {
 		comment string
 		port    []byte
 	}{
-		{"container dns udp/4660", []byte{0x12, 0x34}},
-		{"container dns tcp/4660", []byte{0x12, 0x34}},
 		{"gwbridge gossip tcp/9029", []byte{0x23, 0x45}},
 		{"gwbridge vxlan udp/13398", []byte{0x34, 0x56}},
 		{"vxlan udp/13398 from non-member (vxlan_peers)", []byte{0x34, 0x56}},

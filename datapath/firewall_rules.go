@@ -3,15 +3,14 @@ package datapath
 import (
 	"bytes"
 	"fmt"
-	"sort"
 
 	"github.com/google/nftables/expr"
 )
 
-// fwRule is one firewall rule in the only shape this package writes:
-// optional iifname and oifname matches, a counter and a verdict. It is the
-// shape iptables-nft writes for "-i IF -o IF -j VERDICT", so iptables-nft
-// can still list Docker's table with our rules in it.
+// fwRule is one forward rule in the only shape an earlier weavego wrote
+// into Docker's table: optional iifname and oifname matches, a counter and a
+// verdict (the shape iptables-nft writes for "-i IF -o IF -j VERDICT"). It is
+// kept to recognise the jump to our old chain, which removeForward deletes.
 type fwRule struct {
 	iif, oif []byte // cmp data: name+NUL for an exact name, bare prefix for "name+"
 	verdict  expr.VerdictKind
@@ -23,21 +22,6 @@ func exactIf(name string) []byte { return append([]byte(name), 0) }
 
 // prefixIf matches names starting with prefix, as iptables-nft encodes "-i prefix+".
 func prefixIf(prefix string) []byte { return []byte(prefix) }
-
-// desiredRules are the rules of our chain for the given bridges: traffic
-// bridged within one weavego bridge is accepted; anything else forwarded
-// into or out of a weavego bridge is dropped; the rest returns to the caller.
-func desiredRules(bridges []string) []fwRule {
-	sorted := append([]string(nil), bridges...)
-	sort.Strings(sorted)
-	rules := make([]fwRule, 0, len(sorted)+2)
-	for _, b := range sorted {
-		rules = append(rules, fwRule{iif: exactIf(b), oif: exactIf(b), verdict: expr.VerdictAccept})
-	}
-	return append(rules,
-		fwRule{iif: prefixIf(BridgePrefix), verdict: expr.VerdictDrop},
-		fwRule{oif: prefixIf(BridgePrefix), verdict: expr.VerdictDrop})
-}
 
 func jumpRule(chain string) fwRule { return fwRule{verdict: expr.VerdictJump, chain: chain} }
 
@@ -91,18 +75,4 @@ func decodeRule(es []expr.Any) (r fwRule, ok bool) {
 		}
 	}
 	return r, ok
-}
-
-// sameRules reports whether the kernel's rules are exactly want, in order.
-func sameRules(have [][]expr.Any, want []fwRule) bool {
-	if len(have) != len(want) {
-		return false
-	}
-	for i, es := range have {
-		r, ok := decodeRule(es)
-		if !ok || r.key() != want[i].key() {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -15,15 +16,62 @@ type Leftover struct {
 	Why string
 }
 
-// Leftovers sorts the bridges named like weavego's that are not the bridge
-// of a known network: one may be removed only if weavego provably created it
-// (its alias, set at creation, is the full network ID that gives its name;
-// another program's "wgb-" bridge has no such alias) and no container is
-// attached to it (no veth port). Everything else stays, with the reason.
+// Leftovers sorts the networks in the kernel that are not known networks.
+// A namespace pinned in the Manager's own directory is weavego's; it may be
+// removed if no container is attached to it (no veth port on its bridge),
+// and a pin file with no namespace left may always go. A bridge named like
+// weavego's in the host namespace (an earlier weavego's design) may be
+// removed only if weavego provably created it (its alias, set at creation, is
+// the full network ID that gives its name; another program's "wgb-" bridge
+// has no such alias) and no container is attached to it. Everything else
+// stays, with the reason.
 func (m *Manager) Leftovers(known []string) ([]Leftover, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	links, err := m.nl.LinkList()
+	pinned, stale, err := m.pinnedIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []Leftover
+	for _, id := range stale {
+		if !slices.Contains(known, id) {
+			out = append(out, Leftover{ID: id})
+		}
+	}
+	for _, id := range pinned {
+		if slices.Contains(known, id) {
+			continue
+		}
+		lo := Leftover{ID: id}
+		if n, err := m.attached(id); err != nil {
+			lo.Why = err.Error()
+		} else if n > 0 {
+			lo.Why = fmt.Sprintf("%d container interface(s) still attached", n)
+		}
+		out = append(out, lo)
+	}
+	host, err := hostLeftovers(m.nl, known)
+	return append(out, host...), err
+}
+
+// attached counts the veths on the bridge of network id in its namespace.
+func (m *Manager) attached(id string) (int, error) {
+	ns, err := m.netOf(id, false)
+	if err != nil || ns == nil {
+		return 0, err
+	}
+	br, err := linkByName(ns.nl, BridgeName(id))
+	if err != nil || br == nil {
+		return 0, err
+	}
+	ports, err := vethPorts(ns.nl, br)
+	return len(ports), err
+}
+
+// hostLeftovers sorts the "wgb-" bridges of the host namespace that are not
+// bridges of known networks.
+func hostLeftovers(nl netlinkOps, known []string) ([]Leftover, error) {
+	links, err := nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list links: %w", err)
 	}
@@ -40,7 +88,7 @@ func (m *Manager) Leftovers(known []string) ([]Leftover, error) {
 	var out []Leftover
 	for _, l := range links {
 		a := l.Attrs()
-		if _, ok := l.(*netlink.Bridge); !ok || !strings.HasPrefix(a.Name, BridgePrefix) || keep[a.Name] {
+		if !isBridge(l) || !strings.HasPrefix(a.Name, BridgePrefix) || keep[a.Name] {
 			continue
 		}
 		lo := Leftover{ID: networkIDFromBridge(a.Name, a.Alias)}

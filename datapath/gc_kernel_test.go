@@ -29,7 +29,7 @@ func TestLeftoversRemovesOnlyMarkedIdleBridges(t *testing.T) {
 	if err := tn.h.LinkAdd(foreign); err != nil {
 		t.Fatal(err)
 	}
-	vx := tn.link(t, VXLANName(ids["idle"]))
+	vx := tn.net(t, ids["idle"]).link(t, VXLANName(ids["idle"]))
 	if vx.Attrs().Alias != ids["idle"] {
 		t.Errorf("VXLAN device alias %q, want the network ID as weavego's mark", vx.Attrs().Alias)
 	}

@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/weavego/weavego/internal/nsrun"
 )
 
 // testNS is a named network namespace created for one test, with a netlink
@@ -23,6 +26,8 @@ type testNS struct {
 	ns   netns.NsHandle
 	h    *netlink.Handle
 	m    *Manager
+	// nsDir is where m pins the namespaces of networks.
+	nsDir string
 }
 
 func requireNetAdmin(t *testing.T) {
@@ -71,10 +76,51 @@ func newTestNS(t *testing.T) *testNS {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	if tn.m, err = New(Config{Handle: tn.h, NetNS: ns, Logger: logger}); err != nil {
+	tn.nsDir = t.TempDir()
+	t.Cleanup(func() { unpinAll(t, tn.nsDir) })
+	if tn.m, err = New(Config{Handle: tn.h, NetNS: ns, Logger: logger, NSDir: tn.nsDir}); err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() { tn.m.Close() })
 	return tn
+}
+
+// unpinAll removes the namespaces a test left pinned in dir.
+func unpinAll(t *testing.T, dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if err := nsrun.Remove(filepath.Join(dir, e.Name())); err != nil {
+			t.Errorf("remove namespace pin: %v", err)
+		}
+	}
+}
+
+// net returns a view of tn whose handle is in the namespace of network id,
+// to look at the devices that live there.
+func (tn *testNS) net(t *testing.T, id string) *testNS {
+	t.Helper()
+	ns, err := netns.GetFromPath(NamespacePath(tn.nsDir, id))
+	if err != nil {
+		t.Fatalf("namespace of network %s: %v", id, err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return &testNS{name: tn.name + "/" + id, ns: ns, h: tn.netNS(t, id), m: tn.m, nsDir: tn.nsDir}
+}
+
+// netNS returns a netlink handle in the namespace of network id.
+func (tn *testNS) netNS(t *testing.T, id string) *netlink.Handle {
+	t.Helper()
+	ns, err := netns.GetFromPath(NamespacePath(tn.nsDir, id))
+	if err != nil {
+		t.Fatalf("namespace of network %s: %v", id, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatalf("netlink in the namespace of network %s: %v", id, err)
+	}
+	t.Cleanup(h.Close)
+	return h
 }
 
 func createNamedNS(name string) (netns.NsHandle, error) {

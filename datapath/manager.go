@@ -1,12 +1,12 @@
 package datapath
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 
 	"github.com/google/nftables"
@@ -37,6 +37,7 @@ type netlinkOps interface {
 	NeighAppend(neigh *netlink.Neigh) error
 	NeighDel(neigh *netlink.Neigh) error
 	RouteList(link netlink.Link, family int) ([]netlink.Route, error)
+	LinkSetNsFd(link netlink.Link, fd int) error
 }
 
 var _ netlinkOps = (*netlink.Handle)(nil)
@@ -52,6 +53,11 @@ type Config struct {
 	NetNS netns.NsHandle
 	// Logger receives debug and warning messages; nil discards them, as in every package.
 	Logger *slog.Logger
+	// NSDir is the directory where the namespace of each network is pinned
+	// (a bind mount named by the network ID); "" means DefaultNSDir. It
+	// must outlive a crash of the process (the plugin's propagated mount);
+	// before a stop that takes it away, Park moves the networks out.
+	NSDir string
 	// DNSPort, GossipPort and VXLANPort are the host ports the input
 	// firewall is about (see the package comment); zero means the default.
 	DNSPort, GossipPort, VXLANPort int
@@ -66,9 +72,14 @@ type Manager struct {
 	closeNL func()
 
 	ports inputPorts
+	nsDir string
+	// hostNS is Config.NetNS: the host namespace, 0 for this process's.
+	hostNS netns.NsHandle
 
-	// mu serialises kernel changes and guards remotes and vxlanPeers.
+	// mu serialises kernel changes and guards nets, remotes and vxlanPeers.
 	mu sync.Mutex
+	// nets are the namespaces of networks opened so far, by network ID.
+	nets map[string]*netNS
 	// remotes is the last desired remote state per network ID, re-applied
 	// when EnsureNetwork has to recreate a VXLAN device.
 	remotes map[string]remoteState
@@ -79,7 +90,8 @@ type Manager struct {
 
 // New returns a Manager working in the namespace of cfg.Handle.
 func New(cfg Config) (*Manager, error) {
-	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {},
+	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {}, nets: map[string]*netNS{},
+		nsDir: cmp.Or(cfg.NSDir, DefaultNSDir), hostNS: cfg.NetNS,
 		ports: inputPorts{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
 			vxlan: port(cfg.VXLANPort, DefaultVXLANPort)}}
 	if m.log == nil {
@@ -103,34 +115,42 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Close releases the netlink handle if New opened it. Kernel state stays.
+// Close releases the netlink handles the Manager opened. Kernel state
+// stays, namespaces included.
 func (m *Manager) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, n := range m.nets {
+		n.release()
+		delete(m.nets, id)
+	}
 	m.closeNL()
 	return nil
 }
 
-// NetworkIDs returns the IDs of the weavego networks whose bridges exist in
-// the kernel, for garbage collection after a restart. An ID is the full
-// Docker ID when the bridge's alias holds it, else the 11-character prefix in
-// the bridge's name (BridgeName maps both to the same bridge).
+// NetworkIDs returns the IDs of the weavego networks present in the kernel,
+// for garbage collection after a restart: those with a pinned namespace
+// (full Docker IDs) and those of an earlier weavego whose bridge is still in
+// the host namespace (the full ID when the bridge's alias holds it, else the
+// 11-character prefix in the bridge's name; BridgeName maps both to the same
+// bridge).
 func (m *Manager) NetworkIDs() ([]string, error) {
-	links, err := m.nl.LinkList()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids, _, err := m.pinnedIDs()
 	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
+		return nil, err
 	}
-	var ids []string
-	for _, l := range links {
-		a := l.Attrs()
-		if _, ok := l.(*netlink.Bridge); ok && strings.HasPrefix(a.Name, BridgePrefix) {
-			ids = append(ids, networkIDFromBridge(a.Name, a.Alias))
-		}
+	host, err := m.hostBridgeIDs()
+	if err != nil {
+		return nil, err
 	}
-	return ids, nil
+	return sortedUnique(append(ids, host...)), nil
 }
 
 // linkByName returns the link or nil when it does not exist.
-func (m *Manager) linkByName(name string) (netlink.Link, error) {
-	l, err := m.nl.LinkByName(name)
+func linkByName(nl netlinkOps, name string) (netlink.Link, error) {
+	l, err := nl.LinkByName(name)
 	if err == nil {
 		return l, nil
 	}
@@ -142,12 +162,12 @@ func (m *Manager) linkByName(name string) (netlink.Link, error) {
 }
 
 // deleteLink removes the link named name if it exists.
-func (m *Manager) deleteLink(name string) error {
-	l, err := m.linkByName(name)
+func deleteLink(nl netlinkOps, name string) error {
+	l, err := linkByName(nl, name)
 	if err != nil || l == nil {
 		return err
 	}
-	if err := m.nl.LinkDel(l); err != nil {
+	if err := nl.LinkDel(l); err != nil {
 		return fmt.Errorf("delete link %s: %w", name, err)
 	}
 	return nil

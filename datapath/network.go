@@ -36,8 +36,8 @@ type Network struct {
 	// Port is the VXLAN UDP port; 0 means DefaultVXLANPort.
 	Port int
 	// Internal is accepted for the driver's convenience; it changes nothing
-	// here because the firewall already forbids routing via any weavego
-	// bridge, so no network gets external access through its bridge.
+	// here: the namespace of a network routes nowhere, so no network gets
+	// external access through its bridge.
 	Internal bool
 }
 
@@ -68,9 +68,11 @@ func (n Network) validate() error {
 	return nil
 }
 
-// EnsureNetwork makes the bridge (and VXLAN device) of n exist with n's
-// settings, repairing or recreating devices that differ, and refreshes the
-// firewall. It returns the MTU in use. It is idempotent.
+// EnsureNetwork makes the namespace of n, its bridge (with the gateway and
+// service addresses) and its VXLAN device exist with n's settings,
+// repairing or recreating devices that differ; it moves into the namespace
+// what an earlier weavego left for n in the host namespace (see migrate.go),
+// and refreshes the firewall. It returns the MTU in use. It is idempotent.
 func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
 	if err := n.validate(); err != nil {
 		return 0, err
@@ -81,14 +83,21 @@ func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	br, err := m.ensureBridge(n.ID, mtu)
+	ns, err := m.netOf(n.ID, true)
 	if err != nil {
 		return 0, err
 	}
-	if err := m.ensureBridgeAddrs(br, bridgeAddrs(n)); err != nil {
+	br, err := m.ensureBridge(ns.nl, n.ID, mtu)
+	if err != nil {
 		return 0, err
 	}
-	if err := m.ensureVXLANOf(n, mtu, br); err != nil {
+	if err := ensureBridgeAddrs(ns.nl, br, bridgeAddrs(n)); err != nil {
+		return 0, err
+	}
+	if err := m.ensureVXLANOf(ns, n, mtu, br); err != nil {
+		return 0, err
+	}
+	if err := m.adoptHostPorts(ns, n.ID, br); err != nil {
 		return 0, err
 	}
 	if err := m.ensureFirewall(); err != nil {
@@ -99,78 +108,87 @@ func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
 
 // ensureVXLANOf ensures or removes n's VXLAN device; after (re)creating it,
 // it re-applies the last remotes given for n.
-func (m *Manager) ensureVXLANOf(n Network, mtu int, br netlink.Link) error {
+func (m *Manager) ensureVXLANOf(ns *netNS, n Network, mtu int, br netlink.Link) error {
 	if !n.hasVXLAN() {
-		return m.deleteLink(VXLANName(n.ID))
+		return errors.Join(deleteLink(ns.nl, VXLANName(n.ID)), deleteLink(m.nl, VXLANName(n.ID)))
 	}
-	vx, created, err := m.ensureVXLAN(n, mtu, br)
+	vx, created, err := m.ensureVXLAN(ns, n, mtu, br)
 	if err != nil {
 		return err
 	}
 	if st, ok := m.remotes[n.ID]; ok && created {
-		return m.applyRemotes(vx, st)
+		return m.applyRemotes(ns.nl, vx, st)
 	}
 	return nil
 }
 
-// ensureBridge creates or repairs the bridge of network id.
-func (m *Manager) ensureBridge(id string, mtu int) (netlink.Link, error) {
+// ensureBridge creates or repairs the bridge of network id in its namespace.
+func (m *Manager) ensureBridge(nl netlinkOps, id string, mtu int) (netlink.Link, error) {
 	name := BridgeName(id)
-	l, err := m.linkByName(name)
+	l, err := linkByName(nl, name)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := l.(*netlink.Bridge); l != nil && !ok {
+	if l != nil && !isBridge(l) {
 		m.log.Warn("replacing link that is not a bridge", "network", id, "link", name, "type", l.Type())
-		if err := m.nl.LinkDel(l); err != nil {
+		if err := nl.LinkDel(l); err != nil {
 			return nil, fmt.Errorf("delete non-bridge link %s: %w", name, err)
 		}
 		l = nil
 	}
 	if l == nil {
-		if l, err = m.createBridge(name, mtu); err != nil {
+		// A bridge of id in the host namespace (parked, or an earlier
+		// weavego's) lends its MAC: its containers' gateway keeps it.
+		var mac net.HardwareAddr
+		if h, err := linkByName(m.nl, name); err == nil && h != nil && isBridge(h) {
+			mac = h.Attrs().HardwareAddr
+		}
+		if l, err = createBridge(nl, name, mtu, mac); err != nil {
 			return nil, err
 		}
 	}
-	return l, m.ensureLinkState(l, mtu, id)
+	return l, ensureLinkState(nl, l, mtu, id)
 }
 
-func (m *Manager) createBridge(name string, mtu int) (netlink.Link, error) {
+// createBridge creates a bridge with MAC mac (nil: a random one).
+func createBridge(nl netlinkOps, name string, mtu int, mac net.HardwareAddr) (netlink.Link, error) {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = name
 	attrs.MTU = mtu
 	// An explicit MAC keeps the bridge's address (the containers' gateway
 	// MAC) from changing as ports come and go.
-	mac, err := randomMAC()
-	if err != nil {
-		return nil, err
+	if mac == nil {
+		var err error
+		if mac, err = randomMAC(); err != nil {
+			return nil, err
+		}
 	}
 	attrs.HardwareAddr = mac
 	// Without a querier, snooping could prune multicast (IPv6 ND) that must
 	// reach the VXLAN port; flood instead.
 	off := false
 	br := &netlink.Bridge{LinkAttrs: attrs, MulticastSnooping: &off}
-	if err := m.nl.LinkAdd(br); err != nil {
+	if err := nl.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("create bridge %s: %w", name, err)
 	}
-	return m.mustLink(name)
+	return mustLink(nl, name)
 }
 
 // ensureLinkState sets MTU, alias (when not empty) and up on l.
-func (m *Manager) ensureLinkState(l netlink.Link, mtu int, alias string) error {
+func ensureLinkState(nl netlinkOps, l netlink.Link, mtu int, alias string) error {
 	a := l.Attrs()
 	if mtu > 0 && a.MTU != mtu {
-		if err := m.nl.LinkSetMTU(l, mtu); err != nil {
+		if err := nl.LinkSetMTU(l, mtu); err != nil {
 			return fmt.Errorf("set MTU %d on %s: %w", mtu, a.Name, err)
 		}
 	}
 	if alias != "" && a.Alias != alias {
-		if err := m.nl.LinkSetAlias(l, alias); err != nil {
+		if err := nl.LinkSetAlias(l, alias); err != nil {
 			return fmt.Errorf("set alias %s on %s: %w", alias, a.Name, err)
 		}
 	}
 	if a.Flags&net.FlagUp == 0 {
-		if err := m.nl.LinkSetUp(l); err != nil {
+		if err := nl.LinkSetUp(l); err != nil {
 			return fmt.Errorf("set %s up: %w", a.Name, err)
 		}
 	}
@@ -191,9 +209,9 @@ func bridgeAddrs(n Network) []*net.IPNet {
 }
 
 // ensureBridgeAddrs leaves exactly want as the bridge's IPv4 addresses.
-func (m *Manager) ensureBridgeAddrs(br netlink.Link, want []*net.IPNet) error {
+func ensureBridgeAddrs(nl netlinkOps, br netlink.Link, want []*net.IPNet) error {
 	name := br.Attrs().Name
-	addrs, err := m.nl.AddrList(br, netlink.FAMILY_V4)
+	addrs, err := nl.AddrList(br, netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("list addresses of %s: %w", name, err)
 	}
@@ -206,7 +224,7 @@ func (m *Manager) ensureBridgeAddrs(br netlink.Link, want []*net.IPNet) error {
 			present[i] = true
 			continue
 		}
-		if err := m.nl.AddrDel(br, &a); err != nil {
+		if err := nl.AddrDel(br, &a); err != nil {
 			return fmt.Errorf("remove stale address %s from %s: %w", a.IPNet, name, err)
 		}
 	}
@@ -214,7 +232,7 @@ func (m *Manager) ensureBridgeAddrs(br netlink.Link, want []*net.IPNet) error {
 		if present[i] {
 			continue
 		}
-		if err := m.nl.AddrReplace(br, &netlink.Addr{IPNet: w}); err != nil {
+		if err := nl.AddrReplace(br, &netlink.Addr{IPNet: w}); err != nil {
 			return fmt.Errorf("add address %s to %s: %w", w, name, err)
 		}
 	}
@@ -222,8 +240,8 @@ func (m *Manager) ensureBridgeAddrs(br netlink.Link, want []*net.IPNet) error {
 }
 
 // mustLink looks up a link that was just created.
-func (m *Manager) mustLink(name string) (netlink.Link, error) {
-	l, err := m.nl.LinkByName(name)
+func mustLink(nl netlinkOps, name string) (netlink.Link, error) {
+	l, err := nl.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("look up new link %s: %w", name, err)
 	}

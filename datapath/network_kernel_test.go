@@ -3,6 +3,7 @@ package datapath
 import (
 	"errors"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -88,17 +89,21 @@ func TestEnsureNetwork(t *testing.T) {
 					t.Fatalf("EnsureNetwork #%d = %d, %v; want %d", i, mtu, err, tc.wantMTU)
 				}
 			}
-			br := checkBridge(t, tn, n, tc.wantMTU)
+			nn := tn.net(t, n.ID)
+			br := checkBridge(t, nn, n, tc.wantMTU)
 			if tc.vxlan {
-				checkVXLAN(t, tn, n, tc.wantMTU)
+				checkVXLAN(t, nn, n, tc.wantMTU)
 			} else {
-				tn.absent(t, VXLANName(n.ID))
+				nn.absent(t, VXLANName(n.ID))
 			}
+			// The devices live in the network's namespace, none in the host's.
+			tn.absent(t, BridgeName(n.ID))
+			tn.absent(t, VXLANName(n.ID))
 			ids, err := tn.m.NetworkIDs()
 			if err != nil || len(ids) != 1 || ids[0] != n.ID {
 				t.Errorf("NetworkIDs = %v, %v; want [%s]", ids, err, n.ID)
 			}
-			if again := tn.link(t, BridgeName(n.ID)); again.Attrs().Index != br.Attrs().Index {
+			if again := nn.link(t, BridgeName(n.ID)); again.Attrs().Index != br.Attrs().Index {
 				t.Errorf("bridge was recreated")
 			}
 		})
@@ -125,34 +130,35 @@ func TestEnsureNetworkRepairs(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Someone replaces the device with another VNI and port, and breaks the bridge.
-	old := tn.link(t, VXLANName(n.ID))
-	if err := tn.h.LinkDel(old); err != nil {
+	nn := tn.net(t, n.ID)
+	old := nn.link(t, VXLANName(n.ID))
+	if err := nn.h.LinkDel(old); err != nil {
 		t.Fatal(err)
 	}
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = VXLANName(n.ID)
-	if err := tn.h.LinkAdd(&netlink.Vxlan{LinkAttrs: attrs, VxlanId: 200, Port: 8472, Learning: true}); err != nil {
+	if err := nn.h.LinkAdd(&netlink.Vxlan{LinkAttrs: attrs, VxlanId: 200, Port: 8472, Learning: true}); err != nil {
 		t.Fatal(err)
 	}
-	br := tn.link(t, BridgeName(n.ID))
-	_ = tn.h.LinkSetMTU(br, 1300)
-	_ = tn.h.LinkSetDown(br)
-	_ = tn.h.AddrAdd(br, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("10.99.0.1"), Mask: net.CIDRMask(16, 32)}})
+	br := nn.link(t, BridgeName(n.ID))
+	_ = nn.h.LinkSetMTU(br, 1300)
+	_ = nn.h.LinkSetDown(br)
+	_ = nn.h.AddrAdd(br, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("10.99.0.1"), Mask: net.CIDRMask(16, 32)}})
 
 	if _, err := tn.m.EnsureNetwork(n); err != nil {
 		t.Fatal(err)
 	}
-	checkBridge(t, tn, n, 1450)
-	vx := checkVXLAN(t, tn, n, 1450)
+	checkBridge(t, nn, n, 1450)
+	vx := checkVXLAN(t, nn, n, 1450)
 	// The remotes were re-applied to the new device.
-	assertRemoteState(t, tn, vx.Index, []Remote{remote}, []net.IP{remote.VTEP})
+	assertRemoteState(t, nn, vx.Index, []Remote{remote}, []net.IP{remote.VTEP})
 
 	// Turning VXLAN off removes the device.
 	n.VNI = 0
 	if _, err := tn.m.EnsureNetwork(n); err != nil {
 		t.Fatal(err)
 	}
-	tn.absent(t, VXLANName(n.ID))
+	nn.absent(t, VXLANName(n.ID))
 }
 
 func TestDeleteNetwork(t *testing.T) {
@@ -181,8 +187,12 @@ func TestDeleteNetwork(t *testing.T) {
 	for _, name := range []string{BridgeName(n.ID), VXLANName(n.ID), h1, c1} {
 		tn.absent(t, name)
 	}
+	if _, err := os.Stat(NamespacePath(tn.nsDir, n.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the namespace pin of the deleted network is still there: %v", err)
+	}
+	nk := tn.net(t, other.ID)
 	for _, name := range []string{BridgeName(other.ID), VXLANName(other.ID), h2} {
-		tn.link(t, name)
+		nk.link(t, name)
 	}
 	ids, err := tn.m.NetworkIDs()
 	if err != nil || len(ids) != 1 || ids[0] != other.ID {

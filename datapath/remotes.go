@@ -62,9 +62,15 @@ func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []ne
 	defer m.mu.Unlock()
 	m.remotes[networkID] = st
 	name := VXLANName(networkID)
-	vx, err := m.linkByName(name)
+	ns, err := m.netOf(networkID, false)
 	if err != nil {
 		return err
+	}
+	var vx netlink.Link
+	if ns != nil {
+		if vx, err = linkByName(ns.nl, name); err != nil {
+			return err
+		}
 	}
 	if vx == nil {
 		if len(st.remotes) == 0 && len(st.flood) == 0 {
@@ -72,17 +78,17 @@ func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []ne
 		}
 		return fmt.Errorf("set remotes of network %s: no VXLAN device %s: %w", networkID, name, ErrNetworkNotFound)
 	}
-	return m.applyRemotes(vx, st)
+	return m.applyRemotes(ns.nl, vx, st)
 }
 
 // applyRemotes reconciles the FDB and neighbour table of vx with st.
-func (m *Manager) applyRemotes(vx netlink.Link, st remoteState) error {
+func (m *Manager) applyRemotes(nl netlinkOps, vx netlink.Link, st remoteState) error {
 	index, name := vx.Attrs().Index, vx.Attrs().Name
-	fdb, err := m.nl.NeighList(index, unix.AF_BRIDGE)
+	fdb, err := nl.NeighList(index, unix.AF_BRIDGE)
 	if err != nil {
 		return fmt.Errorf("list FDB of %s: %w", name, err)
 	}
-	neighs, err := m.listNeighs(index)
+	neighs, err := listNeighs(nl, index)
 	if err != nil {
 		return fmt.Errorf("list neighbours of %s: %w", name, err)
 	}
@@ -93,29 +99,29 @@ func (m *Manager) applyRemotes(vx netlink.Link, st remoteState) error {
 	}
 	var errs []error
 	for _, n := range fp.del {
-		errs = append(errs, wrapNeigh("delete FDB entry", n, name, ignoreNotFound(m.nl.NeighDel(n))))
+		errs = append(errs, wrapNeigh("delete FDB entry", n, name, ignoreNotFound(nl.NeighDel(n))))
 	}
 	for _, n := range np.del {
-		errs = append(errs, wrapNeigh("delete neighbour", n, name, ignoreNotFound(m.nl.NeighDel(n))))
+		errs = append(errs, wrapNeigh("delete neighbour", n, name, ignoreNotFound(nl.NeighDel(n))))
 	}
 	for _, n := range fp.set {
-		errs = append(errs, wrapNeigh("set FDB entry", n, name, m.nl.NeighSet(n)))
+		errs = append(errs, wrapNeigh("set FDB entry", n, name, nl.NeighSet(n)))
 	}
 	for _, n := range fp.add {
-		errs = append(errs, wrapNeigh("append FDB entry", n, name, m.nl.NeighAppend(n)))
+		errs = append(errs, wrapNeigh("append FDB entry", n, name, nl.NeighAppend(n)))
 	}
 	for _, n := range np.set {
-		errs = append(errs, wrapNeigh("set neighbour", n, name, m.nl.NeighSet(n)))
+		errs = append(errs, wrapNeigh("set neighbour", n, name, nl.NeighSet(n)))
 	}
 	return joinErrs(errs)
 }
 
-func (m *Manager) listNeighs(index int) ([]netlink.Neigh, error) {
-	v4, err := m.nl.NeighList(index, unix.AF_INET)
+func listNeighs(nl netlinkOps, index int) ([]netlink.Neigh, error) {
+	v4, err := nl.NeighList(index, unix.AF_INET)
 	if err != nil {
 		return nil, err
 	}
-	v6, err := m.nl.NeighList(index, unix.AF_INET6)
+	v6, err := nl.NeighList(index, unix.AF_INET6)
 	if err != nil {
 		return nil, err
 	}

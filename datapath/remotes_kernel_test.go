@@ -69,6 +69,7 @@ func TestSetRemotes(t *testing.T) {
 	if _, err := tn.m.EnsureNetwork(n); err != nil {
 		t.Fatal(err)
 	}
+	tn = tn.net(t, n.ID) // the devices are in the network's namespace
 	vx := tn.link(t, VXLANName(n.ID))
 	br := tn.link(t, BridgeName(n.ID))
 	// Entries of other devices that SetRemotes must leave alone.

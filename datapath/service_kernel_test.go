@@ -13,7 +13,8 @@ import (
 // bridgeAddrStrings lists the IPv4 addresses of n's bridge, sorted.
 func bridgeAddrStrings(t *testing.T, tn *testNS, n Network) []string {
 	t.Helper()
-	addrs, err := tn.h.AddrList(tn.link(t, BridgeName(n.ID)), netlink.FAMILY_V4)
+	nn := tn.net(t, n.ID)
+	addrs, err := nn.h.AddrList(nn.link(t, BridgeName(n.ID)), netlink.FAMILY_V4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +50,11 @@ func TestServiceAddrOnBridges(t *testing.T) {
 			t.Errorf("%s: bridge addresses %v, want %v", st.name, got, st.want)
 		}
 	}
-	// Removing one network leaves the address local through the other.
+	// Removing one network leaves the address local in the other's namespace.
 	if err := tn.m.DeleteNetwork(n1.ID); err != nil {
 		t.Fatal(err)
 	}
-	routes, err := tn.h.RouteGet(svc)
+	routes, err := tn.net(t, n2.ID).h.RouteGet(svc)
 	if err != nil || len(routes) == 0 || routes[0].Type != 2 /* RTN_LOCAL */ {
 		t.Errorf("after removing one bridge, route to %s = %v, %v; want local", svc, routes, err)
 	}

@@ -17,6 +17,9 @@ type Served struct {
 	Subnet netip.Prefix
 	// Gateway is listened on when valid.
 	Gateway netip.Addr
+	// NetNS is the path of the network namespace the gateway (and the
+	// service address) of this network live in; "" means the server's own.
+	NetNS string
 }
 
 // client is who asks: an address on one served network, and the networks

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/weavego/weavego/internal/nsrun"
 )
 
 // stopGrace bounds how long stopping a listener waits for in-flight
@@ -35,15 +37,23 @@ type served struct {
 	err      error         // what it returned; read after exited is closed
 }
 
-// startListener binds UDP and TCP on a:port (port AnyPort: any port free
-// for both) and starts serving h on them.
-func startListener(a netip.Addr, port int, h *Handler, log *slog.Logger) (*listener, error) {
-	pc, ln, err := bindPair(a, port)
+// startListener binds UDP and TCP on w's address and port (port AnyPort:
+// any port free for both), in w's network namespace, and starts serving h
+// on them.
+func startListener(w where, port int, h *Handler, log *slog.Logger) (*listener, error) {
+	var pc net.PacketConn
+	var ln net.Listener
+	var err error
+	if w.netns == "" {
+		pc, ln, err = bindPair(w.addr, port)
+	} else {
+		err = nsrun.Do(w.netns, func() (err error) { pc, ln, err = bindPair(w.addr, port); return err })
+	}
 	if err != nil {
 		return nil, err
 	}
 	l := &listener{addr: pc.LocalAddr().String()}
-	log = log.With("addr", l.addr)
+	log = log.With("addr", l.addr, "netns", w.netns)
 	if l.udp, err = serve(&dns.Server{PacketConn: pc}, h, log.With("net", "udp")); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("serve udp %s: %w", l.addr, err)

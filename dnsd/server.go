@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -24,8 +25,23 @@ type Server struct {
 	// mu guards listeners and closed. It is held while listeners start and
 	// stop so that a removed address is released before it can be re-added.
 	mu        sync.Mutex
-	listeners map[netip.Addr]*listener
+	listeners map[where]*listener
 	closed    bool
+}
+
+// where is one listening address: an address in a network namespace (""
+// for the server's own). Every network's namespace has its own service
+// address.
+type where struct {
+	netns string
+	addr  netip.Addr
+}
+
+func (w where) compare(o where) int {
+	if c := strings.Compare(w.netns, o.netns); c != 0 {
+		return c
+	}
+	return w.addr.Compare(o.addr)
 }
 
 // New returns a Server answering from table. Nothing listens, and no client
@@ -38,7 +54,7 @@ func New(cfg Config, table *Table, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{h: h, port: h.cfg.Port, log: log, listeners: map[netip.Addr]*listener{}}, nil
+	return &Server{h: h, port: h.cfg.Port, log: log, listeners: map[where]*listener{}}, nil
 }
 
 // Handler returns the server's handler, e.g. for its Stats.
@@ -49,28 +65,29 @@ func (s *Server) Stats() Stats { return s.h.Stats() }
 
 // SetNetworks makes the server serve exactly nets: it answers clients inside
 // their subnets (and refuses all others), and listens (UDP and TCP on the
-// configured port) on their gateways and, while nets is not empty, on
-// Config.ServiceAddr. It starts listeners for new addresses, stops those for
+// configured port) on their gateways and on Config.ServiceAddr, in the
+// network namespace of each network (Served.NetNS), or once in its own for
+// the networks that have none. It starts listeners for new addresses, stops those for
 // removed ones, and restarts any that died; it is idempotent and cheap when
 // nothing changed. Addresses that fail are reported in the joined error,
 // each naming the address; the others are still served, and the failed
 // ones are retried by the next call.
 func (s *Server) SetNetworks(nets []Served) error {
-	want := map[netip.Addr]bool{}
+	want := map[where]bool{}
 	for _, n := range nets {
 		if n.Gateway.IsValid() {
-			want[n.Gateway.Unmap()] = true
+			want[where{n.NetNS, n.Gateway.Unmap()}] = true
 		}
-	}
-	if len(nets) > 0 && s.h.cfg.ServiceAddr.IsValid() {
-		want[s.h.cfg.ServiceAddr] = true
+		if s.h.cfg.ServiceAddr.IsValid() {
+			want[where{n.NetNS, s.h.cfg.ServiceAddr}] = true
+		}
 	}
 	s.h.setServed(nets)
 	return s.listen(want)
 }
 
 // listen makes the listeners match want.
-func (s *Server) listen(want map[netip.Addr]bool) error {
+func (s *Server) listen(want map[where]bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -88,6 +105,9 @@ func (s *Server) listen(want map[netip.Addr]bool) error {
 			continue
 		}
 		l, err := startListener(a, s.port, s.h, s.log)
+		if err != nil && a.netns != "" {
+			err = fmt.Errorf("%w (in %s)", err, a.netns)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("dns: %w", err))
 			continue
@@ -130,11 +150,11 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
-func sortedKeys[V any](m map[netip.Addr]V) []netip.Addr {
-	keys := make([]netip.Addr, 0, len(m))
+func sortedKeys[V any](m map[where]V) []where {
+	keys := make([]where, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, netip.Addr.Compare)
+	slices.SortFunc(keys, where.compare)
 	return keys
 }

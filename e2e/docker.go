@@ -52,6 +52,11 @@ func (h *Host) Links() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return linkNames(out), nil
+}
+
+// linkNames parses the names out of "ip -o link show".
+func linkNames(out string) []string {
 	var names []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
@@ -59,7 +64,7 @@ func (h *Host) Links() ([]string, error) {
 			names = append(names, strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0])
 		}
 	}
-	return names, nil
+	return names
 }
 
 // runFor is RunContainer for a container that outlives the subtest t: a failure fails t, and the container is

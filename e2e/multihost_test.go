@@ -87,7 +87,7 @@ func (s *multiHost) networkPropagates(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			out, err := h.Exec("ip", "-d", "link", "show", dev)
+			out, err := h.ExecDev(dev, "ip", "-d", "link", "show", dev)
 			if err != nil || !strings.Contains(out, fmt.Sprintf("vxlan id %d ", s.vni)) {
 				return fmt.Errorf("%s: VXLAN device of net1: %q, %v; want vxlan id %d", h.Name, out, err, s.vni)
 			}

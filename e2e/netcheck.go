@@ -45,7 +45,7 @@ func (h *Host) VXLANDevice(name string) (string, error) {
 
 // FDB returns the FDB entries of dev on h as MAC -> destinations (VTEP addresses).
 func (h *Host) FDB(dev string) (map[string][]string, error) {
-	out, err := h.Exec("bridge", "fdb", "show", "dev", dev)
+	out, err := h.ExecDev(dev, "bridge", "fdb", "show", "dev", dev)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (h *Host) Neigh(ctr, dev string) (map[string]string, error) {
 	var out string
 	var err error
 	if ctr == "" {
-		out, err = h.Exec("ip", "neigh", "show", "dev", dev)
+		out, err = h.ExecDev(dev, "ip", "neigh", "show", "dev", dev)
 	} else {
 		out, err = execIn(h, ctr, "ip", "neigh", "show")
 	}

@@ -75,7 +75,12 @@ func RepoRoot() string {
 // PushPlugin builds the plugin with the given version into dir and pushes it as ref through host h's daemon,
 // the way a user publishes it: make push PLUGIN_REF=ref DOCKER="docker -H <h>" VERSION=version.
 func (h *Host) PushPlugin(dir, ref, version string) error {
-	args := []string{"make", "-C", RepoRoot(), "push", "PLUGIN_REF=" + ref, "VERSION=" + version,
+	return h.PushPluginFrom(RepoRoot(), dir, ref, version)
+}
+
+// PushPluginFrom is PushPlugin with the plugin built from the source tree at root (another version of weavego).
+func (h *Host) PushPluginFrom(root, dir, ref, version string) error {
+	args := []string{"make", "-C", root, "push", "PLUGIN_REF=" + ref, "VERSION=" + version,
 		"DOCKER=docker -H unix://" + h.DockerSock,
 		"BIN=" + filepath.Join(dir, "weavego"), "BUNDLE=" + filepath.Join(dir, "plugin")}
 	if _, err := Run(5*time.Minute, args...); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,13 +203,19 @@ func (s *singleHost) networkRemoveDeletesBridge(t *testing.T) {
 	s.h.CreateNetwork(t, "gone", netArgs...)
 	s.h.RunContainer(t, "--name", "brief", "--network", "gone", BusyboxImage, "sleep", "3600")
 	if links := bridgeLinks(t, s.h); len(links) == 0 {
-		t.Fatal("no wgb- bridge in the host namespace while a network is in use")
+		t.Fatal("no wgb- bridge in a network namespace while a network is in use")
+	}
+	if links, err := s.h.Links(); err != nil || slices.ContainsFunc(links, func(l string) bool { return strings.HasPrefix(l, "wgb-") }) {
+		t.Errorf("a wgb- bridge in the host namespace (%v, %v): it belongs in the network's namespace", links, err)
 	}
 	s.h.MustDocker(t, "rm", "-f", "brief")
 	s.h.MustDocker(t, "network", "rm", "gone")
 	Eventually(t, 30*time.Second, func() error {
 		if links := bridgeLinks(t, s.h); len(links) > 0 {
 			return fmt.Errorf("bridges left after docker network rm: %v", links)
+		}
+		if nss, err := s.h.NetworkNamespaces(); err != nil || len(nss) > 0 {
+			return fmt.Errorf("network namespaces left after docker network rm: %v %v", nss, err)
 		}
 		return nil
 	})
@@ -267,10 +274,10 @@ func (s *singleHost) pluginDisableEnable(t *testing.T) {
 	}
 }
 
-// bridgeLinks lists the weavego bridges (wgb-*) in the host namespace.
+// bridgeLinks lists the weavego bridges (wgb-*) in the namespaces of h's networks.
 func bridgeLinks(t *testing.T, h *Host) []string {
 	t.Helper()
-	links, err := h.Links()
+	links, err := h.NetworkLinks()
 	if err != nil {
 		t.Fatal(err)
 	}

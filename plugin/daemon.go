@@ -30,6 +30,12 @@ import (
 // socketPath is where Docker looks for a managed plugin's socket.
 const socketPath = "/run/docker/plugins/" + reconcile.Socket
 
+// netnsDir is where the namespaces of the networks are pinned: config.json's
+// propagatedMount, which Docker makes a shared mount of a host directory, so
+// the pins (and with them the networks) outlive a crash of the plugin's
+// process. Docker unmounts it when it stops the plugin for good: see park.
+const netnsDir = "/run/weavego/netns"
+
 // parts are the running pieces of the daemon.
 type parts struct {
 	set    settings.Settings
@@ -95,7 +101,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	if p.dp, err = datapath.New(datapath.Config{Logger: log, DNSPort: set.DNSPort, GossipPort: set.GossipPort,
-		VXLANPort: set.VXLANPort}); err != nil {
+		VXLANPort: set.VXLANPort, NSDir: netnsDir}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
@@ -125,7 +131,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	local := &driverState{}
 	deps.Local = local
 	p.agent = reconcile.New(reconcile.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
-		StaleState: p.staleState}, deps)
+		StaleState: p.staleState, NetNS: func(id string) string { return datapath.NamespacePath(netnsDir, id) }}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store, p.agent)
 	if err != nil {
@@ -182,23 +188,56 @@ func (p *parts) serve(ctx context.Context) error {
 	})
 	run(func() { errc <- ignoreClosed(controlSrv.Serve(cl)) })
 	p.log.Info("weavego ready", "socket", socketPath, "control", p.sec.ControlSocket)
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-		if err != nil {
-			err = fmt.Errorf("serve: %w", err)
-		}
-	}
+	signalled, err := waitStop(ctx, errc)
+	parkBy := time.Now().Add(parkWithin)
 	cancel()
 	p.stopMesh(meshCancel)
-	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
+	shut, done := context.WithTimeout(context.Background(), 3*time.Second)
 	defer done()
 	_ = pluginSrv.Shutdown(shut)
 	_ = controlSrv.Shutdown(shut)
 	wg.Wait()
+	if signalled {
+		p.park(parkBy)
+	}
 	saveMesh(p.store, p.mesh, p.log)
 	p.removeFirewallIfIdle()
 	return err
+}
+
+// waitStop waits for ctx to end (a signal: signalled) or for a server's
+// error.
+func waitStop(ctx context.Context, errc <-chan error) (signalled bool, err error) {
+	select {
+	case <-ctx.Done():
+		return true, nil
+	case err = <-errc:
+		if err != nil {
+			err = fmt.Errorf("serve: %w", err)
+		}
+		return false, err
+	}
+}
+
+// parkWithin bounds, from the signal, how long a stopping plugin spends
+// moving its networks into the host namespace: Docker sends SIGKILL 10
+// seconds after SIGTERM, and the state file is still to be saved.
+const parkWithin = 8 * time.Second
+
+// park moves the networks into the host namespace before the plugin stops
+// (see datapath.Manager.Park): on SIGTERM Docker is stopping the plugin for
+// good (disable, upgrade, dockerd stop) and unmounts the pins of their
+// namespaces once it has exited. Any other exit leaves them pinned: Docker
+// restarts the plugin without unmounting anything.
+func (p *parts) park(by time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), by)
+	defer cancel()
+	start := time.Now()
+	if err := p.dp.Park(ctx); err != nil {
+		p.log.Warn("move networks into the host namespace", "err", err)
+		return
+	}
+	p.log.Info("networks moved into the host namespace until the plugin runs again", "took", time.Since(start))
 }
 
 // stopMesh stops gossip. While weavego networks remain in the kernel (a
@@ -215,9 +254,9 @@ func (p *parts) stopMesh(cancel context.CancelFunc) {
 // removeFirewallIfIdle removes weavego's nftables rules when the plugin stops
 // with no weavego network left in the kernel, so an uninstalled plugin
 // leaves nothing behind. While networks remain (a restart, an upgrade, a
-// disable with containers running), the rules stay: without them the
-// containers' traffic inside a network would meet Docker's FORWARD drop
-// policy, and the containers would reach the host's ports.
+// disable with containers running), the rules stay: the VXLAN allowlist
+// and the gossip and VXLAN drops on docker_gwbridge keep protecting the
+// members meanwhile.
 func (p *parts) removeFirewallIfIdle() {
 	ids, err := p.dp.NetworkIDs()
 	if err != nil || len(ids) > 0 {
@@ -229,14 +268,18 @@ func (p *parts) removeFirewallIfIdle() {
 	}
 }
 
-// firewallLoop keeps weavego's forward and input rules in place: Docker rebuilds
-// its chains when it restarts, which may drop the jump to ours.
+// firewallLoop keeps weavego's input rules in place, undoing a flush by hand,
+// removes an earlier weavego's forward rules that Docker's restart may have
+// left, and pins the networks' namespaces again if their pins went away.
 func (p *parts) firewallLoop(ctx context.Context) {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	for {
 		if err := p.dp.EnsureFirewall(); err != nil {
 			p.log.Warn("firewall rules", "err", err)
+		}
+		if err := p.dp.Repin(); err != nil {
+			p.log.Warn("network namespaces", "err", err)
 		}
 		select {
 		case <-ctx.Done():

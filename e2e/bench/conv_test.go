@@ -45,7 +45,7 @@ func (b *bench) measureFirstPing(t *testing.T, reps int) {
 		}
 	}
 	b.rep.note("First ping: a prober (the test binary in a tool mode) in a container on h3 sends an ICMP echo every 10 ms to a fixed address (`docker run --ip`) before `docker run -d` on h1 starts; figure = time from the start of `docker run -d` to the first reply. The prober lowers ARP retransmission on its eth0 to 100 ms (default 1 s) so the figure follows reachability closely; each repetition uses a new address, so no neighbour cache entry is stale.")
-	b.rep.note("FDB convergence (weavego): the FDB of the VXLAN devices in the host namespaces of h2 and h3 is read through netlink every 5 ms; 'endpoint in FDB' is timed from the start of `docker run -d` on h1, 'removal' from the start of `docker rm -f` (whose own duration is reported too).")
+	b.rep.note("FDB convergence (weavego): the FDB of the VXLAN devices in the network namespaces of h2 and h3 is read through netlink every 5 ms; 'endpoint in FDB' is timed from the start of `docker run -d` on h1, 'removal' from the start of `docker rm -f` (whose own duration is reported too).")
 }
 
 func (b *bench) firstPingOnce(t *testing.T, c benchFirstPing, ip string, rep int, fdbs []*benchFDB) {

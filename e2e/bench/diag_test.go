@@ -100,7 +100,7 @@ func (b *bench) weavegoDevices() (vx, br, veth string, err error) {
 	}
 	id = strings.TrimSpace(id)
 	vx, br = datapath.VXLANName(id), datapath.BridgeName(id)
-	j, err := h1.Exec("ip", "-d", "-j", "link", "show", "master", br, "type", "veth")
+	j, err := h1.ExecDev(br, "ip", "-d", "-j", "link", "show", "master", br, "type", "veth")
 	if err != nil {
 		return "", "", "", err
 	}
@@ -126,10 +126,11 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		if err != nil {
 			t.Errorf("bench: %v", err)
 		} else {
+			wns, hns := h1.DevNS(br), b.handNetNS[0]
 			pairs := []struct{ label, ns1, dev1, ns2, dev2 string }{
-				{"VXLAN device", h1.NSPath(), vx, h1.NSPath(), "hvx0"},
-				{"bridge", h1.NSPath(), br, h1.NSPath(), "hvbr0"},
-				{"host-side veth", h1.NSPath(), veth, h1.NSPath(), "hvv0"},
+				{"VXLAN device", wns, vx, hns, "hvx0"},
+				{"bridge", wns, br, hns, "hvbr0"},
+				{"host-side veth", wns, veth, hns, "hvv0"},
 				{"container eth0", b.weaveNS[0], "eth0", b.paths[benchHand].clientNS, "eth0"},
 			}
 			for _, p := range pairs {
@@ -149,7 +150,10 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		}
 		return strings.TrimSpace(out)
 	}
-	nss := map[string]string{"h1's namespace (weavego, hand VXLAN)": h1.NSPath()}
+	nss := map[string]string{"h1's namespace": h1.NSPath(), "the hand VXLAN's namespace": b.handNetNS[0]}
+	if vx, _, _, err := b.weavegoDevices(); err == nil {
+		nss["weavego's network namespace"] = h1.DevNS(vx)
+	}
 	if ovl, _ := filepath.Glob(filepath.Join(h1.ExecRoot, "netns", "1-*")); len(ovl) > 0 {
 		nss["the overlay's namespace "+filepath.Base(ovl[0])] = ovl[0]
 	}
@@ -160,9 +164,6 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 	if out, err := h1.Exec("iptables", "-L", "FORWARD", "-n", "-v", "--line-numbers"); err == nil {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		d.facts = append(d.facts, "h1 FORWARD chain (first rules): `"+strings.Join(lines[:min(6, len(lines))], "` / `")+"`")
-	}
-	if out, err := h1.Exec("iptables", "-L", "WEAVEGO-FORWARD", "-n", "-v"); err == nil {
-		d.facts = append(d.facts, "h1 WEAVEGO-FORWARD chain: `"+strings.Join(strings.Split(strings.TrimSpace(out), "\n"), "` / `")+"`")
 	}
 	if _, err := e2e.Run(10*time.Second, "ethtool", "--version"); err != nil {
 		d.facts = append(d.facts, "ethtool is not installed, so offload flags (`ethtool -k`) could not be compared; /sys has no offload flags. The comparison above covers what `ip -d link` shows: GSO/GRO/TSO sizes and segments, queues, qdisc and every VXLAN and bridge option.")

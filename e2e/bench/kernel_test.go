@@ -25,7 +25,7 @@ func benchDatapathEntries(h *e2e.Host, network string) (fdb, neigh int, err erro
 		return 0, 0, err
 	}
 	dev := "wgx-" + strings.TrimSpace(id)[:11] // as h.VXLANDevice, for a network with no explicit gateway
-	ns := h.NSPath()
+	ns := h.DevNS(dev)                         // the network's own namespace
 	out, err := e2e.Run(30*time.Second, "nsenter", "--net="+ns, "--", "bridge", "fdb", "show", "dev", dev)
 	if err != nil {
 		return 0, 0, err

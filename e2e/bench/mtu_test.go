@@ -4,6 +4,7 @@ package bench
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,9 +32,9 @@ func (b *bench) measureMTU(t *testing.T) {
 	benchMust(t, "ip", "-n", ul, "link", "set", "br0", "mtu", jumbo)
 	paths := []*benchPath{b.paths[benchUnderlay]}
 	if hp := b.paths[benchHand]; hp != nil {
-		for i, h := range b.c.Hosts()[:2] {
+		for i := range b.c.Hosts()[:2] {
 			for _, dev := range []string{"hvx0", "hvbr0", "hvv0"} {
-				benchMust(t, "ip", "-n", h.NetNS, "link", "set", dev, "mtu", inner)
+				benchMust(t, "ip", "-n", filepath.Base(b.handNetNS[i]), "link", "set", dev, "mtu", inner)
 			}
 			benchMust(t, "ip", "-n", b.nsName(fmt.Sprintf("hv%d", i+1)), "link", "set", "eth0", "mtu", inner)
 		}

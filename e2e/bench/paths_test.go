@@ -55,6 +55,8 @@ type bench struct {
 	// weaveNS is, per host index, the namespace of a sleeping container on the weavego network; ovlNS likewise
 	// for the Docker overlay network.
 	weaveNS, ovlNS map[int]string
+	// handNetNS is, per host index (h1, h2), the namespace of the hand-built VXLAN network.
+	handNetNS [2]string
 	// key is the cluster key every weavego host is given.
 	key string
 }
@@ -112,10 +114,10 @@ func (b *bench) setupUnderlay() {
 	b.paths[benchUnderlay] = &benchPath{name: benchUnderlay, clientNS: h1.NSPath(), server: h2.NSPath(), serverIP: h2.IP.String()}
 }
 
-// setupHandVXLAN builds, on h1 and h2, what weavego builds for one network: a VXLAN device (no learning,
-// ARP proxy, UDP checksums) and a bridge at benchMTU, a veth into a namespace playing a container, and
-// permanent FDB and neighbour entries for the other side. Bridged traffic is accepted at the head of
-// FORWARD, as weavego's rules do.
+// setupHandVXLAN builds, on h1 and h2, what weavego builds for one network: in a namespace of its own, a VXLAN
+// device (no learning, ARP proxy, UDP checksums; created in the host's namespace so its socket is on the
+// underlay, then moved in) and a bridge at benchMTU, a veth into a namespace playing a container, and permanent
+// FDB and neighbour entries for the other side.
 func (b *bench) setupHandVXLAN(t *testing.T) {
 	hosts := []*e2e.Host{b.c.Host(0), b.c.Host(1)}
 	ns := make([]string, 2)
@@ -123,33 +125,39 @@ func (b *bench) setupHandVXLAN(t *testing.T) {
 	mtu := fmt.Sprint(benchMTU)
 	for i, h := range hosts {
 		ns[i] = b.nsName(fmt.Sprintf("hv%d", i+1))
-		name := ns[i]
-		b.t.Cleanup(func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", name) })
+		hn := b.nsName(fmt.Sprintf("hvn%d", i+1)) // the network's namespace
+		b.handNetNS[i] = filepath.Join(e2e.NetnsDir, hn)
+		for _, name := range []string{ns[i], hn} {
+			b.t.Cleanup(func() { _, _ = e2e.Run(30*time.Second, "ip", "netns", "delete", name) })
+		}
 		for _, s := range [][]string{
 			{"ip", "netns", "add", ns[i]},
+			{"ip", "netns", "add", hn},
 			{"ip", "-n", h.NetNS, "link", "add", "hvx0", "mtu", mtu, "type", "vxlan", "id", benchHandVNI, "local", h.IP.String(),
 				"dstport", benchHandPort, "nolearning", "proxy", "udpcsum"},
-			{"ip", "-n", h.NetNS, "link", "add", "hvbr0", "mtu", mtu, "type", "bridge"},
-			{"ip", "-n", h.NetNS, "link", "set", "hvx0", "master", "hvbr0", "up"},
-			{"ip", "-n", h.NetNS, "link", "add", "hvv0", "mtu", mtu, "type", "veth", "peer", "name", "eth0", "netns", ns[i]},
-			{"ip", "-n", h.NetNS, "link", "set", "hvv0", "master", "hvbr0", "up"},
-			{"ip", "-n", h.NetNS, "link", "set", "hvbr0", "up"},
+			{"ip", "-n", h.NetNS, "link", "set", "hvx0", "netns", hn},
+			{"ip", "-n", hn, "link", "set", "lo", "up"},
+			{"ip", "-n", hn, "link", "add", "hvbr0", "mtu", mtu, "type", "bridge"},
+			{"ip", "-n", hn, "link", "set", "hvx0", "master", "hvbr0", "up"},
+			{"ip", "-n", hn, "link", "add", "hvv0", "mtu", mtu, "type", "veth", "peer", "name", "eth0", "netns", ns[i]},
+			{"ip", "-n", hn, "link", "set", "hvv0", "master", "hvbr0", "up"},
+			{"ip", "-n", hn, "link", "set", "hvbr0", "up"},
 			{"ip", "-n", ns[i], "link", "set", "lo", "up"},
 			{"ip", "-n", ns[i], "link", "set", "eth0", "mtu", mtu, "up"},
 			{"ip", "-n", ns[i], "addr", "add", fmt.Sprintf("10.97.0.%d/24", i+1), "dev", "eth0"},
-			{"nsenter", "--net=" + h.NSPath(), "--", "iptables", "-I", "FORWARD", "1", "-i", "hvbr0", "-o", "hvbr0", "-j", "ACCEPT"},
 		} {
 			benchMust(t, s...)
 		}
 		out := benchMust(t, "ip", "-n", ns[i], "-o", "link", "show", "eth0")
 		macs[i] = benchField(out, "link/ether")
 	}
-	for i, h := range hosts {
+	for i := range hosts {
 		o := 1 - i
+		hn := filepath.Base(b.handNetNS[i])
 		for _, s := range [][]string{
-			{"bridge", "-n", h.NetNS, "fdb", "append", "00:00:00:00:00:00", "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
-			{"bridge", "-n", h.NetNS, "fdb", "append", macs[o], "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
-			{"ip", "-n", h.NetNS, "neigh", "add", fmt.Sprintf("10.97.0.%d", o+1), "lladdr", macs[o], "dev", "hvx0", "nud", "permanent"},
+			{"bridge", "-n", hn, "fdb", "append", "00:00:00:00:00:00", "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
+			{"bridge", "-n", hn, "fdb", "append", macs[o], "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
+			{"ip", "-n", hn, "neigh", "add", fmt.Sprintf("10.97.0.%d", o+1), "lladdr", macs[o], "dev", "hvx0", "nud", "permanent"},
 		} {
 			benchMust(t, s...)
 		}

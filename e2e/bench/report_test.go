@@ -243,8 +243,9 @@ func (r *benchReport) markdown(env string) string {
 	b.WriteString("Every figure is measured in the same run, with the contenders interleaved (each repetition measures\n" +
 		"every path in turn). Median, minimum and maximum of n repetitions.\n\n")
 	b.WriteString("Paths: **underlay** = host to host on the underlay bridge (the wire); **hand-vxlan** = a VXLAN device,\n" +
-		"bridge and veths built by the benchmark with `ip` in the hosts' namespaces, static FDB and neighbour entries, the\n" +
-		"MTU weavego uses (the kernel datapath's limit); **docker-overlay** = Docker's overlay driver in swarm mode;\n" +
+		"bridge and veths built by the benchmark with `ip` in a namespace of their own on each host (the VXLAN device created\n" +
+		"in the host's namespace and moved in, as weavego does), static FDB and neighbour entries, the MTU weavego uses (the\n" +
+		"kernel datapath's limit); **docker-overlay** = Docker's overlay driver in swarm mode;\n" +
 		"**weavego** = the plugin; **docker-bridge** = Docker's default local bridge driver (attach only).\n\n")
 	b.WriteString("## Goals\n\n" + r.ratios() + "\n## All figures\n\n" + r.table() + "\n")
 	r.mu.Lock()

@@ -82,6 +82,9 @@ type Config struct {
 	// lifetime: a network this host defined and the cluster no longer
 	// has was removed while it was away, and is not published again.
 	StaleState bool
+	// NetNS gives the path of the network namespace of a local network,
+	// where dnsd listens for it; nil: dnsd listens in its own namespace.
+	NetNS func(networkID string) string
 }
 
 // Deps are the parts the agent drives; Docker and the DNS parts may be nil

@@ -103,7 +103,11 @@ func (a *Agent) localDNS() ([]dnsd.Member, []dnsd.Served) {
 	served := make([]dnsd.Served, 0, len(st.networks))
 	for id, n := range st.networks {
 		if n.Subnet.IsValid() {
-			served = append(served, dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway})
+			sv := dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway}
+			if a.cfg.NetNS != nil {
+				sv.NetNS = a.cfg.NetNS(id)
+			}
+			served = append(served, sv)
 		}
 	}
 	sort.Slice(served, func(i, j int) bool { return served[i].Subnet.String() < served[j].Subnet.String() })
