@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -177,6 +178,12 @@ func (tn *testNS) addUnderlay(t *testing.T, mtu int, cidr string) string {
 		t.Fatal(err)
 	}
 	return "ul0"
+}
+
+// mustPrefix is the address and its prefix, as datapath.Network takes them.
+func mustPrefix(s string) (netip.Addr, netip.Prefix) {
+	p := netip.MustParsePrefix(s)
+	return p.Addr(), p.Masked()
 }
 
 func mustCIDR(s string) (net.IP, *net.IPNet) {

@@ -3,9 +3,9 @@ package datapath
 import (
 	"bytes"
 	"fmt"
-	"net"
 
 	"github.com/vishvananda/netlink"
+	"github.com/weavego/weavego/internal/ipconv"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,13 +87,13 @@ func readRemotes(nl netlinkOps, vx netlink.Link) (remoteState, error) {
 			continue
 		}
 		if isZeroMAC(f.HardwareAddr) {
-			st.flood = append(st.flood, f.IP)
+			st.flood = append(st.flood, ipconv.Addr(f.IP))
 			continue
 		}
-		r := Remote{MAC: f.HardwareAddr, VTEP: f.IP}
+		r := Remote{MAC: f.HardwareAddr, VTEP: ipconv.Addr(f.IP)}
 		for _, n := range neighs {
 			if n.State&netlink.NUD_PERMANENT != 0 && bytes.Equal(n.HardwareAddr, f.HardwareAddr) {
-				r.IP = append(net.IP(nil), n.IP...)
+				r.IP = ipconv.Addr(n.IP)
 			}
 		}
 		st.remotes = append(st.remotes, r)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // oldNetwork sets n up on host the way an earlier weavego did, all in the
@@ -27,16 +28,16 @@ func oldNetwork(t *testing.T, host *testNS, n Network, epID, cidr string, r Remo
 	must(h.LinkAdd(&netlink.Bridge{LinkAttrs: battrs}))
 	br := host.link(t, battrs.Name)
 	must(h.LinkSetAlias(br, n.ID))
-	must(h.AddrAdd(br, &netlink.Addr{IPNet: &net.IPNet{IP: n.Gateway, Mask: n.Subnet.Mask}}))
+	must(h.AddrAdd(br, &netlink.Addr{IPNet: ipconv.IPNet(netip.PrefixFrom(n.Gateway, n.Subnet.Bits()))}))
 	must(h.LinkSetUp(br))
 	must(h.LinkAdd(wantVXLAN(n, DefaultMTU)))
 	vx := host.link(t, VXLANName(n.ID))
 	must(h.LinkSetAlias(vx, n.ID))
 	must(h.LinkSetMaster(vx, br))
 	must(h.LinkSetUp(vx))
-	must(h.NeighAppend(fdbEntry(vx.Attrs().Index, r.MAC, r.VTEP)))
-	must(h.NeighAppend(fdbEntry(vx.Attrs().Index, make(net.HardwareAddr, 6), r.VTEP)))
-	must(h.NeighSet(neighEntry(vx.Attrs().Index, r.IP, r.MAC)))
+	must(h.NeighAppend(fdbEntry(vx.Attrs().Index, r.MAC, ipconv.IP(r.VTEP))))
+	must(h.NeighAppend(fdbEntry(vx.Attrs().Index, make(net.HardwareAddr, 6), ipconv.IP(r.VTEP))))
+	must(h.NeighSet(neighEntry(vx.Attrs().Index, ipconv.IP(r.IP), r.MAC)))
 
 	ip, subnet := mustCIDR(cidr)
 	mac := net.HardwareAddr{0x02, 0x42, ip[12], ip[13], ip[14], ip[15]}
@@ -62,18 +63,18 @@ func oldNetwork(t *testing.T, host *testNS, n Network, epID, cidr string, r Remo
 func TestMigrateFromHostNamespace(t *testing.T) {
 	hostA, hostB := newTestNS(t), newTestNS(t)
 	linkHosts(t, hostA, hostB, "192.0.2.1/24", "192.0.2.2/24")
-	gw, subnet := mustCIDR("10.30.0.1/24")
+	gw, subnet := mustPrefix("10.30.0.1/24")
 	n := Network{ID: "0123456789abcdef0123", VNI: 78, Subnet: subnet, Gateway: gw, MTU: DefaultMTU}
 	nb := n
-	nb.VTEP = net.ParseIP("192.0.2.2")
+	nb.VTEP = netip.MustParseAddr("192.0.2.2")
 	if _, err := hostB.m.EnsureNetwork(nb); err != nil {
 		t.Fatal(err)
 	}
 	b1 := addContainer(t, hostB, n.ID, "epb1", "10.30.0.21/24")
 	na := n
-	na.VTEP = net.ParseIP("192.0.2.1")
+	na.VTEP = netip.MustParseAddr("192.0.2.1")
 	a1 := oldNetwork(t, hostA, na, "epa1", "10.30.0.11/24", b1.remote("192.0.2.2"))
-	if err := hostB.m.SetRemotes(n.ID, []Remote{a1.remote("192.0.2.1")}, []net.IP{net.ParseIP("192.0.2.1")}); err != nil {
+	if err := hostB.m.SetRemotes(n.ID, []Remote{a1.remote("192.0.2.1")}, []netip.Addr{netip.MustParseAddr("192.0.2.1")}); err != nil {
 		t.Fatal(err)
 	}
 	peers := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")}

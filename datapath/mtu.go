@@ -2,9 +2,10 @@ package datapath
 
 import (
 	"fmt"
-	"net"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // VXLAN encapsulation overhead: outer Ethernet is not counted by the MTU,
@@ -19,11 +20,11 @@ const (
 
 // overlayMTU is the largest inner MTU a link of linkMTU can carry through
 // VXLAN to vtep; DefaultMTU when the link is unknown (linkMTU <= 0).
-func overlayMTU(linkMTU int, vtep net.IP) int {
+func overlayMTU(linkMTU int, vtep netip.Addr) int {
 	if linkMTU <= 0 {
 		return DefaultMTU
 	}
-	if vtep.To4() == nil {
+	if !vtep.Unmap().Is4() {
 		return linkMTU - overheadIPv6
 	}
 	return linkMTU - overheadIPv4
@@ -31,12 +32,13 @@ func overlayMTU(linkMTU int, vtep net.IP) int {
 
 // vtepLinkMTU returns the MTU of the link that holds address vtep, or 0
 // when no link holds it.
-func (m *Manager) vtepLinkMTU(vtep net.IP) (int, error) {
-	if vtep == nil {
+func (m *Manager) vtepLinkMTU(vtep netip.Addr) (int, error) {
+	if !vtep.IsValid() {
 		return 0, nil
 	}
+	vtep = vtep.Unmap()
 	family := netlink.FAMILY_V4
-	if vtep.To4() == nil {
+	if !vtep.Is4() {
 		family = netlink.FAMILY_V6
 	}
 	addrs, err := m.nl.AddrList(nil, family)
@@ -44,7 +46,7 @@ func (m *Manager) vtepLinkMTU(vtep net.IP) (int, error) {
 		return 0, fmt.Errorf("list addresses to find VTEP %s: %w", vtep, err)
 	}
 	for _, a := range addrs {
-		if a.IP.Equal(vtep) {
+		if ipconv.Addr(a.IP) == vtep {
 			l, err := m.nl.LinkList()
 			if err != nil {
 				return 0, fmt.Errorf("list links to find VTEP %s: %w", vtep, err)

@@ -1,7 +1,7 @@
 package datapath
 
 import (
-	"net"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -58,14 +58,14 @@ func TestOverlayMTU(t *testing.T) {
 		{1500, "fd00::1", 1430},
 	}
 	for _, tc := range tests {
-		if got := overlayMTU(tc.link, net.ParseIP(tc.vtep)); got != tc.want {
+		if got := overlayMTU(tc.link, netip.MustParseAddr(tc.vtep)); got != tc.want {
 			t.Errorf("overlayMTU(%d, %s) = %d, want %d", tc.link, tc.vtep, got, tc.want)
 		}
 	}
 }
 
 func TestNetworkValidate(t *testing.T) {
-	_, subnet, _ := net.ParseCIDR("10.1.0.0/24")
+	subnet := netip.MustParsePrefix("10.1.0.0/24")
 	tests := []struct {
 		name string
 		n    Network
@@ -74,8 +74,8 @@ func TestNetworkValidate(t *testing.T) {
 		{"minimal", Network{ID: "a"}, true},
 		{"no id", Network{}, false},
 		{"vni too big", Network{ID: "a", VNI: 1 << 24}, false},
-		{"gateway without subnet", Network{ID: "a", Gateway: net.ParseIP("10.1.0.1")}, false},
-		{"gateway", Network{ID: "a", Gateway: net.ParseIP("10.1.0.1"), Subnet: subnet}, true},
+		{"gateway without subnet", Network{ID: "a", Gateway: netip.MustParseAddr("10.1.0.1")}, false},
+		{"gateway", Network{ID: "a", Gateway: netip.MustParseAddr("10.1.0.1"), Subnet: subnet}, true},
 		{"bad port", Network{ID: "a", Port: 70000}, false},
 	}
 	for _, tc := range tests {

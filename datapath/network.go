@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 
 	"github.com/vishvananda/netlink"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // DefaultVXLANPort is the IANA VXLAN port, used when Network.Port is 0.
@@ -20,19 +22,22 @@ type Network struct {
 	// VNI is the VXLAN network identifier; 0 means no VXLAN device.
 	VNI uint32
 	// Subnet gives the prefix length of Gateway.
-	Subnet *net.IPNet
-	// Gateway is put on the bridge; nil means the bridge has no address.
-	Gateway net.IP
+	Subnet netip.Prefix
+	// Gateway is put on the bridge; the zero Addr means the bridge has no
+	// address.
+	Gateway netip.Addr
 	// ServiceAddr is put on the bridge as well, as a /32: the DNS service
 	// address that containers of every network reach through a route via
-	// their gateway. Every bridge has the same one. nil means none.
-	ServiceAddr net.IP
+	// their gateway. Every bridge has the same one. The zero Addr means
+	// none.
+	ServiceAddr netip.Addr
 	// MTU of the bridge, the VXLAN device and new endpoints; 0 means the
 	// MTU of the link holding VTEP minus the VXLAN overhead (DefaultMTU
 	// when that link is unknown).
 	MTU int
-	// VTEP is this host's underlay address; nil means no VXLAN device.
-	VTEP net.IP
+	// VTEP is this host's underlay address; the zero Addr means no VXLAN
+	// device.
+	VTEP netip.Addr
 	// Port is the VXLAN UDP port; 0 means DefaultVXLANPort.
 	Port int
 	// Internal is accepted for the driver's convenience; it changes nothing
@@ -41,7 +46,7 @@ type Network struct {
 	Internal bool
 }
 
-func (n Network) hasVXLAN() bool { return n.VNI != 0 && n.VTEP != nil }
+func (n Network) hasVXLAN() bool { return n.VNI != 0 && n.VTEP.IsValid() }
 
 func (n Network) port() int {
 	if n.Port == 0 {
@@ -56,11 +61,11 @@ func (n Network) validate() error {
 		return errors.New("network has no ID")
 	case n.VNI >= 1<<24:
 		return fmt.Errorf("network %s: VNI %d does not fit in 24 bits", n.ID, n.VNI)
-	case n.Gateway != nil && n.Subnet == nil:
+	case n.Gateway.IsValid() && !n.Subnet.IsValid():
 		return fmt.Errorf("network %s: gateway %s without a subnet", n.ID, n.Gateway)
-	case n.ServiceAddr != nil && n.ServiceAddr.To4() == nil:
+	case n.ServiceAddr.IsValid() && !n.ServiceAddr.Unmap().Is4():
 		return fmt.Errorf("network %s: service address %s is not IPv4", n.ID, n.ServiceAddr)
-	case n.ServiceAddr != nil && n.Subnet != nil && n.Subnet.Contains(n.ServiceAddr):
+	case n.ServiceAddr.IsValid() && n.Subnet.IsValid() && n.Subnet.Masked().Contains(n.ServiceAddr.Unmap()):
 		return fmt.Errorf("network %s: service address %s lies inside subnet %s", n.ID, n.ServiceAddr, n.Subnet)
 	case n.Port < 0 || n.Port > 65535:
 		return fmt.Errorf("network %s: VXLAN port %d out of range", n.ID, n.Port)
@@ -199,11 +204,11 @@ func ensureLinkState(nl netlinkOps, l netlink.Link, mtu int, alias string) error
 // the subnet's prefix length, and the service address as a /32.
 func bridgeAddrs(n Network) []*net.IPNet {
 	var want []*net.IPNet
-	if n.Gateway != nil {
-		want = append(want, &net.IPNet{IP: n.Gateway, Mask: n.Subnet.Mask})
+	if n.Gateway.IsValid() {
+		want = append(want, ipconv.IPNet(netip.PrefixFrom(n.Gateway.Unmap(), n.Subnet.Bits())))
 	}
-	if n.ServiceAddr != nil {
-		want = append(want, &net.IPNet{IP: n.ServiceAddr.To4(), Mask: net.CIDRMask(32, 32)})
+	if n.ServiceAddr.IsValid() {
+		want = append(want, ipconv.IPNet(netip.PrefixFrom(n.ServiceAddr.Unmap(), 32)))
 	}
 	return want
 }

@@ -3,6 +3,7 @@ package datapath
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"testing"
 
@@ -10,8 +11,12 @@ import (
 )
 
 func testNetwork(id string, vni uint32, vtep string) Network {
-	gw, subnet := mustCIDR("10.20.0.1/24")
-	return Network{ID: id, VNI: vni, Subnet: subnet, Gateway: gw, VTEP: net.ParseIP(vtep)}
+	gw, subnet := mustPrefix("10.20.0.1/24")
+	n := Network{ID: id, VNI: vni, Subnet: subnet, Gateway: gw}
+	if vtep != "" {
+		n.VTEP = netip.MustParseAddr(vtep)
+	}
+	return n
 }
 
 func checkVXLAN(t *testing.T, tn *testNS, n Network, mtu int) *netlink.Vxlan {
@@ -57,7 +62,7 @@ func checkBridge(t *testing.T, tn *testNS, n Network, mtu int) netlink.Link {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := (&net.IPNet{IP: n.Gateway, Mask: n.Subnet.Mask}).String()
+	want := netip.PrefixFrom(n.Gateway, n.Subnet.Bits()).String()
 	if len(addrs) != 1 || addrs[0].IPNet.String() != want {
 		t.Errorf("bridge addresses = %v, want exactly %s", addrs, want)
 	}
@@ -125,8 +130,8 @@ func TestEnsureNetworkRepairs(t *testing.T) {
 	if _, err := tn.m.EnsureNetwork(n); err != nil {
 		t.Fatal(err)
 	}
-	remote := Remote{IP: net.ParseIP("10.20.0.7"), MAC: mustMAC("02:aa:00:00:00:07"), VTEP: net.ParseIP("192.0.2.20")}
-	if err := tn.m.SetRemotes(n.ID, []Remote{remote}, []net.IP{remote.VTEP}); err != nil {
+	remote := Remote{IP: netip.MustParseAddr("10.20.0.7"), MAC: mustMAC("02:aa:00:00:00:07"), VTEP: netip.MustParseAddr("192.0.2.20")}
+	if err := tn.m.SetRemotes(n.ID, []Remote{remote}, []netip.Addr{remote.VTEP}); err != nil {
 		t.Fatal(err)
 	}
 	// Someone replaces the device with another VNI and port, and breaks the bridge.
@@ -151,7 +156,7 @@ func TestEnsureNetworkRepairs(t *testing.T) {
 	checkBridge(t, nn, n, 1450)
 	vx := checkVXLAN(t, nn, n, 1450)
 	// The remotes were re-applied to the new device.
-	assertRemoteState(t, nn, vx.Index, []Remote{remote}, []net.IP{remote.VTEP})
+	assertRemoteState(t, nn, vx.Index, []Remote{remote}, []netip.Addr{remote.VTEP})
 
 	// Turning VXLAN off removes the device.
 	n.VNI = 0
@@ -198,7 +203,7 @@ func TestDeleteNetwork(t *testing.T) {
 	if err != nil || len(ids) != 1 || ids[0] != other.ID {
 		t.Errorf("NetworkIDs = %v, %v; want [%s]", ids, err, other.ID)
 	}
-	if err := tn.m.SetRemotes(n.ID, []Remote{{MAC: mustMAC("02:00:00:00:00:01"), VTEP: net.ParseIP("192.0.2.1")}}, nil); !errors.Is(err, ErrNetworkNotFound) {
+	if err := tn.m.SetRemotes(n.ID, []Remote{{MAC: mustMAC("02:00:00:00:00:01"), VTEP: netip.MustParseAddr("192.0.2.1")}}, nil); !errors.Is(err, ErrNetworkNotFound) {
 		t.Errorf("SetRemotes on deleted network = %v, want ErrNetworkNotFound", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -11,17 +12,18 @@ import (
 
 // Remote is a container on another host reachable through the tunnel.
 type Remote struct {
-	// IP of the container; nil means no neighbour entry (FDB only).
-	IP  net.IP
+	// IP of the container; the zero Addr means no neighbour entry (FDB
+	// only).
+	IP  netip.Addr
 	MAC net.HardwareAddr
 	// VTEP is the underlay address of the container's host.
-	VTEP net.IP
+	VTEP netip.Addr
 }
 
 // remoteState is the desired remote state of one network.
 type remoteState struct {
 	remotes []Remote
-	flood   []net.IP
+	flood   []netip.Addr
 }
 
 // usable splits st into the remotes and flood VTEPs the kernel can take and
@@ -31,14 +33,14 @@ func (st remoteState) usable() (remoteState, []string) {
 	var ok remoteState
 	var bad []string
 	for _, r := range st.remotes {
-		if len(r.MAC) != 6 || isZeroMAC(r.MAC) || r.MAC[0]&1 != 0 || r.VTEP == nil || r.VTEP.IsUnspecified() {
+		if len(r.MAC) != 6 || isZeroMAC(r.MAC) || r.MAC[0]&1 != 0 || !r.VTEP.IsValid() || r.VTEP.IsUnspecified() {
 			bad = append(bad, fmt.Sprintf("remote %s (MAC %q, VTEP %s): need a 6-byte unicast MAC and a VTEP", r.IP, r.MAC, r.VTEP))
 			continue
 		}
 		ok.remotes = append(ok.remotes, r)
 	}
 	for _, v := range st.flood {
-		if v == nil || v.IsUnspecified() {
+		if !v.IsValid() || v.IsUnspecified() {
 			bad = append(bad, "empty flood VTEP")
 			continue
 		}
@@ -53,7 +55,7 @@ func (st remoteState) usable() (remoteState, []string) {
 // entries on that device are removed; other devices are never touched.
 // The set is remembered and re-applied if EnsureNetwork recreates the
 // device. A network without VXLAN device accepts only an empty set.
-func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []net.IP) error {
+func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []netip.Addr) error {
 	st, bad := remoteState{remotes: remotes, flood: floodVTEPs}.usable()
 	for _, why := range bad {
 		m.log.Warn("skipping an unusable remote", "network", networkID, "reason", why)

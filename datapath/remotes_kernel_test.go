@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"net"
+	"net/netip"
 	"sort"
 	"testing"
 
@@ -39,12 +40,12 @@ func kernelRemoteState(t *testing.T, tn *testNS, index int) (fdb, neigh []string
 	return fdb, neigh
 }
 
-func assertRemoteState(t *testing.T, tn *testNS, index int, remotes []Remote, flood []net.IP) {
+func assertRemoteState(t *testing.T, tn *testNS, index int, remotes []Remote, flood []netip.Addr) {
 	t.Helper()
 	var wantFDB, wantNeigh []string
 	for _, r := range remotes {
 		wantFDB = append(wantFDB, r.MAC.String()+">"+r.VTEP.String())
-		if r.IP != nil {
+		if r.IP.IsValid() {
 			wantNeigh = append(wantNeigh, r.MAC.String()+">"+r.IP.String())
 		}
 	}
@@ -83,21 +84,21 @@ func TestSetRemotes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	vtepA, vtepB, vtepC := net.ParseIP("192.0.2.21"), net.ParseIP("192.0.2.22"), net.ParseIP("192.0.2.23")
-	r1 := Remote{IP: net.ParseIP("10.20.0.11"), MAC: mustMAC("02:00:0a:14:00:0b"), VTEP: vtepA}
-	r2 := Remote{IP: net.ParseIP("10.20.0.12"), MAC: mustMAC("02:00:0a:14:00:0c"), VTEP: vtepB}
+	vtepA, vtepB, vtepC := netip.MustParseAddr("192.0.2.21"), netip.MustParseAddr("192.0.2.22"), netip.MustParseAddr("192.0.2.23")
+	r1 := Remote{IP: netip.MustParseAddr("10.20.0.11"), MAC: mustMAC("02:00:0a:14:00:0b"), VTEP: vtepA}
+	r2 := Remote{IP: netip.MustParseAddr("10.20.0.12"), MAC: mustMAC("02:00:0a:14:00:0c"), VTEP: vtepB}
 	r2moved := Remote{IP: r2.IP, MAC: r2.MAC, VTEP: vtepC}
-	r3 := Remote{IP: net.ParseIP("10.20.0.13"), MAC: mustMAC("02:00:0a:14:00:0d"), VTEP: vtepC}
+	r3 := Remote{IP: netip.MustParseAddr("10.20.0.13"), MAC: mustMAC("02:00:0a:14:00:0d"), VTEP: vtepC}
 	steps := []struct {
 		name    string
 		remotes []Remote
-		flood   []net.IP
+		flood   []netip.Addr
 	}{
-		{"first set", []Remote{r1, r2}, []net.IP{vtepA, vtepB}},
-		{"same again", []Remote{r1, r2}, []net.IP{vtepA, vtepB}},
-		{"move, add, drop", []Remote{r2moved, r3}, []net.IP{vtepB, vtepC}},
+		{"first set", []Remote{r1, r2}, []netip.Addr{vtepA, vtepB}},
+		{"same again", []Remote{r1, r2}, []netip.Addr{vtepA, vtepB}},
+		{"move, add, drop", []Remote{r2moved, r3}, []netip.Addr{vtepB, vtepC}},
 		{"empty", nil, nil},
-		{"refill", []Remote{r1}, []net.IP{vtepA}},
+		{"refill", []Remote{r1}, []netip.Addr{vtepA}},
 	}
 	for _, s := range steps {
 		if err := tn.m.SetRemotes(n.ID, s.remotes, s.flood); err != nil {

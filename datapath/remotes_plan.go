@@ -3,8 +3,10 @@ package datapath
 import (
 	"fmt"
 	"net"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // neighPlan lists the kernel changes that reconcile one table.
@@ -20,28 +22,29 @@ type neighPlan struct {
 // one entry per flood VTEP, appended and deleted one by one.
 func planFDB(index int, existing []netlink.Neigh, st remoteState) neighPlan {
 	var p neighPlan
-	wantMAC := map[string]net.IP{}
+	wantMAC := map[string]netip.Addr{}
 	for _, r := range st.remotes {
 		k := r.MAC.String()
-		if v, dup := wantMAC[k]; dup && !v.Equal(r.VTEP) {
+		if v, dup := wantMAC[k]; dup && v != r.VTEP {
 			p.conflicts = append(p.conflicts, fmt.Sprintf("MAC %s at VTEPs %s and %s", k, v, r.VTEP))
 			continue
 		}
 		wantMAC[k] = r.VTEP
 	}
-	wantFlood := map[string]net.IP{}
+	wantFlood := map[netip.Addr]bool{}
 	for _, v := range st.flood {
-		wantFlood[v.String()] = v
+		wantFlood[v] = true
 	}
 	haveMAC := map[string]bool{}
-	haveFlood := map[string]bool{}
+	haveFlood := map[netip.Addr]bool{}
 	for _, n := range existing {
 		if !isOurFDB(n, index) {
 			continue
 		}
+		vtep := ipconv.Addr(n.IP)
 		if isZeroMAC(n.HardwareAddr) {
-			if _, ok := wantFlood[n.IP.String()]; ok && n.State == netlink.NUD_PERMANENT {
-				haveFlood[n.IP.String()] = true
+			if wantFlood[vtep] && n.State == netlink.NUD_PERMANENT {
+				haveFlood[vtep] = true
 				continue
 			}
 			p.del = append(p.del, fdbEntry(index, n.HardwareAddr, n.IP))
@@ -49,22 +52,22 @@ func planFDB(index int, existing []netlink.Neigh, st remoteState) neighPlan {
 		}
 		k := n.HardwareAddr.String()
 		if v, ok := wantMAC[k]; ok {
-			haveMAC[k] = v.Equal(n.IP) && n.State == netlink.NUD_PERMANENT
+			haveMAC[k] = v == vtep && n.State == netlink.NUD_PERMANENT
 			continue
 		}
 		p.del = append(p.del, fdbEntry(index, n.HardwareAddr, n.IP))
 	}
 	for _, r := range st.remotes {
 		k := r.MAC.String()
-		if ok, seen := haveMAC[k]; !(ok && seen) && wantMAC[k].Equal(r.VTEP) {
-			p.set = append(p.set, fdbEntry(index, r.MAC, r.VTEP))
+		if ok, seen := haveMAC[k]; !(ok && seen) && wantMAC[k] == r.VTEP {
+			p.set = append(p.set, fdbEntry(index, r.MAC, ipconv.IP(r.VTEP)))
 			haveMAC[k] = true
 		}
 	}
 	for _, v := range st.flood {
-		if !haveFlood[v.String()] {
-			p.add = append(p.add, fdbEntry(index, zeroMAC, v))
-			haveFlood[v.String()] = true
+		if !haveFlood[v] {
+			p.add = append(p.add, fdbEntry(index, zeroMAC, ipconv.IP(v)))
+			haveFlood[v] = true
 		}
 	}
 	return p
@@ -75,13 +78,13 @@ func planFDB(index int, existing []netlink.Neigh, st remoteState) neighPlan {
 // state are replaced.
 func planNeigh(index int, existing []netlink.Neigh, st remoteState) neighPlan {
 	var p neighPlan
-	want := map[string]net.HardwareAddr{}
-	var order []net.IP
+	want := map[netip.Addr]net.HardwareAddr{}
+	var order []netip.Addr
 	for _, r := range st.remotes {
-		if r.IP == nil {
+		if !r.IP.IsValid() {
 			continue
 		}
-		k := r.IP.String()
+		k := r.IP.Unmap()
 		if mac, dup := want[k]; dup {
 			if mac.String() != r.MAC.String() {
 				p.conflicts = append(p.conflicts, fmt.Sprintf("IP %s at MACs %s and %s", k, mac, r.MAC))
@@ -89,14 +92,14 @@ func planNeigh(index int, existing []netlink.Neigh, st remoteState) neighPlan {
 			continue
 		}
 		want[k] = r.MAC
-		order = append(order, r.IP)
+		order = append(order, k)
 	}
-	ok := map[string]bool{}
+	ok := map[netip.Addr]bool{}
 	for _, n := range existing {
 		if n.LinkIndex != index || n.IP == nil {
 			continue
 		}
-		k := n.IP.String()
+		k := ipconv.Addr(n.IP)
 		if mac, wanted := want[k]; wanted {
 			ok[k] = mac.String() == n.HardwareAddr.String() && n.State == netlink.NUD_PERMANENT
 			continue
@@ -107,8 +110,8 @@ func planNeigh(index int, existing []netlink.Neigh, st remoteState) neighPlan {
 		p.del = append(p.del, neighEntry(index, n.IP, n.HardwareAddr))
 	}
 	for _, ip := range order {
-		if !ok[ip.String()] {
-			p.set = append(p.set, neighEntry(index, ip, want[ip.String()]))
+		if !ok[ip] {
+			p.set = append(p.set, neighEntry(index, ipconv.IP(ip), want[ip]))
 		}
 	}
 	return p

@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"net"
+	"net/netip"
 	"sort"
 	"testing"
 
@@ -46,19 +47,19 @@ func equalStrings(a, b []string) bool {
 func TestPlanFDB(t *testing.T) {
 	const idx = 7
 	self, perm := netlink.NTF_SELF, netlink.NUD_PERMANENT
-	r1 := Remote{IP: net.ParseIP("10.1.0.2"), MAC: mustMAC("02:00:00:00:00:01"), VTEP: net.ParseIP("192.0.2.1")}
-	r2 := Remote{IP: net.ParseIP("10.1.0.3"), MAC: mustMAC("02:00:00:00:00:02"), VTEP: net.ParseIP("192.0.2.2")}
+	r1 := Remote{IP: netip.MustParseAddr("10.1.0.2"), MAC: mustMAC("02:00:00:00:00:01"), VTEP: netip.MustParseAddr("192.0.2.1")}
+	r2 := Remote{IP: netip.MustParseAddr("10.1.0.3"), MAC: mustMAC("02:00:00:00:00:02"), VTEP: netip.MustParseAddr("192.0.2.2")}
 	tests := []struct {
 		name           string
 		have           []netlink.Neigh
 		st             remoteState
 		set, add, dels []string
 	}{
-		{name: "empty to one", st: remoteState{remotes: []Remote{r1}, flood: []net.IP{r1.VTEP}},
+		{name: "empty to one", st: remoteState{remotes: []Remote{r1}, flood: []netip.Addr{r1.VTEP}},
 			set: []string{"02:00:00:00:00:01>192.0.2.1"}, add: []string{"00:00:00:00:00:00>192.0.2.1"}},
-		{name: "in sync", st: remoteState{remotes: []Remote{r1}, flood: []net.IP{r1.VTEP}},
+		{name: "in sync", st: remoteState{remotes: []Remote{r1}, flood: []netip.Addr{r1.VTEP}},
 			have: []netlink.Neigh{fdbNeigh(idx, "02:00:00:00:00:01", "192.0.2.1", self, perm), fdbNeigh(idx, "00:00:00:00:00:00", "192.0.2.1", self, perm)}},
-		{name: "moved and stale", st: remoteState{remotes: []Remote{{MAC: r1.MAC, VTEP: r2.VTEP}}, flood: []net.IP{r2.VTEP}},
+		{name: "moved and stale", st: remoteState{remotes: []Remote{{MAC: r1.MAC, VTEP: r2.VTEP}}, flood: []netip.Addr{r2.VTEP}},
 			have: []netlink.Neigh{
 				fdbNeigh(idx, "02:00:00:00:00:01", "192.0.2.1", self, perm),
 				fdbNeigh(idx, "02:00:00:00:00:09", "192.0.2.1", self, perm),
@@ -94,7 +95,7 @@ func TestPlanNeigh(t *testing.T) {
 	n := func(ip, mac string, state int) netlink.Neigh {
 		return netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, State: state, IP: net.ParseIP(ip), HardwareAddr: mustMAC(mac)}
 	}
-	r1 := Remote{IP: net.ParseIP("10.1.0.2"), MAC: mustMAC("02:00:00:00:00:01"), VTEP: net.ParseIP("192.0.2.1")}
+	r1 := Remote{IP: netip.MustParseAddr("10.1.0.2"), MAC: mustMAC("02:00:00:00:00:01"), VTEP: netip.MustParseAddr("192.0.2.1")}
 	tests := []struct {
 		name      string
 		have      []netlink.Neigh

@@ -2,24 +2,25 @@ package datapath
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 )
 
 func TestUsableDropsOnlyBadRemotes(t *testing.T) {
-	vtep := net.ParseIP("192.0.2.1")
+	vtep := netip.MustParseAddr("192.0.2.1")
 	mac := func(s string) net.HardwareAddr { m, _ := net.ParseMAC(s); return m }
 	st := remoteState{
 		remotes: []Remote{
-			{IP: net.ParseIP("10.0.0.2"), MAC: mac("02:00:00:00:00:02"), VTEP: vtep},
-			{IP: net.ParseIP("10.0.0.3"), MAC: mac("02:00:00:00:00:03:04:05"), VTEP: vtep},
-			{IP: net.ParseIP("10.0.0.4"), MAC: mac("01:00:5e:00:00:04"), VTEP: vtep},
-			{IP: net.ParseIP("10.0.0.5"), MAC: mac("00:00:00:00:00:00"), VTEP: vtep},
-			{IP: net.ParseIP("10.0.0.6"), MAC: mac("02:00:00:00:00:06")},
+			{IP: netip.MustParseAddr("10.0.0.2"), MAC: mac("02:00:00:00:00:02"), VTEP: vtep},
+			{IP: netip.MustParseAddr("10.0.0.3"), MAC: mac("02:00:00:00:00:03:04:05"), VTEP: vtep},
+			{IP: netip.MustParseAddr("10.0.0.4"), MAC: mac("01:00:5e:00:00:04"), VTEP: vtep},
+			{IP: netip.MustParseAddr("10.0.0.5"), MAC: mac("00:00:00:00:00:00"), VTEP: vtep},
+			{IP: netip.MustParseAddr("10.0.0.6"), MAC: mac("02:00:00:00:00:06")},
 		},
-		flood: []net.IP{vtep, nil, net.IPv4zero},
+		flood: []netip.Addr{vtep, {}, netip.IPv4Unspecified()},
 	}
 	ok, bad := st.usable()
-	if len(ok.remotes) != 1 || !ok.remotes[0].IP.Equal(net.ParseIP("10.0.0.2")) || len(ok.flood) != 1 {
+	if len(ok.remotes) != 1 || ok.remotes[0].IP != netip.MustParseAddr("10.0.0.2") || len(ok.flood) != 1 {
 		t.Fatalf("usable kept %+v", ok)
 	}
 	if len(bad) != 6 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // bridgeAddrStrings lists the IPv4 addresses of n's bridge, sorted.
@@ -28,10 +29,10 @@ func bridgeAddrStrings(t *testing.T, tn *testNS, n Network) []string {
 
 func TestServiceAddrOnBridges(t *testing.T) {
 	tn := newTestNS(t)
-	svc := net.ParseIP("169.254.53.53")
+	svc := netip.MustParseAddr("169.254.53.53")
 	n1 := testNetwork("svc1abcdefghij", 0, "")
 	n1.ServiceAddr = svc
-	gw2, subnet2 := mustCIDR("10.21.0.1/24")
+	gw2, subnet2 := mustPrefix("10.21.0.1/24")
 	n2 := Network{ID: "svc2abcdefghij", Subnet: subnet2, Gateway: gw2, ServiceAddr: svc}
 	steps := []struct {
 		name string
@@ -54,26 +55,26 @@ func TestServiceAddrOnBridges(t *testing.T) {
 	if err := tn.m.DeleteNetwork(n1.ID); err != nil {
 		t.Fatal(err)
 	}
-	routes, err := tn.net(t, n2.ID).h.RouteGet(svc)
+	routes, err := tn.net(t, n2.ID).h.RouteGet(ipconv.IP(svc))
 	if err != nil || len(routes) == 0 || routes[0].Type != 2 /* RTN_LOCAL */ {
 		t.Errorf("after removing one bridge, route to %s = %v, %v; want local", svc, routes, err)
 	}
 	// A changed setting moves the address; off removes it.
-	n2.ServiceAddr = net.ParseIP("169.254.0.53")
+	n2.ServiceAddr = netip.MustParseAddr("169.254.0.53")
 	if _, err := tn.m.EnsureNetwork(n2); err != nil {
 		t.Fatal(err)
 	}
 	if got := bridgeAddrStrings(t, tn, n2); !slices.Equal(got, []string{"10.21.0.1/24", "169.254.0.53/32"}) {
 		t.Errorf("after change: %v", got)
 	}
-	n2.ServiceAddr = nil
+	n2.ServiceAddr = netip.Addr{}
 	if _, err := tn.m.EnsureNetwork(n2); err != nil {
 		t.Fatal(err)
 	}
 	if got := bridgeAddrStrings(t, tn, n2); !slices.Equal(got, []string{"10.21.0.1/24"}) {
 		t.Errorf("after off: %v", got)
 	}
-	n2.ServiceAddr = net.ParseIP("10.21.0.53")
+	n2.ServiceAddr = netip.MustParseAddr("10.21.0.53")
 	if _, err := tn.m.EnsureNetwork(n2); err == nil {
 		t.Error("a service address inside the subnet was accepted")
 	}

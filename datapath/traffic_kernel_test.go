@@ -14,6 +14,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // inNS runs fn on a locked thread switched into ns; sockets fn creates stay
@@ -70,7 +71,7 @@ func addContainer(t *testing.T, host *testNS, netID, epID, cidr string) containe
 }
 
 func (c container) remote(vtep string) Remote {
-	return Remote{IP: c.ip, MAC: c.mac, VTEP: net.ParseIP(vtep)}
+	return Remote{IP: ipconv.Addr(c.ip), MAC: c.mac, VTEP: netip.MustParseAddr(vtep)}
 }
 
 // serveEcho listens on port 7777 in c and echoes one line per connection.
@@ -148,13 +149,13 @@ func TestTraffic(t *testing.T) {
 	linkHosts(t, hostA, hostB, "192.0.2.1/24", "192.0.2.2/24")
 	// Host A looks like a Docker host: FORWARD policy drop.
 	addDockerTable(t, hostA.nft(t))
-	gw, subnet := mustCIDR("10.30.0.1/24")
+	gw, subnet := mustPrefix("10.30.0.1/24")
 	n := Network{ID: "traffic", VNI: 77, Subnet: subnet, Gateway: gw}
 	for _, h := range []struct {
 		ns   *testNS
 		vtep string
 	}{{hostA, "192.0.2.1"}, {hostB, "192.0.2.2"}} {
-		n.VTEP = net.ParseIP(h.vtep)
+		n.VTEP = netip.MustParseAddr(h.vtep)
 		if _, err := h.ns.m.EnsureNetwork(n); err != nil {
 			t.Fatal(err)
 		}
@@ -162,10 +163,10 @@ func TestTraffic(t *testing.T) {
 	a1 := addContainer(t, hostA, n.ID, "epa1", "10.30.0.11/24")
 	a2 := addContainer(t, hostA, n.ID, "epa2", "10.30.0.12/24")
 	b1 := addContainer(t, hostB, n.ID, "epb1", "10.30.0.21/24")
-	if err := hostA.m.SetRemotes(n.ID, []Remote{b1.remote("192.0.2.2")}, []net.IP{net.ParseIP("192.0.2.2")}); err != nil {
+	if err := hostA.m.SetRemotes(n.ID, []Remote{b1.remote("192.0.2.2")}, []netip.Addr{netip.MustParseAddr("192.0.2.2")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := hostB.m.SetRemotes(n.ID, []Remote{a1.remote("192.0.2.1"), a2.remote("192.0.2.1")}, []net.IP{net.ParseIP("192.0.2.1")}); err != nil {
+	if err := hostB.m.SetRemotes(n.ID, []Remote{a1.remote("192.0.2.1"), a2.remote("192.0.2.1")}, []netip.Addr{netip.MustParseAddr("192.0.2.1")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []container{a1, a2, b1} {
@@ -216,7 +217,7 @@ func testAllowlist(t *testing.T, hostA, hostB *testNS, a1, b1 container) {
 // no route to either network (each lives in its own namespace, which routes
 // nowhere), so nothing gets across.
 func testIsolation(t *testing.T, hostA *testNS, a1 container) {
-	gw, subnet := mustCIDR("10.31.0.1/24")
+	gw, subnet := mustPrefix("10.31.0.1/24")
 	if _, err := hostA.m.EnsureNetwork(Network{ID: "iso", Subnet: subnet, Gateway: gw}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/vishvananda/netlink"
+	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // wantVXLAN is the VXLAN device n needs. Learning is off and proxy is on:
@@ -19,7 +20,7 @@ func wantVXLAN(n Network, mtu int) *netlink.Vxlan {
 	return &netlink.Vxlan{
 		LinkAttrs: attrs,
 		VxlanId:   int(n.VNI),
-		SrcAddr:   n.VTEP,
+		SrcAddr:   ipconv.IP(n.VTEP),
 		Port:      n.port(),
 		Learning:  false,
 		Proxy:     true,

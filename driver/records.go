@@ -5,7 +5,6 @@ import (
 	"net/netip"
 
 	"github.com/weavego/weavego/datapath"
-	"github.com/weavego/weavego/internal/ipconv"
 )
 
 // Network is the driver's record of one local network.
@@ -37,19 +36,15 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 	kn := datapath.Network{
 		ID:       n.ID,
 		VNI:      n.VNI,
-		Subnet:   ipconv.IPNet(n.Subnet),
+		Subnet:   n.Subnet,
 		MTU:      n.MTU,
 		Port:     d.cfg.VXLANPort,
 		Internal: n.Internal,
 	}
-	if d.cfg.DNSAddr.IsValid() {
-		kn.ServiceAddr = ipconv.IP(d.cfg.DNSAddr)
-	}
-	if n.Gateway.IsValid() {
-		kn.Gateway = ipconv.IP(n.Gateway)
-	}
-	if d.cfg.VTEP.IsValid() && n.VNI != 0 {
-		kn.VTEP = ipconv.IP(d.cfg.VTEP)
+	kn.ServiceAddr = d.cfg.DNSAddr
+	kn.Gateway = n.Gateway
+	if n.VNI != 0 {
+		kn.VTEP = d.cfg.VTEP
 	}
 	return kn
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -192,8 +191,8 @@ func TestServe(t *testing.T) {
 
 type fakeKernel struct{ err error }
 
-func (f fakeKernel) SetRemotes(string, []datapath.Remote, []net.IP) error { return f.err }
-func (f fakeKernel) SetVXLANPeers([]netip.Addr) error                     { return nil }
+func (f fakeKernel) SetRemotes(string, []datapath.Remote, []netip.Addr) error { return f.err }
+func (f fakeKernel) SetVXLANPeers([]netip.Addr) error                         { return nil }
 
 type fakeAlloc struct{}
 

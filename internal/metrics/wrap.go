@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -16,7 +15,7 @@ import (
 
 // Kernel is the cluster agent's view of the datapath, which Kernel wraps.
 type Kernel interface {
-	SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []net.IP) error
+	SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []netip.Addr) error
 	SetVXLANPeers(addrs []netip.Addr) error
 }
 
@@ -29,7 +28,7 @@ type kernel struct {
 	m    *Metrics
 }
 
-func (k *kernel) SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []net.IP) error {
+func (k *kernel) SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []netip.Addr) error {
 	start := time.Now()
 	err := k.next.SetRemotes(networkID, remotes, floodVTEPs)
 	k.m.reconciles.Inc()

@@ -29,7 +29,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -56,7 +55,7 @@ type Replica interface {
 
 // Kernel is the agent's view of the datapath.
 type Kernel interface {
-	SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []net.IP) error
+	SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []netip.Addr) error
 	// SetVXLANPeers sets the underlay addresses VXLAN is accepted from.
 	SetVXLANPeers(addrs []netip.Addr) error
 }

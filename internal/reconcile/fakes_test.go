@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"maps"
-	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -20,7 +19,7 @@ import (
 type fakeKernel struct {
 	mu      sync.Mutex
 	remotes map[string][]datapath.Remote
-	flood   map[string][]net.IP
+	flood   map[string][]netip.Addr
 	peers   []netip.Addr
 }
 
@@ -38,17 +37,17 @@ func (k *fakeKernel) vxlanPeers() []netip.Addr {
 }
 
 func newFakeKernel() *fakeKernel {
-	return &fakeKernel{remotes: map[string][]datapath.Remote{}, flood: map[string][]net.IP{}}
+	return &fakeKernel{remotes: map[string][]datapath.Remote{}, flood: map[string][]netip.Addr{}}
 }
 
-func (k *fakeKernel) SetRemotes(id string, r []datapath.Remote, f []net.IP) error {
+func (k *fakeKernel) SetRemotes(id string, r []datapath.Remote, f []netip.Addr) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.remotes[id], k.flood[id] = r, f
 	return nil
 }
 
-func (k *fakeKernel) get(id string) ([]datapath.Remote, []net.IP) {
+func (k *fakeKernel) get(id string) ([]datapath.Remote, []netip.Addr) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.remotes[id], k.flood[id]

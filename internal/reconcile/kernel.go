@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/driver"
-	"github.com/weavego/weavego/internal/ipconv"
 	"github.com/weavego/weavego/internal/netrules"
 	"github.com/weavego/weavego/mesh"
 )
@@ -115,9 +113,9 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: ipconv.IP(rec.IP), MAC: mac, VTEP: ipconv.IP(rec.VTEP)})
+		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP})
 	}
-	flood := map[uint32][]net.IP{}
+	flood := map[uint32][]netip.Addr{}
 	for _, e := range a.rep.List(KindHostNet) {
 		if e.Owner == me || !a.rep.Alive(e.Owner) || strings.HasSuffix(e.Key, "/"+me) {
 			continue
@@ -130,7 +128,7 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 			a.warnOnce("hostnet/"+e.Key, "not flooding to a host", "key", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		flood[rec.VNI] = append(flood[rec.VNI], ipconv.IP(rec.VTEP))
+		flood[rec.VNI] = append(flood[rec.VNI], rec.VTEP)
 	}
 	var errs []error
 	for vni, id := range local {
