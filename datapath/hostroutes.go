@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/weavego/weavego/internal/ipconv"
 	"golang.org/x/sys/unix"
 )
 
@@ -71,14 +72,8 @@ func ownDevice(name string) bool {
 	return false
 }
 
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	if n == nil {
-		return netip.Prefix{}, false
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	ones, bits := n.Mask.Size()
-	if !ok || bits == 0 || !a.Unmap().Is4() {
-		return netip.Prefix{}, false
-	}
-	return netip.PrefixFrom(a.Unmap(), ones-(bits-32)), true
+// prefixOf is n as an IPv4 prefix; ok is false for anything else.
+func prefixOf(n *net.IPNet) (p netip.Prefix, ok bool) {
+	p = ipconv.Prefix(n)
+	return p, p.IsValid() && p.Addr().Is4()
 }
