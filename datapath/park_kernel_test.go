@@ -22,11 +22,11 @@ func TestParkAndBack(t *testing.T) {
 	hostA, hostB := newTestNS(t), newTestNS(t)
 	addDockerTable(t, hostA.nft(t))
 	linkHosts(t, hostA, hostB, "192.0.2.1/24", "192.0.2.2/24")
-	gw, subnet := mustCIDR("10.31.0.1/24")
+	gw, subnet := mustPrefix("10.31.0.1/24")
 	n := Network{ID: "fedcba9876543210fedc", VNI: 79, Subnet: subnet, Gateway: gw, MTU: DefaultMTU,
-		ServiceAddr: net.ParseIP("169.254.53.53")}
+		ServiceAddr: netip.MustParseAddr("169.254.53.53")}
 	na, nb := n, n
-	na.VTEP, nb.VTEP = net.ParseIP("192.0.2.1"), net.ParseIP("192.0.2.2")
+	na.VTEP, nb.VTEP = netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	for _, p := range []struct {
 		h *testNS
 		n Network
@@ -43,7 +43,7 @@ func TestParkAndBack(t *testing.T) {
 		other container
 		vtep  string
 	}{{hostA, b1, "192.0.2.2"}, {hostB, a1, "192.0.2.1"}} {
-		if err := p.h.m.SetRemotes(n.ID, []Remote{p.other.remote(p.vtep)}, []net.IP{net.ParseIP(p.vtep)}); err != nil {
+		if err := p.h.m.SetRemotes(n.ID, []Remote{p.other.remote(p.vtep)}, []netip.Addr{netip.MustParseAddr(p.vtep)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := p.h.m.SetVXLANPeers(peers); err != nil {
