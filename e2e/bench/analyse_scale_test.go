@@ -34,7 +34,7 @@ func (b *bench) analyseDNSPath() {
 			text += "part of the difference is the server's own work"
 		}
 	}
-	text += ". The paths differ: a query to dnsd leaves the container through its veth, crosses the bridge into the host namespace, where br_netfilter, conntrack and Docker's nat and filter rules see it (see the namespace figures above), and the reply goes back the same way; Docker's resolver has a socket in the container's own namespace, reached over loopback. dnsd's listening sockets move into each network's own namespace with issue 13 item 1, which takes the host namespace's rules off the path (the veth remains)."
+	text += ". The paths differ: a query to dnsd leaves the container through its veth and crosses the network's bridge to dnsd's socket in the network's own namespace, where no firewall rule and no conntrack see it (see the namespace figures above), and the reply goes back the same way; Docker's resolver has a socket in the container's own namespace, reached over loopback through a DNAT rule of the container's."
 	if d >= k {
 		text = "Meets the DNS goal — " + text
 	}
