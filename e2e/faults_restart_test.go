@@ -42,33 +42,47 @@ func longestGap(out string, count int, interval time.Duration) (time.Duration, i
 	return time.Duration(worst+1) * interval, len(got)
 }
 
-// twoHostNet brings up 2 meshed hosts with net1 and a container on each, and returns the hosts and c2's address.
-func twoHostNet(t *testing.T, subnet string, args ...string) (*Host, *Host, string) {
-	t.Helper()
+// twoHostNet is the fixture of the restart cases: 2 meshed hosts with net1 and a container on each (c1 on h1,
+// c2 on h2, with args), owned by the test itself.
+type twoHostNet struct {
+	top    *testing.T // the test itself, which owns the cluster and the containers
+	h1, h2 *Host
+	ip2    string // c2's address on net1
+}
+
+func newTwoHostNet(t *testing.T) *twoHostNet {
 	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2})
-	h1, h2 := c.Host(0), c.Host(1)
-	h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", subnet, "net1")...)
-	Eventually(t, time.Minute, func() error {
-		if !hasNetwork(h2, "net1") {
-			return fmt.Errorf("net1 not on h2 yet")
+	return &twoHostNet{top: t, h1: c.Host(0), h2: c.Host(1)}
+}
+
+// containers creates net1 with subnet and starts c1 and c2 (c2 with args), then waits until c1 reaches c2.
+func (s *twoHostNet) containers(subnet string, args ...string) func(*testing.T) {
+	return func(t *testing.T) {
+		s.h1.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", subnet, "net1")...)
+		waitNetwork(t, "net1", s.h2)
+		runFor(t, s.top, s.h1, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "36000")
+		runFor(t, s.top, s.h2, append(append([]string{"--network", "net1", "--name", "c2"}, args...), BusyboxImage, "sleep", "36000")...)
+		var err error
+		if s.ip2, err = s.h2.ContainerIP("c2", "net1"); err != nil {
+			t.Fatal(err)
 		}
-		return nil
-	})
-	h1.RunContainer(t, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "36000")
-	h2.RunContainer(t, append(append([]string{"--network", "net1", "--name", "c2"}, args...), BusyboxImage, "sleep", "36000")...)
-	ip2, err := h2.ContainerIP("c2", "net1")
-	if err != nil {
-		t.Fatal(err)
+		Eventually(t, time.Minute, func() error { _, err := execIn(s.h1, "c1", "ping", "-c1", "-W1", s.ip2); return err })
 	}
-	Eventually(t, time.Minute, func() error { _, err := execIn(h1, "c1", "ping", "-c1", "-W1", ip2); return err })
-	return h1, h2, ip2
 }
 
 // TestFaultsPluginKillLoop: the plugin on one host is killed with -9 five times under a 100 ms ping from
 // another host; the longest gap stays under a second.
 func TestFaultsPluginKillLoop(t *testing.T) {
 	RequirePlugin(t)
-	h1, h2, ip2 := twoHostNet(t, "10.53.0.0/24")
+	s := newTwoHostNet(t)
+	runSteps(t, []step{
+		{"Containers", s.containers("10.53.0.0/24")},
+		{"KillUnderPing", s.killUnderPing},
+	}, "Containers")
+}
+
+// killUnderPing kills h2's plugin five times, 3 s apart, under a 100 ms ping from c1 to c2.
+func (s *twoHostNet) killUnderPing(t *testing.T) {
 	const count = 400 // 40 s at 100 ms
 	type result struct {
 		out string
@@ -76,18 +90,18 @@ func TestFaultsPluginKillLoop(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := execIn(h1, "c1", "ping", "-c", strconv.Itoa(count), "-i", "0.1", "-W", "1", ip2)
+		out, err := execIn(s.h1, "c1", "ping", "-c", strconv.Itoa(count), "-i", "0.1", "-W", "1", s.ip2)
 		done <- result{out, err}
 	}()
 	kills := 0
 	for range 5 {
 		time.Sleep(3 * time.Second)
-		old, err := h2.KillPlugin()
+		old, err := s.h2.KillPlugin()
 		if err != nil {
 			t.Fatal(err)
 		}
 		kills++
-		waitPluginBack(t, h2, old, time.Minute)
+		waitPluginBack(t, s.h2, old, time.Minute)
 	}
 	r := <-done
 	gap, replies := longestGap(r.out, count, 100*time.Millisecond)
@@ -96,7 +110,7 @@ func TestFaultsPluginKillLoop(t *testing.T) {
 	if gap >= pluginKillGapBound {
 		t.Errorf("longest ping gap %s; want under %s", gap, pluginKillGapBound)
 	}
-	reportFault(t, faultRow{Case: "plugin killed with -9 five times under cross-host traffic",
+	reportFaultStep(t, s.top, faultRow{Case: "plugin killed with -9 five times under cross-host traffic",
 		Bound:    "longest gap of a 100 ms ping under " + pluginKillGapBound.String(),
 		Measured: fmt.Sprintf("longest gap %s, %d of %d replies", gap, replies, count), Pass: gap < pluginKillGapBound})
 }
@@ -106,30 +120,38 @@ func TestFaultsPluginKillLoop(t *testing.T) {
 // host.
 func TestFaultsDockerdRestart(t *testing.T) {
 	RequirePlugin(t)
-	h1, h2, ip2 := twoHostNet(t, "10.54.0.0/24", "--restart", "always")
-	if err := h2.StopDocker(); err != nil {
+	s := newTwoHostNet(t)
+	runSteps(t, []step{
+		{"Containers", s.containers("10.54.0.0/24", "--restart", "always")},
+		{"RestartDockerd", s.restartDockerd},
+	}, "Containers")
+}
+
+// restartDockerd stops and starts h2's dockerd and waits until c2 is back at its address and reachable from c1.
+func (s *twoHostNet) restartDockerd(t *testing.T) {
+	if err := s.h2.StopDocker(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := h2.StartDocker(); err != nil {
+	if err := s.h2.StartDocker(); err != nil {
 		t.Fatal(err)
 	}
 	d := measure(t, start, dockerdRestartBound+time.Minute, func() error {
-		ip, err := h2.ContainerIP("c2", "net1")
+		ip, err := s.h2.ContainerIP("c2", "net1")
 		if err != nil {
 			return err
 		}
-		if ip != ip2 {
-			return fmt.Errorf("c2 came back with %s, had %s", ip, ip2)
+		if ip != s.ip2 {
+			return fmt.Errorf("c2 came back with %s, had %s", ip, s.ip2)
 		}
-		_, err = execIn(h1, "c1", "ping", "-c1", "-W1", ip2)
+		_, err = execIn(s.h1, "c1", "ping", "-c1", "-W1", s.ip2)
 		return err
 	})
-	t.Logf("dockerd on h2 restarted with SIGTERM: c2 back at %s and reachable from h1 %s after dockerd started", ip2, faultFigure(d))
+	t.Logf("dockerd on h2 restarted with SIGTERM: c2 back at %s and reachable from h1 %s after dockerd started", s.ip2, faultFigure(d))
 	if d > dockerdRestartBound {
 		t.Errorf("c2 reachable after %s; want within %s", d, dockerdRestartBound)
 	}
-	reportFault(t, faultRow{Case: "dockerd restarted (SIGTERM) on a host with a --restart always container",
+	reportFaultStep(t, s.top, faultRow{Case: "dockerd restarted (SIGTERM) on a host with a --restart always container",
 		Bound:    "same address, reachable from another host within " + dockerdRestartBound.String(),
 		Measured: "back and reachable " + faultFigure(d) + " after dockerd started", Pass: d <= dockerdRestartBound})
 }

@@ -39,21 +39,44 @@ func leftovers(h *Host) ([]string, error) {
 func TestFaultsUninstall(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 1})
-	h := c.Host(0)
-	if err := h.InstallPlugin(nil); err != nil {
+	s := &uninstall{h: c.Host(0)}
+	runSteps(t, []step{
+		{"Install", s.install},
+		{"RemoveAllAtOnce", s.removeAll},
+		{"NothingLeft", s.nothingLeft},
+	}, "Install", "RemoveAllAtOnce")
+}
+
+// uninstall is the fixture of TestFaultsUninstall: one host, and when the removal started.
+type uninstall struct {
+	h     *Host
+	start time.Time
+}
+
+// install puts the plugin, net1 and a container c1 on the host.
+func (s *uninstall) install(t *testing.T) {
+	if err := s.h.InstallPlugin(nil); err != nil {
 		t.Fatal(err)
 	}
-	h.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.52.0.0/24", "net1")...)
-	h.MustDocker(t, "run", "-d", "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")
-	start := time.Now()
-	h.MustDocker(t, "rm", "-f", "c1")
-	h.MustDocker(t, "network", "rm", "net1")
-	h.MustDocker(t, "plugin", "disable", "-f", PluginName)
-	h.MustDocker(t, "plugin", "rm", "-f", PluginName)
+	s.h.MustDocker(t, append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.52.0.0/24", "net1")...)
+	s.h.MustDocker(t, "run", "-d", "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "3600")
+}
+
+// removeAll removes c1, net1 and the plugin one right after the other.
+func (s *uninstall) removeAll(t *testing.T) {
+	s.start = time.Now()
+	s.h.MustDocker(t, "rm", "-f", "c1")
+	s.h.MustDocker(t, "network", "rm", "net1")
+	s.h.MustDocker(t, "plugin", "disable", "-f", PluginName)
+	s.h.MustDocker(t, "plugin", "rm", "-f", PluginName)
+}
+
+// nothingLeft waits until no weavego link, chain or table is left on the host.
+func (s *uninstall) nothingLeft(t *testing.T) {
 	var left []string
-	d := measure(t, start, 30*time.Second, func() error {
+	d := measure(t, s.start, 30*time.Second, func() error {
 		var err error
-		left, err = leftovers(h)
+		left, err = leftovers(s.h)
 		if err == nil && len(left) > 0 {
 			return errLeft(left)
 		}
