@@ -39,7 +39,7 @@ func (m *Manager) adoptHostPorts(ns *netNS, id string, br netlink.Link) error {
 	}
 	var errs []error
 	for _, p := range ports {
-		errs = append(errs, m.moveVethIn(ns, p, br))
+		errs = append(errs, moveToBridge(m.nl, ns, p, br))
 	}
 	if err := joinErrs(errs); err != nil {
 		return fmt.Errorf("move network %s into its namespace: %w", id, err)
@@ -51,21 +51,23 @@ func (m *Manager) adoptHostPorts(ns *netNS, id string, br netlink.Link) error {
 	return nil
 }
 
-// moveVethIn moves the host end p of an endpoint's veth into ns, enslaves it
-// to br and sets it up.
-func (m *Manager) moveVethIn(ns *netNS, p, br netlink.Link) error {
-	name := p.Attrs().Name
-	if err := m.nl.LinkSetNsFd(p, int(ns.ns)); err != nil {
-		return fmt.Errorf("move %s into the namespace: %w", name, err)
+// moveToBridge moves l (a VXLAN device or the host end of a veth) from the
+// namespace of from into to, enslaves it to br, a bridge in to, and sets it
+// up. Migration (into a network's namespace) and Park (out of it) both move
+// links this way.
+func moveToBridge(from netlinkOps, to *netNS, l, br netlink.Link) error {
+	name := l.Attrs().Name
+	if err := from.LinkSetNsFd(l, int(to.ns)); err != nil {
+		return fmt.Errorf("move %s to the namespace of bridge %s: %w", name, br.Attrs().Name, err)
 	}
-	l, err := mustLink(ns.nl, name)
+	moved, err := mustLink(to.nl, name)
 	if err != nil {
 		return err
 	}
-	if err := ns.nl.LinkSetMaster(l, br); err != nil {
+	if err := to.nl.LinkSetMaster(moved, br); err != nil {
 		return fmt.Errorf("enslave %s to %s: %w", name, br.Attrs().Name, err)
 	}
-	return ensureLinkState(ns.nl, l, 0, "")
+	return ensureLinkState(to.nl, moved, 0, "")
 }
 
 // readRemotes reads the permanent FDB and neighbour entries of vx as a

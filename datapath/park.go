@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -108,7 +109,7 @@ func (m *Manager) parkNetwork(host netns.NsHandle, id string) error {
 		return err
 	}
 	for _, p := range ports {
-		errs = append(errs, m.moveOut(ns.nl, host, p, hbr))
+		errs = append(errs, moveToBridge(ns.nl, &netNS{ns: host, nl: m.nl}, p, hbr))
 	}
 	if err := joinErrs(errs); err != nil {
 		return err // the namespace stays pinned: the next start finds both halves
@@ -141,14 +142,12 @@ func (m *Manager) hostBridgeFor(id string, br netlink.Link, nl netlinkOps) (netl
 	if err != nil {
 		return nil, fmt.Errorf("list addresses of %s: %w", a.Name, err)
 	}
-	want := make([]*netlink.Addr, 0, len(addrs))
+	want := make([]*net.IPNet, 0, len(addrs))
 	for _, ad := range addrs {
-		want = append(want, &netlink.Addr{IPNet: ad.IPNet})
+		want = append(want, ad.IPNet)
 	}
-	for _, ad := range want {
-		if err := m.nl.AddrReplace(l, ad); err != nil {
-			return nil, fmt.Errorf("add address %s to %s: %w", ad.IPNet, a.Name, err)
-		}
+	if err := ensureBridgeAddrs(m.nl, l, want); err != nil {
+		return nil, err
 	}
 	return l, ensureLinkState(m.nl, l, a.MTU, id)
 }
@@ -160,7 +159,7 @@ func (m *Manager) parkVXLAN(ns *netNS, host netns.NsHandle, vx, hbr netlink.Link
 	if err != nil {
 		return err
 	}
-	if err := m.moveOut(ns.nl, host, vx, hbr); err != nil {
+	if err := moveToBridge(ns.nl, &netNS{ns: host, nl: m.nl}, vx, hbr); err != nil {
 		return err
 	}
 	hv, err := mustLink(m.nl, vx.Attrs().Name)
@@ -168,21 +167,4 @@ func (m *Manager) parkVXLAN(ns *netNS, host netns.NsHandle, vx, hbr netlink.Link
 		return err
 	}
 	return m.applyRemotes(m.nl, hv, st)
-}
-
-// moveOut moves l from the namespace of nl into host (the namespace of
-// m.nl), enslaves it to hbr and sets it up.
-func (m *Manager) moveOut(nl netlinkOps, host netns.NsHandle, l, hbr netlink.Link) error {
-	name := l.Attrs().Name
-	if err := nl.LinkSetNsFd(l, int(host)); err != nil {
-		return fmt.Errorf("move %s into the host namespace: %w", name, err)
-	}
-	hl, err := mustLink(m.nl, name)
-	if err != nil {
-		return err
-	}
-	if err := m.nl.LinkSetMaster(hl, hbr); err != nil {
-		return fmt.Errorf("enslave %s to %s: %w", name, hbr.Attrs().Name, err)
-	}
-	return ensureLinkState(m.nl, hl, 0, "")
 }

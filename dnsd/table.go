@@ -119,7 +119,10 @@ func (t *Table) Lookup(name string) []netip.Addr {
 		return nil
 	}
 	out := make([]netip.Addr, 0, len(e.v4)+len(e.v6))
-	for _, ip := range append(append([]net.IP(nil), e.v4...), e.v6...) {
+	for _, ip := range e.v4 {
+		out = append(out, ipconv.Addr(ip))
+	}
+	for _, ip := range e.v6 {
 		out = append(out, ipconv.Addr(ip))
 	}
 	return out
