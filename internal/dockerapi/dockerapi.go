@@ -31,8 +31,11 @@ type Network struct {
 
 // Attachment is a container on a network.
 type Attachment struct {
-	Name string
-	IP   netip.Addr
+	// EndpointID is Docker's ID of this attachment: a disconnect and
+	// connect gives a new one.
+	EndpointID string
+	Name       string
+	IP         netip.Addr
 }
 
 // Container is what weavego needs of a container: its name and, per network
@@ -198,7 +201,7 @@ func fromInspect(n network.Inspect) Network {
 	}
 	for id, ep := range n.Containers {
 		p, _ := netip.ParsePrefix(ep.IPv4Address)
-		out.Containers[id] = Attachment{Name: ep.Name, IP: p.Addr()}
+		out.Containers[id] = Attachment{EndpointID: ep.EndpointID, Name: ep.Name, IP: p.Addr()}
 	}
 	return out
 }

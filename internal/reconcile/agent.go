@@ -123,6 +123,9 @@ type Agent struct {
 	// local is the driver's state, read as snapshots (Local).
 	local Local
 
+	// aliases is owned by the Docker loop (syncNames).
+	aliases aliasCache
+
 	// dnsMu serialises feedDNS, which reads local while holding it.
 	// Driver callbacks never take it.
 	dnsMu sync.Mutex

@@ -65,11 +65,38 @@ func (a *Agent) dockerLoop(ctx context.Context) {
 			retry.Stop()
 			return
 		case <-a.kickDocker:
+			a.coalesce(ctx, events)
 		case <-events:
+			a.coalesce(ctx, events)
 		case <-tick.C:
 		case <-retry.C:
 		}
 		retry.Stop()
+	}
+}
+
+// coalesceWindow is how long a pass waits after the first Docker event or
+// driver call: one `docker run` brings about ten (create, connect, start and
+// the driver's CreateEndpoint and Join within tens of milliseconds), and a
+// pass for each made the plugin ask Docker about its networks while Docker
+// was busy starting the container. Names are published that much later.
+const coalesceWindow = 50 * time.Millisecond
+
+// coalesce waits coalesceWindow and drops the kicks and events that came
+// meanwhile: the pass that follows sees all of them.
+func (a *Agent) coalesce(ctx context.Context, events <-chan struct{}) {
+	t := time.NewTimer(coalesceWindow)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	for _, ch := range []<-chan struct{}{a.kickDocker, events} {
+		select {
+		case <-ch:
+		default:
+		}
 	}
 }
 

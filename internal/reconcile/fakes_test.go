@@ -59,12 +59,14 @@ type fakeDocker struct {
 	networks map[string]dockerapi.Network
 	onCreate func(n dockerapi.Network) string // returns the new network's ID
 	removed  []string
+	lists    int // calls of Networks: one per pass
 }
 
 func (d *fakeDocker) Ping(context.Context) error { return nil }
 func (d *fakeDocker) Networks(context.Context, ...string) ([]dockerapi.Network, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.lists++
 	var out []dockerapi.Network
 	for _, n := range d.networks {
 		out = append(out, n)

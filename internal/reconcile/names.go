@@ -27,24 +27,21 @@ type DNSListeners interface {
 func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 	want := map[string][]byte{}
 	nets := a.snapshot().networks
+	aliases := a.aliases.pass()
 	for _, n := range local {
 		rec, ok := nets[n.ID]
 		if !ok {
 			continue
 		}
 		for cid, att := range n.Containers {
-			names := []string{att.Name}
-			if c, err := a.docker.Container(ctx, cid); err == nil {
-				if cn, ok := c.Networks[n.ID]; ok {
-					names = appendUnique(names, cn.Aliases...)
-				}
-			}
+			names := appendUnique([]string{att.Name}, aliases.aliases(ctx, a.docker, cid, n.ID, att)...)
 			if names = usableNames(names); len(names) == 0 {
 				continue
 			}
 			want[fmt.Sprintf("%s/%d", cid, rec.VNI)] = encode(NameRec{Names: names, IP: att.IP, VNI: rec.VNI, Network: n.Name})
 		}
 	}
+	aliases.done()
 	a.publishOwn(KindName, want)
 	a.feedDNS()
 }
