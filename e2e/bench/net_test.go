@@ -106,9 +106,17 @@ func (b *bench) measureThroughput(t *testing.T, reps int, metricSuffix string, p
 	}
 }
 
-// benchPing runs busybox ping -c 20 -i 0.2 over p and returns the average and median RTT in µs.
+// benchPingCount pings, benchPingInterval apart, make one repetition: 100 replies, where 20 left one slow
+// reply able to move a path's average by 10 µs on this shared machine.
+const (
+	benchPingCount    = 100
+	benchPingInterval = "0.02"
+)
+
+// benchPing runs busybox ping over p and returns the average and median RTT in µs.
 func benchPing(p *benchPath) (avg, p50 float64, err error) {
-	out, err := e2e.Run(time.Minute, "taskset", "-c", benchLatencyCPU, "nsenter", "--net="+p.clientNS, "--", "busybox", "ping", "-c", "20", "-i", "0.2", p.serverIP)
+	out, err := e2e.Run(time.Minute, "taskset", "-c", benchLatencyCPU, "nsenter", "--net="+p.clientNS, "--", "busybox", "ping",
+		"-c", strconv.Itoa(benchPingCount), "-i", benchPingInterval, p.serverIP)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -123,7 +131,7 @@ func benchPing(p *benchPath) (avg, p50 float64, err error) {
 			rtts = append(rtts, v*1000)
 		}
 	}
-	if len(rtts) < 15 {
+	if len(rtts) < benchPingCount*9/10 {
 		return 0, 0, fmt.Errorf("ping %s: only %d replies", p.serverIP, len(rtts))
 	}
 	sum := 0.0
@@ -155,5 +163,5 @@ func (b *bench) measureLatency(t *testing.T, reps int) {
 		}
 	}
 	b.rep.note("Throughput: iperf3 %s s per run after 1 s omitted (`-O 1`), 1 and 4 parallel streams, client pinned to CPU 0 and server to CPU 1 (`taskset`), in the namespaces under test; figure = received bits per second.", benchIperfSecs)
-	b.rep.note("Latency: `busybox ping -c 20 -i 0.2` (RTT average and median of the 20 replies); a TCP loop of %d sequential 1-byte request/response round trips on one connection after 200 unmeasured ones (p50, p99). Client and server are the test binary in a tool mode, run with `nsenter --net` in the container's namespace, the same binary on every path. Both ends of ping and of the loop are pinned to CPU %s.", benchRRCount, benchLatencyCPU)
+	b.rep.note("Latency: `busybox ping -c %d -i %s` (RTT average and median of the replies); a TCP loop of %d sequential 1-byte request/response round trips on one connection after 200 unmeasured ones (p50, p99). Client and server are the test binary in a tool mode, run with `nsenter --net` in the container's namespace, the same binary on every path. Both ends of ping and of the loop are pinned to CPU %s.", benchPingCount, benchPingInterval, benchRRCount, benchLatencyCPU)
 }
