@@ -30,6 +30,11 @@ func (m *Manager) CreateEndpoint(ep Endpoint) (hostIf, containerIf string, err e
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if oldNet, ok := m.takePending(ep.ID); ok { // so that the background delete cannot remove the new pair
+		if err := m.deleteEndpoint(oldNet, ep.ID); err != nil {
+			return "", "", fmt.Errorf("create endpoint %s: %w", ep.ID, err)
+		}
+	}
 	hostIf, containerIf = VethNames(ep.ID)
 	ns, err := m.netOf(ep.NetworkID, false)
 	if err != nil {
@@ -134,6 +139,12 @@ func (m *Manager) ensureContainerEnd(name string, mtu int, mac net.HardwareAddr)
 func (m *Manager) DeleteEndpoint(networkID, endpointID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.takePending(endpointID) // deleted now: nothing left for the background
+	return m.deleteEndpoint(networkID, endpointID)
+}
+
+// deleteEndpoint is DeleteEndpoint with mu held.
+func (m *Manager) deleteEndpoint(networkID, endpointID string) error {
 	hostIf, containerIf := VethNames(endpointID)
 	ns, err := m.netOf(networkID, false)
 	errs := []error{err}

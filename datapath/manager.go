@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,12 +87,25 @@ type Manager struct {
 	// vxlanPeers is the last allowlist given to SetVXLANPeers, written
 	// into the sets whenever they have to be created again.
 	vxlanPeers []netip.Addr
+
+	// pendMu guards pendingDeletes and closed, so that DeleteEndpointAsync
+	// need not wait for mu, which a delete holds for tens of milliseconds.
+	// Lock order: mu, then pendMu.
+	pendMu sync.Mutex
+	// pendingDeletes are the endpoints whose veth pair DeleteEndpointAsync
+	// is to delete, with their network IDs (endpoint_async.go).
+	pendingDeletes map[string]string
+	// closed is set by Close; background deletes do nothing after it.
+	closed bool
+	// deletes tracks the goroutines of DeleteEndpointAsync.
+	deletes sync.WaitGroup
 }
 
 // New returns a Manager working in the namespace of cfg.Handle.
 func New(cfg Config) (*Manager, error) {
 	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {}, nets: map[string]*netNS{},
-		nsDir: cmp.Or(cfg.NSDir, DefaultNSDir), hostNS: cfg.NetNS,
+		pendingDeletes: map[string]string{},
+		nsDir:          cmp.Or(cfg.NSDir, DefaultNSDir), hostNS: cfg.NetNS,
 		ports: inputPorts{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
 			vxlan: port(cfg.VXLANPort, DefaultVXLANPort)}}
 	if m.log == nil {
@@ -115,11 +129,20 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Close releases the netlink handles the Manager opened. Kernel state
-// stays, namespaces included.
+// Close waits a little for the background deletes of veth pairs (what is
+// left is swept at the next start), then releases the netlink handles the
+// Manager opened. Kernel state stays, namespaces included.
 func (m *Manager) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	if err := m.WaitDeletes(ctx); err != nil {
+		m.log.Warn("closing with veth pairs not yet deleted; the next start sweeps them", "err", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.pendMu.Lock()
+	m.closed = true
+	m.pendMu.Unlock()
 	for id, n := range m.nets {
 		n.release()
 		delete(m.nets, id)

@@ -35,7 +35,12 @@ import (
 // stops moving networks when ctx ends (the caller's share of Docker's
 // shutdown timeout); the networks not yet moved are reported. The caller
 // stops calling the Manager's other methods first. Park is idempotent.
+// It waits for the background deletes of veth pairs first (within ctx):
+// a pair deleted before is one fewer to move.
 func (m *Manager) Park(ctx context.Context) error {
+	if err := m.WaitDeletes(ctx); err != nil {
+		m.log.Warn("parking with veth pairs not yet deleted; the next start sweeps them", "err", err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ids, _, err := m.pinnedIDs()

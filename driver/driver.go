@@ -26,6 +26,9 @@ type Datapath interface {
 	DeleteNetwork(id string) error
 	CreateEndpoint(ep datapath.Endpoint) (hostIf, containerIf string, err error)
 	DeleteEndpoint(networkID, endpointID string) error
+	// DeleteEndpointAsync deletes the veth pair in the background; it
+	// reports nothing: a pair left behind is swept at the next start.
+	DeleteEndpointAsync(networkID, endpointID string)
 }
 
 // Store persists the driver's records; values are JSON.

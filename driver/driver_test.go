@@ -18,6 +18,8 @@ type fakeDP struct {
 	networks map[string]datapath.Network
 	eps      map[string]bool
 	fail     error
+	// asyncDeletes counts DeleteEndpointAsync calls.
+	asyncDeletes int
 }
 
 func newFakeDP() *fakeDP {
@@ -56,6 +58,14 @@ func (f *fakeDP) DeleteEndpoint(_, id string) error {
 	defer f.mu.Unlock()
 	delete(f.eps, id)
 	return nil
+}
+
+// DeleteEndpointAsync deletes at once: the fake has no kernel to wait for.
+func (f *fakeDP) DeleteEndpointAsync(networkID, id string) {
+	f.mu.Lock()
+	f.asyncDeletes++
+	f.mu.Unlock()
+	_ = f.DeleteEndpoint(networkID, id)
 }
 
 type memStore struct{ data map[string]map[string][]byte }
@@ -202,6 +212,9 @@ func TestNetworkLifecycle(t *testing.T) {
 	}
 	if err := d2.DeleteEndpoint(&network.DeleteEndpointRequest{NetworkID: "n1", EndpointID: "e1"}); err != nil {
 		t.Fatal(err)
+	}
+	if dp.asyncDeletes != 1 {
+		t.Fatalf("DeleteEndpoint made %d background deletes, want 1: Docker need not wait for the kernel", dp.asyncDeletes)
 	}
 	if err := d2.DeleteNetwork(&network.DeleteNetworkRequest{NetworkID: "n1"}); err != nil {
 		t.Fatal(err)

@@ -60,7 +60,11 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 	return resp, nil
 }
 
-// DeleteEndpoint removes the endpoint's veth pair.
+// DeleteEndpoint forgets the endpoint and has its veth pair deleted in the
+// background: Docker waits for the reply before it finishes removing the
+// container, and deleting a veth takes the kernel some 20 ms. A pair whose
+// delete is lost (a crash) belongs to no recorded endpoint and is swept at
+// the next start (datapath.Manager.SweepEndpoints).
 func (d *Driver) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -68,13 +72,11 @@ func (d *Driver) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
 	if !ok || ep.NetworkID != req.NetworkID {
 		return fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
 	}
-	if err := d.dp.DeleteEndpoint(ep.NetworkID, ep.ID); err != nil {
-		return fmt.Errorf("remove interface of endpoint %s: %w", ShortID(ep.ID), err)
-	}
 	if err := d.store.Delete(bucketEndpoints, ep.ID); err != nil {
 		return fmt.Errorf("forget endpoint %s: %w", ShortID(ep.ID), err)
 	}
 	delete(d.endpoints, ep.ID)
+	d.dp.DeleteEndpointAsync(ep.NetworkID, ep.ID)
 	d.log.Info("endpoint deleted", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID), "ip", ep.Addr)
 	d.reconciler.EndpointChanged(*ep, true)
 	return nil

@@ -289,11 +289,19 @@ func (p *parts) firewallLoop(ctx context.Context) {
 	}
 }
 
-// collectGarbage removes kernel devices of networks the driver does not know
-// (left over from a crash between kernel change and record), but only those
-// weavego provably created and with no container attached; see
-// datapath.Leftovers.
+// collectGarbage removes the veth pairs of endpoints the driver does not know
+// (a background delete lost in a crash; see datapath.SweepEndpoints), then
+// the kernel devices of networks the driver does not know (left over from a
+// crash between kernel change and record), but only those weavego provably
+// created and with no container attached; see datapath.Leftovers.
 func (p *parts) collectGarbage(known []string) {
+	var endpoints []string
+	for _, ep := range p.driver.Endpoints() {
+		endpoints = append(endpoints, ep.ID)
+	}
+	if err := p.dp.SweepEndpoints(known, endpoints); err != nil {
+		p.log.Warn("remove veth pairs of unknown endpoints", "err", err)
+	}
 	left, err := p.dp.Leftovers(known)
 	if err != nil {
 		p.log.Warn("list networks in the kernel", "err", err)
