@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -94,10 +95,15 @@ func pathOf(env []string) string {
 
 // daemonConfig is the host's daemon.json. An empty config keeps the system's /etc/docker/daemon.json
 // (data-root, storage driver) away. On 29, WEAVEGO_E2E_FIREWALL_BACKEND=nftables selects the engine's
-// nftables firewall backend instead of its default, iptables.
+// nftables firewall backend instead of its default, iptables. SetLiveRestore adds live-restore. h.mu is held.
 func (h *Host) daemonConfig() string {
+	cfg := map[string]any{}
 	if fb := os.Getenv("WEAVEGO_E2E_FIREWALL_BACKEND"); fb != "" && Engine() == Engine29 {
-		return fmt.Sprintf("{\"firewall-backend\": %q}\n", fb)
+		cfg["firewall-backend"] = fb
 	}
-	return "{}\n"
+	if h.liveRestore {
+		cfg["live-restore"] = true
+	}
+	b, _ := json.Marshal(cfg) // a map of strings and bools always marshals
+	return string(b) + "\n"
 }

@@ -42,10 +42,21 @@ type Host struct {
 	index          int
 	containerdSock string
 
-	// mu guards dockerd and containerd, which StopDocker/StartDocker replace while tests run.
+	// mu guards dockerd and containerd, which StopDocker/StartDocker replace while tests run, and
+	// liveRestore.
 	mu         sync.Mutex
 	dockerd    *Daemon
 	containerd *Daemon
+	// liveRestore puts "live-restore": true in the daemon.json of the next StartDocker.
+	liveRestore bool
+}
+
+// SetLiveRestore turns dockerd's live-restore on or off from the next StartDocker: with it, stopping dockerd
+// leaves the containers and the enabled plugins running.
+func (h *Host) SetLiveRestore(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.liveRestore = on
 }
 
 func newHost(c *Cluster, index int) *Host {
