@@ -5,7 +5,6 @@ package e2e
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -51,15 +50,7 @@ func (s *twoHostNet) restartLiveUnderPing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		out string
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := execIn(s.h1, "c1", "ping", "-c", strconv.Itoa(count), "-i", "0.1", "-W", "1", s.ip2)
-		done <- result{out, err}
-	}()
+	wait := s.pingC2(count)
 	time.Sleep(3 * time.Second)
 	if err := s.h2.StopDocker(); err != nil {
 		t.Fatal(err)
@@ -68,15 +59,15 @@ func (s *twoHostNet) restartLiveUnderPing(t *testing.T) {
 	if err := s.h2.StartDocker(); err != nil {
 		t.Fatal(err)
 	}
-	r := <-done
-	gap, replies := longestGap(r.out, count, 100*time.Millisecond)
+	out, pingErr := wait()
+	gap, replies := longestGap(out, count, 100*time.Millisecond)
 	after, err := s.h2.PluginPIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	kept := len(before) == 1 && slices.Equal(before, after)
 	t.Logf("dockerd on h2 (live-restore) stopped for 2 s and started under a 100 ms ping from h1: %d of %d replies, longest gap %s (ping: %v); plugin pids %v before, %v after",
-		replies, count, gap, r.err, before, after)
+		replies, count, gap, pingErr, before, after)
 	if gap >= liveRestoreGapBound {
 		t.Errorf("longest ping gap %s; want under %s", gap, liveRestoreGapBound)
 	}

@@ -70,6 +70,20 @@ func (s *twoHostNet) containers(subnet string, args ...string) func(*testing.T) 
 	}
 }
 
+// pingC2 starts count pings, 100 ms apart, from c1 to c2, and returns what waits for their output.
+func (s *twoHostNet) pingC2(count int) (wait func() (string, error)) {
+	type result struct {
+		out string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := execIn(s.h1, "c1", "ping", "-c", strconv.Itoa(count), "-i", "0.1", "-W", "1", s.ip2)
+		done <- result{out, err}
+	}()
+	return func() (string, error) { r := <-done; return r.out, r.err }
+}
+
 // TestFaultsPluginKillLoop: the plugin on one host is killed with -9 five times under a 100 ms ping from
 // another host; the longest gap stays under a second.
 func TestFaultsPluginKillLoop(t *testing.T) {
@@ -84,15 +98,7 @@ func TestFaultsPluginKillLoop(t *testing.T) {
 // killUnderPing kills h2's plugin five times, 3 s apart, under a 100 ms ping from c1 to c2.
 func (s *twoHostNet) killUnderPing(t *testing.T) {
 	const count = 400 // 40 s at 100 ms
-	type result struct {
-		out string
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := execIn(s.h1, "c1", "ping", "-c", strconv.Itoa(count), "-i", "0.1", "-W", "1", s.ip2)
-		done <- result{out, err}
-	}()
+	wait := s.pingC2(count)
 	kills := 0
 	for range 5 {
 		time.Sleep(3 * time.Second)
@@ -103,10 +109,10 @@ func (s *twoHostNet) killUnderPing(t *testing.T) {
 		kills++
 		waitPluginBack(t, s.h2, old, time.Minute)
 	}
-	r := <-done
-	gap, replies := longestGap(r.out, count, 100*time.Millisecond)
+	out, pingErr := wait()
+	gap, replies := longestGap(out, count, 100*time.Millisecond)
 	t.Logf("plugin on h2 killed %d times under a 100 ms ping from h1: %d of %d replies, longest gap %s (ping: %v)",
-		kills, replies, count, gap, r.err)
+		kills, replies, count, gap, pingErr)
 	if gap >= pluginKillGapBound {
 		t.Errorf("longest ping gap %s; want under %s", gap, pluginKillGapBound)
 	}
