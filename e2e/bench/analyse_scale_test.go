@@ -8,6 +8,7 @@ import "fmt"
 // figures, from the figures of this run only; it says nothing of what was not measured.
 func (b *bench) analyseSideBySide() {
 	b.analyseDNSPath()
+	b.analyseDNSOtherHost()
 	b.analyseFlood()
 	b.analyseScale()
 }

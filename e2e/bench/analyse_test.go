@@ -21,9 +21,11 @@ func (b *bench) analyseGoals() {
 		_, text, overlap, _ := b.comparePaths(g.metric, g.num, g.den)
 		switch {
 		case overlap:
-			b.rep.finding("Misses the goal \"%s %s\" (%s) only within noise — %s: this run cannot tell the two apart.", g.label, g.goal, benchFmt(v), text)
+			b.rep.finding("Misses the goal \"%s %s\" (%s) only within noise — %s: this run cannot tell the two apart.%s", g.label, g.goal, benchFmt(v), text, b.latencyEnds(g))
 		case g.metric == "ping RTT avg" && g.den == benchHand:
 			b.analysePing(v, text)
+		case g.metric == benchRRMetric && g.den == benchHand:
+			b.analyseRR(v, text)
 		default:
 			b.rep.finding("Misses the goal \"%s %s\" (%s) — %s.", g.label, g.goal, benchFmt(v), text)
 		}
@@ -33,20 +35,29 @@ func (b *bench) analyseGoals() {
 	b.analyseMesh(runtime.NumCPU())
 }
 
+// latencyEnds is benchEnds for a latency goal against the hand VXLAN, and empty for any other goal.
+func (b *bench) latencyEnds(g benchGoal) string {
+	if g.den != benchHand || g.metric != "ping RTT avg" && g.metric != benchRRMetric {
+		return ""
+	}
+	return b.benchEnds(g.metric)
+}
+
 // analysePing sets a ping gap to the hand VXLAN against the TCP request/response loop over the same devices.
 func (b *bench) analysePing(diff float64, text string) {
 	var rr float64
 	met, ok := false, false
 	for _, g := range benchGoals() { // the TCP loop's own goal, so both use one limit
-		if g.metric == "TCP 1-byte req/resp p50" && g.den == benchHand {
+		if g.metric == benchRRMetric && g.den == benchHand {
 			rr, met, ok = g.eval(b.rep)
 		}
 	}
 	if !ok || !met {
-		b.rep.finding("ping RTT is %s µs above the hand VXLAN — %s.", benchFmt(diff), text)
+		b.rep.finding("ping RTT is %s µs above the hand VXLAN — %s.%s", benchFmt(diff), text, b.benchEnds("ping RTT avg"))
 		return
 	}
-	b.rep.finding("ping RTT is %s µs above the hand VXLAN — %s — while the TCP request/response loop over the same devices (5000 round trips back to back) differs by %s µs. A cost in weavego's datapath would show in both; ping sends one echo every 0.2 s, so each of its 20 round trips also pays for waking idle CPUs on both ends, and its average follows where that happens to land.", benchFmt(diff), text, benchFmt(rr))
+	b.rep.finding("ping RTT is %s µs above the hand VXLAN — %s — while the TCP request/response loop over the same devices (%d round trips back to back) differs by %s µs. A cost in weavego's datapath would show in both; ping sends one echo every %s s, so each of its %d round trips may also wait for an idle CPU to wake on either end, and its average follows where that happens to land.%s",
+		benchFmt(diff), text, benchRRCount, benchFmt(rr), benchPingInterval, benchPingCount, b.benchEnds("ping RTT avg"))
 }
 
 // analyseIPAM splits the IPAM p99 into the allocation and the wait for the disk.

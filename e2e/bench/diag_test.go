@@ -151,6 +151,9 @@ func (b *bench) diagnose(t *testing.T) *benchDiag {
 		return strings.TrimSpace(out)
 	}
 	nss := map[string]string{"h1's namespace": h1.NSPath(), "the hand VXLAN's namespace": b.handNetNS[0]}
+	if b.weaveNS[0] != "" {
+		nss["weavego's container on h1"] = b.weaveNS[0]
+	}
 	if vx, _, _, err := b.weavegoDevices(); err == nil {
 		nss["weavego's network namespace"] = h1.DevNS(vx)
 	}

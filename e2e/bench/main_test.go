@@ -56,6 +56,9 @@ func TestBench(t *testing.T) {
 	if !weave {
 		rep.note("weavego could not be set up (see the test log): its figures are missing.")
 	}
+	if weave {
+		step("setup-hand-container-ends", b.setupHandDockerEnds)
+	}
 	step("servers", b.startServers)
 	step("throughput", func(t *testing.T) { b.measureThroughput(t, benchThroughputReps, "", b.ordered()) })
 	step("latency", func(t *testing.T) { b.measureLatency(t, benchLatencyReps) })

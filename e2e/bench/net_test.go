@@ -23,6 +23,8 @@ const (
 	// benchLatencyCPU is the CPU that both ends of the latency measurements are pinned to: on the same CPU, a
 	// round trip never waits for an idle virtual CPU to wake up, which otherwise makes the figures bimodal.
 	benchLatencyCPU = "1"
+	// benchRRMetric is the TCP request/response loop's median.
+	benchRRMetric = "TCP 1-byte req/resp p50"
 )
 
 // benchIperfServer is the iperf3 server command for namespace ns, pinned to CPU 1 (clients run on CPU 0).
@@ -142,26 +144,52 @@ func benchPing(p *benchPath) (avg, p50 float64, err error) {
 	return sum / float64(len(rtts)), rtts[len(rtts)/2], nil
 }
 
-// measureLatency runs, reps times, ping and the TCP request/response loop over every path in turn.
+// measureLatency runs, reps times, ping and the TCP request/response loop over every path in turn, and
+// then over weavego's containers with Docker's NAT rules taken out of them (see withoutDockerNAT).
 func (b *bench) measureLatency(t *testing.T, reps int) {
+	paths := b.ordered()
+	if p := b.paths[benchHandDockerEnds]; p != nil {
+		paths = append(paths, p)
+	}
+	var noNAT []*benchPath
+	for _, n := range []string{benchWeavego, benchHandDockerEnds} {
+		if p := b.paths[n]; p != nil {
+			q := *p
+			q.name += benchNoNAT
+			noNAT = append(noNAT, &q)
+		}
+	}
 	for rep := 0; rep < reps; rep++ {
-		for _, p := range b.ordered() {
-			if avg, p50, err := benchPing(p); err != nil {
-				t.Errorf("bench: %s ping: %v", p.name, err)
-			} else {
-				b.rep.add("latency", "ping RTT avg", p.name, "µs", avg)
-				b.rep.add("latency", "ping RTT p50", p.name, "µs", p50)
-			}
-			var rr benchRRResult
-			if err := benchToolResult(2*time.Minute, &rr, benchLatencyCPU+"@"+p.clientNS, "rrclient", p.serverIP+":"+benchRRPort, strconv.Itoa(benchRRCount)); err != nil {
-				t.Errorf("bench: %s request/response: %v", p.name, err)
-				continue
-			}
-			b.rep.add("latency", "TCP 1-byte req/resp p50", p.name, "µs", rr.P50)
-			b.rep.add("latency", "TCP 1-byte req/resp p99", p.name, "µs", rr.P99)
-			t.Logf("rep %d %s: rr p50 %.1f µs p99 %.1f µs", rep+1, p.name, rr.P50, rr.P99)
+		for _, p := range paths {
+			b.latencyOnce(t, rep, p)
+		}
+		if len(noNAT) > 0 {
+			b.withoutDockerNAT(t, func() {
+				for _, p := range noNAT {
+					b.latencyOnce(t, rep, p)
+				}
+			})
 		}
 	}
 	b.rep.note("Throughput: iperf3 %s s per run after 1 s omitted (`-O 1`), 1 and 4 parallel streams, client pinned to CPU 0 and server to CPU 1 (`taskset`), in the namespaces under test; figure = received bits per second.", benchIperfSecs)
+	b.rep.note("Latency without Docker's NAT rules: in every repetition, after the other paths, the nftables ruleset of weavego's two containers (Docker's DNAT and SNAT rules for its embedded resolver at 127.0.0.11, which turn on connection tracking in the container's namespace) is saved and flushed, weavego and %q are measured again, and the ruleset is restored.", benchHandDockerEnds)
 	b.rep.note("Latency: `busybox ping -c %d -i %s` (RTT average and median of the replies); a TCP loop of %d sequential 1-byte request/response round trips on one connection after 200 unmeasured ones (p50, p99). Client and server are the test binary in a tool mode, run with `nsenter --net` in the container's namespace, the same binary on every path. Both ends of ping and of the loop are pinned to CPU %s.", benchPingCount, benchPingInterval, benchRRCount, benchLatencyCPU)
+}
+
+// latencyOnce measures ping and the TCP request/response loop over p once.
+func (b *bench) latencyOnce(t *testing.T, rep int, p *benchPath) {
+	if avg, p50, err := benchPing(p); err != nil {
+		t.Errorf("bench: %s ping: %v", p.name, err)
+	} else {
+		b.rep.add("latency", "ping RTT avg", p.name, "µs", avg)
+		b.rep.add("latency", "ping RTT p50", p.name, "µs", p50)
+	}
+	var rr benchRRResult
+	if err := benchToolResult(2*time.Minute, &rr, benchLatencyCPU+"@"+p.clientNS, "rrclient", p.serverIP+":"+benchRRPort, strconv.Itoa(benchRRCount)); err != nil {
+		t.Errorf("bench: %s request/response: %v", p.name, err)
+		return
+	}
+	b.rep.add("latency", benchRRMetric, p.name, "µs", rr.P50)
+	b.rep.add("latency", "TCP 1-byte req/resp p99", p.name, "µs", rr.P99)
+	t.Logf("rep %d %s: rr p50 %.1f µs p99 %.1f µs", rep+1, p.name, rr.P50, rr.P99)
 }

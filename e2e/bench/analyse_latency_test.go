@@ -1,0 +1,121 @@
+//go:build linux
+
+package bench
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+)
+
+// analyseRR explains a TCP request/response gap to the hand VXLAN with the paths that tell the datapath
+// from the ends (benchEnds).
+func (b *bench) analyseRR(diff float64, text string) {
+	b.rep.finding("TCP request/response p50 is %s µs above the hand VXLAN — %s.%s", benchFmt(diff), text, b.benchEnds(benchRRMetric))
+}
+
+// benchEnds sets weavego against the hand VXLAN's devices with weavego's containers as the ends, and against
+// weavego with Docker's NAT rules taken out of those containers, on metric; empty when neither was measured.
+func (b *bench) benchEnds(metric string) string {
+	w, ok1 := b.rep.median(metric, benchWeavego)
+	h, ok2 := b.rep.median(metric, benchHand)
+	e, ok3 := b.rep.median(metric, benchHandDockerEnds)
+	if !ok1 || !ok2 || !ok3 {
+		return ""
+	}
+	_, ends, overlap, _ := b.comparePaths(metric, benchWeavego, benchHandDockerEnds)
+	var text string
+	if overlap || math.Abs(w-e) <= 10 {
+		text = fmt.Sprintf(" Over the hand VXLAN's own devices with weavego's two containers as the ends (%q) it is as slow — %s: the gap is made by the ends, not by weavego's datapath. The hand VXLAN's ends are plain namespaces; weavego's are the namespaces Docker makes for containers.", benchHandDockerEnds, ends)
+	} else {
+		text = fmt.Sprintf(" Over the hand VXLAN's own devices with weavego's containers as the ends (%q) it is %s µs — %s: the ends do not explain the gap, so it is in weavego's datapath.", benchHandDockerEnds, benchFmt(e), ends)
+	}
+	if n, ok := b.rep.median(metric, benchWeavego+benchNoNAT); ok {
+		_, cmp, _, _ := b.comparePaths(metric, benchWeavego+benchNoNAT, benchHand)
+		if n-h <= 10 {
+			text += fmt.Sprintf(" With Docker's NAT rules taken out of the two containers, weavego is %s µs above the hand VXLAN — %s: what the ends cost is the connection tracking that those rules (Docker's DNAT and SNAT for its embedded resolver at 127.0.0.11, in every container on a user-defined network) turn on in the container's namespace. Docker's overlay pays it too; a network driver cannot remove it without breaking Docker's own DNS.", benchFmt(n-h), cmp)
+		} else {
+			text += fmt.Sprintf(" With Docker's NAT rules taken out of the two containers, weavego is still %s µs above the hand VXLAN — %s: connection tracking is not all of it.", benchFmt(n-h), cmp)
+		}
+	}
+	if o, ok := b.rep.median(metric, benchOverlay); ok {
+		text += fmt.Sprintf(" Docker's overlay, whose ends are containers too, has %s µs.", benchFmt(o))
+	}
+	return text
+}
+
+// analyseDNSOtherHost explains a missed p99 for names of another host: dnsd answers them from the same local
+// table as names of this host, so their figures can differ only by what the machine did during the runs.
+func (b *bench) analyseDNSOtherHost() {
+	there := benchDNSPath(benchDNSdnsd, benchDNSCases[1])
+	p99, ok := b.rep.median(benchDNSP99, there)
+	if !ok || p99 <= 1000 {
+		return
+	}
+	p50, _ := b.rep.median(benchDNSP50, there)
+	text := fmt.Sprintf("dnsd misses the 1 ms p99 for names of another host (%s µs at %d queries/s, p50 %s µs). It answers them from the same in-memory table as names of this host (names reach every host by gossip beforehand; a query sends nothing to the other host), so the work per query is the same",
+		benchFmt(p99), benchDNSRate, benchFmt(p50))
+	var noisy []string
+	for _, ref := range []string{benchDNSPath(benchDNSdnsd, benchDNSCases[0]), benchDNSPath(benchDNSDocker, benchDNSCases[0])} {
+		_, cmp, overlap, ok := b.comparePaths(benchDNSP99, there, ref)
+		if ok {
+			text += "; " + cmp
+			if overlap {
+				noisy = append(noisy, ref)
+			}
+		}
+	}
+	if len(noisy) > 0 {
+		text += ". The p99 ranges overlap: from one run to the next the tail moves by milliseconds on this 2-CPU machine, where dnsperf, the server, softirq processing and three Docker hosts share the CPUs, so this run cannot tell names of another host from names of this host"
+	} else {
+		text += ". The ranges do not overlap, which the same work per query does not explain"
+	}
+	b.rep.finding("%s.", text)
+}
+
+// TestBenchAnalyseLatency checks the explanations of a request/response gap and of a DNS tail for names of
+// another host on made-up reports.
+func TestBenchAnalyseLatency(t *testing.T) {
+	for _, c := range []struct {
+		ends, noNAT []float64
+		want        string
+	}{
+		{[]float64{29, 30, 33}, nil, "the gap is made by the ends, not by weavego's datapath"},
+		{[]float64{29, 30, 33}, []float64{20, 20.5, 21}, "weavego is 1.00 µs above the hand VXLAN"},
+		{[]float64{29, 30, 33}, []float64{31, 31.5, 32}, "still 12.0 µs above the hand VXLAN"},
+		{[]float64{19, 20, 20.5}, nil, "so it is in weavego's datapath"},
+		{nil, nil, "TCP request/response p50 is 11.5 µs above the hand VXLAN — "},
+	} {
+		r := newBenchReport()
+		for path, vals := range map[string][]float64{benchWeavego: {30, 31, 32}, benchHand: {19, 19.5, 20},
+			benchHandDockerEnds: c.ends, benchWeavego + benchNoNAT: c.noNAT} {
+			for _, v := range vals {
+				r.add("latency", benchRRMetric, path, "µs", v)
+			}
+		}
+		(&bench{rep: r}).analyseGoals()
+		if all := strings.Join(r.findings, "\n"); !strings.Contains(all, c.want) {
+			t.Errorf("container ends %v, without NAT %v: findings lack %q:\n%s", c.ends, c.noNAT, c.want, all)
+		}
+	}
+
+	dns := newBenchReport()
+	there, here := benchDNSPath(benchDNSdnsd, benchDNSCases[1]), benchDNSPath(benchDNSdnsd, benchDNSCases[0])
+	for _, v := range []float64{519, 1159, 3661} {
+		dns.add("dns", benchDNSP99, there, "µs", v)
+	}
+	for _, v := range []float64{472, 803, 2136} {
+		dns.add("dns", benchDNSP99, here, "µs", v)
+	}
+	(&bench{rep: dns}).analyseDNSOtherHost()
+	if len(dns.findings) != 1 || !strings.Contains(dns.findings[0], "this run cannot tell names of another host from names of this host") {
+		t.Errorf("DNS findings: %q", dns.findings)
+	}
+	met := newBenchReport()
+	met.add("dns", benchDNSP99, there, "µs", 900)
+	(&bench{rep: met}).analyseDNSOtherHost()
+	if len(met.findings) != 0 {
+		t.Errorf("p99 met, yet findings: %q", met.findings)
+	}
+}

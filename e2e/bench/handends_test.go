@@ -1,0 +1,95 @@
+//go:build linux
+
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weavego/weavego/e2e"
+)
+
+// benchHandDockerEnds is the hand-built VXLAN network with weavego's two containers as its ends: the kernel
+// path of the hand VXLAN, the end namespaces of weavego. It is measured for latency only, to tell a cost of
+// weavego's datapath from a cost of the namespaces Docker makes for containers.
+const benchHandDockerEnds = "hand-vxlan, container ends"
+
+// benchNoNAT marks a path measured with Docker's NAT rules taken out of weavego's containers.
+const benchNoNAT = ", Docker's NAT rules removed"
+
+// setupHandDockerEnds gives weavego's containers on h1 and h2 one more interface, hv0, on the hand-built
+// VXLAN bridge (a veth from the hand network's namespace, as setupHandVXLAN gives its own end namespaces), with
+// FDB and neighbour entries for the other side.
+func (b *bench) setupHandDockerEnds(t *testing.T) {
+	if b.handNetNS[0] == "" || b.weaveNS[0] == "" || b.weaveNS[1] == "" {
+		t.Skip("bench: needs the hand VXLAN and weavego's containers")
+	}
+	hosts := []*e2e.Host{b.c.Host(0), b.c.Host(1)}
+	mtu := fmt.Sprint(benchMTU)
+	macs := make([]string, 2)
+	ips := []string{"10.97.0.11", "10.97.0.12"}
+	for i := range hosts {
+		hn, cn := filepath.Base(b.handNetNS[i]), filepath.Base(b.weaveNS[i])
+		for _, s := range [][]string{
+			{"ip", "-n", hn, "link", "add", "hvc0", "mtu", mtu, "type", "veth", "peer", "name", "hv0", "netns", cn},
+			{"ip", "-n", hn, "link", "set", "hvc0", "master", "hvbr0", "up"},
+			{"ip", "-n", cn, "link", "set", "hv0", "mtu", mtu, "up"},
+			{"ip", "-n", cn, "addr", "add", ips[i] + "/24", "dev", "hv0"},
+		} {
+			benchMust(t, s...)
+		}
+		macs[i] = benchField(benchMust(t, "ip", "-n", cn, "-o", "link", "show", "hv0"), "link/ether")
+	}
+	for i := range hosts {
+		o := 1 - i
+		hn := filepath.Base(b.handNetNS[i])
+		benchMust(t, "bridge", "-n", hn, "fdb", "append", macs[o], "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent")
+		benchMust(t, "ip", "-n", hn, "neigh", "add", ips[o], "lladdr", macs[o], "dev", "hvx0", "nud", "permanent")
+	}
+	p := &benchPath{name: benchHandDockerEnds, clientNS: b.weaveNS[0], server: b.weaveNS[1], serverIP: ips[1]}
+	if err := benchPingable(p, 30*time.Second); err != nil {
+		t.Fatalf("bench: weavego's containers cannot ping each other over the hand VXLAN: %v", err)
+	}
+	b.paths[benchHandDockerEnds] = p
+	b.rep.note("%s: the hand VXLAN network, whose ends are weavego's containers on h1 and h2, each given one more interface on the hand-built bridge: latency only, to tell the datapath's cost from the container namespaces'.", benchHandDockerEnds)
+}
+
+// withoutDockerNAT runs f with the nftables ruleset of weavego's two containers flushed, and restores it.
+// Docker puts NAT rules for its embedded resolver in every container on a user-defined network; with them
+// the kernel tracks every connection of the container, which a namespace without rules does not pay for.
+func (b *bench) withoutDockerNAT(t *testing.T, f func()) {
+	nss := []string{b.weaveNS[0], b.weaveNS[1]}
+	saved := make([]string, len(nss))
+	for i, ns := range nss {
+		out, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "nft", "list", "ruleset")
+		if err != nil {
+			t.Errorf("bench: save the ruleset of %s: %v", ns, err)
+			return
+		}
+		saved[i] = out
+	}
+	flushed := 0
+	defer func() {
+		for i, ns := range nss[:flushed] {
+			file := filepath.Join(b.c.Dir(), "bench-ruleset-"+filepath.Base(ns)+".nft")
+			if err := os.WriteFile(file, []byte(saved[i]), 0o600); err != nil {
+				t.Errorf("bench: %v", err)
+				continue
+			}
+			if _, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "nft", "-f", file); err != nil {
+				t.Errorf("bench: restore the ruleset of %s: %v", ns, err)
+			}
+		}
+	}()
+	for _, ns := range nss {
+		if _, err := e2e.Run(time.Minute, "nsenter", "--net="+ns, "--", "nft", "flush", "ruleset"); err != nil {
+			t.Errorf("bench: flush the ruleset of %s: %v", ns, err)
+			return
+		}
+		flushed++
+	}
+	f()
+}
