@@ -15,7 +15,7 @@ import (
 func (b *bench) analyseGoals() {
 	for _, g := range benchGoals() {
 		v, met, ok := g.eval(b.rep)
-		if !ok || met || (strings.HasPrefix(g.metric, "TCP ") && !g.diff) || (g.metric == "docker run --rm true" && g.den == benchBridge) {
+		if !ok || met || (strings.HasPrefix(g.metric, "TCP ") && g.metric != benchRRMetric) || (g.metric == "docker run --rm true" && g.den == benchBridge) {
 			continue
 		}
 		_, text, overlap, _ := b.comparePaths(g.metric, g.num, g.den)
@@ -27,7 +27,7 @@ func (b *bench) analyseGoals() {
 		case g.metric == benchRRMetric && g.den == benchHand:
 			b.analyseRR(v, text)
 		default:
-			b.rep.finding("Misses the goal \"%s %s\" (%s) — %s.", g.label, g.goal, benchFmt(v), text)
+			b.rep.finding("Misses the goal \"%s %s\" (%s) — %s.%s", g.label, g.goal, benchFmt(v), text, b.latencyEnds(g))
 		}
 	}
 	b.analyseIPAM()
@@ -35,9 +35,9 @@ func (b *bench) analyseGoals() {
 	b.analyseMesh(runtime.NumCPU())
 }
 
-// latencyEnds is benchEnds for a latency goal against the hand VXLAN, and empty for any other goal.
+// latencyEnds is benchEnds for a latency goal, and empty for any other goal.
 func (b *bench) latencyEnds(g benchGoal) string {
-	if g.den != benchHand || g.metric != "ping RTT avg" && g.metric != benchRRMetric {
+	if g.metric != "ping RTT avg" && g.metric != benchRRMetric {
 		return ""
 	}
 	return b.benchEnds(g.metric)
