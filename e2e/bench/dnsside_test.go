@@ -94,6 +94,7 @@ func (b *bench) measureDNSSideBySide(t *testing.T) {
 			}
 		}
 	}
+	stubs := b.startDNSPathStubs(t, wClient, dClient)
 	for rep := 0; rep < benchDNSReps; rep++ {
 		for _, c := range benchDNSCases {
 			for _, server := range []string{benchDNSdnsd, benchDNSDocker} {
@@ -103,6 +104,9 @@ func (b *bench) measureDNSSideBySide(t *testing.T) {
 				}
 				b.dnsRuns(t, benchDNSPath(server, c), targets[server].ns, targets[server].addr, 53, n)
 			}
+		}
+		for _, p := range stubs {
+			b.dnsRuns(t, p.path, p.clientNS, p.addr, p.port, "web")
 		}
 	}
 	b.rep.note("DNS side by side: Debian's dnsperf %s, pinned to CPU 0 and run with nsenter in a container's namespace on h1; the servers are not pinned. Each repetition makes two runs per server and name, interleaved, %d repetitions: throughput at saturation (`-c 8 -q %d -l %d`: 8 sockets with at most %d queries outstanding, enough that neither server waits for the client) and latency at a fixed load below either server's saturation (`-c 8 -q %d -Q %d -l %d -v`: %d queries/s; p50 and p99 from the per-query latencies it prints, so they are the server's and the path's and not the length of a queue the client keeps full). An earlier version ran `-q 8`: both servers then answered in about 0.2 ms on average yet at 2-6k queries/s, far below 8 / 0.2 ms, so that figure was dnsperf's own thread hand-offs and varied 5-10× from one run to the next.",
@@ -244,13 +248,17 @@ func benchDNSPerfVersion() string {
 const benchDNSStubPort = "5301"
 
 // benchDNSStub is the reference of measureDNSServers: the least any miekg/dns resolver does (a map lookup and
-// an A reply), on 127.0.0.1:args[0] on one core, until it is killed.
+// an A reply), on args[1] (127.0.0.1 when absent) port args[0], on one core, until it is killed.
 func benchDNSStub(args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: dnsstub PORT")
+	if len(args) != 1 && len(args) != 2 {
+		return errors.New("usage: dnsstub PORT [ADDR]")
+	}
+	addr := "127.0.0.1"
+	if len(args) == 2 {
+		addr = args[1]
 	}
 	runtime.GOMAXPROCS(1)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:"+args[0])
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(addr, args[0]))
 	if err != nil {
 		return err
 	}
