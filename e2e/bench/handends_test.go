@@ -13,8 +13,8 @@ import (
 )
 
 // benchHandDockerEnds is the hand-built VXLAN network with weavego's two containers as its ends: the kernel
-// path of the hand VXLAN, the end namespaces of weavego. It is measured for latency only, to tell a cost of
-// weavego's datapath from a cost of the namespaces Docker makes for containers.
+// path of the hand VXLAN, the end namespaces of weavego. It is measured for throughput and latency, to tell a
+// cost of weavego's datapath from a cost of the namespaces Docker makes for containers.
 const benchHandDockerEnds = "hand-vxlan, container ends"
 
 // benchNoNAT marks a path measured with Docker's NAT rules taken out of weavego's containers.
@@ -54,7 +54,29 @@ func (b *bench) setupHandDockerEnds(t *testing.T) {
 		t.Fatalf("bench: weavego's containers cannot ping each other over the hand VXLAN: %v", err)
 	}
 	b.paths[benchHandDockerEnds] = p
-	b.rep.note("%s: the hand VXLAN network, whose ends are weavego's containers on h1 and h2, each given one more interface on the hand-built bridge: latency only, to tell the datapath's cost from the container namespaces'.", benchHandDockerEnds)
+	b.rep.note("%s: the hand VXLAN network, whose ends are weavego's containers on h1 and h2, each given one more interface on the hand-built bridge: throughput and latency, to tell the datapath's cost from the container namespaces'.", benchHandDockerEnds)
+}
+
+// endsPaths returns the paths that throughput and latency measure in every repetition: the contenders and
+// the hand VXLAN with container ends; and copies of weavego and of that path, measured again with Docker's
+// NAT rules taken out of the two containers (see withoutDockerNAT).
+func (b *bench) endsPaths() (paths, noNAT []*benchPath) {
+	paths = b.ordered()
+	if p := b.paths[benchHandDockerEnds]; p != nil {
+		paths = append(paths, p)
+	}
+	for _, n := range []string{benchWeavego, benchHandDockerEnds} {
+		if p := b.paths[n]; p != nil {
+			q := *p
+			q.name += benchNoNAT
+			noNAT = append(noNAT, &q)
+		}
+	}
+	if len(noNAT) > 0 && !b.noNATNoted {
+		b.noNATNoted = true
+		b.rep.note("Without Docker's NAT rules: in every repetition of throughput and latency, after the other paths, the nftables ruleset of weavego's two containers (Docker's DNAT and SNAT rules for its embedded resolver at 127.0.0.11, which turn on connection tracking in the container's namespace) is saved and flushed, weavego and %q are measured again, and the ruleset is restored.", benchHandDockerEnds)
+	}
+	return paths, noNAT
 }
 
 // withoutDockerNAT runs f with the nftables ruleset of weavego's two containers flushed, and restores it.

@@ -50,7 +50,7 @@ func (b *bench) measureMTU(t *testing.T) {
 			t.Errorf("bench: %s at MTU %d: %v", p.name, benchJumbo, err)
 		}
 	}
-	b.measureThroughput(t, benchThroughputReps, ", underlay MTU 9000", paths)
+	b.measureThroughput(t, benchThroughputReps, ", underlay MTU 9000", paths, nil)
 	b.rep.note("MTU: the underlay bridge and every host's veth pair are set to 9000 bytes at run time; the hand VXLAN is set to 8950; a new weavego network is created with no MTU option and the MTU weavego chose is read from the container's eth0 and the host's VXLAN devices.")
 }
 

@@ -87,24 +87,37 @@ func benchIperf(p *benchPath, streams int) (float64, error) {
 	return res.End.SumReceived.BitsPerSecond / 1e9, nil
 }
 
-// measureThroughput runs, reps times, 1-stream then 4-stream TCP over every path in turn.
-func (b *bench) measureThroughput(t *testing.T, reps int, metricSuffix string, paths []*benchPath) {
+// measureThroughput runs, reps times, 1-stream then 4-stream TCP over every path in turn, and then over the
+// noNAT paths with Docker's NAT rules taken out of weavego's containers (see withoutDockerNAT).
+func (b *bench) measureThroughput(t *testing.T, reps int, metricSuffix string, paths, noNAT []*benchPath) {
 	for rep := 0; rep < reps; rep++ {
 		for _, p := range paths {
-			for _, streams := range []int{1, 4} {
-				metric := "TCP 1 stream"
-				if streams > 1 {
-					metric = fmt.Sprintf("TCP %d streams", streams)
-				}
-				v, err := benchIperf(p, streams)
-				if err != nil {
-					t.Errorf("bench: %s %s: %v", p.name, metric, err)
-					continue
-				}
-				b.rep.add("throughput", metric+metricSuffix, p.name, "Gbit/s", v)
-				t.Logf("rep %d %s %s%s: %.2f Gbit/s", rep+1, p.name, metric, metricSuffix, v)
-			}
+			b.throughputOnce(t, rep, metricSuffix, p)
 		}
+		if len(noNAT) > 0 {
+			b.withoutDockerNAT(t, func() {
+				for _, p := range noNAT {
+					b.throughputOnce(t, rep, metricSuffix, p)
+				}
+			})
+		}
+	}
+}
+
+// throughputOnce measures 1-stream then 4-stream TCP over p once.
+func (b *bench) throughputOnce(t *testing.T, rep int, metricSuffix string, p *benchPath) {
+	for _, streams := range []int{1, 4} {
+		metric := "TCP 1 stream"
+		if streams > 1 {
+			metric = fmt.Sprintf("TCP %d streams", streams)
+		}
+		v, err := benchIperf(p, streams)
+		if err != nil {
+			t.Errorf("bench: %s %s: %v", p.name, metric, err)
+			continue
+		}
+		b.rep.add("throughput", metric+metricSuffix, p.name, "Gbit/s", v)
+		t.Logf("rep %d %s %s%s: %.2f Gbit/s", rep+1, p.name, metric, metricSuffix, v)
 	}
 }
 
@@ -145,20 +158,9 @@ func benchPing(p *benchPath) (avg, p50 float64, err error) {
 }
 
 // measureLatency runs, reps times, ping and the TCP request/response loop over every path in turn, and
-// then over weavego's containers with Docker's NAT rules taken out of them (see withoutDockerNAT).
+// then over weavego's containers with Docker's NAT rules taken out of them (see endsPaths).
 func (b *bench) measureLatency(t *testing.T, reps int) {
-	paths := b.ordered()
-	if p := b.paths[benchHandDockerEnds]; p != nil {
-		paths = append(paths, p)
-	}
-	var noNAT []*benchPath
-	for _, n := range []string{benchWeavego, benchHandDockerEnds} {
-		if p := b.paths[n]; p != nil {
-			q := *p
-			q.name += benchNoNAT
-			noNAT = append(noNAT, &q)
-		}
-	}
+	paths, noNAT := b.endsPaths()
 	for rep := 0; rep < reps; rep++ {
 		for _, p := range paths {
 			b.latencyOnce(t, rep, p)
@@ -172,7 +174,6 @@ func (b *bench) measureLatency(t *testing.T, reps int) {
 		}
 	}
 	b.rep.note("Throughput: iperf3 %s s per run after 1 s omitted (`-O 1`), 1 and 4 parallel streams, client pinned to CPU 0 and server to CPU 1 (`taskset`), in the namespaces under test; figure = received bits per second.", benchIperfSecs)
-	b.rep.note("Latency without Docker's NAT rules: in every repetition, after the other paths, the nftables ruleset of weavego's two containers (Docker's DNAT and SNAT rules for its embedded resolver at 127.0.0.11, which turn on connection tracking in the container's namespace) is saved and flushed, weavego and %q are measured again, and the ruleset is restored.", benchHandDockerEnds)
 	b.rep.note("Latency: `busybox ping -c %d -i %s` (RTT average and median of the replies); a TCP loop of %d sequential 1-byte request/response round trips on one connection after 200 unmeasured ones (p50, p99). Client and server are the test binary in a tool mode, run with `nsenter --net` in the container's namespace, the same binary on every path. Both ends of ping and of the loop are pinned to CPU %s.", benchPingCount, benchPingInterval, benchRRCount, benchLatencyCPU)
 }
 

@@ -59,6 +59,8 @@ type bench struct {
 	handNetNS [2]string
 	// key is the cluster key every weavego host is given.
 	key string
+	// noNATNoted is set once the report has the note on paths measured without Docker's NAT rules.
+	noNATNoted bool
 }
 
 func (b *bench) ordered() []*benchPath {
