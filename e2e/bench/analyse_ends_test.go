@@ -34,7 +34,7 @@ func (b *bench) benchEnds(metric string) string {
 	if n, ok := b.rep.median(metric, benchWeavego+benchNoNAT); ok {
 		_, cmp, _, _ := b.comparePaths(metric, benchWeavego+benchNoNAT, benchHand)
 		if n-h <= 10 {
-			text += fmt.Sprintf(" With Docker's NAT rules taken out of the two containers, weavego is %s µs above the hand VXLAN — %s: what the ends cost is the connection tracking that those rules (Docker's DNAT and SNAT for its embedded resolver at 127.0.0.11, in every container on a user-defined network) turn on in the container's namespace. Docker's overlay pays it too; a network driver cannot remove it without breaking Docker's own DNS.", benchFmt(n-h), cmp)
+			text += fmt.Sprintf(" With Docker's NAT rules taken out of the two containers, weavego is %s the hand VXLAN — %s: what the ends cost is the connection tracking that those rules (Docker's DNAT and SNAT for its embedded resolver at 127.0.0.11, in every container on a user-defined network) turn on in the container's namespace. Docker's overlay pays it too; a network driver cannot remove it without breaking Docker's own DNS.", benchAboveBelow(n-h), cmp)
 		} else {
 			text += fmt.Sprintf(" With Docker's NAT rules taken out of the two containers, weavego is still %s µs above the hand VXLAN — %s: connection tracking is not all of it.", benchFmt(n-h), cmp)
 		}
@@ -43,6 +43,14 @@ func (b *bench) benchEnds(metric string) string {
 		text += fmt.Sprintf(" Docker's overlay, whose ends are containers too, has %s µs.", benchFmt(o))
 	}
 	return text
+}
+
+// benchAboveBelow says a difference in µs as "d µs above" or "d µs below".
+func benchAboveBelow(d float64) string {
+	if d < 0 {
+		return benchFmt(-d) + " µs below"
+	}
+	return benchFmt(d) + " µs above"
 }
 
 // throughputEnds sets a throughput shortfall against the hand VXLAN against the same figure over the hand
@@ -101,6 +109,7 @@ func TestBenchAnalyseLatency(t *testing.T) {
 	}{
 		{[]float64{29, 30, 33}, nil, "apart from the hand VXLAN is made by the ends, not by weavego's datapath"},
 		{[]float64{29, 30, 33}, []float64{20, 20.5, 21}, "weavego is 1.00 µs above the hand VXLAN"},
+		{[]float64{29, 30, 33}, []float64{17, 18, 19}, "weavego is 1.50 µs below the hand VXLAN"},
 		{[]float64{29, 30, 33}, []float64{31, 31.5, 32}, "still 12.0 µs above the hand VXLAN"},
 		{[]float64{19, 20, 20.5}, nil, "so it is in weavego's datapath"},
 		{nil, nil, "TCP request/response p50 is 11.5 µs above the hand VXLAN — "},
