@@ -79,7 +79,7 @@ func (b *bench) dnsPathText(servers float64) string {
 	text := fmt.Sprintf(" With the same minimal resolver at the end of each path, dnsd's path carries %s queries/s and loopback in a container %s (ratio %.2f, against %.2f for the two servers)",
 		benchFmt(w), benchFmt(l), w/l, servers)
 	if servers < 1 && w/l <= servers+0.1 {
-		return text + ": the path, not dnsd, makes the difference; on this machine a query across a veth and a bridge and its reply cost the 2 CPUs more than the same over loopback."
+		return text + ": the path alone accounts for the difference; on this machine a query across a veth and a bridge and its reply cost the 2 CPUs more than the same over loopback."
 	}
 	if servers < 1 {
 		return text + ": the path does not account for all of the difference."

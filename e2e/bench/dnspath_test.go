@@ -69,7 +69,7 @@ func TestBenchDNSPathText(t *testing.T) {
 		weavego, loop, servers float64
 		want                   string
 	}{
-		{80000, 100000, 0.82, "the path, not dnsd, makes the difference"},
+		{80000, 100000, 0.82, "the path alone accounts for the difference"},
 		{98000, 100000, 0.82, "does not account for all of the difference"},
 		{98000, 100000, 1.07, "(ratio 0.98, against 1.07 for the two servers)."},
 	} {
