@@ -65,8 +65,11 @@ func (b *bench) throughputEnds(metric string) string {
 		return ""
 	}
 	text := fmt.Sprintf(" The hand VXLAN with weavego's containers as its ends reaches %.3f× the hand VXLAN (weavego %.3f×), and weavego with Docker's NAT rules taken out of the two containers %.3f×", e/h, w/h, n/h)
-	if n/h >= 0.97 {
+	switch {
+	case n/h >= 0.97 && e/h < 0.97:
 		return text + ": what weavego lacks against the hand VXLAN is the connection tracking that Docker's rules for its embedded resolver turn on in every container's namespace, which Docker's overlay pays too, not weavego's datapath."
+	case n/h >= 0.97:
+		return text + ": the container ends with their rules lose nothing here while weavego without them reaches the goal, so these figures single out no cause, and the shortfall is within this run's noise."
 	}
 	return text + ": connection tracking in the containers does not account for all of it."
 }
@@ -161,14 +164,15 @@ func TestBenchAnalyseLatency(t *testing.T) {
 // TestBenchThroughputEnds checks the explanation of a throughput shortfall on made-up figures.
 func TestBenchThroughputEnds(t *testing.T) {
 	for _, c := range []struct {
-		noNAT float64
-		want  string
+		ends, noNAT float64
+		want        string
 	}{
-		{13.6, "0.986×: what weavego lacks against the hand VXLAN is the connection tracking"},
-		{13.0, "does not account for all of it"},
+		{13.2, 13.6, "0.986×: what weavego lacks against the hand VXLAN is the connection tracking"},
+		{13.8, 13.6, "single out no cause"},
+		{13.2, 13.0, "does not account for all of it"},
 	} {
 		r := newBenchReport()
-		for path, v := range map[string]float64{benchWeavego: 13.1, benchHand: 13.8, benchHandDockerEnds: 13.2, benchWeavego + benchNoNAT: c.noNAT} {
+		for path, v := range map[string]float64{benchWeavego: 13.1, benchHand: 13.8, benchHandDockerEnds: c.ends, benchWeavego + benchNoNAT: c.noNAT} {
 			r.add("throughput", "TCP 1 stream", path, "Gbit/s", v)
 		}
 		if got := (&bench{rep: r}).throughputEnds("TCP 1 stream"); !strings.Contains(got, c.want) {
