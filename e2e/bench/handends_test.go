@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,27 +26,13 @@ func (b *bench) setupHandDockerEnds(t *testing.T) {
 	if b.handNetNS[0] == "" || b.weaveNS[0] == "" || b.weaveNS[1] == "" {
 		t.Skip("bench: needs the hand VXLAN and weavego's containers")
 	}
-	hosts := []*e2e.Host{b.c.Host(0), b.c.Host(1)}
-	mtu := fmt.Sprint(benchMTU)
 	macs := make([]string, 2)
 	ips := []string{"10.97.0.11", "10.97.0.12"}
-	for i := range hosts {
-		hn, cn := filepath.Base(b.handNetNS[i]), filepath.Base(b.weaveNS[i])
-		for _, s := range [][]string{
-			{"ip", "-n", hn, "link", "add", "hvc0", "mtu", mtu, "type", "veth", "peer", "name", "hv0", "netns", cn},
-			{"ip", "-n", hn, "link", "set", "hvc0", "master", "hvbr0", "up"},
-			{"ip", "-n", cn, "link", "set", "hv0", "mtu", mtu, "up"},
-			{"ip", "-n", cn, "addr", "add", ips[i] + "/24", "dev", "hv0"},
-		} {
-			benchMust(t, s...)
-		}
-		macs[i] = benchField(benchMust(t, "ip", "-n", cn, "-o", "link", "show", "hv0"), "link/ether")
+	for i := range macs {
+		macs[i] = b.handAttach(t, i, "hvc0", filepath.Base(b.weaveNS[i]), "hv0", ips[i])
 	}
-	for i := range hosts {
-		o := 1 - i
-		hn := filepath.Base(b.handNetNS[i])
-		benchMust(t, "bridge", "-n", hn, "fdb", "append", macs[o], "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent")
-		benchMust(t, "ip", "-n", hn, "neigh", "add", ips[o], "lladdr", macs[o], "dev", "hvx0", "nud", "permanent")
+	for i := range macs {
+		b.handRemote(t, i, macs[1-i], ips[1-i])
 	}
 	p := &benchPath{name: benchHandDockerEnds, clientNS: b.weaveNS[0], server: b.weaveNS[1], serverIP: ips[1]}
 	if err := benchPingable(p, 30*time.Second); err != nil {
@@ -55,6 +40,7 @@ func (b *bench) setupHandDockerEnds(t *testing.T) {
 	}
 	b.paths[benchHandDockerEnds] = p
 	b.rep.note("%s: the hand VXLAN network, whose ends are weavego's containers on h1 and h2, each given one more interface on the hand-built bridge: throughput and latency, to tell the datapath's cost from the container namespaces'.", benchHandDockerEnds)
+	b.rep.note("Without Docker's NAT rules: in every repetition of throughput and latency, after the other paths, the nftables ruleset of weavego's two containers (Docker's DNAT and SNAT rules for its embedded resolver at 127.0.0.11, which turn on connection tracking in the container's namespace) is saved and flushed, weavego and %q are measured again, and the ruleset is restored.", benchHandDockerEnds)
 }
 
 // endsPaths returns the paths that throughput and latency measure in every repetition: the contenders and
@@ -62,19 +48,15 @@ func (b *bench) setupHandDockerEnds(t *testing.T) {
 // NAT rules taken out of the two containers (see withoutDockerNAT).
 func (b *bench) endsPaths() (paths, noNAT []*benchPath) {
 	paths = b.ordered()
-	if p := b.paths[benchHandDockerEnds]; p != nil {
-		paths = append(paths, p)
+	ends := b.paths[benchHandDockerEnds]
+	if ends == nil { // set up only with weavego's containers, and noted there with the paths below
+		return paths, nil
 	}
-	for _, n := range []string{benchWeavego, benchHandDockerEnds} {
-		if p := b.paths[n]; p != nil {
-			q := *p
-			q.name += benchNoNAT
-			noNAT = append(noNAT, &q)
-		}
-	}
-	if len(noNAT) > 0 && !b.noNATNoted {
-		b.noNATNoted = true
-		b.rep.note("Without Docker's NAT rules: in every repetition of throughput and latency, after the other paths, the nftables ruleset of weavego's two containers (Docker's DNAT and SNAT rules for its embedded resolver at 127.0.0.11, which turn on connection tracking in the container's namespace) is saved and flushed, weavego and %q are measured again, and the ruleset is restored.", benchHandDockerEnds)
+	paths = append(paths, ends)
+	for _, p := range []*benchPath{b.paths[benchWeavego], ends} {
+		q := *p
+		q.name += benchNoNAT
+		noNAT = append(noNAT, &q)
 	}
 	return paths, noNAT
 }

@@ -59,8 +59,6 @@ type bench struct {
 	handNetNS [2]string
 	// key is the cluster key every weavego host is given.
 	key string
-	// noNATNoted is set once the report has the note on paths measured without Docker's NAT rules.
-	noNATNoted bool
 }
 
 func (b *bench) ordered() []*benchPath {
@@ -141,30 +139,41 @@ func (b *bench) setupHandVXLAN(t *testing.T) {
 			{"ip", "-n", hn, "link", "set", "lo", "up"},
 			{"ip", "-n", hn, "link", "add", "hvbr0", "mtu", mtu, "type", "bridge"},
 			{"ip", "-n", hn, "link", "set", "hvx0", "master", "hvbr0", "up"},
-			{"ip", "-n", hn, "link", "add", "hvv0", "mtu", mtu, "type", "veth", "peer", "name", "eth0", "netns", ns[i]},
-			{"ip", "-n", hn, "link", "set", "hvv0", "master", "hvbr0", "up"},
 			{"ip", "-n", hn, "link", "set", "hvbr0", "up"},
 			{"ip", "-n", ns[i], "link", "set", "lo", "up"},
-			{"ip", "-n", ns[i], "link", "set", "eth0", "mtu", mtu, "up"},
-			{"ip", "-n", ns[i], "addr", "add", fmt.Sprintf("10.97.0.%d/24", i+1), "dev", "eth0"},
 		} {
 			benchMust(t, s...)
 		}
-		out := benchMust(t, "ip", "-n", ns[i], "-o", "link", "show", "eth0")
-		macs[i] = benchField(out, "link/ether")
+		macs[i] = b.handAttach(t, i, "hvv0", ns[i], "eth0", fmt.Sprintf("10.97.0.%d", i+1))
 	}
 	for i := range hosts {
 		o := 1 - i
-		hn := filepath.Base(b.handNetNS[i])
-		for _, s := range [][]string{
-			{"bridge", "-n", hn, "fdb", "append", "00:00:00:00:00:00", "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
-			{"bridge", "-n", hn, "fdb", "append", macs[o], "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent"},
-			{"ip", "-n", hn, "neigh", "add", fmt.Sprintf("10.97.0.%d", o+1), "lladdr", macs[o], "dev", "hvx0", "nud", "permanent"},
-		} {
-			benchMust(t, s...)
-		}
+		benchMust(t, "bridge", "-n", filepath.Base(b.handNetNS[i]), "fdb", "append", "00:00:00:00:00:00", "dev", "hvx0", "dst", hosts[o].IP.String(), "self", "permanent")
+		b.handRemote(t, i, macs[o], fmt.Sprintf("10.97.0.%d", o+1))
 	}
 	b.paths[benchHand] = &benchPath{name: benchHand, clientNS: filepath.Join(e2e.NetnsDir, ns[0]), server: filepath.Join(e2e.NetnsDir, ns[1]), serverIP: "10.97.0.2"}
+}
+
+// handAttach adds a veth from the hand VXLAN's bridge on host i (its end hostDev) into namespace ns (its end
+// dev, given ip/24), both at benchMTU, and returns dev's MAC address.
+func (b *bench) handAttach(t *testing.T, i int, hostDev, ns, dev, ip string) string {
+	hn, mtu := filepath.Base(b.handNetNS[i]), fmt.Sprint(benchMTU)
+	for _, s := range [][]string{
+		{"ip", "-n", hn, "link", "add", hostDev, "mtu", mtu, "type", "veth", "peer", "name", dev, "netns", ns},
+		{"ip", "-n", hn, "link", "set", hostDev, "master", "hvbr0", "up"},
+		{"ip", "-n", ns, "link", "set", dev, "mtu", mtu, "up"},
+		{"ip", "-n", ns, "addr", "add", ip + "/24", "dev", dev},
+	} {
+		benchMust(t, s...)
+	}
+	return benchField(benchMust(t, "ip", "-n", ns, "-o", "link", "show", dev), "link/ether")
+}
+
+// handRemote adds, on host i's hand VXLAN, the permanent FDB and neighbour entries of an end on the other host.
+func (b *bench) handRemote(t *testing.T, i int, mac, ip string) {
+	hn, other := filepath.Base(b.handNetNS[i]), b.c.Host(1-i).IP.String()
+	benchMust(t, "bridge", "-n", hn, "fdb", "append", mac, "dev", "hvx0", "dst", other, "self", "permanent")
+	benchMust(t, "ip", "-n", hn, "neigh", "add", ip, "lladdr", mac, "dev", "hvx0", "nud", "permanent")
 }
 
 // setupOverlay makes h1 a swarm manager and h2, h3 workers, creates an attachable overlay network and a
