@@ -155,3 +155,43 @@ func TestStaleHostRemovesWhatWasRemovedMeanwhile(t *testing.T) {
 		t.Fatal("the returning host published the removed network again")
 	}
 }
+
+// passes waits until h's Docker loop has made n more passes.
+func (h *host) passes(t *testing.T, n int) {
+	t.Helper()
+	h.docker.mu.Lock()
+	want := h.docker.lists + n
+	h.docker.mu.Unlock()
+	eventually(t, "more passes with Docker", func() bool {
+		h.docker.mu.Lock()
+		defer h.docker.mu.Unlock()
+		return h.docker.lists >= want
+	})
+}
+
+// Docker hides a network it is removing before it calls the driver's
+// DeleteNetwork (with the pool released in between): passes in that window
+// must not create the network again from its cluster definition.
+func TestRemovalInProgressIsNotUndone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := meshtest.New(meshtest.Config{})
+	a := newHost(t, ctx, w, "a", "192.0.2.1")
+	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
+	eventually(t, "net1 published", func() bool { return liveDef(w, "net1") })
+	a.named(t, "net1")
+
+	a.docker.mu.Lock()
+	delete(a.docker.networks, "net1") // docker network rm: the network is hidden
+	a.docker.mu.Unlock()
+	a.passes(t, 3)
+	if n, ok := a.has("net1"); ok {
+		t.Fatalf("net1 created again (as %s) while Docker was removing it", n.ID)
+	}
+	a.local.network(driver.Network{ID: "A1", VNI: 100}, driver.Deleted) // then DeleteNetwork
+	eventually(t, "tombstone", func() bool { e, ok := a.agent.rep.Get(KindNetwork, "net1"); return ok && e.Deleted })
+	a.passes(t, 3)
+	if _, ok := a.has("net1"); ok {
+		t.Fatal("net1 came back after its removal")
+	}
+}

@@ -22,6 +22,7 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 			a.syncLocalNetwork(ctx, n, rec)
 		}
 	}
+	deleting := deletingVNIs(nets, local)
 	check := hostCheck{a: a}
 	refused := map[string]string{}
 	for _, e := range a.rep.List(KindNetwork) {
@@ -36,6 +37,13 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 		if _, ok := have[def.Name]; ok {
 			continue
 		}
+		if deleting[def.VNI] {
+			// Docker is removing this host's network of that VNI: it lists the
+			// network no more but has not yet called DeleteNetwork. Creating it
+			// again now would undo a `docker network rm`; the driver's
+			// DeleteNetwork kicks another pass, which sees the outcome.
+			continue
+		}
 		if r, ok := check.refuses(def); ok {
 			refused[def.Name] = "subnet overlaps this host's " + r.String()
 			a.warnOnce("net/"+e.Key, "network refused on this host: its subnet overlaps this host's own address or route",
@@ -47,6 +55,23 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 	a.mu.Lock()
 	a.refused = refused
 	a.mu.Unlock()
+}
+
+// deletingVNIs returns the VNIs of the networks the driver has and Docker no
+// longer lists. Docker hides a network as soon as a removal starts, then
+// releases its pool and only then calls the driver's DeleteNetwork.
+func deletingVNIs(nets map[string]driver.Network, local []dockerapi.Network) map[uint32]bool {
+	listed := map[string]bool{}
+	for _, n := range local {
+		listed[n.ID] = true
+	}
+	out := map[uint32]bool{}
+	for id, rec := range nets {
+		if !listed[id] {
+			out[rec.VNI] = true
+		}
+	}
+	return out
 }
 
 // syncLocalNetwork handles one local network, n as Docker and rec as the
