@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
@@ -53,9 +54,15 @@ type ContainerNet struct {
 	IP        netip.Addr
 }
 
-// Client talks to one Docker engine.
+// Client talks to one Docker engine. Its methods may be called concurrently.
 type Client struct {
 	c *client.Client
+	// mu guards negotiated and serialises the version negotiation.
+	mu sync.Mutex
+	// negotiated is set once the API version has been agreed with the engine. The engine's client library
+	// negotiates lazily on the first request, writing its version while a concurrent request (its event
+	// stream) reads it, so every method negotiates first, under mu.
+	negotiated bool
 }
 
 // DefaultHost is the engine's socket where the plugin mounts it.
@@ -68,7 +75,7 @@ type Config struct {
 }
 
 // New returns a client; it connects lazily and negotiates the API version
-// with the engine.
+// with the engine before its first request.
 func New(cfg Config) (*Client, error) {
 	if cfg.Host == "" {
 		cfg.Host = DefaultHost
@@ -85,12 +92,31 @@ func (c *Client) Close() error { return c.c.Close() }
 
 // Ping checks that the engine answers.
 func (c *Client) Ping(ctx context.Context) error {
-	_, err := c.c.Ping(ctx)
-	return err
+	return c.negotiate(ctx)
+}
+
+// negotiate agrees on the API version with the engine, once: after it no request of the engine's client
+// writes the version, and requests read it safely from any goroutine.
+func (c *Client) negotiate(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.negotiated {
+		return nil
+	}
+	ping, err := c.c.Ping(ctx)
+	if err != nil {
+		return fmt.Errorf("reach the Docker engine: %w", err)
+	}
+	c.c.NegotiateAPIVersionPing(ping)
+	c.negotiated = true
+	return nil
 }
 
 // Networks lists the networks whose driver is one of drivers (all when none).
 func (c *Client) Networks(ctx context.Context, drivers ...string) ([]Network, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return nil, err
+	}
 	list, err := c.c.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
@@ -111,6 +137,9 @@ func (c *Client) Networks(ctx context.Context, drivers ...string) ([]Network, er
 
 // Network inspects one network by ID or name.
 func (c *Client) Network(ctx context.Context, idOrName string) (Network, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return Network{}, err
+	}
 	n, err := c.c.NetworkInspect(ctx, idOrName, network.InspectOptions{})
 	if err != nil {
 		return Network{}, fmt.Errorf("inspect network %s: %w", idOrName, err)
@@ -120,6 +149,9 @@ func (c *Client) Network(ctx context.Context, idOrName string) (Network, error) 
 
 // CreateNetwork creates a network with the given definition.
 func (c *Client) CreateNetwork(ctx context.Context, n Network) (string, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return "", err
+	}
 	cfg := network.IPAMConfig{Subnet: n.Subnet.String()}
 	if n.Gateway.IsValid() {
 		cfg.Gateway = n.Gateway.String()
@@ -141,6 +173,9 @@ func (c *Client) CreateNetwork(ctx context.Context, n Network) (string, error) {
 
 // RemoveNetwork removes a network by ID or name.
 func (c *Client) RemoveNetwork(ctx context.Context, idOrName string) error {
+	if err := c.negotiate(ctx); err != nil {
+		return err
+	}
 	if err := c.c.NetworkRemove(ctx, idOrName); err != nil {
 		return fmt.Errorf("remove network %s: %w", idOrName, err)
 	}
@@ -149,6 +184,9 @@ func (c *Client) RemoveNetwork(ctx context.Context, idOrName string) error {
 
 // Container inspects a container.
 func (c *Client) Container(ctx context.Context, id string) (Container, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return Container{}, err
+	}
 	ci, err := c.c.ContainerInspect(ctx, id)
 	if err != nil {
 		return Container{}, fmt.Errorf("inspect container %s: %w", id, err)
@@ -169,8 +207,14 @@ func (c *Client) Container(ctx context.Context, id string) (Container, error) {
 	return out, nil
 }
 
-// Events streams network and container events until ctx ends.
+// Events streams network and container events until ctx ends. An engine that cannot be reached gives a
+// single error and no events.
 func (c *Client) Events(ctx context.Context) (<-chan events.Message, <-chan error) {
+	if err := c.negotiate(ctx); err != nil {
+		errs := make(chan error, 1)
+		errs <- err
+		return nil, errs
+	}
 	f := filters.NewArgs(filters.Arg("type", "network"), filters.Arg("type", "container"))
 	return c.c.Events(ctx, events.ListOptions{Filters: f})
 }
@@ -178,6 +222,9 @@ func (c *Client) Events(ctx context.Context) (<-chan events.Message, <-chan erro
 // PluginName finds the full name (e.g. weavego:latest) of the enabled plugin
 // serving socket, so that networks created on other hosts' behalf name it.
 func (c *Client) PluginName(ctx context.Context, socket string) (string, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return "", err
+	}
 	list, err := c.c.PluginList(ctx, filters.NewArgs())
 	if err != nil {
 		return "", fmt.Errorf("list plugins: %w", err)

@@ -166,3 +166,42 @@ func TestContainerPluginAndEvents(t *testing.T) {
 		t.Fatal("no event")
 	}
 }
+
+// TestConcurrentFirstRequests starts the event stream and other requests at once on a fresh client, as the
+// reconcile loops do at start; with -race (make unit) it fails if the version negotiation races with them.
+func TestConcurrentFirstRequests(t *testing.T) {
+	_, c := newEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		msgs, stream := c.Events(ctx)
+		select {
+		case <-msgs:
+		case err := <-stream:
+			errs <- err
+		case <-ctx.Done():
+			errs <- ctx.Err()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := c.PluginName(ctx, "weavego.sock")
+		errs <- err
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := c.Networks(ctx)
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
