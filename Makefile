@@ -75,8 +75,12 @@ vet:
 # Unit tests need no root; kernel tests (datapath) skip themselves without it. Of e2e, only the package of
 # Docker scenarios is left out (make e2e): e2e/bench's own tests of its analysis run here, TestBench skips
 # itself without WEAVEGO_BENCH=1 (make bench).
+# They run with the race detector, which needs cgo and a C compiler (.ci/run installs gcc); without one they
+# run without it and say so.
+RACE := $(shell command -v "$$($(GO) env CC 2>/dev/null)" >/dev/null 2>&1 && echo -race)
 unit: vet
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
+	@[ -n "$(RACE)" ] || echo "unit: running without -race: no C compiler ($$($(GO) env CC)); apt-get install gcc libc6-dev"
+	CGO_ENABLED=$(if $(RACE),1,0) $(GO) test $(RACE) -count=1 $$($(GO) list ./... | grep -v '/e2e$$')
 
 # golangci-lint with the linters of .golangci.yml (zero findings). The pinned
 # version is installed from the Go module proxy into $(go env GOPATH)/bin
