@@ -6,7 +6,8 @@
 // A network namespace is entered only by a fresh goroutine locked to its OS
 // thread and never unlocked: when the goroutine returns, the Go runtime
 // discards the thread, so no other goroutine can ever run in the namespace
-// by accident and no thread has to be switched back. Sockets opened inside
+// by accident and no thread has to be switched back. The main thread, which
+// the runtime keeps, never enters one. Sockets opened inside
 // stay in the namespace for their whole life, whatever thread uses them.
 // The package knows nothing of weavego networks; callers choose the paths.
 package nsrun
@@ -27,10 +28,22 @@ var ErrNotPinned = errors.New("no network namespace mounted there")
 
 // onThread runs f on a new goroutine locked to a thread that is discarded
 // afterwards, and waits for it.
+//
+// The main thread is the exception: the runtime never discards it, it parks
+// it for good, in whatever namespace f left it. That would keep a removed
+// network's namespace, and every device in it, alive with the process, and
+// /proc/<pid>/ns/net (the main thread's) would name it as the plugin's. So a
+// goroutine that lands on the main thread holds it and runs f on another:
+// no goroutine can be scheduled on a thread locked to another one.
 func onThread(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		if unix.Gettid() == unix.Getpid() {
+			errc <- onThread(f)
+			runtime.UnlockOSThread() // f did not run here: the main thread is as it was
+			return
+		}
 		errc <- f()
 	}()
 	return <-errc

@@ -2,6 +2,7 @@ package nsrun
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -62,5 +63,36 @@ func TestLifecycle(t *testing.T) {
 	}
 	if _, err := Open(plain); !errors.Is(err, ErrNotPinned) {
 		t.Errorf("Open of a plain file = %v, want ErrNotPinned", err)
+	}
+}
+
+// TestMainThreadKeepsItsNamespace: the main thread's namespace is the one /proc/<pid>/ns/net shows, the one
+// tools (and Docker's users) take for the process's. Namespace work that lands on the main thread must leave
+// it where it was; the Go runtime cannot discard that thread, so a goroutine that exits locked on it keeps
+// it, in whatever namespace it entered, for the life of the process.
+func TestMainThreadKeepsItsNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	mainNS := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), os.Getpid())
+	want, err := os.Readlink(mainNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i := range 300 {
+		path := filepath.Join(dir, fmt.Sprint("n", i))
+		if err := Create(path, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := Do(path, func() error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.Readlink(mainNS); err != nil || got != want {
+			t.Fatalf("after %d namespaces the main thread is in %s (%v), want %s", i+1, got, err, want)
+		}
 	}
 }
