@@ -310,16 +310,11 @@ func (h *Host) DockerdLog(n int) string {
 	return LastLines(strings.Join(keep, "\n"), n)
 }
 
-// teardown stops dockerd then containerd, unmounts what they left, and deletes the namespace. When the test
-// failed it first copies the plugin's log lines and the daemon log tail into the test log.
+// teardown stops dockerd then containerd, unmounts what they left, and deletes the namespace. First it fails
+// the test if the plugin crashed, and for a failed test it saves the logs and summarises them (reportLogs).
 func (h *Host) teardown(failed bool) error {
 	t := h.cluster.t
-	if failed {
-		if lines := h.PluginLogs(); len(lines) > 0 {
-			t.Logf("e2e: %s plugin log (%d lines):\n%s", h.Name, len(lines), strings.Join(lines, "\n"))
-		}
-		t.Logf("e2e: %s dockerd log tail:\n%s", h.Name, h.DockerdLog(40))
-	}
+	h.reportLogs(failed)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var errs []error
