@@ -203,6 +203,36 @@ func (h *Host) PluginPIDs() ([]int, error) {
 	return pids, nil
 }
 
+// PluginThreadsElsewhere returns the threads of h's plugin process that are not in h's network namespace, as
+// "tid net:[inode]". The plugin enters a network's namespace on a thread of its own that it discards after;
+// a thread that stays in one holds the namespace, and the devices in it, after the network is removed.
+func (h *Host) PluginThreadsElsewhere() ([]string, error) {
+	pids, err := h.PluginPIDs()
+	if err != nil {
+		return nil, err
+	}
+	if len(pids) != 1 {
+		return nil, fmt.Errorf("%s: want one weavego daemon whose main thread is in the host namespace, found pids %v",
+			h.Name, pids)
+	}
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pids[0]))
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pids[0]))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, task := range tasks {
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/net", pids[0], task.Name()))
+		if err == nil && ns != want {
+			out = append(out, task.Name()+" "+ns)
+		}
+	}
+	return out, nil
+}
+
 // KillPlugin sends SIGKILL to h's plugin process and returns its pid.
 func (h *Host) KillPlugin() (int, error) {
 	pids, err := h.PluginPIDs()

@@ -217,6 +217,10 @@ func (s *singleHost) networkRemoveDeletesBridge(t *testing.T) {
 		if nss, err := s.h.NetworkNamespaces(); err != nil || len(nss) > 0 {
 			return fmt.Errorf("network namespaces left after docker network rm: %v %v", nss, err)
 		}
+		// No thread of the plugin keeps the removed namespace (or any other) alive.
+		if threads, err := s.h.PluginThreadsElsewhere(); err != nil || len(threads) > 0 {
+			return fmt.Errorf("plugin threads outside the host namespace after docker network rm: %v %v", threads, err)
+		}
 		return nil
 	})
 }
