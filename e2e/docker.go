@@ -87,7 +87,11 @@ func createNetworkFor(t, owner testing.TB, h *Host, name string, args ...string)
 	owner.Cleanup(func() {
 		if _, err := h.Docker("network", "rm", name); err != nil && !strings.Contains(err.Error(), "No such network") &&
 			!strings.Contains(err.Error(), "not found") {
-			owner.Errorf("e2e: cleanup: %v", err)
+			// Say what Docker still counts on the network: the containers it lists, and every container.
+			eps, _ := h.Docker("network", "inspect", "--format", "{{json .Containers}}", name)
+			all, _ := h.Docker("ps", "-a", "--format", "{{.Names}} {{.Status}}")
+			owner.Errorf("e2e: cleanup: %v\nendpoints Docker lists on %s: %s\ncontainers on %s: %q", err, name,
+				eps, h.Name, all)
 		}
 	})
 }
