@@ -15,7 +15,7 @@ GOFILES   := $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: all plugin install uninstall test unit lint kernel e2e vet bench demo faults clean
-.PHONY: push e2e29 FORCE
+.PHONY: push e2e29 e2e-race FORCE
 
 all: $(BIN)
 
@@ -107,7 +107,21 @@ e2e29: plugin
 	WEAVEGO_ENGINE=29 WEAVEGO_ENGINE_BIN=$$bin WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) \
 	$(GO) test -count=1 -timeout 30m -v -run '$(E2E29_TESTS)' ./e2e/ 2>&1 | tee build/e2e29.log; exit $${PIPESTATUS[0]}; fi
 
-test: lint unit e2e e2e29
+# The scenarios with the most concurrency again, with the plugin built with the race detector: a race report
+# in a plugin's output fails the test. The race runtime links the C library dynamically, so the library and
+# its loader go into the bundle's rootfs beside the binary.
+RACE_BUNDLE := build/plugin-race
+E2E_RACE_TESTS ?= ^(TestMultiHost|TestDNS|TestIPAM|TestFaultsPluginKillLoop)$$
+e2e-race: plugin
+	@if [ "$$(id -u)" != 0 ]; then echo "e2e-race: skipped: needs root to run Docker daemons in network namespaces"; \
+	elif [ -z "$(RACE)" ]; then echo "e2e-race: skipped: no C compiler for -race; apt-get install gcc libc6-dev"; \
+	else set -e; rm -rf $(RACE_BUNDLE); cp -a $(BUNDLE) $(RACE_BUNDLE); \
+	CGO_ENABLED=1 $(GO) build -race -trimpath -ldflags "-X main.version=$(VERSION)-race" -o $(RACE_BUNDLE)/rootfs/weavego ./plugin; \
+	for lib in $$(ldd $(RACE_BUNDLE)/rootfs/weavego | grep -o '/[^ ]*'); do cp --parents -L "$$lib" $(RACE_BUNDLE)/rootfs/; done; \
+	scripts/prepare e2e; set +e; WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(RACE_BUNDLE) \
+	$(GO) test -count=1 -timeout 30m -v -run '$(E2E_RACE_TESTS)' ./e2e/ 2>&1 | tee build/e2e-race.log; exit $${PIPESTATUS[0]}; fi
+
+test: lint unit e2e e2e29 e2e-race
 
 bench: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "bench: needs root"; exit 1; fi
