@@ -92,7 +92,13 @@ func (c *Client) Close() error { return c.c.Close() }
 
 // Ping checks that the engine answers.
 func (c *Client) Ping(ctx context.Context) error {
-	return c.negotiate(ctx)
+	if err := c.negotiate(ctx); err != nil {
+		return err
+	}
+	if _, err := c.c.Ping(ctx); err != nil {
+		return fmt.Errorf("reach the Docker engine: %w", err)
+	}
+	return nil
 }
 
 // negotiate agrees on the API version with the engine, once: after it no request of the engine's client
