@@ -22,7 +22,8 @@ const logsEnv = "WEAVEGO_E2E_LOGS"
 // plugin's own request handler logs when it recovers one, and what a plugin built with -race reports.
 var crashMarks = regexp.MustCompile(`msg="(panic: |fatal error: |WARNING: DATA RACE)|driver panic`)
 
-// crashLines returns the plugin log lines that show a panic (recovered or not) or a fatal runtime error.
+// crashLines returns the plugin log lines that show a panic (recovered or not), a fatal runtime error or a
+// race report.
 func crashLines(lines []string) []string {
 	var out []string
 	for _, l := range lines {

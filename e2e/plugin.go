@@ -207,25 +207,21 @@ func (h *Host) PluginPIDs() ([]int, error) {
 // "tid net:[inode]". The plugin enters a network's namespace on a thread of its own that it discards after;
 // a thread that stays in one holds the namespace, and the devices in it, after the network is removed.
 func (h *Host) PluginThreadsElsewhere() ([]string, error) {
-	pids, err := h.PluginPIDs()
+	pid, err := h.pluginPID()
 	if err != nil {
 		return nil, err
 	}
-	if len(pids) != 1 {
-		return nil, fmt.Errorf("%s: want one weavego daemon whose main thread is in the host namespace, found pids %v",
-			h.Name, pids)
-	}
-	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pids[0]))
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pids[0]))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, task := range tasks {
-		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/net", pids[0], task.Name()))
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/net", pid, task.Name()))
 		if err == nil && ns != want {
 			out = append(out, task.Name()+" "+ns)
 		}
@@ -233,8 +229,8 @@ func (h *Host) PluginThreadsElsewhere() ([]string, error) {
 	return out, nil
 }
 
-// KillPlugin sends SIGKILL to h's plugin process and returns its pid.
-func (h *Host) KillPlugin() (int, error) {
+// pluginPID returns the pid of h's one plugin process (whose main thread is in h's namespace).
+func (h *Host) pluginPID() (int, error) {
 	pids, err := h.PluginPIDs()
 	if err != nil {
 		return 0, err
@@ -242,7 +238,16 @@ func (h *Host) KillPlugin() (int, error) {
 	if len(pids) != 1 {
 		return 0, fmt.Errorf("%s: want one weavego daemon in the namespace, found pids %v", h.Name, pids)
 	}
-	return pids[0], syscall.Kill(pids[0], syscall.SIGKILL)
+	return pids[0], nil
+}
+
+// KillPlugin sends SIGKILL to h's plugin process and returns its pid.
+func (h *Host) KillPlugin() (int, error) {
+	pid, err := h.pluginPID()
+	if err != nil {
+		return 0, err
+	}
+	return pid, syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // waitPluginBack waits until a plugin process other than old runs on h and answers its status API.
