@@ -85,15 +85,31 @@ func createNetworkFor(t, owner testing.TB, h *Host, name string, args ...string)
 	t.Helper()
 	h.MustDocker(t, append(append([]string{"network", "create"}, args...), name)...)
 	owner.Cleanup(func() {
-		if _, err := h.Docker("network", "rm", name); err != nil && !strings.Contains(err.Error(), "No such network") &&
-			!strings.Contains(err.Error(), "not found") {
-			// Say what Docker still counts on the network: the containers it lists, and every container.
-			eps, _ := h.Docker("network", "inspect", "--format", "{{json .Containers}}", name)
-			all, _ := h.Docker("ps", "-a", "--format", "{{.Names}} {{.Status}}")
-			owner.Errorf("e2e: cleanup: %v\nendpoints Docker lists on %s: %s\ncontainers on %s: %q", err, name,
-				eps, h.Name, all)
+		_, err := h.Docker("network", "rm", name)
+		if err == nil || strings.Contains(err.Error(), "No such network") || strings.Contains(err.Error(), "not found") {
+			return
 		}
+		// Say what Docker still counts on the network: the containers it lists, and every container.
+		eps, _ := h.Docker("network", "inspect", "--format", "{{json .Containers}}", name)
+		all, _ := h.Docker("ps", "-a", "--format", "{{.Names}} {{.Status}}")
+		if staleEndpointCount(err, eps, all) {
+			owner.Logf("e2e: cleanup: Docker %s refuses to remove %s for active endpoints with none listed and no "+
+				"container on %s: its own endpoint count, kept apart from the endpoints, is off (see README, Tests)",
+				Engine(), name, h.Name)
+			return
+		}
+		owner.Errorf("e2e: cleanup: %v\nendpoints Docker lists on %s: %s\ncontainers on %s: %q", err, name,
+			eps, h.Name, all)
 	})
+}
+
+// staleEndpointCount reports the one refusal of `docker network rm` that is Docker's and not weavego's: Docker
+// 20.10 checks a stored count of endpoints, not the endpoints, and after a plugin killed during a burst of
+// `docker run` that count was seen at one with no endpoint and no container left. Docker 29 checks the
+// endpoints themselves.
+func staleEndpointCount(err error, endpoints, containers string) bool {
+	return Engine() != Engine29 && strings.Contains(err.Error(), "has active endpoints") &&
+		strings.TrimSpace(endpoints) == "{}" && strings.TrimSpace(containers) == ""
 }
 
 // netArgs selects weavego for both the network and its IPAM, by the full name Docker 20.10 needs.
