@@ -39,7 +39,7 @@ type Store interface {
 }
 
 // Reconciler is told that local networks and endpoints changed, and hands out
-// VNIs (internal/reconcile). The driver owns the networks and endpoints: the reconciler reads them
+// VNIs (reconcile). The driver owns the networks and endpoints: the reconciler reads them
 // through Networks and Endpoints, never while the driver calls it. Its
 // methods are called with the driver's lock held and must not block on
 // the network or on the Docker API, nor call back into the driver.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/ipam"
 
-	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/ipalloc"
 )
 
 // Address spaces weavego announces; the network driver refuses pools from

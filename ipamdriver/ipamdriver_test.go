@@ -11,7 +11,7 @@ import (
 
 	"github.com/docker/go-plugins-helpers/ipam"
 
-	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/ipalloc"
 )
 
 // fakeAlloc records what the driver asked for and answers with err, or a fixed pool and address.

@@ -59,7 +59,7 @@
 // TombstoneTTL may still bring back an entry deleted while it was away:
 // consumers that care drop old kinds from a stale saved state (the plugin
 // does so for network definitions) and never republish what they did not
-// write (package internal/reconcile).
+// write (package reconcile).
 //
 // # Admission
 //

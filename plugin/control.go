@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/weavego/weavego/internal/settings"
+	"github.com/weavego/weavego/plugin/settings"
 )
 
 // Control API bounds: every request is small, and a host name is a DNS name.

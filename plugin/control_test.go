@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // fakeRing is a keyring with memberlist's rules, in memory.

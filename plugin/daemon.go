@@ -17,14 +17,14 @@ import (
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/dockerapi"
-	"github.com/weavego/weavego/internal/ipalloc"
-	"github.com/weavego/weavego/internal/metrics"
-	"github.com/weavego/weavego/internal/reconcile"
-	"github.com/weavego/weavego/internal/settings"
 	"github.com/weavego/weavego/internal/statefile"
+	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/ipamdriver"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/metrics"
+	"github.com/weavego/weavego/plugin/settings"
 	"github.com/weavego/weavego/pluginapi"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // socketPath is where Docker looks for a managed plugin's socket.

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weavego/weavego/internal/ipalloc"
-	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/reconcile"
 )
 
 func TestDiagnose(t *testing.T) {

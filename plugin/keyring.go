@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/weavego/weavego/internal/settings"
+	"github.com/weavego/weavego/plugin/settings"
 )
 
 // keyringFile is the name, in STATE_DIR, of the saved gossip keys: a JSON

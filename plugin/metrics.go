@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/weavego/weavego/dnsd"
-	"github.com/weavego/weavego/internal/metrics"
+	"github.com/weavego/weavego/plugin/metrics"
 )
 
 // newMetrics builds the metrics registry over the parts built so far: the

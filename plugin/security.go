@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/weavego/weavego/internal/settings"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/settings"
 )
 
 // gossipKeys resolves the gossip keyring at start from the settings and the

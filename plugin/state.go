@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weavego/weavego/internal/reconcile"
 	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/reconcile"
 )
 
 const (

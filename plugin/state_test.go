@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weavego/weavego/internal/reconcile"
 	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // A saved state older than the tombstone lifetime is restored without its

@@ -9,9 +9,9 @@ import (
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dnsd"
-	"github.com/weavego/weavego/internal/ipalloc"
-	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // StatusReport is the answer of GET /status.

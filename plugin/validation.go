@@ -5,9 +5,9 @@ import (
 	"io"
 	"maps"
 
-	"github.com/weavego/weavego/internal/ipalloc"
-	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // entryValidators is the registry of every kind weavego replicates, with

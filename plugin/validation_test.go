@@ -3,8 +3,8 @@ package main
 import (
 	"testing"
 
-	"github.com/weavego/weavego/internal/ipalloc"
-	"github.com/weavego/weavego/internal/reconcile"
+	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/reconcile"
 )
 
 func TestEntryValidatorsCoverEveryKind(t *testing.T) {

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weavego/weavego/internal/reconcile"
-	"github.com/weavego/weavego/internal/settings"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/settings"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // The fake peer of the scale benchmark: one more member of the benchmark's weavego cluster, in a namespace of

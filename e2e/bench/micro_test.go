@@ -123,7 +123,7 @@ func (b *bench) measureGoBench(t *testing.T) {
 	if err != nil {
 		goBin = "/usr/local/go/bin/go"
 	}
-	cmd := exec.Command(goBin, "test", "-run", "^$", "-bench", ".", "-benchtime", "1s", "-count", "3", "./internal/ipalloc/", "./dnsd/")
+	cmd := exec.Command(goBin, "test", "-run", "^$", "-bench", ".", "-benchtime", "1s", "-count", "3", "./ipalloc/", "./dnsd/")
 	cmd.Dir = e2e.RepoRoot()
 	cmd.Env = e2e.CleanEnv()
 	out, err := cmd.CombinedOutput()
@@ -159,7 +159,7 @@ func (b *bench) measureGoBench(t *testing.T) {
 			}
 		}
 	}
-	b.rep.note("IPAM: ipalloc's BenchmarkRequestReleaseAddress (a lease and its release with 1,000 other leases live; 'fsync' waits for bbolt's commit to reach the disk, 'nosync' does not), `go test -bench . -benchtime 1s -count 3 ./internal/ipalloc/ ./dnsd/`; dnsd's handler benchmark answers without sockets.")
+	b.rep.note("IPAM: ipalloc's BenchmarkRequestReleaseAddress (a lease and its release with 1,000 other leases live; 'fsync' waits for bbolt's commit to reach the disk, 'nosync' does not), `go test -bench . -benchtime 1s -count 3 ./ipalloc/ ./dnsd/`; dnsd's handler benchmark answers without sockets.")
 }
 
 // measureIPAMSim runs ipalloc's randomized cluster simulation in its long form (8 seeds of 2,000 steps on 5
@@ -171,7 +171,7 @@ func (b *bench) measureIPAMSim(t *testing.T) {
 		goBin = "/usr/local/go/bin/go"
 	}
 	start := time.Now()
-	cmd := exec.Command(goBin, "test", "-count=1", "-run", "^TestSimulation$", "-v", "./internal/ipalloc/", "-args", "-ipalloc.long")
+	cmd := exec.Command(goBin, "test", "-count=1", "-run", "^TestSimulation$", "-v", "./ipalloc/", "-args", "-ipalloc.long")
 	cmd.Dir = e2e.RepoRoot()
 	cmd.Env = e2e.CleanEnv()
 	out, err := cmd.CombinedOutput()
@@ -182,5 +182,5 @@ func (b *bench) measureIPAMSim(t *testing.T) {
 	}
 	b.rep.add("IPAM and DNS", "long randomized simulation, 8 seeds × 2,000 steps, no duplicate", "ipalloc TestSimulation", "s",
 		time.Since(start).Seconds())
-	b.rep.note("IPAM: the long randomized simulation (`go test -run TestSimulation ./internal/ipalloc/ -args -ipalloc.long`) checked after every step that no address is leased twice, no block held twice and no lease lost; it passed.")
+	b.rep.note("IPAM: the long randomized simulation (`go test -run TestSimulation ./ipalloc/ -args -ipalloc.long`) checked after every step that no address is leased twice, no block held twice and no lease lost; it passed.")
 }

@@ -3,7 +3,7 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
 )
 

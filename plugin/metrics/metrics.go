@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weavego/weavego/dnsd"
-	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/datapath"
-	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/ipalloc"
 )
 
 // Kernel is the cluster agent's view of the datapath, which Kernel wraps.

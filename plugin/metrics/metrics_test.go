@@ -16,7 +16,7 @@ import (
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/dnsd"
-	"github.com/weavego/weavego/internal/ipalloc"
+	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
 )
 
