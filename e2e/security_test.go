@@ -55,6 +55,8 @@ func TestSecurity(t *testing.T) {
 	}}, []step{
 		{"StrangerWithoutKeyIsRefused", s.strangerWithoutKey},
 		{"StrangerWithAnotherKeyCannotJoin", s.strangerWithOtherKey},
+		{"StrangerStreamsCostBoundedMemory", s.strangerFlood},
+		{"StrangerDatagramsLogOnce", s.strangerDatagrams},
 		{"ForgedGossipChangesNothing", s.forgedGossip},
 		{"VXLANFromNonMemberDropped", s.vxlanFromStranger},
 		{"VXLANFromLocalUserDropped", s.vxlanFromLocalUser},

@@ -108,6 +108,10 @@ type Config struct {
 	// OwnerMaxBytes caps the bytes of kinds, keys and values one owner
 	// may hold; default DefaultOwnerMaxBytes.
 	OwnerMaxBytes int
+	// MaxStreamBytes is the largest encrypted gossip stream read before
+	// it is authenticated, a full state included; default
+	// DefaultMaxStreamBytes. See guard.go.
+	MaxStreamBytes int
 }
 
 // withDefaults returns c with zero fields set to their defaults.

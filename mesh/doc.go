@@ -106,6 +106,11 @@
 // says so in one sentence. KeyRollout moves an open cluster to a key
 // without downtime. Without Keys the cluster is open: anyone who reaches
 // the port joins. mesh never derives or stores keys; its caller does.
+// Before a stream is authenticated it costs a bounded amount: a guard in
+// front of memberlist's transport (guard.go, transport.go) bounds streams
+// per source and in all, reads at most MaxStreamBytes within a fixed
+// deadline from a shared budget, and hands memberlist only streams that
+// an installed key opens; datagrams of non-members share one rate.
 // Gossip binds the advertised underlay address by default. Entries too
 // large for gossip wait in one bounded queue for one sender goroutine.
 // memberlist's own log lines are turned into slog records.

@@ -36,18 +36,19 @@ const (
 // logBridge is the io.Writer behind memberlist's *log.Logger: it turns
 // each line into a slog record, recognises decrypt failures and rewrites
 // them as a sentence an operator can act on, and reports our own failed
-// probes to onSuspect.
+// probes to onSuspect. Lines that anyone on the network can cause (decrypt
+// failures, refused streams) go through one throttle each, whatever their
+// source address, so a flood from many addresses logs one line a period.
 type logBridge struct {
 	log       *slog.Logger
 	onSuspect func(name string)
-
-	// mu guards lastDecrypt (address -> when we last logged it).
-	mu          sync.Mutex
-	lastDecrypt map[string]time.Time
+	decrypt   *throttle
+	refused   *throttle
 }
 
 func newLogBridge(log *slog.Logger, onSuspect func(string)) *logBridge {
-	return &logBridge{log: log, onSuspect: onSuspect, lastDecrypt: make(map[string]time.Time)}
+	return &logBridge{log: log, onSuspect: onSuspect,
+		decrypt: newThrottle(decryptRepeat), refused: newThrottle(decryptRepeat)}
 }
 
 // Write handles one line from log.Logger, which writes each line in one call.
@@ -65,22 +66,88 @@ func (b *logBridge) Write(p []byte) (int, error) {
 }
 
 func (b *logBridge) decryptFailure(msg string, now time.Time) {
-	addr := fromAddr(msg)
-	b.mu.Lock()
-	last, seen := b.lastDecrypt[addr]
-	quiet := seen && now.Sub(last) < decryptRepeat
-	if !quiet {
-		if len(b.lastDecrypt) > 1024 {
-			clear(b.lastDecrypt)
-		}
-		b.lastDecrypt[addr] = now
-	}
-	b.mu.Unlock()
-	if quiet {
+	b.keyMismatch(fromAddr(msg), msg, now)
+}
+
+// keyMismatch logs gossip from addr that no installed key opens.
+func (b *logBridge) keyMismatch(addr, detail string, now time.Time) {
+	ok, held := b.decrypt.pass(addr, now)
+	if !ok {
 		return
 	}
 	b.log.Error("gossip from "+addr+" could not be decrypted: "+passwordHint,
-		"peer_addr", addr, "detail", msg)
+		append(held.attrs(), "peer_addr", addr, "detail", detail)...)
+}
+
+// streamRefused logs a gossip stream the guard refused before it was
+// authenticated; one that no key opens is a key mismatch.
+func (b *logBridge) streamRefused(reason, addr string, now time.Time) {
+	if reason == refusedAuth || reason == refusedPlain {
+		b.keyMismatch(addr, "stream "+reason, now)
+		return
+	}
+	ok, held := b.refused.pass(addr, now)
+	if !ok {
+		return
+	}
+	b.log.Warn("gossip stream from "+addr+" refused before authentication: "+reason,
+		append(held.attrs(), "peer_addr", addr)...)
+}
+
+// packetDropped logs a datagram from a non-member dropped by the stranger
+// rate.
+func (b *logBridge) packetDropped(addr string, now time.Time) {
+	b.streamRefused("datagrams from non-members over their rate", addr, now)
+}
+
+// throttle lets one line through per period and counts what it held back
+// since the last line it let through.
+type throttle struct {
+	period time.Duration
+
+	// mu guards last and held.
+	mu   sync.Mutex
+	last time.Time
+	held heldBack
+}
+
+// heldBack is what a throttle held back: lines, and distinct addresses up
+// to maxHeldAddrs.
+type heldBack struct {
+	lines int
+	addrs map[string]struct{}
+}
+
+const maxHeldAddrs = 64
+
+func newThrottle(period time.Duration) *throttle { return &throttle{period: period} }
+
+// pass reports whether a line from addr may be logged now, and what was
+// held back before it.
+func (t *throttle) pass(addr string, now time.Time) (bool, heldBack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.last.IsZero() && now.Sub(t.last) < t.period {
+		t.held.lines++
+		if t.held.addrs == nil {
+			t.held.addrs = map[string]struct{}{}
+		}
+		if len(t.held.addrs) < maxHeldAddrs {
+			t.held.addrs[addr] = struct{}{}
+		}
+		return false, heldBack{}
+	}
+	held := t.held
+	t.last, t.held = now, heldBack{}
+	return true, held
+}
+
+// attrs are the log fields that say what was held back, if anything.
+func (h heldBack) attrs() []any {
+	if h.lines == 0 {
+		return nil
+	}
+	return []any{"held_back_lines", h.lines, "held_back_addrs", len(h.addrs)}
 }
 
 // parseLogLine splits memberlist's "[LEVEL] memberlist: text" into a slog

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,8 +77,13 @@ func New(cfg Config) (*Mesh, error) {
 	}
 	m.ring = ring
 	bridge := newLogBridge(cfg.Logger, m.peerSuspect)
-	list, err := memberlist.Create(cfg.memberlistConfig(&delegate{m: m}, bridge, ring))
+	mc := cfg.memberlistConfig(&delegate{m: m}, bridge, ring)
+	if mc.Transport, err = m.newTransport(mc, bridge); err != nil {
+		return nil, err
+	}
+	list, err := memberlist.Create(mc)
 	if err != nil {
+		_ = mc.Transport.Shutdown()
 		return nil, fmt.Errorf("start gossip for peer %s on %s:%d: %w", cfg.Name, cfg.BindAddr, cfg.BindPort, err)
 	}
 	m.list = list
@@ -86,6 +92,35 @@ func New(cfg Config) (*Mesh, error) {
 	m.log.Info("mesh listening", "peer", m.name, "addr", local.Address(),
 		"encrypted", ring != nil, "key_rollout", string(cfg.KeyRollout))
 	return m, nil
+}
+
+// newTransport binds gossip's listeners behind the guard (guard.go) and
+// sets mc's ports to the ones bound.
+func (m *Mesh) newTransport(mc *memberlist.Config, bridge *logBridge) (*guardedTransport, error) {
+	var keys func() [][]byte = func() [][]byte { return nil }
+	plainOK := true
+	if m.ring != nil {
+		keys = m.ring.GetKeys
+		plainOK = !mc.GossipVerifyIncoming
+	}
+	guard := newStreamGuard(guardLimits{maxStream: m.cfg.MaxStreamBytes}, mc.Label, keys, plainOK,
+		func(reason string, from netip.Addr) {
+			m.stats.streamsRefused.Add(1)
+			bridge.streamRefused(reason, from.String(), time.Now())
+		})
+	t, err := newGuardedTransport(mc.BindAddr, mc.BindPort, mc.Logger, guard, m.peers.memberAddr,
+		func(from netip.Addr) {
+			m.stats.packetsDropped.Add(1)
+			bridge.packetDropped(from.String(), time.Now())
+		})
+	if err != nil {
+		return nil, fmt.Errorf("start gossip for peer %s: %w", m.name, err)
+	}
+	if mc.BindPort == 0 {
+		mc.BindPort = t.GetAutoBindPort()
+		mc.AdvertisePort = mc.BindPort
+	}
+	return t, nil
 }
 
 // Close stops gossip at once without telling the other peers, as a crash
@@ -143,6 +178,8 @@ func (m *Mesh) Stats() Stats {
 		BroadcastsPruned: m.stats.pruned.Load(),
 		Rejected:         m.stats.rejected.Load(),
 		NotUnderstood:    m.stats.notUnderstood.Load(),
+		StreamsRefused:   m.stats.streamsRefused.Load(),
+		PacketsDropped:   m.stats.packetsDropped.Load(),
 	}
 }
 

@@ -86,11 +86,15 @@ type Stats struct {
 	// NotUnderstood counts remote and restored records of kinds this peer
 	// does not know, which it ignores (a newer release wrote them).
 	NotUnderstood uint64
+	// StreamsRefused counts gossip streams refused before authentication
+	// (over a bound, too large, or not opened by a key); PacketsDropped
+	// counts datagrams of non-members dropped over their shared rate.
+	StreamsRefused, PacketsDropped uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
 	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected atomic.Uint64
-	notUnderstood                                                               atomic.Uint64
+	notUnderstood, streamsRefused, packetsDropped                               atomic.Uint64
 }

@@ -59,19 +59,26 @@ type peerTable struct {
 	// memberlist neither declares it dead nor acks a later probe.
 	suspectFor time.Duration
 
-	// mu guards peers.
+	// mu guards peers and addrs.
 	mu    sync.Mutex
 	peers map[string]*peerRecord
+	// addrs counts the live members at each underlay address.
+	addrs map[netip.Addr]int
 }
 
 func newPeerTable(local string, suspectFor time.Duration) *peerTable {
-	return &peerTable{local: local, suspectFor: suspectFor, peers: make(map[string]*peerRecord)}
+	return &peerTable{local: local, suspectFor: suspectFor, peers: make(map[string]*peerRecord),
+		addrs: make(map[netip.Addr]int)}
 }
 
 // join records that a peer is (again) a live member.
 func (t *peerTable) join(name string, addr netip.Addr, port int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if old, ok := t.peers[name]; ok && old.goneAt.IsZero() {
+		t.dropAddr(old.peer.Addr)
+	}
+	t.addrs[addr]++
 	t.peers[name] = &peerRecord{peer: Peer{
 		Name: name, Addr: addr, Port: port,
 		State: StateAlive, Local: name == t.local,
@@ -86,6 +93,9 @@ func (t *peerTable) gone(name string, now time.Time) string {
 	r, ok := t.peers[name]
 	if !ok {
 		return ""
+	}
+	if r.goneAt.IsZero() {
+		t.dropAddr(r.peer.Addr)
 	}
 	r.peer.State = StateDead
 	if !r.byeAt.IsZero() && now.Sub(r.byeAt) < leaveGrace {
@@ -207,6 +217,20 @@ func (t *peerTable) members() int {
 		}
 	}
 	return n
+}
+
+// dropAddr forgets one live member at a; t.mu is held.
+func (t *peerTable) dropAddr(a netip.Addr) {
+	if t.addrs[a]--; t.addrs[a] <= 0 {
+		delete(t.addrs, a)
+	}
+}
+
+// memberAddr reports whether a live member has the underlay address a.
+func (t *peerTable) memberAddr(a netip.Addr) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.addrs[a] > 0
 }
 
 // hasAddr reports whether a live member gossips on ip:port.

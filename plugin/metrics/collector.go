@@ -61,6 +61,8 @@ func (c *collector) collectMesh(ch chan<- prometheus.Metric) {
 	counter(ch, d.gossipBytes, st.BytesReceived)
 	counter(ch, d.gossipDecodeErr, st.DecodeErrors)
 	counter(ch, d.gossipPruned, st.BroadcastsPruned+st.DirectDropped)
+	ch <- prometheus.MustNewConstMetric(d.gossipRefused, prometheus.CounterValue, float64(st.StreamsRefused), "stream")
+	ch <- prometheus.MustNewConstMetric(d.gossipRefused, prometheus.CounterValue, float64(st.PacketsDropped), "datagram")
 	ch <- prometheus.MustNewConstMetric(d.merges, prometheus.CounterValue, float64(st.MergesApplied), "applied")
 	ch <- prometheus.MustNewConstMetric(d.merges, prometheus.CounterValue, float64(st.MergesIgnored), "ignored")
 	ch <- prometheus.MustNewConstMetric(d.tombstones, prometheus.GaugeValue, float64(st.Tombstones))

@@ -8,6 +8,7 @@ type descs struct {
 	peers, entries, tombstones, rejected, merges *prometheus.Desc
 	gossipQueued, gossipSent, gossipBytes        *prometheus.Desc
 	gossipDecodeErr, gossipPruned                *prometheus.Desc
+	gossipRefused                                *prometheus.Desc
 	poolSize, poolUsed, poolFree, poolLocal      *prometheus.Desc
 	ipamProblems                                 *prometheus.Desc
 	dnsForwarded, dnsUpstreamErr                 *prometheus.Desc
@@ -35,6 +36,9 @@ func newDescs() descs {
 		gossipDecodeErr: desc("gossip_decode_errors_total", "Gossip messages and full states that could not be parsed."),
 		gossipPruned: desc("gossip_dropped_total",
 			"Broadcasts dropped because a queue was full (full-state sync repairs them)."),
+		gossipRefused: desc("gossip_refused_before_key_total",
+			"Gossip refused before authentication: streams (over a bound, too large, or opened by no key) "+
+				"and datagrams of non-members over their shared rate.", "kind"),
 		poolSize: desc("ipam_pool_size_addresses", "Addresses of the pool held by all hosts (reserved ones excluded).", "pool"),
 		poolUsed: desc("ipam_pool_used_addresses", "Addresses of the pool in use on all hosts.", "pool"),
 		poolFree: desc("ipam_pool_free_addresses", "Addresses of the pool free on all hosts.", "pool"),
@@ -58,5 +62,5 @@ func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{d.build, d.peers, d.entries, d.tombstones, d.rejected, d.merges, d.gossipQueued,
 		d.gossipSent, d.gossipBytes, d.gossipDecodeErr, d.gossipPruned, d.poolSize, d.poolUsed, d.poolFree,
 		d.poolLocal, d.ipamProblems, d.dnsForwarded, d.dnsUpstreamErr, d.dnsStrangers, d.dnsOverBudget, d.fdb,
-		d.neigh, d.firewall}
+		d.neigh, d.firewall, d.gossipRefused}
 }
