@@ -49,6 +49,9 @@ type wgStatus struct {
 	Firewall struct {
 		FromContainer, VXLANNonMember int
 	}
+	Security struct {
+		StreamsRefused, DatagramsDropped int
+	}
 }
 
 // peerState returns the state h's plugin reports for the peer whose address is ip, or "" when it lists none.

@@ -81,6 +81,7 @@ func render(out io.Writer, rep StatusReport, section string) error {
 		renderDNS(w, rep)
 	case section == "security":
 		fmt.Fprintln(w, rep.Security.sentence())
+		fmt.Fprintln(w, rep.Security.refusedSentence())
 		fmt.Fprintln(w, rep.Firewall.sentence())
 	default:
 		return fmt.Errorf("unknown section %q: use problems, peers, networks, ipam, dns or security", section)

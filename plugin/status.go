@@ -78,6 +78,16 @@ type SecurityStatus struct {
 	GossipAddr string
 	// ControlSocket is the path of the control socket in the plugin.
 	ControlSocket string
+	// StreamsRefused counts gossip streams refused before authentication
+	// (over a bound, too large, or opened by no key); DatagramsDropped the
+	// datagrams of non-members dropped over their shared rate.
+	StreamsRefused, DatagramsDropped uint64
+}
+
+// refusedSentence says what gossip was refused before the key.
+func (s SecurityStatus) refusedSentence() string {
+	return fmt.Sprintf("gossip refused before the key: %d streams, %d datagrams of non-members",
+		s.StreamsRefused, s.DatagramsDropped)
 }
 
 // sentence describes the security status in one line.
@@ -134,6 +144,8 @@ func daemonJSON(addr string) string {
 func (p *parts) security() SecurityStatus {
 	s := p.sec
 	s.Keys = len(p.mesh.Keys())
+	st := p.mesh.Stats()
+	s.StreamsRefused, s.DatagramsDropped = st.StreamsRefused, st.PacketsDropped
 	return s
 }
 
