@@ -20,6 +20,9 @@ type Served struct {
 	// NetNS is the path of the network namespace the gateway (and the
 	// service address) of this network live in; "" means the server's own.
 	NetNS string
+	// Internal marks an --internal network: no egress, so nothing its
+	// clients ask is forwarded upstream (REFUSED); its names still answer.
+	Internal bool
 }
 
 // client is who asks: an address on one served network, and the networks
@@ -30,6 +33,8 @@ type client struct {
 	// network is the address of the client's subnet: the key of its
 	// network's forwarding budget.
 	network netip.Addr
+	// internal: the client's network is --internal, nothing is forwarded.
+	internal bool
 }
 
 // client identifies the sender of a request from its source address. ok is
@@ -54,7 +59,7 @@ func (h *Handler) client(remote net.Addr, idx *index) (c client, ok bool) {
 	}
 	for _, n := range *served {
 		if n.Subnet.Contains(addr) {
-			return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr()}, true
+			return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr(), internal: n.Internal}, true
 		}
 	}
 	return client{}, false

@@ -40,6 +40,9 @@
 //   - a client in a served subnet that no record or member names (a stranger
 //     to the table) gets no table names: NXDOMAIN under DOMAIN, forwarding
 //     otherwise;
+//   - a client on an --internal network (Served.Internal) gets REFUSED for
+//     everything else: such a network has no egress, and a forwarded query
+//     is egress (data in the name; counted as Internal);
 //   - everything else, including unknown single-label names and reverse names
 //     out of scope, is forwarded to the upstream resolvers over the client's
 //     transport, each tried in turn with a per-try timeout; SERVFAIL when none

@@ -85,6 +85,12 @@ func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg) (resp *dns.Msg, forwa
 		h.stats.local.Add(1)
 		return resp, false
 	}
+	if c.internal {
+		// An --internal network has no way out, and a query sent upstream
+		// would be one (data encoded in the name).
+		h.stats.internal.Add(1)
+		return errorReply(r, dns.RcodeRefused), false
+	}
 	if !h.limits.allow(c.addr) || !h.netLimits.allow(c.network) {
 		h.stats.overBudget.Add(1)
 		return errorReply(r, dns.RcodeRefused), false

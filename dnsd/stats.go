@@ -15,9 +15,10 @@ type Stats struct {
 	ServFail   uint64 // replies with SERVFAIL (mostly: no upstream answered)
 	FormErr    uint64 // replies with FORMERR (malformed requests)
 	NotImp     uint64 // replies with NOTIMP (opcode other than QUERY)
-	Refused    uint64 // replies with REFUSED (strangers, over budget, other classes, zone transfers)
+	Refused    uint64 // replies with REFUSED (strangers, over budget, internal, other classes, zone transfers)
 	Strangers  uint64 // requests refused because their source is in no served subnet
 	OverBudget uint64 // forwards refused because the client used up its budget
+	Internal   uint64 // forwards refused because the client's network is --internal
 	Dropped    uint64 // messages not answered at all (responses, runts)
 	WriteErrs  uint64 // replies that could not be sent
 	// UpstreamErrors counts tries of one upstream that failed: no answer
@@ -30,7 +31,7 @@ type counters struct {
 	queries, local, forwarded           atomic.Uint64
 	nxdomain, servfail, formerr, notimp atomic.Uint64
 	refused, dropped, writeErrs         atomic.Uint64
-	strangers, overBudget               atomic.Uint64
+	strangers, overBudget, internal     atomic.Uint64
 	upstreamErrs                        atomic.Uint64
 }
 
@@ -48,6 +49,7 @@ func (c *counters) snapshot() Stats {
 		WriteErrs:  c.writeErrs.Load(),
 		Strangers:  c.strangers.Load(),
 		OverBudget: c.overBudget.Load(),
+		Internal:   c.internal.Load(),
 
 		UpstreamErrors: c.upstreamErrs.Load(),
 	}

@@ -151,6 +151,7 @@ func (d *Driver) Restore() (known []string, err error) {
 			errs = append(errs, fmt.Errorf("restore network %s: %w", ShortID(n.ID), e))
 		}
 		d.reconciler.NetworkChanged(*n, Restored)
+		d.warnUnknownOptions(n)
 	}
 	for _, ep := range d.endpoints {
 		d.reconciler.EndpointChanged(*ep, false)

@@ -34,11 +34,18 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	unknown := UnknownOptions(n.Options)
 	if old, ok := d.networks[n.ID]; ok {
 		if old.Subnet == n.Subnet {
-			return nil // Docker repeats CreateNetwork after a daemon restart
+			d.warnUnknownOptions(old) // Docker repeats CreateNetwork after a daemon restart
+			return nil
 		}
 		return fmt.Errorf("network %s already exists with subnet %s", ShortID(n.ID), old.Subnet)
+	}
+	if len(unknown) > 0 && n.Options[OptReplica] == "" {
+		// A replica copies a cluster definition that may predate this check:
+		// it is created, with a warning, as the original keeps working.
+		return unknownOptionsError(unknown)
 	}
 	if d.cfg.DNSAddr.IsValid() && n.Subnet.Contains(d.cfg.DNSAddr) {
 		return fmt.Errorf("subnet %s contains the DNS service address %s (setting DNS_ADDR): pick another subnet, "+
@@ -71,6 +78,7 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	}
 	d.networks[n.ID] = n
 	d.log.Info("network created", "network", ShortID(n.ID), "subnet", n.Subnet, "gateway", n.Gateway, "vni", n.VNI)
+	d.warnUnknownOptions(n)
 	d.reconciler.NetworkChanged(*n, Created)
 	return nil
 }
@@ -156,6 +164,7 @@ func genericOptions(opts map[string]interface{}) map[string]string {
 		case string:
 			out[k] = v
 		case nil:
+			out[k] = ""
 		default:
 			out[k] = fmt.Sprint(v)
 		}

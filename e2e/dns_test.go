@@ -28,7 +28,7 @@ type dnsScenario struct {
 }
 
 // TestDNS drives the names of containers across hosts: by name and alias, one name on two hosts and its removal
-// when a container stops, and outside names forwarded upstream.
+// when a container stops, outside names forwarded upstream, and none forwarded from an --internal network.
 func TestDNS(t *testing.T) {
 	RequirePlugin(t)
 	s := &dnsScenario{}
@@ -41,6 +41,7 @@ func TestDNS(t *testing.T) {
 		{"NamesAcrossHosts", s.namesAcrossHosts},
 		{"SameNameOnTwoHosts", s.sameNameOnTwoHosts},
 		{"Upstream", s.upstream},
+		{"InternalDoesNotForward", s.internalDoesNotForward},
 	})
 }
 

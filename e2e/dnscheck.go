@@ -99,8 +99,24 @@ func newDNSClient(t *testing.T, h *Host, ctr, server string) *dnsClient {
 
 // A returns the A records of name.
 func (c *dnsClient) A(name string) ([]string, error) {
+	r, err := c.Query(name, dns.TypeA)
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			ips = append(ips, a.A.String())
+		}
+	}
+	slices.Sort(ips)
+	return ips, nil
+}
+
+// Query asks for the records of type qtype of name and returns the whole reply.
+func (c *dnsClient) Query(name string, qtype uint16) (*dns.Msg, error) {
 	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	q.SetQuestion(dns.Fqdn(name), qtype)
 	_ = c.conn.SetDeadline(time.Now().Add(2 * time.Second))
 	if err := c.conn.WriteMsg(q); err != nil {
 		return nil, err
@@ -110,17 +126,9 @@ func (c *dnsClient) A(name string) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("query %s: %w", name, err)
 		}
-		if r.Id != q.Id {
-			continue // a late answer to an earlier query
+		if r.Id == q.Id { // else a late answer to an earlier query
+			return r, nil
 		}
-		var ips []string
-		for _, rr := range r.Answer {
-			if a, ok := rr.(*dns.A); ok {
-				ips = append(ips, a.A.String())
-			}
-		}
-		slices.Sort(ips)
-		return ips, nil
 	}
 }
 

@@ -28,7 +28,7 @@ type singleHost struct {
 
 // TestSingleHost drives the plugin on one host: IPAM defaults and static addresses, traffic by address and
 // name, egress and --internal, published ports, address reuse and exhaustion, bridge removal, malformed
-// requests, and disable/enable.
+// requests, -o options it does not know, and disable/enable.
 func TestSingleHost(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 1})
@@ -42,6 +42,7 @@ func TestSingleHost(t *testing.T) {
 
 	runSteps(t, []step{
 		{"NetworkInspect", s.networkInspect},
+		{"UnknownOptionsRefused", s.unknownOptionsRefused},
 		{"HTTPByIPAndName", s.httpByIPAndName},
 		{"StaticSubnetAndIP", s.staticSubnetAndIP},
 		{"Egress", s.egress},

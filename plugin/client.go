@@ -104,8 +104,8 @@ func renderIPAM(w io.Writer, rep StatusReport) {
 func renderDNS(w io.Writer, rep StatusReport) {
 	fmt.Fprintf(w, "\nDNS domain %s, %d names, listening on %s\n", rep.DNS.Domain, rep.DNS.Records, strings.Join(rep.DNS.Listen, ", "))
 	st := rep.DNS.Stats
-	fmt.Fprintf(w, "  queries %d, local %d, forwarded %d, refused to strangers %d, over budget %d\n",
-		st.Queries, st.Local, st.Forwarded, st.Strangers, st.OverBudget)
+	fmt.Fprintf(w, "  queries %d, local %d, forwarded %d, refused to strangers %d, over budget %d, on --internal networks %d\n",
+		st.Queries, st.Local, st.Forwarded, st.Strangers, st.OverBudget, st.Internal)
 	if rep.DNS.DaemonJSON != "" {
 		fmt.Fprintf(w, "  every weavego network, daemon-wide in /etc/docker/daemon.json: %s\n", rep.DNS.DaemonJSON)
 		fmt.Fprintf(w, "  or per container: docker run --dns %s ...\n", rep.DNS.ServiceAddr)

@@ -38,6 +38,9 @@ func diagnose(rep StatusReport, gossipPort int, now time.Time) []Problem {
 			out = append(out, Problem{What: fmt.Sprintf("network %s (%s) is not created on this host: %s", n.Name, n.Subnet, n.Refused),
 				Fix: "remove the route or network it overlaps on this host, or recreate " + n.Name + " with another --subnet"})
 		}
+		if n.UnknownOptions != "" {
+			out = append(out, Problem{What: n.UnknownOptions, Fix: n.UnknownOptionsFix})
+		}
 	}
 	for _, r := range rep.Rejected {
 		out = append(out, Problem{

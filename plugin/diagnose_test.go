@@ -36,6 +36,10 @@ func TestDiagnose(t *testing.T) {
 		{"refused network", func(r *StatusReport) {
 			r.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", Subnet: "10.1.0.0/24", Refused: "subnet overlaps this host's 10.1.0.0/16"}}
 		}, []string{"network net1 (10.1.0.0/24) is not created on this host", "another --subnet"}},
+		{"unknown options", func(r *StatusReport) {
+			r.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", Subnet: "10.1.0.0/24",
+				UnknownOptions: "network net1 was created with -o encrypted", UnknownOptionsFix: "re-create it"}}
+		}, []string{"network net1 was created with -o encrypted", "re-create it"}},
 		{"rejected", func(r *StatusReport) {
 			r.Rejected = []mesh.Rejection{{Owner: "h9", Kind: "endpoint", Count: 3, Last: "bad address"}}
 		}, []string{"3 endpoint records from h9 refused (last: bad address)", "weavego version"}},

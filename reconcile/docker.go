@@ -6,6 +6,7 @@ import (
 
 	"github.com/docker/docker/api/types/events"
 
+	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/dockerapi"
 )
 
@@ -22,7 +23,7 @@ type Docker interface {
 
 // OptReplica marks a network the agent created on this host because it exists
 // elsewhere in the cluster; its value is the host it came from.
-const OptReplica = "weavego.replica"
+const OptReplica = driver.OptReplica
 
 // Socket is the plugin's socket name, by which the agent finds its own name.
 const Socket = "weavego.sock"

@@ -100,7 +100,8 @@ func (a *Agent) localDNS() ([]dnsd.Member, []dnsd.Served) {
 	served := make([]dnsd.Served, 0, len(st.networks))
 	for id, n := range st.networks {
 		if n.Subnet.IsValid() {
-			sv := dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway}
+			sv := dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway,
+				Internal: n.Internal}
 			if a.cfg.NetNS != nil {
 				sv.NetNS = a.cfg.NetNS(id)
 			}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weavego/weavego/driver"
 )
 
 // Status is what `weavego status` shows of the cluster.
@@ -36,6 +38,11 @@ type NetworkStatus struct {
 	// Kept says why a removal of the network on this host did not remove
 	// it from the cluster (in use on other hosts), if it did not.
 	Kept string `json:",omitempty"`
+	// UnknownOptions says, for a network created with -o options weavego
+	// does not know (before it refused them), that they have no effect, and
+	// UnknownOptionsFix how to re-create the network without them.
+	UnknownOptions    string `json:",omitempty"`
+	UnknownOptionsFix string `json:",omitempty"`
 }
 
 // Status reports peers and networks as this host sees them.
@@ -75,6 +82,9 @@ func (a *Agent) Status() Status {
 		}
 		ns := NetworkStatus{Name: def.Name, Subnet: def.Subnet.String(), Origin: def.Origin, VNI: def.VNI,
 			Hosts: hosts[def.VNI], Endpoints: perVNI[def.VNI]}
+		if unknown := driver.UnknownOptions(def.Options); len(unknown) > 0 {
+			ns.UnknownOptions, ns.UnknownOptionsFix = driver.UnknownOptionsNote(def.Name, unknown)
+		}
 		if def.Gateway.IsValid() {
 			ns.Gateway = def.Gateway.String()
 			ns.DNSFlag = "--dns " + ns.Gateway

@@ -1,0 +1,37 @@
+//go:build linux
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// unknownOptionsRefused: `docker network create -o` with an option weavego does not know is refused with a
+// sentence naming the option, the known ones and what to do (encryption, Docker overlay's -o encrypted, is not
+// available yet); no network is left behind, and a known option still works.
+func (s *singleHost) unknownOptionsRefused(t *testing.T) {
+	known := "(known: vni, com.docker.network.driver.mtu)"
+	for _, tc := range []struct {
+		opt, want string
+	}{
+		{"encrypted", `weavego does not know the option "encrypted" of docker network create ` + known +
+			`: encryption is not available yet; remove -o encrypted`},
+		{"bogus=1", `weavego does not know the option "bogus" of docker network create ` + known + `; remove -o bogus`},
+	} {
+		out, err := s.h.Docker(append(append([]string{"network", "create"}, netArgs...), "-o", tc.opt, "opts")...)
+		if err == nil {
+			s.h.MustDocker(t, "network", "rm", "opts")
+			t.Fatalf("docker network create -o %s was accepted: %q", tc.opt, out)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("docker network create -o %s: %v\nwant the sentence %s", tc.opt, err, tc.want)
+		}
+		readable(t, err.Error())
+		t.Logf("docker network create -o %s: %v", tc.opt, err)
+	}
+	if ls := s.h.MustDocker(t, "network", "ls", "--filter", "name=^opts$", "--format", "{{.Name}}"); ls != "" {
+		t.Fatalf("a refused network is listed: %q", ls)
+	}
+	s.h.CreateNetwork(t, "opts", append(netArgs, "-o", "com.docker.network.driver.mtu=1400")...)
+}

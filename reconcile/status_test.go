@@ -1,0 +1,33 @@
+package reconcile
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/weavego/weavego/mesh/meshtest"
+)
+
+// A network defined with an option weavego does not know (by a version that
+// did not refuse it) is shown with what the option does not do and how to
+// re-create the network; a network with known options only is not.
+func TestStatusUnknownOptions(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	a := New(Config{}, Deps{Replica: w.Peer("h1")})
+	other := w.Peer("h2")
+	other.Set(KindNetwork, "net1", encode(NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 7,
+		Options: map[string]string{"encrypted": ""}, Origin: "h2"}))
+	other.Set(KindNetwork, "net2", encode(NetDef{Name: "net2", Subnet: netip.MustParsePrefix("10.32.1.0/24"), VNI: 8,
+		Options: map[string]string{"com.docker.network.driver.mtu": "1400"}, Origin: "h2"}))
+	got := map[string][2]string{}
+	for _, n := range a.Status().Networks {
+		got[n.Name] = [2]string{n.UnknownOptions, n.UnknownOptionsFix}
+	}
+	if what, fix := got["net1"][0], got["net1"][1]; !strings.Contains(what, "network net1 was created with -o encrypted") ||
+		!strings.Contains(what, "NOT encrypted") || !strings.Contains(fix, "`docker network rm net1`") {
+		t.Errorf("net1: %q, fix %q", what, fix)
+	}
+	if got["net2"] != [2]string{} {
+		t.Errorf("net2, with known options only: %q", got["net2"])
+	}
+}
