@@ -68,9 +68,9 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 func (d *Driver) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ep, ok := d.endpoints[req.EndpointID]
-	if !ok || ep.NetworkID != req.NetworkID {
-		return fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
+	ep, err := d.endpointOn(req.NetworkID, req.EndpointID)
+	if err != nil {
+		return err
 	}
 	if err := d.store.Delete(bucketEndpoints, ep.ID); err != nil {
 		return fmt.Errorf("forget endpoint %s: %w", ShortID(ep.ID), err)
@@ -82,13 +82,23 @@ func (d *Driver) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
 	return nil
 }
 
+// endpointOn returns the endpoint endpointID of network networkID, or the
+// error Docker shows when weavego has none; d.mu is held.
+func (d *Driver) endpointOn(networkID, endpointID string) (*Endpoint, error) {
+	ep, ok := d.endpoints[endpointID]
+	if !ok || ep.NetworkID != networkID {
+		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(endpointID), ShortID(networkID))
+	}
+	return ep, nil
+}
+
 // EndpointInfo reports what `docker network inspect` may show of an endpoint.
 func (d *Driver) EndpointInfo(req *network.InfoRequest) (*network.InfoResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ep, ok := d.endpoints[req.EndpointID]
-	if !ok || ep.NetworkID != req.NetworkID {
-		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
+	ep, err := d.endpointOn(req.NetworkID, req.EndpointID)
+	if err != nil {
+		return nil, err
 	}
 	return &network.InfoResponse{Value: map[string]string{
 		"weavego.host_interface": ep.HostIf,

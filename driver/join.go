@@ -30,9 +30,9 @@ var _ Sandboxes = datapath.Sandboxes{}
 func (d *Driver) Join(req *network.JoinRequest) (*network.JoinResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ep, ok := d.endpoints[req.EndpointID]
-	if !ok || ep.NetworkID != req.NetworkID {
-		return nil, fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
+	ep, err := d.endpointOn(req.NetworkID, req.EndpointID)
+	if err != nil {
+		return nil, err
 	}
 	route := d.serviceRoute(ep, req.SandboxKey)
 	ep.Joined, ep.SandboxKey, ep.ServiceRoute = true, req.SandboxKey, route != nil
@@ -105,9 +105,9 @@ func (d *Driver) routeHeld(epID, sandboxKey string) bool {
 func (d *Driver) Leave(req *network.LeaveRequest) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ep, ok := d.endpoints[req.EndpointID]
-	if !ok || ep.NetworkID != req.NetworkID {
-		return fmt.Errorf("weavego has no endpoint %s on network %s", ShortID(req.EndpointID), ShortID(req.NetworkID))
+	ep, err := d.endpointOn(req.NetworkID, req.EndpointID)
+	if err != nil {
+		return err
 	}
 	ep.Joined, ep.SandboxKey, ep.ServiceRoute = false, "", false
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {

@@ -77,7 +77,7 @@ func newHost(c *Cluster, index int) *Host {
 	}
 }
 
-// underlayLink is the name of the host's veth end on the underlay bridge.
+// UnderlayLink is the name of the host's veth end on the underlay bridge.
 func (h *Host) UnderlayLink() string { return h.Name }
 
 func (h *Host) NSPath() string { return filepath.Join(NetnsDir, h.NetNS) }

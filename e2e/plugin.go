@@ -126,13 +126,7 @@ func (h *Host) recordPluginID() error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(h.Dir, pluginIDsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = fmt.Fprintln(f, id)
-	return err
+	return h.recordID(id)
 }
 
 // PluginLogs returns the plugin's output: the lines of the daemon log that carry plugin=<id>.

@@ -1,5 +1,5 @@
 // Package meshtest is an in-memory mesh for the tests of packages that need
-// peers (cluster, ipalloc). Each peer is a mesh.Replica, so writes, merges
+// peers (reconcile, ipalloc). Each peer is a mesh.Replica, so writes, merges
 // and tombstones follow mesh's own code and wire format; only memberlist's
 // transport is replaced: a write reaches every peer its writer can reach
 // at once (or is lost, see SetLoss), and Sync does what push/pull does,

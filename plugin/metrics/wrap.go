@@ -11,13 +11,12 @@ import (
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/ipalloc"
+	"github.com/weavego/weavego/ipamdriver"
+	"github.com/weavego/weavego/reconcile"
 )
 
-// Kernel is the cluster agent's view of the datapath, which Kernel wraps.
-type Kernel interface {
-	SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []netip.Addr) error
-	SetVXLANPeers(addrs []netip.Addr) error
-}
+// Kernel is the reconciler's view of the datapath, which Kernel wraps.
+type Kernel = reconcile.Kernel
 
 // Kernel returns k, counting and timing each reconcile of a network's
 // remotes.
@@ -42,12 +41,7 @@ func (k *kernel) SetRemotes(networkID string, remotes []datapath.Remote, floodVT
 func (k *kernel) SetVXLANPeers(addrs []netip.Addr) error { return k.next.SetVXLANPeers(addrs) }
 
 // Allocator is the IPAM driver's view of the allocator, which Allocator wraps.
-type Allocator interface {
-	RequestPool(ctx context.Context, req ipalloc.PoolRequest) (ipalloc.Pool, error)
-	ReleasePool(ctx context.Context, id string) error
-	RequestAddress(ctx context.Context, req ipalloc.AddressRequest) (netip.Prefix, error)
-	ReleaseAddress(ctx context.Context, poolID string, ip netip.Addr) error
-}
+type Allocator = ipamdriver.Allocator
 
 // Allocator returns a, timing address allocations and counting failures by
 // reason.
