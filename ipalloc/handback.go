@@ -34,8 +34,12 @@ import (
 // A pool whose space runs short uses remembered addresses like any other.
 
 // handBackFor is how long a released address is remembered for its
-// endpoint; dockerd restarts containers within seconds of releasing them.
-const handBackFor = 5 * time.Minute
+// endpoint. dockerd restarts containers within seconds of releasing them
+// when only it restarts; a reboot of the host between the release and the
+// request takes minutes (firmware, boot, dockerd's start), which this
+// covers with room to spare. Meanwhile, besides a pool short of space,
+// only requests without a name (Docker 20.10) on this host take them.
+const handBackFor = 15 * time.Minute
 
 // maxReleased bounds the addresses remembered per pool; the oldest go first.
 const maxReleased = 256
