@@ -107,10 +107,14 @@ Known limits are listed at the end.
 const faultsKnownLimits = `
 ## Known limits
 
-- A host crash on Docker 20.10: 20.10 names no container in its address requests, so when several
-  --restart always containers of one network start again on a crashed host, each gets back one of their
-  addresses, not necessarily its own (Docker 29 names the container: each gets its own). TestFaultsHostCrash
-  checks one such container on 20.10 and two on 29. Give a container --ip where its address must not change.
+- A restart of dockerd on Docker 20.10, graceful or after a crash: 20.10 names no container in its address
+  requests (they carry no option at all) and answers its API only once it has started the containers it
+  restarts, so when several --restart always containers of one network start again on a host, they get back
+  their addresses between them, each one of them, not necessarily its own (Docker 29 names the container: each
+  gets its own). TestFaultsDockerdRestart checks two such containers on both engines, TestFaultsHostCrash one
+  on 20.10 and two on 29. Give a container --ip where its address must not change.
+- A host hands an address back for 15 minutes after releasing it: a container whose dockerd or host stays
+  down longer comes back at another address.
 - A host cut off from the others (but running) for longer than twice TOMBSTONE_TTL may bring back a
   network removed meanwhile, since it never restarts from a stale state; see mesh/doc.go.
 `

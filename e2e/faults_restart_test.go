@@ -10,14 +10,11 @@ import (
 	"time"
 )
 
-// Bounds of the restart cases.
+// Bound of the plugin kill case.
 const (
 	// pluginKillGapBound: the longest gap in a 100 ms ping across hosts while the plugin on the far end is
 	// killed with SIGKILL again and again. The datapath lives in the kernel and does not need the plugin.
 	pluginKillGapBound = time.Second
-	// dockerdRestartBound: after dockerd on a host is restarted with SIGTERM, its --restart always containers
-	// are back with their addresses and reachable from another host.
-	dockerdRestartBound = 90 * time.Second
 )
 
 var pingSeq = regexp.MustCompile(`seq=(\d+)`)
@@ -119,45 +116,4 @@ func (s *twoHostNet) killUnderPing(t *testing.T) {
 	reportFaultStep(t, s.top, faultRow{Case: "plugin killed with -9 five times under cross-host traffic",
 		Bound:    "longest gap of a 100 ms ping under " + pluginKillGapBound.String(),
 		Measured: fmt.Sprintf("longest gap %s, %d of %d replies", gap, replies, count), Pass: gap < pluginKillGapBound})
-}
-
-// TestFaultsDockerdRestart: dockerd on a host with a running --restart always container is stopped with SIGTERM
-// (as an upgrade does) and started again: the container is back with its address and reachable from another
-// host.
-func TestFaultsDockerdRestart(t *testing.T) {
-	RequirePlugin(t)
-	s := newTwoHostNet(t)
-	runSteps(t, []step{
-		{"Containers", s.containers("10.54.0.0/24", "--restart", "always")},
-		{"RestartDockerd", s.restartDockerd},
-	}, "Containers")
-}
-
-// restartDockerd stops and starts h2's dockerd and waits until c2 is back at its address and reachable from c1.
-func (s *twoHostNet) restartDockerd(t *testing.T) {
-	if err := s.h2.StopDocker(); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if err := s.h2.StartDocker(); err != nil {
-		t.Fatal(err)
-	}
-	d := measure(t, start, dockerdRestartBound+time.Minute, func() error {
-		ip, err := s.h2.ContainerIP("c2", "net1")
-		if err != nil {
-			return err
-		}
-		if ip != s.ip2 {
-			return fmt.Errorf("c2 came back with %s, had %s", ip, s.ip2)
-		}
-		_, err = execIn(s.h1, "c1", "ping", "-c1", "-W1", s.ip2)
-		return err
-	})
-	t.Logf("dockerd on h2 restarted with SIGTERM: c2 back at %s and reachable from h1 %s after dockerd started", s.ip2, faultFigure(d))
-	if d > dockerdRestartBound {
-		t.Errorf("c2 reachable after %s; want within %s", d, dockerdRestartBound)
-	}
-	reportFaultStep(t, s.top, faultRow{Case: "dockerd restarted (SIGTERM) on a host with a --restart always container",
-		Bound:    "same address, reachable from another host within " + dockerdRestartBound.String(),
-		Measured: "back and reachable " + faultFigure(d) + " after dockerd started", Pass: d <= dockerdRestartBound})
 }

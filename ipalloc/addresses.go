@@ -103,9 +103,16 @@ func (a *Allocator) inUse(ip netip.Addr, l lease) error {
 	return fmt.Errorf("address %s is already in use on host %s (this host): %w", ip, a.name, ErrAddressInUse)
 }
 
-// lease saves and records a lease.
+// lease saves and records a lease; an address released lately is no longer
+// remembered once leased again.
 func (a *Allocator) lease(p *pool, ip netip.Addr, l lease) error {
-	err := a.update("address "+ip.String(), func(tx *bbolt.Tx) error { return putLease(tx, p.id(), ip, &l) })
+	_, recent := p.recent[ip]
+	err := a.update("address "+ip.String(), func(tx *bbolt.Tx) error {
+		if err := putLease(tx, p.id(), ip, &l); err != nil || !recent {
+			return err
+		}
+		return putReleased(tx, p.id(), p.recentWithout(ip))
+	})
 	if err != nil {
 		return err
 	}
@@ -130,12 +137,21 @@ func (a *Allocator) ReleaseAddress(ctx context.Context, poolID string, ip netip.
 	if !leased {
 		return nil
 	}
-	err := a.update("address "+addr.String(), func(tx *bbolt.Tx) error { return putLease(tx, p.id(), addr, nil) })
+	recent := p.recent
+	if rememberable(l) {
+		recent = p.remembering(addr, l, time.Now())
+	}
+	err := a.update("address "+addr.String(), func(tx *bbolt.Tx) error {
+		if err := putLease(tx, p.id(), addr, nil); err != nil || !rememberable(l) {
+			return err
+		}
+		return putReleased(tx, p.id(), recent)
+	})
 	if err != nil {
 		return err
 	}
 	p.remove(addr)
-	p.remember(addr, l, time.Now())
+	p.recent = recent
 	if l.From != "" {
 		a.rep.Delete(kindLend, pairKey(p.id(), addr.String()))
 	}

@@ -57,12 +57,17 @@ func New(cfg Config, db *bbolt.DB, rep Replica) (*Allocator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load allocator state for host %s: %w", a.name, err)
 	}
+	now := time.Now()
 	for id, rec := range sv.pools {
 		p, err := restorePool(rec, sv.blocks[id], sv.leases[id])
 		if err != nil {
 			return nil, fmt.Errorf("load allocator state for host %s: %w", a.name, err)
 		}
+		p.restoreReleased(sv.released[id], now)
 		a.pools[id] = p
+	}
+	for _, id := range sv.skipped {
+		a.log.Warn("saved addresses released lately are unreadable; they are not handed back", "pool", id)
 	}
 	a.rep.Set(kindHost, a.name, mustJSON(hostInfo{Range: a.allocRange.String()}))
 	return a, nil

@@ -89,12 +89,14 @@
 //
 // # Addresses handed back
 //
-// A container that Docker starts again (after dockerd crashed, say) asks
-// for an address with no preference. A host remembers the addresses it
-// released lately and hands them back: by endpoint name where Docker gives
-// one (Docker 29), else the one released last (Docker 20.10); others avoid
-// them while other addresses are free. It is a preference within the
-// host's own space, never a reservation (handback.go).
+// A container that Docker starts again (after dockerd crashed or was
+// restarted, say) asks for an address with no preference. A host remembers
+// the addresses it released lately, in its bbolt file too (a graceful
+// dockerd stop releases the addresses, then stops the plugin), and hands
+// them back: by endpoint name where Docker gives one (Docker 29), else the
+// one released last (Docker 20.10); others avoid them while other addresses
+// are free. It is a preference within the host's own space, never a
+// reservation (handback.go).
 //
 // # Dead hosts
 //

@@ -93,7 +93,7 @@ func TestHandBackLimits(t *testing.T) {
 	a.mu.Lock()
 	p := a.pools[id]
 	r := p.recent[netip.MustParseAddr("10.12.0.4")]
-	r.at = r.at.Add(-handBackFor)
+	r.At = r.At.Add(-handBackFor)
 	p.recent[netip.MustParseAddr("10.12.0.4")] = r
 	a.mu.Unlock()
 	if got := mustAddr(t, a, AddressRequest{PoolID: id, Name: "other"}); got.Addr().String() != "10.12.0.4" {

@@ -19,7 +19,7 @@ type pool struct {
 	cur    int                     // block last leased from: tried first
 	served map[string]string       // want key -> request answered (not saved)
 	rsv    reserveState            // this host's background request for space (not saved)
-	recent map[netip.Addr]released // addresses released lately, to hand back (not saved)
+	recent map[netip.Addr]released // addresses released lately, to hand back (saved, handback.go)
 }
 
 // newPool builds the in-memory state of a pool from its description.

@@ -15,13 +15,17 @@ import (
 // transaction as the in-memory change they mirror, before the change is
 // announced to other hosts, so a restart (kill -9, reboot) resumes exactly
 // what this host had promised: it never forgets a lease and never takes back
-// a block it gave away.
+// a block it gave away. The addresses released lately (handback.go), a
+// preference only, are saved with the release that adds them and the lease
+// that takes one again, one value per pool; what cannot be used of them is
+// skipped at load, never refused.
 var (
-	bucketMeta   = []byte("ipalloc.meta")
-	bucketPools  = []byte("ipalloc.pools")
-	bucketBlocks = []byte("ipalloc.blocks")
-	bucketLeases = []byte("ipalloc.leases")
-	allBuckets   = [][]byte{bucketMeta, bucketPools, bucketBlocks, bucketLeases}
+	bucketMeta     = []byte("ipalloc.meta")
+	bucketPools    = []byte("ipalloc.pools")
+	bucketBlocks   = []byte("ipalloc.blocks")
+	bucketLeases   = []byte("ipalloc.leases")
+	bucketReleased = []byte("ipalloc.released") // pool -> {address: released}
+	allBuckets     = [][]byte{bucketMeta, bucketPools, bucketBlocks, bucketLeases, bucketReleased}
 )
 
 const schemaVersion = "1"
@@ -70,9 +74,11 @@ type blockRec struct {
 
 // saved is everything loaded from the database.
 type saved struct {
-	pools  map[string]poolRecord
-	blocks map[string]map[int]blockRec
-	leases map[string]map[netip.Addr]lease
+	pools    map[string]poolRecord
+	blocks   map[string]map[int]blockRec
+	leases   map[string]map[netip.Addr]lease
+	released map[string]map[netip.Addr]released
+	skipped  []string // pools whose saved releases were unreadable
 }
 
 // store reads and writes the allocator's buckets.
@@ -118,7 +124,7 @@ func checkMeta(m *bbolt.Bucket, want map[string]string) error {
 // load reads all saved state and checks that it hangs together.
 func (s store) load() (saved, error) {
 	sv := saved{pools: map[string]poolRecord{}, blocks: map[string]map[int]blockRec{},
-		leases: map[string]map[netip.Addr]lease{}}
+		leases: map[string]map[netip.Addr]lease{}, released: map[string]map[netip.Addr]released{}}
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketPools).ForEach(func(k, v []byte) error {
 			var r poolRecord
@@ -130,9 +136,26 @@ func (s store) load() (saved, error) {
 		}); err != nil {
 			return err
 		}
-		return loadChildren(tx, &sv)
+		if err := loadChildren(tx, &sv); err != nil {
+			return err
+		}
+		return loadReleased(tx, &sv)
 	})
 	return sv, err
+}
+
+// loadReleased reads the releases saved per pool. Being a preference, an
+// unreadable value is skipped (and named in sv.skipped), not refused.
+func loadReleased(tx *bbolt.Tx, sv *saved) error {
+	return tx.Bucket(bucketReleased).ForEach(func(k, v []byte) error {
+		var r map[netip.Addr]released
+		if err := json.Unmarshal(v, &r); err != nil {
+			sv.skipped = append(sv.skipped, string(k))
+			return nil //nolint:nilerr // a preference: skipped, named in sv.skipped
+		}
+		sv.released[string(k)] = r
+		return nil
+	})
 }
 
 func loadChildren(tx *bbolt.Tx, sv *saved) error {
@@ -200,6 +223,9 @@ func deletePool(tx *bbolt.Tx, id string) error {
 			}
 		}
 	}
+	if err := tx.Bucket(bucketReleased).Delete([]byte(id)); err != nil {
+		return err
+	}
 	return tx.Bucket(bucketPools).Delete([]byte(id))
 }
 
@@ -221,4 +247,16 @@ func putLease(tx *bbolt.Tx, id string, a netip.Addr, l *lease) error {
 		return err
 	}
 	return tx.Bucket(bucketLeases).Put(k, v)
+}
+
+// putReleased saves the addresses pool id released lately (none: deleted).
+func putReleased(tx *bbolt.Tx, id string, recent map[netip.Addr]released) error {
+	if len(recent) == 0 {
+		return tx.Bucket(bucketReleased).Delete([]byte(id))
+	}
+	v, err := json.Marshal(recent)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketReleased).Put([]byte(id), v)
 }

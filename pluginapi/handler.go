@@ -11,6 +11,7 @@ package pluginapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,7 +84,7 @@ func handle[Req any, Resp any](r router, method string, fn func(*Req) (Resp, err
 			}
 		}()
 		req := new(Req)
-		if err := decode(hr.Body, req); err != nil {
+		if err := decode(hr.Body, req, r.logBody(method)); err != nil {
 			r.log.Warn("malformed request", "method", method, "err", err)
 			reply(w, http.StatusBadRequest, errorResponse{Err: fmt.Sprintf("malformed %s request: %v", method, err)})
 			return
@@ -98,8 +99,24 @@ func handle[Req any, Resp any](r router, method string, fn func(*Req) (Resp, err
 	}
 }
 
-// decode reads a JSON body; an empty body or `null` leaves req zero.
-func decode(body io.Reader, req any) error {
+// maxLoggedBody bounds the part of a request body logged at debug level.
+const maxLoggedBody = 2048
+
+// logBody returns what logs a request body of method at debug level, or nil
+// when debug is off: at LOG_LEVEL=debug the log shows what each engine
+// version sends (which options, which names), which the drivers depend on.
+func (r router) logBody(method string) func([]byte) {
+	if !r.log.Enabled(context.Background(), slog.LevelDebug) {
+		return nil
+	}
+	return func(data []byte) {
+		r.log.Debug("request", "method", method, "body", string(data[:min(len(data), maxLoggedBody)]))
+	}
+}
+
+// decode reads a JSON body (passing it to seen first, if not nil); an empty
+// body or `null` leaves req zero.
+func decode(body io.Reader, req any, seen func([]byte)) error {
 	data, err := io.ReadAll(io.LimitReader(body, maxBody+1))
 	if err != nil {
 		return fmt.Errorf("read body: %w", err)
@@ -108,6 +125,9 @@ func decode(body io.Reader, req any) error {
 		return fmt.Errorf("body larger than %d bytes", maxBody)
 	}
 	data = bytes.TrimSpace(data)
+	if seen != nil {
+		seen(data)
+	}
 	if len(data) == 0 {
 		return nil
 	}

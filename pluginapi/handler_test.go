@@ -3,6 +3,7 @@ package pluginapi
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -192,4 +193,22 @@ func TestEndpointsWaitForRegistration(t *testing.T) {
 			t.Fatalf("Join after the limit: %d", code)
 		}
 	})
+}
+
+// At debug level every request body is logged, bounded, before it is decoded.
+func TestDebugLogsRequests(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	reg := newRegistration(time.Hour, 0)
+	reg.open()
+	h := newHandler(Config{Logger: log}, &stubNet{}, stubIPAM{}, reg)
+	post(h, "/IpamDriver.RequestAddress", `{"PoolID":"p","Options":{"com.docker.network.endpoint.name":"web"}}`)
+	post(h, "/IpamDriver.RequestAddress", `{"PoolID":"`+strings.Repeat("x", 3*maxLoggedBody)+`"}`)
+	out := buf.String()
+	if !strings.Contains(out, `method=IpamDriver.RequestAddress`) || !strings.Contains(out, `com.docker.network.endpoint.name`) {
+		t.Fatalf("request not logged: %s", out)
+	}
+	if n := strings.Count(out, "x"); n > maxLoggedBody+100 {
+		t.Fatalf("logged %d bytes of a long body, want at most about %d", n, maxLoggedBody)
+	}
 }
