@@ -1,10 +1,10 @@
 package ipalloc
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -13,13 +13,13 @@ import (
 
 // Allocator allocates addresses for weavego networks, unique across the
 // cluster. It is safe for concurrent use. Create it with New and, when it has
-// a Replica, keep Run going: Run answers other hosts' requests for space.
+// a ClusterMap, keep Run going: Run answers other hosts' requests for space.
 type Allocator struct {
 	cfg        Config
 	name       string
 	allocRange netip.Prefix // Config.Range, parsed
-	rep        Replica
-	st         store
+	rep        ClusterMap
+	disk       disk
 	log        *slog.Logger
 
 	// mu guards pools, problems and down, and every *pool reachable from
@@ -34,26 +34,27 @@ type Allocator struct {
 }
 
 // New opens the allocator's state in db (creating its buckets on first use)
-// and joins the cluster through rep; rep may be nil for a cluster of one.
+// and joins the cluster through rep (a *mesh.Mesh; tests give a
+// meshtest peer).
 // Saved state that is unreadable, belongs to another host or was made with
 // another Config.Range is reported (ErrCorruptState, ErrRangeMismatch) and
 // left untouched.
-func New(cfg Config, db *bbolt.DB, rep Replica) (*Allocator, error) {
-	cfg, err := withDefaults(cfg, rep)
+func New(cfg Config, db *bbolt.DB, rep ClusterMap) (*Allocator, error) {
+	cfg, err := withDefaults(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if rep == nil {
-		rep = newSoloReplica(cfg.Name)
+		return nil, errors.New("ipalloc: New needs a replica of the cluster map")
 	}
-	a := &Allocator{cfg: cfg, name: rep.LocalName(), rep: rep, st: store{db: db}, log: cfg.Logger,
+	a := &Allocator{cfg: cfg, name: rep.LocalName(), rep: rep, disk: disk{db: db}, log: cfg.Logger,
 		pools: map[string]*pool{}, problems: map[string]string{}, down: map[string]time.Time{}}
 	a.allocRange, _ = netip.ParsePrefix(cfg.Range)
 	a.allocRange = a.allocRange.Masked()
-	if err := a.st.init(a.name, a.allocRange.String()); err != nil {
+	if err := a.disk.init(a.name, a.allocRange.String()); err != nil {
 		return nil, fmt.Errorf("open allocator state for host %s: %w", a.name, err)
 	}
-	sv, err := a.st.load()
+	sv, err := a.disk.load()
 	if err != nil {
 		return nil, fmt.Errorf("load allocator state for host %s: %w", a.name, err)
 	}
@@ -73,14 +74,7 @@ func New(cfg Config, db *bbolt.DB, rep Replica) (*Allocator, error) {
 	return a, nil
 }
 
-func withDefaults(cfg Config, rep Replica) (Config, error) {
-	if cfg.Name == "" && rep == nil {
-		h, err := os.Hostname()
-		if err != nil {
-			return cfg, fmt.Errorf("no host name configured and none found: %w", err)
-		}
-		cfg.Name = h
-	}
+func withDefaults(cfg Config) (Config, error) {
 	if cfg.Range == "" {
 		cfg.Range = DefaultRange
 	}
@@ -127,7 +121,7 @@ func restorePool(rec poolRecord, blocks map[int]blockRec, leases map[netip.Addr]
 
 // update runs fn in a bbolt write transaction, naming what for errors.
 func (a *Allocator) update(what string, fn func(tx *bbolt.Tx) error) error {
-	if err := a.st.db.Update(fn); err != nil {
+	if err := a.disk.db.Update(fn); err != nil {
 		return fmt.Errorf("save %s: %w", what, err)
 	}
 	return nil

@@ -59,9 +59,6 @@ func leaseFor(req AddressRequest, ip netip.Addr) lease {
 
 // Config configures an Allocator. Zero values take the defaults below.
 type Config struct {
-	// Name is this host's name when the Allocator runs without a Replica
-	// (default: os.Hostname()); with one, Replica.LocalName() is used.
-	Name string
 	// Range is IPALLOC_RANGE, where fresh subnets come from (default 10.32.0.0/12).
 	// Every host of a cluster must use the same range.
 	Range string

@@ -24,7 +24,7 @@ func benchLease(b *testing.B, noSync bool) {
 	ctx := context.Background()
 	db := openDB(b, filepath.Join(b.TempDir(), "state.db"))
 	db.NoSync = noSync
-	a, err := New(Config{Name: "h1"}, db, nil)
+	a, err := New(Config{}, db, solo("h1"))
 	if err != nil {
 		b.Fatal(err)
 	}

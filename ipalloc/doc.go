@@ -7,7 +7,7 @@
 // the ownership of address space, and the leases of this host, saved in the
 // caller's bbolt file (buckets "ipalloc.*"). It never talks to Docker (package
 // ipamdriver does) and never sends a packet itself: all coordination goes
-// through a Replica, a gossiped map of entries with one writer each
+// through a ClusterMap, a gossiped map of entries with one writer each
 // (package mesh), whose merge keeps the highest version.
 //
 // # Ownership: one writer per block
@@ -121,7 +121,7 @@
 // it), each write one version up; a takeover at the next version could tie
 // with such a write, and the merge would pick one by owner name with
 // neither host noticing. So the taker writes the block 2^20 versions above
-// the highest it knows (takeoverJump, via Replica.SetAtLeast): no run of
+// the highest it knows (takeoverJump, via ClusterMap.SetAtLeast): no run of
 // real writes by the removed host gets there, and mesh.MaxVersion (2^40)
 // leaves room for a million takeovers of one block. A version jump was
 // chosen over a takeover epoch in the value because the merge compares
@@ -147,6 +147,6 @@
 // # Locking
 //
 // Allocator.mu guards all state and is held across bbolt transactions and
-// Replica calls (which never call back); it is never held while waiting for
+// ClusterMap calls (which never call back); it is never held while waiting for
 // other hosts.
 package ipalloc

@@ -37,7 +37,7 @@ func (r *restartable) restart() {
 		r.db.Close()
 	}
 	r.db = openDB(r.t, r.path)
-	a, err := New(Config{Name: "h1"}, r.db, nil)
+	a, err := New(Config{}, r.db, solo("h1"))
 	if err != nil {
 		r.t.Fatalf("New after restart: %v", err)
 	}

@@ -2,6 +2,7 @@ package ipalloc
 
 import (
 	"context"
+	"github.com/weavego/weavego/mesh/meshtest"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -21,11 +22,14 @@ func openDB(t testing.TB, path string) *bbolt.DB {
 	return db
 }
 
+// solo is the replica of a host alone in an in-memory cluster of its own.
+func solo(name string) ClusterMap { return meshtest.New(meshtest.Config{}).Peer(name) }
+
 // soloAllocator is a single-host allocator on a fresh database.
 func soloAllocator(t testing.TB) (*Allocator, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	a, err := New(Config{Name: "h1"}, openDB(t, path), nil)
+	a, err := New(Config{}, openDB(t, path), solo("h1"))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

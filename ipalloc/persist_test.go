@@ -14,7 +14,7 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
 	db := openDB(t, path)
-	a, err := New(Config{Name: "h1"}, db, nil)
+	a, err := New(Config{}, db, solo("h1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	def := mustPool(t, a, PoolRequest{})
 	db.Close() // as after kill -9: bbolt commits are durable when they return
 
-	b, err := New(Config{Name: "h1"}, openDB(t, path), nil)
+	b, err := New(Config{}, openDB(t, path), solo("h1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,22 +56,23 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 func TestCorruptStateDetected(t *testing.T) {
 	tests := []struct {
 		name    string
+		host    string
 		cfg     Config
 		corrupt func(tx *bbolt.Tx) error
 		wantErr error
 	}{
-		{name: "range changed", cfg: Config{Name: "h1", Range: "10.40.0.0/16"}, wantErr: ErrRangeMismatch},
-		{name: "other host", cfg: Config{Name: "h2"}, wantErr: ErrCorruptState},
-		{name: "garbage pool", cfg: Config{Name: "h1"}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
+		{name: "range changed", host: "h1", cfg: Config{Range: "10.40.0.0/16"}, wantErr: ErrRangeMismatch},
+		{name: "other host", host: "h2", cfg: Config{}, wantErr: ErrCorruptState},
+		{name: "garbage pool", host: "h1", cfg: Config{}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketPools).Put([]byte("10.5.0.0/29"), []byte("{not json"))
 		}},
-		{name: "orphan lease", cfg: Config{Name: "h1"}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
+		{name: "orphan lease", host: "h1", cfg: Config{}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketLeases).Put(childKey("10.6.0.0/24", "10.6.0.2"), []byte("{}"))
 		}},
-		{name: "lease outside pool", cfg: Config{Name: "h1"}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
+		{name: "lease outside pool", host: "h1", cfg: Config{}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketLeases).Put(childKey("10.5.0.0/29", "10.5.0.9"), []byte("{}"))
 		}},
-		{name: "unknown schema", cfg: Config{Name: "h1"}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
+		{name: "unknown schema", host: "h1", cfg: Config{}, wantErr: ErrCorruptState, corrupt: func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte("99"))
 		}},
 	}
@@ -79,7 +80,7 @@ func TestCorruptStateDetected(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.db")
 			db := openDB(t, path)
-			a, err := New(Config{Name: "h1"}, db, nil)
+			a, err := New(Config{}, db, solo("h1"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +96,7 @@ func TestCorruptStateDetected(t *testing.T) {
 				before = append([]byte(nil), tx.Bucket(bucketMeta).Get([]byte("range"))...)
 				return nil
 			})
-			if _, err := New(tt.cfg, db, nil); !errors.Is(err, tt.wantErr) {
+			if _, err := New(tt.cfg, db, solo(tt.host)); !errors.Is(err, tt.wantErr) {
 				t.Fatalf("New: err = %v, want %v", err, tt.wantErr)
 			}
 			db.View(func(tx *bbolt.Tx) error {

@@ -117,7 +117,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := reconcile.Deps{Replica: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
+	deps := reconcile.Deps{Map: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
 	deps.HostRoutes = p.dp
 	if !set.DisableDockerAPI {
 		dc, err := dockerapi.New(dockerapi.Config{Host: set.DockerHost})

@@ -41,8 +41,8 @@ import (
 	"github.com/weavego/weavego/mesh"
 )
 
-// Replica is the agent's view of the replicated state.
-type Replica interface {
+// ClusterMap is the agent's view of the replicated state.
+type ClusterMap interface {
 	LocalName() string
 	Set(kind, key string, value []byte) mesh.Entry
 	Delete(kind, key string) mesh.Entry
@@ -90,7 +90,7 @@ type Config struct {
 // (no Docker API: no network propagation and no names), and Local too (no
 // local networks).
 type Deps struct {
-	Replica      Replica
+	Map          ClusterMap
 	Local        Local
 	Kernel       Kernel
 	Docker       Docker
@@ -103,7 +103,7 @@ type Deps struct {
 // Agent implements driver.Reconciler.
 type Agent struct {
 	cfg    Config
-	rep    Replica
+	rep    ClusterMap
 	kernel Kernel
 	docker Docker
 	table  DNSTable
@@ -168,7 +168,7 @@ func New(cfg Config, deps Deps) *Agent {
 		deps.Local = noLocal{}
 	}
 	return &Agent{
-		cfg: cfg, rep: deps.Replica, local: deps.Local, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
+		cfg: cfg, rep: deps.Map, local: deps.Local, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
 		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes, started: time.Now(),
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},

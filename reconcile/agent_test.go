@@ -40,7 +40,7 @@ func newHostWithRoutes(t *testing.T, ctx context.Context, w *meshtest.Net, name,
 	w.Add(name, netip.MustParseAddr(vtep))
 	h.agent = New(Config{VTEP: netip.MustParseAddr(vtep), Resync: 50 * time.Millisecond,
 		Settle: 100 * time.Millisecond},
-		Deps{Replica: w.Peer(name), Local: h.local, Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
+		Deps{Map: w.Peer(name), Local: h.local, Kernel: h.kernel, Docker: h.docker, HostRoutes: routes})
 	h.local.cl = h.agent
 	// The fake engine calls the driver's CreateNetwork, as Docker would.
 	h.docker.onCreate = func(n dockerapi.Network) string {
@@ -134,7 +134,7 @@ func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
 
 func TestAssignVNI(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
-	ag := New(Config{}, Deps{Replica: w.Peer("a"), Kernel: newFakeKernel()})
+	ag := New(Config{}, Deps{Map: w.Peer("a"), Kernel: newFakeKernel()})
 	w.Peer("b").Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
 	if _, err := ag.AssignVNI(netip.MustParsePrefix("10.2.0.0/24"), 7, nil); err == nil {
 		t.Fatal("VNI of another network accepted")

@@ -145,7 +145,7 @@ func TestStaleHostRemovesWhatWasRemovedMeanwhile(t *testing.T) {
 	a := &host{kernel: newFakeKernel(), docker: &fakeDocker{networks: map[string]dockerapi.Network{}}, local: newFakeLocal()}
 	w.Add("a", netip.MustParseAddr("192.0.2.1"))
 	a.agent = New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Resync: 50 * time.Millisecond,
-		Settle: 100 * time.Millisecond, StaleState: true}, Deps{Replica: w.Peer("a"), Local: a.local, Kernel: a.kernel, Docker: a.docker})
+		Settle: 100 * time.Millisecond, StaleState: true}, Deps{Map: w.Peer("a"), Local: a.local, Kernel: a.kernel, Docker: a.docker})
 	a.local.cl = a.agent
 	a.docker.networks["net1"] = dockerapi.Network{ID: "A1", Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24")}
 	a.local.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)

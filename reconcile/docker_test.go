@@ -19,7 +19,7 @@ func TestDockerPassesCoalesce(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	w.Add("h1", netip.MustParseAddr("192.0.2.1"))
 	docker := &fakeDocker{networks: map[string]dockerapi.Network{}}
-	a := New(Config{Resync: time.Hour}, Deps{Replica: w.Peer("h1"), Kernel: newFakeKernel(), Docker: docker})
+	a := New(Config{Resync: time.Hour}, Deps{Map: w.Peer("h1"), Kernel: newFakeKernel(), Docker: docker})
 	go a.Run(ctx)
 	passes := func() int {
 		docker.mu.Lock()

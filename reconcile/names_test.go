@@ -26,7 +26,7 @@ func TestFeedDNS(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	dns, loc := &fakeDNS{}, newFakeLocal()
 	a := New(Config{},
-		Deps{Replica: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
+		Deps{Map: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
 	loc.cl = a
 	other := w.Peer("h2")
 	other.Set(KindName, "cid2/7", encode(NameRec{Names: []string{"web", "www"}, IP: netip.MustParseAddr("10.32.1.2"), VNI: 7, Network: "net2"}))

@@ -57,7 +57,7 @@ func TestReconcileLocalNetwork(t *testing.T) {
 			}
 			docker, loc := &fakeDocker{networks: map[string]dockerapi.Network{}}, newFakeLocal()
 			ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), Settle: time.Millisecond,
-				StaleState: tc.stale}, Deps{Replica: w.Peer("a"), Local: loc, Kernel: newFakeKernel(), Docker: docker})
+				StaleState: tc.stale}, Deps{Map: w.Peer("a"), Local: loc, Kernel: newFakeKernel(), Docker: docker})
 			loc.cl = ag
 			ag.started = time.Now().Add(-time.Second)
 			n := dockerapi.Network{ID: "A1", Name: "net1", Subnet: sn, Containers: map[string]dockerapi.Attachment{}}
@@ -95,7 +95,7 @@ func TestEntriesOfDeadOwners(t *testing.T) {
 	b := w.Add("b", netip.MustParseAddr("192.0.2.2"))
 	k, dns, loc := newFakeKernel(), &fakeDNS{}, newFakeLocal()
 	ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1")},
-		Deps{Replica: w.Peer("a"), Local: loc, Kernel: k, DNSTable: dns, DNSListeners: dns})
+		Deps{Map: w.Peer("a"), Local: loc, Kernel: k, DNSTable: dns, DNSListeners: dns})
 	loc.cl = ag
 	loc.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
 	b.Set(KindEndpoint, "ep-b", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),

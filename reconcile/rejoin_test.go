@@ -29,7 +29,7 @@ func TestRejoinHoldsRemotes(t *testing.T) {
 				w.Kill("b")
 			}
 			k := newFakeKernel()
-			ag := New(Config{}, Deps{Replica: w.Peer("a"), Kernel: k})
+			ag := New(Config{}, Deps{Map: w.Peer("a"), Kernel: k})
 			ag.started = time.Now().Add(-tc.started)
 			if err := ag.reconcileKernel(); err != nil {
 				t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 // re-create the network; a network with known options only is not.
 func TestStatusUnknownOptions(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
-	a := New(Config{}, Deps{Replica: w.Peer("h1")})
+	a := New(Config{}, Deps{Map: w.Peer("h1")})
 	other := w.Peer("h2")
 	other.Set(KindNetwork, "net1", encode(NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 7,
 		Options: map[string]string{"encrypted": ""}, Origin: "h2"}))

@@ -81,12 +81,12 @@ type saved struct {
 	skipped  []string // pools whose saved releases were unreadable
 }
 
-// store reads and writes the allocator's buckets.
-type store struct{ db *bbolt.DB }
+// disk reads and writes the allocator's buckets in the state file.
+type disk struct{ db *bbolt.DB }
 
 // init creates the buckets, or checks that existing state belongs to this
 // host and range.
-func (s store) init(host, rng string) error {
+func (s disk) init(host, rng string) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -122,7 +122,7 @@ func checkMeta(m *bbolt.Bucket, want map[string]string) error {
 }
 
 // load reads all saved state and checks that it hangs together.
-func (s store) load() (saved, error) {
+func (s disk) load() (saved, error) {
 	sv := saved{pools: map[string]poolRecord{}, blocks: map[string]map[int]blockRec{},
 		leases: map[string]map[netip.Addr]lease{}, released: map[string]map[netip.Addr]released{}}
 	err := s.db.View(func(tx *bbolt.Tx) error {
