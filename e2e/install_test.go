@@ -132,8 +132,33 @@ func (s *registryCluster) wantCLI(t *testing.T, h *Host, version string) {
 		t.Errorf("%s: weavego status with the command the README's line installed reports version %q, want %q",
 			h.Name, st.Version, version)
 	}
+	problems, err := h.Exec(InstalledCLI(s.cli[h]), "--socket", h.ControlSocket(), "status", "problems")
+	if err != nil || strings.Contains(problems, "this weavego command is version") {
+		t.Errorf("%s: weavego status problems with the command of the plugin's version: %v\n%s", h.Name, err, problems)
+	}
 	t.Logf("%s: the README's line installed the weavego command in %s (want version %s): %s", h.Name,
 		time.Since(start).Round(10*time.Millisecond), version, line)
+}
+
+// wantStaleCLI checks that the command the README's line installed on h before its upgrade, of version old,
+// lists itself in weavego status as a problem, with that line as the fix. An e2e-1 built from another tree
+// (upgradeFromEnv) may predate the check.
+func (s *registryCluster) wantStaleCLI(t *testing.T, h *Host, old, plugin string) {
+	t.Helper()
+	if os.Getenv(upgradeFromEnv) != "" {
+		return
+	}
+	line, err := ReadmeCLILine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Exec(InstalledCLI(s.cli[h]), "--socket", h.ControlSocket(), "status", "problems")
+	want := fmt.Sprintf("- this weavego command is version %s, the plugin %s\n  fix: install the plugin's own command: %s\n",
+		old, plugin, line)
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("%s: weavego status problems of the %s command with the %s plugin (%v) lacks\n%s\nin:\n%s",
+			h.Name, old, plugin, err, want, out)
+	}
 }
 
 // wantVersion checks that h runs version: weavego status says so, and the plugin's first log line of its
@@ -245,6 +270,7 @@ func (s *registryCluster) upgrade(t *testing.T) {
 	}
 	s.wantVersion(t, s.h2, "e2e-2")
 	s.wantVersion(t, s.h1, "e2e-1")
+	s.wantStaleCLI(t, s.h2, "e2e-1", "e2e-2")
 	s.wantCLI(t, s.h2, "e2e-2")
 	s.wantParked(t, s.h2)
 	// This version keeps each network in a namespace of its own, whatever the earlier one did.
