@@ -136,8 +136,10 @@ func (s *registryCluster) wantCLI(t *testing.T, h *Host, version string) {
 	if err != nil || strings.Contains(problems, "this weavego command is version") {
 		t.Errorf("%s: weavego status problems with the command of the plugin's version: %v\n%s", h.Name, err, problems)
 	}
-	t.Logf("%s: the README's line installed the weavego command in %s (want version %s): %s", h.Name,
-		time.Since(start).Round(10*time.Millisecond), version, line)
+	took := time.Since(start)
+	engine, _ := h.Docker("version", "--format", "{{.Server.Version}}")
+	t.Logf("%s (Docker %s): the README's line installed the weavego command in %s (want version %s): %s", h.Name,
+		strings.TrimSpace(engine), took.Round(10*time.Millisecond), version, line)
 }
 
 // wantStaleCLI checks that the command the README's line installed on h before its upgrade, of version old,
