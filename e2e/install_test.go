@@ -32,6 +32,7 @@ type registryCluster struct {
 	h1, h2 *Host
 	ref    map[string]string // version -> image reference in the registry
 	ip     map[string]string // container -> address on net1
+	cli    map[*Host]string  // host -> directory of the weavego command the README's line installed there
 }
 
 // TestInstallFromRegistry publishes the plugin with make push and installs it on each host with docker plugin
@@ -42,7 +43,8 @@ func TestInstallFromRegistry(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 2})
 	reg := c.StartRegistry(t)
-	s := &registryCluster{c: c, h1: c.Host(0), h2: c.Host(1), ref: map[string]string{}, ip: map[string]string{}}
+	s := &registryCluster{c: c, h1: c.Host(0), h2: c.Host(1), ref: map[string]string{}, ip: map[string]string{},
+		cli: map[*Host]string{}}
 	start := time.Now()
 	for _, v := range []string{"e2e-1", "e2e-2"} {
 		s.ref[v] = reg + "/weavego:" + v
@@ -98,6 +100,66 @@ func (s *registryCluster) install(t *testing.T, version string) {
 	t.Logf("installed %s from the registry on both hosts and meshed in %s", s.ref[version], time.Since(start).Round(100*time.Millisecond))
 	for _, h := range []*Host{s.h1, s.h2} {
 		s.wantVersion(t, h, version)
+		s.wantCLI(t, h, version)
+	}
+}
+
+// wantCLI runs on h the README's line that installs the weavego command from the installed plugin (neither
+// host has the command otherwise), and checks that the command it installs is version and, over h's control
+// socket, finds a plugin of version too.
+func (s *registryCluster) wantCLI(t *testing.T, h *Host, version string) {
+	t.Helper()
+	line, err := ReadmeCLILine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cli[h] == "" {
+		s.cli[h] = t.TempDir()
+	}
+	start := time.Now()
+	out, err := h.InstallCLI(line, s.cli[h])
+	if err != nil {
+		t.Fatalf("the README's line for the weavego command: %v", err)
+	}
+	if want := cliDest + "\nweavego " + version + "\n"; out != want {
+		t.Errorf("%s: after the README's line, command -v weavego and weavego version print %q, want %q", h.Name, out, want)
+	}
+	st, err := h.StatusWith(InstalledCLI(s.cli[h]))
+	if err != nil {
+		t.Fatalf("weavego status with the command the README's line installed: %v", err)
+	}
+	if st.Version != version {
+		t.Errorf("%s: weavego status with the command the README's line installed reports version %q, want %q",
+			h.Name, st.Version, version)
+	}
+	problems, err := h.Exec(InstalledCLI(s.cli[h]), "--socket", h.ControlSocket(), "status", "problems")
+	if err != nil || strings.Contains(problems, "this weavego command is version") {
+		t.Errorf("%s: weavego status problems with the command of the plugin's version: %v\n%s", h.Name, err, problems)
+	}
+	took := time.Since(start)
+	engine, _ := h.Docker("version", "--format", "{{.Server.Version}}")
+	t.Logf("%s (Docker %s): the README's line installed the weavego command in %s (want version %s): %s", h.Name,
+		strings.TrimSpace(engine), took.Round(10*time.Millisecond), version, line)
+}
+
+// wantStaleCLI checks that the command the README's line installed on h before its upgrade, of version old,
+// lists itself in weavego status as a problem, with that line as the fix. An e2e-1 built from another tree
+// (upgradeFromEnv) may predate the check.
+func (s *registryCluster) wantStaleCLI(t *testing.T, h *Host, old, plugin string) {
+	t.Helper()
+	if os.Getenv(upgradeFromEnv) != "" {
+		return
+	}
+	line, err := ReadmeCLILine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Exec(InstalledCLI(s.cli[h]), "--socket", h.ControlSocket(), "status", "problems")
+	want := fmt.Sprintf("- this weavego command is version %s, the plugin %s\n  fix: install the plugin's own command: %s\n",
+		old, plugin, line)
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("%s: weavego status problems of the %s command with the %s plugin (%v) lacks\n%s\nin:\n%s",
+			h.Name, old, plugin, err, want, out)
 	}
 }
 
@@ -210,6 +272,8 @@ func (s *registryCluster) upgrade(t *testing.T) {
 	}
 	s.wantVersion(t, s.h2, "e2e-2")
 	s.wantVersion(t, s.h1, "e2e-1")
+	s.wantStaleCLI(t, s.h2, "e2e-1", "e2e-2")
+	s.wantCLI(t, s.h2, "e2e-2")
 	s.wantParked(t, s.h2)
 	// This version keeps each network in a namespace of its own, whatever the earlier one did.
 	if links, err := s.h2.Links(); err != nil || slices.ContainsFunc(links, func(l string) bool {

@@ -69,9 +69,12 @@ func (s wgStatus) peerState(ip string) string {
 }
 
 // Status reads the plugin's status through `weavego status --json` on h.
-func (h *Host) Status() (wgStatus, error) {
+func (h *Host) Status() (wgStatus, error) { return h.StatusWith(weavegoBin()) }
+
+// StatusWith is Status with the weavego command at bin (another copy than the bundle's).
+func (h *Host) StatusWith(bin string) (wgStatus, error) {
 	var st wgStatus
-	out, err := h.WeavegoCLI("status", "--json")
+	out, err := h.Exec(bin, "--socket", h.ControlSocket(), "status", "--json")
 	if err != nil {
 		return st, fmt.Errorf("%s: status API: %w", h.Name, err)
 	}

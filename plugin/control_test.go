@@ -105,6 +105,8 @@ func TestControlCommands(t *testing.T) {
 		wantErr bool
 	}{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
+		{[]string{"status", "problems"}, "- this weavego command is version dev, the plugin test\n" +
+			"  fix: install the plugin's own command: install -m 0755 ", false},
 		{[]string{"status", "--json"}, `"Mode": "key"`, false},
 		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
 		{[]string{"status", "bogus"}, "unknown section", true},
@@ -140,6 +142,16 @@ func TestControlCommands(t *testing.T) {
 	}
 	if len(tc.saved) != 1 || !bytes.Equal(tc.saved[0], k(2)) {
 		t.Errorf("saved ring %v, want only key 2", tc.saved)
+	}
+}
+
+func TestVersionProblem(t *testing.T) {
+	if p, ok := versionProblem("1.2", "1.2"); ok {
+		t.Errorf("same versions: %+v", p)
+	}
+	p, ok := versionProblem("1.1", "1.2")
+	if !ok || p.What != "this weavego command is version 1.1, the plugin 1.2" || !strings.HasSuffix(p.Fix, cliLine) {
+		t.Errorf("1.1 against 1.2: %+v %v", p, ok)
 	}
 }
 

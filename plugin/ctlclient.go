@@ -117,7 +117,26 @@ func (c *controlClient) status(args []string, out io.Writer) error {
 	if asJSON {
 		return sectionJSON(out, rep, section)
 	}
+	if p, ok := versionProblem(version, rep.Version); ok {
+		rep.Problems = append(rep.Problems, p)
+	}
 	return render(out, rep, section)
+}
+
+// cliLine is the README's line that installs, on a host, the weavego command
+// of the plugin installed there, from the plugin's own files.
+const cliLine = `install -m 0755 "$(docker info -f '{{.DockerRootDir}}')/plugins/` +
+	`$(docker plugin inspect -f '{{.ID}}' weavego)/rootfs/weavego" /usr/local/bin/weavego`
+
+// versionProblem is the problem of a command whose version is not the
+// plugin's: after docker plugin upgrade a host keeps the old command until
+// cliLine runs again. The command adds it itself; the plugin cannot know.
+func versionProblem(command, plugin string) (Problem, bool) {
+	if command == plugin {
+		return Problem{}, false
+	}
+	return Problem{What: fmt.Sprintf("this weavego command is version %s, the plugin %s", command, plugin),
+		Fix: "install the plugin's own command: " + cliLine}, true
 }
 
 // rmpeer runs `weavego rmpeer HOST`.
