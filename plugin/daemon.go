@@ -101,7 +101,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	if p.dp, err = datapath.New(datapath.Config{Logger: log, DNSPort: set.DNSPort, GossipPort: set.GossipPort,
-		VXLANPort: set.VXLANPort, NSDir: netnsDir}); err != nil {
+		VXLANPort: set.VXLANPort, VTEP: vtep, NSDir: netnsDir}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
