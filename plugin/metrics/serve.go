@@ -22,8 +22,8 @@ func Listen(addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// handler answers GET /metrics; every other path is not found.
-func (m *Metrics) handler(log *slog.Logger) http.Handler {
+// Handler answers GET /metrics; every other path is not found.
+func (m *Metrics) Handler(log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn), ErrorHandling: promhttp.ContinueOnError}))
@@ -32,7 +32,7 @@ func (m *Metrics) handler(log *slog.Logger) http.Handler {
 
 // Serve answers GET /metrics on l until ctx ends.
 func (m *Metrics) Serve(ctx context.Context, l net.Listener, log *slog.Logger) error {
-	srv := &http.Server{Handler: m.handler(log), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	srv := &http.Server{Handler: m.Handler(log), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
