@@ -81,8 +81,11 @@
 // (masqueraded to this host's address, they would pass the member's
 // allowlist). UDP to VXLAN_PORT is accepted only from the addresses in the
 // sets "vxlan_peers" (IPv4) and "vxlan_peers6" (IPv6), which SetVXLANPeers
-// keeps equal to the live members; other sources are dropped and counted in
-// "vxlan-non-member", as are VXLAN datagrams a local user other than root
+// keeps equal to the live members, and only to the host's underlay address
+// (Config.VTEP: the kernel's VXLAN socket takes datagrams to every local
+// address, and a member's source address alone proves little when a
+// container is masqueraded to it); other datagrams are dropped and counted
+// in "vxlan-non-member", as are VXLAN datagrams a local user other than root
 // sends from this host (see FirewallCounters). A drop in any base chain
 // drops the packet, so these rules hold whatever firewall backend Docker
 // uses. While any network's bridge is in the host namespace, frames bridged

@@ -92,7 +92,7 @@ func (m *Manager) ensureInput() error {
 	if err != nil {
 		return err
 	}
-	want := tableChains(m.ports)
+	want := tableChains(m.input)
 	if st.upToDate(want) {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (m *Manager) SetVXLANPeers(addrs []netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	if !st.upToDate(tableChains(m.ports)) {
+	if !st.upToDate(tableChains(m.input)) {
 		if err := m.ensureInput(); err != nil {
 			return err
 		}

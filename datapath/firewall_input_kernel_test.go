@@ -6,10 +6,12 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
 )
 
 // listenTCP accepts and closes connections on addr inside tn.
@@ -31,8 +33,8 @@ func listenTCP(t *testing.T, tn *testNS, addr string) {
 	}()
 }
 
-// echoUDP answers every datagram on addr inside tn with itself.
-func echoUDP(t *testing.T, tn *testNS, addr string) {
+// serveUDP hands every datagram that reaches addr inside tn to handle.
+func serveUDP(t *testing.T, tn *testNS, addr string, handle func(pc net.PacketConn, b []byte, from net.Addr)) {
 	t.Helper()
 	var pc net.PacketConn
 	if err := inNS(tn.ns, func() (err error) { pc, err = net.ListenPacket("udp4", addr); return err }); err != nil {
@@ -46,9 +48,15 @@ func echoUDP(t *testing.T, tn *testNS, addr string) {
 			if err != nil {
 				return
 			}
-			_, _ = pc.WriteTo(buf[:n], from)
+			handle(pc, buf[:n], from)
 		}
 	}()
+}
+
+// echoUDP answers every datagram on addr inside tn with itself.
+func echoUDP(t *testing.T, tn *testNS, addr string) {
+	t.Helper()
+	serveUDP(t, tn, addr, func(pc net.PacketConn, b []byte, from net.Addr) { _, _ = pc.WriteTo(b, from) })
 }
 
 func dialTCP(from *testNS, addr string) error {
@@ -126,7 +134,7 @@ func TestInputFirewallIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !st.upToDate(tableChains(tn.m.ports)) {
+	if !st.upToDate(tableChains(tn.m.input)) {
 		t.Errorf("input table not as wanted: comments %q", st.comments)
 	}
 	// A pass with nothing to do writes nothing: the rules keep their handles.
@@ -210,5 +218,86 @@ func TestContainersReachOnlyTheirNamespace(t *testing.T) {
 	}
 	if err := askUDP(c.testNS, "10.20.0.1:6783"); err == nil {
 		t.Errorf("a container reached the host's UDP 6783 on its gateway")
+	}
+}
+
+// recvUDP records the payload of every datagram that reaches addr in tn.
+func recvUDP(t *testing.T, tn *testNS, addr string) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	serveUDP(t, tn, addr, func(_ net.PacketConn, b []byte, _ net.Addr) {
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+	})
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
+// sendUDP sends payload n times from tn to addr.
+func sendUDP(t *testing.T, from *testNS, addr, payload string, n int) {
+	t.Helper()
+	if err := inNS(from.ns, func() error {
+		c, err := net.Dial("udp4", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range n {
+			if _, err := c.Write([]byte(payload)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("send to %s: %v", addr, err)
+	}
+}
+
+// TestVXLANOnlyToTheVTEP: the kernel's VXLAN socket is bound to the wildcard
+// address, so it takes datagrams sent to any address of the host. A member's
+// address (or a container's masqueraded to it) sending to a second address
+// of the host passes the allowlist; the input rules accept VXLAN only at
+// the host's underlay address and count the rest. A plain socket on the
+// wildcard address stands in for the kernel's.
+func TestVXLANOnlyToTheVTEP(t *testing.T) {
+	host := newTestNSWith(t, Config{VTEP: netip.MustParseAddr("192.0.2.1")})
+	member := newTestNS(t)
+	linkHosts(t, host, member, "192.0.2.1/24", "192.0.2.2/24")
+	second, _ := netlink.ParseAddr("192.0.2.100/24")
+	if err := host.h.AddrAdd(host.link(t, "ul0"), second); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.m.EnsureFirewall(); err != nil {
+		t.Fatal(err)
+	}
+	if err := host.m.SetVXLANPeers([]netip.Addr{netip.MustParseAddr("192.0.2.2")}); err != nil {
+		t.Fatal(err)
+	}
+	got := recvUDP(t, host, "0.0.0.0:4789")
+	before := counters(t, host.m)[CounterVXLANNonMember]
+	sendUDP(t, member, "192.0.2.100:4789", "to the second address", 5)
+	sendUDP(t, member, "192.0.2.1:4789", "to the VTEP", 5)
+	// The datagrams to the VTEP come after the others on the same path: once
+	// they are in, any of the others that passed are in too.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && !slices.Contains(got(), "to the VTEP") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !slices.Contains(got(), "to the VTEP") {
+		t.Fatalf("VXLAN from a member to the host's underlay address did not arrive: got %q", got())
+	}
+	if n := len(slices.DeleteFunc(got(), func(s string) bool { return s != "to the second address" })); n > 0 {
+		t.Errorf("%d of 5 VXLAN datagrams from a member to a second address of the host arrived", n)
+	}
+	if d := counters(t, host.m)[CounterVXLANNonMember] - before; d != 5 {
+		t.Errorf("counter %s grew by %d, want the 5 datagrams to the second address", CounterVXLANNonMember, d)
+	}
+	if out := nftList(t, host); out != "" && !strings.Contains(out, `udp dport 4789 ip daddr != 192.0.2.1 counter name "vxlan-non-member" drop`) {
+		t.Errorf("nft listing lacks the rule about the destination:\n%s", out)
 	}
 }

@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -19,8 +20,9 @@ const (
 	// VXLANPeers6Set holds their IPv6 underlay addresses.
 	VXLANPeers6Set = "vxlan_peers6"
 	// CounterVXLANNonMember is the named counter of VXLAN packets dropped
-	// because their source is not a live member, or is a local user's
-	// socket on this host.
+	// because no member's kernel sent them: their source is not a live
+	// member, their destination is not this host's underlay address, or a
+	// local user's socket on this host sent them.
 	CounterVXLANNonMember = "vxlan-non-member"
 	// CounterFromContainer is the named counter of packets from containers
 	// that were dropped: to the host's gossip and VXLAN ports through
@@ -41,9 +43,12 @@ const (
 	DefaultGossipPort = 6783
 )
 
-// inputPorts are the host ports the input rules are about.
-type inputPorts struct {
+// inputSpec is what the input rules are about: the host's ports, and its
+// underlay address, the only one where members send VXLAN (invalid: unknown,
+// and no rule about it).
+type inputSpec struct {
 	dns, gossip, vxlan uint16
+	vtep               netip.Addr
 }
 
 // inRule is one rule of the input chain. Its comment names it and the ports
@@ -71,7 +76,7 @@ func peerSets(tb *nftables.Table) [2]*nftables.Set {
 // are dropped there, as is everything from a weavego bridge left in the
 // host namespace. VXLAN from anywhere is accepted only from the addresses
 // in the allowlist sets.
-func inputRules(p inputPorts) []inRule {
+func inputRules(p inputSpec) []inRule {
 	gw := ifname(exactIf(gwBridge))
 	rules := []inRule{
 		{fmt.Sprintf("gwbridge gossip tcp/%d", p.gossip), cat(gw, l4(unix.IPPROTO_TCP), dport(p.gossip), drop(CounterFromContainer))},
@@ -97,8 +102,40 @@ func inputRules(p inputPorts) []inRule {
 				drop(CounterVXLANNonMember)),
 		})
 	}
+	rules = append(rules, vtepRules(p)...)
 	for i := range rules {
 		rules[i].comment = commentPrefix + rules[i].comment
+	}
+	return rules
+}
+
+// vtepRules drop VXLAN sent to any address of the host but its underlay
+// address. The kernel's VXLAN socket is bound to the wildcard address: a
+// datagram from a member's address (a container masqueraded to it, say) to
+// a second address of the host would otherwise pass the allowlist, which
+// looks at the source only. VXLAN over the other IP family is dropped
+// whole: no VXLAN device of the host listens there.
+func vtepRules(p inputSpec) []inRule {
+	if !p.vtep.IsValid() {
+		return nil
+	}
+	var rules []inRule
+	for _, fam := range []struct {
+		nf        byte
+		off, size uint32
+		is4       bool
+		name      string
+	}{{unix.NFPROTO_IPV4, 16, 4, true, "IPv4"}, {unix.NFPROTO_IPV6, 24, 16, false, "IPv6"}} {
+		match := cat(nfproto(fam.nf), l4(unix.IPPROTO_UDP), dport(p.vxlan))
+		what := fmt.Sprintf("vxlan udp/%d to an address other than %s", p.vxlan, p.vtep)
+		if fam.is4 == p.vtep.Is4() {
+			match = cat(match, []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: fam.off, Len: fam.size},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: p.vtep.AsSlice()}})
+		} else {
+			what = fmt.Sprintf("vxlan udp/%d over %s", p.vxlan, fam.name)
+		}
+		rules = append(rules, inRule{what, cat(match, drop(CounterVXLANNonMember))})
 	}
 	return rules
 }
@@ -112,7 +149,7 @@ type fwChain struct {
 
 // tableChains are the base chains of our table: input (what reaches the
 // host) and forward (what containers send through the host).
-func tableChains(p inputPorts) []fwChain {
+func tableChains(p inputSpec) []fwChain {
 	return []fwChain{
 		{name: inputChainName, hook: nftables.ChainHookInput, rules: inputRules(p)},
 		{name: forwardChainName, hook: nftables.ChainHookForward, rules: forwardRules(p)},
@@ -125,7 +162,7 @@ func tableChains(p inputPorts) []fwChain {
 // VXLAN datagrams carry no socket here: a network's VXLAN device lives in
 // the network's namespace and its frames lose their socket on the way to the
 // host namespace's tunnel socket, so "meta skuid" never matches them.
-func outputRules(p inputPorts) []inRule {
+func outputRules(p inputSpec) []inRule {
 	root := make([]byte, 4) // uid 0, in any byte order
 	return []inRule{{commentPrefix + fmt.Sprintf("vxlan udp/%d from a local user", p.vxlan),
 		cat(l4(unix.IPPROTO_UDP), dport(p.vxlan),
@@ -138,7 +175,7 @@ func outputRules(p inputPorts) []inRule {
 // the VXLAN and gossip ports of members: masqueraded to this host's own
 // underlay address, it would pass the other members' allowlists. The
 // host's own VXLAN and gossip traffic leaves through output, never forward.
-func forwardRules(p inputPorts) []inRule {
+func forwardRules(p inputSpec) []inRule {
 	var rules []inRule
 	for i, s := range peerSets(nil) {
 		fam, off, size := byte(unix.NFPROTO_IPV4), uint32(16), uint32(4)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestInputRulesShape(t *testing.T) {
-	for _, p := range []inputPorts{{53, 6783, 4789}, {5353, 7000, 8472}} {
+	for _, p := range []inputSpec{{dns: 53, gossip: 6783, vxlan: 4789}, {dns: 5353, gossip: 7000, vxlan: 8472}} {
 		rules := inputRules(p)
 		seen := map[string]bool{}
 		for _, r := range rules {
@@ -44,10 +44,48 @@ func TestInputRulesShape(t *testing.T) {
 	}
 }
 
+// With the underlay address known, VXLAN is accepted only there: to any
+// other address of its family, and over the other family, it is dropped and
+// counted.
+func TestInputRulesVTEP(t *testing.T) {
+	for _, tc := range []struct {
+		vtep       string
+		to, family string
+	}{
+		{"192.0.2.1", "vxlan udp/4789 to an address other than 192.0.2.1", "vxlan udp/4789 over IPv6"},
+		{"2001:db8::1", "vxlan udp/4789 to an address other than 2001:db8::1", "vxlan udp/4789 over IPv4"},
+	} {
+		vtep := netip.MustParseAddr(tc.vtep)
+		rules := inputRules(inputSpec{dns: 53, gossip: 6783, vxlan: 4789, vtep: vtep})
+		if len(rules) != 8 {
+			t.Errorf("%s: %d rules, want 8", tc.vtep, len(rules))
+		}
+		for _, want := range []string{tc.to, tc.family} {
+			i := slices.IndexFunc(rules, func(r inRule) bool { return r.comment == commentPrefix+want })
+			if i < 0 {
+				t.Errorf("no rule %q", want)
+				continue
+			}
+			es := rules[i].exprs
+			ref, counted := es[len(es)-2].(*expr.Objref)
+			if v, ok := es[len(es)-1].(*expr.Verdict); !ok || v.Kind != expr.VerdictDrop || !counted || ref.Name != CounterVXLANNonMember {
+				t.Errorf("rule %q: want a drop counted in %s", want, CounterVXLANNonMember)
+			}
+			cmpsVTEP := slices.ContainsFunc(es, func(e expr.Any) bool {
+				c, ok := e.(*expr.Cmp)
+				return ok && c.Op == expr.CmpOpNeq && bytes.Equal(c.Data, vtep.AsSlice())
+			})
+			if cmpsVTEP != (want == tc.to) {
+				t.Errorf("rule %q: compares with %s = %v", want, vtep, cmpsVTEP)
+			}
+		}
+	}
+}
+
 // TestInputRulesPorts checks that each port appears, big-endian, in the
 // rules about it.
 func TestInputRulesPorts(t *testing.T) {
-	p := inputPorts{dns: 0x1234, gossip: 0x2345, vxlan: 0x3456}
+	p := inputSpec{dns: 0x1234, gossip: 0x2345, vxlan: 0x3456}
 	tests := []struct {
 		comment string
 		port    []byte
@@ -73,7 +111,7 @@ func TestInputRulesPorts(t *testing.T) {
 }
 
 func TestUpToDate(t *testing.T) {
-	want := tableChains(inputPorts{53, 6783, 4789})
+	want := tableChains(inputSpec{dns: 53, gossip: 6783, vxlan: 4789})
 	comments := func(rs []inRule) []string {
 		var out []string
 		for _, r := range rs {
@@ -168,7 +206,7 @@ func TestPort(t *testing.T) {
 // The output chain drops, and counts, VXLAN that a socket of a user other
 // than root sends; nothing else.
 func TestOutputRules(t *testing.T) {
-	rules := outputRules(inputPorts{dns: 53, gossip: 6783, vxlan: 0x3456})
+	rules := outputRules(inputSpec{dns: 53, gossip: 6783, vxlan: 0x3456})
 	if len(rules) != 1 || rules[0].comment != commentPrefix+"vxlan udp/13398 from a local user" {
 		t.Fatalf("output rules %+v, want the one local-user VXLAN rule", rules)
 	}

@@ -42,6 +42,13 @@ func requireNetAdmin(t *testing.T) {
 // before it returns and the namespace is deleted at cleanup.
 func newTestNS(t *testing.T) *testNS {
 	t.Helper()
+	return newTestNSWith(t, Config{})
+}
+
+// newTestNSWith is newTestNS with a Manager made from cfg, whose handle,
+// namespace, logger and NSDir it sets.
+func newTestNSWith(t *testing.T, cfg Config) *testNS {
+	t.Helper()
 	requireNetAdmin(t)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -79,7 +86,8 @@ func newTestNS(t *testing.T) *testNS {
 	}
 	tn.nsDir = t.TempDir()
 	t.Cleanup(func() { unpinAll(t, tn.nsDir) })
-	if tn.m, err = New(Config{Handle: tn.h, NetNS: ns, Logger: logger, NSDir: tn.nsDir}); err != nil {
+	cfg.Handle, cfg.NetNS, cfg.Logger, cfg.NSDir = tn.h, ns, logger, tn.nsDir
+	if tn.m, err = New(cfg); err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { tn.m.Close() })

@@ -62,6 +62,11 @@ type Config struct {
 	// DNSPort, GossipPort and VXLANPort are the host ports the input
 	// firewall is about (see the package comment); zero means the default.
 	DNSPort, GossipPort, VXLANPort int
+	// VTEP is the host's underlay address, where the other members send
+	// VXLAN: the input rules drop VXLAN to any other address of the host
+	// (the kernel's VXLAN socket takes datagrams to every local address).
+	// Invalid means unknown: no such rule.
+	VTEP netip.Addr
 }
 
 // Manager makes the kernel match the desired state of weavego networks.
@@ -72,7 +77,7 @@ type Manager struct {
 	log     *slog.Logger
 	closeNL func()
 
-	ports inputPorts
+	input inputSpec
 	nsDir string
 	// hostNS is Config.NetNS: the host namespace, 0 for this process's.
 	hostNS netns.NsHandle
@@ -106,8 +111,8 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {}, nets: map[string]*netNS{},
 		pendingDeletes: map[string]string{},
 		nsDir:          cmp.Or(cfg.NSDir, DefaultNSDir), hostNS: cfg.NetNS,
-		ports: inputPorts{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
-			vxlan: port(cfg.VXLANPort, DefaultVXLANPort)}}
+		input: inputSpec{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
+			vxlan: port(cfg.VXLANPort, DefaultVXLANPort), vtep: cfg.VTEP.Unmap()}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

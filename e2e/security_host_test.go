@@ -69,6 +69,34 @@ func (s *security) vxlanFromLocalUser(t *testing.T) {
 	t.Logf("h1 dropped nobody's VXLAN datagrams to h2 (counter went from %d)", before)
 }
 
+// secondAddr is an address of the underlay prefix that no host has (hosts have .10 and up, the gateway .1).
+var secondAddr = AddrAt(UnderlayPrefix, 200).String()
+
+// vxlanToSecondAddress: a container on h1, masqueraded on its way out to h1's address (a member's), sends VXLAN
+// to a second address of h2. The kernel's VXLAN socket takes datagrams to every local address and h1's forward
+// rule knows only the members' underlay addresses; h2 accepts VXLAN only at its own and counts the rest.
+func (s *security) vxlanToSecondAddress(t *testing.T) {
+	if out, err := s.h2.Exec("ip", "addr", "add", secondAddr+"/32", "dev", "eth0"); err != nil {
+		t.Fatalf("add %s to h2: %v %s", secondAddr, err, out)
+	}
+	defer func() { _, _ = s.h2.Exec("ip", "addr", "del", secondAddr+"/32", "dev", "eth0") }()
+	s.h1.RunContainer(t, "--name", "vxlan-sender", "--network", "net1", BusyboxImage, "sleep", "3600")
+	s.h1.MustDocker(t, "cp", buildUDPEcho(t), "vxlan-sender:/udpecho")
+	before := vxlanDrops(t, s.h2)
+	for range 2 { // each send tries three times, and gets no answer
+		_, _ = execIn(s.h1, "vxlan-sender", "/udpecho", "send", fmt.Sprintf("%s:%d", secondAddr, vxlanPort), "frame")
+	}
+	Eventually(t, 10*time.Second, func() error {
+		if d := vxlanDrops(t, s.h2) - before; d < 6 {
+			return fmt.Errorf("h2 counted %d of the 6 VXLAN datagrams a container of h1 sent to its second address %s "+
+				"as dropped", d, secondAddr)
+		}
+		return nil
+	})
+	t.Logf("h2 dropped the 6 VXLAN datagrams that h1's container sent, masqueraded to h1, to h2's second address %s "+
+		"(counter went from %d)", secondAddr, before)
+}
+
 // hostListener accepts TCP connections on probePort in h's namespace and counts them.
 func hostListener(t *testing.T, h *Host) *atomic.Int64 {
 	t.Helper()
@@ -157,15 +185,32 @@ func (s *security) hostPorts(t *testing.T) {
 	t.Logf("%d host ports refused to containers on net1 and the --internal inet; DNS at %s answers", len(cases), s.gw1)
 }
 
-// asNobody runs the weavego command on h as user nobody.
+// statusGID is the group given to the members as STATUS_GROUP; no user has it but the tests' nobody.
+const statusGID = 4242
+
+// securityEnv is the members' settings in TestSecurity.
+func securityEnv() map[string]string {
+	env := upstreamDNSEnv()
+	env["STATUS_GROUP"] = fmt.Sprint(statusGID)
+	return env
+}
+
+// asNobody runs the weavego command on h as user nobody, in no group.
 func asNobody(h *Host, args ...string) (string, error) {
-	cmd := append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", weavegoBin(),
+	return asNobodyWith(h, "--clear-groups", args...)
+}
+
+// asNobodyWith runs the weavego command on h as user nobody with setpriv's groups option (--clear-groups,
+// --groups=GID).
+func asNobodyWith(h *Host, groups string, args ...string) (string, error) {
+	cmd := append([]string{"setpriv", "--reuid=65534", "--regid=65534", groups, weavegoBin(),
 		"--socket", h.ControlSocket()}, args...)
 	return h.Exec(cmd...)
 }
 
-// localUser: an unprivileged user on a host can neither read nor change the cluster through the plugin, and
-// root can remove only members that exist.
+// localUser: an unprivileged user on a host can neither read nor change the cluster through the plugin, one in
+// STATUS_GROUP can read the status but neither change the cluster nor read the key, and root can remove only
+// members that exist.
 func (s *security) localUser(t *testing.T) {
 	if out, err := asNobody(s.h1, "version"); err != nil {
 		t.Fatalf("nobody cannot run the weavego command at all (test setup): %v %s", err, out)
@@ -179,6 +224,7 @@ func (s *security) localUser(t *testing.T) {
 		}
 		t.Logf("weavego %s as nobody: %s", strings.Join(args, " "), strings.TrimSpace(lastLine(out+oneLineErr(err))))
 	}
+	s.statusGroup(t, victim)
 	st, err := s.h1.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +237,38 @@ func (s *security) localUser(t *testing.T) {
 		t.Errorf("rmpeer of a host that never was a member succeeded: %s", out)
 	}
 	t.Logf("root's rmpeer no-such-host: %s", strings.TrimSpace(lastLine(out+oneLineErr(err))))
+}
+
+// statusGroup: nobody in STATUS_GROUP reads the status (through the status socket, which the command falls back
+// to) and is refused, with a sentence, every command that changes the cluster or reveals the key.
+func (s *security) statusGroup(t *testing.T, victim string) {
+	key, err := s.h1.WeavegoCLI("token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key = strings.TrimSpace(key)
+	groups := fmt.Sprintf("--groups=%d", statusGID)
+	out, err := asNobodyWith(s.h1, groups, "status", "peers")
+	if err != nil || !strings.Contains(out, s.h3.IP.String()) {
+		t.Errorf("weavego status as nobody in STATUS_GROUP: %v %s", err, out)
+	} else {
+		t.Logf("weavego status peers as nobody in STATUS_GROUP lists h3 (%s)", s.h3.IP)
+	}
+	for _, args := range [][]string{{"token"}, {"key", "list"}, {"key", "install", NewClusterKey(t)}, {"rmpeer", victim},
+		{"connect", s.h4.IP.String()}, {"forget", s.h2.IP.String()}} {
+		out, err := asNobodyWith(s.h1, groups, args...)
+		msg := strings.TrimSpace(lastLine(out + oneLineErr(err)))
+		switch {
+		case err == nil:
+			t.Errorf("weavego %s as nobody in STATUS_GROUP succeeded: %s", strings.Join(args, " "), out)
+		case strings.Contains(out+err.Error(), key):
+			t.Errorf("weavego %s as nobody in STATUS_GROUP printed the cluster key", strings.Join(args, " "))
+		case !strings.Contains(msg, "needs root or the CONTROL_GROUP group"):
+			t.Errorf("weavego %s as nobody in STATUS_GROUP: %q; want the refusal sentence", strings.Join(args, " "), msg)
+		default:
+			t.Logf("weavego %s as nobody in STATUS_GROUP: %s", strings.Join(args, " "), msg)
+		}
+	}
 }
 
 func lastLine(s string) string {

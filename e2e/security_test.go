@@ -37,7 +37,7 @@ type security struct {
 func TestSecurity(t *testing.T) {
 	RequirePlugin(t)
 	// h4 is the stranger: it gets the plugin, with other keys, in the steps.
-	c := NewCluster(t, ClusterOptions{Hosts: 4, Mesh: 3, Env: upstreamDNSEnv(),
+	c := NewCluster(t, ClusterOptions{Hosts: 4, Mesh: 3, Env: securityEnv(),
 		Underlay: func(c *Cluster) { startUpstreamDNS(t, c) }})
 	s := &security{c: c, h1: c.Host(0), h2: c.Host(1), h3: c.Host(2), h4: c.Host(3)}
 	s.h1.CreateNetwork(t, "net1", netArgs...)
@@ -60,6 +60,7 @@ func TestSecurity(t *testing.T) {
 		{"ForgedGossipChangesNothing", s.forgedGossip},
 		{"VXLANFromNonMemberDropped", s.vxlanFromStranger},
 		{"VXLANFromLocalUserDropped", s.vxlanFromLocalUser},
+		{"VXLANToSecondAddressDropped", s.vxlanToSecondAddress},
 		{"ContainersCannotReachHostPorts", s.hostPorts},
 		{"LocalUserCannotChangeCluster", s.localUser},
 		{"DNSScopedToNetworks", s.dnsScope},

@@ -25,8 +25,12 @@ type keyring interface {
 	RemoveKey(key []byte) error
 }
 
-// control serves the API of the weavego command on the control socket.
-// Whoever can open the socket is trusted (root, or the CONTROL_GROUP group).
+// control serves the API of the weavego command on the control socket,
+// and its read-only part on the status socket. Whoever can open a socket is
+// trusted with what it serves: the kernel checks the socket's mode against
+// the caller's user and all its groups when it connects (root and
+// CONTROL_GROUP on the control socket, root and STATUS_GROUP on the status
+// socket), so the plugin never has to tell who calls.
 type control struct {
 	report   func() StatusReport
 	known    func(host string) bool // host is a member or holds address space
@@ -35,6 +39,7 @@ type control struct {
 	forget   func(host string) (string, error)
 	keys     keyring                   // nil for an open cluster
 	saveRing func(keys [][]byte) error // persists the ring after a change
+	metrics  http.Handler              // GET /metrics; nil: not offered
 	log      *slog.Logger
 
 	// keyMu serialises key changes with their save, so that two concurrent
@@ -47,19 +52,55 @@ type keyRequest struct {
 	Key string
 }
 
-func (c *control) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, c.report())
-	})
-	mux.HandleFunc("POST /rmpeer", c.handleRmpeer)
-	mux.HandleFunc("POST /connect", c.handleConnect)
-	mux.HandleFunc("POST /forget", c.handleForget)
-	mux.HandleFunc("GET /keys", c.handleKeys)
+// route is one endpoint of the control API. A read-only one changes
+// nothing and reveals no secret: the status socket serves it, and refuses
+// the others, naming cmd, the commands that call them.
+type route struct {
+	pattern  string
+	cmd      string
+	readOnly bool
+	serve    http.HandlerFunc
+}
+
+func (c *control) routes() []route {
+	rs := []route{
+		{"GET /status", "weavego status", true, func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, c.report())
+		}},
+		{"POST /rmpeer", "weavego rmpeer", false, c.handleRmpeer},
+		{"POST /connect", "weavego connect", false, c.handleConnect},
+		{"POST /forget", "weavego forget", false, c.handleForget},
+		{"GET /keys", "reading the cluster key (weavego token, weavego key list)", false, c.handleKeys},
+	}
 	for _, op := range []string{"install", "use", "remove"} {
-		mux.HandleFunc("POST /keys/"+op, func(w http.ResponseWriter, r *http.Request) { c.handleKeyChange(w, r, op) })
+		rs = append(rs, route{"POST /keys/" + op, "weavego key " + op, false,
+			func(w http.ResponseWriter, r *http.Request) { c.handleKeyChange(w, r, op) }})
+	}
+	if c.metrics != nil {
+		rs = append(rs, route{"GET /metrics", "", true, c.metrics.ServeHTTP})
+	}
+	return rs
+}
+
+// handler serves every route (the control socket), or with readOnly the
+// read-only ones, answering the others with a refusal (the status socket).
+func (c *control) handler(readOnly bool) http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range c.routes() {
+		serve := r.serve
+		if readOnly && !r.readOnly {
+			serve = refuse(r.cmd)
+		}
+		mux.HandleFunc(r.pattern, serve)
 	}
 	return http.MaxBytesHandler(mux, maxControlBody)
+}
+
+// refuse answers a command that the status socket does not serve.
+func refuse(cmd string) http.HandlerFunc {
+	msg := cmd + " needs root or the CONTROL_GROUP group: this is the status socket, which the " +
+		"STATUS_GROUP group may use only to read the status"
+	return func(w http.ResponseWriter, _ *http.Request) { fail(w, http.StatusForbidden, msg) }
 }
 
 func (c *control) handleRmpeer(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -58,13 +59,16 @@ type testControl struct {
 	saved   [][]byte
 	removed []string
 	socket  string
+	status  string // the status socket, beside socket
 }
 
-// startControl serves a control API with fakes on a unix socket in a
-// temporary directory.
+// startControl serves a control API with fakes on a control and a status
+// socket in a temporary directory.
 func startControl(t *testing.T, open bool) *testControl {
 	t.Helper()
-	tc := &testControl{ring: &fakeRing{keys: [][]byte{k(1)}}, socket: filepath.Join(t.TempDir(), controlSocket)}
+	dir := t.TempDir()
+	tc := &testControl{ring: &fakeRing{keys: [][]byte{k(1)}}, socket: filepath.Join(dir, controlSocket),
+		status: filepath.Join(dir, statusSocket)}
 	c := &control{
 		report: func() StatusReport {
 			return StatusReport{Version: "test", Cluster: reconcile.Status{Self: "h1"},
@@ -74,7 +78,10 @@ func startControl(t *testing.T, open bool) *testControl {
 		rmpeer:   func(_ context.Context, h string) error { tc.removed = append(tc.removed, h); return nil },
 		keys:     tc.ring,
 		saveRing: func(keys [][]byte) error { tc.saved = keys; return nil },
-		log:      slog.New(slog.DiscardHandler),
+		metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "weavego_test_metric 1\n")
+		}),
+		log: slog.New(slog.DiscardHandler),
 	}
 	c.connect = func(_ context.Context, h string) (string, error) { return "connected to " + h, nil }
 	c.forget = func(h string) (string, error) {
@@ -86,24 +93,52 @@ func startControl(t *testing.T, open bool) *testControl {
 	if open {
 		c.keys = nil
 	}
-	l, err := listenControl(tc.socket, "")
-	if err != nil {
-		t.Fatal(err)
+	for _, s := range []struct {
+		path     string
+		readOnly bool
+	}{{tc.socket, false}, {tc.status, true}} {
+		l, err := listenControl(s.path, "CONTROL_GROUP", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: c.handler(s.readOnly)}
+		go func() { _ = srv.Serve(l) }()
+		t.Cleanup(func() { _ = srv.Close() })
 	}
-	srv := &http.Server{Handler: c.handler()}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
 	return tc
+}
+
+// cliCase is one weavego command and what its output, or its error when
+// wantErr, must contain.
+type cliCase struct {
+	args    []string
+	want    string
+	wantErr bool
+}
+
+// checkCLI runs each case against socket; no output may contain forbid
+// (when not empty).
+func checkCLI(t *testing.T, socket, forbid string, cases []cliCase) {
+	t.Helper()
+	for _, tt := range cases {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"--socket", socket}, tt.args...), process{getenv: noEnv, stdout: &out, stderr: &errOut})
+		got := out.String()
+		if tt.wantErr {
+			got = errOut.String()
+		}
+		leak := forbid != "" && strings.Contains(out.String()+errOut.String(), forbid)
+		if (code != 0) != tt.wantErr || !strings.Contains(got, tt.want) || leak {
+			t.Errorf("weavego %v on %s: exit %d, out %q, err %q; want %q", tt.args, socket, code, out.String(),
+				errOut.String(), tt.want)
+		}
+	}
 }
 
 func TestControlCommands(t *testing.T) {
 	tc := startControl(t, false)
 	key2 := encodeKey(k(2))
-	tests := []struct {
-		args    []string
-		want    string // in the output, or in the error when wantErr
-		wantErr bool
-	}{
+	checkCLI(t, tc.socket, "", []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "problems"}, "- this weavego command is version dev, the plugin test\n" +
 			"  fix: install the plugin's own command: install -m 0755 ", false},
@@ -125,18 +160,7 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"key", "remove", key2}, "primary", true},
 		{[]string{"key", "list"}, key2 + "  (primary", false},
 		{[]string{"key", "bogus"}, "usage: weavego key", true},
-	}
-	for _, tt := range tests {
-		var out, errOut bytes.Buffer
-		code := run(append([]string{"--socket", tc.socket}, tt.args...), process{getenv: noEnv, stdout: &out, stderr: &errOut})
-		got := out.String()
-		if tt.wantErr {
-			got = errOut.String()
-		}
-		if (code != 0) != tt.wantErr || !strings.Contains(got, tt.want) {
-			t.Errorf("weavego %v: exit %d, out %q, err %q; want %q", tt.args, code, out.String(), errOut.String(), tt.want)
-		}
-	}
+	})
 	if len(tc.removed) != 1 || tc.removed[0] != "gone" {
 		t.Errorf("removed %v, want [gone]", tc.removed)
 	}
@@ -179,7 +203,7 @@ func TestControlSocket(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, controlSocket)
 	for i := range 2 { // the second time, a stale socket is in the way
-		l, err := listenControl(path, "")
+		l, err := listenControl(path, "CONTROL_GROUP", "")
 		if err != nil {
 			t.Fatalf("listen %d: %v", i, err)
 		}
@@ -192,7 +216,7 @@ func TestControlSocket(t *testing.T) {
 		}
 		l.Close()
 	}
-	l, err := listenControl(path, fmt.Sprint(os.Getgid()))
+	l, err := listenControl(path, "STATUS_GROUP", fmt.Sprint(os.Getgid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +226,12 @@ func TestControlSocket(t *testing.T) {
 	}
 	other := filepath.Join(dir, "file")
 	_ = os.WriteFile(other, nil, 0o600)
-	if _, err := listenControl(other, ""); err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if _, err := listenControl(other, "CONTROL_GROUP", ""); err == nil || !strings.Contains(err.Error(), "not a socket") {
 		t.Errorf("listen over a regular file: %v", err)
 	}
-	if _, err := listenControl(filepath.Join(dir, "s2"), "no such group!"); err == nil {
-		t.Error("a bad group was accepted")
+	if _, err := listenControl(filepath.Join(dir, "s2"), "STATUS_GROUP", "no such group!"); err == nil ||
+		!strings.Contains(err.Error(), "setting STATUS_GROUP") {
+		t.Errorf("a bad group: %v", err)
 	}
 }
 
@@ -216,7 +241,7 @@ func TestClientErrors(t *testing.T) {
 		t.Errorf("no plugin: %v", err)
 	}
 	perm := c.dialError(fmt.Errorf("dial: %w", fs.ErrPermission))
-	if !strings.Contains(perm.Error(), "needs root (or the CONTROL_GROUP group)") {
+	if !strings.Contains(perm.Error(), "needs root (or the CONTROL_GROUP group; for weavego status, the STATUS_GROUP group)") {
 		t.Errorf("permission error: %v", perm)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -22,18 +23,37 @@ const defaultSocket = "/var/lib/weavego/" + controlSocket
 // controlClient calls the control API of the plugin on this host.
 type controlClient struct {
 	socket string
-	http   *http.Client
+	// statusSock is the status socket beside socket, tried when socket
+	// refuses the caller.
+	statusSock string
+	// dial opens the unix socket at path; tests replace it.
+	dial func(ctx context.Context, path string) (net.Conn, error)
+	http *http.Client
 }
 
 func newControlClient(socket string) *controlClient {
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+	c := &controlClient{socket: socket, statusSock: filepath.Join(filepath.Dir(socket), statusSocket)}
+	c.dial = func(ctx context.Context, path string) (net.Conn, error) {
 		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
+		return d.DialContext(ctx, "unix", path)
 	}
-	return &controlClient{socket: socket, http: &http.Client{
-		Timeout:   15 * time.Second,
-		Transport: &http.Transport{DialContext: dial},
-	}}
+	c.http = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DialContext: c.dialAPI}}
+	return c
+}
+
+// dialAPI opens the control socket, or the status socket when the control
+// socket refuses the caller: a member of STATUS_GROUP then reads the status,
+// and the plugin answers its other commands with a sentence that says why
+// not. When neither opens, the control socket's error stands.
+func (c *controlClient) dialAPI(ctx context.Context, _, _ string) (net.Conn, error) {
+	conn, err := c.dial(ctx, c.socket)
+	if err == nil || !errors.Is(err, fs.ErrPermission) || c.statusSock == c.socket {
+		return conn, err
+	}
+	if sc, serr := c.dial(ctx, c.statusSock); serr == nil {
+		return sc, nil
+	}
+	return nil, err
 }
 
 // do sends a request with body (if not nil) as JSON and decodes a 200
@@ -69,7 +89,8 @@ func (c *controlClient) do(method, path string, body, into any) error {
 func (c *controlClient) dialError(err error) error {
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("needs root (or the CONTROL_GROUP group): cannot open the control socket %s: permission denied", c.socket)
+		return fmt.Errorf("needs root (or the CONTROL_GROUP group; for weavego status, the STATUS_GROUP group): "+
+			"cannot open the control socket %s: permission denied", c.socket)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("the weavego plugin does not answer on %s: is it enabled (`docker plugin ls`)? "+
 			"If its state mount is not /var/lib/weavego, give --socket <state dir>/%s", c.socket, controlSocket)

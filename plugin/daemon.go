@@ -101,7 +101,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	if p.dp, err = datapath.New(datapath.Config{Logger: log, DNSPort: set.DNSPort, GossipPort: set.GossipPort,
-		VXLANPort: set.VXLANPort, NSDir: netnsDir}); err != nil {
+		VXLANPort: set.VXLANPort, VTEP: vtep, NSDir: netnsDir}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
@@ -153,13 +153,15 @@ func (p *parts) serve(ctx context.Context) error {
 		p.log.Warn("restore networks", "err", err)
 	}
 	p.collectGarbage(known)
-	cl, err := listenControl(p.sec.ControlSocket, p.set.ControlGroup)
+	api, err := p.listenControlAPI()
 	if err != nil {
 		return err
 	}
 	l, err := listenUnix(socketPath)
 	if err != nil {
-		cl.Close()
+		for _, s := range api {
+			s.l.Close()
+		}
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -177,16 +179,16 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { p.firewallLoop(ctx) })
 	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(pluginapi.Config{Logger: p.log}, p.driver, p.ipam)),
 		ReadHeaderTimeout: 10 * time.Second}
-	controlSrv := &http.Server{Handler: p.control().handler(), ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes: maxControlBody}
-	errc := make(chan error, 3)
+	errc := make(chan error, 2+len(api))
 	run(func() { errc <- ignoreClosed(pluginSrv.Serve(l)) })
 	run(func() {
 		if err := p.serveMetrics(ctx); err != nil {
 			errc <- err
 		}
 	})
-	run(func() { errc <- ignoreClosed(controlSrv.Serve(cl)) })
+	for _, s := range api {
+		run(func() { errc <- ignoreClosed(s.srv.Serve(s.l)) })
+	}
 	p.log.Info("weavego ready", "socket", socketPath, "control", p.sec.ControlSocket)
 	signalled, err := waitStop(ctx, errc)
 	parkBy := time.Now().Add(parkWithin)
@@ -195,7 +197,9 @@ func (p *parts) serve(ctx context.Context) error {
 	shut, done := context.WithTimeout(context.Background(), 3*time.Second)
 	defer done()
 	_ = pluginSrv.Shutdown(shut)
-	_ = controlSrv.Shutdown(shut)
+	for _, s := range api {
+		_ = s.srv.Shutdown(shut)
+	}
 	wg.Wait()
 	if signalled {
 		p.park(parkBy)

@@ -34,7 +34,8 @@ Commands:
 
 The commands talk to the plugin over its control socket: --socket PATH, else
 $WEAVEGO_SOCKET, else /var/lib/weavego/control.sock. They need root, or the
-group of the CONTROL_GROUP setting.
+group of the CONTROL_GROUP setting; status also works for the group of the
+STATUS_GROUP setting (through status.sock beside the control socket).
 `
 
 // version is set at build time.

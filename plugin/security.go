@@ -114,7 +114,8 @@ func (p *parts) control() *control {
 		saveRing: func(keys [][]byte) error {
 			return saveKeyring(filepath.Join(p.set.StateDir, keyringFile), keys)
 		},
-		log: p.log,
+		metrics: p.metrics.Handler(p.log),
+		log:     p.log,
 	}
 	if p.mesh.Encrypted() {
 		c.keys = p.mesh

@@ -11,17 +11,23 @@ import (
 	"syscall"
 )
 
-// controlSocket is the name of the control socket in STATE_DIR.
-const controlSocket = "control.sock"
+// Names of the sockets of the control API in STATE_DIR: the control socket
+// serves every command; the status socket, made only when STATUS_GROUP is
+// set, serves only what reads and reveals no secret (see control.routes).
+const (
+	controlSocket = "control.sock"
+	statusSocket  = "status.sock"
+)
 
 // listenControl listens on the unix socket at path, readable and writable
-// by root only, or by root and gid when group is set (mode 0660). A socket
-// left by an earlier run is removed; any other file there is an error.
-func listenControl(path, group string) (net.Listener, error) {
+// by root only, or by root and the group given in setting (group, mode
+// 0660). A socket left by an earlier run is removed; any other file there
+// is an error.
+func listenControl(path, setting, group string) (net.Listener, error) {
 	gid := -1
 	if group != "" {
 		var err error
-		if gid, err = lookupGroup(group); err != nil {
+		if gid, err = lookupGroup(setting, group); err != nil {
 			return nil, err
 		}
 	}
@@ -43,7 +49,7 @@ func listenControl(path, group string) (net.Listener, error) {
 		}
 		if err != nil {
 			l.Close()
-			return nil, fmt.Errorf("give group %s access to the control socket %s: %w", group, path, err)
+			return nil, fmt.Errorf("give group %s (%s) access to the socket %s: %w", group, setting, path, err)
 		}
 	}
 	return l, nil
@@ -55,31 +61,31 @@ func removeStaleSocket(path string) error {
 	case os.IsNotExist(err):
 		return os.MkdirAll(filepath.Dir(path), 0o755)
 	case err != nil:
-		return fmt.Errorf("control socket %s: %w", path, err)
+		return fmt.Errorf("socket %s: %w", path, err)
 	case fi.Mode().Type() != fs.ModeSocket:
-		return fmt.Errorf("%s is in the way of the control socket and is not a socket: move it away", path)
+		return fmt.Errorf("%s is in the way of a socket of the plugin and is not a socket: move it away", path)
 	}
 	if err := os.Remove(path); err != nil {
-		return fmt.Errorf("remove the old control socket %s: %w", path, err)
+		return fmt.Errorf("remove the old socket %s: %w", path, err)
 	}
 	return nil
 }
 
-// lookupGroup resolves CONTROL_GROUP: a numeric gid, or a group name that
-// this process can resolve (the managed plugin sees no /etc/group of the
-// host, so give it a number there).
-func lookupGroup(group string) (int, error) {
+// lookupGroup resolves the group of setting (CONTROL_GROUP, STATUS_GROUP):
+// a numeric gid, or a group name that this process can resolve (the managed
+// plugin sees no /etc/group of the host, so give it a number there).
+func lookupGroup(setting, group string) (int, error) {
 	if gid, err := strconv.Atoi(group); err == nil && gid >= 0 {
 		return gid, nil
 	}
 	g, err := user.LookupGroup(group)
 	if err != nil {
-		return -1, fmt.Errorf("setting CONTROL_GROUP: group %q is unknown here: give its number "+
-			"(e.g. `getent group %s` on the host)", group, group)
+		return -1, fmt.Errorf("setting %s: group %q is unknown here: give its number "+
+			"(e.g. `getent group %s` on the host)", setting, group, group)
 	}
 	gid, err := strconv.Atoi(g.Gid)
 	if err != nil {
-		return -1, fmt.Errorf("setting CONTROL_GROUP: group %q has no numeric id", group)
+		return -1, fmt.Errorf("setting %s: group %q has no numeric id", setting, group)
 	}
 	return gid, nil
 }

@@ -40,7 +40,8 @@ type StatusReport struct {
 
 // FirewallStatus is what weavego's input rules dropped since they were
 // created: packets from containers to the host other than DNS, and VXLAN
-// datagrams from addresses that are no member.
+// datagrams that no member sent (from an address that is no member, or to
+// an address of this host other than its underlay address).
 type FirewallStatus struct {
 	FromContainer  uint64
 	VXLANNonMember uint64
@@ -52,7 +53,7 @@ func (f FirewallStatus) sentence() string {
 	if f.Err != "" {
 		return "firewall counters: " + f.Err
 	}
-	return fmt.Sprintf("firewall dropped: %d packets from containers to this host, %d VXLAN datagrams from non-members",
+	return fmt.Sprintf("firewall dropped: %d packets from containers to this host, %d VXLAN datagrams no member sent",
 		f.FromContainer, f.VXLANNonMember)
 }
 

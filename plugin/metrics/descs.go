@@ -54,7 +54,8 @@ func newDescs() descs {
 		neigh:         desc("datapath_neighbour_entries", "Neighbour entries kept on the VXLAN devices (remote addresses)."),
 		firewall: desc("firewall_dropped_packets_total",
 			"Packets weavego's input rules dropped, by rule: from-container (to the host, other than DNS), "+
-				"vxlan-non-member (VXLAN from an address that is no member).", "rule"),
+				"vxlan-non-member (VXLAN no member sent: from an address that is no member, or to one other than "+
+				"this host's underlay address).", "rule"),
 	}
 }
 

@@ -29,7 +29,7 @@ func TestPromtool(t *testing.T) {
 	_, _ = m.Allocator(fakeAlloc{}).RequestAddress(context.Background(), ipalloc.AddressRequest{PoolID: "p1"})
 	m.Instrument(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/IpamDriver.RequestPool", nil))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.handler(discardLogger()).ServeHTTP(w, r)
+		m.Handler(discardLogger()).ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/metrics")

@@ -34,8 +34,8 @@ func ParseKey(s string) ([]byte, error) {
 	return k, nil
 }
 
-// security parses KEY, INSECURE_OPEN, KEY_ROLLOUT and CONTROL_GROUP, and
-// notes obsolete settings.
+// security parses KEY, INSECURE_OPEN, KEY_ROLLOUT, CONTROL_GROUP and
+// STATUS_GROUP, and notes obsolete settings.
 func (p *parser) security(s *Settings) {
 	if v := p.str("KEY", ""); v != "" {
 		k, err := ParseKey(v)
@@ -64,12 +64,19 @@ func (p *parser) security(s *Settings) {
 	case s.Key != nil && s.Password != "":
 		p.fail("PASSWORD", "KEY is set too: give only KEY (PASSWORD is the older way to derive one)")
 	}
-	if s.ControlGroup = p.str("CONTROL_GROUP", ""); s.ControlGroup != "" && !groupRe.MatchString(s.ControlGroup) {
-		p.fail("CONTROL_GROUP", "%q is not a group id such as 999 or a group name", s.ControlGroup)
-	}
+	s.ControlGroup, s.StatusGroup = p.group("CONTROL_GROUP"), p.group("STATUS_GROUP")
 	for _, name := range obsoleteSettings {
 		if v, ok := p.getenv(name); ok && v != "" {
 			s.Obsolete = append(s.Obsolete, name)
 		}
 	}
+}
+
+// group parses a setting that names a group: a gid or a group name.
+func (p *parser) group(name string) string {
+	g := p.str(name, "")
+	if g != "" && !groupRe.MatchString(g) {
+		p.fail(name, "%q is not a group id such as 999 or a group name", g)
+	}
+	return g
 }

@@ -35,6 +35,7 @@ type Settings struct {
 	InsecureOpen     bool          // INSECURE_OPEN=true: no key, anyone who reaches the gossip port joins
 	KeyRollout       string        // KEY_ROLLOUT: "", accept or send (moving an open cluster to a key)
 	ControlGroup     string        // CONTROL_GROUP: gid or group name allowed on the control socket
+	StatusGroup      string        // STATUS_GROUP: gid or group name allowed on the read-only status socket; "" = no such socket
 	Obsolete         []string      // settings still set that weavego no longer reads (logged at start)
 	MTU              int           // MTU: 0 = underlay MTU minus VXLAN overhead
 	VXLANPort        int           // VXLAN_PORT

@@ -104,6 +104,10 @@ func TestSecurity(t *testing.T) {
 		{"rollout when open", map[string]string{"KEY_ROLLOUT": "send", "INSECURE_OPEN": "1"}, "needs a key", nil},
 		{"group", map[string]string{"CONTROL_GROUP": "docker"}, "", func(s Settings) bool { return s.ControlGroup == "docker" }},
 		{"bad group", map[string]string{"CONTROL_GROUP": "a b/c"}, "setting CONTROL_GROUP", nil},
+		{"status group", map[string]string{"STATUS_GROUP": "4242"}, "", func(s Settings) bool {
+			return s.StatusGroup == "4242" && s.ControlGroup == ""
+		}},
+		{"bad status group", map[string]string{"STATUS_GROUP": "-1"}, "setting STATUS_GROUP", nil},
 		{"obsolete", map[string]string{"STATUS_PORT": "6782"}, "", func(s Settings) bool {
 			return len(s.Obsolete) == 1 && s.Obsolete[0] == "STATUS_PORT"
 		}},

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// refusal is what the status socket answers to every command it does not
+// serve.
+const refusal = "needs root or the CONTROL_GROUP group: this is the status socket"
+
+// TestStatusSocket: on the status socket, status and metrics answer; every
+// command that changes the cluster or reveals the key is refused with a
+// sentence, and changes nothing.
+func TestStatusSocket(t *testing.T) {
+	tc := startControl(t, false)
+	checkCLI(t, tc.status, encodeKey(k(1)), []cliCase{
+		{[]string{"status"}, "cluster key: key, 1 installed", false},
+		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
+		{[]string{"token"}, "reading the cluster key (weavego token, weavego key list) " + refusal, true},
+		{[]string{"key", "list"}, "reading the cluster key", true},
+		{[]string{"key", "install", encodeKey(k(2))}, "weavego key install " + refusal, true},
+		{[]string{"key", "use", encodeKey(k(1))}, "weavego key use " + refusal, true},
+		{[]string{"key", "remove", encodeKey(k(1))}, "weavego key remove " + refusal, true},
+		{[]string{"rmpeer", "gone"}, "weavego rmpeer " + refusal, true},
+		{[]string{"connect", "h2"}, "weavego connect " + refusal, true},
+		{[]string{"forget", "h2"}, "weavego forget " + refusal, true},
+	})
+	if len(tc.removed) != 0 || tc.saved != nil || len(tc.ring.keys) != 1 {
+		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d", tc.removed, tc.saved, len(tc.ring.keys))
+	}
+	if body := get(t, tc.status, "/metrics"); !strings.Contains(body, "weavego_test_metric 1") {
+		t.Errorf("metrics on the status socket: %q", body)
+	}
+}
+
+// get returns the body of a 200 answer to GET path on socket.
+func get(t *testing.T, socket, path string) string {
+	t.Helper()
+	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}}}
+	resp, err := cl.Get("http://weavego" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+	}
+	return string(b)
+}
+
+// TestClientFallsBackToStatusSocket: a caller the control socket refuses
+// (as the kernel refuses one that is neither root nor in CONTROL_GROUP)
+// reaches the status socket, reads the status there and gets the refusal
+// for the rest; with no status socket it gets the permission error.
+func TestClientFallsBackToStatusSocket(t *testing.T) {
+	tc := startControl(t, false)
+	c := newControlClient(tc.socket)
+	dial := c.dial
+	c.dial = func(ctx context.Context, path string) (net.Conn, error) {
+		if path == tc.socket {
+			return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.EACCES)}
+		}
+		return dial(ctx, path)
+	}
+	var out bytes.Buffer
+	if err := c.status(nil, &out); err != nil || !strings.Contains(out.String(), "cluster key: key") {
+		t.Errorf("status through the status socket: %v, %q", err, out.String())
+	}
+	if err := c.token(nil, &out); err == nil || !strings.Contains(err.Error(), refusal) {
+		t.Errorf("token through the status socket: %v", err)
+	}
+	if err := os.Remove(tc.status); err != nil {
+		t.Fatal(err)
+	}
+	c.http.CloseIdleConnections()
+	err := c.status(nil, &out)
+	if err == nil || !strings.Contains(err.Error(), "needs root") || !strings.Contains(err.Error(), "STATUS_GROUP") {
+		t.Errorf("no status socket: %v", err)
+	}
+}
+
+// TestListenStatus: with STATUS_GROUP the status socket is the group's
+// (0660); without, there is none, and one a crash left is removed.
+func TestListenStatus(t *testing.T) {
+	dir := t.TempDir()
+	ctl := filepath.Join(dir, controlSocket)
+	l, err := listenStatus(ctl, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, statusSocket))
+	if err != nil || fi.Mode().Perm() != 0o660 || fi.Mode().Type() != fs.ModeSocket {
+		t.Fatalf("status socket %v, %v; want a 0660 socket", fi, err)
+	}
+	if ul, ok := l.(interface{ SetUnlinkOnClose(bool) }); ok {
+		ul.SetUnlinkOnClose(false) // as after a crash
+	}
+	l.Close()
+	if l, err := listenStatus(ctl, ""); l != nil || err != nil {
+		t.Fatalf("without STATUS_GROUP: %v, %v; want no socket", l, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, statusSocket)); !os.IsNotExist(err) {
+		t.Errorf("a stale status socket is left without STATUS_GROUP: %v", err)
+	}
+}
