@@ -11,6 +11,7 @@ package driver
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/weavego/weavego/internal/statefile"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -78,8 +79,8 @@ type Config struct {
 }
 
 const (
-	bucketNetworks  = "driver.networks"
-	bucketEndpoints = "driver.endpoints"
+	bucketNetworks  = statefile.DriverNetworks
+	bucketEndpoints = statefile.DriverEndpoints
 )
 
 // Driver implements network.Driver.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/weavego/weavego/internal/statefile"
 	"net/netip"
 	"strconv"
 
@@ -20,11 +21,11 @@ import (
 // that takes one again, one value per pool; what cannot be used of them is
 // skipped at load, never refused.
 var (
-	bucketMeta     = []byte("ipalloc.meta")
-	bucketPools    = []byte("ipalloc.pools")
-	bucketBlocks   = []byte("ipalloc.blocks")
-	bucketLeases   = []byte("ipalloc.leases")
-	bucketReleased = []byte("ipalloc.released") // pool -> {address: released}
+	bucketMeta     = []byte(statefile.IPAllocMeta)
+	bucketPools    = []byte(statefile.IPAllocPools)
+	bucketBlocks   = []byte(statefile.IPAllocBlocks)
+	bucketLeases   = []byte(statefile.IPAllocLeases)
+	bucketReleased = []byte(statefile.IPAllocReleased) // pool -> {address: released}
 	allBuckets     = [][]byte{bucketMeta, bucketPools, bucketBlocks, bucketLeases, bucketReleased}
 )
 

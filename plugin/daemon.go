@@ -52,7 +52,7 @@ type parts struct {
 	ipam   *ipamdriver.Driver
 
 	metrics *metrics.Metrics
-	rpeers  *runtimePeers // peers added with weavego connect
+	rpeers  *mesh.SavedPeers // peers added with weavego connect
 	// staleState: the saved gossip state was older than the tombstone lifetime.
 	staleState bool
 }
@@ -86,14 +86,19 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	if p.store, err = statefile.Open(filepath.Join(set.StateDir, "weavego.db")); err != nil {
 		return nil, err
 	}
+	if unknown, err := p.store.Check(); err == nil && len(unknown) > 0 {
+		log.Info("the state file holds buckets this version does not use (a newer version's?); they are left alone",
+			"buckets", unknown)
+	}
 	vtep := set.AdvertiseAddr
 	if !vtep.IsValid() {
 		if vtep, err = underlayAddr(); err != nil {
 			return nil, err
 		}
 	}
-	p.rpeers = &runtimePeers{store: p.store}
-	name, err := peerName(p.store)
+	p.rpeers = mesh.NewSavedPeers(p.store.For(statefile.OwnerMesh))
+	hostname, _ := os.Hostname()
+	name, err := mesh.LoadOrMakeName(p.store.For(statefile.OwnerMesh), hostname)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +110,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
-		SpaceTimeout: set.AllocWait, ReclaimAfter: set.AutoReclaim, Logger: log}, p.store.DB(), p.mesh)
+		SpaceTimeout: set.AllocWait, ReclaimAfter: set.AutoReclaim, Logger: log}, p.store.For(statefile.OwnerIPAlloc).DB(), p.mesh)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +138,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	p.agent = reconcile.New(reconcile.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
 		StaleState: p.staleState, NetNS: func(id string) string { return datapath.NamespacePath(netnsDir, id) }}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
-		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store, p.agent)
+		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store.For(statefile.OwnerDriver), p.agent)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +180,7 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { p.agent.Run(ctx) })
 	run(func() { _ = p.alloc.Run(ctx) })
 	run(func() { _ = p.dns.Run(ctx) })
-	run(func() { p.saveMeshLoop(ctx) })
+	run(func() { p.mesh.SaveLoop(ctx, p.store.For(statefile.OwnerMesh)) })
 	run(func() { p.firewallLoop(ctx) })
 	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(pluginapi.Config{Logger: p.log}, p.driver, p.ipam)),
 		ReadHeaderTimeout: 10 * time.Second}
@@ -204,7 +209,7 @@ func (p *parts) serve(ctx context.Context) error {
 	if signalled {
 		p.park(parkBy)
 	}
-	saveMesh(p.store, p.mesh, p.log)
+	p.mesh.SaveTo(p.store.For(statefile.OwnerMesh))
 	p.removeFirewallIfIdle()
 	return err
 }

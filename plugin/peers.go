@@ -4,48 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
-	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
 )
-
-// keyRuntimePeers holds the peers added with `weavego connect`, in the
-// state file, so that they are joined again after a restart.
-const keyRuntimePeers = "runtime-peers"
 
 // connectTimeout bounds the join `weavego connect` waits for; the CLI
 // gives up after 15 s.
 const connectTimeout = 10 * time.Second
-
-// runtimePeers is the saved list of peers added at run time.
-type runtimePeers struct {
-	mu    sync.Mutex // serialises read-modify-write of the saved list
-	store *statefile.Store
-}
-
-func (r *runtimePeers) load() ([]string, error) {
-	var list []string
-	if _, err := r.store.Get(bucketMeta, keyRuntimePeers, &list); err != nil {
-		return nil, fmt.Errorf("read the peers added with weavego connect: %w", err)
-	}
-	return list, nil
-}
-
-// change applies f to the saved list and saves the result.
-func (r *runtimePeers) change(f func([]string) []string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	list, err := r.load()
-	if err != nil {
-		return err
-	}
-	if err := r.store.Put(bucketMeta, keyRuntimePeers, f(list)); err != nil {
-		return fmt.Errorf("save the peer list: %w", err)
-	}
-	return nil
-}
 
 // mergePeers is PEERS plus the saved run-time peers, normalised to
 // host:port, each once, PEERS first.
@@ -63,7 +29,7 @@ func mergePeers(setting, saved []string) []string {
 
 // startPeers is what the mesh joins at start: PEERS and the saved peers.
 func (p *parts) startPeers() []string {
-	saved, err := p.rpeers.load()
+	saved, err := p.rpeers.Load()
 	if err != nil {
 		p.log.Warn("peers added with weavego connect are not joined", "err", err)
 	}
@@ -76,7 +42,7 @@ func (p *parts) connectPeer(ctx context.Context, host string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%q is not host[:port]: %w", host, err)
 	}
-	if err := p.rpeers.change(func(l []string) []string {
+	if err := p.rpeers.Change(func(l []string) []string {
 		if slices.Contains(l, addr) {
 			return l
 		}
@@ -101,7 +67,7 @@ func (p *parts) forgetPeer(host string) (string, error) {
 		return "", fmt.Errorf("%q is not host[:port]: %w", host, err)
 	}
 	saved := false
-	if err := p.rpeers.change(func(l []string) []string {
+	if err := p.rpeers.Change(func(l []string) []string {
 		n := len(l)
 		l = slices.DeleteFunc(l, func(s string) bool { return s == addr })
 		saved = len(l) != n

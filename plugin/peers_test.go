@@ -1,11 +1,9 @@
 package main
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/weavego/weavego/internal/statefile"
 )
 
 func TestMergePeers(t *testing.T) {
@@ -26,31 +24,6 @@ func TestMergePeers(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-// TestRuntimePeersKept: the list survives closing and reopening the state.
-func TestRuntimePeersKept(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "weavego.db")
-	s, err := statefile.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &runtimePeers{store: s}
-	if err := r.change(func(l []string) []string { return append(l, "10.0.0.3:6783", "10.0.0.4:6783") }); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.change(func(l []string) []string { return l[1:] }); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if s, err = statefile.Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	got, err := (&runtimePeers{store: s}).load()
-	if err != nil || !slices.Equal(got, []string{"10.0.0.4:6783"}) {
-		t.Errorf("after reopen: %v, %v; want [10.0.0.4:6783]", got, err)
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/plugin/settings"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // gossipKeys resolves the gossip keyring at start from the settings and the
@@ -78,7 +80,7 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyP
 // with the state saved by the last run.
 func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	set := p.set
-	plan, err := gossipKeys(set, savedFromCluster(p.store, name), p.log)
+	plan, err := gossipKeys(set, mesh.SavedFromOthers(p.store.For(statefile.OwnerMesh), name), p.log)
 	if err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)
 	}
-	p.staleState = restoreMesh(p.store, p.mesh, set.TombstoneTTL, p.log)
+	p.staleState = p.mesh.RestoreSaved(p.store.For(statefile.OwnerMesh), reconcile.KindNetwork)
 	return nil
 }
 

@@ -1,8 +1,11 @@
 // Package statefile keeps weavego's persistent state in one bbolt file in the
 // plugin's `state` mount, so that a killed, disabled or rebooted plugin resumes
-// where it stopped. Each package owns its buckets; values stored through Put
-// are JSON. The file carries a format marker: a file that is not weavego's, or
-// of a format this version does not know, is reported and never overwritten.
+// where it stopped. Buckets lists every bucket with the package that owns it;
+// each owner reaches its own buckets, and no others, through the Access that
+// Store.For gives it, from a file next to its own code (mesh/persist.go,
+// driver, ipalloc/disk.go). Values stored through Put are JSON. The file
+// carries a format marker: a file that is not weavego's, or of a format this
+// version does not know, is reported and never overwritten.
 package statefile
 
 import (
@@ -121,14 +124,15 @@ func (s *Store) checkFormat() error {
 	})
 }
 
-// DB gives packages that keep their own buckets (the allocator) the database.
-func (s *Store) DB() *bolt.DB { return s.db }
-
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
 
 // Put stores v as JSON under bucket/key.
-func (s *Store) Put(bucket, key string, v any) error {
+func (a *Access) Put(bucket, key string, v any) error {
+	if err := a.check(bucket); err != nil {
+		return err
+	}
+	s := a.s
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s/%s: %w", bucket, key, err)
@@ -158,8 +162,11 @@ func (s *Store) writeErr(bucket, key string, err error) error {
 }
 
 // Delete removes bucket/key; a missing key is not an error.
-func (s *Store) Delete(bucket, key string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+func (a *Access) Delete(bucket, key string) error {
+	if err := a.check(bucket); err != nil {
+		return err
+	}
+	return a.s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucket))
 		if b == nil {
 			return nil
@@ -169,8 +176,11 @@ func (s *Store) Delete(bucket, key string) error {
 }
 
 // ForEach calls fn for every key of bucket, in key order.
-func (s *Store) ForEach(bucket string, fn func(key string, value []byte) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+func (a *Access) ForEach(bucket string, fn func(key string, value []byte) error) error {
+	if err := a.check(bucket); err != nil {
+		return err
+	}
+	return a.s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucket))
 		if b == nil {
 			return nil
@@ -180,8 +190,11 @@ func (s *Store) ForEach(bucket string, fn func(key string, value []byte) error) 
 }
 
 // Get reads bucket/key into v; ok is false when absent.
-func (s *Store) Get(bucket, key string, v any) (ok bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+func (a *Access) Get(bucket, key string, v any) (ok bool, err error) {
+	if err := a.check(bucket); err != nil {
+		return false, err
+	}
+	err = a.s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucket))
 		if b == nil {
 			return nil

@@ -22,7 +22,7 @@ func goodFile(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	for i := range 200 {
-		if err := s.Put("b", strings.Repeat("k", i%50+1)+string(rune('a'+i%26)), strings.Repeat("v", 300)); err != nil {
+		if err := s.For(OwnerDriver).Put(DriverNetworks, strings.Repeat("k", i%50+1)+string(rune('a'+i%26)), strings.Repeat("v", 300)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,7 +67,7 @@ func TestOpenRefusesBadFilesWithoutPanic(t *testing.T) {
 			s, err := Open(path)
 			if err == nil {
 				// A damage bbolt cannot see must still read without panicking.
-				_ = s.ForEach("b", func(string, []byte) error { return nil })
+				_ = s.For(OwnerDriver).ForEach(DriverNetworks, func(string, []byte) error { return nil })
 				s.Close()
 				t.Skipf("bbolt accepted this file")
 			}
@@ -101,7 +101,7 @@ func TestWriteErrorKeepsLastState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Put("b", "k", "v1"); err != nil {
+	if err := s.For(OwnerDriver).Put(DriverNetworks, "k", "v1"); err != nil {
 		t.Fatal(err)
 	}
 	err = s.writeErr("b", "k", &os.PathError{Op: "write", Path: s.path, Err: syscall.ENOSPC})
@@ -109,7 +109,7 @@ func TestWriteErrorKeepsLastState(t *testing.T) {
 		t.Fatalf("full disk error not clear: %v", err)
 	}
 	var v string
-	if ok, err := s.Get("b", "k", &v); !ok || err != nil || v != "v1" {
+	if ok, err := s.For(OwnerDriver).Get(DriverNetworks, "k", &v); !ok || err != nil || v != "v1" {
 		t.Fatalf("last state lost: %v %v %q", ok, err, v)
 	}
 }
@@ -130,12 +130,12 @@ func TestFullDiskKeepsLastState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Put("b", "first", "kept"); err != nil {
+	if err := s.For(OwnerDriver).Put(DriverNetworks, "first", "kept"); err != nil {
 		t.Fatal(err)
 	}
 	var werr error
 	for i := 0; i < 10000 && werr == nil; i++ {
-		werr = s.Put("b", "k"+strconv.Itoa(i), strings.Repeat("x", 4000))
+		werr = s.For(OwnerDriver).Put(DriverNetworks, "k"+strconv.Itoa(i), strings.Repeat("x", 4000))
 	}
 	if werr == nil || !strings.Contains(werr.Error(), "disk is full") || !strings.Contains(werr.Error(), path) {
 		t.Fatalf("full disk: got %v, want a clear error naming %s", werr, path)
@@ -147,7 +147,7 @@ func TestFullDiskKeepsLastState(t *testing.T) {
 	}
 	defer s.Close()
 	var v string
-	if ok, err := s.Get("b", "first", &v); !ok || err != nil || v != "kept" {
+	if ok, err := s.For(OwnerDriver).Get(DriverNetworks, "first", &v); !ok || err != nil || v != "kept" {
 		t.Fatalf("last state lost: %v %v %q", ok, err, v)
 	}
 }
