@@ -89,8 +89,10 @@ func TestGuardCheck(t *testing.T) {
 func TestGuardBounds(t *testing.T) {
 	g := newStreamGuard(guardLimits{maxStream: 10, budget: 15, perSource: 2, streamsTotal: 3}, "", nil, true, nil)
 	a, b, c := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
-	if !g.enter(a) || !g.enter(a) || g.enter(a) {
-		t.Error("a source may have 2 streams open, not 3")
+	for i, want := range []bool{true, true, false} {
+		if got := g.enter(a); got != want {
+			t.Errorf("stream %d of one source admitted: %v, want %v (2 per source)", i+1, got, want)
+		}
 	}
 	if !g.enter(b) || g.enter(c) {
 		t.Error("3 streams in all, not 4")

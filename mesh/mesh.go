@@ -97,7 +97,7 @@ func New(cfg Config) (*Mesh, error) {
 // newTransport binds gossip's listeners behind the guard (guard.go) and
 // sets mc's ports to the ones bound.
 func (m *Mesh) newTransport(mc *memberlist.Config, bridge *logBridge) (*guardedTransport, error) {
-	var keys func() [][]byte = func() [][]byte { return nil }
+	keys := func() [][]byte { return nil }
 	plainOK := true
 	if m.ring != nil {
 		keys = m.ring.GetKeys
