@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 )
@@ -20,37 +21,34 @@ func peerArg(w http.ResponseWriter, r *http.Request, cmd string) (string, bool) 
 }
 
 func (c *control) handleConnect(w http.ResponseWriter, r *http.Request) {
-	host, ok := peerArg(w, r, "connect")
-	if !ok {
-		return
-	}
-	if c.connect == nil {
-		fail(w, http.StatusNotImplemented, "this plugin does not change peers at run time")
-		return
-	}
-	msg, err := c.connect(r.Context(), host)
-	if err != nil {
-		fail(w, http.StatusConflict, err.Error())
-		return
-	}
-	c.log.Info("peer added at run time", "peer_addr", host)
-	writeJSON(w, http.StatusOK, map[string]string{"Result": msg})
+	c.changePeers(w, r, "connect", http.StatusConflict, "peer added at run time", c.connect)
 }
 
 func (c *control) handleForget(w http.ResponseWriter, r *http.Request) {
-	host, ok := peerArg(w, r, "forget")
+	var forget func(context.Context, string) (string, error)
+	if c.forget != nil {
+		forget = func(_ context.Context, host string) (string, error) { return c.forget(host) }
+	}
+	c.changePeers(w, r, "forget", http.StatusNotFound, "peer forgotten at run time", forget)
+}
+
+// changePeers answers `weavego connect` and `weavego forget`: change runs
+// with the host asked for, and a failure is answered with failStatus.
+func (c *control) changePeers(w http.ResponseWriter, r *http.Request, cmd string, failStatus int, logMsg string,
+	change func(context.Context, string) (string, error)) {
+	host, ok := peerArg(w, r, cmd)
 	if !ok {
 		return
 	}
-	if c.forget == nil {
+	if change == nil {
 		fail(w, http.StatusNotImplemented, "this plugin does not change peers at run time")
 		return
 	}
-	msg, err := c.forget(host)
+	msg, err := change(r.Context(), host)
 	if err != nil {
-		fail(w, http.StatusNotFound, err.Error())
+		fail(w, failStatus, err.Error())
 		return
 	}
-	c.log.Info("peer forgotten at run time", "peer_addr", host)
+	c.log.Info(logMsg, "peer_addr", host)
 	writeJSON(w, http.StatusOK, map[string]string{"Result": msg})
 }
