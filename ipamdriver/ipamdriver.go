@@ -49,9 +49,17 @@ type Driver struct {
 
 var _ ipam.Ipam = (*Driver)(nil)
 
-// DefaultTimeout is Config.Timeout's default: the allocator's default wait
-// for address space, and 5 s more to answer.
-const DefaultTimeout = ipalloc.DefaultSpaceTimeout + 5*time.Second
+// answerMargin is the time a request may take beyond the allocator's wait
+// for address space.
+const answerMargin = 5 * time.Second
+
+// DefaultTimeout is Config.Timeout's default: TimeoutFor the allocator's
+// default wait for address space.
+const DefaultTimeout = ipalloc.DefaultSpaceTimeout + answerMargin
+
+// TimeoutFor is the time a request may take when the allocator waits up to
+// spaceWait for address space: that wait, and answerMargin to answer.
+func TimeoutFor(spaceWait time.Duration) time.Duration { return spaceWait + answerMargin }
 
 // Config configures the driver.
 type Config struct {

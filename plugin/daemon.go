@@ -135,7 +135,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	// tells the agent of changes: local lets the agent be built first.
 	local := &driverState{}
 	deps.Local = local
-	p.agent = reconcile.New(reconcile.Config{VTEP: vtep, Logger: log, PluginName: os.Getenv("PLUGIN_NAME"),
+	p.agent = reconcile.New(reconcile.Config{VTEP: vtep, Logger: log, PluginName: set.PluginName,
 		StaleState: p.staleState, NetNS: func(id string) string { return datapath.NamespacePath(netnsDir, id) }}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store.For(statefile.OwnerDriver), p.agent)
@@ -143,7 +143,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	local.d = p.driver
-	p.ipam = ipamdriver.New(ipamdriver.Config{Timeout: set.AllocWait + 5*time.Second, Logger: log},
+	p.ipam = ipamdriver.New(ipamdriver.Config{Timeout: ipamdriver.TimeoutFor(set.AllocWait), Logger: log},
 		p.metrics.Allocator(p.alloc))
 	log.Info("weavego starting", "version", version, "peer", name, "advertise", vtep, "peers", set.Peers,
 		"range", set.AllocRange, "security", p.sec.Mode)

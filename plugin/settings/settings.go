@@ -35,6 +35,7 @@ type Settings struct {
 	InsecureOpen     bool          // INSECURE_OPEN=true: no key, anyone who reaches the gossip port joins
 	KeyRollout       string        // KEY_ROLLOUT: "", accept or send (moving an open cluster to a key)
 	ControlGroup     string        // CONTROL_GROUP: gid or group name allowed on the control socket
+	PluginName       string        // PLUGIN_NAME: the plugin's full name; "" = found through the Docker API
 	StatusGroup      string        // STATUS_GROUP: gid or group name allowed on the read-only status socket; "" = no such socket
 	Obsolete         []string      // settings still set that weavego no longer reads (logged at start)
 	MTU              int           // MTU: 0 = underlay MTU minus VXLAN overhead
@@ -93,6 +94,7 @@ func Parse(getenv Getenv) (Settings, error) {
 		StateDir:    p.str("STATE_DIR", "/var/lib/weavego"),
 		DockerHost:  p.str("DOCKER_HOST", dockerapi.DefaultHost),
 		ResolvConf:  p.str("RESOLV_CONF", dnsd.DefaultResolvConf),
+		PluginName:  p.str("PLUGIN_NAME", ""),
 	}
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
