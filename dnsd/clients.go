@@ -33,6 +33,8 @@ type client struct {
 	// network is the address of the client's subnet: the key of its
 	// network's forwarding budget.
 	network netip.Addr
+	// share is what its network holds of the forwards in flight.
+	share *share
 	// internal: the client's network is --internal, nothing is forwarded.
 	internal bool
 }
@@ -57,22 +59,19 @@ func (h *Handler) client(remote net.Addr, idx *index) (c client, ok bool) {
 	if served == nil {
 		return client{}, false
 	}
-	for _, n := range *served {
+	for _, n := range served.nets {
 		if n.Subnet.Contains(addr) {
-			return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr(), internal: n.Internal}, true
+			return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr(), share: n.share,
+				internal: n.Internal}, true
 		}
 	}
 	return client{}, false
 }
 
 // setServed replaces the networks whose clients are answered.
+// Concurrent calls are serialised by setMu.
 func (h *Handler) setServed(nets []Served) {
-	own := make([]Served, 0, len(nets))
-	for _, n := range nets {
-		if n.Subnet.IsValid() {
-			n.Subnet = n.Subnet.Masked()
-			own = append(own, n)
-		}
-	}
-	h.served.Store(&own)
+	h.setMu.Lock()
+	defer h.setMu.Unlock()
+	h.served.Store(newServedSet(nets, h.served.Load()))
 }

@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +28,12 @@ type Handler struct {
 	// through source addresses of its subnet still cannot starve the
 	// clients of other networks.
 	netLimits *limiter
-	served    atomic.Pointer[[]Served] // networks whose clients are answered
+	served    atomic.Pointer[servedSet] // networks whose clients are answered
 	stats     counters
+
+	// setMu serialises setServed, which carries each network's share over
+	// from the snapshot it replaces. Requests never take it.
+	setMu sync.Mutex
 }
 
 var _ dns.Handler = (*Handler)(nil)
@@ -95,7 +100,7 @@ func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg) (resp *dns.Msg, forwa
 		h.stats.overBudget.Add(1)
 		return errorReply(r, dns.RcodeRefused), false
 	}
-	resp, err := h.fwd.exchange(r, network(w))
+	resp, err := h.fwd.exchange(r, network(w), c.share)
 	if err != nil {
 		return errorReply(r, dns.RcodeServerFailure), false
 	}
