@@ -14,10 +14,13 @@
 // either: Server.SetNetworks is told which networks are served, after the
 // datapath has configured their addresses.
 //
-// Who asks. The source address of a request is the client's address on some
-// weavego network: it lies in exactly one served subnet (the subnets of one
-// host never overlap), which names that network, whichever address the
-// request was sent to. The table knows, from the records (Record.Container)
+// Who asks. A request that reaches a listener arrived in the namespace of
+// one weavego network (each has its own), and is from a client of that
+// network: its source address must lie in that network's subnet, or it is a
+// stranger there (a container can forge source addresses of its own subnet,
+// never become a client of another network). Where several networks share
+// a namespace (Served.NetNS ""), the source address picks among them: the
+// subnets of one host never overlap. The table knows, from the records (Record.Container)
 // and from members (Member: a local sandbox, known at once at Join), which
 // container owns that address, and so every network that container is
 // attached to, cluster-wide. That set is the client's scope. A request whose

@@ -60,15 +60,20 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 func (h *Handler) Stats() Stats { return h.stats.snapshot() }
 
 // ServeDNS answers one request on w. It never blocks longer than the
-// forwarding budget: one ForwardTimeout per upstream.
-func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+// forwarding budget: one ForwardTimeout per upstream. Called directly, it
+// knows the client by its source address alone; the Server's listeners also
+// know the network a request arrived on (see door).
+func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) { h.serve(w, r, nil) }
+
+// serve answers r, which arrived at d (nil: not through a listener).
+func (h *Handler) serve(w dns.ResponseWriter, r *dns.Msg, d *door) {
 	if r.Response {
 		h.stats.dropped.Add(1) // answering responses invites reflection loops
 		return
 	}
 	start := time.Now()
 	h.stats.queries.Add(1)
-	resp, forwarded := h.answer(w, r)
+	resp, forwarded := h.answer(w, r, d)
 	h.write(w, r, resp)
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.ObserveReply(resp.Rcode, forwarded, time.Since(start))
@@ -76,9 +81,9 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 }
 
 // answer builds the reply to r, and says whether an upstream gave it.
-func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg) (resp *dns.Msg, forwarded bool) {
+func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg, d *door) (resp *dns.Msg, forwarded bool) {
 	idx := h.table.load()
-	c, ok := h.client(w.RemoteAddr(), idx)
+	c, ok := h.client(w.RemoteAddr(), idx, d)
 	if !ok {
 		h.stats.strangers.Add(1) // not an open resolver: only our networks' containers
 		return errorReply(r, dns.RcodeRefused), false
