@@ -90,5 +90,5 @@ func (n *servedNet) client(addr netip.Addr, idx *index) (client, bool) {
 func (h *Handler) setServed(nets []Served) {
 	h.setMu.Lock()
 	defer h.setMu.Unlock()
-	h.served.Store(newServedSet(nets, h.served.Load()))
+	h.served.Store(newServedSet(nets, h.served.Load(), h.cfg.AnswerRate/answerShares))
 }

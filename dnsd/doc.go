@@ -27,6 +27,10 @@
 // source is spoofed is answered to the spoofed address, as any UDP service.
 //
 // Answering rules, in order:
+//   - a request beyond the answer rate of the network it arrived on (a
+//     quarter of Config.AnswerRate), or of the host (AnswerRate), is dropped
+//     unanswered before it is unpacked (counted as Throttled): a flood of
+//     names, NXDOMAINs or garbage costs a bounded share of the CPU;
 //   - a request from outside every served subnet gets REFUSED: dnsd is no
 //     open resolver and tells strangers no names (counted as Strangers);
 //   - malformed or unsupported requests get FORMERR, NOTIMP (opcode other than
@@ -52,7 +56,10 @@
 //     answers. Each client address has a forwarding budget (a token bucket,
 //     DefaultClientRate per second, burst DefaultClientBurst, at most
 //     DefaultMaxClients remembered); beyond it a forward gets REFUSED
-//     (counted as OverBudget), and all clients together are still bounded by
-//     maxInflight concurrent forwards, so one flooding client cannot starve
-//     the others.
+//     (counted as OverBudget); each network has a budget of ten clients'
+//     too. A network has at most netReserve forwards in flight of its own
+//     plus a quarter of the host's pool of maxInflight, so that a container
+//     that cycles source addresses and asks for names that never answer
+//     fills its own network's share only: other networks' clients still get
+//     answers, not SERVFAIL.
 package dnsd

@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -33,6 +34,30 @@ type doorNet struct {
 }
 
 func newDoor(h *Handler, at where) *door { return &door{h: h, at: at} }
+
+// accept is the MsgAcceptFunc of the door's servers: before the library
+// unpacks a request, it takes a token from the gate of the door's network
+// and from the host's, and drops the request unanswered when either is
+// empty, so that a flood costs a bounded share of the CPU whatever it asks
+// (names, NXDOMAINs, malformed requests alike). A network over its rate
+// takes nothing from the host's.
+func (d *door) accept(dh dns.Header) dns.MsgAcceptAction {
+	if dh.Bits&qrBit == 0 && !d.admit() {
+		d.h.stats.throttled.Add(1)
+		return dns.MsgIgnore
+	}
+	return d.h.accept(dh)
+}
+
+// admit takes one token from the door's network's gate, if it names one,
+// and from the host's.
+func (d *door) admit() bool {
+	now := int64(time.Since(d.h.epoch))
+	if _, n := d.network(); n != nil && !n.share.answers.allow(now) {
+		return false
+	}
+	return d.h.answers.allow(now)
+}
 
 // ServeDNS implements dns.Handler for requests that arrive at the door.
 func (d *door) ServeDNS(w dns.ResponseWriter, r *dns.Msg) { d.h.serve(w, r, d) }

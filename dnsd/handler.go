@@ -30,6 +30,10 @@ type Handler struct {
 	netLimits *limiter
 	served    atomic.Pointer[servedSet] // networks whose clients are answered
 	stats     counters
+	// answers bounds what the listeners answer in all (each network's
+	// share has its own gate too); epoch is the origin of its clock.
+	answers *gate
+	epoch   time.Time
 
 	// setMu serialises setServed, which carries each network's share over
 	// from the snapshot it replaces. Requests never take it.
@@ -51,7 +55,8 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg),
 		limits:    newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients),
-		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients)}
+		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients),
+		answers:   gateFor(cfg.AnswerRate), epoch: time.Now()}
 	h.fwd.failed = &h.stats.upstreamErrs
 	return h, nil
 }

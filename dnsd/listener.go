@@ -88,7 +88,7 @@ func bindPair(a netip.Addr, port int) (net.PacketConn, net.Listener, error) {
 // serve starts srv with d and returns once it is accepting requests.
 func serve(srv *dns.Server, d *door, log *slog.Logger) (*served, error) {
 	srv.Handler = d
-	srv.MsgAcceptFunc = d.h.accept
+	srv.MsgAcceptFunc = d.accept
 	srv.MsgInvalidFunc = d.h.invalid
 	srv.UDPSize = maxUDPSize
 	started := make(chan struct{})

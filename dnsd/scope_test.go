@@ -215,3 +215,28 @@ func TestDoorNamesTheNetwork(t *testing.T) {
 		t.Errorf("stats %+v; want 2 strangers", s)
 	}
 }
+
+func TestGate(t *testing.T) {
+	g := newGate(10, 3) // one token per 100 ms, three at once
+	now := int64(0)
+	count := func(n int) int {
+		ok := 0
+		for range n {
+			if g.allow(now) {
+				ok++
+			}
+		}
+		return ok
+	}
+	if got := count(10); got != 3 {
+		t.Errorf("burst: %d of 10 through, want 3", got)
+	}
+	now += int64(250 * time.Millisecond)
+	if got := count(10); got != 2 {
+		t.Errorf("after 250 ms: %d through, want 2", got)
+	}
+	now += int64(time.Hour)
+	if got := count(10); got != 3 {
+		t.Errorf("after an hour idle: %d through, want the burst, 3", got)
+	}
+}

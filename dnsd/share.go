@@ -16,9 +16,11 @@ const (
 )
 
 // share is the state one served network keeps across SetNetworks calls:
-// what it has in flight. Its fields are atomic; it takes no lock.
+// what it has in flight and its answer rate. Its fields are atomic; it
+// takes no lock.
 type share struct {
 	inflight atomic.Int32 // forwards of the network in flight, reserve and pool
+	answers  *gate        // requests of the network answered
 }
 
 // servedNet is a served network with its share.
@@ -34,8 +36,9 @@ type servedSet struct {
 
 // newServedSet builds the snapshot for nets, keeping the share of each
 // subnet that prev already served, so that a SetNetworks call during a
-// flood does not hand the flooder a fresh share.
-func newServedSet(nets []Served, prev *servedSet) *servedSet {
+// flood does not hand the flooder a fresh share. A new share answers rate
+// requests a second.
+func newServedSet(nets []Served, prev *servedSet, rate float64) *servedSet {
 	old := map[string]*share{}
 	if prev != nil {
 		for _, n := range prev.nets {
@@ -50,7 +53,7 @@ func newServedSet(nets []Served, prev *servedSet) *servedSet {
 		n.Subnet = n.Subnet.Masked()
 		sh := old[n.Subnet.String()+" "+n.NetNS]
 		if sh == nil {
-			sh = &share{}
+			sh = &share{answers: gateFor(rate)}
 		}
 		s.nets = append(s.nets, servedNet{Served: n, share: sh})
 	}

@@ -20,6 +20,7 @@ type Stats struct {
 	OverBudget uint64 // forwards refused because the client used up its budget
 	Internal   uint64 // forwards refused because the client's network is --internal
 	Dropped    uint64 // messages not answered at all (responses, runts)
+	Throttled  uint64 // requests not answered because their network, or the host, was over its answer rate
 	WriteErrs  uint64 // replies that could not be sent
 	// UpstreamErrors counts tries of one upstream that failed: no answer
 	// in time, a network error, or a SERVFAIL or REFUSED reply.
@@ -32,7 +33,7 @@ type counters struct {
 	nxdomain, servfail, formerr, notimp atomic.Uint64
 	refused, dropped, writeErrs         atomic.Uint64
 	strangers, overBudget, internal     atomic.Uint64
-	upstreamErrs                        atomic.Uint64
+	upstreamErrs, throttled             atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -50,6 +51,7 @@ func (c *counters) snapshot() Stats {
 		Strangers:  c.strangers.Load(),
 		OverBudget: c.overBudget.Load(),
 		Internal:   c.internal.Load(),
+		Throttled:  c.throttled.Load(),
 
 		UpstreamErrors: c.upstreamErrs.Load(),
 	}

@@ -1,0 +1,80 @@
+package dnsd
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// twoLoopNets are two served networks on loopback, each with its gateway.
+func twoLoopNets() []Served {
+	return []Served{
+		{Network: "n1", VNI: 1, Subnet: netip.MustParsePrefix("127.1.0.0/16"), Gateway: netip.MustParseAddr("127.1.0.1")},
+		{Network: "n2", VNI: 2, Subnet: netip.MustParsePrefix("127.2.0.0/16"), Gateway: netip.MustParseAddr("127.2.0.1")},
+	}
+}
+
+// startLoopServer serves twoLoopNets with cfg and returns the address of
+// each network's listener (each has a port of its own).
+func startLoopServer(t *testing.T, cfg Config) (s *Server, n1, n2 netip.AddrPort) {
+	t.Helper()
+	cfg.Port = AnyPort
+	s = newTestServerWith(t, cfg)
+	if err := s.SetNetworks(twoLoopNets()); err != nil {
+		t.Fatal(err)
+	}
+	addrs := s.Addrs()
+	return s, netip.MustParseAddrPort(addrs[0]), netip.MustParseAddrPort(addrs[1])
+}
+
+// A client of n1 that floods its gateway with names that answer NXDOMAIN
+// is answered at n1's rate, the rest dropped; a client of n2 is answered.
+func TestAnswerRatePerNetwork(t *testing.T) {
+	const rate = 400 // the host's; n1 gets 100 a second, 10 at once
+	s, n1, n2 := startLoopServer(t, Config{AnswerRate: rate})
+	conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.1.0.5")}, net.UDPAddrFromAddrPort(n1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req, err := query("nosuch.weavego.local.", dns.TypeA).Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flood = 2000
+	start := time.Now()
+	for range flood {
+		if _, err := conn.Write(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &dns.Client{Net: "udp", Timeout: 2 * time.Second,
+		Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP("127.2.0.5")}}}
+	for i := range 5 {
+		if r, _, err := c.Exchange(query("nosuch.weavego.local.", dns.TypeA), n2.String()); err != nil ||
+			r.Rcode != dns.RcodeNameError {
+			t.Errorf("n2's query %d during n1's flood: %v %v", i, r, err)
+		}
+	}
+	answered := 0
+	buf := make([]byte, 512)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+		answered++
+	}
+	took := time.Since(start) - 300*time.Millisecond
+	limit := rate/answerShares/10 + int(took.Seconds()*rate/answerShares) + 2
+	t.Logf("n1: %d of %d answered in %v (limit %d); stats %+v", answered, flood, took, limit, s.Stats())
+	if answered > limit {
+		t.Errorf("n1 got %d of %d answered in %v; its rate allows %d", answered, flood, took, limit)
+	}
+	if st := s.Stats(); st.Throttled == 0 {
+		t.Errorf("nothing counted as throttled: %+v", st)
+	}
+}
