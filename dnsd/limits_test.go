@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -76,5 +77,63 @@ func TestAnswerRatePerNetwork(t *testing.T) {
 	}
 	if st := s.Stats(); st.Throttled == 0 {
 		t.Errorf("nothing counted as throttled: %+v", st)
+	}
+}
+
+// A client holds at most maxConnsPerClient TCP connections to one listener
+// open, and a listener maxConnsPerListener in all: further connections are
+// closed at once (counted), and a closed connection gives its place back.
+func TestTCPConnsBounded(t *testing.T) {
+	s, n1, _ := startLoopServer(t, Config{})
+	var conns []*dns.Conn
+	dial := func(from string) *dns.Conn {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: time.Second}
+		c, err := d.Dial("tcp", n1.String())
+		if err != nil {
+			t.Fatalf("dial from %s: %v", from, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns = append(conns, &dns.Conn{Conn: c})
+		return conns[len(conns)-1]
+	}
+	works := func(c *dns.Conn) bool {
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		if c.WriteMsg(query("nosuch.weavego.local.", dns.TypeA)) != nil {
+			return false
+		}
+		r, err := c.ReadMsg()
+		return err == nil && r.Rcode == dns.RcodeNameError
+	}
+	open := 0
+	for range 12 {
+		if works(dial("127.1.0.5")) {
+			open++
+		}
+	}
+	if open != maxConnsPerClient {
+		t.Errorf("one client holds %d TCP connections open; want %d", open, maxConnsPerClient)
+	}
+	if !works(dial("127.1.0.6")) {
+		t.Error("another client of the network cannot use TCP")
+	}
+	open++
+	for i := 0; open < maxConnsPerListener; i++ { // fill the listener from other addresses
+		if works(dial(fmt.Sprintf("127.1.1.%d", i/maxConnsPerClient))) {
+			open++
+		}
+	}
+	if works(dial("127.1.2.1")) {
+		t.Errorf("a connection beyond the listener's %d was served", maxConnsPerListener)
+	}
+	conns[0].Close() // one of 127.1.0.5's: its place is free once the server sees it closed
+	freed := false
+	for deadline := time.Now().Add(2 * time.Second); !freed && time.Now().Before(deadline); {
+		freed = works(dial("127.1.2.1"))
+	}
+	if !freed {
+		t.Error("a closed connection did not give its place back")
+	}
+	if st := s.Stats(); st.ConnsRefused < 12-maxConnsPerClient+1 {
+		t.Errorf("%d connections counted as refused, want at least %d", st.ConnsRefused, 12-maxConnsPerClient+1)
 	}
 }

@@ -59,7 +59,8 @@ func startListener(w where, port int, h *Handler, log *slog.Logger) (*listener, 
 		ln.Close()
 		return nil, fmt.Errorf("serve udp %s: %w", l.addr, err)
 	}
-	if l.tcp, err = serve(&dns.Server{Listener: ln}, d, log.With("net", "tcp")); err != nil {
+	tcp := limitConns(ln, &h.stats.connsRefused)
+	if l.tcp, err = serve(&dns.Server{Listener: tcp}, d, log.With("net", "tcp")); err != nil {
 		return nil, errors.Join(fmt.Errorf("serve tcp %s: %w", l.addr, err), l.udp.stop())
 	}
 	return l, nil

@@ -22,6 +22,9 @@ type Stats struct {
 	Dropped    uint64 // messages not answered at all (responses, runts)
 	Throttled  uint64 // requests not answered because their network, or the host, was over its answer rate
 	WriteErrs  uint64 // replies that could not be sent
+	// ConnsRefused counts TCP connections closed at once because their
+	// client, or the listener, had as many open as it may.
+	ConnsRefused uint64
 	// UpstreamErrors counts tries of one upstream that failed: no answer
 	// in time, a network error, or a SERVFAIL or REFUSED reply.
 	UpstreamErrors uint64
@@ -34,6 +37,7 @@ type counters struct {
 	refused, dropped, writeErrs         atomic.Uint64
 	strangers, overBudget, internal     atomic.Uint64
 	upstreamErrs, throttled             atomic.Uint64
+	connsRefused                        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -52,6 +56,8 @@ func (c *counters) snapshot() Stats {
 		OverBudget: c.overBudget.Load(),
 		Internal:   c.internal.Load(),
 		Throttled:  c.throttled.Load(),
+
+		ConnsRefused: c.connsRefused.Load(),
 
 		UpstreamErrors: c.upstreamErrs.Load(),
 	}
