@@ -29,8 +29,9 @@
 // Answering rules, in order:
 //   - a request beyond the answer rate of the network it arrived on (a
 //     quarter of Config.AnswerRate), or of the host (AnswerRate), is dropped
-//     unanswered before it is unpacked (counted as Throttled): a flood of
-//     names, NXDOMAINs or garbage costs a bounded share of the CPU;
+//     unanswered as it is read, before the library starts a goroutine for
+//     it (over TCP: before it is unpacked; counted as Throttled): a flood
+//     of names, NXDOMAINs or garbage costs a bounded share of the CPU;
 //   - a request from outside every served subnet gets REFUSED: dnsd is no
 //     open resolver and tells strangers no names (counted as Strangers);
 //   - malformed or unsupported requests get FORMERR, NOTIMP (opcode other than

@@ -35,12 +35,13 @@ type doorNet struct {
 
 func newDoor(h *Handler, at where) *door { return &door{h: h, at: at} }
 
-// accept is the MsgAcceptFunc of the door's servers: before the library
+// accept is the MsgAcceptFunc of the door's TCP server: before the library
 // unpacks a request, it takes a token from the gate of the door's network
 // and from the host's, and drops the request unanswered when either is
 // empty, so that a flood costs a bounded share of the CPU whatever it asks
 // (names, NXDOMAINs, malformed requests alike). A network over its rate
-// takes nothing from the host's.
+// takes nothing from the host's. UDP requests pass the same gates as they
+// are read (gateReader), before the library starts a goroutine for them.
 func (d *door) accept(dh dns.Header) dns.MsgAcceptAction {
 	if dh.Bits&qrBit == 0 && !d.admit() {
 		d.h.stats.throttled.Add(1)

@@ -137,3 +137,29 @@ func TestTCPConnsBounded(t *testing.T) {
 		t.Errorf("%d connections counted as refused, want at least %d", st.ConnsRefused, 12-maxConnsPerClient+1)
 	}
 }
+
+// Requests over TCP pass the same gates.
+func TestAnswerRateTCP(t *testing.T) {
+	s, n1, _ := startLoopServer(t, Config{AnswerRate: 40}) // n1: 10 a second, one at once
+	c, err := dns.Dial("tcp", n1.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 5 {
+		if err := c.WriteMsg(query("nosuch.weavego.local.", dns.TypeA)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answered := 0
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if _, err := c.ReadMsg(); err != nil {
+			break
+		}
+		answered++
+	}
+	if st := s.Stats(); answered > 2 || st.Throttled == 0 {
+		t.Errorf("%d of 5 answered over TCP at once, stats %+v; want the burst of 1 (2 if 10/s refilled one)", answered, st)
+	}
+}

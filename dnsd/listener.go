@@ -55,12 +55,13 @@ func startListener(w where, port int, h *Handler, log *slog.Logger) (*listener, 
 	l := &listener{addr: pc.LocalAddr().String()}
 	log = log.With("addr", l.addr, "netns", w.netns)
 	d := newDoor(h, w)
-	if l.udp, err = serve(&dns.Server{PacketConn: pc}, d, log.With("net", "udp")); err != nil {
+	udp := &dns.Server{PacketConn: pc, DecorateReader: d.reader, MsgAcceptFunc: d.h.accept}
+	if l.udp, err = serve(udp, d, log.With("net", "udp")); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("serve udp %s: %w", l.addr, err)
 	}
 	tcp := limitConns(ln, &h.stats.connsRefused)
-	if l.tcp, err = serve(&dns.Server{Listener: tcp}, d, log.With("net", "tcp")); err != nil {
+	if l.tcp, err = serve(&dns.Server{Listener: tcp, MsgAcceptFunc: d.accept}, d, log.With("net", "tcp")); err != nil {
 		return nil, errors.Join(fmt.Errorf("serve tcp %s: %w", l.addr, err), l.udp.stop())
 	}
 	return l, nil
@@ -86,10 +87,11 @@ func bindPair(a netip.Addr, port int) (net.PacketConn, net.Listener, error) {
 	}
 }
 
-// serve starts srv with d and returns once it is accepting requests.
+// serve starts srv with d and returns once it is accepting requests. The
+// caller sets srv's MsgAcceptFunc: UDP requests pass the answer rates as
+// they are read (gateReader), TCP ones in door.accept.
 func serve(srv *dns.Server, d *door, log *slog.Logger) (*served, error) {
 	srv.Handler = d
-	srv.MsgAcceptFunc = d.accept
 	srv.MsgInvalidFunc = d.h.invalid
 	srv.UDPSize = maxUDPSize
 	started := make(chan struct{})
