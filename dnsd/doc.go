@@ -63,4 +63,8 @@
 //     that cycles source addresses and asks for names that never answer
 //     fills its own network's share only: other networks' clients still get
 //     answers, not SERVFAIL.
+//
+// Over TCP, a client holds at most maxConnsPerClient connections open to
+// one listener, and a listener maxConnsPerListener; further connections
+// are closed at once (counted as ConnsRefused).
 package dnsd
