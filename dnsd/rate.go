@@ -38,7 +38,8 @@ func newGate(rate float64, burst int) *gate {
 func gateFor(rate float64) *gate { return newGate(rate, max(int(rate/10), 1)) }
 
 // allow takes a token at now (ns on a monotonic clock); false when there
-// is none.
+// is none. A caller whose now is older than the depth, while others have
+// taken tokens since, may be refused: the gate errs on the strict side.
 func (g *gate) allow(now int64) bool {
 	for {
 		tat := g.tat.Load()
