@@ -12,8 +12,8 @@ import (
 const arenaSize = 64 << 10
 
 // gateReader reads a door's UDP requests and drops, before the library
-// starts a goroutine for them, those over the answer rates (door.admit): a
-// flood then costs the read and little else. The library calls ReadUDP from
+// starts a goroutine for them, those over the answer rates (door.admit) and
+// responses: a flood then costs the read and little else. The library calls ReadUDP from
 // its one read loop per socket, so buf and arena need no lock. TCP requests
 // are read by the library's reader and gated by door.accept.
 type gateReader struct {
@@ -40,7 +40,12 @@ func (r *gateReader) ReadUDP(conn *net.UDPConn, _ time.Duration) ([]byte, *dns.S
 		if err != nil {
 			return nil, nil, err
 		}
-		if n >= headerLen && r.buf[2]&0x80 == 0 && !r.d.admit() { // QR clear: a request
+		switch {
+		case n < headerLen: // a runt: the library counts and drops it
+		case r.buf[2]&0x80 != 0: // QR set, a response: never answered (see accept)
+			r.d.h.stats.dropped.Add(1)
+			continue
+		case !r.d.admit():
 			r.d.h.stats.throttled.Add(1)
 			continue
 		}
