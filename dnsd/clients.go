@@ -33,14 +33,17 @@ type client struct {
 	// network is the address of the client's subnet: the key of its
 	// network's forwarding budget.
 	network netip.Addr
+	// share is what its network holds of the forwards in flight.
+	share *share
 	// internal: the client's network is --internal, nothing is forwarded.
 	internal bool
 }
 
-// client identifies the sender of a request from its source address. ok is
-// false when the address is inside no served subnet: such requests are
-// refused.
-func (h *Handler) client(remote net.Addr, idx *index) (c client, ok bool) {
+// client identifies the sender of a request that arrived at d (nil: the
+// handler was called directly) from its source address: a client of d's
+// network, or of a network of d's namespace, whose subnet holds the address.
+// ok is false when there is none: such requests are refused.
+func (h *Handler) client(remote net.Addr, idx *index, d *door) (c client, ok bool) {
 	var ip net.IP
 	switch a := remote.(type) {
 	case *net.UDPAddr:
@@ -53,26 +56,39 @@ func (h *Handler) client(remote net.Addr, idx *index) (c client, ok bool) {
 		return client{}, false
 	}
 	addr = addr.Unmap()
-	served := h.served.Load()
+	served, only := h.served.Load(), (*servedNet)(nil)
+	if d != nil {
+		served, only = d.network()
+	}
 	if served == nil {
 		return client{}, false
 	}
-	for _, n := range *served {
-		if n.Subnet.Contains(addr) {
-			return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr(), internal: n.Internal}, true
+	if only != nil {
+		return only.client(addr, idx)
+	}
+	for i := range served.nets {
+		if n := &served.nets[i]; d == nil || n.NetNS == d.at.netns {
+			if c, ok := n.client(addr, idx); ok {
+				return c, true
+			}
 		}
 	}
 	return client{}, false
 }
 
-// setServed replaces the networks whose clients are answered.
-func (h *Handler) setServed(nets []Served) {
-	own := make([]Served, 0, len(nets))
-	for _, n := range nets {
-		if n.Subnet.IsValid() {
-			n.Subnet = n.Subnet.Masked()
-			own = append(own, n)
-		}
+// client is addr as a client of n, if n's subnet holds it.
+func (n *servedNet) client(addr netip.Addr, idx *index) (client, bool) {
+	if !n.Subnet.Contains(addr) {
+		return client{}, false
 	}
-	h.served.Store(&own)
+	return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr(), share: n.share,
+		internal: n.Internal}, true
+}
+
+// setServed replaces the networks whose clients are answered.
+// Concurrent calls are serialised by setMu.
+func (h *Handler) setServed(nets []Served) {
+	h.setMu.Lock()
+	defer h.setMu.Unlock()
+	h.served.Store(newServedSet(nets, h.served.Load(), h.cfg.AnswerRate/answerShares))
 }

@@ -60,6 +60,12 @@ type Config struct {
 	// MaxClients bounds the clients whose budget is remembered
 	// (default DefaultMaxClients).
 	MaxClients int
+	// AnswerRate bounds the requests per second the Server's listeners
+	// answer in all, of any kind (default DefaultAnswerRate); one network's
+	// clients get at most a quarter of it. Requests beyond it are dropped
+	// unanswered (counted as Throttled). Handler.ServeDNS, called directly,
+	// is not bounded.
+	AnswerRate float64
 	// Observer, when set, is told of every reply (for metrics).
 	Observer Observer
 }
@@ -103,6 +109,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ClientBurst <= 0 {
 		c.ClientBurst = DefaultClientBurst
+	}
+	if c.AnswerRate <= 0 {
+		c.AnswerRate = DefaultAnswerRate
 	}
 	if c.MaxClients <= 0 {
 		c.MaxClients = DefaultMaxClients

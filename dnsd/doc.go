@@ -14,16 +14,24 @@
 // either: Server.SetNetworks is told which networks are served, after the
 // datapath has configured their addresses.
 //
-// Who asks. The source address of a request is the client's address on some
-// weavego network: it lies in exactly one served subnet (the subnets of one
-// host never overlap), which names that network, whichever address the
-// request was sent to. The table knows, from the records (Record.Container)
+// Who asks. A request that reaches a listener arrived in the namespace of
+// one weavego network (each has its own), and is from a client of that
+// network: its source address must lie in that network's subnet, or it is a
+// stranger there (a container can forge source addresses of its own subnet,
+// never become a client of another network). Where several networks share
+// a namespace (Served.NetNS ""), the source address picks among them: the
+// subnets of one host never overlap. The table knows, from the records (Record.Container)
 // and from members (Member: a local sandbox, known at once at Join), which
 // container owns that address, and so every network that container is
 // attached to, cluster-wide. That set is the client's scope. A request whose
 // source is spoofed is answered to the spoofed address, as any UDP service.
 //
 // Answering rules, in order:
+//   - a request beyond the answer rate of the network it arrived on (a
+//     quarter of Config.AnswerRate), or of the host (AnswerRate), is dropped
+//     unanswered as it is read, before the library starts a goroutine for
+//     it (over TCP: before it is unpacked; counted as Throttled): a flood
+//     of names, NXDOMAINs or garbage costs a bounded share of the CPU;
 //   - a request from outside every served subnet gets REFUSED: dnsd is no
 //     open resolver and tells strangers no names (counted as Strangers);
 //   - malformed or unsupported requests get FORMERR, NOTIMP (opcode other than
@@ -49,7 +57,14 @@
 //     answers. Each client address has a forwarding budget (a token bucket,
 //     DefaultClientRate per second, burst DefaultClientBurst, at most
 //     DefaultMaxClients remembered); beyond it a forward gets REFUSED
-//     (counted as OverBudget), and all clients together are still bounded by
-//     maxInflight concurrent forwards, so one flooding client cannot starve
-//     the others.
+//     (counted as OverBudget); each network has a budget of ten clients'
+//     too. A network has at most netReserve forwards in flight of its own
+//     plus a quarter of the host's pool of maxInflight, so that a container
+//     that cycles source addresses and asks for names that never answer
+//     fills its own network's share only: other networks' clients still get
+//     answers, not SERVFAIL.
+//
+// Over TCP, a client holds at most maxConnsPerClient connections open to
+// one listener, and a listener maxConnsPerListener; further connections
+// are closed at once (counted as ConnsRefused).
 package dnsd

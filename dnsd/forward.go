@@ -16,9 +16,11 @@ var errNoUpstreams = errors.New("no upstream resolvers (none configured, none us
 // errBusy is returned when too many forwards are already waiting.
 var errBusy = errors.New("too many queries being forwarded")
 
-// maxInflight bounds concurrent forwards: with dead upstreams each one lives
-// for a timeout per upstream, and a flood of unknown names must not pile up
-// goroutines and sockets without limit. Beyond it we answer SERVFAIL at once.
+// maxInflight bounds the pool of concurrent forwards that the networks
+// share (see share.go; each network also has netReserve of its own): with
+// dead upstreams each one lives for a timeout per upstream, and a flood of
+// unknown names must not pile up goroutines and sockets without limit.
+// Beyond its share a network's clients get SERVFAIL at once.
 const maxInflight = 1024
 
 // forwarder sends queries we do not answer ourselves to upstream resolvers.
@@ -26,7 +28,7 @@ const maxInflight = 1024
 type forwarder struct {
 	static  []string      // configured upstreams, host:port; nil means use rc
 	rc      *resolvConf   // nameservers from resolv.conf when static is nil
-	slots   chan struct{} // semaphore of maxInflight forwards
+	slots   chan struct{} // the shared pool: a semaphore of maxInflight forwards
 	timeout time.Duration
 	failed  *atomic.Uint64 // counts failed tries of one upstream; nil: not counted
 }
@@ -50,22 +52,22 @@ func (f *forwarder) upstreams() []string {
 	return f.static
 }
 
-// exchange forwards r over proto ("udp" or "tcp") to each upstream in turn
+// exchange forwards r, from a client of the network whose share is s, over
+// proto ("udp" or "tcp") to each upstream in turn
 // until one answers, each try bounded by f.timeout. A SERVFAIL or REFUSED
 // reply moves on to the next upstream but is returned if nothing better
 // comes. A truncated UDP reply is returned as is, so the client retries over
 // TCP and that retry is forwarded over TCP.
-func (f *forwarder) exchange(r *dns.Msg, proto string) (*dns.Msg, error) {
+func (f *forwarder) exchange(r *dns.Msg, proto string, s *share) (*dns.Msg, error) {
 	ups := f.upstreams()
 	if len(ups) == 0 {
 		return nil, errNoUpstreams
 	}
-	select {
-	case f.slots <- struct{}{}:
-		defer func() { <-f.slots }()
-	default:
+	pooled, ok := acquire(s, f.slots)
+	if !ok {
 		return nil, errBusy
 	}
+	defer release(s, f.slots, pooled)
 	c := &dns.Client{Net: proto, Timeout: f.timeout, UDPSize: maxUDPSize}
 	var fallback *dns.Msg
 	var errs []error

@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -12,7 +13,8 @@ import (
 
 // fakeUpstream is a real miekg/dns server on 127.0.0.1 answering:
 // example.com. A 192.0.2.1; big.example. truncated over UDP and with an
-// answer over TCP; fail.example. SERVFAIL; anything else NXDOMAIN.
+// answer over TCP; fail.example. SERVFAIL; names under slow. never;
+// anything else NXDOMAIN.
 type fakeUpstream struct {
 	addr string
 
@@ -48,6 +50,8 @@ func (u *fakeUpstream) serve(w dns.ResponseWriter, r *dns.Msg, rcodeAll int) {
 	switch q := r.Question[0]; {
 	case rcodeAll != dns.RcodeSuccess:
 		m.Rcode = rcodeAll
+	case dns.IsSubDomain("slow.", q.Name):
+		return // a name whose authority does not answer
 	case q.Name == "example.com.":
 		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
 			A: net.ParseIP("192.0.2.1")}}
@@ -156,10 +160,42 @@ func TestForwardBoundsInflight(t *testing.T) {
 	hole := blackhole(t)
 	h := newTestHandler(t, Config{Upstreams: []string{hole}, ForwardTimeout: time.Second})
 	h.fwd.slots = make(chan struct{}, 1)
-	h.fwd.slots <- struct{}{} // one forward already waiting
+	h.fwd.slots <- struct{}{}                                // the pool is taken
+	h.served.Load().nets[0].share.inflight.Store(netReserve) // and net1's reserve
 	start := time.Now()
 	resp := ask(t, h, query("example.com.", dns.TypeA), false)
 	if resp.Rcode != dns.RcodeServerFailure || time.Since(start) > 500*time.Millisecond {
 		t.Errorf("rcode %s after %v, want immediate SERVFAIL", dns.RcodeToString[resp.Rcode], time.Since(start))
+	}
+}
+
+// A container of net1 that cycles through source addresses of its subnet and
+// asks for names that never answer fills its own network's share of the
+// forwards in flight, not the host's: a client of net2 is still answered.
+func TestForwardSharesInflight(t *testing.T) {
+	up := startUpstream(t, dns.RcodeSuccess)
+	h := newTestHandler(t, Config{Upstreams: []string{up.addr}, ForwardTimeout: time.Second,
+		ClientRate: 1000, ClientBurst: 1000})
+	h.fwd.slots = make(chan struct{}, 8) // the host's pool, small for the test
+	const flood = 40
+	var wg sync.WaitGroup
+	for i := range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			askFrom(t, h, query(fmt.Sprintf("n%d.slow.", i), dns.TypeA), false, fmt.Sprintf("10.32.0.%d", 100+i))
+		}()
+	}
+	defer wg.Wait()
+	deadline := time.Now().Add(900 * time.Millisecond)
+	for h.Stats().ServFail < uint64(flood-netReserve-cap(h.fwd.slots)/poolShares) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if r := askFrom(t, h, query("example.com.", dns.TypeA), false, "10.32.1.9"); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("a client of net2 got %s while net1 held the forwards in flight", dns.RcodeToString[r.Rcode])
+	}
+	held, pool := h.served.Load().nets[0].share.inflight.Load(), len(h.fwd.slots)
+	if want := netReserve + cap(h.fwd.slots)/poolShares; held != int32(want) || pool != want-netReserve {
+		t.Errorf("net1 holds %d forwards, %d of the pool; want its reserve and a quarter of the pool, %d", held, pool, want)
 	}
 }

@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,8 +28,16 @@ type Handler struct {
 	// through source addresses of its subnet still cannot starve the
 	// clients of other networks.
 	netLimits *limiter
-	served    atomic.Pointer[[]Served] // networks whose clients are answered
+	served    atomic.Pointer[servedSet] // networks whose clients are answered
 	stats     counters
+	// answers bounds what the listeners answer in all (each network's
+	// share has its own gate too); epoch is the origin of its clock.
+	answers *gate
+	epoch   time.Time
+
+	// setMu serialises setServed, which carries each network's share over
+	// from the snapshot it replaces. Requests never take it.
+	setMu sync.Mutex
 }
 
 var _ dns.Handler = (*Handler)(nil)
@@ -46,7 +55,8 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, table: table, fwd: newForwarder(cfg),
 		limits:    newLimiter(cfg.ClientRate, cfg.ClientBurst, cfg.MaxClients),
-		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients)}
+		netLimits: newLimiter(networkShare*cfg.ClientRate, networkShare*cfg.ClientBurst, cfg.MaxClients),
+		answers:   gateFor(cfg.AnswerRate), epoch: time.Now()}
 	h.fwd.failed = &h.stats.upstreamErrs
 	return h, nil
 }
@@ -55,15 +65,20 @@ func NewHandler(cfg Config, table *Table) (*Handler, error) {
 func (h *Handler) Stats() Stats { return h.stats.snapshot() }
 
 // ServeDNS answers one request on w. It never blocks longer than the
-// forwarding budget: one ForwardTimeout per upstream.
-func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+// forwarding budget: one ForwardTimeout per upstream. Called directly, it
+// knows the client by its source address alone; the Server's listeners also
+// know the network a request arrived on (see door).
+func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) { h.serve(w, r, nil) }
+
+// serve answers r, which arrived at d (nil: not through a listener).
+func (h *Handler) serve(w dns.ResponseWriter, r *dns.Msg, d *door) {
 	if r.Response {
 		h.stats.dropped.Add(1) // answering responses invites reflection loops
 		return
 	}
 	start := time.Now()
 	h.stats.queries.Add(1)
-	resp, forwarded := h.answer(w, r)
+	resp, forwarded := h.answer(w, r, d)
 	h.write(w, r, resp)
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.ObserveReply(resp.Rcode, forwarded, time.Since(start))
@@ -71,9 +86,9 @@ func (h *Handler) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 }
 
 // answer builds the reply to r, and says whether an upstream gave it.
-func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg) (resp *dns.Msg, forwarded bool) {
+func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg, d *door) (resp *dns.Msg, forwarded bool) {
 	idx := h.table.load()
-	c, ok := h.client(w.RemoteAddr(), idx)
+	c, ok := h.client(w.RemoteAddr(), idx, d)
 	if !ok {
 		h.stats.strangers.Add(1) // not an open resolver: only our networks' containers
 		return errorReply(r, dns.RcodeRefused), false
@@ -95,7 +110,7 @@ func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg) (resp *dns.Msg, forwa
 		h.stats.overBudget.Add(1)
 		return errorReply(r, dns.RcodeRefused), false
 	}
-	resp, err := h.fwd.exchange(r, network(w))
+	resp, err := h.fwd.exchange(r, network(w), c.share)
 	if err != nil {
 		return errorReply(r, dns.RcodeServerFailure), false
 	}

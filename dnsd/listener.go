@@ -54,11 +54,14 @@ func startListener(w where, port int, h *Handler, log *slog.Logger) (*listener, 
 	}
 	l := &listener{addr: pc.LocalAddr().String()}
 	log = log.With("addr", l.addr, "netns", w.netns)
-	if l.udp, err = serve(&dns.Server{PacketConn: pc}, h, log.With("net", "udp")); err != nil {
+	d := newDoor(h, w)
+	udp := &dns.Server{PacketConn: pc, DecorateReader: d.reader, MsgAcceptFunc: d.h.accept}
+	if l.udp, err = serve(udp, d, log.With("net", "udp")); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("serve udp %s: %w", l.addr, err)
 	}
-	if l.tcp, err = serve(&dns.Server{Listener: ln}, h, log.With("net", "tcp")); err != nil {
+	tcp := limitConns(ln, &h.stats.connsRefused)
+	if l.tcp, err = serve(&dns.Server{Listener: tcp, MsgAcceptFunc: d.accept}, d, log.With("net", "tcp")); err != nil {
 		return nil, errors.Join(fmt.Errorf("serve tcp %s: %w", l.addr, err), l.udp.stop())
 	}
 	return l, nil
@@ -84,11 +87,12 @@ func bindPair(a netip.Addr, port int) (net.PacketConn, net.Listener, error) {
 	}
 }
 
-// serve starts srv with h and returns once it is accepting requests.
-func serve(srv *dns.Server, h *Handler, log *slog.Logger) (*served, error) {
-	srv.Handler = h
-	srv.MsgAcceptFunc = h.accept
-	srv.MsgInvalidFunc = h.invalid
+// serve starts srv with d and returns once it is accepting requests. The
+// caller sets srv's MsgAcceptFunc: UDP requests pass the answer rates as
+// they are read (gateReader), TCP ones in door.accept.
+func serve(srv *dns.Server, d *door, log *slog.Logger) (*served, error) {
+	srv.Handler = d
+	srv.MsgInvalidFunc = d.h.invalid
 	srv.UDPSize = maxUDPSize
 	started := make(chan struct{})
 	srv.NotifyStartedFunc = func() { close(started) }

@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -184,5 +185,58 @@ func TestServeBudgetPerNetwork(t *testing.T) {
 	}
 	if r := askFrom(t, h, query("example.com.", dns.TypeA), false, "10.32.1.9"); r.Rcode != dns.RcodeSuccess {
 		t.Errorf("a client of net2 got %s while net1 was flooded", dns.RcodeToString[r.Rcode])
+	}
+}
+
+// A request is from a client of the network it arrived on: through net1's
+// door, a source address of net2 is a stranger; through net2's, a client.
+func TestDoorNamesTheNetwork(t *testing.T) {
+	h := newHandlerWith(t, Config{}, scopeRecords(), scopeMembers())
+	nets := testNets()
+	nets[0].NetNS, nets[1].NetNS = "ns1", "ns2"
+	h.setServed(nets)
+	via := func(d *door, from string) *dns.Msg {
+		w := &fakeWriter{from: net.ParseIP(from)}
+		d.ServeDNS(w, query("secret.", dns.TypeA))
+		return w.replies[0]
+	}
+	net1, net2 := newDoor(h, where{"ns1", nets[0].Gateway}), newDoor(h, where{"ns2", nets[1].Gateway})
+	if r := via(net1, "10.32.1.30"); r.Rcode != dns.RcodeRefused {
+		t.Errorf("net2's address through net1's door: %s, want REFUSED", dns.RcodeToString[r.Rcode])
+	}
+	if r := via(net2, "10.32.1.30"); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Errorf("net2's address through net2's door: %v", r)
+	}
+	shared := newDoor(h, where{"", netip.MustParseAddr("169.254.53.53")}) // big's namespace
+	if r := via(shared, "10.32.1.30"); r.Rcode != dns.RcodeRefused {
+		t.Errorf("net2's address through another namespace's door: %s, want REFUSED", dns.RcodeToString[r.Rcode])
+	}
+	if s := h.Stats(); s.Strangers != 2 {
+		t.Errorf("stats %+v; want 2 strangers", s)
+	}
+}
+
+func TestGate(t *testing.T) {
+	g := newGate(10, 3) // one token per 100 ms, three at once
+	now := int64(0)
+	count := func(n int) int {
+		ok := 0
+		for range n {
+			if g.allow(now) {
+				ok++
+			}
+		}
+		return ok
+	}
+	if got := count(10); got != 3 {
+		t.Errorf("burst: %d of 10 through, want 3", got)
+	}
+	now += int64(250 * time.Millisecond)
+	if got := count(10); got != 2 {
+		t.Errorf("after 250 ms: %d through, want 2", got)
+	}
+	now += int64(time.Hour)
+	if got := count(10); got != 3 {
+		t.Errorf("after an hour idle: %d through, want the burst, 3", got)
 	}
 }

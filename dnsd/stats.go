@@ -20,7 +20,11 @@ type Stats struct {
 	OverBudget uint64 // forwards refused because the client used up its budget
 	Internal   uint64 // forwards refused because the client's network is --internal
 	Dropped    uint64 // messages not answered at all (responses, runts)
+	Throttled  uint64 // requests not answered because their network, or the host, was over its answer rate
 	WriteErrs  uint64 // replies that could not be sent
+	// ConnsRefused counts TCP connections closed at once because their
+	// client, or the listener, had as many open as it may.
+	ConnsRefused uint64
 	// UpstreamErrors counts tries of one upstream that failed: no answer
 	// in time, a network error, or a SERVFAIL or REFUSED reply.
 	UpstreamErrors uint64
@@ -32,7 +36,8 @@ type counters struct {
 	nxdomain, servfail, formerr, notimp atomic.Uint64
 	refused, dropped, writeErrs         atomic.Uint64
 	strangers, overBudget, internal     atomic.Uint64
-	upstreamErrs                        atomic.Uint64
+	upstreamErrs, throttled             atomic.Uint64
+	connsRefused                        atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -50,6 +55,9 @@ func (c *counters) snapshot() Stats {
 		Strangers:  c.strangers.Load(),
 		OverBudget: c.overBudget.Load(),
 		Internal:   c.internal.Load(),
+		Throttled:  c.throttled.Load(),
+
+		ConnsRefused: c.connsRefused.Load(),
 
 		UpstreamErrors: c.upstreamErrs.Load(),
 	}

@@ -28,7 +28,8 @@ type dnsScenario struct {
 }
 
 // TestDNS drives the names of containers across hosts: by name and alias, one name on two hosts and its removal
-// when a container stops, outside names forwarded upstream, and none forwarded from an --internal network.
+// when a container stops, outside names forwarded upstream, none forwarded from an --internal network, and
+// floods from containers that neither starve another network nor silence the host's gossip.
 func TestDNS(t *testing.T) {
 	RequirePlugin(t)
 	s := &dnsScenario{}
@@ -42,6 +43,8 @@ func TestDNS(t *testing.T) {
 		{"SameNameOnTwoHosts", s.sameNameOnTwoHosts},
 		{"Upstream", s.upstream},
 		{"InternalDoesNotForward", s.internalDoesNotForward},
+		{"SlowNamesStayInTheirNetwork", s.slowNamesStayInTheirNetwork},
+		{"LocalFloodKeepsMembersAlive", s.localFloodKeepsMembersAlive},
 	})
 }
 

@@ -22,7 +22,9 @@ import (
 const (
 	upstreamPort = 5353
 	OutsideName  = "outside.example."
-	outsideAddr  = "192.0.2.55"
+	// slowZone is a zone the upstream never answers for.
+	slowZone    = "slow.example."
+	outsideAddr = "192.0.2.55"
 	// DNSServiceAddr is the plugin's default DNS_ADDR: every weavego network's own dnsd at one address.
 	DNSServiceAddr = "169.254.53.53"
 )
@@ -163,7 +165,8 @@ func nslookupAt(h *Host, ctr, name, server string) ([]string, error) {
 }
 
 // ServeOutsideNameIn serves outsideName over UDP at addr in the network namespace at nsPath, in this process,
-// and counts the queries it gets. Other names get NXDOMAIN.
+// and counts the queries it gets. Names under slowZone get no answer at all (a zone whose servers are down);
+// other names get NXDOMAIN.
 func ServeOutsideNameIn(t *testing.T, nsPath, addr string) *atomic.Int64 {
 	t.Helper()
 	var pc net.PacketConn
@@ -176,6 +179,9 @@ func ServeOutsideNameIn(t *testing.T, nsPath, addr string) *atomic.Int64 {
 	var queries atomic.Int64
 	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		queries.Add(1)
+		if len(r.Question) == 1 && dns.IsSubDomain(slowZone, dns.CanonicalName(r.Question[0].Name)) {
+			return
+		}
 		m := new(dns.Msg)
 		m.SetReply(r)
 		switch {

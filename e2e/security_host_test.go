@@ -18,21 +18,13 @@ import (
 // vxlanDrops returns the count of VXLAN datagrams h's firewall dropped because they came from no member.
 func vxlanDrops(t *testing.T, h *Host) int {
 	t.Helper()
-	st, err := h.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Firewall.VXLANNonMember
+	return mustStatus(t, h).Firewall.VXLANNonMember
 }
 
 // fromContainerDrops returns the count of packets from containers h's firewall dropped.
 func fromContainerDrops(t *testing.T, h *Host) int {
 	t.Helper()
-	st, err := h.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Firewall.FromContainer
+	return mustStatus(t, h).Firewall.FromContainer
 }
 
 // vxlanFromStranger: VXLAN datagrams from an address that is no member are dropped, and counted.

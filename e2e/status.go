@@ -45,6 +45,7 @@ type wgStatus struct {
 		Domain  string
 		Listen  []string
 		Records int
+		Stats   dnsCounters
 	}
 	Firewall struct {
 		FromContainer, VXLANNonMember int
@@ -52,6 +53,11 @@ type wgStatus struct {
 	Security struct {
 		StreamsRefused, DatagramsDropped int
 	}
+}
+
+// dnsCounters is the part of dnsd's counters the tests read.
+type dnsCounters struct {
+	Queries, Local, Forwarded, ServFail, OverBudget, Throttled uint64
 }
 
 // peerState returns the state h's plugin reports for the peer whose address is ip, or "" when it lists none.
@@ -82,6 +88,16 @@ func (h *Host) StatusWith(bin string) (wgStatus, error) {
 		return st, fmt.Errorf("%s: status API: %w in %q", h.Name, err, out)
 	}
 	return st, nil
+}
+
+// mustStatus is h.Status, failing t on error.
+func mustStatus(t *testing.T, h *Host) wgStatus {
+	t.Helper()
+	st, err := h.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // weavegoBin is the weavego command, taken from the plugin bundle.

@@ -106,6 +106,7 @@ func renderDNS(w io.Writer, rep StatusReport) {
 	st := rep.DNS.Stats
 	fmt.Fprintf(w, "  queries %d, local %d, forwarded %d, refused to strangers %d, over budget %d, on --internal networks %d\n",
 		st.Queries, st.Local, st.Forwarded, st.Strangers, st.OverBudget, st.Internal)
+	fmt.Fprintf(w, "  dropped over the answer rate %d, TCP connections refused %d\n", st.Throttled, st.ConnsRefused)
 	if rep.DNS.DaemonJSON != "" {
 		fmt.Fprintf(w, "  every weavego network, daemon-wide in /etc/docker/daemon.json: %s\n", rep.DNS.DaemonJSON)
 		fmt.Fprintf(w, "  or per container: docker run --dns %s ...\n", rep.DNS.ServiceAddr)

@@ -118,7 +118,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	p.table = dnsd.NewTable()
 	p.dns, err = dnsd.New(dnsd.Config{Domain: set.DNSDomain, TTL: time.Duration(set.DNSTTL) * time.Second,
 		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf, ServiceAddr: set.DNSAddr,
-		ClientRate: float64(set.DNSClientRate), ClientBurst: 2 * set.DNSClientRate, Observer: p.metrics}, p.table, log)
+		ClientRate: float64(set.DNSClientRate), ClientBurst: 2 * set.DNSClientRate,
+		AnswerRate: float64(set.DNSAnswerRate), Observer: p.metrics}, p.table, log)
 	if err != nil {
 		return nil, err
 	}

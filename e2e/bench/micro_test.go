@@ -51,7 +51,7 @@ func benchDNSServe(args []string) error {
 	if err := tab.Replace(rs, []dnsd.Member{{Owner: "load", VNI: 1, IP: netip.MustParseAddr("127.0.0.1")}}); err != nil {
 		return err
 	}
-	srv, err := dnsd.New(dnsd.Config{Port: port, Upstreams: []string{"127.0.0.1:9"}}, tab, nil)
+	srv, err := dnsd.New(dnsd.Config{Port: port, Upstreams: []string{"127.0.0.1:9"}, AnswerRate: benchDNSAnswerRate}, tab, nil)
 	if err != nil {
 		return err
 	}

@@ -218,7 +218,8 @@ func (b *bench) installWeavego(h *e2e.Host) error {
 	}
 	return h.InstallPlugin(map[string]string{"PEERS": b.benchPeers(), "KEY": b.key, "LOG_LEVEL": "info",
 		"DNS_UPSTREAM":    fmt.Sprintf("%s:%d", e2e.UnderlayGateway, benchDNSUpstreamPort),
-		"DNS_CLIENT_RATE": strconv.Itoa(benchDNSClientRate), "METRICS_ADDR": benchMetricsAddr})
+		"DNS_CLIENT_RATE": strconv.Itoa(benchDNSClientRate), "DNS_ANSWER_RATE": strconv.Itoa(benchDNSAnswerRate),
+		"METRICS_ADDR": benchMetricsAddr})
 }
 
 // setupWeavego installs the plugin on h1 and h2 (h3 comes later, to measure how a new host learns the

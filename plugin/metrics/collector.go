@@ -40,6 +40,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, d.dnsUpstreamErr, st.UpstreamErrors)
 		counter(ch, d.dnsStrangers, st.Strangers)
 		counter(ch, d.dnsOverBudget, st.OverBudget)
+		counter(ch, d.dnsThrottled, st.Throttled)
+		counter(ch, d.dnsConnsRefused, st.ConnsRefused)
 	}
 	if c.src.Datapath != nil {
 		c.collectDatapath(ch)

@@ -13,6 +13,7 @@ type descs struct {
 	ipamProblems                                 *prometheus.Desc
 	dnsForwarded, dnsUpstreamErr                 *prometheus.Desc
 	dnsStrangers, dnsOverBudget                  *prometheus.Desc
+	dnsThrottled, dnsConnsRefused                *prometheus.Desc
 	fdb, neigh, firewall                         *prometheus.Desc
 }
 
@@ -50,8 +51,12 @@ func newDescs() descs {
 			"Tries of one upstream resolver that failed: no answer in time, a network error, SERVFAIL or REFUSED."),
 		dnsStrangers:  desc("dns_refused_strangers_total", "Requests refused because their source is in no served subnet."),
 		dnsOverBudget: desc("dns_refused_over_budget_total", "Forwards refused because the client used up its budget."),
-		fdb:           desc("datapath_fdb_entries", "FDB entries kept on the VXLAN devices (remote MACs and flood VTEPs)."),
-		neigh:         desc("datapath_neighbour_entries", "Neighbour entries kept on the VXLAN devices (remote addresses)."),
+		dnsThrottled: desc("dns_dropped_over_rate_total",
+			"Requests dropped unanswered because their network, or the host, was over its answer rate (DNS_ANSWER_RATE)."),
+		dnsConnsRefused: desc("dns_tcp_refused_total",
+			"TCP connections closed at once because their client, or the listener, had as many open as it may."),
+		fdb:   desc("datapath_fdb_entries", "FDB entries kept on the VXLAN devices (remote MACs and flood VTEPs)."),
+		neigh: desc("datapath_neighbour_entries", "Neighbour entries kept on the VXLAN devices (remote addresses)."),
 		firewall: desc("firewall_dropped_packets_total",
 			"Packets weavego's input rules dropped, by rule: from-container (to the host, other than DNS), "+
 				"vxlan-non-member (VXLAN no member sent: from an address that is no member, or to one other than "+
@@ -63,5 +68,5 @@ func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{d.build, d.peers, d.entries, d.tombstones, d.rejected, d.merges, d.gossipQueued,
 		d.gossipSent, d.gossipBytes, d.gossipDecodeErr, d.gossipPruned, d.poolSize, d.poolUsed, d.poolFree,
 		d.poolLocal, d.ipamProblems, d.dnsForwarded, d.dnsUpstreamErr, d.dnsStrangers, d.dnsOverBudget, d.fdb,
-		d.neigh, d.firewall, d.gossipRefused}
+		d.neigh, d.firewall, d.gossipRefused, d.dnsThrottled, d.dnsConnsRefused}
 }

@@ -46,6 +46,7 @@ type Settings struct {
 	DNSUpstream      []string      // DNS_UPSTREAM: ip[:port] resolvers; empty = the host's resolv.conf
 	DNSAddr          netip.Addr    // DNS_ADDR: the service address of dnsd on every network; invalid = off
 	DNSClientRate    int           // DNS_CLIENT_RATE: forwarded queries per second of one container (burst: twice that)
+	DNSAnswerRate    int           // DNS_ANSWER_RATE: requests per second dnsd answers in all; a network a quarter
 	AllocWait        time.Duration // IPALLOC_WAIT: how long a host short of addresses waits for another host to give some
 	AutoReclaim      time.Duration // IPALLOC_RECLAIM_AFTER: 0 = never take space of dead hosts automatically
 	StateDir         string        // STATE_DIR (the `state` mount)
@@ -99,6 +100,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
 	s.DNSClientRate = p.integer("DNS_CLIENT_RATE", DefaultDNSClientRate, 1, 1_000_000)
+	s.DNSAnswerRate = p.integer("DNS_ANSWER_RATE", dnsd.DefaultAnswerRate, 100, 100_000_000)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
 	s.MetricsAddr = p.hostPort("METRICS_ADDR")
 	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", mesh.DefaultTombstoneTTL)

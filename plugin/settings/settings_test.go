@@ -53,6 +53,9 @@ func TestParse(t *testing.T) {
 		{"dns client rate default", nil, nil, func(s Settings) bool { return s.DNSClientRate == DefaultDNSClientRate }},
 		{"dns client rate", map[string]string{"DNS_CLIENT_RATE": "5000"}, nil, func(s Settings) bool { return s.DNSClientRate == 5000 }},
 		{"dns client rate zero", map[string]string{"DNS_CLIENT_RATE": "0"}, []string{"DNS_CLIENT_RATE"}, nil},
+		{"dns answer rate default", nil, nil, func(s Settings) bool { return s.DNSAnswerRate == 20_000 }},
+		{"dns answer rate", map[string]string{"DNS_ANSWER_RATE": "500000"}, nil, func(s Settings) bool { return s.DNSAnswerRate == 500000 }},
+		{"dns answer rate too low", map[string]string{"DNS_ANSWER_RATE": "10"}, []string{"DNS_ANSWER_RATE"}, nil},
 		{"several errors at once", map[string]string{"MTU": "x", "VXLAN_PORT": "0"}, []string{"setting MTU", "setting VXLAN_PORT"}, nil},
 	}
 	for _, tt := range tests {
