@@ -60,8 +60,10 @@ type keyPlan struct {
 
 // errNoKey is the refusal to join a cluster without a key.
 var errNoKey = errors.New("PEERS is set, or the saved state comes from a cluster, but this host has no cluster key: " +
-	"run `weavego token` on a member and set it here (docker plugin set weavego KEY=...); a cluster that ran " +
-	"without a key moves to one with KEY_ROLLOUT (docs/keys.md), or stays open with INSECURE_OPEN=true")
+	"run `weavego token` on a member and give its output to `weavego key install` here on standard input " +
+	"(e.g. `weavego key install < keyfile`; the plugin then starts), or set KEY=... (docker plugin set; readable " +
+	"by whoever reaches the Docker API); a cluster that ran without a key moves to one with KEY_ROLLOUT " +
+	"(docs/keys.md), or stays open with INSECURE_OPEN=true")
 
 // resolveKeys decides the gossip keys from the settings and the saved ring:
 // a given key is added to a saved ring (and is primary only when there is

@@ -17,9 +17,12 @@ import (
 // StatusReport is the answer of GET /status.
 type StatusReport struct {
 	Version string
-	Cluster reconcile.Status
-	IPAM    ipalloc.Status
-	DNS     DNSStatus
+	// NotStarted is why the plugin refuses to start ("" when it runs): it
+	// then serves nothing else (see refuse).
+	NotStarted string `json:",omitempty"`
+	Cluster    reconcile.Status
+	IPAM       ipalloc.Status
+	DNS        DNSStatus
 	// Security says how gossip is protected.
 	Security SecurityStatus
 	// Rejected counts the records of other hosts this host refused, per
