@@ -110,4 +110,8 @@ func TestLegacyKeyReportedEveryStart(t *testing.T) {
 	if err != nil || plan.mode != modePassword || strings.Contains(log.String(), "unsalted") {
 		t.Errorf("after key use: mode %q, %v, log %q", plan.mode, err, log.String())
 	}
+	// The history outlives a move to an open cluster, which has no keys.
+	if plan, err := gossipKeys(settings.Settings{StateDir: dir, InsecureOpen: true}, true, logTo(&log)); err != nil || plan.mode != modeOpen {
+		t.Errorf("open start with a legacy key in the history: %q, %v", plan.mode, err)
+	}
 }

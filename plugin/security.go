@@ -56,7 +56,7 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyP
 	if plan.legacy, err = noteLegacy(hist, h, set.Password, plan.keys); err != nil {
 		return keyPlan{}, err
 	}
-	if plan.legacy != "" && fingerprint(plan.keys[0]) == plan.legacy {
+	if plan.legacy != "" && len(plan.keys) > 0 && fingerprint(plan.keys[0]) == plan.legacy {
 		plan.mode = modeLegacy
 	}
 	logKeys(set, plan, path, log)
