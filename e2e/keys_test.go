@@ -26,12 +26,14 @@ func TestKeys(t *testing.T) {
 		{"NoKeyRefusedWhereTyped", k.noKey},
 		{"KeyFromStdinLeavesNoTrace", k.keyFromStdin},
 		{"RemovedKeyInSettingRefused", k.removedKey},
+		{"KeyBeforeEnable", k.keyBeforeEnable},
 	})
 }
 
 type keys struct {
 	h1, h2 *Host
 	old    string // the cluster key h1 generated
+	cur    string // the cluster key after the rotation
 }
 
 // refusedWhereTyped checks that `docker network create` on h fails with a sentence holding every one of want,
@@ -149,6 +151,7 @@ func (k *keys) removedKey(t *testing.T) {
 		t.Skip("needs KeyFromStdinLeavesNoTrace")
 	}
 	newKey := NewClusterKey(t)
+	k.cur = newKey
 	for _, op := range []string{"install", "use"} {
 		for _, h := range []*Host{k.h1, k.h2} {
 			keyStdin(t, h, newKey, op)
@@ -173,4 +176,33 @@ func (k *keys) removedKey(t *testing.T) {
 		t.Errorf("h2's keys after KEY was cleared: %s %v; want the new key only", out, err)
 	}
 	t.Log("KEY=<removed key> refused at restart; cleared, h2 is back with the new key")
+}
+
+// keyBeforeEnable: with the plugin disabled and its saved keys gone, `weavego key install` on standard input
+// saves the key where the plugin reads it, and the plugin then starts with it as a member.
+func (k *keys) keyBeforeEnable(t *testing.T) {
+	if k.cur == "" {
+		t.Skip("needs RemovedKeyInSettingRefused")
+	}
+	k.h2.MustDocker(t, "plugin", "disable", "-f", PluginName)
+	state := filepath.Join(k.h2.Dir, "plugin-state")
+	for _, f := range []string{"keyring", "keyring.history", "keyring.generated"} {
+		_ = os.Remove(filepath.Join(state, f))
+	}
+	out := keyStdin(t, k.h2, k.cur, "install")
+	if !strings.Contains(out, "used when the plugin starts") {
+		t.Fatalf("weavego key install with the plugin disabled: %s", out)
+	}
+	fi, err := os.Stat(filepath.Join(state, "keyring"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the saved keyring: %v %v; want mode 0600", fi, err)
+	}
+	enablePlugin(t, k.h2)
+	waitPeer(t, k.h1, k.h2.IP.String(), "alive", 2*time.Minute)
+	if st, err := k.h2.WeavegoCLI("status"); err != nil || strings.Contains(st, "cannot start") {
+		t.Errorf("weavego status on h2 after the key was saved before enable: %s %v", st, err)
+	}
+	k.h2.CreateNetwork(t, "keynet3", netArgs...)
+	Eventually(t, time.Minute, func() error { _, err := k.h1.NetworkView("keynet3"); return err })
+	t.Logf("h2: %s; enabled, it joined h1 and created keynet3", out)
 }

@@ -106,7 +106,7 @@ func installSaved(stateDir, key string, out io.Writer) error {
 	if err := errors.Join(recordGenerated(gen, plan), historyStore{dir: stateDir}.forgetRemoved(k)); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "no plugin answers on %s: the key is saved in %s (mode 0600, %d keys) and used when the "+
+	fmt.Fprintf(out, "no plugin answers on %s: the key is saved in %s (mode 0600, %d key(s) in all) and used when the "+
 		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, controlSocket), ring, len(plan.keys))
 	return nil
 }
