@@ -174,6 +174,9 @@ func (p *parts) serve(ctx context.Context) error {
 	if err != nil {
 		p.log.Warn("restore networks", "err", err)
 	}
+	// What Docker removed while the plugin refused is removed now, before
+	// the leftovers are collected and before Docker is served.
+	newPendingStore(p.set.StateDir).replay(p.driver, p.ipam, p.log)
 	p.collectGarbage(known)
 	cl, err := listenControl(p.sec.ControlSocket, p.set.ControlGroup)
 	if err != nil {

@@ -18,7 +18,8 @@ import (
 // plugin refuses: it serves its socket and the control socket, answers every
 // request that would create something, and `weavego status`, with the
 // reason, and lets teardown requests pass so that Docker's cleanup never
-// jams. A key given meanwhile (`weavego key install`) is saved and the plugin
+// jams; it records them, and the next real start applies them (see
+// pendingFile). A key given meanwhile (`weavego key install`) is saved and the plugin
 // tries to start again with it.
 
 // refuseConfig says where the refusing plugin serves, and why it refuses.
@@ -66,7 +67,13 @@ func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 		cl.Close()
 		return false, errors.Join(cfg.Reason, err)
 	}
-	plugin := &http.Server{Handler: pluginapi.NewRefusingHandler(pluginapi.Config{Logger: cfg.Log}, sentence),
+	pending := newPendingStore(cfg.StateDir)
+	passed := func(method string, req any) {
+		if err := pending.add(method, req); err != nil {
+			cfg.Log.Warn("a teardown request let pass is not applied at the next start", "method", method, "err", err)
+		}
+	}
+	plugin := &http.Server{Handler: pluginapi.NewRefusingHandler(pluginapi.Config{Logger: cfg.Log}, sentence, passed),
 		ReadHeaderTimeout: 10 * time.Second}
 	ctl := &http.Server{Handler: c.handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxControlBody}
 	errc := make(chan error, 2)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -116,6 +117,12 @@ func TestRefuseKeyInstallRetries(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { r, err := refuse(context.Background(), cfg); done <- result{r, err} }()
 	waitSocket(t, cfg.PluginSocket)
+	if code, body := postUnix(t, cfg.PluginSocket, "/NetworkDriver.DeleteNetwork"); code != http.StatusOK {
+		t.Fatalf("DeleteNetwork on the refusing plugin: %d %s", code, body)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, pendingFile)); err != nil || !bytes.Contains(b, []byte("NetworkDriver.DeleteNetwork")) {
+		t.Errorf("the DeleteNetwork let pass is not recorded for the next start: %q %v", b, err)
+	}
 	var out, errOut bytes.Buffer
 	code := run([]string{"--socket", cfg.ControlSocket, "key", "install"},
 		process{getenv: noEnv, stdin: strings.NewReader(encodeKey(k(5)) + "\n"), stdout: &out, stderr: &errOut})

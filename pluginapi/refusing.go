@@ -16,19 +16,31 @@ import (
 // the user reads it where they typed the command, and lets every teardown
 // request succeed, so that Docker's cleanup of what an earlier run created
 // never jams on it. Capability and address-space queries answer as the
-// running plugin does, for Docker to get as far as the refusal.
-func NewRefusingHandler(cfg Config, reason string) http.Handler {
+// running plugin does, for Docker to get as far as the refusal. passed, if
+// not nil, is told of every teardown request let pass (its method, such as
+// "NetworkDriver.DeleteNetwork", and the decoded request), so that the
+// plugin can apply it once it runs.
+func NewRefusingHandler(cfg Config, reason string, passed func(method string, req any)) http.Handler {
 	reg := newRegistration(0, 0)
 	reg.open()
 	err := errors.New(reason)
-	return newHandler(cfg, refuser{err: err}, ipamRefuser{err: err}, reg)
+	if passed == nil {
+		passed = func(string, any) {}
+	}
+	return newHandler(cfg, refuser{err: err, passed: passed}, ipamRefuser{err: err, passed: passed}, reg)
 }
 
 // refuser is a network driver that creates nothing.
-type refuser struct{ err error }
+type refuser struct {
+	err    error
+	passed func(method string, req any)
+}
 
 // ipamRefuser is an IPAM driver that allocates nothing.
-type ipamRefuser struct{ err error }
+type ipamRefuser struct {
+	err    error
+	passed func(method string, req any)
+}
 
 var (
 	_ network.Driver = refuser{}
@@ -42,23 +54,33 @@ func (r refuser) CreateNetwork(*network.CreateNetworkRequest) error { return r.e
 func (r refuser) AllocateNetwork(*network.AllocateNetworkRequest) (*network.AllocateNetworkResponse, error) {
 	return nil, r.err
 }
-func (r refuser) DeleteNetwork(*network.DeleteNetworkRequest) error { return nil }
-func (r refuser) FreeNetwork(*network.FreeNetworkRequest) error     { return nil }
+func (r refuser) DeleteNetwork(req *network.DeleteNetworkRequest) error {
+	r.passed("NetworkDriver.DeleteNetwork", req)
+	return nil
+}
+func (r refuser) FreeNetwork(*network.FreeNetworkRequest) error { return nil }
 func (r refuser) CreateEndpoint(*network.CreateEndpointRequest) (*network.CreateEndpointResponse, error) {
 	return nil, r.err
 }
-func (r refuser) DeleteEndpoint(*network.DeleteEndpointRequest) error { return nil }
+func (r refuser) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
+	r.passed("NetworkDriver.DeleteEndpoint", req)
+	return nil
+}
 func (r refuser) EndpointInfo(*network.InfoRequest) (*network.InfoResponse, error) {
 	return &network.InfoResponse{}, nil
 }
 func (r refuser) Join(*network.JoinRequest) (*network.JoinResponse, error) { return nil, r.err }
-func (r refuser) Leave(*network.LeaveRequest) error                        { return nil }
-func (r refuser) DiscoverNew(*network.DiscoveryNotification) error         { return nil }
-func (r refuser) DiscoverDelete(*network.DiscoveryNotification) error      { return nil }
+func (r refuser) Leave(req *network.LeaveRequest) error {
+	r.passed("NetworkDriver.Leave", req)
+	return nil
+}
+func (r refuser) DiscoverNew(*network.DiscoveryNotification) error    { return nil }
+func (r refuser) DiscoverDelete(*network.DiscoveryNotification) error { return nil }
 func (r refuser) ProgramExternalConnectivity(*network.ProgramExternalConnectivityRequest) error {
 	return r.err
 }
-func (r refuser) RevokeExternalConnectivity(*network.RevokeExternalConnectivityRequest) error {
+func (r refuser) RevokeExternalConnectivity(req *network.RevokeExternalConnectivityRequest) error {
+	r.passed("NetworkDriver.RevokeExternalConnectivity", req)
 	return nil
 }
 
@@ -72,8 +94,14 @@ func (r ipamRefuser) GetDefaultAddressSpaces() (*ipam.AddressSpacesResponse, err
 func (r ipamRefuser) RequestPool(*ipam.RequestPoolRequest) (*ipam.RequestPoolResponse, error) {
 	return nil, r.err
 }
-func (r ipamRefuser) ReleasePool(*ipam.ReleasePoolRequest) error { return nil }
+func (r ipamRefuser) ReleasePool(req *ipam.ReleasePoolRequest) error {
+	r.passed("IpamDriver.ReleasePool", req)
+	return nil
+}
 func (r ipamRefuser) RequestAddress(*ipam.RequestAddressRequest) (*ipam.RequestAddressResponse, error) {
 	return nil, r.err
 }
-func (r ipamRefuser) ReleaseAddress(*ipam.ReleaseAddressRequest) error { return nil }
+func (r ipamRefuser) ReleaseAddress(req *ipam.ReleaseAddressRequest) error {
+	r.passed("IpamDriver.ReleaseAddress", req)
+	return nil
+}

@@ -1,6 +1,7 @@
 package pluginapi
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -9,7 +10,8 @@ import (
 // something with the sentence that says what to set, and lets teardown pass.
 func TestRefusingHandler(t *testing.T) {
 	const reason = "PEERS is set but this host has no cluster key: set KEY"
-	h := NewRefusingHandler(Config{}, reason)
+	var passed []string
+	h := NewRefusingHandler(Config{}, reason, func(method string, _ any) { passed = append(passed, method) })
 	for _, tt := range []struct {
 		path string
 		ok   bool
@@ -44,5 +46,10 @@ func TestRefusingHandler(t *testing.T) {
 	}
 	if _, out := post(h, "/IpamDriver.GetDefaultAddressSpaces", ""); out["LocalDefaultAddressSpace"] == "" {
 		t.Errorf("address spaces: %v", out)
+	}
+	want := []string{"NetworkDriver.RevokeExternalConnectivity", "NetworkDriver.Leave", "NetworkDriver.DeleteEndpoint",
+		"IpamDriver.ReleaseAddress", "IpamDriver.ReleasePool", "NetworkDriver.DeleteNetwork"}
+	if !slices.Equal(passed, want) {
+		t.Errorf("teardown requests passed on: %v; want %v", passed, want)
 	}
 }
