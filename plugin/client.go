@@ -40,6 +40,11 @@ func render(out io.Writer, rep StatusReport, section string) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	all := section == ""
+	if rep.NotStarted != "" {
+		renderProblems(w, rep)
+		fmt.Fprintf(w, "weavego %s serves no network on this host until this is fixed\n", rep.Version)
+		return nil
+	}
 	if all || section == "problems" {
 		renderProblems(w, rep)
 		if !all {

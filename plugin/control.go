@@ -89,15 +89,15 @@ func (c *control) handler(readOnly bool) http.Handler {
 	for _, r := range c.routes() {
 		serve := r.serve
 		if readOnly && !r.readOnly {
-			serve = refuse(r.cmd)
+			serve = notOnStatusSocket(r.cmd)
 		}
 		mux.HandleFunc(r.pattern, serve)
 	}
 	return http.MaxBytesHandler(mux, maxControlBody)
 }
 
-// refuse answers a command that the status socket does not serve.
-func refuse(cmd string) http.HandlerFunc {
+// notOnStatusSocket answers a command that the status socket does not serve.
+func notOnStatusSocket(cmd string) http.HandlerFunc {
 	msg := cmd + " needs root or the CONTROL_GROUP group: this is the status socket, which the " +
 		"STATUS_GROUP group may use only to read the status"
 	return func(w http.ResponseWriter, _ *http.Request) { fail(w, http.StatusForbidden, msg) }

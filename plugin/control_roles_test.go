@@ -14,9 +14,9 @@ import (
 	"testing"
 )
 
-// refusal is what the status socket answers to every command it does not
+// statusRefusal is what the status socket answers to every command it does not
 // serve.
-const refusal = "needs root or the CONTROL_GROUP group: this is the status socket"
+const statusRefusal = "needs root or the CONTROL_GROUP group: this is the status socket"
 
 // TestStatusSocket: on the status socket, status and metrics answer; every
 // command that changes the cluster or reveals the key is refused with a
@@ -26,14 +26,14 @@ func TestStatusSocket(t *testing.T) {
 	checkCLI(t, tc.status, encodeKey(k(1)), []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
-		{[]string{"token"}, "reading the cluster key (weavego token, weavego key list) " + refusal, true},
+		{[]string{"token"}, "reading the cluster key (weavego token, weavego key list) " + statusRefusal, true},
 		{[]string{"key", "list"}, "reading the cluster key", true},
-		{[]string{"key", "install", encodeKey(k(2))}, "weavego key install " + refusal, true},
-		{[]string{"key", "use", encodeKey(k(1))}, "weavego key use " + refusal, true},
-		{[]string{"key", "remove", encodeKey(k(1))}, "weavego key remove " + refusal, true},
-		{[]string{"rmpeer", "gone"}, "weavego rmpeer " + refusal, true},
-		{[]string{"connect", "h2"}, "weavego connect " + refusal, true},
-		{[]string{"forget", "h2"}, "weavego forget " + refusal, true},
+		{[]string{"key", "install", encodeKey(k(2))}, "weavego key install " + statusRefusal, true},
+		{[]string{"key", "use", encodeKey(k(1))}, "weavego key use " + statusRefusal, true},
+		{[]string{"key", "remove", encodeKey(k(1))}, "weavego key remove " + statusRefusal, true},
+		{[]string{"rmpeer", "gone"}, "weavego rmpeer " + statusRefusal, true},
+		{[]string{"connect", "h2"}, "weavego connect " + statusRefusal, true},
+		{[]string{"forget", "h2"}, "weavego forget " + statusRefusal, true},
 	})
 	if len(tc.removed) != 0 || tc.saved != nil || len(tc.ring.keys) != 1 {
 		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d", tc.removed, tc.saved, len(tc.ring.keys))
@@ -64,7 +64,7 @@ func get(t *testing.T, socket, path string) string {
 
 // TestClientFallsBackToStatusSocket: a caller the control socket refuses
 // (as the kernel refuses one that is neither root nor in CONTROL_GROUP)
-// reaches the status socket, reads the status there and gets the refusal
+// reaches the status socket, reads the status there and gets the statusRefusal
 // for the rest; with no status socket it gets the permission error.
 func TestClientFallsBackToStatusSocket(t *testing.T) {
 	tc := startControl(t, false)
@@ -80,7 +80,7 @@ func TestClientFallsBackToStatusSocket(t *testing.T) {
 	if err := c.status(nil, &out); err != nil || !strings.Contains(out.String(), "cluster key: key") {
 		t.Errorf("status through the status socket: %v, %q", err, out.String())
 	}
-	if err := c.token(nil, &out); err == nil || !strings.Contains(err.Error(), refusal) {
+	if err := c.token(nil, &out); err == nil || !strings.Contains(err.Error(), statusRefusal) {
 		t.Errorf("token through the status socket: %v", err)
 	}
 	if err := os.Remove(tc.status); err != nil {

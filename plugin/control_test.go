@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,45 +16,8 @@ import (
 	"github.com/weavego/weavego/reconcile"
 )
 
-// fakeRing is a keyring with memberlist's rules, in memory.
-type fakeRing struct{ keys [][]byte }
-
-func (f *fakeRing) Keys() [][]byte { return f.keys }
-func (f *fakeRing) InstallKey(k []byte) error {
-	if !containsKey(f.keys, k) {
-		f.keys = append(f.keys, k)
-	}
-	return nil
-}
-func (f *fakeRing) UseKey(k []byte) error {
-	if !containsKey(f.keys, k) {
-		return errors.New("not installed")
-	}
-	rest := [][]byte{k}
-	for _, x := range f.keys {
-		if !bytes.Equal(x, k) {
-			rest = append(rest, x)
-		}
-	}
-	f.keys = rest
-	return nil
-}
-func (f *fakeRing) RemoveKey(k []byte) error {
-	if bytes.Equal(f.keys[0], k) {
-		return errors.New("primary")
-	}
-	var rest [][]byte
-	for _, x := range f.keys {
-		if !bytes.Equal(x, k) {
-			rest = append(rest, x)
-		}
-	}
-	f.keys = rest
-	return nil
-}
-
 type testControl struct {
-	ring    *fakeRing
+	ring    *memRing
 	saved   [][]byte
 	removed []string
 	socket  string
@@ -67,7 +29,7 @@ type testControl struct {
 func startControl(t *testing.T, open bool) *testControl {
 	t.Helper()
 	dir := t.TempDir()
-	tc := &testControl{ring: &fakeRing{keys: [][]byte{k(1)}}, socket: filepath.Join(dir, controlSocket),
+	tc := &testControl{ring: &memRing{keys: [][]byte{k(1)}}, socket: filepath.Join(dir, controlSocket),
 		status: filepath.Join(dir, statusSocket)}
 	c := &control{
 		report: func() StatusReport {

@@ -86,14 +86,18 @@ func (c *controlClient) do(method, path string, body, into any) error {
 	return nil
 }
 
+// errNoPlugin is the error of a call that no plugin answered: the control
+// socket is missing or nobody listens on it.
+var errNoPlugin = errors.New("the weavego plugin does not answer")
+
 func (c *controlClient) dialError(err error) error {
 	switch {
 	case errors.Is(err, fs.ErrPermission):
 		return fmt.Errorf("needs root (or the CONTROL_GROUP group; for weavego status, the STATUS_GROUP group): "+
 			"cannot open the control socket %s: permission denied", c.socket)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("the weavego plugin does not answer on %s: is it enabled (`docker plugin ls`)? "+
-			"If its state mount is not /var/lib/weavego, give --socket <state dir>/%s", c.socket, controlSocket)
+		return fmt.Errorf("%w on %s: is it enabled (`docker plugin ls`)? "+
+			"If its state mount is not /var/lib/weavego, give --socket <state dir>/%s", errNoPlugin, c.socket, controlSocket)
 	}
 	return fmt.Errorf("the weavego plugin does not answer on %s: %w", c.socket, err)
 }

@@ -53,25 +53,47 @@ type parts struct {
 
 	metrics *metrics.Metrics
 	rpeers  *mesh.SavedPeers // peers added with weavego connect
+	// pluginSocket is where Docker talks to the plugin: socketPath.
+	pluginSocket string
 	// staleState: the saved gossip state was older than the tombstone lifetime.
 	staleState bool
 }
 
 // runDaemon runs the plugin with the settings in getenv until ctx ends.
 func runDaemon(ctx context.Context, getenv func(string) (string, bool), stderr io.Writer) error {
-	set, err := settings.Parse(getenv)
-	if err != nil {
-		return fmt.Errorf("invalid settings, not starting: %w", oneLine(err))
-	}
+	return runDaemonAt(ctx, socketPath, getenv, stderr)
+}
+
+// runDaemonAt runs the plugin serving Docker on pluginSocket. A setting or
+// key that keeps it from starting makes it refuse (see refuse) rather than
+// exit, and start again once a key is given.
+func runDaemonAt(ctx context.Context, pluginSocket string, getenv func(string) (string, bool), stderr io.Writer) error {
+	set, perr := settings.Parse(getenv)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: set.LogLevel}))
 	// The first line of every run says which version runs (docker plugin upgrade, mixed clusters).
 	log.Info("weavego "+version, "version", version)
-	p, err := build(set, log)
-	if err != nil {
-		return err
+	for {
+		err := perr
+		if err != nil {
+			err = refusal{fmt.Errorf("invalid settings, not starting: %w", oneLine(err))}
+		} else {
+			var p *parts
+			if p, err = build(set, log); err == nil {
+				defer p.close()
+				p.pluginSocket = pluginSocket
+				return p.serve(ctx)
+			}
+		}
+		var r refusal
+		if !errors.As(err, &r) {
+			return err
+		}
+		retry, err := refuse(ctx, refuseConfig{PluginSocket: pluginSocket, ControlSocket: filepath.Join(set.StateDir, controlSocket),
+			ControlGroup: set.ControlGroup, StateDir: set.StateDir, Reason: r.err, Log: log})
+		if !retry {
+			return err
+		}
 	}
-	defer p.close()
-	return p.serve(ctx)
 }
 
 // build opens the state and wires the parts together.
@@ -158,12 +180,15 @@ func (p *parts) serve(ctx context.Context) error {
 	if err != nil {
 		p.log.Warn("restore networks", "err", err)
 	}
+	// What Docker removed while the plugin refused is removed now, before
+	// the leftovers are collected and before Docker is served.
+	newPendingStore(p.set.StateDir).replay(p.driver, p.ipam, p.log)
 	p.collectGarbage(known)
 	api, err := p.listenControlAPI()
 	if err != nil {
 		return err
 	}
-	l, err := listenUnix(socketPath)
+	l, err := listenUnix(p.pluginSocket)
 	if err != nil {
 		for _, s := range api {
 			s.l.Close()
@@ -195,7 +220,7 @@ func (p *parts) serve(ctx context.Context) error {
 	for _, s := range api {
 		run(func() { errc <- ignoreClosed(s.srv.Serve(s.l)) })
 	}
-	p.log.Info("weavego ready", "socket", socketPath, "control", p.sec.ControlSocket)
+	p.log.Info("weavego ready", "socket", p.pluginSocket, "control", p.sec.ControlSocket)
 	signalled, err := waitStop(ctx, errc)
 	parkBy := time.Now().Add(parkWithin)
 	cancel()

@@ -44,6 +44,8 @@ func TestDiagnose(t *testing.T) {
 			r.Rejected = []mesh.Rejection{{Owner: "h9", Kind: "endpoint", Count: 3, Last: "bad address"}}
 		}, []string{"3 endpoint records from h9 refused (last: bad address)", "weavego version"}},
 		{"open", func(r *StatusReport) { r.Security.Mode = modeOpen }, []string{"OPEN", "KEY"}},
+		{"legacy key", func(r *StatusReport) { r.Security.Mode = modeLegacy },
+			[]string{"unsalted SHA-256 of PASSWORD", "weavego key generate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,12 +5,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/weavego/weavego/plugin/settings"
 )
 
-const keyUsage = "usage: weavego key list | install KEY | use KEY | remove KEY | generate"
+const keyUsage = "usage: weavego key list | install [KEY] | use [KEY] | remove [KEY] | generate " +
+	"(without KEY, or with -, the key is read from standard input)"
 
-// runKey runs `weavego key ...`. generate needs no plugin.
-func runKey(args []string, socket string, out io.Writer) error {
+// runKey runs `weavego key ...`. generate needs no plugin; install, with
+// no plugin answering, saves the key for the plugin's next start.
+func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(keyUsage)
 	}
@@ -23,8 +30,8 @@ func runKey(args []string, socket string, out io.Writer) error {
 		return nil
 	}
 	c := newControlClient(socket)
-	switch {
-	case args[0] == "list" && len(args) == 1:
+	switch op := args[0]; {
+	case op == "list" && len(args) == 1:
 		var a keysAnswer
 		if err := c.do(http.MethodGet, "/keys", nil, &a); err != nil {
 			return err
@@ -37,8 +44,69 @@ func runKey(args []string, socket string, out io.Writer) error {
 			fmt.Fprintf(out, "%s%s\n", k, role)
 		}
 		return nil
-	case len(args) == 2 && (args[0] == "install" || args[0] == "use" || args[0] == "remove"):
-		return c.result(http.MethodPost, "/keys/"+args[0], keyRequest{Key: args[1]}, out)
+	case len(args) <= 2 && (op == "install" || op == "use" || op == "remove"):
+		key, err := keyArg(args[1:], in)
+		if err != nil {
+			return err
+		}
+		err = c.result(http.MethodPost, "/keys/"+op, keyRequest{Key: key}, out)
+		if op == "install" && errors.Is(err, errNoPlugin) {
+			return installSaved(filepath.Dir(socket), key, out)
+		}
+		return err
 	}
 	return errors.New(keyUsage)
+}
+
+// keyArg is the key of a key command: its argument, or, without one or
+// with -, standard input, which keeps the key out of the process list
+// (/proc/PID/cmdline is readable by every local user).
+func keyArg(args []string, in io.Reader) (string, error) {
+	if len(args) == 1 && args[0] != "-" {
+		return args[0], nil
+	}
+	b, err := io.ReadAll(io.LimitReader(in, 4<<10))
+	if err != nil {
+		return "", fmt.Errorf("read the key from standard input: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", errors.New("no key on standard input: give it there, e.g. `weavego key install < keyfile`, " +
+			"or `weavego token` of a member piped in")
+	}
+	return key, nil
+}
+
+// installSaved saves key in the keyring of stateDir, for the plugin's next
+// start, when no plugin answers there (before the first enable, or while it
+// is disabled). The key is added as the KEY setting would add it: primary
+// only when there is no other, or when the primary was generated here.
+func installSaved(stateDir, key string, out io.Writer) error {
+	k, err := settings.ParseKey(key)
+	if err != nil {
+		return fmt.Errorf("the key: %w", err)
+	}
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return fmt.Errorf("no plugin answers, and the state directory cannot be made: %w", err)
+	}
+	ring, gen := filepath.Join(stateDir, keyringFile), filepath.Join(stateDir, generatedFile)
+	saved, err := loadKeyring(ring)
+	if err != nil {
+		return err
+	}
+	plan, err := resolveKeys(keySource{key: k, generated: loadGenerated(gen)}, saved, newKey)
+	if err != nil {
+		return err
+	}
+	if plan.save {
+		if err := saveKeyring(ring, plan.keys); err != nil {
+			return err
+		}
+	}
+	if err := errors.Join(recordGenerated(gen, plan), historyStore{dir: stateDir}.forgetRemoved(k)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "no plugin answers on %s: the key is saved in %s (mode 0600, %d key(s) in all) and used when the "+
+		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, controlSocket), ring, len(plan.keys))
+	return nil
 }

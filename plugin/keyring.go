@@ -27,6 +27,9 @@ const (
 	modeOpen     = "open"
 	modeKey      = "key"
 	modePassword = "password"
+	// modeLegacy: the primary key is the unsalted SHA-256 of PASSWORD of
+	// weavego versions before the cluster key, reported as a problem.
+	modeLegacy = "password-sha256"
 )
 
 // keySource is what the settings say about the cluster key.
@@ -50,12 +53,17 @@ type keyPlan struct {
 	save      bool     // the ring differs from the saved one
 	generated bool     // the primary key was just made here
 	promoted  bool     // KEY replaced a key generated here as primary
+	// legacy is the fingerprint of the unsalted key an older weavego
+	// derived from PASSWORD, "" if none (see historyFile).
+	legacy string
 }
 
 // errNoKey is the refusal to join a cluster without a key.
 var errNoKey = errors.New("PEERS is set, or the saved state comes from a cluster, but this host has no cluster key: " +
-	"run `weavego token` on a member and set it here (docker plugin set weavego KEY=...); a cluster that ran " +
-	"without a key moves to one with KEY_ROLLOUT (docs/keys.md), or stays open with INSECURE_OPEN=true")
+	"run `weavego token` on a member and give its output to `weavego key install` here on standard input " +
+	"(e.g. `weavego key install < keyfile`; the plugin then starts), or set KEY=... (docker plugin set; readable " +
+	"by whoever reaches the Docker API); a cluster that ran without a key moves to one with KEY_ROLLOUT " +
+	"(docs/keys.md), or stays open with INSECURE_OPEN=true")
 
 // resolveKeys decides the gossip keys from the settings and the saved ring:
 // a given key is added to a saved ring (and is primary only when there is
@@ -146,24 +154,30 @@ func saveKeyring(path string, keys [][]byte) error {
 		enc[i] = encodeKey(k)
 	}
 	b, _ := json.Marshal(enc)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".keyring-*")
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("save the cluster keys to %s: %w (the keys saved before are kept; free space if the disk is full)", path, err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with data, mode 0600 whatever the umask:
+// a reader sees the old file or the new one, never a part.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
 	if err != nil {
-		return fmt.Errorf("save the cluster keys: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	_, werr := tmp.Write(append(b, '\n'))
+	_, werr := tmp.Write(data)
 	serr := tmp.Sync()
 	cerr := tmp.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("save the cluster keys to %s: %w (the keys saved before are kept; free space if the disk is full)", path, err)
+		return err
 	}
 	if err := os.Chmod(tmp.Name(), 0o600); err != nil { // CreateTemp makes 0600; keep it so whatever the umask
-		return fmt.Errorf("save the cluster keys: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save the cluster keys to %s: %w", path, err)
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 // loadGenerated reads the key recorded as generated here; nil when none.

@@ -26,9 +26,13 @@ Commands:
   forget HOST[:PORT]      stop joining a host added with connect (or in PEERS, until restart)
   token                   print this host's cluster key, to give other hosts as KEY=...
   key list                list the cluster keys of this host, the primary first
-  key install KEY         add a key (rotation step 1, on every host)
-  key use KEY             send with an installed key (step 2, on every host)
-  key remove KEY          remove an old key (step 3, on every host)
+  key install [KEY]       add a key (rotation step 1, on every host); with no
+                          plugin running, save it for the plugin's next start
+  key use [KEY]           send with an installed key (step 2, on every host)
+  key remove [KEY]        remove an old key (step 3, on every host); a setting
+                          that still holds it is refused at the next start
+                          Without KEY (or with -) the key is read from standard
+                          input, out of the process list: weavego key install < FILE
   key generate            print a fresh random key (needs no plugin)
   version                 print the version
 
@@ -42,7 +46,7 @@ STATUS_GROUP setting (through status.sock beside the control socket).
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], process{getenv: os.LookupEnv, stdout: os.Stdout, stderr: os.Stderr,
+	os.Exit(run(os.Args[1:], process{getenv: os.LookupEnv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		daemon: runDaemon, stopOn: func(ctx context.Context) (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 		}}))
@@ -51,6 +55,7 @@ func main() {
 // process is what run takes from the operating system; tests pass their own.
 type process struct {
 	getenv         func(string) (string, bool)
+	stdin          io.Reader // the key commands read a key from it
 	stdout, stderr io.Writer
 	// daemon runs the plugin until ctx ends: runDaemon.
 	daemon func(ctx context.Context, getenv func(string) (string, bool), stderr io.Writer) error
@@ -83,7 +88,11 @@ func run(args []string, p process) int {
 	case "status", "rmpeer", "token", "connect", "forget":
 		return exit(stderr, args[0], runClient(args, socket, stdout))
 	case "key":
-		return exit(stderr, "key", runKey(args[1:], socket, stdout))
+		in := p.stdin
+		if in == nil {
+			in = strings.NewReader("")
+		}
+		return exit(stderr, "key", runKey(args[1:], socket, in, stdout))
 	case "version", "--version":
 		fmt.Fprintln(stdout, "weavego", version)
 		return 0

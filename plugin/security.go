@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
@@ -18,13 +19,19 @@ import (
 // gossipKeys resolves the gossip keyring at start from the settings and the
 // ring saved in STATE_DIR, saves it when it changed, and logs what it did.
 // fromCluster says whether the saved state holds entries of other hosts:
-// this host was a member of a cluster before.
+// this host was a member of a cluster before. A key this host cannot start
+// with is a refusal (see refuse).
 func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyPlan, error) {
 	src := keySource{key: set.Key, open: set.InsecureOpen, joining: len(set.Peers) > 0 || fromCluster}
 	path := filepath.Join(set.StateDir, keyringFile)
 	saved, err := loadKeyring(path)
 	if err != nil {
-		return keyPlan{}, err
+		return keyPlan{}, refusal{err}
+	}
+	hist := historyStore{dir: set.StateDir}
+	h, err := hist.load()
+	if err != nil {
+		return keyPlan{}, refusal{err}
 	}
 	if set.Password != "" {
 		src.key, src.password = passwordKey(set.Password), true
@@ -32,10 +39,13 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyP
 			src.legacy = legacyPasswordKey(set.Password)
 		}
 	}
+	if err := refuseRemoved(src, h); err != nil {
+		return keyPlan{}, err
+	}
 	src.generated = loadGenerated(filepath.Join(set.StateDir, generatedFile))
 	plan, err := resolveKeys(src, saved, newKey)
 	if err != nil {
-		return keyPlan{}, err
+		return keyPlan{}, refusal{err}
 	}
 	if plan.save {
 		if err := saveKeyring(path, plan.keys); err != nil {
@@ -45,11 +55,57 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyP
 	if err := recordGenerated(filepath.Join(set.StateDir, generatedFile), plan); err != nil {
 		return keyPlan{}, err
 	}
-	if src.legacy != nil {
-		log.Warn("upgraded from a weavego that derived the gossip key from PASSWORD with SHA-256: that key stays "+
-			"primary so that hosts not yet upgraded understand this one; once every host is upgraded, run "+
-			"`weavego key list`, `weavego key use` with the second key, then `weavego key remove` the first, on "+
-			"every host (docs/keys.md)", "keyring", path)
+	if plan.legacy, err = noteLegacy(hist, h, set.Password, plan.keys); err != nil {
+		return keyPlan{}, err
+	}
+	if plan.legacy != "" && len(plan.keys) > 0 && fingerprint(plan.keys[0]) == plan.legacy {
+		plan.mode = modeLegacy
+	}
+	logKeys(set, plan, path, log)
+	return plan, nil
+}
+
+// refuseRemoved refuses a KEY, or a PASSWORD's key, that was removed from
+// this host with `weavego key remove`: installing it again at start would
+// silently undo a rotation made because that key leaked.
+func refuseRemoved(src keySource, h keyHistory) error {
+	if src.key == nil {
+		return nil
+	}
+	at, ok := h.removedAt(src.key)
+	if !ok {
+		return nil
+	}
+	name, was := "KEY", "holds"
+	if src.password {
+		name, was = "PASSWORD", "derives"
+	}
+	return refusal{fmt.Errorf("setting %s %s a cluster key that was removed from this host with `weavego key remove` "+
+		"on %s, so it is not installed again: clear the setting (docker plugin disable weavego; docker plugin set "+
+		"weavego %s=; docker plugin enable weavego); this host keeps its saved keys (`weavego key install` them "+
+		"from standard input, docs/keys.md)", name, was, at.Format("2006-01-02 15:04 UTC"), name)}
+}
+
+// noteLegacy returns the fingerprint of the unsalted key an older weavego
+// derived from PASSWORD, recording it when this start finds it in keys (an
+// upgrade, now or by a version that did not record it), so that it is
+// still known after PASSWORD is cleared.
+func noteLegacy(hist historyStore, h keyHistory, password string, keys [][]byte) (string, error) {
+	if password == "" {
+		return h.Legacy, nil
+	}
+	legacy := legacyPasswordKey(password)
+	if !containsKey(keys, legacy) || h.Legacy == fingerprint(legacy) {
+		return h.Legacy, nil
+	}
+	fp := fingerprint(legacy)
+	return fp, hist.change(func(h *keyHistory) { h.Legacy = fp })
+}
+
+// logKeys says at start what gossipKeys did, and what is wrong.
+func logKeys(set settings.Settings, plan keyPlan, path string, log *slog.Logger) {
+	if plan.mode == modeLegacy {
+		log.Warn(legacyProblem.What+"; "+legacyProblem.Fix, "keyring", path)
 	}
 	if plan.promoted {
 		log.Info("KEY replaces the key this host generated for itself as the primary key (that one stays "+
@@ -60,8 +116,8 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyP
 		log.Warn(fmt.Sprintf("cluster is open: anyone who can reach port %d can join and write state", set.GossipPort),
 			"setting", "INSECURE_OPEN=true")
 	case plan.generated:
-		log.Info("generated a new cluster key; run `weavego token` on this host and give it to other hosts as KEY=...",
-			"keyring", path)
+		log.Info("generated a new cluster key; run `weavego token` on this host and give it to other hosts "+
+			"(`weavego key install` there reads it from standard input)", "keyring", path)
 	case plan.save:
 		log.Info("cluster key from the settings installed", "keys", len(plan.keys), "keyring", path)
 	}
@@ -73,7 +129,16 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyP
 		log.Info("setting "+name+" is no longer used and is ignored: the control API is the unix socket "+
 			controlSocket+" in the state directory", "setting", name)
 	}
-	return plan, nil
+}
+
+// legacyProblem is what the log at every start and `weavego status` say
+// while the primary key is the unsalted SHA-256 of PASSWORD.
+var legacyProblem = Problem{
+	What: "the primary cluster key is the unsalted SHA-256 of PASSWORD that weavego versions before the cluster key " +
+		"used: anyone who captures gossip can test guessed passwords against it at the speed of SHA-256",
+	Fix: "once every host runs this version, on every host: `weavego key list` and `weavego key use` the Argon2id key " +
+		"(the other one; give it on standard input), then `weavego key remove` the old one; better, move to a random " +
+		"key: `weavego key generate` and rotate to it (docs/keys.md)",
 }
 
 // startMesh resolves the gossip keys and starts the mesh bound to vtep,
@@ -102,6 +167,7 @@ func securityStatus(set settings.Settings, plan keyPlan, vtep netip.Addr) Securi
 		Rollout:       set.KeyRollout,
 		GossipAddr:    net.JoinHostPort(vtep.String(), strconv.Itoa(set.GossipPort)),
 		ControlSocket: filepath.Join(set.StateDir, controlSocket),
+		legacy:        plan.legacy,
 	}
 }
 
@@ -120,7 +186,7 @@ func (p *parts) control() *control {
 		log:     p.log,
 	}
 	if p.mesh.Encrypted() {
-		c.keys = p.mesh
+		c.keys = historyRing{keyring: p.mesh, hist: historyStore{dir: p.set.StateDir}, now: time.Now}
 	}
 	return c
 }

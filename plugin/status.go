@@ -17,9 +17,12 @@ import (
 // StatusReport is the answer of GET /status.
 type StatusReport struct {
 	Version string
-	Cluster reconcile.Status
-	IPAM    ipalloc.Status
-	DNS     DNSStatus
+	// NotStarted is why the plugin refuses to start ("" when it runs): it
+	// then serves nothing else (see refuse).
+	NotStarted string `json:",omitempty"`
+	Cluster    reconcile.Status
+	IPAM       ipalloc.Status
+	DNS        DNSStatus
 	// Security says how gossip is protected.
 	Security SecurityStatus
 	// Rejected counts the records of other hosts this host refused, per
@@ -68,8 +71,9 @@ func (p *parts) firewallStatus() FirewallStatus {
 // SecurityStatus is the security part of the status.
 type SecurityStatus struct {
 	// Mode is "key" (a cluster key), "password" (a key derived from
-	// PASSWORD) or "open" (INSECURE_OPEN=true: anyone who reaches the
-	// gossip port joins and writes state).
+	// PASSWORD), "password-sha256" (the unsalted key of weavego versions
+	// before the cluster key, a problem) or "open" (INSECURE_OPEN=true:
+	// anyone who reaches the gossip port joins and writes state).
 	Mode string
 	// Keys is the number of installed keys (more than one while rotating).
 	Keys int
@@ -83,6 +87,11 @@ type SecurityStatus struct {
 	// (over a bound, too large, or opened by no key); DatagramsDropped the
 	// datagrams of non-members dropped over their shared rate.
 	StreamsRefused, DatagramsDropped uint64
+
+	// legacy is the fingerprint of the unsalted key an older weavego
+	// derived from PASSWORD, "" if none: Mode is modeLegacy while it is
+	// the primary key.
+	legacy string
 }
 
 // refusedSentence says what gossip was refused before the key.
@@ -144,7 +153,14 @@ func daemonJSON(addr string) string {
 
 func (p *parts) security() SecurityStatus {
 	s := p.sec
-	s.Keys = len(p.mesh.Keys())
+	keys := p.mesh.Keys()
+	s.Keys = len(keys)
+	switch {
+	case s.legacy != "" && len(keys) > 0 && fingerprint(keys[0]) == s.legacy:
+		s.Mode = modeLegacy
+	case s.Mode == modeLegacy: // weavego key use moved away from it since the start
+		s.Mode = modeKey
+	}
 	st := p.mesh.Stats()
 	s.StreamsRefused, s.DatagramsDropped = st.StreamsRefused, st.PacketsDropped
 	return s

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weavego/weavego/plugin/settings"
+)
+
+func logTo(b *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+// After `weavego key remove OLD`, a KEY setting that still holds OLD is
+// refused at the next start with the sentence that says what to change,
+// instead of installing OLD again.
+func TestRemovedKeyRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	set := settings.Settings{StateDir: dir, Key: k(1), Peers: []string{"10.0.0.2"}}
+	if _, err := gossipKeys(set, false, logTo(&bytes.Buffer{})); err != nil {
+		t.Fatal(err)
+	}
+	// The rotation, as the control API makes it on the running plugin.
+	ring := historyRing{keyring: &memRing{keys: [][]byte{k(1)}}, hist: historyStore{dir: dir},
+		now: func() time.Time { return time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC) }}
+	for _, step := range []func([]byte) error{ring.InstallKey, ring.UseKey} {
+		if err := step(k(2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ring.RemoveKey(k(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := saveKeyring(filepath.Join(dir, keyringFile), ring.Keys()); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := gossipKeys(set, true, logTo(&bytes.Buffer{}))
+	var r refusal
+	if !errors.As(err, &r) || !strings.Contains(err.Error(), "removed from this host") ||
+		!strings.Contains(err.Error(), "docker plugin set weavego KEY=") || !strings.Contains(err.Error(), "2026-12-07 20:00") {
+		t.Fatalf("start with the removed key in KEY: %v; want a refusal that says to clear KEY", err)
+	}
+	if saved, _ := loadKeyring(filepath.Join(dir, keyringFile)); !reflect.DeepEqual(saved, [][]byte{k(2)}) {
+		t.Errorf("the refused start changed the saved ring: %v", saved)
+	}
+	set.Key = nil
+	plan, err := gossipKeys(set, true, logTo(&bytes.Buffer{}))
+	if err != nil || !reflect.DeepEqual(plan.keys, [][]byte{k(2)}) {
+		t.Errorf("start with KEY cleared: %v, %v; want the saved ring", plan.keys, err)
+	}
+
+	// A removed key installed again on purpose is accepted again.
+	if err := ring.InstallKey(k(1)); err != nil {
+		t.Fatal(err)
+	}
+	set.Key = k(1)
+	if _, err := gossipKeys(set, true, logTo(&bytes.Buffer{})); err != nil {
+		t.Errorf("start after the removed key was installed again: %v", err)
+	}
+}
+
+func TestRemovedPasswordRefusedAtStart(t *testing.T) {
+	dir := t.TempDir()
+	if err := saveKeyring(filepath.Join(dir, keyringFile), [][]byte{k(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (historyStore{dir: dir}).noteRemoved(passwordKey("pw"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gossipKeys(settings.Settings{StateDir: dir, Password: "pw"}, true, logTo(&bytes.Buffer{}))
+	if err == nil || !strings.Contains(err.Error(), "setting PASSWORD derives a cluster key that was removed") {
+		t.Fatalf("start with a removed PASSWORD: %v", err)
+	}
+}
+
+// A host upgraded from PASSWORD keeps the unsalted key primary: every start
+// says so, also once PASSWORD is cleared, and the mode says it, until
+// another key is made primary.
+func TestLegacyKeyReportedEveryStart(t *testing.T) {
+	dir := t.TempDir()
+	set := settings.Settings{StateDir: dir, Password: "pw"}
+	for i, tc := range []struct {
+		set  settings.Settings
+		mode string
+	}{{set, modeLegacy}, {set, modeLegacy}, {settings.Settings{StateDir: dir}, modeLegacy}} {
+		var log bytes.Buffer
+		plan, err := gossipKeys(tc.set, true, logTo(&log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.mode != tc.mode || !strings.Contains(log.String(), "unsalted SHA-256") {
+			t.Errorf("start %d: mode %q, log %q; want %q and the warning", i+1, plan.mode, log.String(), tc.mode)
+		}
+		if s := securityStatus(tc.set, plan, netip.MustParseAddr("10.0.0.1")); s.legacy == "" {
+			t.Errorf("start %d: the status does not know the legacy key", i+1)
+		}
+	}
+	// weavego key use of the Argon2id key: the next start is clean.
+	if err := saveKeyring(filepath.Join(dir, keyringFile), [][]byte{passwordKey("pw"), legacyPasswordKey("pw")}); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	plan, err := gossipKeys(set, true, logTo(&log))
+	if err != nil || plan.mode != modePassword || strings.Contains(log.String(), "unsalted") {
+		t.Errorf("after key use: mode %q, %v, log %q", plan.mode, err, log.String())
+	}
+	// The history outlives a move to an open cluster, which has no keys.
+	if plan, err := gossipKeys(settings.Settings{StateDir: dir, InsecureOpen: true}, true, logTo(&log)); err != nil || plan.mode != modeOpen {
+		t.Errorf("open start with a legacy key in the history: %q, %v", plan.mode, err)
+	}
+}
