@@ -141,4 +141,3 @@ func TestRefuseKeyInstallRetries(t *testing.T) {
 		t.Errorf("saved ring %v, %v; want the installed key", keys, err)
 	}
 }
-
