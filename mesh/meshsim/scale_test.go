@@ -1,0 +1,48 @@
+package meshsim
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	scaleHosts     = flag.String("meshsim.hosts", "", "comma-separated cluster sizes for TestScale (opt-in)")
+	scaleEndpoints = flag.Int("meshsim.endpoints", 50, "containers per host for TestScale")
+	scaleSeed      = flag.Uint64("meshsim.seed", 1, "seed for TestScale")
+	scaleLoss      = flag.Float64("meshsim.loss", 0.001, "gossip packet loss for TestScale")
+	scaleOut       = flag.String("meshsim.out", "", "file to append TestScale's results to, one JSON-like line per size")
+)
+
+// TestScale runs Measure at the sizes of -meshsim.hosts and prints a
+// table; without the flag it is skipped. Example:
+//
+//	go test ./mesh/meshsim -run TestScale -v -timeout 0 -args -meshsim.hosts=100,1000
+func TestScale(t *testing.T) {
+	if *scaleHosts == "" {
+		t.Skip("set -meshsim.hosts=100,1000 to run the scale simulation")
+	}
+	t.Logf("memory per 10,000 endpoints, one replica: %.1f MiB", float64(MemoryPer10k(Config{Seed: *scaleSeed}))/(1<<20))
+	for _, f := range strings.Split(*scaleHosts, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			t.Fatalf("bad -meshsim.hosts %q", *scaleHosts)
+		}
+		start := time.Now()
+		r := Measure(Config{Hosts: n, EndpointsPerHost: *scaleEndpoints, Seed: *scaleSeed, Loss: *scaleLoss}, Phases{})
+		line := fmt.Sprintf("%s\nrun time %s", r, time.Since(start).Round(time.Second))
+		t.Log("\n" + line)
+		if *scaleOut != "" {
+			f, err := os.OpenFile(*scaleOut, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(f, "%+v runtime=%s\n", r, time.Since(start).Round(time.Second))
+			f.Close()
+		}
+	}
+}
