@@ -1,6 +1,7 @@
 package meshsim
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -15,7 +16,7 @@ var (
 	scaleEndpoints = flag.Int("meshsim.endpoints", 50, "containers per host for TestScale")
 	scaleSeed      = flag.Uint64("meshsim.seed", 1, "seed for TestScale")
 	scaleLoss      = flag.Float64("meshsim.loss", 0.001, "gossip packet loss for TestScale")
-	scaleOut       = flag.String("meshsim.out", "", "file to append TestScale's results to, one JSON-like line per size")
+	scaleOut       = flag.String("meshsim.json", "", "file to append TestScale's reports to, one JSON object a line")
 )
 
 // TestScale runs Measure at the sizes of -meshsim.hosts and prints a
@@ -26,7 +27,8 @@ func TestScale(t *testing.T) {
 	if *scaleHosts == "" {
 		t.Skip("set -meshsim.hosts=100,1000 to run the scale simulation")
 	}
-	t.Logf("memory per 10,000 endpoints, one replica: %.1f MiB", float64(MemoryPer10k(Config{Seed: *scaleSeed}))/(1<<20))
+	mem := MemoryPer10k(Config{Seed: *scaleSeed})
+	t.Logf("memory per 10,000 endpoints, one replica: %.1f MiB", float64(mem)/(1<<20))
 	for _, f := range strings.Split(*scaleHosts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -41,8 +43,14 @@ func TestScale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(f, "%+v runtime=%s\n", r, time.Since(start).Round(time.Second))
-			f.Close()
+			err = json.NewEncoder(f).Encode(ScaleRun{Report: r, RunTime: time.Since(start),
+				MemoryPer10k: mem})
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
