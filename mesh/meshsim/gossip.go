@@ -15,6 +15,8 @@ type host struct {
 	// queue is the host's transmit-limited gossip queue.
 	queue []*queued
 	qseq  uint64
+	// pruned is when the queue was last bounded (see prune).
+	pruned int64
 	// sent and recv count the bytes this host put on and took off the
 	// wire, headers included.
 	sent, recv int64
@@ -100,6 +102,8 @@ func (s *Sim) gossipRound(h *host) {
 		return
 	}
 	s.at(s.cfg.GossipInterval, func() { s.gossipRound(h) })
+	s.prune(h)
+	s.bytes.maxQueue = max(s.bytes.maxQueue, len(h.queue))
 	if len(h.queue) == 0 {
 		return
 	}
@@ -143,6 +147,29 @@ func (s *Sim) receive(from, p *host, pkt []*queued, size int) {
 			s.track.check(q.w, p)
 		}
 	}
+}
+
+// Mesh bounds its gossip queue at its periodic reap (every tenth of the
+// tombstone TTL, 60 s by default): past maxQueued broadcasts, the oldest
+// are dropped and push/pull repairs what they carried.
+const (
+	maxQueued  = 4096
+	pruneEvery = 60 * time.Second
+)
+
+// prune applies mesh's bound to h's queue when its reap is due.
+func (s *Sim) prune(h *host) {
+	if s.now-h.pruned < int64(pruneEvery) {
+		return
+	}
+	h.pruned = s.now
+	if len(h.queue) <= maxQueued {
+		return
+	}
+	s.bytes.pruned += int64(len(h.queue) - maxQueued)
+	slices.SortFunc(h.queue, func(a, b *queued) int { return int(b.id) - int(a.id) })
+	clear(h.queue[maxQueued:])
+	h.queue = h.queue[:maxQueued]
 }
 
 // randomPeers returns up to k distinct random members that h reaches,

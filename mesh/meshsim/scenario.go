@@ -48,6 +48,11 @@ type Report struct {
 	// FailedExchanges counts push/pulls refused for a state above
 	// memberlist's 20 MiB, or cut by the partition.
 	FailedExchanges int64
+	// MaxQueue is the longest gossip queue any host had, and Pruned the
+	// broadcasts mesh's queue bound dropped: a queue that grows means
+	// writes arrive faster than gossip sends them.
+	MaxQueue int
+	Pruned   int64
 	// Rejected counts records admission refused on any host (0 unless the
 	// workload breaks the plugin's rules).
 	Rejected uint64
@@ -145,6 +150,7 @@ func Measure(cfg Config, ph Phases) Report {
 	s.RunFor(2 * s.pushPullInterval(len(s.up)))
 	r.Converged, _ = s.Converged()
 	r.FailedExchanges = s.bytes.failed
+	r.MaxQueue, r.Pruned = s.bytes.maxQueue, s.bytes.pruned
 	r.Rejected = s.Rejected()
 	return r
 }
@@ -215,9 +221,11 @@ func (r Report) String() string {
 	return fmt.Sprintf("hosts %d × %d endpoints: %d entries, state %d B, push/pull every %s, %d transmits\n"+
 		"new entry on all hosts: p50 %s, p99 %s (%d samples); under churn p50 %s, p99 %s\n"+
 		"bytes sent per host per second: idle %.0f (member lists %.0f), churn %.0f\n"+
-		"join: %s (ok %v), %d B received; heal after partition: %s (ok %v); failed exchanges %d; rejected %d; converged %v",
+		"join: %s (ok %v), %d B received; heal after partition: %s (ok %v); failed exchanges %d; rejected %d; converged %v\n"+
+		"longest gossip queue %d, broadcasts pruned %d",
 		r.Hosts, r.EndpointsPerHost, r.Entries, r.StateBytes, r.PushPull, r.RetransmitLimit,
 		r.SpreadP50, r.SpreadP99, r.Samples, r.ChurnP50, r.ChurnP99,
 		r.IdleBytes, r.IdleMembersBytes, r.ChurnBytes,
-		r.Join, r.JoinOK, r.JoinBytes, r.Heal, r.HealOK, r.FailedExchanges, r.Rejected, r.Converged)
+		r.Join, r.JoinOK, r.JoinBytes, r.Heal, r.HealOK, r.FailedExchanges, r.Rejected, r.Converged,
+		r.MaxQueue, r.Pruned)
 }

@@ -117,6 +117,8 @@ type counters struct {
 	gossip, pushPull, members int64
 	packets, lost             int64
 	exchanges, failed         int64
+	pruned                    int64 // broadcasts dropped by the queue bound
+	maxQueue                  int   // the longest gossip queue seen
 }
 
 // New returns a cluster of cfg.Hosts hosts, each running
