@@ -30,6 +30,7 @@ func TestRecordSim(t *testing.T) {
 	}
 	md := b.rep.markdown("")
 	for _, want := range []string{"idle bytes per host grow with the map", "20 MiB push/pull limit",
+		"5000 hosts × 50 endpoints (not simulated, derived)",
 		"| mesh simulation | new entry on all hosts, p99 | 100 hosts × 50 endpoints |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
