@@ -48,6 +48,19 @@
 //     bytes per push/pull message (label, encryption, memberlist's header,
 //     TCP segments' headers).
 //
+// # Running it
+//
+// TestShort (make unit) runs 16 hosts through every phase in a few
+// seconds and fails unless every host ends with the same map, admission
+// refused nothing and a second run of the seed gives the same figures.
+// TestScale is opt-in and prints a report per size:
+//
+//	go test ./mesh/meshsim -run TestScale -v -timeout 0 -args -meshsim.hosts=100,1000 -meshsim.endpoints=50
+//
+// make bench runs it at the sizes of BENCHMARKS.md (e2e/bench). Memory is
+// the limit: a replica holds about 4.2 MiB per 10,000 endpoints, so 1,000
+// full replicas of 1,000 × 50 endpoints need about 20 GiB.
+//
 // # What the model leaves out
 //
 // memberlist's failure detection (probes, acks, indirect probes) and
