@@ -105,6 +105,7 @@ func (b *bench) recordSim(runs []meshsim.ScaleRun) {
 		}
 	}
 	b.simIdleFinding(runs)
+	b.simCheckFinding(runs, perEntry)
 	b.simFarFinding(runs, perEntry)
 	b.rep.note("Mesh simulation: package mesh/meshsim (`go test ./mesh/meshsim -run TestScale -v -timeout 0 -args -meshsim.hosts=N -meshsim.endpoints=E`), one seed, in simulated time: every host a mesh.Replica (the real store, merge, admission with the plugin's validators and wire format 1) holding the whole map, memberlist's gossip (200 ms, 3 peers, 4·ceil(log10(N+1)) transmits, 1,400-byte packets) and push/pull (10 s scaled as memberlist scales it above 32 members) modelled, latency 0.2-2 ms, 0.1%% of gossip packets lost; bytes are real message lengths plus memberlist's headers, and an estimated 80 bytes a member for the member list each push/pull carries. The package comment says what the model leaves out (failure detection and suspicion, TCP beyond a bandwidth, CPU time, GC, real clocks).")
 	b.rep.note("Mesh simulation phases: idle bytes over two push/pull periods; 50 containers created one a second on the idle cluster, each entry timed until every host holds it (p50, p99; gossip rounds = seconds / 200 ms); churn of 10 containers/s cluster-wide (each a creation or a removal: an endpoint and a name entry) for 60 s; a new host joining by push/pull with one member, timed until it holds every entry; a partition in two halves for 60 s with churn, timed from the heal until every write made before it is on every host.")
@@ -130,6 +131,7 @@ func (b *bench) addSim(r meshsim.Report, extrapolated bool) {
 		add("new entry on all hosts, p99", "s", r.SpreadP99.Seconds())
 		add("new entry on all hosts, p99, in gossip rounds", "rounds", r.SpreadP99.Seconds()/0.2)
 		add("new entry on all hosts under churn, p99", "s", r.ChurnP99.Seconds())
+		add("longest gossip queue of a host", "broadcasts", float64(r.MaxQueue))
 		b.addSimWait(p, "heal after a 60 s partition in two halves", r.Heal, r.HealOK)
 	}
 	add("full state (one push/pull leg)", "B", float64(r.StateBytes))
@@ -187,4 +189,22 @@ func (b *bench) simFarFinding(runs []meshsim.ScaleRun, perEntry float64) {
 	b.rep.finding("Mesh simulation, %d hosts × %d endpoints (not simulated, derived): %d entries make a full state "+
 		"of about %.0f MiB, which %s. Full replicas for a simulation would take about %.0f GiB.", benchSimFar,
 		benchSimEndpoints, entries, state/(1<<20), verdict, benchSimMemGiB(runs, benchSimFar))
+}
+
+// simCheckFinding tests the extrapolation where it can: a size run with fewer endpoints, extrapolated to 50,
+// against the same size run at 50.
+func (b *bench) simCheckFinding(runs []meshsim.ScaleRun, perEntry float64) {
+	for _, full := range runs {
+		for _, small := range runs {
+			f, s := full.Report, small.Report
+			if f.Hosts != s.Hosts || f.EndpointsPerHost != benchSimEndpoints || s.EndpointsPerHost >= f.EndpointsPerHost {
+				continue
+			}
+			e := s.Scaled(benchSimEndpoints, perEntry, 125e6)
+			b.rep.finding("Mesh simulation: the extrapolation checked at %d hosts: from %d endpoints per host to %d it "+
+				"predicts %.0f B/s idle per host against %.0f measured, and %d bytes received by a joining host "+
+				"against %d measured.", f.Hosts, s.EndpointsPerHost, benchSimEndpoints, e.IdleBytes, f.IdleBytes,
+				e.JoinBytes, f.JoinBytes)
+		}
+	}
 }
