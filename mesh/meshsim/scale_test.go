@@ -16,6 +16,8 @@ var (
 	scaleEndpoints = flag.Int("meshsim.endpoints", 50, "containers per host for TestScale")
 	scaleSeed      = flag.Uint64("meshsim.seed", 1, "seed for TestScale")
 	scaleLoss      = flag.Float64("meshsim.loss", 0.001, "gossip packet loss for TestScale")
+	scaleChurn     = flag.Duration("meshsim.churn", 60*time.Second, "churn window for TestScale")
+	scalePartRate  = flag.Float64("meshsim.partitionrate", 10, "containers per second during TestScale's partition")
 	scaleOut       = flag.String("meshsim.json", "", "file to append TestScale's reports to, one JSON object a line")
 )
 
@@ -35,7 +37,8 @@ func TestScale(t *testing.T) {
 			t.Fatalf("bad -meshsim.hosts %q", *scaleHosts)
 		}
 		start := time.Now()
-		r := Measure(Config{Hosts: n, EndpointsPerHost: *scaleEndpoints, Seed: *scaleSeed, Loss: *scaleLoss}, Phases{})
+		ph := Phases{Churn: *scaleChurn, PartitionRate: *scalePartRate}
+		r := Measure(Config{Hosts: n, EndpointsPerHost: *scaleEndpoints, Seed: *scaleSeed, Loss: *scaleLoss}, ph)
 		line := fmt.Sprintf("%s\nrun time %s", r, time.Since(start).Round(time.Second))
 		t.Log("\n" + line)
 		if *scaleOut != "" {
@@ -43,7 +46,7 @@ func TestScale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = json.NewEncoder(f).Encode(ScaleRun{Report: r, RunTime: time.Since(start),
+			err = json.NewEncoder(f).Encode(ScaleRun{Report: r, Phases: ph, RunTime: time.Since(start),
 				MemoryPer10k: mem})
 			if cerr := f.Close(); err == nil {
 				err = cerr

@@ -34,6 +34,7 @@ func (r Report) Scaled(endpoints int, bytesPerEntry, bandwidth float64) Report {
 // holds per 10,000 endpoints.
 type ScaleRun struct {
 	Report       Report
+	Phases       Phases
 	RunTime      time.Duration
 	MemoryPer10k uint64
 }

@@ -73,7 +73,11 @@ type Phases struct {
 	Churn     time.Duration
 	ChurnRate float64
 	// Partition is how long the halves stay apart; default 60 s.
-	Partition time.Duration
+	// PartitionRate is the churn (containers per second cluster-wide)
+	// during the partition and until the heal is complete; default
+	// ChurnRate.
+	Partition     time.Duration
+	PartitionRate float64
 	// Limit bounds each wait (join, heal, final convergence); default ten
 	// push/pull periods.
 	Limit time.Duration
@@ -94,6 +98,9 @@ func (p Phases) withDefaults(pp time.Duration) Phases {
 	}
 	if p.ChurnRate == 0 {
 		p.ChurnRate = 10
+	}
+	if p.PartitionRate == 0 {
+		p.PartitionRate = p.ChurnRate
 	}
 	return p
 }
@@ -138,7 +145,7 @@ func Measure(cfg Config, ph Phases) Report {
 
 	r.Join, r.JoinBytes, r.JoinOK = s.measureJoin(ph.Limit)
 
-	s.Churn(ph.ChurnRate)
+	s.Churn(ph.PartitionRate)
 	s.Partition()
 	s.RunFor(ph.Partition)
 	s.Heal()
