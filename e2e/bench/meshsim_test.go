@@ -96,6 +96,11 @@ func (b *bench) recordSim(runs []meshsim.ScaleRun) {
 		}
 	}
 	for _, r := range runs {
+		if r.Phases.Churn != 0 && r.Phases.Churn != time.Minute || r.Phases.PartitionRate != 0 && r.Phases.PartitionRate != 10 {
+			b.rep.note("Mesh simulation, %s: a shorter run (the simulation's CPU time grows with hosts × the "+
+				"messages each receives): churn bytes over %s instead of 60 s, and %g containers/s instead of 10 "+
+				"during the partition and until the heal.", benchSimPath(r.Report, false), r.Phases.Churn, r.Phases.PartitionRate)
+		}
 		b.addSim(r.Report, false)
 		b.rep.add(benchSimSection, "simulation wall time", benchSimPath(r.Report, false), "s", r.RunTime.Seconds())
 		b.rep.add(benchSimSection, "memory per 10,000 endpoints, one replica", "meshsim", "MiB",
