@@ -105,7 +105,7 @@ func (b *bench) recordSim(runs []meshsim.ScaleRun) {
 		b.rep.add(benchSimSection, "simulation wall time", benchSimPath(r.Report, false), "s", r.RunTime.Seconds())
 		b.rep.add(benchSimSection, "memory per 10,000 endpoints, one replica", "meshsim", "MiB",
 			float64(r.MemoryPer10k)/(1<<20))
-		if r.Report.EndpointsPerHost < benchSimEndpoints && perEntry > 0 {
+		if r.Report.EndpointsPerHost < benchSimEndpoints && perEntry > 0 && !benchSimHasFull(runs, r.Report.Hosts) {
 			b.addSim(r.Report.Scaled(benchSimEndpoints, perEntry, 125e6), true)
 		}
 	}
@@ -120,6 +120,17 @@ func (b *bench) recordSim(runs []meshsim.ScaleRun) {
 	b.rep.note("Mesh simulation phases: idle bytes over two push/pull periods; 50 containers created one a second on the idle cluster, each entry timed until every host holds it (p50, p99; gossip rounds = seconds / 200 ms); churn of 10 containers/s cluster-wide (each a creation or a removal: an endpoint and a name entry) for 60 s; a new host joining by push/pull with one member, timed until it holds every entry; a partition in two halves for 60 s with churn, timed from the heal until every write made before it is on every host.")
 	b.rep.note("Mesh simulation sizes: %d containers per host × 1,000 hosts would need about %.0f GiB for the replicas alone (memory per 10,000 endpoints × the map × the hosts), beyond this machine's 24 GiB; the larger clusters are simulated with fewer containers per host, and the figures that grow with the map (state, idle and churn bytes, what a joining host receives and its transfer time) extrapolated to 50 containers per host with the bytes per entry of the full run (%.0f B); gossip figures do not depend on the map's size.",
 		benchSimEndpoints, benchSimMemGiB(runs, 1000), perEntry)
+}
+
+// benchSimHasFull reports whether hosts was also simulated at 50 endpoints per host (then its figures need no
+// extrapolation).
+func benchSimHasFull(runs []meshsim.ScaleRun, hosts int) bool {
+	for _, r := range runs {
+		if r.Report.Hosts == hosts && r.Report.EndpointsPerHost == benchSimEndpoints {
+			return true
+		}
+	}
+	return false
 }
 
 // benchSimMemGiB estimates the memory of hosts full replicas of hosts × 50 containers.
@@ -140,7 +151,9 @@ func (b *bench) addSim(r meshsim.Report, extrapolated bool) {
 		add("new entry on all hosts, p99", "s", r.SpreadP99.Seconds())
 		add("new entry on all hosts, p99, in gossip rounds", "rounds", r.SpreadP99.Seconds()/0.2)
 		add("new entry on all hosts under churn, p99", "s", r.ChurnP99.Seconds())
-		add("longest gossip queue of a host", "broadcasts", float64(r.MaxQueue))
+		if r.MaxQueue > 0 { // 0: a report from before the simulation counted it
+			add("longest gossip queue of a host", "broadcasts", float64(r.MaxQueue))
+		}
 		b.addSimWait(p, "heal after a 60 s partition in two halves", r.Heal, r.HealOK)
 	}
 	add("full state (one push/pull leg)", "B", float64(r.StateBytes))
