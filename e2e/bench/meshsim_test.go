@@ -107,7 +107,7 @@ func (b *bench) recordSim(runs []meshsim.ScaleRun) {
 	for _, r := range runs {
 		if r.Phases.Churn != 0 && r.Phases.Churn != time.Minute || r.Phases.PartitionRate != 0 && r.Phases.PartitionRate != 10 {
 			b.rep.note("Mesh simulation, %s: a shorter run (the simulation's CPU time grows with hosts × the "+
-				"messages each receives): churn bytes over %s instead of 60 s, and %g containers/s instead of 10 "+
+				"messages each receives): churn bytes over %s instead of 60 s, and %g container(s)/s instead of 10 "+
 				"during the partition and until the heal.", benchSimPath(r.Report, false), r.Phases.Churn, r.Phases.PartitionRate)
 		}
 		b.addSim(r.Report, false)
@@ -119,6 +119,11 @@ func (b *bench) recordSim(runs []meshsim.ScaleRun) {
 		}
 	}
 	b.simIdleFinding(runs)
+	b.rep.finding("Mesh simulation: a joining host's time is the transfer of the full state alone (at 1 Gbit/s): the " +
+		"model counts no CPU time, and decoding, admitting and merging a full state of 100,000 entries (1,000 hosts × " +
+		"50 endpoints, about 16 MB) takes real hosts a noticeable part of a second more. The goal's 10 s is met in " +
+		"time either way; what misses the aim is the size: the joining host receives the whole map, and so does " +
+		"every host at every push/pull.")
 	b.simCheckFinding(runs, perEntry)
 	for _, r := range runs {
 		b.simQueueFinding(r.Report)
