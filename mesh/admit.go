@@ -141,26 +141,46 @@ func checkText(what, s string, limit int) error {
 	return nil
 }
 
-// admitAndMerge is the single path by which records this peer did not
-// write enter the store: each is checked, then merged under the per-owner
-// caps. It returns the records that changed the map; every refused record
-// is counted and its owner's first refusal logged.
-func (m *Mesh) admitAndMerge(recs []record, now time.Time) []record {
+// refusal is a record admission refused and the reason; a reason that
+// wraps errUnknownKind marks a kind this peer does not know.
+type refusal struct {
+	r   record
+	err error
+}
+
+// admitAndMerge is the single path by which records a peer did not write
+// enter its store s, for Mesh and Replica alike: each is checked, then
+// merged under the per-owner caps. It returns the records that changed
+// the map, in input order, and those refused.
+func (a *admission) admitAndMerge(s *store, recs []record, now time.Time) (changed []record, refused []refusal) {
 	ok := recs[:0:0]
 	for _, r := range recs {
-		if err := m.admit.check(r, now); errors.Is(err, errUnknownKind) {
-			m.notUnderstood(r)
-			continue
-		} else if err != nil {
-			m.reject(r, err)
+		if err := a.check(r, now); err != nil {
+			refused = append(refused, refusal{r: r, err: err})
 			continue
 		}
 		ok = append(ok, r)
 	}
-	changed, refused := m.store.mergeCapped(ok, now)
-	for _, r := range refused {
-		m.reject(r, fmt.Errorf("%w: owner would hold more than its cap of %d entries or %d bytes",
-			ErrRejected, m.store.limits.entries, m.store.limits.bytes))
+	changed, capped := s.mergeCapped(ok, now)
+	for _, r := range capped {
+		refused = append(refused, refusal{r: r, err: fmt.Errorf(
+			"%w: owner would hold more than its cap of %d entries or %d bytes",
+			ErrRejected, s.limits.entries, s.limits.bytes)})
+	}
+	return changed, refused
+}
+
+// admitAndMerge passes records this peer did not write through the gate
+// and returns those that changed the map; every refused record is counted
+// and its owner's first refusal logged.
+func (m *Mesh) admitAndMerge(recs []record, now time.Time) []record {
+	changed, refused := m.admit.admitAndMerge(m.store, recs, now)
+	for _, f := range refused {
+		if errors.Is(f.err, errUnknownKind) {
+			m.notUnderstood(f.r)
+			continue
+		}
+		m.reject(f.r, f.err)
 	}
 	return changed
 }

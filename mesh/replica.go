@@ -1,6 +1,10 @@
 package mesh
 
-import "time"
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
 
 // Replica is one peer's copy of the entry map with Mesh's merge rule,
 // tombstones and reaping, and no gossip: each local write is handed,
@@ -12,6 +16,7 @@ import "time"
 type Replica struct {
 	name  string
 	store *store
+	admit *admission
 	subs  *subscribers
 	send  func(msg []byte)
 }
@@ -26,6 +31,11 @@ type ReplicaConfig struct {
 	// Broadcast receives every local write, encoded as a gossip message;
 	// it is called without any lock held. nil drops the writes.
 	Broadcast func(msg []byte)
+	// Validators is Config.Validators: Merge admits a record only through
+	// the same gate as Mesh (generic bounds, the validator of its kind,
+	// the per-owner caps of Config's defaults). nil admits every kind that
+	// fits the generic bounds.
+	Validators map[string]func(Entry) error
 }
 
 // NewReplica returns an empty replica.
@@ -36,7 +46,10 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	if cfg.Broadcast == nil {
 		cfg.Broadcast = func([]byte) {}
 	}
-	return &Replica{name: cfg.Name, store: newStore(cfg.TombstoneTTL), subs: newSubscribers(), send: cfg.Broadcast}
+	admit := newAdmission(Config{Validators: cfg.Validators, TombstoneTTL: cfg.TombstoneTTL},
+		slog.New(slog.DiscardHandler))
+	return &Replica{name: cfg.Name, store: newStore(cfg.TombstoneTTL), admit: admit, subs: newSubscribers(),
+		send: cfg.Broadcast}
 }
 
 // LocalName returns the peer's name.
@@ -81,7 +94,9 @@ func (r *Replica) Notify() { r.subs.notify() }
 func (r *Replica) State() []byte { return encodeEntries(r.store.all()) }
 
 // Merge applies a message from another replica, a broadcast or a State,
-// with Mesh's merge rule, and reports whether it changed the map.
+// through Mesh's admission gate and merge rule, and reports whether it
+// changed the map. Refused records are counted (Rejected); records of a
+// kind without a validator are skipped as Mesh skips them.
 func (r *Replica) Merge(msg []byte) (bool, error) {
 	m, err := decodeMessage(msg)
 	if err == nil && m.kind != msgEntries {
@@ -90,12 +105,21 @@ func (r *Replica) Merge(msg []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	changed := r.store.merge(m.entries, time.Now())
+	changed, refused := r.admit.admitAndMerge(r.store, m.entries, time.Now())
+	for _, f := range refused {
+		if !errors.Is(f.err, errUnknownKind) {
+			r.admit.rejects.add(f.r.e.Owner, f.r.e.Kind, f.err.Error())
+		}
+	}
 	if len(changed) > 0 {
 		r.subs.notify()
 	}
 	return len(changed) > 0, nil
 }
+
+// Rejected returns the records Merge refused so far, per owner and kind,
+// as Mesh.Rejected does.
+func (r *Replica) Rejected() []Rejection { return r.admit.rejects.list() }
 
 // Reap drops the tombstones held longer than the TombstoneTTL at now, as
 // Mesh does periodically, and returns how many it dropped.

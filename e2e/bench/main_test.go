@@ -48,6 +48,7 @@ func TestBench(t *testing.T) {
 	step("dns-servers", b.measureDNSServers)
 	step("gobench", b.measureGoBench)
 	step("ipam-sim", b.measureIPAMSim)
+	step("mesh-sim", b.measureMeshSim)
 
 	b.setupUnderlay()
 	step("setup-hand-vxlan", b.setupHandVXLAN)

@@ -210,6 +210,9 @@ func benchAbsoluteGoals() []benchAbsoluteGoal {
 		{"DNS p99 (µs) at 2,000 queries/s, dnsd, forwarded name", benchDNSP99, benchDNSPath(benchDNSdnsd, benchDNSCases[2]), 1000, false, "<= 1000 µs"},
 		{"new container reachable from every other host, 1,024 endpoints on the network (s)", "new container on h1 reachable from h2 and h3", "1024 endpoints", 1, false, "<= 1 s"},
 		{"IPAM RequestAddress p99 (µs), owned free space, saved to disk", "IPAM RequestAddress p99", "ipalloc RequestReleaseAddress/fsync", 1000, false, "<= 1000 µs"},
+		{"simulated, 1,000 hosts: new entry on all hosts, p99 (s)", "new entry on all hosts, p99", "1000 hosts × 1 endpoints", 2, false, "<= 2 s"},
+		{"simulated, 1,000 hosts × 50 endpoints: new host holds the whole map (s)", "new host holds the whole map", "1000 hosts × 50 endpoints (extrapolated)", 10, false, "<= 10 s"},
+		{"simulated, 1,000 hosts: heal after a 60 s partition in two halves (s)", "heal after a 60 s partition in two halves", "1000 hosts × 1 endpoints", 5, false, "<= 5 s"},
 	}
 }
 

@@ -1,11 +1,11 @@
 // Package meshtest is an in-memory mesh for the tests of packages that need
-// peers (reconcile, ipalloc). Each peer is a mesh.Replica, so writes, merges
-// and tombstones follow mesh's own code and wire format; only memberlist's
-// transport is replaced: a write reaches every peer its writer can reach
-// at once (or is lost, see SetLoss), and Sync does what push/pull does,
-// a full-state exchange between every pair of peers that reach each other.
-// Partition, Heal, Kill, Start, Leave and Suspect shape the membership each
-// peer sees.
+// peers (reconcile, ipalloc). Each peer is a mesh.Replica, so writes,
+// merges, admission (generic bounds; no validators) and tombstones follow
+// mesh's own code and wire format; only memberlist's transport is replaced:
+// a write reaches every peer its writer can reach at once (or is lost, see
+// SetLoss), and Sync does what push/pull does, a full-state exchange
+// between every pair of peers that reach each other. Partition, Heal, Kill,
+// Start, Leave and Suspect shape the membership each peer sees.
 package meshtest
 
 import (

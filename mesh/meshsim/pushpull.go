@@ -1,0 +1,78 @@
+package meshsim
+
+import "time"
+
+// pushPullRound is one tick of h's push/pull timer: a full exchange with
+// one random peer it reaches. The period follows the current membership.
+func (s *Sim) pushPullRound(h *host) {
+	if !h.member {
+		return
+	}
+	s.at(s.pushPullInterval(len(s.up)), func() { s.pushPullRound(h) })
+	if ps := s.randomPeers(h, 1); len(ps) == 1 {
+		s.exchange(h, ps[0], false, nil)
+	}
+}
+
+// exchange runs a push/pull from a to b over a modelled stream: each
+// message takes a latency plus its size at the stream's bandwidth, and
+// carries memberlist's member list on its first leg each way. done, if
+// set, runs at a when the exchange ends, with whether it completed.
+func (s *Sim) exchange(a, b *host, join bool, done func(ok bool)) {
+	s.bytes.exchanges++
+	fail := func() {
+		s.bytes.failed++
+		if done != nil {
+			done(false)
+		}
+	}
+	leg := 0
+	var send func(from, to *host, msg []byte, fromInitiator bool)
+	send = func(from, to *host, msg []byte, fromInitiator bool) {
+		size := int64(len(msg) + streamOverhead)
+		if leg < 2 {
+			size += int64(memberBytes * len(s.up))
+			s.bytes.members += int64(memberBytes * len(s.up))
+		}
+		leg++
+		from.sent += size
+		s.bytes.pushPull += size
+		d := s.latency() + time.Duration(float64(size)/s.cfg.Bandwidth*float64(time.Second))
+		s.at(d, func() {
+			if !s.reaches(from, to) || len(msg) > maxPushStateBytes {
+				fail()
+				return
+			}
+			to.recv += size
+			next, err := s.handle(to, msg, fromInitiator, join)
+			if err != nil {
+				panic("meshsim: a host cannot read another's push/pull: " + err.Error())
+			}
+			if next == nil {
+				if done != nil {
+					done(true)
+				}
+				return
+			}
+			send(to, from, next, !fromInitiator)
+		})
+	}
+	send(a, b, a.node.PushPull(join), true)
+}
+
+// handle gives a push/pull message to its receiver: Answer at the host
+// that did not start the exchange (the sender was the initiator), Settle
+// at the one that did.
+func (s *Sim) handle(to *host, msg []byte, fromInitiator, join bool) ([]byte, error) {
+	var next []byte
+	var err error
+	if fromInitiator {
+		next, err = to.node.Answer(msg, join)
+	} else {
+		next, err = to.node.Settle(msg, join)
+	}
+	if err == nil {
+		s.track.checkAll(to)
+	}
+	return next, err
+}
