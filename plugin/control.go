@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -17,14 +18,6 @@ const (
 	maxHostName    = 253
 )
 
-// keyring is the part of the mesh the key commands change.
-type keyring interface {
-	Keys() [][]byte
-	InstallKey(key []byte) error
-	UseKey(key []byte) error
-	RemoveKey(key []byte) error
-}
-
 // control serves the API of the weavego command on the control socket,
 // and its read-only part on the status socket. Whoever can open a socket is
 // trusted with what it serves: the kernel checks the socket's mode against
@@ -37,7 +30,7 @@ type control struct {
 	rmpeer   func(ctx context.Context, host string) error
 	connect  func(ctx context.Context, host string) (string, error) // nil: not offered
 	forget   func(host string) (string, error)
-	keys     keyring                   // nil for an open cluster
+	keys     keyring.Ring              // the part of the mesh the key commands change; nil for an open cluster
 	saveRing func(keys [][]byte) error // persists the ring after a change
 	metrics  http.Handler              // GET /metrics; nil: not offered
 	log      *slog.Logger
@@ -137,7 +130,7 @@ func (c *control) handleKeys(w http.ResponseWriter, _ *http.Request) {
 	}
 	var a keysAnswer
 	for _, k := range c.keys.Keys() {
-		a.Keys = append(a.Keys, encodeKey(k))
+		a.Keys = append(a.Keys, keyring.Encode(k))
 	}
 	writeJSON(w, http.StatusOK, a)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/weavego/weavego/plugin/keyring"
 	"io"
 	"io/fs"
 	"net"
@@ -23,20 +24,20 @@ const statusRefusal = "needs root or the CONTROL_GROUP group: this is the status
 // sentence, and changes nothing.
 func TestStatusSocket(t *testing.T) {
 	tc := startControl(t, false)
-	checkCLI(t, tc.status, encodeKey(k(1)), []cliCase{
+	checkCLI(t, tc.status, keyring.Encode(k(1)), []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
 		{[]string{"token"}, "reading the cluster key (weavego token, weavego key list) " + statusRefusal, true},
 		{[]string{"key", "list"}, "reading the cluster key", true},
-		{[]string{"key", "install", encodeKey(k(2))}, "weavego key install " + statusRefusal, true},
-		{[]string{"key", "use", encodeKey(k(1))}, "weavego key use " + statusRefusal, true},
-		{[]string{"key", "remove", encodeKey(k(1))}, "weavego key remove " + statusRefusal, true},
+		{[]string{"key", "install", keyring.Encode(k(2))}, "weavego key install " + statusRefusal, true},
+		{[]string{"key", "use", keyring.Encode(k(1))}, "weavego key use " + statusRefusal, true},
+		{[]string{"key", "remove", keyring.Encode(k(1))}, "weavego key remove " + statusRefusal, true},
 		{[]string{"rmpeer", "gone"}, "weavego rmpeer " + statusRefusal, true},
 		{[]string{"connect", "h2"}, "weavego connect " + statusRefusal, true},
 		{[]string{"forget", "h2"}, "weavego forget " + statusRefusal, true},
 	})
-	if len(tc.removed) != 0 || tc.saved != nil || len(tc.ring.keys) != 1 {
-		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d", tc.removed, tc.saved, len(tc.ring.keys))
+	if len(tc.removed) != 0 || tc.saved != nil || len(tc.ring.Keys()) != 1 {
+		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d", tc.removed, tc.saved, len(tc.ring.Keys()))
 	}
 	if body := get(t, tc.status, "/metrics"); !strings.Contains(body, "weavego_test_metric 1") {
 		t.Errorf("metrics on the status socket: %q", body)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/weavego/weavego/plugin/keyring"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -17,7 +18,7 @@ import (
 )
 
 type testControl struct {
-	ring    *memRing
+	ring    *keyring.MemRing
 	saved   [][]byte
 	removed []string
 	socket  string
@@ -29,12 +30,12 @@ type testControl struct {
 func startControl(t *testing.T, open bool) *testControl {
 	t.Helper()
 	dir := t.TempDir()
-	tc := &testControl{ring: &memRing{keys: [][]byte{k(1)}}, socket: filepath.Join(dir, controlSocket),
+	tc := &testControl{ring: keyring.NewMemRing([][]byte{k(1)}), socket: filepath.Join(dir, controlSocket),
 		status: filepath.Join(dir, statusSocket)}
 	c := &control{
 		report: func() StatusReport {
 			return StatusReport{Version: "test", Cluster: reconcile.Status{Self: "h1"},
-				Security: SecurityStatus{Mode: modeKey, Keys: len(tc.ring.keys), GossipAddr: "10.0.0.1:6783"}}
+				Security: SecurityStatus{Mode: keyring.ModeKey, Keys: len(tc.ring.Keys()), GossipAddr: "10.0.0.1:6783"}}
 		},
 		known:    func(h string) bool { return h == "h2" || h == "gone" },
 		rmpeer:   func(_ context.Context, h string) error { tc.removed = append(tc.removed, h); return nil },
@@ -99,7 +100,7 @@ func checkCLI(t *testing.T, socket, forbid string, cases []cliCase) {
 
 func TestControlCommands(t *testing.T) {
 	tc := startControl(t, false)
-	key2 := encodeKey(k(2))
+	key2 := keyring.Encode(k(2))
 	checkCLI(t, tc.socket, "", []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "problems"}, "- this weavego command is version dev, the plugin test\n" +
@@ -107,7 +108,7 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"status", "--json"}, `"Mode": "key"`, false},
 		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
 		{[]string{"status", "bogus"}, "unknown section", true},
-		{[]string{"token"}, encodeKey(k(1)), false},
+		{[]string{"token"}, keyring.Encode(k(1)), false},
 		{[]string{"rmpeer", "gone"}, "address space of gone taken over", false},
 		{[]string{"rmpeer", "stranger"}, `"stranger" is not a member`, true},
 		{[]string{"rmpeer", strings.Repeat("a", 300)}, "at most 253 bytes", true},
@@ -118,7 +119,7 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"key", "install", "s3cret"}, "not a cluster key", true},
 		{[]string{"key", "install", key2}, "key installed", false},
 		{[]string{"key", "use", key2}, "key made primary", false},
-		{[]string{"key", "remove", encodeKey(k(1))}, "key removed", false},
+		{[]string{"key", "remove", keyring.Encode(k(1))}, "key removed", false},
 		{[]string{"key", "remove", key2}, "primary", true},
 		{[]string{"key", "list"}, key2 + "  (primary", false},
 		{[]string{"key", "bogus"}, "usage: weavego key", true},
@@ -143,7 +144,7 @@ func TestVersionProblem(t *testing.T) {
 
 func TestControlOpenCluster(t *testing.T) {
 	tc := startControl(t, true)
-	for _, args := range [][]string{{"token"}, {"key", "install", encodeKey(k(2))}} {
+	for _, args := range [][]string{{"token"}, {"key", "install", keyring.Encode(k(2))}} {
 		var out, errOut bytes.Buffer
 		if code := run(append([]string{"--socket=" + tc.socket}, args...), process{getenv: noEnv, stdout: &out, stderr: &errOut}); code == 0 ||
 			!strings.Contains(errOut.String(), "open") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/weavego/weavego/plugin/keyring"
 	"io"
 	"net"
 	"net/netip"
@@ -48,10 +49,10 @@ func diagnose(rep StatusReport, gossipPort int, now time.Time) []Problem {
 			Fix: "check the weavego version and log on " + r.Owner + " (`weavego status` there); " +
 				"if it is not one of your hosts, change the cluster key (docs/keys.md)"})
 	}
-	if rep.Security.Mode == modeLegacy {
+	if rep.Security.Mode == keyring.ModeLegacy {
 		out = append(out, legacyProblem)
 	}
-	if rep.Security.Mode == modeOpen {
+	if rep.Security.Mode == keyring.ModeOpen {
 		out = append(out, Problem{What: rep.Security.sentence(),
 			Fix: "give every host a KEY (`weavego key generate`) and move to it as docs/keys.md says"})
 	}

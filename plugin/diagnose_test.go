@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/weavego/weavego/plugin/keyring"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ func TestDiagnose(t *testing.T) {
 		{Name: "h1", Addr: "10.0.0.1", State: mesh.StateAlive, Local: true},
 		{Name: "h2", Addr: "10.0.0.2", State: mesh.StateAlive},
 		{Name: "h3", Addr: "10.0.0.3", State: mesh.StateLeft},
-	}}, JoinTargets: []string{"10.0.0.2:6783", "peer.example:6783"}, Security: SecurityStatus{Mode: modeKey}}
+	}}, JoinTargets: []string{"10.0.0.2:6783", "peer.example:6783"}, Security: SecurityStatus{Mode: keyring.ModeKey}}
 	tests := []struct {
 		name  string
 		edit  func(r *StatusReport)
@@ -43,8 +44,8 @@ func TestDiagnose(t *testing.T) {
 		{"rejected", func(r *StatusReport) {
 			r.Rejected = []mesh.Rejection{{Owner: "h9", Kind: "endpoint", Count: 3, Last: "bad address"}}
 		}, []string{"3 endpoint records from h9 refused (last: bad address)", "weavego version"}},
-		{"open", func(r *StatusReport) { r.Security.Mode = modeOpen }, []string{"OPEN", "KEY"}},
-		{"legacy key", func(r *StatusReport) { r.Security.Mode = modeLegacy },
+		{"open", func(r *StatusReport) { r.Security.Mode = keyring.ModeOpen }, []string{"OPEN", "KEY"}},
+		{"legacy key", func(r *StatusReport) { r.Security.Mode = keyring.ModeLegacy },
 			[]string{"unsalted SHA-256 of PASSWORD", "weavego key generate"}},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/weavego/weavego/plugin/keyring"
 	"io"
 	"net/http"
 	"os"
@@ -22,11 +23,11 @@ func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 		return errors.New(keyUsage)
 	}
 	if args[0] == "generate" && len(args) == 1 {
-		k, err := newKey()
+		k, err := keyring.New()
 		if err != nil {
 			return fmt.Errorf("generate a key: %w", err)
 		}
-		fmt.Fprintln(out, encodeKey(k))
+		fmt.Fprintln(out, keyring.Encode(k))
 		return nil
 	}
 	c := newControlClient(socket)
@@ -89,24 +90,24 @@ func installSaved(stateDir, key string, out io.Writer) error {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return fmt.Errorf("no plugin answers, and the state directory cannot be made: %w", err)
 	}
-	ring, gen := filepath.Join(stateDir, keyringFile), filepath.Join(stateDir, generatedFile)
-	saved, err := loadKeyring(ring)
+	ring, gen := filepath.Join(stateDir, keyring.RingFile), filepath.Join(stateDir, keyring.GeneratedFile)
+	saved, err := keyring.LoadRing(ring)
 	if err != nil {
 		return err
 	}
-	plan, err := resolveKeys(keySource{key: k, generated: loadGenerated(gen)}, saved, newKey)
+	plan, err := keyring.Resolve(keyring.Source{Key: k, Generated: keyring.LoadGenerated(gen)}, saved, keyring.New)
 	if err != nil {
 		return err
 	}
-	if plan.save {
-		if err := saveKeyring(ring, plan.keys); err != nil {
+	if plan.Save {
+		if err := keyring.SaveRing(ring, plan.Keys); err != nil {
 			return err
 		}
 	}
-	if err := errors.Join(recordGenerated(gen, plan), historyStore{dir: stateDir}.forgetRemoved(k)); err != nil {
+	if err := errors.Join(keyring.RecordGenerated(gen, plan), keyring.HistoryStore{Dir: stateDir}.ForgetRemoved(k)); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "no plugin answers on %s: the key is saved in %s (mode 0600, %d key(s) in all) and used when the "+
-		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, controlSocket), ring, len(plan.keys))
+		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, controlSocket), ring, len(plan.Keys))
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/weavego/weavego/plugin/keyring"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,7 +14,7 @@ import (
 // standard input saves the key, 0600, where the plugin reads it at start.
 func TestKeyInstallWithoutPlugin(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	for i, key := range []string{encodeKey(k(5)), encodeKey(k(6))} {
+	for i, key := range []string{keyring.Encode(k(5)), keyring.Encode(k(6))} {
 		var out, errOut bytes.Buffer
 		code := run([]string{"--socket", filepath.Join(dir, controlSocket), "key", "install", "-"},
 			process{getenv: noEnv, stdin: strings.NewReader(key), stdout: &out, stderr: &errOut})
@@ -21,8 +22,8 @@ func TestKeyInstallWithoutPlugin(t *testing.T) {
 			t.Fatalf("install %d without a plugin: exit %d, %q %q", i, code, out.String(), errOut.String())
 		}
 	}
-	path := filepath.Join(dir, keyringFile)
-	if keys, err := loadKeyring(path); err != nil || !reflect.DeepEqual(keys, [][]byte{k(5), k(6)}) {
+	path := filepath.Join(dir, keyring.RingFile)
+	if keys, err := keyring.LoadRing(path); err != nil || !reflect.DeepEqual(keys, [][]byte{k(5), k(6)}) {
 		t.Errorf("saved ring %v, %v; want the first key primary, the second beside it", keys, err)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"net/netip"
 	"path/filepath"
@@ -26,8 +27,8 @@ func TestRemovedKeyRefusedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The rotation, as the control API makes it on the running plugin.
-	ring := historyRing{keyring: &memRing{keys: [][]byte{k(1)}}, hist: historyStore{dir: dir},
-		now: func() time.Time { return time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC) }}
+	ring := keyring.HistoryRing{Ring: keyring.NewMemRing([][]byte{k(1)}), Hist: keyring.HistoryStore{Dir: dir},
+		Now: func() time.Time { return time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC) }}
 	for _, step := range []func([]byte) error{ring.InstallKey, ring.UseKey} {
 		if err := step(k(2)); err != nil {
 			t.Fatal(err)
@@ -36,7 +37,7 @@ func TestRemovedKeyRefusedAtStart(t *testing.T) {
 	if err := ring.RemoveKey(k(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := saveKeyring(filepath.Join(dir, keyringFile), ring.Keys()); err != nil {
+	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), ring.Keys()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -46,13 +47,13 @@ func TestRemovedKeyRefusedAtStart(t *testing.T) {
 		!strings.Contains(err.Error(), "docker plugin set weavego KEY=") || !strings.Contains(err.Error(), "2026-12-07 20:00") {
 		t.Fatalf("start with the removed key in KEY: %v; want a refusal that says to clear KEY", err)
 	}
-	if saved, _ := loadKeyring(filepath.Join(dir, keyringFile)); !reflect.DeepEqual(saved, [][]byte{k(2)}) {
+	if saved, _ := keyring.LoadRing(filepath.Join(dir, keyring.RingFile)); !reflect.DeepEqual(saved, [][]byte{k(2)}) {
 		t.Errorf("the refused start changed the saved ring: %v", saved)
 	}
 	set.Key = nil
 	plan, err := gossipKeys(set, true, logTo(&bytes.Buffer{}))
-	if err != nil || !reflect.DeepEqual(plan.keys, [][]byte{k(2)}) {
-		t.Errorf("start with KEY cleared: %v, %v; want the saved ring", plan.keys, err)
+	if err != nil || !reflect.DeepEqual(plan.Keys, [][]byte{k(2)}) {
+		t.Errorf("start with KEY cleared: %v, %v; want the saved ring", plan.Keys, err)
 	}
 
 	// A removed key installed again on purpose is accepted again.
@@ -67,10 +68,10 @@ func TestRemovedKeyRefusedAtStart(t *testing.T) {
 
 func TestRemovedPasswordRefusedAtStart(t *testing.T) {
 	dir := t.TempDir()
-	if err := saveKeyring(filepath.Join(dir, keyringFile), [][]byte{k(2)}); err != nil {
+	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{k(2)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := (historyStore{dir: dir}).noteRemoved(passwordKey("pw"), time.Now()); err != nil {
+	if err := (keyring.HistoryStore{Dir: dir}).NoteRemoved(passwordKey("pw"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := gossipKeys(settings.Settings{StateDir: dir, Password: "pw"}, true, logTo(&bytes.Buffer{}))
@@ -88,30 +89,30 @@ func TestLegacyKeyReportedEveryStart(t *testing.T) {
 	for i, tc := range []struct {
 		set  settings.Settings
 		mode string
-	}{{set, modeLegacy}, {set, modeLegacy}, {settings.Settings{StateDir: dir}, modeLegacy}} {
+	}{{set, keyring.ModeLegacy}, {set, keyring.ModeLegacy}, {settings.Settings{StateDir: dir}, keyring.ModeLegacy}} {
 		var log bytes.Buffer
 		plan, err := gossipKeys(tc.set, true, logTo(&log))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if plan.mode != tc.mode || !strings.Contains(log.String(), "unsalted SHA-256") {
-			t.Errorf("start %d: mode %q, log %q; want %q and the warning", i+1, plan.mode, log.String(), tc.mode)
+		if plan.Mode != tc.mode || !strings.Contains(log.String(), "unsalted SHA-256") {
+			t.Errorf("start %d: mode %q, log %q; want %q and the warning", i+1, plan.Mode, log.String(), tc.mode)
 		}
 		if s := securityStatus(tc.set, plan, netip.MustParseAddr("10.0.0.1")); s.legacy == "" {
 			t.Errorf("start %d: the status does not know the legacy key", i+1)
 		}
 	}
 	// weavego key use of the Argon2id key: the next start is clean.
-	if err := saveKeyring(filepath.Join(dir, keyringFile), [][]byte{passwordKey("pw"), legacyPasswordKey("pw")}); err != nil {
+	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{passwordKey("pw"), legacyPasswordKey("pw")}); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
 	plan, err := gossipKeys(set, true, logTo(&log))
-	if err != nil || plan.mode != modePassword || strings.Contains(log.String(), "unsalted") {
-		t.Errorf("after key use: mode %q, %v, log %q", plan.mode, err, log.String())
+	if err != nil || plan.Mode != keyring.ModePassword || strings.Contains(log.String(), "unsalted") {
+		t.Errorf("after key use: mode %q, %v, log %q", plan.Mode, err, log.String())
 	}
 	// The history outlives a move to an open cluster, which has no keys.
-	if plan, err := gossipKeys(settings.Settings{StateDir: dir, InsecureOpen: true}, true, logTo(&log)); err != nil || plan.mode != modeOpen {
-		t.Errorf("open start with a legacy key in the history: %q, %v", plan.mode, err)
+	if plan, err := gossipKeys(settings.Settings{StateDir: dir, InsecureOpen: true}, true, logTo(&log)); err != nil || plan.Mode != keyring.ModeOpen {
+		t.Errorf("open start with a legacy key in the history: %q, %v", plan.Mode, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -36,15 +37,15 @@ type refuseConfig struct {
 // saved (retry true: the caller starts again).
 func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 	sentence := "weavego cannot start on this host: " + cfg.Reason.Error()
-	ring := filepath.Join(cfg.StateDir, keyringFile)
-	saved, _ := loadKeyring(ring) // unreadable: the reason says so, and a key install replaces it
+	ring := filepath.Join(cfg.StateDir, keyring.RingFile)
+	saved, _ := keyring.LoadRing(ring) // unreadable: the reason says so, and a key install replaces it
 	changed := make(chan struct{}, 1)
 	c := &control{
 		report: func() StatusReport { return refusedReport(sentence, cfg.ControlSocket) },
 		known:  func(string) bool { return false },
-		keys:   historyRing{keyring: &memRing{keys: saved}, hist: historyStore{dir: cfg.StateDir}, now: time.Now},
+		keys:   keyring.HistoryRing{Ring: keyring.NewMemRing(saved), Hist: keyring.HistoryStore{Dir: cfg.StateDir}, Now: time.Now},
 		saveRing: func(keys [][]byte) error {
-			if err := saveKeyring(ring, keys); err != nil {
+			if err := keyring.SaveRing(ring, keys); err != nil {
 				return err
 			}
 			select {

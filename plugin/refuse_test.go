@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/weavego/weavego/plugin/keyring"
 	"net"
 	"net/http"
 	"os"
@@ -109,7 +110,7 @@ func TestDaemonRefusesWhereTyped(t *testing.T) {
 func TestRefuseKeyInstallRetries(t *testing.T) {
 	dir := t.TempDir()
 	cfg := refuseConfig{PluginSocket: filepath.Join(dir, "weavego.sock"), ControlSocket: filepath.Join(dir, controlSocket),
-		StateDir: dir, Reason: errNoKey, Log: logTo(&bytes.Buffer{})}
+		StateDir: dir, Reason: keyring.ErrNoKey, Log: logTo(&bytes.Buffer{})}
 	type result struct {
 		retry bool
 		err   error
@@ -125,7 +126,7 @@ func TestRefuseKeyInstallRetries(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	code := run([]string{"--socket", cfg.ControlSocket, "key", "install"},
-		process{getenv: noEnv, stdin: strings.NewReader(encodeKey(k(5)) + "\n"), stdout: &out, stderr: &errOut})
+		process{getenv: noEnv, stdin: strings.NewReader(keyring.Encode(k(5)) + "\n"), stdout: &out, stderr: &errOut})
 	if code != 0 || !strings.Contains(out.String(), "installed") {
 		t.Fatalf("key install from stdin: exit %d, %q %q", code, out.String(), errOut.String())
 	}
@@ -137,7 +138,7 @@ func TestRefuseKeyInstallRetries(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("refuse did not end after the key was installed")
 	}
-	if keys, err := loadKeyring(filepath.Join(dir, keyringFile)); err != nil || !reflect.DeepEqual(keys, [][]byte{k(5)}) {
+	if keys, err := keyring.LoadRing(filepath.Join(dir, keyring.RingFile)); err != nil || !reflect.DeepEqual(keys, [][]byte{k(5)}) {
 		t.Errorf("saved ring %v, %v; want the installed key", keys, err)
 	}
 }

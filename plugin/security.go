@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -21,45 +22,45 @@ import (
 // fromCluster says whether the saved state holds entries of other hosts:
 // this host was a member of a cluster before. A key this host cannot start
 // with is a refusal (see refuse).
-func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyPlan, error) {
-	src := keySource{key: set.Key, open: set.InsecureOpen, joining: len(set.Peers) > 0 || fromCluster}
-	path := filepath.Join(set.StateDir, keyringFile)
-	saved, err := loadKeyring(path)
+func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyring.Plan, error) {
+	src := keyring.Source{Key: set.Key, Open: set.InsecureOpen, Joining: len(set.Peers) > 0 || fromCluster}
+	path := filepath.Join(set.StateDir, keyring.RingFile)
+	saved, err := keyring.LoadRing(path)
 	if err != nil {
-		return keyPlan{}, refusal{err}
+		return keyring.Plan{}, refusal{err}
 	}
-	hist := historyStore{dir: set.StateDir}
-	h, err := hist.load()
+	hist := keyring.HistoryStore{Dir: set.StateDir}
+	h, err := hist.Load()
 	if err != nil {
-		return keyPlan{}, refusal{err}
+		return keyring.Plan{}, refusal{err}
 	}
 	if set.Password != "" {
-		src.key, src.password = passwordKey(set.Password), true
+		src.Key, src.Password = passwordKey(set.Password), true
 		if fromCluster && len(saved) == 0 {
-			src.legacy = legacyPasswordKey(set.Password)
+			src.Legacy = legacyPasswordKey(set.Password)
 		}
 	}
 	if err := refuseRemoved(src, h); err != nil {
-		return keyPlan{}, err
+		return keyring.Plan{}, err
 	}
-	src.generated = loadGenerated(filepath.Join(set.StateDir, generatedFile))
-	plan, err := resolveKeys(src, saved, newKey)
+	src.Generated = keyring.LoadGenerated(filepath.Join(set.StateDir, keyring.GeneratedFile))
+	plan, err := keyring.Resolve(src, saved, keyring.New)
 	if err != nil {
-		return keyPlan{}, refusal{err}
+		return keyring.Plan{}, refusal{err}
 	}
-	if plan.save {
-		if err := saveKeyring(path, plan.keys); err != nil {
-			return keyPlan{}, err
+	if plan.Save {
+		if err := keyring.SaveRing(path, plan.Keys); err != nil {
+			return keyring.Plan{}, err
 		}
 	}
-	if err := recordGenerated(filepath.Join(set.StateDir, generatedFile), plan); err != nil {
-		return keyPlan{}, err
+	if err := keyring.RecordGenerated(filepath.Join(set.StateDir, keyring.GeneratedFile), plan); err != nil {
+		return keyring.Plan{}, err
 	}
-	if plan.legacy, err = noteLegacy(hist, h, set.Password, plan.keys); err != nil {
-		return keyPlan{}, err
+	if plan.Legacy, err = noteLegacy(hist, h, set.Password, plan.Keys); err != nil {
+		return keyring.Plan{}, err
 	}
-	if plan.legacy != "" && len(plan.keys) > 0 && fingerprint(plan.keys[0]) == plan.legacy {
-		plan.mode = modeLegacy
+	if plan.Legacy != "" && len(plan.Keys) > 0 && keyring.Fingerprint(plan.Keys[0]) == plan.Legacy {
+		plan.Mode = keyring.ModeLegacy
 	}
 	logKeys(set, plan, path, log)
 	return plan, nil
@@ -68,16 +69,24 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyP
 // refuseRemoved refuses a KEY, or a PASSWORD's key, that was removed from
 // this host with `weavego key remove`: installing it again at start would
 // silently undo a rotation made because that key leaked.
-func refuseRemoved(src keySource, h keyHistory) error {
-	if src.key == nil {
+// refusal is a reason not to start that the settings or the saved keys
+// give: the plugin then serves the reason where the user types (see
+// refuse) instead of exiting with it.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
+func (r refusal) Unwrap() error { return r.err }
+
+func refuseRemoved(src keyring.Source, h keyring.History) error {
+	if src.Key == nil {
 		return nil
 	}
-	at, ok := h.removedAt(src.key)
+	at, ok := h.RemovedAt(src.Key)
 	if !ok {
 		return nil
 	}
 	name, was := "KEY", "holds"
-	if src.password {
+	if src.Password {
 		name, was = "PASSWORD", "derives"
 	}
 	return refusal{fmt.Errorf("setting %s %s a cluster key that was removed from this host with `weavego key remove` "+
@@ -86,40 +95,40 @@ func refuseRemoved(src keySource, h keyHistory) error {
 		"from standard input, docs/keys.md)", name, was, at.Format("2006-01-02 15:04 UTC"), name)}
 }
 
-// noteLegacy returns the fingerprint of the unsalted key an older weavego
+// noteLegacy returns the keyring.Fingerprint of the unsalted key an older weavego
 // derived from PASSWORD, recording it when this start finds it in keys (an
 // upgrade, now or by a version that did not record it), so that it is
 // still known after PASSWORD is cleared.
-func noteLegacy(hist historyStore, h keyHistory, password string, keys [][]byte) (string, error) {
+func noteLegacy(hist keyring.HistoryStore, h keyring.History, password string, keys [][]byte) (string, error) {
 	if password == "" {
 		return h.Legacy, nil
 	}
 	legacy := legacyPasswordKey(password)
-	if !containsKey(keys, legacy) || h.Legacy == fingerprint(legacy) {
+	if !keyring.Contains(keys, legacy) || h.Legacy == keyring.Fingerprint(legacy) {
 		return h.Legacy, nil
 	}
-	fp := fingerprint(legacy)
-	return fp, hist.change(func(h *keyHistory) { h.Legacy = fp })
+	fp := keyring.Fingerprint(legacy)
+	return fp, hist.Change(func(h *keyring.History) { h.Legacy = fp })
 }
 
 // logKeys says at start what gossipKeys did, and what is wrong.
-func logKeys(set settings.Settings, plan keyPlan, path string, log *slog.Logger) {
-	if plan.mode == modeLegacy {
+func logKeys(set settings.Settings, plan keyring.Plan, path string, log *slog.Logger) {
+	if plan.Mode == keyring.ModeLegacy {
 		log.Warn(legacyProblem.What+"; "+legacyProblem.Fix, "keyring", path)
 	}
-	if plan.promoted {
+	if plan.Promoted {
 		log.Info("KEY replaces the key this host generated for itself as the primary key (that one stays "+
 			"installed for receiving until removed)", "keyring", path)
 	}
 	switch {
-	case plan.mode == modeOpen:
+	case plan.Mode == keyring.ModeOpen:
 		log.Warn(fmt.Sprintf("cluster is open: anyone who can reach port %d can join and write state", set.GossipPort),
 			"setting", "INSECURE_OPEN=true")
-	case plan.generated:
+	case plan.Generated:
 		log.Info("generated a new cluster key; run `weavego token` on this host and give it to other hosts "+
 			"(`weavego key install` there reads it from standard input)", "keyring", path)
-	case plan.save:
-		log.Info("cluster key from the settings installed", "keys", len(plan.keys), "keyring", path)
+	case plan.Save:
+		log.Info("cluster key from the settings installed", "keys", len(plan.Keys), "keyring", path)
 	}
 	if set.KeyRollout != "" {
 		log.Warn("KEY_ROLLOUT is set: plain gossip from hosts without the key is still accepted; "+
@@ -151,7 +160,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	}
 	p.sec = securityStatus(set, plan, vtep)
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
-		AdvertiseAddr: vtep, Peers: p.startPeers(), Keys: plan.keys, KeyRollout: mesh.Rollout(set.KeyRollout),
+		AdvertiseAddr: vtep, Peers: p.startPeers(), Keys: plan.Keys, KeyRollout: mesh.Rollout(set.KeyRollout),
 		Logger: p.log, Validators: entryValidators(), TombstoneTTL: set.TombstoneTTL})
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)
@@ -161,13 +170,13 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 }
 
 // securityStatus is the part of the status report fixed at start.
-func securityStatus(set settings.Settings, plan keyPlan, vtep netip.Addr) SecurityStatus {
+func securityStatus(set settings.Settings, plan keyring.Plan, vtep netip.Addr) SecurityStatus {
 	return SecurityStatus{
-		Mode:          plan.mode,
+		Mode:          plan.Mode,
 		Rollout:       set.KeyRollout,
 		GossipAddr:    net.JoinHostPort(vtep.String(), strconv.Itoa(set.GossipPort)),
 		ControlSocket: filepath.Join(set.StateDir, controlSocket),
-		legacy:        plan.legacy,
+		legacy:        plan.Legacy,
 	}
 }
 
@@ -180,13 +189,13 @@ func (p *parts) control() *control {
 		connect: p.connectPeer,
 		forget:  p.forgetPeer,
 		saveRing: func(keys [][]byte) error {
-			return saveKeyring(filepath.Join(p.set.StateDir, keyringFile), keys)
+			return keyring.SaveRing(filepath.Join(p.set.StateDir, keyring.RingFile), keys)
 		},
 		metrics: p.metrics.Handler(p.log),
 		log:     p.log,
 	}
 	if p.mesh.Encrypted() {
-		c.keys = historyRing{keyring: p.mesh, hist: historyStore{dir: p.set.StateDir}, now: time.Now}
+		c.keys = keyring.HistoryRing{Ring: p.mesh, Hist: keyring.HistoryStore{Dir: p.set.StateDir}, Now: time.Now}
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/weavego/weavego/plugin/keyring"
 	"net/http"
 	"runtime"
 	"time"
@@ -88,8 +89,8 @@ type SecurityStatus struct {
 	// datagrams of non-members dropped over their shared rate.
 	StreamsRefused, DatagramsDropped uint64
 
-	// legacy is the fingerprint of the unsalted key an older weavego
-	// derived from PASSWORD, "" if none: Mode is modeLegacy while it is
+	// legacy is the keyring.Fingerprint of the unsalted key an older weavego
+	// derived from PASSWORD, "" if none: Mode is keyring.ModeLegacy while it is
 	// the primary key.
 	legacy string
 }
@@ -103,7 +104,7 @@ func (s SecurityStatus) refusedSentence() string {
 // sentence describes the security status in one line.
 func (s SecurityStatus) sentence() string {
 	switch {
-	case s.Mode == modeOpen:
+	case s.Mode == keyring.ModeOpen:
 		return "cluster is OPEN (INSECURE_OPEN=true): anyone who can reach " + s.GossipAddr + " can join and write state"
 	case s.Rollout != "":
 		return fmt.Sprintf("cluster key: %s, %d installed, KEY_ROLLOUT=%s (plain gossip still accepted)", s.Mode, s.Keys, s.Rollout)
@@ -156,10 +157,10 @@ func (p *parts) security() SecurityStatus {
 	keys := p.mesh.Keys()
 	s.Keys = len(keys)
 	switch {
-	case s.legacy != "" && len(keys) > 0 && fingerprint(keys[0]) == s.legacy:
-		s.Mode = modeLegacy
-	case s.Mode == modeLegacy: // weavego key use moved away from it since the start
-		s.Mode = modeKey
+	case s.legacy != "" && len(keys) > 0 && keyring.Fingerprint(keys[0]) == s.legacy:
+		s.Mode = keyring.ModeLegacy
+	case s.Mode == keyring.ModeLegacy: // weavego key use moved away from it since the start
+		s.Mode = keyring.ModeKey
 	}
 	st := p.mesh.Stats()
 	s.StreamsRefused, s.DatagramsDropped = st.StreamsRefused, st.PacketsDropped

@@ -1,4 +1,4 @@
-package main
+package keyring
 
 import (
 	"bytes"
@@ -6,31 +6,42 @@ import (
 	"slices"
 )
 
-// memRing is a keyring in memory with memberlist's rules: the first key is
+// MemRing is a keyring in memory with memberlist's rules: the first key is
 // the primary, an installed key is not made primary, the primary cannot be
 // removed. The refusing plugin (see refuse) changes its saved ring with it.
-type memRing struct{ keys [][]byte }
+type MemRing struct{ keys [][]byte }
 
-var _ keyring = (*memRing)(nil)
+// Ring is a keyring as memberlist's and MemRing implement it.
+type Ring interface {
+	Keys() [][]byte
+	InstallKey(key []byte) error
+	UseKey(key []byte) error
+	RemoveKey(key []byte) error
+}
 
-func (r *memRing) Keys() [][]byte { return r.keys }
+var _ Ring = (*MemRing)(nil)
 
-func (r *memRing) InstallKey(k []byte) error {
-	if !containsKey(r.keys, k) {
+// NewMemRing returns a ring of keys, the first the primary.
+func NewMemRing(keys [][]byte) *MemRing { return &MemRing{keys: keys} }
+
+func (r *MemRing) Keys() [][]byte { return r.keys }
+
+func (r *MemRing) InstallKey(k []byte) error {
+	if !Contains(r.keys, k) {
 		r.keys = append(r.keys, k)
 	}
 	return nil
 }
 
-func (r *memRing) UseKey(k []byte) error {
-	if !containsKey(r.keys, k) {
+func (r *MemRing) UseKey(k []byte) error {
+	if !Contains(r.keys, k) {
 		return errors.New("that key is not installed: `weavego key install` it first")
 	}
 	r.keys = append([][]byte{k}, slices.DeleteFunc(slices.Clone(r.keys), func(x []byte) bool { return bytes.Equal(x, k) })...)
 	return nil
 }
 
-func (r *memRing) RemoveKey(k []byte) error {
+func (r *MemRing) RemoveKey(k []byte) error {
 	if len(r.keys) > 0 && bytes.Equal(r.keys[0], k) {
 		return errors.New("that key is the primary key: `weavego key use` another one first")
 	}
