@@ -28,6 +28,13 @@ const (
 	DefaultOwnerMaxEntries = 20000
 	// DefaultOwnerMaxBytes is the default of Config.OwnerMaxBytes.
 	DefaultOwnerMaxBytes = 8 << 20
+	// DefaultMaxMapBytes is the default of Config.MaxMapBytes. A full
+	// state travels in one stream of at most DefaultMaxStreamBytes (16
+	// MiB) with about 40 bytes of framing per record, so a map of 10 MiB
+	// and up to 100,000 records still reaches a joining host; a member
+	// that writes more under invented owners is refused before joins
+	// break.
+	DefaultMaxMapBytes = 10 << 20
 )
 
 // ErrRejected is wrapped by every reason admission gives for refusing a
@@ -148,41 +155,73 @@ type refusal struct {
 	err error
 }
 
+// admitted is what the gate did with a batch of records.
+type admitted struct {
+	// changed are the records that changed the map, in input order.
+	changed []record
+	// refused are the records refused and why.
+	refused []refusal
+	// stale counts old messages ignored by the replay rule.
+	stale int
+	// ownSeen is a Seq of this peer's own above its counter, or 0.
+	ownSeen uint64
+}
+
 // admitAndMerge is the single path by which records a peer did not write
 // enter its store s, for Mesh and Replica alike: each is checked, then
-// merged under the per-owner caps. It returns the records that changed
-// the map, in input order, and those refused.
-func (a *admission) admitAndMerge(s *store, recs []record, now time.Time) (changed []record, refused []refusal) {
+// merged under the replay rule (unless restored: this peer's own view),
+// the per-owner caps and the total cap. Every refused record is also
+// remembered by the store, so that no watermark rises to it.
+func (a *admission) admitAndMerge(s *store, recs []record, now time.Time, restored bool) admitted {
+	var out admitted
 	ok := recs[:0:0]
+	var early []record
 	for _, r := range recs {
 		if err := a.check(r, now); err != nil {
-			refused = append(refused, refusal{r: r, err: err})
+			out.refused = append(out.refused, refusal{r: r, err: err})
+			early = append(early, r)
 			continue
 		}
 		ok = append(ok, r)
 	}
-	changed, capped := s.mergeCapped(ok, now)
-	for _, r := range capped {
-		refused = append(refused, refusal{r: r, err: fmt.Errorf(
+	if len(early) > 0 {
+		s.noteRefused(early)
+	}
+	m := s.mergeCapped(ok, now, !restored)
+	out.changed, out.stale, out.ownSeen = m.changed, m.stale, m.ownSeen
+	for _, r := range m.capped {
+		out.refused = append(out.refused, refusal{r: r, err: fmt.Errorf(
 			"%w: owner would hold more than its cap of %d entries or %d bytes",
 			ErrRejected, s.limits.entries, s.limits.bytes)})
 	}
-	return changed, refused
+	if len(m.full) > 0 {
+		top, bytes := s.topOwner()
+		err := fmt.Errorf("%w: the map would exceed its cap of %d bytes (the owner holding the most is %s, "+
+			"with %d bytes)", ErrRejected, s.maxBytes, printable(top), bytes)
+		for _, r := range m.full {
+			out.refused = append(out.refused, refusal{r: r, err: err})
+		}
+	}
+	return out
 }
 
 // admitAndMerge passes records this peer did not write through the gate
 // and returns those that changed the map; every refused record is counted
 // and its owner's first refusal logged.
-func (m *Mesh) admitAndMerge(recs []record, now time.Time) []record {
-	changed, refused := m.admit.admitAndMerge(m.store, recs, now)
-	for _, f := range refused {
+func (m *Mesh) admitAndMerge(recs []record, now time.Time, restored bool) []record {
+	res := m.admit.admitAndMerge(m.store, recs, now, restored)
+	for _, f := range res.refused {
 		if errors.Is(f.err, errUnknownKind) {
 			m.notUnderstood(f.r)
 			continue
 		}
 		m.reject(f.r, f.err)
 	}
-	return changed
+	m.stats.stale.Add(uint64(res.stale))
+	if res.ownSeen > 0 {
+		m.ownWriteSeen(res.ownSeen)
+	}
+	return res.changed
 }
 
 // reject counts a refused record and logs the first refusal of its owner.

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -188,7 +189,7 @@ func FuzzAdmit(f *testing.F) {
 		m := &Mesh{store: newStore(farFuture), admit: adm, log: slog.New(slog.DiscardHandler)}
 		m.store.limits = ownerLimits{entries: 3, bytes: 200}
 		now := time.Now()
-		m.admitAndMerge(msg.entries, now)
+		m.admitAndMerge(msg.entries, now, false)
 		perOwner := map[string]int{}
 		for _, r := range m.store.all() {
 			if err := checkShape(r, now, DefaultTombstoneTTL); err != nil {
@@ -205,4 +206,32 @@ func FuzzAdmit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A member writing under many invented owners stays within each owner's cap; the cap on the whole map stops
+// it, and the refusal names the owner holding the most.
+func TestTotalCap(t *testing.T) {
+	m, logs := admitNode(t, Config{Validators: testKinds(), MaxMapBytes: 100})
+	d := &delegate{m: m}
+	d.NotifyMsg(encodeEntries([]record{rec("k", "mine", "big", 1, strings.Repeat("b", 40), false)}))
+	var flood []record
+	for i := range 20 {
+		flood = append(flood, rec("k", fmt.Sprintf("x%02d", i), fmt.Sprintf("invented-%d", i), 1, "vvvvv", false))
+	}
+	d.NotifyMsg(encodeEntries(flood))
+	held := 0
+	for _, r := range m.store.all() {
+		held += recordBytes(r)
+	}
+	if held > 100 || held < 90 {
+		t.Fatalf("the map holds %d bytes, want up to its cap of 100", held)
+	}
+	if !logs.contains("the owner holding the most is big") {
+		t.Error("the refusal does not name the owner holding the most")
+	}
+	// Replacing an entry in place still works at the cap.
+	d.NotifyMsg(encodeEntries([]record{rec("k", "mine", "big", 2, strings.Repeat("c", 40), false)}))
+	if e, _ := m.Get("k", "mine"); e.Version != 2 {
+		t.Errorf("an update in place was refused at the cap: %+v", e)
+	}
 }

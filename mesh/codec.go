@@ -21,9 +21,10 @@ import (
 //	           (flags&1 ? stamp(varint) : value(bytes))
 //	string, bytes = length(uvarint) data
 //
-// Format 1 is the layout above. From format 2 on (format.go) every entry
-// is framed by its length and may carry fields a reader does not know;
-// see "Format versions" in doc.go.
+// Format 1 is the layout above; this release still reads it (the release
+// before format 3 wrote it). From format 2 on (format.go) every entry is
+// framed by its length and may carry fields a reader does not know; this
+// release writes format 3. See "Format versions" in doc.go.
 const (
 	wireFormat = 1
 
@@ -50,24 +51,24 @@ type message struct {
 	format byte
 	// skipped counts entries of a newer format that did not parse.
 	skipped int
+	// summary is what the sender vouches for (a full state of format 3
+	// or later), nil if it sent none; summaryErr says why one that was
+	// sent could not be read.
+	summary    *summary
+	summaryErr error
 }
 
-func encodeEntries(recs []record) []byte {
-	size := 8
-	for _, r := range recs {
-		size += len(r.e.Kind) + len(r.e.Key) + len(r.e.Owner) + len(r.e.Value) + 32
-	}
-	b := make([]byte, 0, size)
-	b = append(b, wireFormat, msgEntries)
-	b = binary.AppendUvarint(b, uint64(len(recs)))
-	for _, r := range recs {
-		b = appendEntry(b, r)
-	}
-	return b
+// encodeEntries writes recs as this release sends them: format 3.
+func encodeEntries(recs []record) []byte { return encodeFramed(seqFormat, recs, nil) }
+
+// encodeState writes a full state: recs and, after them, the summary of
+// what the sender vouches for.
+func encodeState(recs []record, sum summary) []byte {
+	return appendString(encodeEntries(recs), string(sum.append(nil)))
 }
 
 func encodeBye(name string) []byte {
-	return appendString([]byte{wireFormat, msgBye}, name)
+	return appendString([]byte{seqFormat, msgBye}, name)
 }
 
 func appendString(b []byte, s string) []byte {

@@ -39,7 +39,7 @@ func TestCodecRoundTrip(t *testing.T) {
 }
 
 func TestDecodeRejects(t *testing.T) {
-	good := encodeEntries([]record{rec("k", "key", "o", 1, "value", false)})
+	good := encodeFormat1([]record{rec("k", "key", "o", 1, "value", false)})
 	tests := []struct {
 		name string
 		buf  []byte

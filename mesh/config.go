@@ -112,6 +112,11 @@ type Config struct {
 	// it is authenticated, a full state included; default
 	// DefaultMaxStreamBytes. See guard.go.
 	MaxStreamBytes int
+	// MaxMapBytes caps the bytes of kinds, keys and values of the whole
+	// map, whoever the owners; default DefaultMaxMapBytes. A record that
+	// would exceed it is rejected and the log names the owner holding the
+	// most. It bounds a member that writes under many owner names.
+	MaxMapBytes int
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -132,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxMapBytes == 0 {
+		c.MaxMapBytes = DefaultMaxMapBytes
 	}
 	if c.SuspicionMult == 0 {
 		c.SuspicionMult = DefaultSuspicionMult
@@ -209,7 +217,10 @@ func (c Config) memberlistConfig(d *delegate, logw *logBridge, ring *memberlist.
 	mc.Delegate = d
 	mc.Events = d
 	mc.Ping = d
-	mc.DelegateProtocolVersion, mc.DelegateProtocolMin, mc.DelegateProtocolMax = 1, 1, 1
+	// Format 3 (write identities, summaries): this release speaks
+	// protocol 1 and understands up to 2, so that the next release can
+	// move to 2 (sync by difference) while this one is still a member.
+	mc.DelegateProtocolVersion, mc.DelegateProtocolMin, mc.DelegateProtocolMax = 1, 1, 2
 	mc.Logger = log.New(logw, "", 0)
 	return mc
 }

@@ -50,9 +50,10 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return out
 }
 
-// LocalState returns the full map, tombstones included, for push/pull.
+// LocalState returns the full map, tombstones included, and the summary
+// that vouches for it, for push/pull.
 func (d *delegate) LocalState(join bool) []byte {
-	return encodeEntries(d.m.store.all())
+	return encodeState(d.m.store.state())
 }
 
 // MergeRemoteState merges another peer's full map. Entries learned this way
@@ -71,6 +72,11 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		return
 	}
 	m.applyRemote(msg.entries, false)
+	m.vouched(msg)
+	if m.legacyDone.CompareAndSwap(false, true) {
+		m.rewrite(m.store.legacyOwn(), "records this host wrote before the replay rule, written anew with a "+
+			"write identity")
+	}
 }
 
 // NotifyJoin records a peer that joined, this peer included.

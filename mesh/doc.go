@@ -69,7 +69,8 @@
 // MaxValueBytes, versions 1..MaxVersion so that no later write wraps,
 // tombstones without value and not stamped in the future), then the
 // validator its kind registered in Config.Validators (a kind with none is
-// rejected), then a cap per owner on entries and bytes held. A refused
+// rejected), then the replay rule, then a cap per owner on entries and
+// bytes held and a cap on the whole map (MaxMapBytes). A refused
 // record changes nothing; it is counted per owner and kind (Rejected) and
 // the first refusal of each owner is logged. Checks that need membership,
 // such as "a VTEP is its writer's address", belong to the consumer.
@@ -79,14 +80,32 @@
 // Peers of two releases share a cluster during a rolling upgrade, so every
 // release reads what the one before it writes and skips what a newer one
 // adds. Each gossip message starts with its format number. Format 1 is the
-// compact layout of codec.go; this release writes it, so the release
-// before it, which reads only format 1, keeps working next to it. From
-// format 2 on (format.go) each entry is framed by its length: a reader
-// takes the fields it knows from a frame and skips the rest, ignores flag
-// bits, message types and trailing bytes it does not know, and drops a
-// frame it cannot read alone, keeping the other entries of the message. A
-// release may start writing a format above 1 once the release before it
-// reads it (this one does): upgrades go one release at a time.
+// compact layout of codec.go, which the release before format 3 wrote and
+// this one still reads. From format 2 on (format.go) each entry is framed
+// by its length: a reader takes the fields it knows from a frame and skips
+// the rest, ignores flag bits, message types and trailing bytes it does
+// not know, and drops a frame it cannot read alone, keeping the other
+// entries of the message. This release writes format 3: each frame adds
+// the write's Seq and each full state ends with a summary; the release
+// before it reads format 3 as format 2 (without Seq, without summary).
+// Upgrades go one release at a time. memberlist's delegate protocol is
+// 1 (min 1, max 2), so that the next release may speak 2 beside this one.
+//
+// # Replay
+//
+// Gossip is authenticated but memberlist has no replay protection, so
+// mesh makes an old message harmless itself, without clocks: every write
+// carries (Owner, Seq), Seq being the writer's counter over all its writes
+// (seq.go), and each peer keeps per writer a watermark below which it holds
+// every write or what replaced it, raised by its own writes and by the
+// summaries of full states (watermarks.go). A write at or below its
+// watermark that would replace what the peer holds is a replay and is
+// ignored (Stats.Stale): a write recorded before a deletion and replayed
+// after the tombstone was reaped, or a recorded tombstone replayed after
+// the key was written again. The epoch and watermarks are saved with the
+// map. Records of the release before format 3 carry no Seq and are merged
+// as before; each host writes its own anew with one after its first full
+// state from a peer.
 //
 // Entries carry their own version through their kind: a new kind of entry,
 // or a new encoding of an old one under a new kind, is unknown to an older

@@ -59,7 +59,7 @@ func (m *Mesh) Restore(entries []Entry) {
 	for i, e := range entries {
 		recs[i] = record{e: e, stamp: now.UnixMilli()}
 	}
-	changed := m.admitAndMerge(recs, now)
+	changed := m.admitAndMerge(recs, now, true)
 	for _, r := range changed {
 		m.log.Debug("entry restored", entryAttrs(r.e)...)
 	}
@@ -71,7 +71,7 @@ func (m *Mesh) Restore(entries []Entry) {
 // applyRemote merges entries from another peer and, for a broadcast,
 // passes on those that changed the map.
 func (m *Mesh) applyRemote(recs []record, rebroadcast bool) {
-	changed := m.admitAndMerge(recs, time.Now())
+	changed := m.admitAndMerge(recs, time.Now(), false)
 	m.stats.applied.Add(uint64(len(changed)))
 	m.stats.ignored.Add(uint64(len(recs) - len(changed)))
 	for _, r := range changed {
@@ -123,6 +123,53 @@ func (m *Mesh) sendToMembers(msg []byte, stop <-chan struct{}) {
 			m.log.Debug("send large entry failed; push/pull will repair",
 				"peer", targets[i].Name, "error", err)
 		}
+	}
+}
+
+// vouched raises the watermarks to what a full state's summary vouches
+// for, once every record of that state went through the gate: a state
+// with a frame that did not parse, or a summary that did not, vouches for
+// nothing.
+func (m *Mesh) vouched(msg message) {
+	if msg.summaryErr != nil {
+		m.stats.decodeErrs.Add(1)
+		m.log.Debug("ignoring the unreadable summary of a full state", "error", msg.summaryErr)
+		return
+	}
+	if msg.summary == nil || msg.skipped > 0 {
+		return
+	}
+	if own := m.store.vouch(msg.summary); own > 0 {
+		m.ownWriteSeen(own)
+	}
+}
+
+// ownWriteSeen handles a write of this peer's own name above its counter:
+// its state file was lost or restored from a backup, or another member
+// writes under its name. It moves its counter above and writes its records
+// anew, so that the others do not take them for old messages.
+func (m *Mesh) ownWriteSeen(seq uint64) {
+	own := m.store.moveAbove(seq)
+	if own == nil {
+		return
+	}
+	m.log.Warn("another member holds a write of this host newer than this host's own; this host's saved state "+
+		"is older than its last run (restored from a backup?) or another member uses its name; writing its "+
+		"records anew", "seq", seq, "records", len(own))
+	m.rewrite(own, "")
+}
+
+// rewrite writes recs, records of this peer, anew: same value, next
+// version, a new write identity.
+func (m *Mesh) rewrite(recs []record, why string) {
+	if len(recs) == 0 {
+		return
+	}
+	if why != "" {
+		m.log.Info(why, "records", len(recs))
+	}
+	for _, r := range recs {
+		m.write(Entry{Kind: r.e.Kind, Key: r.e.Key, Value: r.e.Value, Deleted: r.e.Deleted})
 	}
 }
 

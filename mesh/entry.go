@@ -23,6 +23,10 @@ type Entry struct {
 	Value []byte
 	// Deleted marks a tombstone: the entry was deleted at this Version.
 	Deleted bool
+	// Seq names this write in the whole cluster together with Owner: the
+	// writer's own counter over all its writes (see seq.go), 0 for a
+	// record written by a release before format 3.
+	Seq uint64 `json:",omitempty"`
 }
 
 // id is the identity of an entry in the map.
@@ -58,8 +62,9 @@ func (r record) normalize() record {
 
 // compareRecords orders two versions of the same entry: the greater one wins
 // a merge. The order is total (Version, then Owner, then Deleted, then
-// Value, then stamp), so "keep the greatest" is commutative, associative and
-// idempotent whatever order updates arrive in.
+// Value, then stamp, then Seq), so "keep the greatest" is commutative,
+// associative and idempotent whatever order updates arrive in. Seq comes
+// last so that records of a release without it keep their order.
 func compareRecords(a, b record) int {
 	if c := cmp.Compare(a.e.Version, b.e.Version); c != 0 {
 		return c
@@ -76,7 +81,10 @@ func compareRecords(a, b record) int {
 	if c := bytes.Compare(a.e.Value, b.e.Value); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.stamp, b.stamp)
+	if c := cmp.Compare(a.stamp, b.stamp); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.e.Seq, b.e.Seq)
 }
 
 // clone returns e with its own copy of Value.

@@ -9,9 +9,10 @@ import (
 // one cluster during a rolling upgrade (see "Format versions" in doc.go).
 //
 //	message  = format(1 byte, >=2) type(1 byte) body [fields of later formats]
-//	entries  = count(uvarint) frame*            (type 1)
+//	entries  = count(uvarint) frame* [summary]  (type 1; summary from format 3)
 //	bye      = name(string)                     (type 2)
-//	frame    = length(uvarint) entry [fields of later formats]
+//	frame    = length(uvarint) entry [seq(uvarint), from format 3] [fields of later formats]
+//	summary  = length(uvarint) body             (see summary.go)
 //
 // entry is format 1's. A reader of format 2 takes what it knows from each
 // frame and skips the rest of it; it ignores flag bits other than
@@ -23,6 +24,10 @@ const (
 	// this release reads it and every later format, and writes
 	// wireFormat, which the release before it reads.
 	framedFormat = 2
+	// seqFormat is the first format whose frames carry the write's Seq
+	// and whose entries messages may end with a summary. This release
+	// writes it (encodeEntries).
+	seqFormat = 3
 	// minFrameBytes bounds the entry count a decoder believes: a length
 	// byte and the smallest entry.
 	minFrameBytes = 1 + minEntryBytes
@@ -36,7 +41,10 @@ func decodeNewer(buf []byte) (message, error) {
 	m := message{kind: buf[1], format: buf[0]}
 	switch m.kind {
 	case msgEntries:
-		m.entries, m.skipped = d.frames()
+		m.entries, m.skipped = d.frames(m.format)
+		if m.format >= seqFormat && d.err == nil && len(d.buf) > 0 {
+			m.summary, m.summaryErr = decodeSummary(d.raw())
+		}
 	case msgBye:
 		m.bye = d.str()
 	default:
@@ -50,7 +58,7 @@ func decodeNewer(buf []byte) (message, error) {
 
 // frames reads count(uvarint) frame*. A frame that cannot be read as an
 // entry is skipped; a frame longer than the message ends the decoding.
-func (d *decoder) frames() ([]record, int) {
+func (d *decoder) frames(format byte) ([]record, int) {
 	n := d.uvarint()
 	if n > uint64(len(d.buf)/minFrameBytes) {
 		d.fail(fmt.Errorf("entry count %d exceeds message size", n))
@@ -64,7 +72,7 @@ func (d *decoder) frames() ([]record, int) {
 			break
 		}
 		fd := decoder{buf: frame}
-		r := fd.framedEntry()
+		r := fd.framedEntry(format)
 		if fd.err != nil {
 			skipped++
 			continue
@@ -74,9 +82,10 @@ func (d *decoder) frames() ([]record, int) {
 	return out, skipped
 }
 
-// framedEntry reads format 1's entry fields, ignoring unknown flag bits
-// and whatever follows the known fields in the frame.
-func (d *decoder) framedEntry() record {
+// framedEntry reads format 1's entry fields and, from format 3, the Seq
+// after them, ignoring unknown flag bits and whatever follows the known
+// fields in the frame.
+func (d *decoder) framedEntry(format byte) record {
 	var r record
 	r.e.Kind = d.str()
 	r.e.Key = d.str()
@@ -88,18 +97,31 @@ func (d *decoder) framedEntry() record {
 	} else {
 		r.e.Value = d.bytes()
 	}
+	if format >= seqFormat && d.err == nil && len(d.buf) > 0 {
+		r.e.Seq = d.uvarint()
+	}
 	return r.normalize()
 }
 
 // encodeFramed writes recs in format (framedFormat or later), each frame
-// followed by ext when it is not empty: what a later release would send.
-// This release sends wireFormat (encodeEntries); encodeFramed is how its
-// tests speak as a newer peer, and what the next release starts from.
+// holding, from format 3, the record's Seq, then ext when it is not empty:
+// what a later release would send. This release sends seqFormat
+// (encodeEntries); with another format or an ext, encodeFramed is how its
+// tests speak as an older or newer peer.
 func encodeFramed(format byte, recs []record, ext []byte) []byte {
-	b := []byte{format, msgEntries}
-	b = binary.AppendUvarint(b, uint64(len(recs)))
+	size := 8
 	for _, r := range recs {
-		e := appendEntry(nil, r)
+		size += len(r.e.Kind) + len(r.e.Key) + len(r.e.Owner) + len(r.e.Value) + len(ext) + 40
+	}
+	b := make([]byte, 0, size)
+	b = append(b, format, msgEntries)
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	var e []byte
+	for _, r := range recs {
+		e = appendEntry(e[:0], r)
+		if format >= seqFormat {
+			e = binary.AppendUvarint(e, r.e.Seq)
+		}
 		e = append(e, ext...)
 		b = appendString(b, string(e))
 	}

@@ -1,7 +1,9 @@
 package mesh
 
 import (
+	"encoding/binary"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -23,8 +25,9 @@ func TestDecodeNewerFormat(t *testing.T) {
 	}{
 		{"format 2, nothing new", encodeFramed(framedFormat, recs, nil), recs, 0},
 		{"format 7 with a field of its own per entry", encodeFramed(7, recs, []byte{0x05, 'h', 'e', 'l', 'l', 'o'}), recs, 0},
+		{"format 3 with a summary of a later format", append(encodeFramed(3, recs, nil), 4, 3, 'a', 1, 9), recs, 0},
 		{"unknown flag bit", unknownFlag, recs[:1], 0},
-		{"bytes after the body", append(encodeFramed(3, recs, nil), 1, 2, 3), recs, 0},
+		{"bytes after the body", append(encodeFramed(framedFormat, recs, nil), 1, 2, 3), recs, 0},
 		{"one entry cut short, the others kept", framedWithBadEntry(recs), recs, 1},
 	}
 	for _, tt := range tests {
@@ -59,15 +62,51 @@ func framedWithBadEntry(recs []record) []byte {
 	return append(b, body[len(first):]...)
 }
 
-// This release writes format 1, which the release before it reads; it reads format 1 from older peers.
-func TestWritesFormatOlderPeersRead(t *testing.T) {
-	buf := encodeEntries([]record{rec("network", "n1", "host-a", 1, "v", false)})
-	if buf[0] != 1 {
-		t.Fatalf("this release writes format %d; the release before it reads only format 1", buf[0])
+// This release writes format 3. The release before it wrote format 1 and read format 2 and later as far as
+// format 2 goes (frames, skipping what follows format 1's fields, ignoring bytes after the body): reading a
+// format 3 message as format 2 gives every entry, without its Seq, and ignores the summary.
+func TestWritesFormatPreviousReleaseReads(t *testing.T) {
+	recs := []record{rec("network", "n1", "host-a", 1, "v", false),
+		{e: Entry{Kind: "ep", Key: "e1", Owner: "b", Version: 9, Deleted: true, Seq: 1<<32 | 7}, stamp: 1700000000000}}
+	recs[0].e.Seq = 1<<32 | 3
+	for name, buf := range map[string][]byte{
+		"broadcast":  encodeEntries(recs),
+		"full state": encodeState(recs, summary{sender: "b", through: map[string]uint64{"b": 1<<32 | 9}}),
+	} {
+		if buf[0] != seqFormat {
+			t.Fatalf("%s: this release writes format %d, want %d", name, buf[0], seqFormat)
+		}
+		asPrevious := append([]byte{framedFormat}, buf[1:]...)
+		msg, err := decodeMessage(asPrevious)
+		want := slices.Clone(recs)
+		for i := range want {
+			want[i].e.Seq = 0
+		}
+		if err != nil || !reflect.DeepEqual(msg.entries, want) || msg.skipped != 0 {
+			t.Errorf("%s read as the previous release reads it: %+v, %v; want %+v", name, msg.entries, err, want)
+		}
+		msg, err = decodeMessage(buf)
+		if err != nil || !reflect.DeepEqual(msg.entries, recs) {
+			t.Errorf("%s read back: %+v, %v; want %+v", name, msg.entries, err, recs)
+		}
 	}
-	if encodeBye("a")[0] != 1 {
-		t.Fatalf("bye is written in format %d, want 1", encodeBye("a")[0])
+	if encodeBye("a")[0] != seqFormat {
+		t.Fatalf("bye is written in format %d, want %d", encodeBye("a")[0], seqFormat)
 	}
+	old := encodeFormat1(recs[:1])
+	if msg, err := decodeMessage(old); err != nil || msg.entries[0].e.Key != "n1" || msg.entries[0].e.Seq != 0 {
+		t.Errorf("format 1 of the previous release read as %+v, %v", msg, err)
+	}
+}
+
+// encodeFormat1 writes recs as the release before format 3 did.
+func encodeFormat1(recs []record) []byte {
+	b := []byte{wireFormat, msgEntries}
+	b = binary.AppendUvarint(b, uint64(len(recs)))
+	for _, r := range recs {
+		b = appendEntry(b, r)
+	}
+	return b
 }
 
 // A newer peer writes a kind this release does not know, next to kinds it knows, in one message of a newer

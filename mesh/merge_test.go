@@ -145,6 +145,7 @@ func randomUpdates(rng *rand.Rand, n int) []record {
 		kind := []string{"net", "ep"}[rng.IntN(2)]
 		r := rec(kind, key, owners[rng.IntN(len(owners))], uint64(1+rng.IntN(5)),
 			values[rng.IntN(len(values))], rng.IntN(4) == 0)
+		r.e.Seq = uint64(rng.IntN(3)) // 0: a record of the release before format 3
 		if r.e.Deleted {
 			r.stamp = time.Now().UnixMilli() + int64(rng.IntN(3))
 		}

@@ -34,6 +34,9 @@ type Mesh struct {
 	stats counters
 	// stayOnStop: Run stops without leaving (StayOnStop).
 	stayOnStop atomic.Bool
+	// legacyDone: this peer's records without a write identity were
+	// written anew, after its first full state from another peer.
+	legacyDone atomic.Bool
 	// ring holds the gossip keys; nil for an open cluster.
 	ring *memberlist.Keyring
 	// direct sends entries too large for gossip over TCP; Close stops it.
@@ -67,6 +70,7 @@ func New(cfg Config) (*Mesh, error) {
 	m.targets = newJoinTargets(normalizedPeers(cfg.Peers))
 	m.admit = newAdmission(cfg, m.log)
 	m.store.limits = cfg.ownerLimits()
+	m.store.self, m.store.maxBytes = cfg.Name, cfg.MaxMapBytes
 	m.queue = &memberlist.TransmitLimitedQueue{
 		NumNodes:       m.peers.members,
 		RetransmitMult: memberlist.DefaultLANConfig().RetransmitMult,
@@ -180,6 +184,7 @@ func (m *Mesh) Stats() Stats {
 		NotUnderstood:    m.stats.notUnderstood.Load(),
 		StreamsRefused:   m.stats.streamsRefused.Load(),
 		PacketsDropped:   m.stats.packetsDropped.Load(),
+		Stale:            m.stats.stale.Load(),
 	}
 }
 

@@ -90,11 +90,15 @@ type Stats struct {
 	// (over a bound, too large, or not opened by a key); PacketsDropped
 	// counts datagrams of non-members dropped over their shared rate.
 	StreamsRefused, PacketsDropped uint64
+	// Stale counts old messages ignored by the replay rule: writes at or
+	// below their writer's watermark that would have replaced what this
+	// peer holds (a replay, see watermarks.go).
+	Stale uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
 	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected atomic.Uint64
-	notUnderstood, streamsRefused, packetsDropped                               atomic.Uint64
+	notUnderstood, streamsRefused, packetsDropped, stale                        atomic.Uint64
 }

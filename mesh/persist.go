@@ -21,6 +21,7 @@ const (
 	keyJoinPeers  = "runtime-peers"
 	keySnapshot   = "entries"
 	keySavedAt    = "saved-at"
+	keyWrites     = "writes"
 	saveMinPeriod = 2 * time.Second
 )
 
@@ -123,16 +124,59 @@ func (m *Mesh) RestoreSaved(s Saved, staleKinds ...string) (stale bool) {
 		m.log.Warn("saved gossip state is older than the tombstone lifetime; kinds left out, "+
 			"entries removed meanwhile will be removed here", "kinds", staleKinds, "saved", savedAt.Format(time.RFC3339))
 	}
+	var w savedWrites
+	if _, err := s.Get(statefile.MeshSnapshot, keyWrites, &w); err != nil {
+		m.log.Warn("saved write counter is unreadable; starting a new epoch above what the cluster shows", "err", err)
+	}
+	m.store.restoreWrites(w)
 	m.Restore(entries)
-	m.log.Info("gossip state restored", "entries", len(entries))
+	m.log.Info("gossip state restored", "entries", len(entries), "epoch", w.Epoch+1)
 	return stale
 }
 
-// SaveTo saves the map and the time; a failed save keeps the last one.
+// savedWrites is what the replay rule needs across a restart: the epoch of
+// this peer's last run and its watermarks (seq.go, watermarks.go). They
+// are saved with the map, so that both describe the same moment.
+type savedWrites struct {
+	Epoch   uint64            `json:"epoch"`
+	Through map[string]uint64 `json:"through"`
+}
+
+// restoreWrites starts a new epoch above the saved one and restores the
+// saved watermarks.
+func (s *store) restoreWrites(w savedWrites) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq.startAfter(w.Epoch)
+	// The saved watermarks include this peer's own from the last run:
+	// above it are only writes of this run, so the rule is unchanged.
+	s.marks.restore(w.Through)
+	for _, r := range s.records {
+		if r.e.Owner == s.self && r.e.Seq>>seqEpochShift > w.Epoch {
+			s.seq.moveAbove(r.e.Seq)
+		}
+	}
+}
+
+// savedWrites returns what restoreWrites needs after a restart.
+func (s *store) savedWrites() savedWrites {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return savedWrites{Epoch: s.seq.epoch, Through: s.marks.snapshot()}
+}
+
+// SaveTo saves the map, the write counter's epoch and watermarks, and the
+// time; a failed save keeps the last one.
 func (m *Mesh) SaveTo(s Saved) {
+	// The watermarks are read before the map: they never vouch for more
+	// than the saved map holds.
+	w := m.store.savedWrites()
 	if err := s.Put(statefile.MeshSnapshot, keySnapshot, m.Snapshot()); err != nil {
 		m.log.Warn("save gossip state; the last saved state is kept", "err", err)
 		return
+	}
+	if err := s.Put(statefile.MeshSnapshot, keyWrites, w); err != nil {
+		m.log.Warn("save the write counter; the last saved one is kept", "err", err)
 	}
 	if err := s.Put(statefile.MeshSnapshot, keySavedAt, time.Now().UTC()); err != nil {
 		m.log.Warn("save gossip state time", "err", err)

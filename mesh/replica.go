@@ -3,6 +3,7 @@ package mesh
 import (
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,7 @@ type Replica struct {
 	admit *admission
 	subs  *subscribers
 	send  func(msg []byte)
+	stale atomic.Uint64
 }
 
 // ReplicaConfig configures a Replica.
@@ -48,8 +50,9 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	}
 	admit := newAdmission(Config{Validators: cfg.Validators, TombstoneTTL: cfg.TombstoneTTL},
 		slog.New(slog.DiscardHandler))
-	return &Replica{name: cfg.Name, store: newStore(cfg.TombstoneTTL), admit: admit, subs: newSubscribers(),
-		send: cfg.Broadcast}
+	st := newStore(cfg.TombstoneTTL)
+	st.self = cfg.Name
+	return &Replica{name: cfg.Name, store: st, admit: admit, subs: newSubscribers(), send: cfg.Broadcast}
 }
 
 // LocalName returns the peer's name.
@@ -89,14 +92,20 @@ func (r *Replica) Subscribe() (<-chan struct{}, func()) { return r.subs.add() }
 // caller tracks.
 func (r *Replica) Notify() { r.subs.notify() }
 
-// State returns the full map, tombstones included, encoded as Mesh's
-// push/pull sends it.
-func (r *Replica) State() []byte { return encodeEntries(r.store.all()) }
+// State returns the full map, tombstones included, and its summary,
+// encoded as Mesh's push/pull sends it.
+func (r *Replica) State() []byte { return encodeState(r.store.state()) }
+
+// Map returns the map alone, tombstones included, in a canonical encoding:
+// two replicas hold the same map if their Maps are equal.
+func (r *Replica) Map() []byte { return encodeEntries(r.store.all()) }
 
 // Merge applies a message from another replica, a broadcast or a State,
-// through Mesh's admission gate and merge rule, and reports whether it
-// changed the map. Refused records are counted (Rejected); records of a
-// kind without a validator are skipped as Mesh skips them.
+// through Mesh's admission gate, replay rule and merge rule, and reports
+// whether it changed the map; a State's summary then raises the
+// watermarks as Mesh's push/pull does. Refused records are counted
+// (Rejected); records of a kind without a validator are skipped as Mesh
+// skips them; old messages are counted (Stale).
 func (r *Replica) Merge(msg []byte) (bool, error) {
 	m, err := decodeMessage(msg)
 	if err == nil && m.kind != msgEntries {
@@ -105,17 +114,32 @@ func (r *Replica) Merge(msg []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	changed, refused := r.admit.admitAndMerge(r.store, m.entries, time.Now())
-	for _, f := range refused {
+	res := r.admit.admitAndMerge(r.store, m.entries, time.Now(), false)
+	for _, f := range res.refused {
 		if !errors.Is(f.err, errUnknownKind) {
 			r.admit.rejects.add(f.r.e.Owner, f.r.e.Kind, f.err.Error())
 		}
 	}
-	if len(changed) > 0 {
+	r.stale.Add(uint64(res.stale))
+	own := res.ownSeen
+	if m.summary != nil && m.skipped == 0 {
+		own = max(own, r.store.vouch(m.summary))
+	}
+	if len(res.changed) > 0 {
 		r.subs.notify()
 	}
-	return len(changed) > 0, nil
+	if own > 0 {
+		for _, rec := range r.store.moveAbove(own) {
+			r.written(r.store.write(r.name, Entry{Kind: rec.e.Kind, Key: rec.e.Key, Value: rec.e.Value,
+				Deleted: rec.e.Deleted}, time.Now()))
+		}
+	}
+	return len(res.changed) > 0, nil
 }
+
+// Stale returns how many old messages the replay rule ignored, as
+// Mesh's Stats.Stale.
+func (r *Replica) Stale() uint64 { return r.stale.Load() }
 
 // Rejected returns the records Merge refused so far, per owner and kind,
 // as Mesh.Rejected does.

@@ -23,11 +23,13 @@ func (s *store) writeAtLeast(owner string, e Entry, floor uint64, now time.Time)
 	defer s.mu.Unlock()
 	e.Owner = owner
 	e.Version = max(s.records[e.id()].e.Version+1, min(floor, MaxVersion))
+	e.Seq = s.seq.next()
 	r := record{e: e.clone()}
 	if e.Deleted {
 		r.stamp = now.UnixMilli()
 	}
 	r = r.normalize()
 	s.put(r)
+	s.marks.wrote(r)
 	return r
 }

@@ -25,6 +25,14 @@ type store struct {
 	// that a peer that stored the same tombstone a little later cannot pass
 	// it back (nor the live entry it deleted) once it is gone here.
 	reaped map[id]record
+	// self is the name this peer writes under; seq counts its writes and
+	// marks holds the replay rule's watermarks (seq.go, watermarks.go).
+	self  string
+	seq   writerSeq
+	marks watermarks
+	// total is the bytes of all records (see recordBytes), for maxBytes,
+	// the cap on the whole map (0: none).
+	total, maxBytes int
 }
 
 // ownerLimits caps the records and bytes (see recordBytes) one owner may
@@ -40,7 +48,8 @@ type ownerUsage struct {
 
 func newStore(ttl time.Duration) *store {
 	return &store{ttl: ttl, records: make(map[id]record), usage: make(map[string]ownerUsage),
-		reaped: make(map[id]record), limits: ownerLimits{entries: DefaultOwnerMaxEntries, bytes: DefaultOwnerMaxBytes}}
+		reaped: make(map[id]record), limits: ownerLimits{entries: DefaultOwnerMaxEntries, bytes: DefaultOwnerMaxBytes},
+		marks: newWatermarks(), maxBytes: DefaultMaxMapBytes}
 }
 
 // recordBytes is what a record counts against its owner's byte cap.
@@ -55,6 +64,7 @@ func (s *store) put(r record) {
 	u.entries++
 	u.bytes += recordBytes(r)
 	s.usage[r.e.Owner] = u
+	s.total += recordBytes(r)
 }
 
 // drop removes the record k, if any, keeping usage in step; mu is held.
@@ -64,6 +74,7 @@ func (s *store) drop(k id) {
 		return
 	}
 	delete(s.records, k)
+	s.total -= recordBytes(cur)
 	u := s.usage[cur.e.Owner]
 	u.entries--
 	u.bytes -= recordBytes(cur)
@@ -75,14 +86,18 @@ func (s *store) drop(k id) {
 }
 
 // fits reports whether storing r (in place of cur, if had) keeps r's owner
-// within its limits; mu is held.
-func (s *store) fits(r, cur record, had bool) bool {
+// within its limits and the whole map within maxBytes; mu is held.
+func (s *store) fits(r, cur record, had bool) (ownerOK, totalOK bool) {
 	u := s.usage[r.e.Owner]
 	n, b := u.entries+1, u.bytes+recordBytes(r)
-	if had && cur.e.Owner == r.e.Owner {
-		n, b = n-1, b-recordBytes(cur)
+	total := s.total + recordBytes(r)
+	if had {
+		total -= recordBytes(cur)
+		if cur.e.Owner == r.e.Owner {
+			n, b = n-1, b-recordBytes(cur)
+		}
 	}
-	return n <= s.limits.entries && b <= s.limits.bytes
+	return n <= s.limits.entries && b <= s.limits.bytes, s.maxBytes <= 0 || total <= s.maxBytes
 }
 
 // write records a local Set or Delete: the new version is one more than the
@@ -93,6 +108,7 @@ func (s *store) write(owner string, e Entry, now time.Time) record {
 	e.Owner = owner
 	// A tombstone reaped here may still be remembered by others: beat it too.
 	e.Version = max(s.records[e.id()].e.Version, s.reaped[e.id()].e.Version) + 1
+	e.Seq = s.seq.next()
 	r := record{e: e.clone()}
 	if e.Deleted {
 		r.stamp, r.seen = now.UnixMilli(), now.UnixMilli()
@@ -100,30 +116,56 @@ func (s *store) write(owner string, e Entry, now time.Time) record {
 	r = r.normalize()
 	delete(s.reaped, e.id())
 	s.put(r)
+	s.marks.wrote(r)
 	return r
 }
 
 // merge applies remote records and returns those that changed the map, in
 // input order; see mergeCapped.
 func (s *store) merge(in []record, now time.Time) []record {
-	changed, _ := s.mergeCapped(in, now)
-	return changed
+	return s.mergeCapped(in, now, true).changed
 }
 
-// mergeCapped applies remote records and returns those that changed the
-// map, in input order, and those refused because their owner would exceed
-// its limits. A record that does not beat the current one changes nothing.
-// A record that does not beat a tombstone reaped here within the last ttl
-// is ignored: the peer that sent it has not reaped it yet, or returns after
-// a long absence with the entry the tombstone deleted.
-func (s *store) mergeCapped(in []record, now time.Time) (changed, refused []record) {
+// merged is what a merge did with its input.
+type merged struct {
+	// changed are the records that changed the map, in input order.
+	changed []record
+	// capped would have taken their owner over its cap; full would have
+	// taken the whole map over maxBytes.
+	capped, full []record
+	// stale counts old messages ignored by the replay rule.
+	stale int
+	// ownSeen is the highest Seq of this peer's own name seen above its
+	// counter (0: none): it must move its counter above it.
+	ownSeen uint64
+}
+
+// mergeCapped applies remote records. A record that does not beat the
+// current one changes nothing. With replayRule, a record that would beat
+// it but is at or below its writer's watermark is an old message and is
+// ignored (watermarks.go); a restored record is this peer's own view and
+// passes without it. A record that does not beat a tombstone reaped here
+// within the last ttl is ignored: the peer that sent it has not reaped it
+// yet, or returns after a long absence with the entry the tombstone
+// deleted. A record that would take its owner over its cap, or the map
+// over its total, is refused, and remembered so that no watermark rises
+// to it.
+func (s *store) mergeCapped(in []record, now time.Time, replayRule bool) merged {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var out merged
 	for _, r := range in {
 		r = r.normalize()
 		r.seen = 0
+		if r.e.Owner == s.self && r.e.Seq > s.marks.through[s.self] {
+			out.ownSeen = max(out.ownSeen, r.e.Seq)
+		}
 		cur, ok := s.records[r.e.id()]
 		if ok && compareRecords(r, cur) <= 0 {
+			continue
+		}
+		if replayRule && s.marks.isStale(r) {
+			out.stale++
 			continue
 		}
 		if gone, was := s.reaped[r.e.id()]; was && compareRecords(r, gone) <= 0 {
@@ -133,15 +175,106 @@ func (s *store) mergeCapped(in []record, now time.Time) (changed, refused []reco
 			r.seen = now.UnixMilli()
 		}
 		delete(s.reaped, r.e.id())
-		if !s.fits(r, cur, ok) {
-			refused = append(refused, r)
+		switch ownerOK, totalOK := s.fits(r, cur, ok); {
+		case !ownerOK:
+			out.capped = append(out.capped, r)
+			s.marks.noteRefused(r)
+			continue
+		case !totalOK:
+			out.full = append(out.full, r)
+			s.marks.noteRefused(r)
 			continue
 		}
 		r.e = r.e.clone()
 		s.put(r)
-		changed = append(changed, r)
+		out.changed = append(out.changed, r)
 	}
-	return changed, refused
+	return out
+}
+
+// noteRefused remembers records refused before the merge (by admission)
+// so that no watermark rises to them.
+func (s *store) noteRefused(recs []record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		s.marks.noteRefused(r)
+	}
+}
+
+// vouch raises the watermarks to what sum vouches for, after the full
+// state it came with was merged (see watermarks.go). It returns the
+// highest Seq sum vouches for this peer's own writes when that is above
+// its counter, else 0.
+func (s *store) vouch(sum *summary) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	own := s.marks.vouch(sum, s.self, func(k id) (record, bool) {
+		r, ok := s.records[k]
+		return r, ok
+	})
+	if own > s.marks.through[s.self] {
+		return own
+	}
+	return 0
+}
+
+// state returns every record, tombstones included, sorted by (Kind, Key),
+// and the summary that vouches for them, taken together.
+func (s *store) state() ([]record, summary) {
+	s.mu.Lock()
+	sum := summary{sender: s.self, through: s.marks.snapshot()}
+	out := s.unsorted()
+	s.mu.Unlock()
+	sortRecords(out)
+	return out, sum
+}
+
+// moveAbove moves this peer's write counter above seq, one of its own
+// writes it did not know of, and returns the records it holds under its
+// own name, which it must write anew so that they are above the
+// watermarks of the peers that saw seq.
+func (s *store) moveAbove(seq uint64) []record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.seq.moveAbove(seq) {
+		return nil
+	}
+	var own []record
+	for _, r := range s.records {
+		if r.e.Owner == s.self {
+			own = append(own, r)
+		}
+	}
+	return own
+}
+
+// legacyOwn returns this peer's own records written before format 3
+// (without Seq), which it writes anew once so that the replay rule covers
+// them.
+func (s *store) legacyOwn() []record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var own []record
+	for _, r := range s.records {
+		if r.e.Owner == s.self && r.e.Seq == 0 {
+			own = append(own, r)
+		}
+	}
+	return own
+}
+
+// topOwner returns the owner holding the most bytes and how many.
+func (s *store) topOwner() (string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name, most := "", -1
+	for o, u := range s.usage {
+		if u.bytes > most || u.bytes == most && o < name {
+			name, most = o, u.bytes
+		}
+	}
+	return name, most
 }
 
 // expired tells whether this peer has held the tombstone r longer than ttl.
@@ -198,15 +331,25 @@ func (s *store) list(kind string) []Entry {
 // place, so the caller may read them but must not modify them.
 func (s *store) all() []record {
 	s.mu.Lock()
+	out := s.unsorted()
+	s.mu.Unlock()
+	sortRecords(out)
+	return out
+}
+
+// unsorted returns every record; mu is held.
+func (s *store) unsorted() []record {
 	out := make([]record, 0, len(s.records))
 	for _, r := range s.records {
 		out = append(out, r)
 	}
-	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b record) int {
+	return out
+}
+
+func sortRecords(recs []record) {
+	slices.SortFunc(recs, func(a, b record) int {
 		return cmp.Or(cmp.Compare(a.e.Kind, b.e.Kind), cmp.Compare(a.e.Key, b.e.Key))
 	})
-	return out
 }
 
 // counts returns the number of live entries and of tombstones.

@@ -35,9 +35,11 @@ type Node interface {
 	// Version returns the version this replica holds of (kind, key),
 	// tombstones included.
 	Version(kind, key string) (uint64, bool)
-	// State is the whole map in a canonical encoding: two replicas hold
-	// the same map if their States are equal.
+	// State is the whole map as a push/pull carries it.
 	State() []byte
+	// Map is the whole map in a canonical encoding: two replicas hold the
+	// same map if their Maps are equal.
+	Map() []byte
 	// Rejected counts the records admission refused.
 	Rejected() uint64
 }
@@ -120,6 +122,8 @@ func (n *fullNode) State() []byte {
 	}
 	return n.state
 }
+
+func (n *fullNode) Map() []byte { return n.rep.Map() }
 
 func (n *fullNode) Rejected() uint64 {
 	var c uint64

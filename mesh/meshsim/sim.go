@@ -223,7 +223,7 @@ func (s *Sim) Heal() { s.side = nil }
 func (s *Sim) Converged() (bool, error) {
 	var first []byte
 	for _, i := range s.up {
-		st := s.hosts[i].node.State()
+		st := s.hosts[i].node.Map()
 		if first == nil {
 			first = st
 			continue

@@ -67,6 +67,7 @@ func (c *collector) collectMesh(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(d.gossipRefused, prometheus.CounterValue, float64(st.PacketsDropped), "datagram")
 	ch <- prometheus.MustNewConstMetric(d.merges, prometheus.CounterValue, float64(st.MergesApplied), "applied")
 	ch <- prometheus.MustNewConstMetric(d.merges, prometheus.CounterValue, float64(st.MergesIgnored), "ignored")
+	ch <- prometheus.MustNewConstMetric(d.merges, prometheus.CounterValue, float64(st.Stale), "stale")
 	ch <- prometheus.MustNewConstMetric(d.tombstones, prometheus.GaugeValue, float64(st.Tombstones))
 	for kind, n := range c.src.Mesh.KindCounts() {
 		ch <- prometheus.MustNewConstMetric(d.entries, prometheus.GaugeValue, float64(n), kind)

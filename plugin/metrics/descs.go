@@ -30,7 +30,7 @@ func newDescs() descs {
 		rejected: desc("rejected_entries_total",
 			"Records of other hosts refused by admission (weavego status lists them per owner), by kind.", "kind"),
 		merges: desc("gossip_merges_total",
-			"Remote entries received: applied (changed the local map) or ignored (old, duplicate or refused).", "result"),
+			"Remote entries received: applied (changed the local map), ignored (old, duplicate or refused) or stale (a replay: below its writer's watermark, also counted in ignored).", "result"),
 		gossipQueued:    desc("gossip_broadcasts_queued_total", "Entry and bye messages queued for gossip."),
 		gossipSent:      desc("gossip_messages_sent_total", "Gossip messages handed to memberlist for sending."),
 		gossipBytes:     desc("gossip_received_bytes_total", "Bytes of gossip messages and full states received."),
