@@ -210,6 +210,13 @@ func (a *admission) admitAndMerge(s *store, recs []record, now time.Time, restor
 // and its owner's first refusal logged.
 func (m *Mesh) admitAndMerge(recs []record, now time.Time, restored bool) []record {
 	res := m.admit.admitAndMerge(m.store, recs, now, restored)
+	m.report(res)
+	return res.changed
+}
+
+// report counts and logs what the gate refused or found stale, and moves
+// this peer's write counter above a write of its own it did not know of.
+func (m *Mesh) report(res admitted) {
 	for _, f := range res.refused {
 		if errors.Is(f.err, errUnknownKind) {
 			m.notUnderstood(f.r)
@@ -221,7 +228,6 @@ func (m *Mesh) admitAndMerge(recs []record, now time.Time, restored bool) []reco
 	if res.ownSeen > 0 {
 		m.ownWriteSeen(res.ownSeen)
 	}
-	return res.changed
 }
 
 // reject counts a refused record and logs the first refusal of its owner.

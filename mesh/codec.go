@@ -56,6 +56,9 @@ type message struct {
 	// sent could not be read.
 	summary    *summary
 	summaryErr error
+	// request and chunk are the messages of sync by difference.
+	request *syncRequest
+	chunk   *syncChunk
 }
 
 // encodeEntries writes recs as this release sends them: format 3.

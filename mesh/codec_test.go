@@ -87,8 +87,18 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add(encodeBye("peer"))
 	f.Add([]byte{wireFormat, msgEntries, 0xff, 0xff})
 	f.Add(encodeFramed(framedFormat, []record{rec("network", "n1", "a", 1, "v", false)}, []byte{1, 2}))
+	f.Add(encodeState([]record{rec("network", "n1", "a", 1, "v", false)}, summary{sender: "a",
+		through: map[string]uint64{"a": 1<<32 | 1}, held: map[string]heldWrites{"a": {entries: 1, digest: 5}}}))
+	f.Add(syncRequest{from: "b", nonce: 7, writers: []string{"a", "c"}}.encode())
+	f.Add(encodeChunks(7, "a", 9, []record{rec("network", "n1", "a", 1, "v", false)})[0])
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		msg, err := decodeMessage(buf)
+		if err == nil && msg.kind == msgSyncChunk {
+			again, err := decodeMessage(encodeChunks(msg.chunk.nonce, msg.chunk.writer, msg.chunk.through, msg.chunk.recs)[0])
+			if err != nil || !reflect.DeepEqual(again.chunk.recs, msg.chunk.recs) {
+				t.Fatalf("re-encoded chunk reads back as %+v, %v", again.chunk, err)
+			}
+		}
 		if err != nil || msg.kind != msgEntries {
 			return
 		}

@@ -40,6 +40,10 @@ func (d *delegate) NotifyMsg(buf []byte) {
 		m.applyRemote(msg.entries, true)
 	case msgBye:
 		m.peerBye(msg.bye)
+	case msgSyncRequest:
+		m.outbox.add(m.sync.answerJob(msg.request))
+	case msgSyncChunk:
+		m.takeChunk(msg.chunk)
 	}
 }
 
@@ -50,9 +54,15 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return out
 }
 
-// LocalState returns the full map, tombstones included, and the summary
-// that vouches for it, for push/pull.
+// LocalState returns, for push/pull, the summary of the map alone when
+// every member reads format 3's sync by difference, else the full map,
+// tombstones included, and the summary that vouches for it.
 func (d *delegate) LocalState(join bool) []byte {
+	if d.m.protos.all(2) {
+		sum := d.m.store.summary()
+		sum.omitted = true
+		return encodeState(nil, sum)
+	}
 	return encodeState(d.m.store.state())
 }
 
@@ -72,7 +82,13 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 		return
 	}
 	m.applyRemote(msg.entries, false)
-	m.vouched(msg)
+	if msg.summary != nil && msg.summary.omitted && msg.summaryErr == nil {
+		if req := m.sync.plan(msg.summary, time.Now()); req != nil {
+			m.outbox.add(outJob{to: msg.summary.sender, next: onceMsgs([][]byte{req})})
+		}
+	} else {
+		m.vouched(msg)
+	}
 	if m.legacyDone.CompareAndSwap(false, true) {
 		m.rewrite(m.store.legacyOwn(), "records this host wrote before the replay rule, written anew with a "+
 			"write identity")
@@ -81,6 +97,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 
 // NotifyJoin records a peer that joined, this peer included.
 func (d *delegate) NotifyJoin(n *memberlist.Node) {
+	d.m.protos.set(n)
 	d.m.peers.join(n.Name, ipconv.Addr(n.Addr), int(n.Port))
 	d.m.log.Debug("peer joined", "peer", n.Name, "addr", n.Address())
 	d.m.subs.notify()
@@ -91,6 +108,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 	if n.Name == d.m.name {
 		return
 	}
+	d.m.protos.gone(n.Name)
 	state := d.m.peers.gone(n.Name, time.Now())
 	d.m.log.Debug("peer gone", "peer", n.Name, "addr", n.Address(), "state", state)
 	d.m.subs.notify()
@@ -98,6 +116,7 @@ func (d *delegate) NotifyLeave(n *memberlist.Node) {
 
 // NotifyUpdate records a peer whose address changed.
 func (d *delegate) NotifyUpdate(n *memberlist.Node) {
+	d.m.protos.set(n)
 	d.m.peers.join(n.Name, ipconv.Addr(n.Addr), int(n.Port))
 	d.m.log.Debug("peer updated", "peer", n.Name, "addr", n.Address())
 	d.m.subs.notify()

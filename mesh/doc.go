@@ -24,11 +24,18 @@
 //
 // A write is broadcast through memberlist's transmit-limited gossip queue;
 // peers that apply it pass it on. Every PushPullInterval each peer also
-// exchanges its full map (tombstones included) with a random peer, so an
-// update that a peer missed, for instance while partitioned, is repaired
-// within a few push/pull rounds. Unlike Docker's NetworkDB, a missed
-// broadcast is never lost for good. Entries too large for a gossip packet
-// go over TCP to every member instead.
+// syncs with a random peer, so an update that a peer missed, for instance
+// while partitioned, is repaired within a few push/pull rounds. Unlike
+// Docker's NetworkDB, a missed broadcast is never lost for good. Entries
+// too large for a gossip packet go over TCP to every member instead.
+//
+// While any member runs the release before format 3, a push/pull carries
+// the full map (tombstones included). Once every member reads format 3
+// (delegate protocol 2), it carries a summary, per writer a watermark, a
+// count and a digest, and a peer asks over TCP for the records of only the
+// writers on which the two differ, which come in chunks of at most 1 MiB
+// (sync.go): an idle push/pull costs the summary, whatever the map's size,
+// and a join fetches the map chunk by chunk.
 //
 // # Timing bounds (defaults, LAN)
 //
@@ -44,7 +51,7 @@
 // chance no peer probes the host in its first two intervals, add up to
 // 0.5 s per further interval.
 //
-// Push/pull: full state every 10 s with one random peer (memberlist slows
+// Push/pull: a sync every 10 s with one random peer (memberlist slows
 // this down above 32 hosts), so a missed update is repaired in about 10 s
 // and in all peers within a few rounds.
 //

@@ -126,6 +126,28 @@ func (m *Mesh) sendToMembers(msg []byte, stop <-chan struct{}) {
 	}
 }
 
+// takeChunk merges a chunk of an answer to this peer's sync request.
+func (m *Mesh) takeChunk(c *syncChunk) {
+	t := m.sync.take(c, time.Now())
+	if t.unasked {
+		m.stats.ignored.Add(uint64(len(c.recs)))
+		m.log.Debug("ignoring a sync answer this peer did not ask for (late, or a replay)", "writer", printable(c.writer))
+		return
+	}
+	m.report(t.res)
+	m.stats.applied.Add(uint64(len(t.res.changed)))
+	m.stats.ignored.Add(uint64(len(c.recs) - len(t.res.changed)))
+	if t.dropped > 0 {
+		m.log.Debug("records dropped after a sync: their writes were replaced or deleted", "count", t.dropped)
+	}
+	if len(t.res.changed) > 0 || t.dropped > 0 {
+		m.subs.notify()
+	}
+	if t.own > 0 {
+		m.ownWriteSeen(t.own)
+	}
+}
+
 // vouched raises the watermarks to what a full state's summary vouches
 // for, once every record of that state went through the gate: a state
 // with a frame that did not parse, or a summary that did not, vouches for

@@ -47,6 +47,10 @@ func decodeNewer(buf []byte) (message, error) {
 		}
 	case msgBye:
 		m.bye = d.str()
+	case msgSyncRequest:
+		m.request = d.syncRequestBody()
+	case msgSyncChunk:
+		m.chunk = d.syncChunkBody(m.format)
 	default:
 		return m, nil
 	}

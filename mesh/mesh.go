@@ -44,6 +44,11 @@ type Mesh struct {
 	admit  *admission
 	// targets are the addresses Run joins (configured and Connect'ed).
 	targets *joinTargets
+	// sync runs sync by difference (sync.go); outbox sends its requests
+	// and answers; protos tells whether every member reads summaries.
+	sync   *syncer
+	outbox *outbox
+	protos protocols
 
 	// lifeMu guards closed and is held across memberlist's Leave, so
 	// that Leave never follows Close (memberlist panics on Leave after
@@ -69,6 +74,7 @@ func New(cfg Config) (*Mesh, error) {
 	}
 	m.targets = newJoinTargets(normalizedPeers(cfg.Peers))
 	m.admit = newAdmission(cfg, m.log)
+	m.sync = newSyncer(m.store, m.admit)
 	m.store.limits = cfg.ownerLimits()
 	m.store.self, m.store.maxBytes = cfg.Name, cfg.MaxMapBytes
 	m.queue = &memberlist.TransmitLimitedQueue{
@@ -92,6 +98,7 @@ func New(cfg Config) (*Mesh, error) {
 	}
 	m.list = list
 	m.direct = newDirectSender(maxDirectQueue, m.sendToMembers)
+	m.outbox = newOutbox(m.sendTo)
 	local := list.LocalNode()
 	m.log.Info("mesh listening", "peer", m.name, "addr", local.Address(),
 		"encrypted", ring != nil, "key_rollout", string(cfg.KeyRollout))
@@ -136,6 +143,7 @@ func (m *Mesh) Close() error {
 	m.lifeMu.Unlock()
 	err := m.list.Shutdown()
 	m.direct.close()
+	m.outbox.close()
 	if err != nil {
 		return fmt.Errorf("shut down gossip for peer %s: %w", m.name, err)
 	}

@@ -21,6 +21,7 @@ type Replica struct {
 	subs  *subscribers
 	send  func(msg []byte)
 	stale atomic.Uint64
+	sync  *syncer
 }
 
 // ReplicaConfig configures a Replica.
@@ -52,7 +53,8 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 		slog.New(slog.DiscardHandler))
 	st := newStore(cfg.TombstoneTTL)
 	st.self = cfg.Name
-	return &Replica{name: cfg.Name, store: st, admit: admit, subs: newSubscribers(), send: cfg.Broadcast}
+	return &Replica{name: cfg.Name, store: st, admit: admit, subs: newSubscribers(), send: cfg.Broadcast,
+		sync: newSyncer(st, admit)}
 }
 
 // LocalName returns the peer's name.
@@ -135,6 +137,49 @@ func (r *Replica) Merge(msg []byte) (bool, error) {
 		}
 	}
 	return len(res.changed) > 0, nil
+}
+
+// Summary returns the summary of the map alone, as Mesh's push/pull sends
+// it when every member reads format 3: the receiver answers it with Sync.
+func (r *Replica) Summary() []byte {
+	sum := r.store.summary()
+	sum.omitted = true
+	return encodeState(nil, sum)
+}
+
+// Sync handles a message of sync by difference from another replica and
+// returns the messages to send back to it: a Summary gives the request for
+// what differs (if anything does), a request gives the chunks of the
+// answer, a chunk gives nothing. Any other message is Merge's.
+func (r *Replica) Sync(msg []byte) ([][]byte, error) {
+	m, err := decodeMessage(msg)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	switch {
+	case m.kind == msgEntries && m.summary != nil && m.summary.omitted:
+		if req := r.sync.plan(m.summary, now); req != nil {
+			return [][]byte{req}, nil
+		}
+		return nil, nil
+	case m.kind == msgSyncRequest:
+		return r.sync.answer(m.request), nil
+	case m.kind == msgSyncChunk:
+		t := r.sync.take(m.chunk, now)
+		r.stale.Add(uint64(t.res.stale))
+		for _, f := range t.res.refused {
+			if !errors.Is(f.err, errUnknownKind) {
+				r.admit.rejects.add(f.r.e.Owner, f.r.e.Kind, f.err.Error())
+			}
+		}
+		if len(t.res.changed) > 0 || t.dropped > 0 {
+			r.subs.notify()
+		}
+		return nil, nil
+	}
+	_, err = r.Merge(msg)
+	return nil, err
 }
 
 // Stale returns how many old messages the replay rule ignored, as

@@ -41,9 +41,33 @@ type ownerLimits struct {
 	entries, bytes int
 }
 
-// ownerUsage is what one owner holds in the store.
+// ownerUsage is what one owner holds in the store, and the digest of its
+// records (see recordDigest): two peers whose usage of an owner has the
+// same entries and digest hold the same writes of it.
 type ownerUsage struct {
 	entries, bytes int
+	digest         uint64
+}
+
+// recordDigest is one record's share of its owner's digest. Identities
+// (Seq) alone would do for records of format 3; Version and Deleted make
+// the digest tell records without one apart too.
+func recordDigest(r record) uint64 {
+	d := uint64(0)
+	if r.e.Deleted {
+		d = 1
+	}
+	return mix64(r.e.Seq) ^ mix64(r.e.Version<<1|d) ^ mix64(uint64(len(r.e.Key))<<32|uint64(len(r.e.Kind)))
+}
+
+// mix64 is SplitMix64's finalizer: a fixed bijection, the same on every
+// peer, that spreads the bits of x.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func newStore(ttl time.Duration) *store {
@@ -63,6 +87,7 @@ func (s *store) put(r record) {
 	u := s.usage[r.e.Owner]
 	u.entries++
 	u.bytes += recordBytes(r)
+	u.digest ^= recordDigest(r)
 	s.usage[r.e.Owner] = u
 	s.total += recordBytes(r)
 }
@@ -78,6 +103,7 @@ func (s *store) drop(k id) {
 	u := s.usage[cur.e.Owner]
 	u.entries--
 	u.bytes -= recordBytes(cur)
+	u.digest ^= recordDigest(cur)
 	if u.entries <= 0 {
 		delete(s.usage, cur.e.Owner)
 		return
@@ -144,10 +170,11 @@ type merged struct {
 // current one changes nothing. With replayRule, a record that would beat
 // it but is at or below its writer's watermark is an old message and is
 // ignored (watermarks.go); a restored record is this peer's own view and
-// passes without it. A record that does not beat a tombstone reaped here
-// within the last ttl is ignored: the peer that sent it has not reaped it
-// yet, or returns after a long absence with the entry the tombstone
-// deleted. A record that would take its owner over its cap, or the map
+// passes without it. A record without write identity (of the release
+// before format 3) that does not beat a tombstone reaped here within the
+// last ttl is ignored: the peer that sent it has not reaped it yet, or
+// returns after a long absence with the entry the tombstone deleted. A
+// record that would take its owner over its cap, or the map
 // over its total, is refused, and remembered so that no watermark rises
 // to it.
 func (s *store) mergeCapped(in []record, now time.Time, replayRule bool) merged {
@@ -168,7 +195,10 @@ func (s *store) mergeCapped(in []record, now time.Time, replayRule bool) merged 
 			out.stale++
 			continue
 		}
-		if gone, was := s.reaped[r.e.id()]; was && compareRecords(r, gone) <= 0 {
+		// A record with a write identity needs no memory of reaped
+		// tombstones: the replay rule and the drops of sync by
+		// difference keep what they deleted away.
+		if gone, was := s.reaped[r.e.id()]; was && r.e.Seq == 0 && compareRecords(r, gone) <= 0 {
 			continue
 		}
 		if r.e.Deleted {
@@ -223,11 +253,26 @@ func (s *store) vouch(sum *summary) uint64 {
 // and the summary that vouches for them, taken together.
 func (s *store) state() ([]record, summary) {
 	s.mu.Lock()
-	sum := summary{sender: s.self, through: s.marks.snapshot()}
+	sum := s.summaryLocked()
 	out := s.unsorted()
 	s.mu.Unlock()
 	sortRecords(out)
 	return out, sum
+}
+
+// summary returns what this peer vouches for and holds, per writer.
+func (s *store) summary() summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.summaryLocked()
+}
+
+func (s *store) summaryLocked() summary {
+	sum := summary{sender: s.self, through: s.marks.snapshot(), held: make(map[string]heldWrites, len(s.usage))}
+	for o, u := range s.usage {
+		sum.held[o] = heldWrites{entries: u.entries, digest: u.digest}
+	}
+	return sum
 }
 
 // moveAbove moves this peer's write counter above seq, one of its own

@@ -6,7 +6,8 @@ import (
 )
 
 func TestSummaryRoundTrip(t *testing.T) {
-	s := summary{sender: "a", through: map[string]uint64{"a": 1<<32 | 4, "b": 7, "c": 0}}
+	s := summary{sender: "a", omitted: true, through: map[string]uint64{"a": 1<<32 | 4, "b": 7, "c": 0},
+		held: map[string]heldWrites{"a": {entries: 3, digest: 99}, "b": {}, "c": {entries: 1, digest: 1 << 63}}}
 	got, err := decodeSummary(s.append(nil))
 	if err != nil || !reflect.DeepEqual(*got, s) {
 		t.Fatalf("round trip = %+v, %v; want %+v", got, err, s)
@@ -15,7 +16,7 @@ func TestSummaryRoundTrip(t *testing.T) {
 	item := appendString(nil, "w")
 	item = append(item, 9, 0x77, 0x78)
 	b := appendString(nil, "b")
-	b = append(b, 1)
+	b = append(b, 0, 1)
 	b = appendString(b, string(item))
 	got, err = decodeSummary(b)
 	if err != nil || got.through["w"] != 9 {
