@@ -41,7 +41,7 @@ func (d *delegate) NotifyMsg(buf []byte) {
 	case msgBye:
 		m.peerBye(msg.bye)
 	case msgSyncRequest:
-		m.outbox.add(m.sync.answerJob(msg.request))
+		m.outbox.add(m.sync.answerJob(msg.request, &m.stats))
 	case msgSyncChunk:
 		m.takeChunk(msg.chunk)
 	}
@@ -84,6 +84,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	m.applyRemote(msg.entries, false)
 	if msg.summary != nil && msg.summary.omitted && msg.summaryErr == nil {
 		if req := m.sync.plan(msg.summary, time.Now()); req != nil {
+			m.stats.syncRequests.Add(1)
 			m.outbox.add(outJob{to: msg.summary.sender, next: onceMsgs([][]byte{req})})
 		}
 	} else {

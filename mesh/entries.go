@@ -130,6 +130,7 @@ func (m *Mesh) sendToMembers(msg []byte, stop <-chan struct{}) {
 func (m *Mesh) takeChunk(c *syncChunk) {
 	t := m.sync.take(c, time.Now())
 	if t.unasked {
+		m.stats.syncUnasked.Add(1)
 		m.stats.ignored.Add(uint64(len(c.recs)))
 		m.log.Debug("ignoring a sync answer this peer did not ask for (late, or a replay)", "writer", printable(c.writer))
 		return
@@ -137,6 +138,7 @@ func (m *Mesh) takeChunk(c *syncChunk) {
 	m.report(t.res)
 	m.stats.applied.Add(uint64(len(t.res.changed)))
 	m.stats.ignored.Add(uint64(len(c.recs) - len(t.res.changed)))
+	m.stats.syncDropped.Add(uint64(t.dropped))
 	if t.dropped > 0 {
 		m.log.Debug("records dropped after a sync: their writes were replaced or deleted", "count", t.dropped)
 	}

@@ -193,6 +193,11 @@ func (m *Mesh) Stats() Stats {
 		StreamsRefused:   m.stats.streamsRefused.Load(),
 		PacketsDropped:   m.stats.packetsDropped.Load(),
 		Stale:            m.stats.stale.Load(),
+		SyncRequests:     m.stats.syncRequests.Load(),
+		SyncChunksSent:   m.stats.syncChunks.Load(),
+		SyncRecordsSent:  m.stats.syncRecords.Load(),
+		SyncDropped:      m.stats.syncDropped.Load(),
+		SyncUnasked:      m.stats.syncUnasked.Load(),
 	}
 }
 

@@ -94,6 +94,12 @@ type Stats struct {
 	// below their writer's watermark that would have replaced what this
 	// peer holds (a replay, see watermarks.go).
 	Stale uint64
+	// Sync by difference (sync.go): SyncRequests counts the requests this
+	// peer sent after a summary, SyncChunksSent and SyncRecordsSent the
+	// chunks and records it answered with, SyncDropped the records it
+	// dropped at the end of an exchange (deleted or replaced elsewhere),
+	// SyncUnasked the chunks it ignored (late, or replayed).
+	SyncRequests, SyncChunksSent, SyncRecordsSent, SyncDropped, SyncUnasked uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
@@ -101,4 +107,5 @@ type Stats struct {
 type counters struct {
 	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected atomic.Uint64
 	notUnderstood, streamsRefused, packetsDropped, stale                        atomic.Uint64
+	syncRequests, syncChunks, syncRecords, syncDropped, syncUnasked             atomic.Uint64
 }

@@ -164,7 +164,8 @@ func (r *Replica) Sync(msg []byte) ([][]byte, error) {
 		}
 		return nil, nil
 	case m.kind == msgSyncRequest:
-		return r.sync.answer(m.request), nil
+		chunks, _ := r.sync.answer(m.request)
+		return chunks, nil
 	case m.kind == msgSyncChunk:
 		t := r.sync.take(m.chunk, now)
 		r.stale.Add(uint64(t.res.stale))

@@ -28,8 +28,8 @@ import (
 // whatever its size, and a join fetches the map one chunk at a time.
 const (
 	// maxSessions bounds the exchanges a peer has asked for and not
-	// finished; a summary that would start one more is ignored (the
-	// next push/pull brings another).
+	// finished; one more replaces the oldest, whose late chunks are then
+	// ignored (a later push/pull repairs what it would have).
 	maxSessions = 16
 	// sessionTimeout ends an exchange whose chunks stopped coming; what
 	// it merged stays, nothing is dropped and no watermark rises.
@@ -68,8 +68,9 @@ func newSyncer(s *store, a *admission) *syncer {
 
 // plan compares theirs, a summary sent without its entries, with this
 // peer's and returns the request for the writers on which they differ, or
-// nil when they agree (or too many exchanges are open, or one with that
-// peer is).
+// nil when they agree, or when an exchange with the same peer is under way
+// (younger than half sessionTimeout: a large join takes several push/pull
+// periods); an older one is ended, the new summary superseding it.
 func (y *syncer) plan(theirs *summary, now time.Time) []byte {
 	mine := y.store.summary()
 	var writers []string
@@ -87,13 +88,21 @@ func (y *syncer) plan(theirs *summary, now time.Time) []byte {
 	y.mu.Lock()
 	defer y.mu.Unlock()
 	y.expire(now)
-	for _, s := range y.sessions {
+	var oldest uint64
+	for n, s := range y.sessions {
 		if s.peer == theirs.sender {
-			return nil
+			if now.Sub(s.started) < sessionTimeout/2 {
+				return nil
+			}
+			delete(y.sessions, n)
+			continue
+		}
+		if o, ok := y.sessions[oldest]; !ok || s.started.Before(o.started) {
+			oldest = n
 		}
 	}
 	if len(y.sessions) >= maxSessions {
-		return nil
+		delete(y.sessions, oldest)
 	}
 	s := &session{peer: theirs.sender, started: now, pending: map[string]bool{}, through: map[string]uint64{},
 		candidates: y.store.identities(writers)}
@@ -120,19 +129,21 @@ func newNonce() uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// answer returns the chunks that answer req: every record this peer holds
-// of each writer asked for, with its watermark of that writer, taken
-// together.
-func (y *syncer) answer(req *syncRequest) [][]byte {
+// answer returns the chunks that answer req, and how many records they
+// hold: every record this peer holds of each writer asked for, with its
+// watermark of that writer, taken together.
+func (y *syncer) answer(req *syncRequest) ([][]byte, int) {
 	if len(req.writers) > maxSummaryWriters {
-		return nil
+		return nil, 0
 	}
 	recs, through := y.store.ownedBy(req.writers)
 	var out [][]byte
+	n := 0
 	for _, w := range req.writers {
 		out = append(out, encodeChunks(req.nonce, w, through[w], recs[w])...)
+		n += len(recs[w])
 	}
-	return out
+	return out, n
 }
 
 // taken is what a chunk did.

@@ -164,8 +164,9 @@ func (p *protocols) all(v uint8) bool {
 	return len(p.max) > 0
 }
 
-// answerJob is the job that answers req writer by writer.
-func (y *syncer) answerJob(req *syncRequest) outJob {
+// answerJob is the job that answers req writer by writer, counting the
+// chunks and records in stats.
+func (y *syncer) answerJob(req *syncRequest, stats *counters) outJob {
 	writers := req.writers
 	return outJob{to: req.from, next: func() [][]byte {
 		if len(writers) == 0 {
@@ -173,6 +174,9 @@ func (y *syncer) answerJob(req *syncRequest) outJob {
 		}
 		w := writers[0]
 		writers = writers[1:]
-		return y.answer(&syncRequest{from: req.from, nonce: req.nonce, writers: []string{w}})
+		chunks, records := y.answer(&syncRequest{from: req.from, nonce: req.nonce, writers: []string{w}})
+		stats.syncChunks.Add(uint64(len(chunks)))
+		stats.syncRecords.Add(uint64(records))
+		return chunks
 	}}
 }

@@ -39,7 +39,7 @@ func (s *Sim) exchange(a, b *host, join bool, done func(ok bool)) {
 		s.bytes.pushPull += size
 		d := s.latency() + time.Duration(float64(size)/s.cfg.Bandwidth*float64(time.Second))
 		s.at(d, func() {
-			if !s.reaches(from, to) || len(msg) > maxPushStateBytes {
+			if !s.reaches(from, to) || s.largest(msg) > maxPushStateBytes {
 				fail()
 				return
 			}
@@ -58,6 +58,14 @@ func (s *Sim) exchange(a, b *host, join bool, done func(ok bool)) {
 		})
 	}
 	send(a, b, a.node.PushPull(join), true)
+}
+
+// largest is the largest message of the protocol a leg carries.
+func (s *Sim) largest(leg []byte) int {
+	if p, ok := s.cfg.Protocol.(interface{ LargestMessage([]byte) int }); ok {
+		return p.LargestMessage(leg)
+	}
+	return len(leg)
 }
 
 // handle gives a push/pull message to its receiver: Answer at the host

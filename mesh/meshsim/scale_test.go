@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/reconcile"
 )
 
 var (
@@ -19,7 +21,20 @@ var (
 	scaleChurn     = flag.Duration("meshsim.churn", 60*time.Second, "churn window for TestScale")
 	scalePartRate  = flag.Float64("meshsim.partitionrate", 10, "containers per second during TestScale's partition")
 	scaleOut       = flag.String("meshsim.json", "", "file to append TestScale's reports to, one JSON object a line")
+	scaleProtocol  = flag.String("meshsim.protocol", "full", "full (full states) or diff (format 3's sync by difference)")
 )
+
+// protocolFlag returns the protocol -meshsim.protocol names.
+func protocolFlag(t *testing.T) Protocol {
+	switch *scaleProtocol {
+	case "full":
+		return NewFullState(reconcile.Validators())
+	case "diff":
+		return NewSyncByDifference(reconcile.Validators())
+	}
+	t.Fatalf("unknown -meshsim.protocol %q: full or diff", *scaleProtocol)
+	return nil
+}
 
 // TestScale runs Measure at the sizes of -meshsim.hosts and prints a
 // table; without the flag it is skipped. Example:
@@ -29,7 +44,9 @@ func TestScale(t *testing.T) {
 	if *scaleHosts == "" {
 		t.Skip("set -meshsim.hosts=100,1000 to run the scale simulation")
 	}
-	mem := MemoryPer10k(Config{Seed: *scaleSeed})
+	proto := protocolFlag(t)
+	t.Logf("protocol %s", *scaleProtocol)
+	mem := MemoryPer10k(Config{Seed: *scaleSeed, Protocol: proto})
 	t.Logf("memory per 10,000 endpoints, one replica: %.1f MiB", float64(mem)/(1<<20))
 	for _, f := range strings.Split(*scaleHosts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -38,7 +55,8 @@ func TestScale(t *testing.T) {
 		}
 		start := time.Now()
 		ph := Phases{Churn: *scaleChurn, PartitionRate: *scalePartRate}
-		r := Measure(Config{Hosts: n, EndpointsPerHost: *scaleEndpoints, Seed: *scaleSeed, Loss: *scaleLoss}, ph)
+		r := Measure(Config{Hosts: n, EndpointsPerHost: *scaleEndpoints, Seed: *scaleSeed, Loss: *scaleLoss,
+			Protocol: proto}, ph)
 		line := fmt.Sprintf("%s\nrun time %s", r, time.Since(start).Round(time.Second))
 		t.Log("\n" + line)
 		if *scaleOut != "" {

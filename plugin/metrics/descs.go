@@ -9,6 +9,7 @@ type descs struct {
 	gossipQueued, gossipSent, gossipBytes        *prometheus.Desc
 	gossipDecodeErr, gossipPruned                *prometheus.Desc
 	gossipRefused                                *prometheus.Desc
+	syncEvents                                   *prometheus.Desc
 	poolSize, poolUsed, poolFree, poolLocal      *prometheus.Desc
 	ipamProblems                                 *prometheus.Desc
 	dnsForwarded, dnsUpstreamErr                 *prometheus.Desc
@@ -40,6 +41,9 @@ func newDescs() descs {
 		gossipRefused: desc("gossip_refused_before_key_total",
 			"Gossip refused before authentication: streams (over a bound, too large, or opened by no key) "+
 				"and datagrams of non-members over their shared rate.", "kind"),
+		syncEvents: desc("gossip_sync_total",
+			"Sync by difference: requests sent after a summary, chunks and records sent in answers, records dropped "+
+				"at the end of an exchange (deleted or replaced elsewhere), chunks ignored (late, or replayed).", "event"),
 		poolSize: desc("ipam_pool_size_addresses", "Addresses of the pool held by all hosts (reserved ones excluded).", "pool"),
 		poolUsed: desc("ipam_pool_used_addresses", "Addresses of the pool in use on all hosts.", "pool"),
 		poolFree: desc("ipam_pool_free_addresses", "Addresses of the pool free on all hosts.", "pool"),
@@ -68,5 +72,5 @@ func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{d.build, d.peers, d.entries, d.tombstones, d.rejected, d.merges, d.gossipQueued,
 		d.gossipSent, d.gossipBytes, d.gossipDecodeErr, d.gossipPruned, d.poolSize, d.poolUsed, d.poolFree,
 		d.poolLocal, d.ipamProblems, d.dnsForwarded, d.dnsUpstreamErr, d.dnsStrangers, d.dnsOverBudget, d.fdb,
-		d.neigh, d.firewall, d.gossipRefused, d.dnsThrottled, d.dnsConnsRefused}
+		d.neigh, d.firewall, d.gossipRefused, d.syncEvents, d.dnsThrottled, d.dnsConnsRefused}
 }
