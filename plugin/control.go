@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/weavego/weavego/plugin/settings"
+	"github.com/weavego/weavego/plugin/status"
 )
 
 // Control API bounds: every request is small, and a host name is a DNS name.
@@ -25,7 +26,7 @@ const (
 // CONTROL_GROUP on the control socket, root and STATUS_GROUP on the status
 // socket), so the plugin never has to tell who calls.
 type control struct {
-	report   func() StatusReport
+	report   func() status.Report
 	known    func(host string) bool // host is a member or holds address space
 	rmpeer   func(ctx context.Context, host string) error
 	connect  func(ctx context.Context, host string) (string, error) // nil: not offered

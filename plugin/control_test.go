@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
 )
 
@@ -33,9 +34,9 @@ func startControl(t *testing.T, open bool) *testControl {
 	tc := &testControl{ring: keyring.NewMemRing([][]byte{k(1)}), socket: filepath.Join(dir, controlSocket),
 		status: filepath.Join(dir, statusSocket)}
 	c := &control{
-		report: func() StatusReport {
-			return StatusReport{Version: "test", Cluster: reconcile.Status{Self: "h1"},
-				Security: SecurityStatus{Mode: keyring.ModeKey, Keys: len(tc.ring.Keys()), GossipAddr: "10.0.0.1:6783"}}
+		report: func() status.Report {
+			return status.Report{Version: "test", Cluster: reconcile.Status{Self: "h1"},
+				Security: status.Security{Mode: keyring.ModeKey, Keys: len(tc.ring.Keys()), GossipAddr: "10.0.0.1:6783"}}
 		},
 		known:    func(h string) bool { return h == "h2" || h == "gone" },
 		rmpeer:   func(_ context.Context, h string) error { tc.removed = append(tc.removed, h); return nil },

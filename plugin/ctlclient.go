@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/weavego/weavego/plugin/status"
 	"io"
 	"io/fs"
 	"net"
@@ -131,7 +132,7 @@ func (c *controlClient) status(args []string, out io.Writer) error {
 		_, err := fmt.Fprintln(out, buf.String())
 		return err
 	}
-	var rep StatusReport
+	var rep status.Report
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("unreadable status from the plugin: %w", err)
 	}
@@ -156,11 +157,11 @@ const cliLine = `install -m 0755 "$(docker info -f '{{.DockerRootDir}}')/plugins
 // versionProblem is the problem of a command whose version is not the
 // plugin's: after docker plugin upgrade a host keeps the old command until
 // cliLine runs again. The command adds it itself; the plugin cannot know.
-func versionProblem(command, plugin string) (Problem, bool) {
+func versionProblem(command, plugin string) (status.Problem, bool) {
 	if command == plugin {
-		return Problem{}, false
+		return status.Problem{}, false
 	}
-	return Problem{What: fmt.Sprintf("this weavego command is version %s, the plugin %s", command, plugin),
+	return status.Problem{What: fmt.Sprintf("this weavego command is version %s, the plugin %s", command, plugin),
 		Fix: "install the plugin's own command: " + cliLine}, true
 }
 

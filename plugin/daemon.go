@@ -23,6 +23,7 @@ import (
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/plugin/metrics"
 	"github.com/weavego/weavego/plugin/settings"
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/pluginapi"
 	"github.com/weavego/weavego/reconcile"
 )
@@ -38,18 +39,22 @@ const netnsDir = "/run/weavego/netns"
 
 // parts are the running pieces of the daemon.
 type parts struct {
-	set    settings.Settings
-	sec    SecurityStatus // fixed at start; Keys is filled in by report
-	log    *slog.Logger
-	store  *statefile.Store
-	mesh   *mesh.Mesh
-	dp     *datapath.Manager
-	alloc  *ipalloc.Allocator
-	dns    *dnsd.Server
-	table  *dnsd.Table
-	agent  *reconcile.Agent
-	driver *driver.Driver
-	ipam   *ipamdriver.Driver
+	set settings.Settings
+	sec status.Security // fixed at start; Keys is filled in by report
+	// legacyKey is the keyring.Fingerprint of the unsalted key an older
+	// weavego derived from PASSWORD, "" if none: the security mode is
+	// keyring.ModeLegacy while it is the primary key.
+	legacyKey string
+	log       *slog.Logger
+	store     *statefile.Store
+	mesh      *mesh.Mesh
+	dp        *datapath.Manager
+	alloc     *ipalloc.Allocator
+	dns       *dnsd.Server
+	table     *dnsd.Table
+	agent     *reconcile.Agent
+	driver    *driver.Driver
+	ipam      *ipamdriver.Driver
 
 	metrics *metrics.Metrics
 	rpeers  *mesh.SavedPeers // peers added with weavego connect

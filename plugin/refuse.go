@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/pluginapi"
 )
 
@@ -41,7 +42,7 @@ func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 	saved, _ := keyring.LoadRing(ring) // unreadable: the reason says so, and a key install replaces it
 	changed := make(chan struct{}, 1)
 	c := &control{
-		report: func() StatusReport { return refusedReport(sentence, cfg.ControlSocket) },
+		report: func() status.Report { return refusedReport(sentence, cfg.ControlSocket) },
 		known:  func(string) bool { return false },
 		keys:   keyring.HistoryRing{Ring: keyring.NewMemRing(saved), Hist: keyring.HistoryStore{Dir: cfg.StateDir}, Now: time.Now},
 		saveRing: func(keys [][]byte) error {
@@ -99,7 +100,7 @@ func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 
 // refusedReport is the status of a refusing plugin: the reason, as its one
 // problem.
-func refusedReport(sentence, controlSocket string) StatusReport {
-	return StatusReport{Version: version, NotStarted: sentence, Problems: []Problem{{What: sentence}},
-		Security: SecurityStatus{ControlSocket: controlSocket}}
+func refusedReport(sentence, controlSocket string) status.Report {
+	return status.Report{Version: version, NotStarted: sentence, Problems: []status.Problem{{What: sentence}},
+		Security: status.Security{ControlSocket: controlSocket}}
 }

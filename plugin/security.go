@@ -14,6 +14,7 @@ import (
 	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/plugin/settings"
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
 )
 
@@ -114,7 +115,7 @@ func noteLegacy(hist keyring.HistoryStore, h keyring.History, password string, k
 // logKeys says at start what gossipKeys did, and what is wrong.
 func logKeys(set settings.Settings, plan keyring.Plan, path string, log *slog.Logger) {
 	if plan.Mode == keyring.ModeLegacy {
-		log.Warn(legacyProblem.What+"; "+legacyProblem.Fix, "keyring", path)
+		log.Warn(status.LegacyKeyProblem().What+"; "+status.LegacyKeyProblem().Fix, "keyring", path)
 	}
 	if plan.Promoted {
 		log.Info("KEY replaces the key this host generated for itself as the primary key (that one stays "+
@@ -140,16 +141,6 @@ func logKeys(set settings.Settings, plan keyring.Plan, path string, log *slog.Lo
 	}
 }
 
-// legacyProblem is what the log at every start and `weavego status` say
-// while the primary key is the unsalted SHA-256 of PASSWORD.
-var legacyProblem = Problem{
-	What: "the primary cluster key is the unsalted SHA-256 of PASSWORD that weavego versions before the cluster key " +
-		"used: anyone who captures gossip can test guessed passwords against it at the speed of SHA-256",
-	Fix: "once every host runs this version, on every host: `weavego key list` and `weavego key use` the Argon2id key " +
-		"(the other one; give it on standard input), then `weavego key remove` the old one; better, move to a random " +
-		"key: `weavego key generate` and rotate to it (docs/keys.md)",
-}
-
 // startMesh resolves the gossip keys and starts the mesh bound to vtep,
 // with the state saved by the last run.
 func (p *parts) startMesh(name string, vtep netip.Addr) error {
@@ -158,7 +149,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	p.sec = securityStatus(set, plan, vtep)
+	p.sec, p.legacyKey = securityStatus(set, plan, vtep), plan.Legacy
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
 		AdvertiseAddr: vtep, Peers: p.startPeers(), Keys: plan.Keys, KeyRollout: mesh.Rollout(set.KeyRollout),
 		Logger: p.log, Validators: entryValidators(), TombstoneTTL: set.TombstoneTTL})
@@ -170,13 +161,12 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 }
 
 // securityStatus is the part of the status report fixed at start.
-func securityStatus(set settings.Settings, plan keyring.Plan, vtep netip.Addr) SecurityStatus {
-	return SecurityStatus{
+func securityStatus(set settings.Settings, plan keyring.Plan, vtep netip.Addr) status.Security {
+	return status.Security{
 		Mode:          plan.Mode,
 		Rollout:       set.KeyRollout,
 		GossipAddr:    net.JoinHostPort(vtep.String(), strconv.Itoa(set.GossipPort)),
 		ControlSocket: filepath.Join(set.StateDir, controlSocket),
-		legacy:        plan.Legacy,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
 )
 
@@ -20,7 +21,7 @@ func entryValidators() map[string]func(mesh.Entry) error {
 
 // renderRejected shows what this host refuses from the others: records
 // rejected per owner and kind, and networks it will not create.
-func renderRejected(w io.Writer, rep StatusReport) {
+func renderRejected(w io.Writer, rep status.Report) {
 	if len(rep.Rejected) > 0 {
 		fmt.Fprintf(w, "\nREJECTED FROM\tKIND\tCOUNT\tLAST REASON\n")
 		for _, r := range rep.Rejected {
