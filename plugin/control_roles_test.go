@@ -3,16 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/weavego/weavego/plugin/keyring"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/weavego/weavego/plugin/control/controltest"
+	"github.com/weavego/weavego/plugin/keyring"
 )
 
 // statusRefusal is what the status socket answers to every command it does not
@@ -23,8 +23,8 @@ const statusRefusal = "needs root or the CONTROL_GROUP group: this is the status
 // command that changes the cluster or reveals the key is refused with a
 // sentence, and changes nothing.
 func TestStatusSocket(t *testing.T) {
-	tc := startControl(t, false)
-	checkCLI(t, tc.status, keyring.Encode(k(1)), []cliCase{
+	tc := controltest.Start(t, controltest.Options{})
+	checkCLI(t, tc.StatusSocket, keyring.Encode(k(1)), []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
 		{[]string{"token"}, "reading the cluster key (weavego token, weavego key list) " + statusRefusal, true},
@@ -36,10 +36,10 @@ func TestStatusSocket(t *testing.T) {
 		{[]string{"connect", "h2"}, "weavego connect " + statusRefusal, true},
 		{[]string{"forget", "h2"}, "weavego forget " + statusRefusal, true},
 	})
-	if len(tc.removed) != 0 || tc.saved != nil || len(tc.ring.Keys()) != 1 {
-		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d", tc.removed, tc.saved, len(tc.ring.Keys()))
+	if len(tc.Removed()) != 0 || tc.Saved() != nil || len(tc.Keys()) != 1 {
+		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d", tc.Removed(), tc.Saved(), len(tc.Keys()))
 	}
-	if body := get(t, tc.status, "/metrics"); !strings.Contains(body, "weavego_test_metric 1") {
+	if body := get(t, tc.StatusSocket, "/metrics"); !strings.Contains(body, "weavego_test_metric 1") {
 		t.Errorf("metrics on the status socket: %q", body)
 	}
 }
@@ -68,11 +68,11 @@ func get(t *testing.T, socket, path string) string {
 // reaches the status socket, reads the status there and gets the statusRefusal
 // for the rest; with no status socket it gets the permission error.
 func TestClientFallsBackToStatusSocket(t *testing.T) {
-	tc := startControl(t, false)
-	c := newControlClient(tc.socket)
+	tc := controltest.Start(t, controltest.Options{})
+	c := newControlClient(tc.Socket)
 	dial := c.dial
 	c.dial = func(ctx context.Context, path string) (net.Conn, error) {
-		if path == tc.socket {
+		if path == tc.Socket {
 			return nil, &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.EACCES)}
 		}
 		return dial(ctx, path)
@@ -84,37 +84,12 @@ func TestClientFallsBackToStatusSocket(t *testing.T) {
 	if err := c.token(nil, &out); err == nil || !strings.Contains(err.Error(), statusRefusal) {
 		t.Errorf("token through the status socket: %v", err)
 	}
-	if err := os.Remove(tc.status); err != nil {
+	if err := os.Remove(tc.StatusSocket); err != nil {
 		t.Fatal(err)
 	}
 	c.http.CloseIdleConnections()
 	err := c.status(nil, &out)
 	if err == nil || !strings.Contains(err.Error(), "needs root") || !strings.Contains(err.Error(), "STATUS_GROUP") {
 		t.Errorf("no status socket: %v", err)
-	}
-}
-
-// TestListenStatus: with STATUS_GROUP the status socket is the group's
-// (0660); without, there is none, and one a crash left is removed.
-func TestListenStatus(t *testing.T) {
-	dir := t.TempDir()
-	ctl := filepath.Join(dir, controlSocket)
-	l, err := listenStatus(ctl, "0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(filepath.Join(dir, statusSocket))
-	if err != nil || fi.Mode().Perm() != 0o660 || fi.Mode().Type() != fs.ModeSocket {
-		t.Fatalf("status socket %v, %v; want a 0660 socket", fi, err)
-	}
-	if ul, ok := l.(interface{ SetUnlinkOnClose(bool) }); ok {
-		ul.SetUnlinkOnClose(false) // as after a crash
-	}
-	l.Close()
-	if l, err := listenStatus(ctl, ""); l != nil || err != nil {
-		t.Fatalf("without STATUS_GROUP: %v, %v; want no socket", l, err)
-	}
-	if _, err := os.Lstat(filepath.Join(dir, statusSocket)); !os.IsNotExist(err) {
-		t.Errorf("a stale status socket is left without STATUS_GROUP: %v", err)
 	}
 }

@@ -2,75 +2,16 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"github.com/weavego/weavego/plugin/keyring"
-	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/weavego/weavego/plugin/status"
-	"github.com/weavego/weavego/reconcile"
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/control/controltest"
+	"github.com/weavego/weavego/plugin/keyring"
 )
-
-type testControl struct {
-	ring    *keyring.MemRing
-	saved   [][]byte
-	removed []string
-	socket  string
-	status  string // the status socket, beside socket
-}
-
-// startControl serves a control API with fakes on a control and a status
-// socket in a temporary directory.
-func startControl(t *testing.T, open bool) *testControl {
-	t.Helper()
-	dir := t.TempDir()
-	tc := &testControl{ring: keyring.NewMemRing([][]byte{k(1)}), socket: filepath.Join(dir, controlSocket),
-		status: filepath.Join(dir, statusSocket)}
-	c := &control{
-		report: func() status.Report {
-			return status.Report{Version: "test", Cluster: reconcile.Status{Self: "h1"},
-				Security: status.Security{Mode: keyring.ModeKey, Keys: len(tc.ring.Keys()), GossipAddr: "10.0.0.1:6783"}}
-		},
-		known:    func(h string) bool { return h == "h2" || h == "gone" },
-		rmpeer:   func(_ context.Context, h string) error { tc.removed = append(tc.removed, h); return nil },
-		keys:     tc.ring,
-		saveRing: func(keys [][]byte) error { tc.saved = keys; return nil },
-		metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			_, _ = io.WriteString(w, "weavego_test_metric 1\n")
-		}),
-		log: slog.New(slog.DiscardHandler),
-	}
-	c.connect = func(_ context.Context, h string) (string, error) { return "connected to " + h, nil }
-	c.forget = func(h string) (string, error) {
-		if h != "h2" {
-			return "", fmt.Errorf("%s is not among the peers", h)
-		}
-		return "forgot " + h, nil
-	}
-	if open {
-		c.keys = nil
-	}
-	for _, s := range []struct {
-		path     string
-		readOnly bool
-	}{{tc.socket, false}, {tc.status, true}} {
-		l, err := listenControl(s.path, "CONTROL_GROUP", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := &http.Server{Handler: c.handler(s.readOnly)}
-		go func() { _ = srv.Serve(l) }()
-		t.Cleanup(func() { _ = srv.Close() })
-	}
-	return tc
-}
 
 // cliCase is one weavego command and what its output, or its error when
 // wantErr, must contain.
@@ -100,9 +41,9 @@ func checkCLI(t *testing.T, socket, forbid string, cases []cliCase) {
 }
 
 func TestControlCommands(t *testing.T) {
-	tc := startControl(t, false)
+	tc := controltest.Start(t, controltest.Options{})
 	key2 := keyring.Encode(k(2))
-	checkCLI(t, tc.socket, "", []cliCase{
+	checkCLI(t, tc.Socket, "", []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "problems"}, "- this weavego command is version dev, the plugin test\n" +
 			"  fix: install the plugin's own command: install -m 0755 ", false},
@@ -113,10 +54,10 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"rmpeer", "gone"}, "address space of gone taken over", false},
 		{[]string{"rmpeer", "stranger"}, `"stranger" is not a member`, true},
 		{[]string{"rmpeer", strings.Repeat("a", 300)}, "at most 253 bytes", true},
-		{[]string{"connect", "h2:6790"}, "connected to h2:6790", false},
+		{[]string{"connect", "h2:6790"}, "connected to h2:6790 (2 members)", false},
 		{[]string{"connect"}, "usage: weavego connect HOST", true},
-		{[]string{"forget", "h2"}, "forgot h2", false},
-		{[]string{"forget", "h9"}, "h9 is not among the peers", true},
+		{[]string{"forget", "h2:6790"}, "forgot h2:6790: no longer joined", false},
+		{[]string{"forget", "h9"}, "h9:6783 is not among the peers", true},
 		{[]string{"key", "install", "s3cret"}, "not a cluster key", true},
 		{[]string{"key", "install", key2}, "key installed", false},
 		{[]string{"key", "use", key2}, "key made primary", false},
@@ -125,11 +66,11 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"key", "list"}, key2 + "  (primary", false},
 		{[]string{"key", "bogus"}, "usage: weavego key", true},
 	})
-	if len(tc.removed) != 1 || tc.removed[0] != "gone" {
-		t.Errorf("removed %v, want [gone]", tc.removed)
+	if removed := tc.Removed(); len(removed) != 1 || removed[0] != "gone" {
+		t.Errorf("removed %v, want [gone]", removed)
 	}
-	if len(tc.saved) != 1 || !bytes.Equal(tc.saved[0], k(2)) {
-		t.Errorf("saved ring %v, want only key 2", tc.saved)
+	if saved := tc.Saved(); len(saved) != 1 || !bytes.Equal(saved[0], k(2)) {
+		t.Errorf("saved ring %v, want only key 2", saved)
 	}
 }
 
@@ -144,10 +85,10 @@ func TestVersionProblem(t *testing.T) {
 }
 
 func TestControlOpenCluster(t *testing.T) {
-	tc := startControl(t, true)
+	tc := controltest.Start(t, controltest.Options{Open: true})
 	for _, args := range [][]string{{"token"}, {"key", "install", keyring.Encode(k(2))}} {
 		var out, errOut bytes.Buffer
-		if code := run(append([]string{"--socket=" + tc.socket}, args...), process{getenv: noEnv, stdout: &out, stderr: &errOut}); code == 0 ||
+		if code := run(append([]string{"--socket=" + tc.Socket}, args...), process{getenv: noEnv, stdout: &out, stderr: &errOut}); code == 0 ||
 			!strings.Contains(errOut.String(), "open") {
 			t.Errorf("weavego %v on an open cluster: exit %d, %q", args, code, errOut.String())
 		}
@@ -155,47 +96,11 @@ func TestControlOpenCluster(t *testing.T) {
 }
 
 func TestControlBodyLimit(t *testing.T) {
-	tc := startControl(t, false)
-	c := newControlClient(tc.socket)
-	err := c.do(http.MethodPost, "/keys/install", keyRequest{Key: strings.Repeat("A", 100<<10)}, &struct{}{})
+	tc := controltest.Start(t, controltest.Options{})
+	c := newControlClient(tc.Socket)
+	err := c.do(http.MethodPost, "/keys/install", control.KeyRequest{Key: strings.Repeat("A", 100<<10)}, &struct{}{})
 	if err == nil || !strings.Contains(err.Error(), "64 KiB") {
 		t.Errorf("oversized request: %v", err)
-	}
-}
-
-func TestControlSocket(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, controlSocket)
-	for i := range 2 { // the second time, a stale socket is in the way
-		l, err := listenControl(path, "CONTROL_GROUP", "")
-		if err != nil {
-			t.Fatalf("listen %d: %v", i, err)
-		}
-		fi, err := os.Stat(path)
-		if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != fs.ModeSocket {
-			t.Fatalf("socket mode %v, %v; want a 0600 socket", fi.Mode(), err)
-		}
-		if ul, ok := l.(interface{ SetUnlinkOnClose(bool) }); ok {
-			ul.SetUnlinkOnClose(false)
-		}
-		l.Close()
-	}
-	l, err := listenControl(path, "STATUS_GROUP", fmt.Sprint(os.Getgid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o660 {
-		t.Errorf("socket mode with a group %v, want 0660", fi.Mode())
-	}
-	other := filepath.Join(dir, "file")
-	_ = os.WriteFile(other, nil, 0o600)
-	if _, err := listenControl(other, "CONTROL_GROUP", ""); err == nil || !strings.Contains(err.Error(), "not a socket") {
-		t.Errorf("listen over a regular file: %v", err)
-	}
-	if _, err := listenControl(filepath.Join(dir, "s2"), "STATUS_GROUP", "no such group!"); err == nil ||
-		!strings.Contains(err.Error(), "setting STATUS_GROUP") {
-		t.Errorf("a bad group: %v", err)
 	}
 }
 

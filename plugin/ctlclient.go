@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/weavego/weavego/plugin/status"
 	"io"
 	"io/fs"
 	"net"
@@ -15,11 +14,14 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/status"
 )
 
 // defaultSocket is the control socket of a plugin installed with the
 // default state mount.
-const defaultSocket = "/var/lib/weavego/" + controlSocket
+const defaultSocket = "/var/lib/weavego/" + control.SocketName
 
 // controlClient calls the control API of the plugin on this host.
 type controlClient struct {
@@ -33,7 +35,7 @@ type controlClient struct {
 }
 
 func newControlClient(socket string) *controlClient {
-	c := &controlClient{socket: socket, statusSock: filepath.Join(filepath.Dir(socket), statusSocket)}
+	c := &controlClient{socket: socket, statusSock: filepath.Join(filepath.Dir(socket), control.StatusSocketName)}
 	c.dial = func(ctx context.Context, path string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
@@ -98,7 +100,7 @@ func (c *controlClient) dialError(err error) error {
 			"cannot open the control socket %s: permission denied", c.socket)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("%w on %s: is it enabled (`docker plugin ls`)? "+
-			"If its state mount is not /var/lib/weavego, give --socket <state dir>/%s", errNoPlugin, c.socket, controlSocket)
+			"If its state mount is not /var/lib/weavego, give --socket <state dir>/%s", errNoPlugin, c.socket, control.SocketName)
 	}
 	return fmt.Errorf("the weavego plugin does not answer on %s: %w", c.socket, err)
 }
@@ -178,7 +180,7 @@ func (c *controlClient) token(args []string, out io.Writer) error {
 	if len(args) != 0 {
 		return errors.New("usage: weavego token")
 	}
-	var a keysAnswer
+	var a control.KeysAnswer
 	if err := c.do(http.MethodGet, "/keys", nil, &a); err != nil {
 		return err
 	}

@@ -3,13 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/weavego/weavego/plugin/keyring"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/plugin/settings"
 )
 
@@ -33,7 +34,7 @@ func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 	c := newControlClient(socket)
 	switch op := args[0]; {
 	case op == "list" && len(args) == 1:
-		var a keysAnswer
+		var a control.KeysAnswer
 		if err := c.do(http.MethodGet, "/keys", nil, &a); err != nil {
 			return err
 		}
@@ -50,7 +51,7 @@ func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		err = c.result(http.MethodPost, "/keys/"+op, keyRequest{Key: key}, out)
+		err = c.result(http.MethodPost, "/keys/"+op, control.KeyRequest{Key: key}, out)
 		if op == "install" && errors.Is(err, errNoPlugin) {
 			return installSaved(filepath.Dir(socket), key, out)
 		}
@@ -108,6 +109,6 @@ func installSaved(stateDir, key string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "no plugin answers on %s: the key is saved in %s (mode 0600, %d key(s) in all) and used when the "+
-		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, controlSocket), ring, len(plan.Keys))
+		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, control.SocketName), ring, len(plan.Keys))
 	return nil
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
-	"github.com/weavego/weavego/plugin/keyring"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
 )
 
 // With no plugin answering (before the first enable), key install from
@@ -16,7 +18,7 @@ func TestKeyInstallWithoutPlugin(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	for i, key := range []string{keyring.Encode(k(5)), keyring.Encode(k(6))} {
 		var out, errOut bytes.Buffer
-		code := run([]string{"--socket", filepath.Join(dir, controlSocket), "key", "install", "-"},
+		code := run([]string{"--socket", filepath.Join(dir, control.SocketName), "key", "install", "-"},
 			process{getenv: noEnv, stdin: strings.NewReader(key), stdout: &out, stderr: &errOut})
 		if code != 0 || !strings.Contains(out.String(), "used when the plugin starts") {
 			t.Fatalf("install %d without a plugin: exit %d, %q %q", i, code, out.String(), errOut.String())
@@ -30,7 +32,7 @@ func TestKeyInstallWithoutPlugin(t *testing.T) {
 		t.Errorf("keyring: %v %v; want mode 0600", fi, err)
 	}
 	var errOut bytes.Buffer
-	if code := run([]string{"--socket", filepath.Join(dir, controlSocket), "key", "install"},
+	if code := run([]string{"--socket", filepath.Join(dir, control.SocketName), "key", "install"},
 		process{getenv: noEnv, stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &errOut}); code == 0 ||
 		!strings.Contains(errOut.String(), "no key on standard input") {
 		t.Errorf("install with empty stdin: exit %d, %q", code, errOut.String())

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"runtime"
 	"time"
 
@@ -21,8 +19,8 @@ func (p *parts) firewallStatus() status.Firewall {
 	return status.Firewall{FromContainer: c[datapath.CounterFromContainer], VXLANNonMember: c[datapath.CounterVXLANNonMember]}
 }
 
-// report gathers the status report of GET /status from the running parts.
-func (p *parts) report() status.Report {
+// Report gathers the status report of GET /status from the running parts.
+func (p *parts) Report() status.Report {
 	r := status.Report{
 		Version: version,
 		Cluster: p.agent.Status(),
@@ -63,12 +61,4 @@ func (p *parts) security() status.Security {
 	st := p.mesh.Stats()
 	s.StreamsRefused, s.DatagramsDropped = st.StreamsRefused, st.PacketsDropped
 	return s
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
 }

@@ -1,18 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/plugin/settings"
 	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
@@ -137,7 +136,7 @@ func logKeys(set settings.Settings, plan keyring.Plan, path string, log *slog.Lo
 	}
 	for _, name := range set.Obsolete {
 		log.Info("setting "+name+" is no longer used and is ignored: the control API is the unix socket "+
-			controlSocket+" in the state directory", "setting", name)
+			control.SocketName+" in the state directory", "setting", name)
 	}
 }
 
@@ -166,44 +165,6 @@ func securityStatus(set settings.Settings, plan keyring.Plan, vtep netip.Addr) s
 		Mode:          plan.Mode,
 		Rollout:       set.KeyRollout,
 		GossipAddr:    net.JoinHostPort(vtep.String(), strconv.Itoa(set.GossipPort)),
-		ControlSocket: filepath.Join(set.StateDir, controlSocket),
+		ControlSocket: filepath.Join(set.StateDir, control.SocketName),
 	}
-}
-
-// control wires the control API to the running parts.
-func (p *parts) control() *control {
-	c := &control{
-		report:  p.report,
-		known:   p.knownHost,
-		rmpeer:  func(ctx context.Context, host string) error { return p.alloc.RemovePeer(ctx, host) },
-		connect: p.connectPeer,
-		forget:  p.forgetPeer,
-		saveRing: func(keys [][]byte) error {
-			return keyring.SaveRing(filepath.Join(p.set.StateDir, keyring.RingFile), keys)
-		},
-		metrics: p.metrics.Handler(p.log),
-		log:     p.log,
-	}
-	if p.mesh.Encrypted() {
-		c.keys = keyring.HistoryRing{Ring: p.mesh, Hist: keyring.HistoryStore{Dir: p.set.StateDir}, Now: time.Now}
-	}
-	return c
-}
-
-// knownHost reports whether host is in the mesh's peer table or holds
-// address space in a pool.
-func (p *parts) knownHost(host string) bool {
-	for _, peer := range p.mesh.Peers() {
-		if peer.Name == host {
-			return true
-		}
-	}
-	for _, pool := range p.alloc.Status().Pools {
-		for _, h := range pool.Hosts {
-			if h.Host == host {
-				return true
-			}
-		}
-	}
-	return false
 }
