@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"errors"
@@ -17,9 +17,9 @@ import (
 const keyUsage = "usage: weavego key list | install [KEY] | use [KEY] | remove [KEY] | generate " +
 	"(without KEY, or with -, the key is read from standard input)"
 
-// runKey runs `weavego key ...`. generate needs no plugin; install, with
-// no plugin answering, saves the key for the plugin's next start.
-func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
+// key runs `weavego key ...`. generate needs no plugin; install, with no
+// plugin answering, saves the key for the plugin's next start.
+func (c *Client) key(args []string, in io.Reader, out io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(keyUsage)
 	}
@@ -31,7 +31,6 @@ func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 		fmt.Fprintln(out, keyring.Encode(k))
 		return nil
 	}
-	c := newControlClient(socket)
 	switch op := args[0]; {
 	case op == "list" && len(args) == 1:
 		var a control.KeysAnswer
@@ -53,7 +52,7 @@ func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 		}
 		err = c.result(http.MethodPost, "/keys/"+op, control.KeyRequest{Key: key}, out)
 		if op == "install" && errors.Is(err, errNoPlugin) {
-			return installSaved(filepath.Dir(socket), key, out)
+			return installSaved(filepath.Dir(c.socket), key, out)
 		}
 		return err
 	}

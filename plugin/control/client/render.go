@@ -1,28 +1,14 @@
-package main
+package client
 
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/weavego/weavego/plugin/status"
 	"io"
 	"strings"
 	"text/tabwriter"
-)
 
-// runClient runs `weavego status [--json] [SECTION]`, `weavego rmpeer HOST`
-// and `weavego token` against the control socket.
-func runClient(args []string, socket string, out io.Writer) error {
-	c := newControlClient(socket)
-	switch args[0] {
-	case "rmpeer":
-		return c.rmpeer(args[1:], out)
-	case "token":
-		return c.token(args[1:], out)
-	case "connect", "forget":
-		return c.peerChange(args[0], args[1:], out)
-	}
-	return c.status(args[1:], out)
-}
+	"github.com/weavego/weavego/plugin/status"
+)
 
 // sectionJSON prints one section of the status as JSON.
 func sectionJSON(out io.Writer, rep status.Report, section string) error {
@@ -138,4 +124,23 @@ func renderProblems(w io.Writer, rep status.Report) {
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// renderRejected shows what this host refuses from the others: records
+// rejected per owner and kind, and networks it will not create.
+func renderRejected(w io.Writer, rep status.Report) {
+	if len(rep.Rejected) > 0 {
+		fmt.Fprintf(w, "\nREJECTED FROM\tKIND\tCOUNT\tLAST REASON\n")
+		for _, r := range rep.Rejected {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", r.Owner, r.Kind, r.Count, r.Last)
+		}
+	}
+	for _, n := range rep.Cluster.Networks {
+		if n.Refused != "" {
+			fmt.Fprintf(w, "network %s refused on this host: %s\n", n.Name, n.Refused)
+		}
+		if n.Kept != "" {
+			fmt.Fprintf(w, "network %s was removed on this host but stays: %s\n", n.Name, n.Kept)
+		}
+	}
 }

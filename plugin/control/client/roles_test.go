@@ -1,11 +1,9 @@
-package main
+package client
 
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -24,14 +22,14 @@ const statusRefusal = "needs root or the CONTROL_GROUP group: this is the status
 // sentence, and changes nothing.
 func TestStatusSocket(t *testing.T) {
 	tc := controltest.Start(t, controltest.Options{})
-	checkCLI(t, tc.StatusSocket, keyring.Encode(k(1)), []cliCase{
+	checkCLI(t, tc.StatusSocket, keyring.Encode(controltest.Key(1)), []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
 		{[]string{"token"}, "reading the cluster key (weavego token, weavego key list) " + statusRefusal, true},
 		{[]string{"key", "list"}, "reading the cluster key", true},
-		{[]string{"key", "install", keyring.Encode(k(2))}, "weavego key install " + statusRefusal, true},
-		{[]string{"key", "use", keyring.Encode(k(1))}, "weavego key use " + statusRefusal, true},
-		{[]string{"key", "remove", keyring.Encode(k(1))}, "weavego key remove " + statusRefusal, true},
+		{[]string{"key", "install", keyring.Encode(controltest.Key(2))}, "weavego key install " + statusRefusal, true},
+		{[]string{"key", "use", keyring.Encode(controltest.Key(1))}, "weavego key use " + statusRefusal, true},
+		{[]string{"key", "remove", keyring.Encode(controltest.Key(1))}, "weavego key remove " + statusRefusal, true},
 		{[]string{"rmpeer", "gone"}, "weavego rmpeer " + statusRefusal, true},
 		{[]string{"connect", "h2"}, "weavego connect " + statusRefusal, true},
 		{[]string{"forget", "h2"}, "weavego forget " + statusRefusal, true},
@@ -39,28 +37,6 @@ func TestStatusSocket(t *testing.T) {
 	if len(tc.Removed()) != 0 || tc.Saved() != nil || len(tc.Keys()) != 1 {
 		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d", tc.Removed(), tc.Saved(), len(tc.Keys()))
 	}
-	if body := get(t, tc.StatusSocket, "/metrics"); !strings.Contains(body, "weavego_test_metric 1") {
-		t.Errorf("metrics on the status socket: %q", body)
-	}
-}
-
-// get returns the body of a 200 answer to GET path on socket.
-func get(t *testing.T, socket, path string) string {
-	t.Helper()
-	cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}}}
-	resp, err := cl.Get("http://weavego" + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %s", path, resp.Status, b)
-	}
-	return string(b)
 }
 
 // TestClientFallsBackToStatusSocket: a caller the control socket refuses
@@ -69,7 +45,7 @@ func get(t *testing.T, socket, path string) string {
 // for the rest; with no status socket it gets the permission error.
 func TestClientFallsBackToStatusSocket(t *testing.T) {
 	tc := controltest.Start(t, controltest.Options{})
-	c := newControlClient(tc.Socket)
+	c := New(tc.Socket)
 	dial := c.dial
 	c.dial = func(ctx context.Context, path string) (net.Conn, error) {
 		if path == tc.Socket {

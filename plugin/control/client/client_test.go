@@ -1,8 +1,9 @@
-package main
+package client
 
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -26,23 +27,22 @@ type cliCase struct {
 func checkCLI(t *testing.T, socket, forbid string, cases []cliCase) {
 	t.Helper()
 	for _, tt := range cases {
-		var out, errOut bytes.Buffer
-		code := run(append([]string{"--socket", socket}, tt.args...), process{getenv: noEnv, stdout: &out, stderr: &errOut})
+		var out bytes.Buffer
+		err := Run(tt.args, Options{Socket: socket, Version: "dev", In: strings.NewReader(""), Out: &out})
 		got := out.String()
-		if tt.wantErr {
-			got = errOut.String()
+		if err != nil {
+			got = err.Error()
 		}
-		leak := forbid != "" && strings.Contains(out.String()+errOut.String(), forbid)
-		if (code != 0) != tt.wantErr || !strings.Contains(got, tt.want) || leak {
-			t.Errorf("weavego %v on %s: exit %d, out %q, err %q; want %q", tt.args, socket, code, out.String(),
-				errOut.String(), tt.want)
+		leak := forbid != "" && strings.Contains(out.String()+got, forbid)
+		if (err != nil) != tt.wantErr || !strings.Contains(got, tt.want) || leak {
+			t.Errorf("weavego %v on %s: out %q, err %v; want %q", tt.args, socket, out.String(), err, tt.want)
 		}
 	}
 }
 
-func TestControlCommands(t *testing.T) {
+func TestCommands(t *testing.T) {
 	tc := controltest.Start(t, controltest.Options{})
-	key2 := keyring.Encode(k(2))
+	key2 := keyring.Encode(controltest.Key(2))
 	checkCLI(t, tc.Socket, "", []cliCase{
 		{[]string{"status"}, "cluster key: key, 1 installed", false},
 		{[]string{"status", "problems"}, "- this weavego command is version dev, the plugin test\n" +
@@ -50,7 +50,7 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"status", "--json"}, `"Mode": "key"`, false},
 		{[]string{"status", "--json", "security"}, `"GossipAddr": "10.0.0.1:6783"`, false},
 		{[]string{"status", "bogus"}, "unknown section", true},
-		{[]string{"token"}, keyring.Encode(k(1)), false},
+		{[]string{"token"}, keyring.Encode(controltest.Key(1)), false},
 		{[]string{"rmpeer", "gone"}, "address space of gone taken over", false},
 		{[]string{"rmpeer", "stranger"}, `"stranger" is not a member`, true},
 		{[]string{"rmpeer", strings.Repeat("a", 300)}, "at most 253 bytes", true},
@@ -61,7 +61,7 @@ func TestControlCommands(t *testing.T) {
 		{[]string{"key", "install", "s3cret"}, "not a cluster key", true},
 		{[]string{"key", "install", key2}, "key installed", false},
 		{[]string{"key", "use", key2}, "key made primary", false},
-		{[]string{"key", "remove", keyring.Encode(k(1))}, "key removed", false},
+		{[]string{"key", "remove", keyring.Encode(controltest.Key(1))}, "key removed", false},
 		{[]string{"key", "remove", key2}, "primary", true},
 		{[]string{"key", "list"}, key2 + "  (primary", false},
 		{[]string{"key", "bogus"}, "usage: weavego key", true},
@@ -69,7 +69,7 @@ func TestControlCommands(t *testing.T) {
 	if removed := tc.Removed(); len(removed) != 1 || removed[0] != "gone" {
 		t.Errorf("removed %v, want [gone]", removed)
 	}
-	if saved := tc.Saved(); len(saved) != 1 || !bytes.Equal(saved[0], k(2)) {
+	if saved := tc.Saved(); len(saved) != 1 || !bytes.Equal(saved[0], controltest.Key(2)) {
 		t.Errorf("saved ring %v, want only key 2", saved)
 	}
 }
@@ -84,20 +84,18 @@ func TestVersionProblem(t *testing.T) {
 	}
 }
 
-func TestControlOpenCluster(t *testing.T) {
+func TestOpenCluster(t *testing.T) {
 	tc := controltest.Start(t, controltest.Options{Open: true})
-	for _, args := range [][]string{{"token"}, {"key", "install", keyring.Encode(k(2))}} {
-		var out, errOut bytes.Buffer
-		if code := run(append([]string{"--socket=" + tc.Socket}, args...), process{getenv: noEnv, stdout: &out, stderr: &errOut}); code == 0 ||
-			!strings.Contains(errOut.String(), "open") {
-			t.Errorf("weavego %v on an open cluster: exit %d, %q", args, code, errOut.String())
+	for _, args := range [][]string{{"token"}, {"key", "install", keyring.Encode(controltest.Key(2))}} {
+		if err := Run(args, Options{Socket: tc.Socket, Out: io.Discard}); err == nil || !strings.Contains(err.Error(), "open") {
+			t.Errorf("weavego %v on an open cluster: %v", args, err)
 		}
 	}
 }
 
-func TestControlBodyLimit(t *testing.T) {
+func TestBodyLimit(t *testing.T) {
 	tc := controltest.Start(t, controltest.Options{})
-	c := newControlClient(tc.Socket)
+	c := New(tc.Socket)
 	err := c.do(http.MethodPost, "/keys/install", control.KeyRequest{Key: strings.Repeat("A", 100<<10)}, &struct{}{})
 	if err == nil || !strings.Contains(err.Error(), "64 KiB") {
 		t.Errorf("oversized request: %v", err)
@@ -105,38 +103,12 @@ func TestControlBodyLimit(t *testing.T) {
 }
 
 func TestClientErrors(t *testing.T) {
-	c := newControlClient("/nonexistent/control.sock")
+	c := New("/nonexistent/control.sock")
 	if err := c.status(nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "does not answer") {
 		t.Errorf("no plugin: %v", err)
 	}
 	perm := c.dialError(fmt.Errorf("dial: %w", fs.ErrPermission))
 	if !strings.Contains(perm.Error(), "needs root (or the CONTROL_GROUP group; for weavego status, the STATUS_GROUP group)") {
 		t.Errorf("permission error: %v", perm)
-	}
-}
-
-func noEnv(string) (string, bool) { return "", false }
-
-func TestGlobalFlags(t *testing.T) {
-	tests := []struct {
-		args    []string
-		env     string
-		socket  string
-		rest    int
-		wantErr bool
-	}{
-		{[]string{"status"}, "", defaultSocket, 1, false},
-		{[]string{"status"}, "/e.sock", "/e.sock", 1, false},
-		{[]string{"--socket", "/a.sock", "status"}, "/e.sock", "/a.sock", 1, false},
-		{[]string{"--socket=/b.sock", "token"}, "", "/b.sock", 1, false},
-		{[]string{"--socket"}, "", "", 0, true},
-		{[]string{"--socket="}, "", "", 0, true},
-	}
-	for _, tt := range tests {
-		env := func(string) (string, bool) { return tt.env, tt.env != "" }
-		socket, rest, err := globalFlags(tt.args, env)
-		if (err != nil) != tt.wantErr || socket != tt.socket || len(rest) != tt.rest {
-			t.Errorf("globalFlags(%v) = %q, %v, %v", tt.args, socket, rest, err)
-		}
 	}
 }
