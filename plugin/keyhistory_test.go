@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"path/filepath"
 	"reflect"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/plugin/settings"
 )
 
@@ -70,7 +70,7 @@ func TestRemovedPasswordRefusedAtStart(t *testing.T) {
 	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{k(2)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := (keyring.HistoryStore{Dir: dir}).NoteRemoved(passwordKey("pw"), time.Now()); err != nil {
+	if err := (keyring.HistoryStore{Dir: dir}).NoteRemoved(keyring.FromPassword("pw"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := gossipKeys(settings.Settings{StateDir: dir, Password: "pw"}, true, logTo(&bytes.Buffer{}))
@@ -102,7 +102,7 @@ func TestLegacyKeyReportedEveryStart(t *testing.T) {
 		}
 	}
 	// weavego key use of the Argon2id key: the next start is clean.
-	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{passwordKey("pw"), legacyPasswordKey("pw")}); err != nil {
+	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{keyring.FromPassword("pw"), keyring.LegacyFromPassword("pw")}); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
@@ -115,3 +115,6 @@ func TestLegacyKeyReportedEveryStart(t *testing.T) {
 		t.Errorf("open start with a legacy key in the history: %q, %v", plan.Mode, err)
 	}
 }
+
+// k is a cluster key made of 32 bytes b.
+func k(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }

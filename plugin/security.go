@@ -35,9 +35,9 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyr
 		return keyring.Plan{}, refusal{err}
 	}
 	if set.Password != "" {
-		src.Key, src.Password = passwordKey(set.Password), true
+		src.Key, src.Password = keyring.FromPassword(set.Password), true
 		if fromCluster && len(saved) == 0 {
-			src.Legacy = legacyPasswordKey(set.Password)
+			src.Legacy = keyring.LegacyFromPassword(set.Password)
 		}
 	}
 	if err := refuseRemoved(src, h); err != nil {
@@ -103,7 +103,7 @@ func noteLegacy(hist keyring.HistoryStore, h keyring.History, password string, k
 	if password == "" {
 		return h.Legacy, nil
 	}
-	legacy := legacyPasswordKey(password)
+	legacy := keyring.LegacyFromPassword(password)
 	if !keyring.Contains(keys, legacy) || h.Legacy == keyring.Fingerprint(legacy) {
 		return h.Legacy, nil
 	}
