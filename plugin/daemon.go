@@ -21,8 +21,11 @@ import (
 	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/ipamdriver"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/plugin/metrics"
 	"github.com/weavego/weavego/plugin/settings"
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/pluginapi"
 	"github.com/weavego/weavego/reconcile"
 )
@@ -38,18 +41,22 @@ const netnsDir = "/run/weavego/netns"
 
 // parts are the running pieces of the daemon.
 type parts struct {
-	set    settings.Settings
-	sec    SecurityStatus // fixed at start; Keys is filled in by report
-	log    *slog.Logger
-	store  *statefile.Store
-	mesh   *mesh.Mesh
-	dp     *datapath.Manager
-	alloc  *ipalloc.Allocator
-	dns    *dnsd.Server
-	table  *dnsd.Table
-	agent  *reconcile.Agent
-	driver *driver.Driver
-	ipam   *ipamdriver.Driver
+	set settings.Settings
+	sec status.Security // fixed at start; Keys is filled in by report
+	// legacyKey is the keyring.Fingerprint of the unsalted key an older
+	// weavego derived from PASSWORD, "" if none: the security mode is
+	// keyring.ModeLegacy while it is the primary key.
+	legacyKey string
+	log       *slog.Logger
+	store     *statefile.Store
+	mesh      *mesh.Mesh
+	dp        *datapath.Manager
+	alloc     *ipalloc.Allocator
+	dns       *dnsd.Server
+	table     *dnsd.Table
+	agent     *reconcile.Agent
+	driver    *driver.Driver
+	ipam      *ipamdriver.Driver
 
 	metrics *metrics.Metrics
 	rpeers  *mesh.SavedPeers // peers added with weavego connect
@@ -88,7 +95,7 @@ func runDaemonAt(ctx context.Context, pluginSocket string, getenv func(string) (
 		if !errors.As(err, &r) {
 			return err
 		}
-		retry, err := refuse(ctx, refuseConfig{PluginSocket: pluginSocket, ControlSocket: filepath.Join(set.StateDir, controlSocket),
+		retry, err := refuse(ctx, refuseConfig{PluginSocket: pluginSocket, ControlSocket: filepath.Join(set.StateDir, control.SocketName),
 			ControlGroup: set.ControlGroup, StateDir: set.StateDir, Reason: r.err, Log: log})
 		if !retry {
 			return err
@@ -184,14 +191,14 @@ func (p *parts) serve(ctx context.Context) error {
 	// the leftovers are collected and before Docker is served.
 	newPendingStore(p.set.StateDir).replay(p.driver, p.ipam, p.log)
 	p.collectGarbage(known)
-	api, err := p.listenControlAPI()
+	api, err := p.newControl().Open(p.sec.ControlSocket, p.set.ControlGroup, p.set.StatusGroup)
 	if err != nil {
 		return err
 	}
 	l, err := listenUnix(p.pluginSocket)
 	if err != nil {
 		for _, s := range api {
-			s.l.Close()
+			s.Close()
 		}
 		return err
 	}
@@ -218,7 +225,7 @@ func (p *parts) serve(ctx context.Context) error {
 		}
 	})
 	for _, s := range api {
-		run(func() { errc <- ignoreClosed(s.srv.Serve(s.l)) })
+		run(func() { errc <- s.Serve() })
 	}
 	p.log.Info("weavego ready", "socket", p.pluginSocket, "control", p.sec.ControlSocket)
 	signalled, err := waitStop(ctx, errc)
@@ -229,7 +236,7 @@ func (p *parts) serve(ctx context.Context) error {
 	defer done()
 	_ = pluginSrv.Shutdown(shut)
 	for _, s := range api {
-		_ = s.srv.Shutdown(shut)
+		_ = s.Shutdown(shut)
 	}
 	wg.Wait()
 	if signalled {
@@ -268,6 +275,24 @@ func (p *parts) stopMesh(cancel context.CancelFunc) {
 		p.mesh.StayOnStop()
 	}
 	cancel()
+}
+
+var (
+	_ control.StatusSource = (*parts)(nil)
+	_ control.StatusSource = refusedStatus{}
+)
+
+// newControl wires the control API to the running parts.
+func (p *parts) newControl() *control.Server {
+	d := control.Deps{Status: p, Mesh: p.mesh, Saved: p.rpeers, Alloc: p.alloc,
+		SaveRing: func(keys [][]byte) error {
+			return keyring.SaveRing(filepath.Join(p.set.StateDir, keyring.RingFile), keys)
+		},
+		Metrics: p.metrics.Handler(p.log)}
+	if p.mesh.Encrypted() {
+		d.Keys = keyring.HistoryRing{Ring: p.mesh, Hist: keyring.HistoryStore{Dir: p.set.StateDir}, Now: time.Now}
+	}
+	return control.New(control.Config{SettingPeers: mergePeers(p.set.Peers, nil), Logger: p.log}, d)
 }
 
 func (p *parts) close() {

@@ -3,15 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
-	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
-	"net/netip"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/plugin/settings"
 )
 
@@ -71,7 +70,7 @@ func TestRemovedPasswordRefusedAtStart(t *testing.T) {
 	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{k(2)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := (keyring.HistoryStore{Dir: dir}).NoteRemoved(passwordKey("pw"), time.Now()); err != nil {
+	if err := (keyring.HistoryStore{Dir: dir}).NoteRemoved(keyring.FromPassword("pw"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := gossipKeys(settings.Settings{StateDir: dir, Password: "pw"}, true, logTo(&bytes.Buffer{}))
@@ -98,12 +97,12 @@ func TestLegacyKeyReportedEveryStart(t *testing.T) {
 		if plan.Mode != tc.mode || !strings.Contains(log.String(), "unsalted SHA-256") {
 			t.Errorf("start %d: mode %q, log %q; want %q and the warning", i+1, plan.Mode, log.String(), tc.mode)
 		}
-		if s := securityStatus(tc.set, plan, netip.MustParseAddr("10.0.0.1")); s.legacy == "" {
-			t.Errorf("start %d: the status does not know the legacy key", i+1)
+		if plan.Legacy == "" {
+			t.Errorf("start %d: the plan does not know the legacy key", i+1)
 		}
 	}
 	// weavego key use of the Argon2id key: the next start is clean.
-	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{passwordKey("pw"), legacyPasswordKey("pw")}); err != nil {
+	if err := keyring.SaveRing(filepath.Join(dir, keyring.RingFile), [][]byte{keyring.FromPassword("pw"), keyring.LegacyFromPassword("pw")}); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
@@ -116,3 +115,6 @@ func TestLegacyKeyReportedEveryStart(t *testing.T) {
 		t.Errorf("open start with a legacy key in the history: %q, %v", plan.Mode, err)
 	}
 }
+
+// k is a cluster key made of 32 bytes b.
+func k(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }

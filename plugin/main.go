@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/weavego/weavego/plugin/control/client"
 )
 
 const usage = `usage: weavego [--socket PATH] COMMAND
@@ -85,14 +87,12 @@ func run(args []string, p process) int {
 		}
 		defer stop()
 		return exit(stderr, "", p.daemon(ctx, p.getenv, stderr))
-	case "status", "rmpeer", "token", "connect", "forget":
-		return exit(stderr, args[0], runClient(args, socket, stdout))
-	case "key":
+	case "status", "rmpeer", "token", "connect", "forget", "key":
 		in := p.stdin
 		if in == nil {
 			in = strings.NewReader("")
 		}
-		return exit(stderr, "key", runKey(args[1:], socket, in, stdout))
+		return exit(stderr, args[0], client.Run(args, client.Options{Socket: socket, Version: version, In: in, Out: stdout}))
 	case "version", "--version":
 		fmt.Fprintln(stdout, "weavego", version)
 		return 0
@@ -119,7 +119,7 @@ func exit(stderr io.Writer, cmd string, err error) int {
 // and returns the control socket path: the flag, else WEAVEGO_SOCKET, else
 // the default.
 func globalFlags(args []string, getenv func(string) (string, bool)) (string, []string, error) {
-	socket := defaultSocket
+	socket := client.DefaultSocket
 	if v, ok := getenv("WEAVEGO_SOCKET"); ok && v != "" {
 		socket = v
 	}

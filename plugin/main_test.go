@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/weavego/weavego/plugin/control/client"
 )
 
 func TestRun(t *testing.T) {
@@ -25,6 +27,10 @@ func TestRun(t *testing.T) {
 		{name: "unknown command", args: []string{"frob"}, wantCode: 2, wantErr: `unknown command "frob"`},
 		{name: "socket without path", args: []string{"--socket"}, wantCode: 2, wantErr: "--socket needs a path"},
 		{name: "version", args: []string{"version"}, wantOut: "weavego dev"},
+		{name: "client", args: []string{"--socket", "/nonexistent/control.sock", "status"}, wantCode: 1,
+			wantErr: "weavego status: the weavego plugin does not answer on /nonexistent/control.sock"},
+		{name: "key client", args: []string{"--socket=/nonexistent/control.sock", "key"}, wantCode: 1,
+			wantErr: "weavego key: usage: weavego key list"},
 		{name: "help", args: []string{"--help"}, wantOut: "Commands:"},
 		{name: "daemon", args: []string{"daemon"}, wantDaemon: true},
 		{name: "daemon fails", args: []string{"daemon"}, daemonErr: boom, wantCode: 1, wantDaemon: true,
@@ -51,5 +57,31 @@ func TestRun(t *testing.T) {
 				t.Errorf("stdout %q, stderr %q; want %q, %q", out.String(), errOut.String(), tc.wantOut, tc.wantErr)
 			}
 		})
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestGlobalFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		env     string
+		socket  string
+		rest    int
+		wantErr bool
+	}{
+		{[]string{"status"}, "", client.DefaultSocket, 1, false},
+		{[]string{"status"}, "/e.sock", "/e.sock", 1, false},
+		{[]string{"--socket", "/a.sock", "status"}, "/e.sock", "/a.sock", 1, false},
+		{[]string{"--socket=/b.sock", "token"}, "", "/b.sock", 1, false},
+		{[]string{"--socket"}, "", "", 0, true},
+		{[]string{"--socket="}, "", "", 0, true},
+	}
+	for _, tt := range tests {
+		env := func(string) (string, bool) { return tt.env, tt.env != "" }
+		socket, rest, err := globalFlags(tt.args, env)
+		if (err != nil) != tt.wantErr || socket != tt.socket || len(rest) != tt.rest {
+			t.Errorf("globalFlags(%v) = %q, %v, %v", tt.args, socket, rest, err)
+		}
 	}
 }

@@ -25,11 +25,3 @@ func TestMergePeers(t *testing.T) {
 		})
 	}
 }
-
-func TestPortOf(t *testing.T) {
-	for in, want := range map[string]string{"10.0.0.2:6783": "6783", "[fd00::1]:7000": "7000", "x": "6783"} {
-		if got := portOf(in); got != want {
-			t.Errorf("portOf(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"time"
 
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/pluginapi"
 )
 
@@ -40,11 +42,10 @@ func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 	ring := filepath.Join(cfg.StateDir, keyring.RingFile)
 	saved, _ := keyring.LoadRing(ring) // unreadable: the reason says so, and a key install replaces it
 	changed := make(chan struct{}, 1)
-	c := &control{
-		report: func() StatusReport { return refusedReport(sentence, cfg.ControlSocket) },
-		known:  func(string) bool { return false },
-		keys:   keyring.HistoryRing{Ring: keyring.NewMemRing(saved), Hist: keyring.HistoryStore{Dir: cfg.StateDir}, Now: time.Now},
-		saveRing: func(keys [][]byte) error {
+	c := control.New(control.Config{Logger: cfg.Log}, control.Deps{
+		Status: refusedStatus{sentence, cfg.ControlSocket},
+		Keys:   keyring.HistoryRing{Ring: keyring.NewMemRing(saved), Hist: keyring.HistoryStore{Dir: cfg.StateDir}, Now: time.Now},
+		SaveRing: func(keys [][]byte) error {
 			if err := keyring.SaveRing(ring, keys); err != nil {
 				return err
 			}
@@ -54,11 +55,10 @@ func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 			}
 			return nil
 		},
-		log: cfg.Log,
-	}
-	cl, err := listenControl(cfg.ControlSocket, "CONTROL_GROUP", cfg.ControlGroup)
+	})
+	cl, err := control.Listen(cfg.ControlSocket, "CONTROL_GROUP", cfg.ControlGroup)
 	if err != nil && cfg.ControlGroup != "" {
-		cl, err = listenControl(cfg.ControlSocket, "CONTROL_GROUP", "")
+		cl, err = control.Listen(cfg.ControlSocket, "CONTROL_GROUP", "")
 	}
 	if err != nil {
 		return false, errors.Join(cfg.Reason, err)
@@ -76,10 +76,10 @@ func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 	}
 	plugin := &http.Server{Handler: pluginapi.NewRefusingHandler(pluginapi.Config{Logger: cfg.Log}, sentence, passed),
 		ReadHeaderTimeout: 10 * time.Second}
-	ctl := &http.Server{Handler: c.handler(false), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxControlBody}
+	ctl := c.Socket(cl, false)
 	errc := make(chan error, 2)
 	go func() { errc <- ignoreClosed(plugin.Serve(l)) }()
-	go func() { errc <- ignoreClosed(ctl.Serve(cl)) }()
+	go func() { errc <- ctl.Serve() }()
 	cfg.Log.Error(sentence+"; every request that would create a network or a container is refused with this, "+
 		"and `weavego status` says it", "socket", cfg.PluginSocket, "control", cfg.ControlSocket)
 	select {
@@ -97,9 +97,12 @@ func refuse(ctx context.Context, cfg refuseConfig) (retry bool, err error) {
 	return retry, err
 }
 
-// refusedReport is the status of a refusing plugin: the reason, as its one
+// refusedStatus is the status of a refusing plugin: the reason, as its one
 // problem.
-func refusedReport(sentence, controlSocket string) StatusReport {
-	return StatusReport{Version: version, NotStarted: sentence, Problems: []Problem{{What: sentence}},
-		Security: SecurityStatus{ControlSocket: controlSocket}}
+type refusedStatus struct{ sentence, controlSocket string }
+
+// Report is the status report of GET /status.
+func (r refusedStatus) Report() status.Report {
+	return status.Report{Version: version, NotStarted: r.sentence, Problems: []status.Problem{{What: r.sentence}},
+		Security: status.Security{ControlSocket: r.controlSocket}}
 }

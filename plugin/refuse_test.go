@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/weavego/weavego/plugin/keyring"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
 )
 
 // postUnix posts an empty JSON object to path on the plugin socket sock, as
@@ -86,7 +88,7 @@ func TestDaemonRefusesWhereTyped(t *testing.T) {
 				}
 			}
 			var out, errOut bytes.Buffer
-			run([]string{"--socket", filepath.Join(dir, controlSocket), "status"}, process{getenv: noEnv, stdout: &out, stderr: &errOut})
+			run([]string{"--socket", filepath.Join(dir, control.SocketName), "status"}, process{getenv: noEnv, stdout: &out, stderr: &errOut})
 			for _, w := range tc.want {
 				if !strings.Contains(out.String(), w) {
 					t.Errorf("weavego status: %q %q; want it to name %q", out.String(), errOut.String(), w)
@@ -109,7 +111,7 @@ func TestDaemonRefusesWhereTyped(t *testing.T) {
 // plugin starts again with it.
 func TestRefuseKeyInstallRetries(t *testing.T) {
 	dir := t.TempDir()
-	cfg := refuseConfig{PluginSocket: filepath.Join(dir, "weavego.sock"), ControlSocket: filepath.Join(dir, controlSocket),
+	cfg := refuseConfig{PluginSocket: filepath.Join(dir, "weavego.sock"), ControlSocket: filepath.Join(dir, control.SocketName),
 		StateDir: dir, Reason: keyring.ErrNoKey, Log: logTo(&bytes.Buffer{})}
 	type result struct {
 		retry bool

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"github.com/weavego/weavego/plugin/keyring"
 	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/weavego/weavego/internal/statefile"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/plugin/settings"
+	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
 )
 
@@ -35,9 +35,9 @@ func gossipKeys(set settings.Settings, fromCluster bool, log *slog.Logger) (keyr
 		return keyring.Plan{}, refusal{err}
 	}
 	if set.Password != "" {
-		src.Key, src.Password = passwordKey(set.Password), true
+		src.Key, src.Password = keyring.FromPassword(set.Password), true
 		if fromCluster && len(saved) == 0 {
-			src.Legacy = legacyPasswordKey(set.Password)
+			src.Legacy = keyring.LegacyFromPassword(set.Password)
 		}
 	}
 	if err := refuseRemoved(src, h); err != nil {
@@ -103,7 +103,7 @@ func noteLegacy(hist keyring.HistoryStore, h keyring.History, password string, k
 	if password == "" {
 		return h.Legacy, nil
 	}
-	legacy := legacyPasswordKey(password)
+	legacy := keyring.LegacyFromPassword(password)
 	if !keyring.Contains(keys, legacy) || h.Legacy == keyring.Fingerprint(legacy) {
 		return h.Legacy, nil
 	}
@@ -114,7 +114,7 @@ func noteLegacy(hist keyring.HistoryStore, h keyring.History, password string, k
 // logKeys says at start what gossipKeys did, and what is wrong.
 func logKeys(set settings.Settings, plan keyring.Plan, path string, log *slog.Logger) {
 	if plan.Mode == keyring.ModeLegacy {
-		log.Warn(legacyProblem.What+"; "+legacyProblem.Fix, "keyring", path)
+		log.Warn(status.LegacyKeyProblem().What+"; "+status.LegacyKeyProblem().Fix, "keyring", path)
 	}
 	if plan.Promoted {
 		log.Info("KEY replaces the key this host generated for itself as the primary key (that one stays "+
@@ -136,18 +136,8 @@ func logKeys(set settings.Settings, plan keyring.Plan, path string, log *slog.Lo
 	}
 	for _, name := range set.Obsolete {
 		log.Info("setting "+name+" is no longer used and is ignored: the control API is the unix socket "+
-			controlSocket+" in the state directory", "setting", name)
+			control.SocketName+" in the state directory", "setting", name)
 	}
-}
-
-// legacyProblem is what the log at every start and `weavego status` say
-// while the primary key is the unsalted SHA-256 of PASSWORD.
-var legacyProblem = Problem{
-	What: "the primary cluster key is the unsalted SHA-256 of PASSWORD that weavego versions before the cluster key " +
-		"used: anyone who captures gossip can test guessed passwords against it at the speed of SHA-256",
-	Fix: "once every host runs this version, on every host: `weavego key list` and `weavego key use` the Argon2id key " +
-		"(the other one; give it on standard input), then `weavego key remove` the old one; better, move to a random " +
-		"key: `weavego key generate` and rotate to it (docs/keys.md)",
 }
 
 // startMesh resolves the gossip keys and starts the mesh bound to vtep,
@@ -158,7 +148,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	p.sec = securityStatus(set, plan, vtep)
+	p.sec, p.legacyKey = securityStatus(set, plan, vtep), plan.Legacy
 	p.mesh, err = mesh.New(mesh.Config{Name: name, BindAddr: vtep.String(), BindPort: set.GossipPort,
 		AdvertiseAddr: vtep, Peers: p.startPeers(), Keys: plan.Keys, KeyRollout: mesh.Rollout(set.KeyRollout),
 		Logger: p.log, Validators: entryValidators(), TombstoneTTL: set.TombstoneTTL})
@@ -170,50 +160,11 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 }
 
 // securityStatus is the part of the status report fixed at start.
-func securityStatus(set settings.Settings, plan keyring.Plan, vtep netip.Addr) SecurityStatus {
-	return SecurityStatus{
+func securityStatus(set settings.Settings, plan keyring.Plan, vtep netip.Addr) status.Security {
+	return status.Security{
 		Mode:          plan.Mode,
 		Rollout:       set.KeyRollout,
 		GossipAddr:    net.JoinHostPort(vtep.String(), strconv.Itoa(set.GossipPort)),
-		ControlSocket: filepath.Join(set.StateDir, controlSocket),
-		legacy:        plan.Legacy,
+		ControlSocket: filepath.Join(set.StateDir, control.SocketName),
 	}
-}
-
-// control wires the control API to the running parts.
-func (p *parts) control() *control {
-	c := &control{
-		report:  p.report,
-		known:   p.knownHost,
-		rmpeer:  func(ctx context.Context, host string) error { return p.alloc.RemovePeer(ctx, host) },
-		connect: p.connectPeer,
-		forget:  p.forgetPeer,
-		saveRing: func(keys [][]byte) error {
-			return keyring.SaveRing(filepath.Join(p.set.StateDir, keyring.RingFile), keys)
-		},
-		metrics: p.metrics.Handler(p.log),
-		log:     p.log,
-	}
-	if p.mesh.Encrypted() {
-		c.keys = keyring.HistoryRing{Ring: p.mesh, Hist: keyring.HistoryStore{Dir: p.set.StateDir}, Now: time.Now}
-	}
-	return c
-}
-
-// knownHost reports whether host is in the mesh's peer table or holds
-// address space in a pool.
-func (p *parts) knownHost(host string) bool {
-	for _, peer := range p.mesh.Peers() {
-		if peer.Name == host {
-			return true
-		}
-	}
-	for _, pool := range p.alloc.Status().Pools {
-		for _, h := range pool.Hosts {
-			if h.Host == host {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -2,9 +2,11 @@
 // starts with (Resolve, from the settings and the saved ring), the saved
 // ring itself (RingFile, 0600, written atomically), the marker of a key the
 // host generated for itself, and the history of keys removed here and of an
-// older version's password key (HistoryFile). It never talks to the mesh:
-// package main hands the mesh the keys Resolve chose, and wraps the mesh's
-// ring in a HistoryRing for the key commands.
+// older version's password key (HistoryFile), and the keys derived from
+// PASSWORD (FromPassword, and LegacyFromPassword for the unsalted key of
+// older versions). It never talks to the mesh: package main hands the mesh
+// the keys Resolve chose, and wraps the mesh's ring in a HistoryRing for
+// the key commands.
 package keyring
 
 import (

@@ -1,24 +1,25 @@
-package main
+package client
 
 import (
 	"errors"
 	"fmt"
-	"github.com/weavego/weavego/plugin/keyring"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/weavego/weavego/plugin/control"
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/plugin/settings"
 )
 
 const keyUsage = "usage: weavego key list | install [KEY] | use [KEY] | remove [KEY] | generate " +
 	"(without KEY, or with -, the key is read from standard input)"
 
-// runKey runs `weavego key ...`. generate needs no plugin; install, with
-// no plugin answering, saves the key for the plugin's next start.
-func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
+// key runs `weavego key ...`. generate needs no plugin; install, with no
+// plugin answering, saves the key for the plugin's next start.
+func (c *Client) key(args []string, in io.Reader, out io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(keyUsage)
 	}
@@ -30,10 +31,9 @@ func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 		fmt.Fprintln(out, keyring.Encode(k))
 		return nil
 	}
-	c := newControlClient(socket)
 	switch op := args[0]; {
 	case op == "list" && len(args) == 1:
-		var a keysAnswer
+		var a control.KeysAnswer
 		if err := c.do(http.MethodGet, "/keys", nil, &a); err != nil {
 			return err
 		}
@@ -50,9 +50,9 @@ func runKey(args []string, socket string, in io.Reader, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		err = c.result(http.MethodPost, "/keys/"+op, keyRequest{Key: key}, out)
+		err = c.result(http.MethodPost, "/keys/"+op, control.KeyRequest{Key: key}, out)
 		if op == "install" && errors.Is(err, errNoPlugin) {
-			return installSaved(filepath.Dir(socket), key, out)
+			return installSaved(filepath.Dir(c.socket), key, out)
 		}
 		return err
 	}
@@ -108,6 +108,6 @@ func installSaved(stateDir, key string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "no plugin answers on %s: the key is saved in %s (mode 0600, %d key(s) in all) and used when the "+
-		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, controlSocket), ring, len(plan.Keys))
+		"plugin starts (docker plugin enable weavego)\n", filepath.Join(stateDir, control.SocketName), ring, len(plan.Keys))
 	return nil
 }

@@ -1,9 +1,7 @@
-package main
+package status
 
 import (
 	"fmt"
-	"github.com/weavego/weavego/plugin/keyring"
-	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/keyring"
 )
 
 // Problem is something wrong that `weavego status` shows first, with what
@@ -21,9 +20,9 @@ type Problem struct {
 	Fix  string `json:",omitempty"`
 }
 
-// diagnose lists what is wrong in rep, as seen at now. gossipPort is used
+// Diagnose lists what is wrong in rep, as seen at now. gossipPort is used
 // in advice about reaching peers.
-func diagnose(rep StatusReport, gossipPort int, now time.Time) []Problem {
+func Diagnose(rep Report, gossipPort int, now time.Time) []Problem {
 	var out []Problem
 	out = append(out, peerProblems(rep, gossipPort, now)...)
 	for _, msg := range rep.IPAM.Problems {
@@ -50,10 +49,10 @@ func diagnose(rep StatusReport, gossipPort int, now time.Time) []Problem {
 				"if it is not one of your hosts, change the cluster key (docs/keys.md)"})
 	}
 	if rep.Security.Mode == keyring.ModeLegacy {
-		out = append(out, legacyProblem)
+		out = append(out, LegacyKeyProblem())
 	}
 	if rep.Security.Mode == keyring.ModeOpen {
-		out = append(out, Problem{What: rep.Security.sentence(),
+		out = append(out, Problem{What: rep.Security.Sentence(),
 			Fix: "give every host a KEY (`weavego key generate`) and move to it as docs/keys.md says"})
 	}
 	return out
@@ -61,7 +60,7 @@ func diagnose(rep StatusReport, gossipPort int, now time.Time) []Problem {
 
 // peerProblems reports peers that stopped answering and join targets that
 // never answered.
-func peerProblems(rep StatusReport, gossipPort int, now time.Time) []Problem {
+func peerProblems(rep Report, gossipPort int, now time.Time) []Problem {
 	var out []Problem
 	reach := "check that TCP and UDP " + strconv.Itoa(gossipPort) + " pass between the hosts and that it runs weavego with the same KEY"
 	var memberHosts []string
@@ -99,18 +98,14 @@ func hostOf(s string) string {
 	return s
 }
 
-// renderProblems prints what is wrong first, each with its fix.
-func renderProblems(w io.Writer, rep StatusReport) {
-	if len(rep.Problems) == 0 {
-		fmt.Fprintln(w, "no problems found")
-		return
+// LegacyKeyProblem is what the log at every start and `weavego status` say
+// while the primary key is the unsalted SHA-256 of PASSWORD.
+func LegacyKeyProblem() Problem {
+	return Problem{
+		What: "the primary cluster key is the unsalted SHA-256 of PASSWORD that weavego versions before the cluster key " +
+			"used: anyone who captures gossip can test guessed passwords against it at the speed of SHA-256",
+		Fix: "once every host runs this version, on every host: `weavego key list` and `weavego key use` the Argon2id key " +
+			"(the other one; give it on standard input), then `weavego key remove` the old one; better, move to a random " +
+			"key: `weavego key generate` and rotate to it (docs/keys.md)",
 	}
-	fmt.Fprintf(w, "%d PROBLEM(S):\n", len(rep.Problems))
-	for _, p := range rep.Problems {
-		fmt.Fprintf(w, "- %s\n", p.What)
-		if p.Fix != "" {
-			fmt.Fprintf(w, "  fix: %s\n", p.Fix)
-		}
-	}
-	fmt.Fprintln(w)
 }

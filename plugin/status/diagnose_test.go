@@ -1,51 +1,50 @@
-package main
+package status
 
 import (
-	"bytes"
-	"github.com/weavego/weavego/plugin/keyring"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weavego/weavego/ipalloc"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/plugin/keyring"
 	"github.com/weavego/weavego/reconcile"
 )
 
 func TestDiagnose(t *testing.T) {
 	now := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
-	healthy := StatusReport{Cluster: reconcile.Status{Peers: []reconcile.PeerStatus{
+	healthy := Report{Cluster: reconcile.Status{Peers: []reconcile.PeerStatus{
 		{Name: "h1", Addr: "10.0.0.1", State: mesh.StateAlive, Local: true},
 		{Name: "h2", Addr: "10.0.0.2", State: mesh.StateAlive},
 		{Name: "h3", Addr: "10.0.0.3", State: mesh.StateLeft},
-	}}, JoinTargets: []string{"10.0.0.2:6783", "peer.example:6783"}, Security: SecurityStatus{Mode: keyring.ModeKey}}
+	}}, JoinTargets: []string{"10.0.0.2:6783", "peer.example:6783"}, Security: Security{Mode: keyring.ModeKey}}
 	tests := []struct {
 		name  string
-		edit  func(r *StatusReport)
+		edit  func(r *Report)
 		wants []string // in What or Fix, in order of the problems
 	}{
-		{"healthy", func(*StatusReport) {}, nil},
-		{"dead peer", func(r *StatusReport) {
+		{"healthy", func(*Report) {}, nil},
+		{"dead peer", func(r *Report) {
 			r.Cluster.Peers[1].State, r.Cluster.Peers[1].Since = mesh.StateDead, now.Add(-90*time.Second)
 		}, []string{"peer h2 (10.0.0.2) is unreachable since 2026-12-02 05:58:30 UTC (1m30s ago)",
 			"TCP and UDP 6783", "weavego rmpeer h2", "cannot join 10.0.0.2:6783", "weavego forget 10.0.0.2:6783"}},
-		{"target never joined", func(r *StatusReport) { r.JoinTargets = append(r.JoinTargets, "10.0.0.9:6783") },
+		{"target never joined", func(r *Report) { r.JoinTargets = append(r.JoinTargets, "10.0.0.9:6783") },
 			[]string{"cannot join 10.0.0.9:6783", "weavego forget 10.0.0.9:6783"}},
-		{"range mismatch", func(r *StatusReport) {
+		{"range mismatch", func(r *Report) {
 			r.IPAM = ipalloc.Status{Problems: []string{"host h2 uses IPALLOC_RANGE 10.40.0.0/16 but this host uses 10.32.0.0/12"}}
 		}, []string{"uses IPALLOC_RANGE 10.40.0.0/16", "docker plugin set weavego IPALLOC_RANGE="}},
-		{"refused network", func(r *StatusReport) {
+		{"refused network", func(r *Report) {
 			r.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", Subnet: "10.1.0.0/24", Refused: "subnet overlaps this host's 10.1.0.0/16"}}
 		}, []string{"network net1 (10.1.0.0/24) is not created on this host", "another --subnet"}},
-		{"unknown options", func(r *StatusReport) {
+		{"unknown options", func(r *Report) {
 			r.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", Subnet: "10.1.0.0/24",
 				UnknownOptions: "network net1 was created with -o encrypted", UnknownOptionsFix: "re-create it"}}
 		}, []string{"network net1 was created with -o encrypted", "re-create it"}},
-		{"rejected", func(r *StatusReport) {
+		{"rejected", func(r *Report) {
 			r.Rejected = []mesh.Rejection{{Owner: "h9", Kind: "endpoint", Count: 3, Last: "bad address"}}
 		}, []string{"3 endpoint records from h9 refused (last: bad address)", "weavego version"}},
-		{"open", func(r *StatusReport) { r.Security.Mode = keyring.ModeOpen }, []string{"OPEN", "KEY"}},
-		{"legacy key", func(r *StatusReport) { r.Security.Mode = keyring.ModeLegacy },
+		{"open", func(r *Report) { r.Security.Mode = keyring.ModeOpen }, []string{"OPEN", "KEY"}},
+		{"legacy key", func(r *Report) { r.Security.Mode = keyring.ModeLegacy },
 			[]string{"unsalted SHA-256 of PASSWORD", "weavego key generate"}},
 	}
 	for _, tt := range tests {
@@ -55,7 +54,7 @@ func TestDiagnose(t *testing.T) {
 			r.JoinTargets = append([]string(nil), healthy.JoinTargets...)
 			tt.edit(&r)
 			var text strings.Builder
-			for _, p := range diagnose(r, 6783, now) {
+			for _, p := range Diagnose(r, 6783, now) {
 				text.WriteString(p.What + "\n" + p.Fix + "\n")
 			}
 			if len(tt.wants) == 0 && text.Len() != 0 {
@@ -70,18 +69,5 @@ func TestDiagnose(t *testing.T) {
 				rest = rest[i+len(w):]
 			}
 		})
-	}
-}
-
-func TestRenderProblems(t *testing.T) {
-	var b bytes.Buffer
-	renderProblems(&b, StatusReport{})
-	if !strings.Contains(b.String(), "no problems found") {
-		t.Errorf("healthy: %q", b.String())
-	}
-	b.Reset()
-	renderProblems(&b, StatusReport{Problems: []Problem{{What: "peer h2 is unreachable", Fix: "weavego rmpeer h2"}}})
-	if !strings.Contains(b.String(), "1 PROBLEM(S):\n- peer h2 is unreachable\n  fix: weavego rmpeer h2") {
-		t.Errorf("one problem: %q", b.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package keyring
 
 import (
 	"crypto/sha256"
@@ -18,16 +18,16 @@ const (
 	keyLen     = 32
 )
 
-// passwordKey derives the 32-byte gossip key from a user's PASSWORD with
+// FromPassword derives the 32-byte gossip key from a user's PASSWORD with
 // Argon2id, so that guessing a word costs far more than one hash per try.
-func passwordKey(password string) []byte {
+func FromPassword(password string) []byte {
 	return argon2.IDKey([]byte(password), []byte(kdfSalt), kdfTime, kdfMemory, kdfThreads, keyLen)
 }
 
-// legacyPasswordKey is the key weavego versions before the cluster key
+// LegacyFromPassword is the key weavego versions before the cluster key
 // derived from PASSWORD (unsalted SHA-256). It is used only to keep talking
 // to such hosts during an upgrade.
-func legacyPasswordKey(password string) []byte {
+func LegacyFromPassword(password string) []byte {
 	k := sha256.Sum256([]byte(password))
 	return k[:]
 }

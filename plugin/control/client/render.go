@@ -1,4 +1,4 @@
-package main
+package client
 
 import (
 	"encoding/json"
@@ -6,25 +6,12 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/weavego/weavego/plugin/status"
 )
 
-// runClient runs `weavego status [--json] [SECTION]`, `weavego rmpeer HOST`
-// and `weavego token` against the control socket.
-func runClient(args []string, socket string, out io.Writer) error {
-	c := newControlClient(socket)
-	switch args[0] {
-	case "rmpeer":
-		return c.rmpeer(args[1:], out)
-	case "token":
-		return c.token(args[1:], out)
-	case "connect", "forget":
-		return c.peerChange(args[0], args[1:], out)
-	}
-	return c.status(args[1:], out)
-}
-
 // sectionJSON prints one section of the status as JSON.
-func sectionJSON(out io.Writer, rep StatusReport, section string) error {
+func sectionJSON(out io.Writer, rep status.Report, section string) error {
 	parts := map[string]any{"peers": rep.Cluster.Peers, "networks": rep.Cluster.Networks, "ipam": rep.IPAM,
 		"dns": rep.DNS, "security": rep.Security, "firewall": rep.Firewall, "problems": rep.Problems}
 	v, ok := parts[section]
@@ -36,7 +23,7 @@ func sectionJSON(out io.Writer, rep StatusReport, section string) error {
 	return err
 }
 
-func render(out io.Writer, rep StatusReport, section string) error {
+func render(out io.Writer, rep status.Report, section string) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	all := section == ""
@@ -54,7 +41,7 @@ func render(out io.Writer, rep StatusReport, section string) error {
 	switch {
 	case all || section == "peers":
 		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n\nPEER\tADDRESS\tSTATE\tENDPOINTS\n", rep.Version, rep.Cluster.Self,
-			rep.Cluster.VTEP, rep.Security.sentence())
+			rep.Cluster.VTEP, rep.Security.Sentence())
 		for _, p := range rep.Cluster.Peers {
 			me := ""
 			if p.Local {
@@ -85,16 +72,16 @@ func render(out io.Writer, rep StatusReport, section string) error {
 	case section == "dns":
 		renderDNS(w, rep)
 	case section == "security":
-		fmt.Fprintln(w, rep.Security.sentence())
-		fmt.Fprintln(w, rep.Security.refusedSentence())
-		fmt.Fprintln(w, rep.Firewall.sentence())
+		fmt.Fprintln(w, rep.Security.Sentence())
+		fmt.Fprintln(w, rep.Security.RefusedSentence())
+		fmt.Fprintln(w, rep.Firewall.Sentence())
 	default:
 		return fmt.Errorf("unknown section %q: use problems, peers, networks, ipam, dns or security", section)
 	}
 	return nil
 }
 
-func renderIPAM(w io.Writer, rep StatusReport) {
+func renderIPAM(w io.Writer, rep status.Report) {
 	fmt.Fprintf(w, "\nIPAM range %s\nPOOL\tHOST\tOWNED\tUSED\tFREE\tRESERVE\tREACHABLE\n", rep.IPAM.Range)
 	for _, p := range rep.IPAM.Pools {
 		for _, h := range p.Hosts {
@@ -106,7 +93,7 @@ func renderIPAM(w io.Writer, rep StatusReport) {
 	}
 }
 
-func renderDNS(w io.Writer, rep StatusReport) {
+func renderDNS(w io.Writer, rep status.Report) {
 	fmt.Fprintf(w, "\nDNS domain %s, %d names, listening on %s\n", rep.DNS.Domain, rep.DNS.Records, strings.Join(rep.DNS.Listen, ", "))
 	st := rep.DNS.Stats
 	fmt.Fprintf(w, "  queries %d, local %d, forwarded %d, refused to strangers %d, over budget %d, on --internal networks %d\n",
@@ -119,6 +106,41 @@ func renderDNS(w io.Writer, rep StatusReport) {
 	for _, n := range rep.Cluster.Networks {
 		if n.Gateway != "" {
 			fmt.Fprintf(w, "  network %s only: docker run --dns %s --network %s ...\n", n.Name, n.Gateway, n.Name)
+		}
+	}
+}
+
+// renderProblems prints what is wrong first, each with its fix.
+func renderProblems(w io.Writer, rep status.Report) {
+	if len(rep.Problems) == 0 {
+		fmt.Fprintln(w, "no problems found")
+		return
+	}
+	fmt.Fprintf(w, "%d PROBLEM(S):\n", len(rep.Problems))
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "- %s\n", p.What)
+		if p.Fix != "" {
+			fmt.Fprintf(w, "  fix: %s\n", p.Fix)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// renderRejected shows what this host refuses from the others: records
+// rejected per owner and kind, and networks it will not create.
+func renderRejected(w io.Writer, rep status.Report) {
+	if len(rep.Rejected) > 0 {
+		fmt.Fprintf(w, "\nREJECTED FROM\tKIND\tCOUNT\tLAST REASON\n")
+		for _, r := range rep.Rejected {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", r.Owner, r.Kind, r.Count, r.Last)
+		}
+	}
+	for _, n := range rep.Cluster.Networks {
+		if n.Refused != "" {
+			fmt.Fprintf(w, "network %s refused on this host: %s\n", n.Name, n.Refused)
+		}
+		if n.Kept != "" {
+			fmt.Fprintf(w, "network %s was removed on this host but stays: %s\n", n.Name, n.Kept)
 		}
 	}
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/plugin/keyring"
+	"github.com/weavego/weavego/plugin/status"
+)
+
+// firewallStatus reads the counters of weavego's input rules.
+func (p *parts) firewallStatus() status.Firewall {
+	c, err := p.dp.FirewallCounters()
+	if err != nil {
+		return status.Firewall{Err: err.Error()}
+	}
+	return status.Firewall{FromContainer: c[datapath.CounterFromContainer], VXLANNonMember: c[datapath.CounterVXLANNonMember]}
+}
+
+// Report gathers the status report of GET /status from the running parts.
+func (p *parts) Report() status.Report {
+	r := status.Report{
+		Version: version,
+		Cluster: p.agent.Status(),
+		IPAM:    p.alloc.Status(),
+		DNS: status.DNS{Domain: p.set.DNSDomain, Listen: p.dns.Addrs(), Records: p.table.Len(),
+			Stats: p.dns.Stats()},
+		Security: p.security(),
+		Rejected: p.mesh.Rejected(),
+		Firewall: p.firewallStatus(),
+
+		Goroutines: runtime.NumGoroutine(),
+	}
+	r.JoinTargets = p.mesh.JoinTargets()
+	r.Problems = status.Diagnose(r, p.set.GossipPort, time.Now())
+	if p.set.DNSAddr.IsValid() {
+		r.DNS.ServiceAddr = p.set.DNSAddr.String()
+		r.DNS.DaemonJSON = daemonJSON(p.set.DNSAddr.String())
+	}
+	return r
+}
+
+// daemonJSON is the /etc/docker/daemon.json line that points every
+// container of a host at the DNS service address.
+func daemonJSON(addr string) string {
+	return fmt.Sprintf(`{"dns": [%q]}`, addr)
+}
+
+func (p *parts) security() status.Security {
+	s := p.sec
+	keys := p.mesh.Keys()
+	s.Keys = len(keys)
+	switch {
+	case p.legacyKey != "" && len(keys) > 0 && keyring.Fingerprint(keys[0]) == p.legacyKey:
+		s.Mode = keyring.ModeLegacy
+	case s.Mode == keyring.ModeLegacy: // weavego key use moved away from it since the start
+		s.Mode = keyring.ModeKey
+	}
+	st := p.mesh.Stats()
+	s.StreamsRefused, s.DatagramsDropped = st.StreamsRefused, st.PacketsDropped
+	return s
+}
