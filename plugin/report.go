@@ -59,6 +59,6 @@ func (p *parts) security() status.Security {
 		s.Mode = keyring.ModeKey
 	}
 	st := p.mesh.Stats()
-	s.StreamsRefused, s.DatagramsDropped = st.StreamsRefused, st.PacketsDropped
+	s.StreamsRefused, s.DatagramsDropped, s.Replays = st.StreamsRefused, st.PacketsDropped, st.Stale
 	return s
 }

@@ -80,12 +80,16 @@ type Security struct {
 	// (over a bound, too large, or opened by no key); DatagramsDropped the
 	// datagrams of non-members dropped over their shared rate.
 	StreamsRefused, DatagramsDropped uint64
+	// Replays counts old gossip ignored by the replay rule (records at or
+	// below their writer's watermark that would have replaced newer ones).
+	Replays uint64
 }
 
-// RefusedSentence says what gossip was refused before the key.
+// RefusedSentence says what gossip was refused before the key, and what
+// old gossip was ignored after it.
 func (s Security) RefusedSentence() string {
-	return fmt.Sprintf("gossip refused before the key: %d streams, %d datagrams of non-members",
-		s.StreamsRefused, s.DatagramsDropped)
+	return fmt.Sprintf("gossip refused before the key: %d streams, %d datagrams of non-members; "+
+		"old records ignored (replays): %d", s.StreamsRefused, s.DatagramsDropped, s.Replays)
 }
 
 // Sentence describes the security status in one line.
