@@ -163,6 +163,17 @@ func testReplication(t *testing.T, nodes []*testNode) {
 		_, ok := n.Get("endpoint", "lost")
 		return ok
 	}))
+	// Every member reads format 3: the repair came by sync by difference, a summary, then a request and a
+	// chunk of n2's records.
+	var requests, chunks uint64
+	for _, n := range nodes {
+		st := n.Stats()
+		requests += st.SyncRequests
+		chunks += st.SyncChunksSent
+	}
+	if requests == 0 || chunks == 0 {
+		t.Errorf("repair without sync by difference: %d requests, %d chunks sent", requests, chunks)
+	}
 }
 
 // testFailureAndLeave kills n4 without leaving and stops n3 gracefully,

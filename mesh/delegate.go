@@ -54,17 +54,24 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return out
 }
 
-// LocalState returns, for push/pull, the summary of the map alone when
-// every member reads format 3's sync by difference, else the full map,
-// tombstones included, and the summary that vouches for it.
+// LocalState returns, for push/pull, the full map, tombstones included,
+// and the summary that vouches for it; or, when every member reads format
+// 3's sync by difference, the summary alone, the receiver asking for what
+// differs. A join gets the full map while it is small (joinFullBytes), so
+// that a host that joins holds the map when its join returns, as with
+// earlier releases; a larger map comes in chunks after it.
 func (d *delegate) LocalState(join bool) []byte {
-	if d.m.protos.all(2) {
+	if d.m.protos.all(2) && (!join || d.m.store.encodedEstimate() > joinFullBytes) {
 		sum := d.m.store.summary()
 		sum.omitted = true
 		return encodeState(nil, sum)
 	}
 	return encodeState(d.m.store.state())
 }
+
+// joinFullBytes is the largest map sent whole to a joining host among hosts
+// that sync by difference: a few chunks' worth.
+const joinFullBytes = 4 * maxChunkBytes
 
 // MergeRemoteState merges another peer's full map. Entries learned this way
 // are not re-broadcast: every peer repairs itself at its own push/pull, and

@@ -309,6 +309,13 @@ func (s *store) legacyOwn() []record {
 	return own
 }
 
+// encodedEstimate is about the bytes of the map as a full state.
+func (s *store) encodedEstimate() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total + 40*len(s.records)
+}
+
 // topOwner returns the owner holding the most bytes and how many.
 func (s *store) topOwner() (string, int) {
 	s.mu.Lock()
