@@ -3,6 +3,7 @@ package ipalloc
 import (
 	"context"
 	"errors"
+	"github.com/weavego/weavego/mesh"
 	"net/netip"
 	"strings"
 	"sync"
@@ -276,5 +277,23 @@ func TestBorrowedAddressOwnedAfterTakeoverChain(t *testing.T) {
 	_, err := c.host("h4").RequestAddress(ctx, AddressRequest{PoolID: id, IP: netip.MustParseAddr("10.9.0.3")})
 	if !errors.Is(err, ErrAddressInUse) || !strings.Contains(err.Error(), "host h2") {
 		t.Fatalf("h4 asks for h2's address: err = %v", err)
+	}
+}
+
+// An entry a host wrote at a version no real write reaches (a pin) is dropped everywhere once that host is
+// removed with rmpeer.
+func TestRemovePeerClearsPins(t *testing.T) {
+	c := newTestCluster(t, 7, Config{}, "h1", "h2")
+	pin := c.net.Peer("h2").SetAtLeast("pinned", "k", []byte("v"), mesh.MaxVersion)
+	c.net.Sync()
+	if e, ok := c.net.Peer("h1").Get("pinned", "k"); !ok || e.Version != pin.Version {
+		t.Fatalf("h1 does not hold the pin: %+v", e)
+	}
+	c.stop("h2")
+	if err := c.host("h1").RemovePeer(context.Background(), "h2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.net.Peer("h1").Get("pinned", "k"); ok {
+		t.Error("h1 still holds the removed host's pin")
 	}
 }

@@ -22,4 +22,7 @@ type ClusterMap interface {
 	Subscribe() (<-chan struct{}, func())
 	// Alive reports whether peer is currently reachable.
 	Alive(peer string) bool
+	// ClearPins sets the hosts removed from the cluster, whose entries
+	// above the versions real writes reach are dropped and refused.
+	ClearPins(removed []string) int
 }

@@ -74,8 +74,9 @@ func (a *Allocator) chooseTaker(id string, info poolInfo, gone string) string {
 	return ""
 }
 
-// processRemovals carries out removal markers naming this host as taker,
-// while the removed host is away. A removal ends when the removed host is
+// processRemovals tells the map which hosts are removed (their pins are
+// cleared: mesh.ClearPins), and carries out removal markers naming this
+// host as taker, while the removed host is away. A removal ends when the removed host is
 // back: it deletes its marker itself. From then on what it holds and asks
 // for is its own again: a taker that went on acting on the marker would
 // delete each request for space it makes and take over each block handed
@@ -83,7 +84,16 @@ func (a *Allocator) chooseTaker(id string, info poolInfo, gone string) string {
 // taken (the takeover's version wins), and a host back with its old state
 // reports what may collide (loseBlock).
 func (a *Allocator) processRemovals() {
-	for _, e := range a.rep.List(kindRemoved) {
+	markers := a.rep.List(kindRemoved)
+	var removed []string
+	for _, e := range markers {
+		if e.Key != a.name {
+			removed = append(removed, e.Key)
+		}
+	}
+	// Every host sees the same markers, so every host clears the same pins.
+	a.rep.ClearPins(removed)
+	for _, e := range markers {
 		r, ok := decode[removedInfo](e)
 		if !ok {
 			continue

@@ -194,6 +194,10 @@ func (a *admission) admitAndMerge(s *store, recs []record, now time.Time, restor
 			"%w: owner would hold more than its cap of %d entries or %d bytes",
 			ErrRejected, s.limits.entries, s.limits.bytes)})
 	}
+	for _, r := range m.pins {
+		out.refused = append(out.refused, refusal{r: r, err: fmt.Errorf(
+			"%w: an entry of a removed host at version %d, above what real writes reach (a pin)", ErrRejected, r.e.Version)})
+	}
 	if len(m.full) > 0 {
 		top, bytes := s.topOwner()
 		err := fmt.Errorf("%w: the map would exceed its cap of %d bytes (the owner holding the most is %s, "+

@@ -33,6 +33,8 @@ type store struct {
 	// total is the bytes of all records (see recordBytes), for maxBytes,
 	// the cap on the whole map (0: none).
 	total, maxBytes int
+	// cleared are the removed hosts whose pins are refused (pins.go).
+	cleared map[string]bool
 }
 
 // ownerLimits caps the records and bytes (see recordBytes) one owner may
@@ -157,8 +159,9 @@ type merged struct {
 	// changed are the records that changed the map, in input order.
 	changed []record
 	// capped would have taken their owner over its cap; full would have
-	// taken the whole map over maxBytes.
-	capped, full []record
+	// taken the whole map over maxBytes; pins are removed hosts' entries
+	// above pinVersion.
+	capped, full, pins []record
 	// stale counts old messages ignored by the replay rule.
 	stale int
 	// ownSeen is the highest Seq of this peer's own name seen above its
@@ -186,6 +189,10 @@ func (s *store) mergeCapped(in []record, now time.Time, replayRule bool) merged 
 		r.seen = 0
 		if r.e.Owner == s.self && r.e.Seq > s.marks.through[s.self] {
 			out.ownSeen = max(out.ownSeen, r.e.Seq)
+		}
+		if s.pinned(r) {
+			out.pins = append(out.pins, r)
+			continue
 		}
 		cur, ok := s.records[r.e.id()]
 		if ok && compareRecords(r, cur) <= 0 {

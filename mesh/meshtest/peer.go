@@ -53,6 +53,9 @@ func (p *Peer) SetAtLeast(kind, key string, value []byte, floor uint64) mesh.Ent
 // Delete is mesh.Mesh.Delete.
 func (p *Peer) Delete(kind, key string) mesh.Entry { return p.replica().Delete(kind, key) }
 
+// ClearPins is Mesh.ClearPins.
+func (p *Peer) ClearPins(removed []string) int { return p.replica().ClearPins(removed) }
+
 // Get is mesh.Mesh.Get.
 func (p *Peer) Get(kind, key string) (mesh.Entry, bool) { return p.replica().Get(kind, key) }
 
