@@ -31,6 +31,8 @@ type StatusReport struct {
 	Rejected []mesh.Rejection `json:",omitempty"`
 	// Firewall counts what the host's input rules dropped.
 	Firewall FirewallStatus
+	// Encryption is this host's WireGuard device and its encrypted paths.
+	Encryption EncryptionStatus
 	// JoinTargets are the addresses this host joins and keeps joined:
 	// PEERS and those added with weavego connect.
 	JoinTargets []string `json:",omitempty"`
@@ -137,6 +139,7 @@ func (p *parts) report() StatusReport {
 
 		Goroutines: runtime.NumGoroutine(),
 	}
+	r.Encryption = p.encryptionStatus(r.Cluster)
 	r.JoinTargets = p.mesh.JoinTargets()
 	r.Problems = diagnose(r, p.set.GossipPort, time.Now())
 	if p.set.DNSAddr.IsValid() {
