@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,6 +151,43 @@ func TestEncrypted(t *testing.T) {
 		}
 		t.Logf("underlay capture: %d frames; markers %v; UDP by port %v", counts.Frames, counts.Marker, counts.UDP)
 		neverInClear(t, counts, encMarker, vni)
+	})
+
+	t.Run("PlainVXLANToEncryptedPortDropped", func(t *testing.T) {
+		// Someone on the underlay sends plain VXLAN of the encrypted network straight to h2's encrypted VXLAN
+		// port, outside the tunnel: h2's input rules drop it (and count it) before the VXLAN device sees it.
+		// (From a member it would not even leave in clear: the member's routing puts that port into its
+		// tunnel, or drops it.)
+		before := mustStatus(t, h2).Firewall.VXLANNonMember
+		const sent = 20
+		err := inNetns(filepath.Join(NetnsDir, c.UnderlayNS), func() error {
+			conn, err := net.Dial("udp", net.JoinHostPort(h2.IP.String(), fmt.Sprint(encryptedVXLANPort)))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			frame := make([]byte, 8+42) // VXLAN header, then a broadcast Ethernet frame
+			frame[0] = 0x08
+			frame[4], frame[5], frame[6] = byte(vni>>16), byte(vni>>8), byte(vni)
+			for i := 8; i < 14; i++ {
+				frame[i] = 0xff
+			}
+			for range sent {
+				if _, err := conn.Write(frame); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		Eventually(t, 10*time.Second, func() error {
+			if got := mustStatus(t, h2).Firewall.VXLANNonMember - before; got < sent {
+				return fmt.Errorf("h2 counted %d dropped datagrams of %d sent in clear to udp/%d", got, sent, encryptedVXLANPort)
+			}
+			return nil
+		})
 	})
 
 	t.Run("HostThatCannotEncryptRefuses", func(t *testing.T) {
