@@ -49,6 +49,11 @@ const (
 type inputSpec struct {
 	dns, gossip, vxlan uint16
 	vtep               netip.Addr
+	// wireguard is WireGuard's port, encVXLAN the VXLAN port of encrypted
+	// networks and wgDevice the WireGuard device, the only way in for it
+	// (all zero: no encryption, no rules about them).
+	wireguard, encVXLAN uint16
+	wgDevice            string
 }
 
 // inRule is one rule of the input chain. Its comment names it and the ports
@@ -87,6 +92,7 @@ func inputRules(p inputSpec) []inRule {
 		// containers' path, and nothing of it is theirs to reach.
 		{"parked bridge", cat(ifname(prefixIf(BridgePrefix)), drop(CounterFromContainer))},
 	}
+	rules = append(rules, tunnelInputRules(p, gw)...)
 	for i, s := range peerSets(nil) {
 		fam, off, size := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
 		if i == 1 {
@@ -164,11 +170,19 @@ func tableChains(p inputSpec) []fwChain {
 // host namespace's tunnel socket, so "meta skuid" never matches them.
 func outputRules(p inputSpec) []inRule {
 	root := make([]byte, 4) // uid 0, in any byte order
-	return []inRule{{commentPrefix + fmt.Sprintf("vxlan udp/%d from a local user", p.vxlan),
-		cat(l4(unix.IPPROTO_UDP), dport(p.vxlan),
-			[]expr.Any{&expr.Meta{Key: expr.MetaKeySKUID, Register: 1},
-				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: root}},
-			drop(CounterVXLANNonMember))}}
+	ports := []uint16{p.vxlan}
+	if p.encVXLAN != 0 {
+		ports = append(ports, p.encVXLAN)
+	}
+	var rules []inRule
+	for _, port := range ports {
+		rules = append(rules, inRule{commentPrefix + fmt.Sprintf("vxlan udp/%d from a local user", port),
+			cat(l4(unix.IPPROTO_UDP), dport(port),
+				[]expr.Any{&expr.Meta{Key: expr.MetaKeySKUID, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: root}},
+				drop(CounterVXLANNonMember))})
+	}
+	return rules
 }
 
 // forwardRules drop what containers send, through the host's egress NAT, to
@@ -191,7 +205,10 @@ func forwardRules(p inputSpec) []inRule {
 			proto byte
 			port  uint16
 		}{{"vxlan udp", unix.IPPROTO_UDP, p.vxlan}, {"gossip udp", unix.IPPROTO_UDP, p.gossip},
-			{"gossip tcp", unix.IPPROTO_TCP, p.gossip}} {
+			{"gossip tcp", unix.IPPROTO_TCP, p.gossip}, {"wireguard udp", unix.IPPROTO_UDP, p.wireguard}} {
+			if r.port == 0 {
+				continue
+			}
 			rules = append(rules, inRule{
 				fmt.Sprintf("forwarded %s/%d to a member (%s)", r.what, r.port, s.Name),
 				cat(nfproto(fam), l4(r.proto), dport(r.port), toMember, drop(CounterFromContainer)),

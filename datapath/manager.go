@@ -67,6 +67,11 @@ type Config struct {
 	// (the kernel's VXLAN socket takes datagrams to every local address).
 	// Invalid means unknown: no such rule.
 	VTEP netip.Addr
+	// WireGuardPort, EncryptedVXLANPort and WireGuardDevice are those of
+	// the host's tunnel (package tunnel): the input rules take encrypted
+	// networks' VXLAN only from that device. Zero: no encryption.
+	WireGuardPort, EncryptedVXLANPort int
+	WireGuardDevice                   string
 }
 
 // Manager makes the kernel match the desired state of weavego networks.
@@ -112,7 +117,8 @@ func New(cfg Config) (*Manager, error) {
 		pendingDeletes: map[string]string{},
 		nsDir:          cmp.Or(cfg.NSDir, DefaultNSDir), hostNS: cfg.NetNS,
 		input: inputSpec{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),
-			vxlan: port(cfg.VXLANPort, DefaultVXLANPort), vtep: cfg.VTEP.Unmap()}}
+			vxlan: port(cfg.VXLANPort, DefaultVXLANPort), vtep: cfg.VTEP.Unmap(),
+			wireguard: uint16(cfg.WireGuardPort), encVXLAN: uint16(cfg.EncryptedVXLANPort), wgDevice: cfg.WireGuardDevice}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

@@ -70,5 +70,13 @@ func (m *Manager) effectiveMTU(n Network) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return overlayMTU(linkMTU, n.VTEP), nil
+	return overlayMTU(linkMTU, n.VTEP) - n.TunnelOverhead, nil
+}
+
+// UnderlayMTU is the MTU of the link that holds the host's underlay address
+// (Config.VTEP), or 0 when no link holds it.
+func (m *Manager) UnderlayMTU() (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.vtepLinkMTU(m.input.vtep)
 }

@@ -40,6 +40,10 @@ type Network struct {
 	VTEP netip.Addr
 	// Port is the VXLAN UDP port; 0 means DefaultVXLANPort.
 	Port int
+	// TunnelOverhead is what a tunnel around the VXLAN datagrams adds to
+	// them (an encrypted network's WireGuard); an automatic MTU leaves room
+	// for it. 0 for a plain network.
+	TunnelOverhead int
 	// Internal is accepted for the driver's convenience; it changes nothing
 	// here: the namespace of a network routes nowhere, so no network gets
 	// external access through its bridge.
@@ -67,6 +71,8 @@ func (n Network) validate() error {
 		return fmt.Errorf("network %s: service address %s is not IPv4", n.ID, n.ServiceAddr)
 	case n.ServiceAddr.IsValid() && n.Subnet.IsValid() && n.Subnet.Masked().Contains(n.ServiceAddr.Unmap()):
 		return fmt.Errorf("network %s: service address %s lies inside subnet %s", n.ID, n.ServiceAddr, n.Subnet)
+	case n.TunnelOverhead < 0 || n.TunnelOverhead > 1000:
+		return fmt.Errorf("network %s: tunnel overhead %d out of range", n.ID, n.TunnelOverhead)
 	case n.Port < 0 || n.Port > 65535:
 		return fmt.Errorf("network %s: VXLAN port %d out of range", n.ID, n.Port)
 	}

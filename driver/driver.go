@@ -76,6 +76,16 @@ type Config struct {
 	// Sandboxes looks into containers' namespaces at Join; nil means the
 	// driver relies on its records alone.
 	Sandboxes Sandboxes
+	// EncryptedVXLANPort is the VXLAN port of encrypted networks, which
+	// only travels inside the tunnel; TunnelOverhead what the tunnel adds
+	// to each VXLAN datagram (the automatic MTU leaves room for it).
+	EncryptedVXLANPort, TunnelOverhead int
+	// EncryptDefault makes networks created on this host encrypted unless
+	// created with -o encrypted=false (setting ENCRYPT_DEFAULT).
+	EncryptDefault bool
+	// CannotEncrypt, when set, says why this host cannot encrypt: encrypted
+	// networks are refused here.
+	CannotEncrypt error
 }
 
 const (

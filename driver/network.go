@@ -47,6 +47,9 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 		// it is created, with a warning, as the original keeps working.
 		return unknownOptionsError(unknown)
 	}
+	if err := d.applyEncryption(n); err != nil {
+		return err
+	}
 	if d.cfg.DNSAddr.IsValid() && n.Subnet.Contains(d.cfg.DNSAddr) {
 		return fmt.Errorf("subnet %s contains the DNS service address %s (setting DNS_ADDR): pick another subnet, "+
 			"or change DNS_ADDR on every host", n.Subnet, d.cfg.DNSAddr)
@@ -140,6 +143,9 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 		if n.MTU, err = strconv.Atoi(v); err != nil || n.MTU < 576 || n.MTU > 65535 {
 			return nil, fmt.Errorf("option %s=%q is not an MTU from 576 to 65535", optMTU, v)
 		}
+	}
+	if err := checkEncryptedOption(n.Options); err != nil {
+		return nil, err
 	}
 	if v, ok := n.Options[OptVNI]; ok {
 		vni, err := strconv.ParseUint(v, 10, 32)

@@ -3,6 +3,7 @@ package driver
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -10,9 +11,11 @@ import (
 // exists elsewhere in the cluster; its value is the host it came from.
 const OptReplica = "weavego.replica"
 
-// optEncrypted is Docker overlay's option, which weavego does not implement
-// yet.
-const optEncrypted = "encrypted"
+// OptEncrypted is Docker overlay's option: `-o encrypted` (or
+// `-o encrypted=true`) makes a network whose traffic between hosts crosses
+// the underlay only inside WireGuard; `-o encrypted=false` makes a plain one
+// where ENCRYPT_DEFAULT is set.
+const OptEncrypted = "encrypted"
 
 // dockerOptPrefix starts Docker's own option names, which the driver lets
 // through whether it uses them or not.
@@ -20,7 +23,7 @@ const dockerOptPrefix = "com.docker.network."
 
 // knownOptions are the `-o` options weavego understands, as the user types
 // them (OptReplica, which only the reconciler sets, aside).
-var knownOptions = []string{OptVNI, optMTU}
+var knownOptions = []string{OptVNI, optMTU, OptEncrypted}
 
 // UnknownOptions returns, sorted, the keys of the generic options opts that
 // weavego does not know.
@@ -42,12 +45,8 @@ func unknownOptionsError(unknown []string) error {
 	if len(unknown) > 1 {
 		what = "the options " + quoted(unknown)
 	}
-	why := ""
-	if slices.Contains(unknown, optEncrypted) {
-		why = ": encryption is not available yet"
-	}
-	return fmt.Errorf("weavego does not know %s of docker network create (known: %s)%s; remove %s",
-		what, strings.Join(knownOptions, ", "), why, flags(unknown))
+	return fmt.Errorf("weavego does not know %s of docker network create (known: %s); remove %s",
+		what, strings.Join(knownOptions, ", "), flags(unknown))
 }
 
 // UnknownOptionsNote says, for a network that already exists with options
@@ -57,9 +56,6 @@ func unknownOptionsError(unknown []string) error {
 // known.
 func UnknownOptionsNote(name string, unknown []string) (what, fix string) {
 	effect := "they have no effect"
-	if slices.Contains(unknown, optEncrypted) {
-		effect = "its traffic between hosts is NOT encrypted (encryption is not available yet)"
-	}
 	what = fmt.Sprintf("network %s was created with %s, which weavego does not know: %s", name, flags(unknown), effect)
 	fix = fmt.Sprintf("re-create it: stop its containers, `docker network rm %s`, then `docker network create` it "+
 		"again without %s", name, flags(unknown))
@@ -85,4 +81,30 @@ func (d *Driver) warnUnknownOptions(n *Network) {
 		what, fix := UnknownOptionsNote(ShortID(n.ID), unknown)
 		d.log.Warn(what+"; "+fix, "network", ShortID(n.ID), "options", unknown)
 	}
+}
+
+// Encrypted tells whether options opts ask for an encrypted network:
+// `-o encrypted` with no value or a true one. A value that is neither true
+// nor false counts as encrypted (parseNetwork refuses it at creation; a
+// network that has one anyway is never built in clear).
+func Encrypted(opts map[string]string) bool {
+	v, ok := opts[OptEncrypted]
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	return v == "" || err != nil || b
+}
+
+// checkEncryptedOption refuses a value of -o encrypted that is neither empty
+// nor a boolean.
+func checkEncryptedOption(opts map[string]string) error {
+	v, ok := opts[OptEncrypted]
+	if !ok || v == "" {
+		return nil
+	}
+	if _, err := strconv.ParseBool(v); err != nil {
+		return fmt.Errorf("option encrypted=%q is not true or false: use -o encrypted or -o encrypted=false", v)
+	}
+	return nil
 }

@@ -14,15 +14,15 @@ func TestUnknownOptionsRefused(t *testing.T) {
 		generic map[string]interface{}
 		wantErr string // "" = created
 	}{
-		{"encrypted", map[string]interface{}{"encrypted": ""}, `weavego does not know the option "encrypted" of ` +
-			`docker network create (known: vni, com.docker.network.driver.mtu): encryption is not available yet; ` +
-			`remove -o encrypted`},
 		{"bogus", map[string]interface{}{"bogus": "1"}, `weavego does not know the option "bogus" of docker network ` +
-			`create (known: vni, com.docker.network.driver.mtu); remove -o bogus`},
-		{"two", map[string]interface{}{"encrypted": "true", "bogus": "1", "vni": "7"}, `weavego does not know the ` +
-			`options "bogus", "encrypted" of docker network create (known: vni, com.docker.network.driver.mtu): ` +
-			`encryption is not available yet; remove -o bogus -o encrypted`},
-		{"null value", map[string]interface{}{"encrypted": nil}, `the option "encrypted"`},
+			`create (known: vni, com.docker.network.driver.mtu, encrypted); remove -o bogus`},
+		{"two", map[string]interface{}{"other": "true", "bogus": "1", "vni": "7"}, `weavego does not know the ` +
+			`options "bogus", "other" of docker network create (known: vni, com.docker.network.driver.mtu, ` +
+			`encrypted); remove -o bogus -o other`},
+		{"null value", map[string]interface{}{"bogus": nil}, `the option "bogus"`},
+		{"encrypted", map[string]interface{}{"encrypted": ""}, ""},
+		{"encrypted=false", map[string]interface{}{"encrypted": "false"}, ""},
+		{"encrypted=maybe", map[string]interface{}{"encrypted": "maybe"}, `option encrypted="maybe" is not true or false`},
 		{"known", map[string]interface{}{"vni": "7", optMTU: "1400"}, ""},
 		{"docker's own", map[string]interface{}{"com.docker.network.bridge.name": "br9"}, ""},
 		{"replica", map[string]interface{}{OptReplica: "h1", "vni": "7", "encrypted": ""}, ""},
@@ -54,7 +54,7 @@ func TestUnknownOptionsOfExistingNetwork(t *testing.T) {
 	var logs bytes.Buffer
 	dp, st := newFakeDP(), &memStore{data: map[string]map[string][]byte{}}
 	old := Network{ID: "0123456789abcdef", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
-		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 42, Options: map[string]string{"encrypted": ""}}
+		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 42, Options: map[string]string{"bogus": ""}}
 	if err := st.Put(bucketNetworks, old.ID, old); err != nil {
 		t.Fatal(err)
 	}
@@ -66,12 +66,12 @@ func TestUnknownOptionsOfExistingNetwork(t *testing.T) {
 	if _, err := d.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.CreateNetwork(createReq(old.ID, "10.32.0.0/24", map[string]interface{}{"encrypted": ""})); err != nil {
+	if err := d.CreateNetwork(createReq(old.ID, "10.32.0.0/24", map[string]interface{}{"bogus": ""})); err != nil {
 		t.Fatalf("Docker's replay of an existing network: %v", err)
 	}
-	want := "network 0123456789ab was created with -o encrypted, which weavego does not know: its traffic between " +
-		"hosts is NOT encrypted (encryption is not available yet); re-create it: stop its containers, " +
-		"`docker network rm 0123456789ab`, then `docker network create` it again without -o encrypted"
+	want := "network 0123456789ab was created with -o bogus, which weavego does not know: they have no effect; " +
+		"re-create it: stop its containers, `docker network rm 0123456789ab`, then `docker network create` it " +
+		"again without -o bogus"
 	if n := strings.Count(logs.String(), want); n != 2 {
 		t.Errorf("the warning is logged %d times, want 2 (restore and replay); log:\n%s", n, logs.String())
 	}

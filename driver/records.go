@@ -46,6 +46,11 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 	if n.VNI != 0 {
 		kn.VTEP = d.cfg.VTEP
 	}
+	if Encrypted(n.Options) {
+		// Its VXLAN goes to its own port, which routing sends only into
+		// the tunnel (package tunnel): never to the underlay in clear.
+		kn.Port, kn.TunnelOverhead = d.cfg.EncryptedVXLANPort, d.cfg.TunnelOverhead
+	}
 	return kn
 }
 

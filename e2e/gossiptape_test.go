@@ -53,8 +53,6 @@ func recordGossip(to *Host, from netip.Addr) (*gossipTape, error) {
 	return tp, nil
 }
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
 func (tp *gossipTape) read() {
 	defer tp.wg.Done()
 	buf := make([]byte, 1<<17)

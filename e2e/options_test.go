@@ -7,17 +7,16 @@ import (
 	"testing"
 )
 
-// unknownOptionsRefused: `docker network create -o` with an option weavego does not know is refused with a
-// sentence naming the option, the known ones and what to do (encryption, Docker overlay's -o encrypted, is not
-// available yet); no network is left behind, and a known option still works.
+// unknownOptionsRefused: `docker network create -o` with an option weavego does not know, or with a value of
+// -o encrypted that is neither true nor false, is refused with a sentence naming the option, the known ones and
+// what to do; no network is left behind, and known options (-o encrypted among them) still work.
 func (s *singleHost) unknownOptionsRefused(t *testing.T) {
-	known := "(known: vni, com.docker.network.driver.mtu)"
+	known := "(known: vni, com.docker.network.driver.mtu, encrypted)"
 	for _, tc := range []struct {
 		opt, want string
 	}{
-		{"encrypted", `weavego does not know the option "encrypted" of docker network create ` + known +
-			`: encryption is not available yet; remove -o encrypted`},
 		{"bogus=1", `weavego does not know the option "bogus" of docker network create ` + known + `; remove -o bogus`},
+		{"encrypted=maybe", `option encrypted="maybe" is not true or false: use -o encrypted or -o encrypted=false`},
 	} {
 		out, err := s.h.Docker(append(append([]string{"network", "create"}, netArgs...), "-o", tc.opt, "opts")...)
 		if err == nil {
@@ -34,4 +33,5 @@ func (s *singleHost) unknownOptionsRefused(t *testing.T) {
 		t.Fatalf("a refused network is listed: %q", ls)
 	}
 	s.h.CreateNetwork(t, "opts", append(netArgs, "-o", "com.docker.network.driver.mtu=1400")...)
+	s.h.CreateNetwork(t, "optsenc", append(netArgs, "-o", "encrypted")...)
 }

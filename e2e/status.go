@@ -53,6 +53,16 @@ type wgStatus struct {
 	Security struct {
 		StreamsRefused, DatagramsDropped int
 	}
+	Encryption struct {
+		Device, Unavailable, PublicKey string
+		Port                           int
+		Networks                       []string
+		Peers                          []struct {
+			Name, Addr, Reason string
+			Up                 bool
+			LastHandshake      time.Time
+		}
+	}
 }
 
 // dnsCounters is the part of dnsd's counters the tests read.

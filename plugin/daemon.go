@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,6 +29,7 @@ import (
 	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/pluginapi"
 	"github.com/weavego/weavego/reconcile"
+	"github.com/weavego/weavego/tunnel"
 )
 
 // socketPath is where Docker looks for a managed plugin's socket.
@@ -64,6 +66,11 @@ type parts struct {
 	pluginSocket string
 	// staleState: the saved gossip state was older than the tombstone lifetime.
 	staleState bool
+	vtep       netip.Addr // this host's underlay address
+	// tun is the WireGuard device of encrypted networks; nil when this host
+	// cannot encrypt, and cannotEncrypt says why.
+	tun           *tunnel.Tunnel
+	cannotEncrypt error
 }
 
 // runDaemon runs the plugin with the settings in getenv until ctx ends.
@@ -135,9 +142,12 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		return nil, err
 	}
 	if p.dp, err = datapath.New(datapath.Config{Logger: log, DNSPort: set.DNSPort, GossipPort: set.GossipPort,
-		VXLANPort: set.VXLANPort, VTEP: vtep, NSDir: netnsDir}); err != nil {
+		VXLANPort: set.VXLANPort, VTEP: vtep, NSDir: netnsDir, WireGuardPort: set.WireGuardPort,
+		EncryptedVXLANPort: set.EncryptedVXLANPort, WireGuardDevice: tunnel.DefaultDevice}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
+	p.vtep = vtep
+	p.openTunnel()
 	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
 		SpaceTimeout: set.AllocWait, ReclaimAfter: set.AutoReclaim, Logger: log}, p.store.For(statefile.OwnerIPAlloc).DB(), p.mesh)
 	if err != nil {
@@ -154,6 +164,12 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	}
 	deps := reconcile.Deps{Map: p.mesh, Kernel: p.metrics.Kernel(p.dp), DNSTable: p.table, DNSListeners: p.dns}
 	deps.HostRoutes = p.dp
+	cannot := ""
+	if p.tun != nil {
+		deps.Tunnel = p.tun
+	} else {
+		cannot = p.cannotEncrypt.Error()
+	}
 	if !set.DisableDockerAPI {
 		dc, err := dockerapi.New(dockerapi.Config{Host: set.DockerHost})
 		if err != nil {
@@ -166,9 +182,12 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	local := &driverState{}
 	deps.Local = local
 	p.agent = reconcile.New(reconcile.Config{VTEP: vtep, Logger: log, PluginName: set.PluginName,
-		StaleState: p.staleState, NetNS: func(id string) string { return datapath.NamespacePath(netnsDir, id) }}, deps)
+		StaleState: p.staleState, NetNS: func(id string) string { return datapath.NamespacePath(netnsDir, id) },
+		CannotEncrypt: cannot}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
-		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}}, p.dp, p.store.For(statefile.OwnerDriver), p.agent)
+		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}, EncryptedVXLANPort: set.EncryptedVXLANPort,
+		TunnelOverhead: tunnel.Overhead(vtep), EncryptDefault: set.EncryptDefault, CannotEncrypt: p.cannotEncrypt},
+		p.dp, p.store.For(statefile.OwnerDriver), p.agent)
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +263,7 @@ func (p *parts) serve(ctx context.Context) error {
 	}
 	p.mesh.SaveTo(p.store.For(statefile.OwnerMesh))
 	p.removeFirewallIfIdle()
+	p.removeTunnelIfIdle()
 	return err
 }
 
@@ -298,6 +318,9 @@ func (p *parts) newControl() *control.Server {
 func (p *parts) close() {
 	if p.dns != nil {
 		_ = p.dns.Close()
+	}
+	if p.tun != nil {
+		_ = p.tun.Close()
 	}
 	if p.mesh != nil {
 		_ = p.mesh.Close()

@@ -33,6 +33,7 @@ func (p *parts) Report() status.Report {
 
 		Goroutines: runtime.NumGoroutine(),
 	}
+	r.Encryption = p.encryptionStatus(r.Cluster)
 	r.JoinTargets = p.mesh.JoinTargets()
 	r.Problems = status.Diagnose(r, p.set.GossipPort, time.Now())
 	if p.set.DNSAddr.IsValid() {

@@ -39,6 +39,7 @@ import (
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/mesh"
+	"github.com/weavego/weavego/tunnel"
 )
 
 // ClusterMap is the agent's view of the replicated state.
@@ -84,6 +85,8 @@ type Config struct {
 	// NetNS gives the path of the network namespace of a local network,
 	// where dnsd listens for it; nil: dnsd listens in its own namespace.
 	NetNS func(networkID string) string
+	// CannotEncrypt says, where Deps.Tunnel is nil, why.
+	CannotEncrypt string
 }
 
 // Deps are the parts the agent drives; Docker and the DNS parts may be nil
@@ -98,6 +101,9 @@ type Deps struct {
 	DNSListeners DNSListeners
 	// HostRoutes lists this host's own routes; nil skips the overlap check.
 	HostRoutes HostRoutes
+	// Tunnel is this host's WireGuard device; nil: this host cannot encrypt
+	// (Config.CannotEncrypt says why).
+	Tunnel Tunnel
 }
 
 // Agent implements driver.Reconciler.
@@ -111,6 +117,7 @@ type Agent struct {
 	log    *slog.Logger
 
 	hostRoutes HostRoutes
+	tunnel     Tunnel
 
 	// started is when New ran (set once); with rejoined it drives
 	// holdRemotes (rejoin.go), and it bounds Config.Settle.
@@ -135,14 +142,16 @@ type Agent struct {
 	// locks are leaves too), so no lock order spans the agent and the
 	// driver, which calls in with its own lock held.
 	mu        sync.Mutex
-	fresh     map[string]bool   // network IDs the user created locally, not yet published
-	names     map[string]string // Docker network ID -> name, learned from Docker
-	removing  map[string]bool   // network IDs the agent itself is removing
-	netsSeen  uint64            // fingerprint of the network entries last seen
-	warned    map[string]string // skipped records already warned about, and why
-	refused   map[string]string // cluster networks refused on this host, and why
-	kept      map[string]string // networks removed here but kept in the cluster, and why
-	retrySoon bool              // a network could not be (re)created yet: retry shortly
+	fresh     map[string]bool           // network IDs the user created locally, not yet published
+	names     map[string]string         // Docker network ID -> name, learned from Docker
+	removing  map[string]bool           // network IDs the agent itself is removing
+	netsSeen  uint64                    // fingerprint of the network entries last seen
+	warned    map[string]string         // skipped records already warned about, and why
+	refused   map[string]string         // cluster networks refused on this host, and why
+	kept      map[string]string         // networks removed here but kept in the cluster, and why
+	retrySoon bool                      // a network could not be (re)created yet: retry shortly
+	encPeers  map[string]*EncryptedPeer // hosts sharing an encrypted network, by name (encrypt.go)
+	wgPeers   map[string]tunnel.Peer    // of those, the ones given to the tunnel, by name
 }
 
 var _ driver.Reconciler = (*Agent)(nil)
@@ -169,7 +178,7 @@ func New(cfg Config, deps Deps) *Agent {
 	}
 	return &Agent{
 		cfg: cfg, rep: deps.Map, local: deps.Local, kernel: deps.Kernel, docker: deps.Docker, table: deps.DNSTable,
-		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes, started: time.Now(),
+		listen: deps.DNSListeners, log: cfg.Logger, hostRoutes: deps.HostRoutes, tunnel: deps.Tunnel, started: time.Now(),
 		kickKernel: make(chan struct{}, 1), kickDocker: make(chan struct{}, 1),
 		fresh: map[string]bool{}, names: map[string]string{}, removing: map[string]bool{},
 		warned: map[string]string{}, kept: map[string]string{},

@@ -27,6 +27,7 @@ func (a *Agent) reconcileKernel() error {
 		wantEP[ep.ID] = encode(EndpointRec{VNI: n.VNI, IP: ep.Addr.Addr(), MAC: ep.MAC, VTEP: a.cfg.VTEP})
 	}
 	wantHost := map[string][]byte{}
+	wgKey, wgPort := a.wireGuardFields()
 	local := map[uint32]string{} // VNI -> local network ID
 	subnets := map[uint32]netip.Prefix{}
 	for id, n := range st.networks {
@@ -34,7 +35,8 @@ func (a *Agent) reconcileKernel() error {
 			continue
 		}
 		local[n.VNI], subnets[n.VNI] = id, n.Subnet
-		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP})
+		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP,
+			WGKey: wgKey, WGPort: wgPort})
 	}
 
 	a.publishOwn(KindEndpoint, wantEP)
@@ -48,7 +50,8 @@ func (a *Agent) reconcileKernel() error {
 	if peersErr != nil {
 		peersErr = fmt.Errorf("VXLAN allowlist: %w", peersErr)
 	}
-	return errors.Join(peersErr, a.applyRemotes(local, subnets))
+	tunnelErr := a.applyTunnel(encryptedVNIs(st), a.peerAddrs())
+	return errors.Join(peersErr, tunnelErr, a.applyRemotes(local, subnets))
 }
 
 // memberAddrs returns the underlay addresses of the live (alive or suspect)

@@ -44,10 +44,21 @@ type EndpointRec struct {
 	VTEP netip.Addr
 }
 
-// HostNetRec says that a host has a network, and where its VXLAN ends.
+// HostNetRec says that a host has a network, and where its VXLAN ends. It
+// is the host's own record: its key names the host, and only that host may
+// write it (validateHostNet); its VTEP must be its writer's address
+// (checkWriter).
+//
+// WGKey and WGPort, optional, are the host's WireGuard public key (base64 of
+// 32 bytes) and UDP port, which encrypted networks need: a host that cannot
+// encrypt leaves them out. Releases before encryption ignore both fields
+// (their decoder skips fields it does not know) and admit the record as
+// before.
 type HostNetRec struct {
-	VNI  uint32
-	VTEP netip.Addr
+	VNI    uint32
+	VTEP   netip.Addr
+	WGKey  string `json:",omitempty"`
+	WGPort int    `json:",omitempty"`
 }
 
 // NameRec is a container's names on one network, for DNS.

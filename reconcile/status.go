@@ -15,6 +15,9 @@ type Status struct {
 	VTEP     string
 	Peers    []PeerStatus
 	Networks []NetworkStatus
+	// Encrypted lists the encrypted paths to the hosts that share an
+	// encrypted network with this one.
+	Encrypted []EncryptedPeer `json:",omitempty"`
 }
 
 // PeerStatus is one member of the mesh.
@@ -43,11 +46,13 @@ type NetworkStatus struct {
 	// UnknownOptionsFix how to re-create the network without them.
 	UnknownOptions    string `json:",omitempty"`
 	UnknownOptionsFix string `json:",omitempty"`
+	// Encrypted: the network's traffic between hosts is encrypted.
+	Encrypted bool `json:",omitempty"`
 }
 
 // Status reports peers and networks as this host sees them.
 func (a *Agent) Status() Status {
-	st := Status{Self: a.rep.LocalName(), VTEP: a.cfg.VTEP.String()}
+	st := Status{Self: a.rep.LocalName(), VTEP: a.cfg.VTEP.String(), Encrypted: a.encryptedStatus()}
 	perPeer := map[string]int{}
 	perVNI := map[uint32]int{}
 	for _, e := range a.rep.List(KindEndpoint) {
@@ -81,7 +86,7 @@ func (a *Agent) Status() Status {
 			continue
 		}
 		ns := NetworkStatus{Name: def.Name, Subnet: def.Subnet.String(), Origin: def.Origin, VNI: def.VNI,
-			Hosts: hosts[def.VNI], Endpoints: perVNI[def.VNI]}
+			Hosts: hosts[def.VNI], Endpoints: perVNI[def.VNI], Encrypted: driver.Encrypted(def.Options)}
 		if unknown := driver.UnknownOptions(def.Options); len(unknown) > 0 {
 			ns.UnknownOptions, ns.UnknownOptionsFix = driver.UnknownOptionsNote(def.Name, unknown)
 		}

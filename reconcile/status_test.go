@@ -16,18 +16,27 @@ func TestStatusUnknownOptions(t *testing.T) {
 	a := New(Config{}, Deps{Map: w.Peer("h1")})
 	other := w.Peer("h2")
 	other.Set(KindNetwork, "net1", encode(NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 7,
-		Options: map[string]string{"encrypted": ""}, Origin: "h2"}))
+		Options: map[string]string{"bogus": ""}, Origin: "h2"}))
 	other.Set(KindNetwork, "net2", encode(NetDef{Name: "net2", Subnet: netip.MustParsePrefix("10.32.1.0/24"), VNI: 8,
 		Options: map[string]string{"com.docker.network.driver.mtu": "1400"}, Origin: "h2"}))
+	other.Set(KindNetwork, "net3", encode(NetDef{Name: "net3", Subnet: netip.MustParsePrefix("10.32.2.0/24"), VNI: 9,
+		Options: map[string]string{"encrypted": ""}, Origin: "h2"}))
 	got := map[string][2]string{}
+	encrypted := map[string]bool{}
 	for _, n := range a.Status().Networks {
 		got[n.Name] = [2]string{n.UnknownOptions, n.UnknownOptionsFix}
+		encrypted[n.Name] = n.Encrypted
 	}
-	if what, fix := got["net1"][0], got["net1"][1]; !strings.Contains(what, "network net1 was created with -o encrypted") ||
-		!strings.Contains(what, "NOT encrypted") || !strings.Contains(fix, "`docker network rm net1`") {
+	if what, fix := got["net1"][0], got["net1"][1]; !strings.Contains(what, "network net1 was created with -o bogus") ||
+		!strings.Contains(what, "no effect") || !strings.Contains(fix, "`docker network rm net1`") {
 		t.Errorf("net1: %q, fix %q", what, fix)
 	}
-	if got["net2"] != [2]string{} {
-		t.Errorf("net2, with known options only: %q", got["net2"])
+	for _, n := range []string{"net2", "net3"} {
+		if got[n] != [2]string{} {
+			t.Errorf("%s, with known options only: %q", n, got[n])
+		}
+	}
+	if !encrypted["net3"] || encrypted["net1"] || encrypted["net2"] {
+		t.Errorf("encrypted networks in status: %v, want net3 only", encrypted)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weavego/weavego/internal/netrules"
 	"github.com/weavego/weavego/mesh"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // Bounds on the records of other hosts, beyond those of package netrules.
@@ -138,7 +139,30 @@ func validateHostNet(e mesh.Entry) error {
 	if rec.VNI != v {
 		return fmt.Errorf("VNI %d in a record keyed by VNI %d", rec.VNI, v)
 	}
+	if err := checkWireGuard(rec.WGKey, rec.WGPort); err != nil {
+		return err
+	}
 	return checkVTEP(rec.VTEP)
+}
+
+// checkWireGuard requires, where a key is given, a WireGuard public key
+// (base64 of 32 bytes, not all zero) and a UDP port in 1..65535; with no
+// key, no port.
+func checkWireGuard(key string, port int) error {
+	if key == "" {
+		if port != 0 {
+			return fmt.Errorf("WireGuard port %d without a key", port)
+		}
+		return nil
+	}
+	k, err := wgtypes.ParseKey(key)
+	if err != nil || k == (wgtypes.Key{}) {
+		return fmt.Errorf("WireGuard key %.64q is not a public key (base64 of 32 bytes)", key)
+	}
+	if port < 1 || port > 65535 {
+		return fmt.Errorf("WireGuard port %d is outside 1..65535", port)
+	}
+	return nil
 }
 
 func validateName(e mesh.Entry) error {

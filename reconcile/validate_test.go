@@ -42,6 +42,7 @@ func TestValidators(t *testing.T) {
 	name := func(f func(*NameRec)) mesh.Entry { r := goodName(); f(&r); return entry(KindName, "c1/42", "h", r) }
 	host := func(key, owner string, r HostNetRec) mesh.Entry { return entry(KindHostNet, key, owner, r) }
 	vtep := netip.MustParseAddr("192.0.2.1")
+	wgKey := "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
 	for _, tc := range []struct {
 		name string
 		e    mesh.Entry
@@ -74,6 +75,14 @@ func TestValidators(t *testing.T) {
 		{"hostnet VNI mismatch", host("42/h", "h", HostNetRec{VNI: 43, VTEP: vtep}), "keyed"},
 		{"hostnet bad key", host("x/h", "h", HostNetRec{VNI: 42, VTEP: vtep}), "decimal"},
 		{"hostnet VNI 0", host("0/h", "h", HostNetRec{VTEP: vtep}), "VNI"},
+		{"hostnet with WireGuard", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGKey: wgKey, WGPort: 6784}), ""},
+		{"hostnet WireGuard key short", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGKey: "AAAA", WGPort: 6784}),
+			"public key"},
+		{"hostnet WireGuard key zero", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep,
+			WGKey: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", WGPort: 6784}), "public key"},
+		{"hostnet WireGuard port 0", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGKey: wgKey}), "port"},
+		{"hostnet WireGuard port high", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGKey: wgKey, WGPort: 65536}), "port"},
+		{"hostnet WireGuard port alone", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGPort: 6784}), "without a key"},
 		{"good name", name(func(*NameRec) {}), ""},
 		{"dotted name", name(func(r *NameRec) { r.Names = []string{"github.com"} }), ""},
 		{"bad label", name(func(r *NameRec) { r.Names = []string{"git hub.com"} }), "label"},
@@ -187,5 +196,29 @@ func TestMeshAdmitsOnlyValidRecords(t *testing.T) {
 	}
 	if n != 4 {
 		t.Fatalf("%d rejections, want 4", n)
+	}
+}
+
+// TestHostNetRecPreviousRelease shows what a host of the release before
+// encryption does with a record that carries a WireGuard key: its record
+// type has no such fields, and its decoder (strictDecode, unchanged) skips
+// them; the record is admitted and read as before.
+func TestHostNetRecPreviousRelease(t *testing.T) {
+	type previousHostNetRec struct {
+		VNI  uint32
+		VTEP netip.Addr
+	}
+	vtep := netip.MustParseAddr("192.0.2.1")
+	b, _ := json.Marshal(HostNetRec{VNI: 42, VTEP: vtep, WGKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", WGPort: 6784})
+	old, err := strictDecode[previousHostNetRec](b)
+	if err != nil || old.VNI != 42 || old.VTEP != vtep {
+		t.Fatalf("previous release reads %+v, %v", old, err)
+	}
+	if _, ok := decode[previousHostNetRec](b); !ok {
+		t.Fatal("previous release's decode refuses the record")
+	}
+	plain, _ := json.Marshal(HostNetRec{VNI: 42, VTEP: vtep})
+	if strings.Contains(string(plain), "WG") {
+		t.Errorf("a record without WireGuard carries its fields: %s", plain)
 	}
 }

@@ -55,6 +55,13 @@ type Settings struct {
 	DisableDockerAPI bool          // DOCKER_API=off: run without the Docker API (no names, no network propagation)
 	MetricsAddr      string        // METRICS_ADDR: host:port of the Prometheus /metrics listener; "" = off
 	TombstoneTTL     time.Duration // TOMBSTONE_TTL: how long each host remembers a deletion (tests shorten it)
+	// WireGuardPort (WIREGUARD_PORT) is WireGuard's UDP port on the
+	// underlay; EncryptedVXLANPort (ENCRYPTED_VXLAN_PORT) the VXLAN port of
+	// encrypted networks, only ever inside the tunnel; EncryptDefault
+	// (ENCRYPT_DEFAULT=true) encrypts networks created on this host unless
+	// created with -o encrypted=false.
+	WireGuardPort, EncryptedVXLANPort int
+	EncryptDefault                    bool
 }
 
 // Defaults of the settings, documented in the README. Each is the default
@@ -105,6 +112,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	s.MetricsAddr = p.hostPort("METRICS_ADDR")
 	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", mesh.DefaultTombstoneTTL)
 	p.security(&s)
+	p.encryption(&s)
 	if s.MTU != 0 && s.MTU < 576 {
 		p.fail("MTU", "%d is too small: give at least 576, or 0 to take the underlay's MTU minus 50", s.MTU)
 	}

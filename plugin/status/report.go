@@ -30,6 +30,8 @@ type Report struct {
 	Rejected []mesh.Rejection `json:",omitempty"`
 	// Firewall counts what the host's input rules dropped.
 	Firewall Firewall
+	// Encryption is this host's WireGuard device and its encrypted paths.
+	Encryption Encryption
 	// JoinTargets are the addresses this host joins and keeps joined:
 	// PEERS and those added with weavego connect.
 	JoinTargets []string `json:",omitempty"`
@@ -113,4 +115,19 @@ type DNS struct {
 	// every container of this host use it.
 	ServiceAddr string `json:",omitempty"`
 	DaemonJSON  string `json:",omitempty"`
+}
+
+// Encryption is the encryption part of the status: this host's WireGuard
+// device, or why it has none, and the encrypted path to each host that
+// shares an encrypted network with this one.
+type Encryption struct {
+	// Device is "kernel" or "userspace" (wireguard-go); "" when this host
+	// cannot encrypt, and Unavailable says why.
+	Device      string `json:",omitempty"`
+	Unavailable string `json:",omitempty"`
+	PublicKey   string `json:",omitempty"`
+	Port        int    `json:",omitempty"`
+	// Networks are the encrypted networks of the cluster.
+	Networks []string                  `json:",omitempty"`
+	Peers    []reconcile.EncryptedPeer `json:",omitempty"`
 }

@@ -13,10 +13,11 @@ import (
 // sectionJSON prints one section of the status as JSON.
 func sectionJSON(out io.Writer, rep status.Report, section string) error {
 	parts := map[string]any{"peers": rep.Cluster.Peers, "networks": rep.Cluster.Networks, "ipam": rep.IPAM,
-		"dns": rep.DNS, "security": rep.Security, "firewall": rep.Firewall, "problems": rep.Problems}
+		"dns": rep.DNS, "security": rep.Security, "firewall": rep.Firewall, "problems": rep.Problems,
+		"encryption": rep.Encryption}
 	v, ok := parts[section]
 	if !ok {
-		return fmt.Errorf("unknown section %q: use problems, peers, networks, ipam, dns or security", section)
+		return fmt.Errorf("unknown section %q: use problems, peers, networks, encryption, ipam, dns or security", section)
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	_, err := fmt.Fprintln(out, string(b))
@@ -63,6 +64,12 @@ func render(out io.Writer, rep status.Report, section string) error {
 			break
 		}
 		fallthrough
+	case section == "encryption":
+		renderEncryption(w, rep.Encryption)
+		if !all {
+			break
+		}
+		fallthrough
 	case section == "ipam":
 		renderIPAM(w, rep)
 		if !all {
@@ -76,7 +83,7 @@ func render(out io.Writer, rep status.Report, section string) error {
 		fmt.Fprintln(w, rep.Security.RefusedSentence())
 		fmt.Fprintln(w, rep.Firewall.Sentence())
 	default:
-		return fmt.Errorf("unknown section %q: use problems, peers, networks, ipam, dns or security", section)
+		return fmt.Errorf("unknown section %q: use problems, peers, networks, encryption, ipam, dns or security", section)
 	}
 	return nil
 }

@@ -1,0 +1,141 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Capture reads every frame that crosses the underlay namespace of a cluster (each host's link to the bridge,
+// both directions) through an AF_PACKET socket, and counts what the tests look for: frames holding a marker,
+// UDP datagrams per destination port, and VXLAN datagrams per VNI on the given VXLAN ports.
+type Capture struct {
+	fd      int
+	markers [][]byte
+	vxlan   map[uint16]bool
+	done    chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+
+	// mu guards the counters below.
+	mu      sync.Mutex
+	frames  int
+	marker  map[string]int
+	udp     map[uint16]int
+	vni     map[uint16]map[uint32]int
+	readErr error
+}
+
+// StartCapture starts counting frames on c's underlay; markers are the byte strings to look for, vxlanPorts the UDP
+// ports whose datagrams are parsed as VXLAN. Stop it with Stop.
+func (c *Cluster) StartCapture(markers []string, vxlanPorts ...uint16) (*Capture, error) {
+	cp := &Capture{fd: -1, vxlan: map[uint16]bool{}, done: make(chan struct{}), stop: make(chan struct{}), marker: map[string]int{},
+		udp: map[uint16]int{}, vni: map[uint16]map[uint32]int{}}
+	for _, m := range markers {
+		cp.markers = append(cp.markers, []byte(m))
+	}
+	for _, p := range vxlanPorts {
+		cp.vxlan[p] = true
+		cp.vni[p] = map[uint32]int{}
+	}
+	proto := int(htons(unix.ETH_P_ALL))
+	err := inNetns(filepath.Join(NetnsDir, c.UnderlayNS), func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+		cp.fd = fd
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("capture on the underlay: %w", err)
+	}
+	tv := unix.Timeval{Usec: 200_000}
+	if err := unix.SetsockoptTimeval(cp.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(cp.fd)
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	_ = unix.SetsockoptInt(cp.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
+	go cp.read()
+	return cp, nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func (cp *Capture) read() {
+	defer close(cp.done)
+	buf := make([]byte, 1<<16)
+	for {
+		select {
+		case <-cp.stop:
+			return
+		default:
+		}
+		n, _, err := unix.Recvfrom(cp.fd, buf, 0)
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			cp.mu.Lock()
+			if !errors.Is(err, unix.EBADF) {
+				cp.readErr = err
+			}
+			cp.mu.Unlock()
+			return
+		}
+		cp.count(buf[:n])
+	}
+}
+
+// count looks at one Ethernet frame.
+func (cp *Capture) count(f []byte) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	cp.frames++
+	for _, m := range cp.markers {
+		if bytes.Contains(f, m) {
+			cp.marker[string(m)]++
+		}
+	}
+	if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:14]) != 0x0800 {
+		return
+	}
+	ip := f[14:]
+	ihl := int(ip[0]&0x0f) * 4
+	if ip[9] != unix.IPPROTO_UDP || len(ip) < ihl+8 {
+		return
+	}
+	udp := ip[ihl:]
+	dport := binary.BigEndian.Uint16(udp[2:4])
+	cp.udp[dport]++
+	if cp.vxlan[dport] && len(udp) >= 16 {
+		vni := uint32(udp[12])<<16 | uint32(udp[13])<<8 | uint32(udp[14])
+		cp.vni[dport][vni]++
+	}
+}
+
+// CaptureCounts is what a Capture saw.
+type CaptureCounts struct {
+	Frames int
+	Marker map[string]int
+	UDP    map[uint16]int
+	VNI    map[uint16]map[uint32]int
+}
+
+// Stop ends the capture and returns its counts.
+func (cp *Capture) Stop() (CaptureCounts, error) {
+	cp.once.Do(func() { close(cp.stop) })
+	select {
+	case <-cp.done:
+	case <-time.After(5 * time.Second):
+	}
+	unix.Close(cp.fd)
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	return CaptureCounts{Frames: cp.frames, Marker: cp.marker, UDP: cp.udp, VNI: cp.vni}, cp.readErr
+}
