@@ -82,8 +82,12 @@ type saved struct {
 	skipped  []string // pools whose saved releases were unreadable
 }
 
-// disk reads and writes the allocator's buckets in the state file.
-type disk struct{ db *bbolt.DB }
+// disk reads and writes the allocator's buckets in the state file; q
+// orders and groups the writes (commit.go).
+type disk struct {
+	db *bbolt.DB
+	q  *committer
+}
 
 // init creates the buckets, or checks that existing state belongs to this
 // host and range.
