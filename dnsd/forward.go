@@ -31,10 +31,13 @@ type forwarder struct {
 	slots   chan struct{} // the shared pool: a semaphore of maxInflight forwards
 	timeout time.Duration
 	failed  *atomic.Uint64 // counts failed tries of one upstream; nil: not counted
+	pool    *upstreamPool  // the sockets UDP forwards share
+	cache   *answerCache   // upstream answers, as long as their TTLs say
 }
 
 func newForwarder(cfg Config) *forwarder {
-	f := &forwarder{static: cfg.Upstreams, timeout: cfg.ForwardTimeout, slots: make(chan struct{}, maxInflight)}
+	f := &forwarder{static: cfg.Upstreams, timeout: cfg.ForwardTimeout, slots: make(chan struct{}, maxInflight),
+		pool: newUpstreamPool(), cache: newAnswerCache(cacheSize)}
 	if len(f.static) == 0 {
 		paths := []string{cfg.ResolvConf}
 		if cfg.ResolvConf == DefaultResolvConf {
@@ -72,9 +75,7 @@ func (f *forwarder) exchange(r *dns.Msg, proto string, s *share) (*dns.Msg, erro
 	var fallback *dns.Msg
 	var errs []error
 	for _, up := range ups {
-		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-		resp, _, err := c.ExchangeContext(ctx, r, up)
-		cancel()
+		resp, err := f.try(c, r, up)
 		if err != nil {
 			f.countFailure()
 			errs = append(errs, fmt.Errorf("forward %s over %s to %s: %w", questionString(r), proto, up, err))
@@ -91,6 +92,18 @@ func (f *forwarder) exchange(r *dns.Msg, proto string, s *share) (*dns.Msg, erro
 		return fallback, nil
 	}
 	return nil, errors.Join(errs...)
+}
+
+// try asks one upstream, over a shared socket for UDP (upstream.go) and a
+// connection of its own for TCP, within f.timeout.
+func (f *forwarder) try(c *dns.Client, r *dns.Msg, up string) (*dns.Msg, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	if c.Net == "udp" {
+		return f.pool.exchange(ctx, r, up)
+	}
+	resp, _, err := c.ExchangeContext(ctx, r, up)
+	return resp, err
 }
 
 func (f *forwarder) countFailure() {

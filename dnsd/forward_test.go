@@ -30,13 +30,8 @@ func startUpstream(t *testing.T, rcodeAll int) *fakeUpstream {
 	}
 	u := &fakeUpstream{addr: pc.LocalAddr().String()}
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) { u.serve(w, r, rcodeAll) })
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { srv.Shutdown() })
-	}
+	startServer(t, &dns.Server{PacketConn: pc, Handler: h})
+	startServer(t, &dns.Server{Listener: ln, Handler: h})
 	return u
 }
 

@@ -107,13 +107,20 @@ func (h *Handler) answer(w dns.ResponseWriter, r *dns.Msg, d *door) (resp *dns.M
 		return errorReply(r, dns.RcodeRefused), false
 	}
 	if !h.limits.allow(c.addr) || !h.netLimits.allow(c.network) {
-		h.stats.overBudget.Add(1)
+		h.stats.overBudget.Add(1) // a cached answer counts against the budget as a forward does
 		return errorReply(r, dns.RcodeRefused), false
+	}
+	now := time.Now()
+	if resp := h.fwd.cache.get(r, now); resp != nil { // only where it would be forwarded: see cache.go
+		h.stats.cached.Add(1)
+		h.stats.forwarded.Add(1)
+		return resp, true
 	}
 	resp, err := h.fwd.exchange(r, network(w), c.share)
 	if err != nil {
 		return errorReply(r, dns.RcodeServerFailure), false
 	}
+	h.fwd.cache.put(r, resp, now)
 	h.stats.forwarded.Add(1)
 	resp.Id = r.Id
 	return resp, true

@@ -135,13 +135,14 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Close()
 }
 
-// Close stops all listeners; later SetNetworks calls fail with ErrClosed.
-// Requests being forwarded finish within their timeout but their replies
-// are dropped. Close is idempotent.
+// Close stops all listeners and closes the sockets to the upstreams; later
+// SetNetworks calls fail with ErrClosed. Requests being forwarded fail at
+// once and their replies are dropped. Close is idempotent.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	s.h.fwd.pool.close()
 	var errs []error
 	for _, a := range sortedKeys(s.listeners) {
 		errs = append(errs, s.listeners[a].stop())

@@ -10,7 +10,8 @@ import (
 type Stats struct {
 	Queries    uint64 // requests received, including rejected ones
 	Local      uint64 // answered from the table (incl. NODATA and NXDOMAIN)
-	Forwarded  uint64 // answered with an upstream's reply
+	Forwarded  uint64 // answered with an upstream's reply, fresh or cached
+	Cached     uint64 // answered with an upstream's reply from the cache
 	NXDomain   uint64 // replies with NXDOMAIN (local or forwarded)
 	ServFail   uint64 // replies with SERVFAIL (mostly: no upstream answered)
 	FormErr    uint64 // replies with FORMERR (malformed requests)
@@ -32,7 +33,7 @@ type Stats struct {
 
 // counters are the live, lock-free counterparts of Stats.
 type counters struct {
-	queries, local, forwarded           atomic.Uint64
+	queries, local, forwarded, cached   atomic.Uint64
 	nxdomain, servfail, formerr, notimp atomic.Uint64
 	refused, dropped, writeErrs         atomic.Uint64
 	strangers, overBudget, internal     atomic.Uint64
@@ -45,6 +46,7 @@ func (c *counters) snapshot() Stats {
 		Queries:    c.queries.Load(),
 		Local:      c.local.Load(),
 		Forwarded:  c.forwarded.Load(),
+		Cached:     c.cached.Load(),
 		NXDomain:   c.nxdomain.Load(),
 		ServFail:   c.servfail.Load(),
 		FormErr:    c.formerr.Load(),

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // RequestAddress leases an address of pool req.PoolID: the one asked for or
@@ -33,8 +30,11 @@ func (a *Allocator) RequestAddress(ctx context.Context, req AddressRequest) (net
 		}
 		return netip.PrefixFrom(gw, subnet.Bits()), nil
 	}
-	got, retry, err := a.tryLease(p, ip, leaseFor(req, ip))
+	got, q, retry, err := a.tryLease(p, ip, leaseFor(req, ip))
 	a.mu.Unlock()
+	if err == nil {
+		err = a.settle(q) // outside a.mu, so that concurrent requests share a commit
+	}
 	if err != nil {
 		return netip.Prefix{}, err
 	}
@@ -53,31 +53,32 @@ func (a *Allocator) pool(id string) (*pool, error) {
 	return nil, fmt.Errorf("pool %s is not open on host %s; recreate the network: %w", id, a.name, ErrUnknownPool)
 }
 
-// tryLease leases ip (or any address) from space this host holds. retry
-// says that other hosts must be asked for space first.
-func (a *Allocator) tryLease(p *pool, ip netip.Addr, l lease) (netip.Addr, bool, error) {
+// tryLease leases ip (or any address) from space this host holds: in
+// memory at once, on disk once the returned write settles (a.settle).
+// retry says that other hosts must be asked for space first.
+func (a *Allocator) tryLease(p *pool, ip netip.Addr, l lease) (netip.Addr, *queuedLease, bool, error) {
 	if !ip.IsValid() {
 		got, ok := a.handBack(p, l.Name)
 		if !ok {
 			got, ok = a.freeUntaken(p)
 		}
 		if !ok || !p.rec.Confirmed {
-			return netip.Addr{}, true, a.exhausted(p)
+			return netip.Addr{}, nil, true, a.exhausted(p)
 		}
-		return got, false, a.lease(p, got, l)
+		return got, a.queueLease(p, got, l), false, nil
 	}
 	b, err := a.checkStatic(p, ip)
 	if err != nil {
-		return netip.Addr{}, false, err
+		return netip.Addr{}, nil, false, err
 	}
 	if !p.holds(b) || !p.rec.Confirmed || a.checkTaken(p, b) {
 		if from, ok := a.lentToMe(p, ip); ok {
 			l.From = from
-			return ip, false, a.lease(p, ip, l)
+			return ip, a.queueLease(p, ip, l), false, nil
 		}
-		return netip.Addr{}, true, a.heldElsewhere(p, ip)
+		return netip.Addr{}, nil, true, a.heldElsewhere(p, ip)
 	}
-	return ip, false, a.lease(p, ip, l)
+	return ip, a.queueLease(p, ip, l), false, nil
 }
 
 // checkStatic validates an address asked for and returns its block.
@@ -103,20 +104,13 @@ func (a *Allocator) inUse(ip netip.Addr, l lease) error {
 	return fmt.Errorf("address %s is already in use on host %s (this host): %w", ip, a.name, ErrAddressInUse)
 }
 
-// lease saves and records a lease; an address released lately is no longer
-// remembered once leased again.
+// lease saves and records a lease, and returns once it is on disk.
 func (a *Allocator) lease(p *pool, ip netip.Addr, l lease) error {
-	_, recent := p.recent[ip]
-	err := a.update("address "+ip.String(), func(tx *bbolt.Tx) error {
-		if err := putLease(tx, p.id(), ip, &l); err != nil || !recent {
-			return err
-		}
-		return putReleased(tx, p.id(), p.recentWithout(ip))
-	})
-	if err != nil {
+	q := a.queueLease(p, ip, l)
+	if err := a.disk.q.wait(q.c); err != nil {
+		q.undo()
 		return err
 	}
-	p.add(ip, l)
 	return nil
 }
 
@@ -128,30 +122,31 @@ func (a *Allocator) ReleaseAddress(ctx context.Context, poolID string, ip netip.
 	}
 	addr := ip.Unmap()
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	p := a.pools[poolID]
 	if p == nil {
+		a.mu.Unlock()
 		return fmt.Errorf("pool %s is not open on host %s: %w", poolID, a.name, ErrUnknownPool)
 	}
 	l, leased := p.leases[addr]
 	if !leased {
+		a.mu.Unlock()
 		return nil
 	}
-	recent := p.recent
-	if rememberable(l) {
-		recent = p.remembering(addr, l, time.Now())
+	c, first := a.queueRelease(p, addr, l)
+	a.mu.Unlock()
+	err := a.disk.q.wait(c) // outside a.mu, so that concurrent requests share a commit
+	if !first {
+		return err
 	}
-	err := a.update("address "+addr.String(), func(tx *bbolt.Tx) error {
-		if err := putLease(tx, p.id(), addr, nil); err != nil || !rememberable(l) {
-			return err
-		}
-		return putReleased(tx, p.id(), recent)
-	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.releasing, releaseKey{p.id(), addr})
 	if err != nil {
 		return err
 	}
-	p.remove(addr)
-	p.recent = recent
+	if cur, ok := p.leases[addr]; ok && cur == l {
+		p.remove(addr)
+	}
 	if l.From != "" {
 		a.rep.Delete(kindLend, pairKey(p.id(), addr.String()))
 	}

@@ -22,7 +22,7 @@ type Allocator struct {
 	disk       disk
 	log        *slog.Logger
 
-	// mu guards pools, problems and down, and every *pool reachable from
+	// mu guards pools, problems, down and releasing, and every *pool reachable from
 	// pools. It is held across bbolt transactions (so the saved state follows
 	// the in-memory one in order) and across calls to rep; rep never calls
 	// back into the Allocator, so the lock order is mu, then rep's own lock.
@@ -31,6 +31,9 @@ type Allocator struct {
 	pools    map[string]*pool
 	problems map[string]string    // by subject, for Status
 	down     map[string]time.Time // when a peer was first seen unreachable
+	// releasing holds the writes of releases on their way to disk
+	// (leasewrite.go), so that a repeated release shares the first's.
+	releasing map[releaseKey]*commit
 }
 
 // New opens the allocator's state in db (creating its buckets on first use)
@@ -47,8 +50,9 @@ func New(cfg Config, db *bbolt.DB, rep ClusterMap) (*Allocator, error) {
 	if rep == nil {
 		return nil, errors.New("ipalloc: New needs a replica of the cluster map")
 	}
-	a := &Allocator{cfg: cfg, name: rep.LocalName(), rep: rep, disk: disk{db: db}, log: cfg.Logger,
-		pools: map[string]*pool{}, problems: map[string]string{}, down: map[string]time.Time{}}
+	a := &Allocator{cfg: cfg, name: rep.LocalName(), rep: rep, disk: disk{db: db, q: newCommitter(db)}, log: cfg.Logger,
+		pools: map[string]*pool{}, problems: map[string]string{}, down: map[string]time.Time{},
+		releasing: map[releaseKey]*commit{}}
 	a.allocRange, _ = netip.ParsePrefix(cfg.Range)
 	a.allocRange = a.allocRange.Masked()
 	if err := a.disk.init(a.name, a.allocRange.String()); err != nil {
@@ -119,12 +123,11 @@ func restorePool(rec poolRecord, blocks map[int]blockRec, leases map[netip.Addr]
 	return p, nil
 }
 
-// update runs fn in a bbolt write transaction, naming what for errors.
+// update runs fn in a bbolt write transaction, naming what for errors, and
+// returns once it is on disk. Callers hold a.mu; the transaction may be
+// shared with other writes queued before it (commit.go).
 func (a *Allocator) update(what string, fn func(tx *bbolt.Tx) error) error {
-	if err := a.disk.db.Update(fn); err != nil {
-		return fmt.Errorf("save %s: %w", what, err)
-	}
-	return nil
+	return a.disk.q.wait(a.disk.q.enqueue(what, fn))
 }
 
 // problem records (msg != "") or clears a problem shown in Status.

@@ -12,11 +12,13 @@ import (
 )
 
 // Saved state, in the caller's bbolt file under buckets of our own. A pool's
-// held blocks, leases and pending handovers are written in the same
-// transaction as the in-memory change they mirror, before the change is
-// announced to other hosts, so a restart (kill -9, reboot) resumes exactly
-// what this host had promised: it never forgets a lease and never takes back
-// a block it gave away. The addresses released lately (handback.go), a
+// held blocks, leases and pending handovers are on disk before the change
+// they mirror is announced to other hosts or answered to Docker (a lease
+// waiting for its write is already in memory, so no one else takes its
+// address; a released address stays leased in memory until its release is
+// written: leasewrite.go), so
+// a restart (kill -9, reboot) resumes exactly what this host had promised:
+// it never forgets a lease and never takes back a block it gave away. The addresses released lately (handback.go), a
 // preference only, are saved with the release that adds them and the lease
 // that takes one again, one value per pool; what cannot be used of them is
 // skipped at load, never refused.
@@ -82,8 +84,12 @@ type saved struct {
 	skipped  []string // pools whose saved releases were unreadable
 }
 
-// disk reads and writes the allocator's buckets in the state file.
-type disk struct{ db *bbolt.DB }
+// disk reads and writes the allocator's buckets in the state file; q
+// orders and groups the writes (commit.go).
+type disk struct {
+	db *bbolt.DB
+	q  *committer
+}
 
 // init creates the buckets, or checks that existing state belongs to this
 // host and range.

@@ -146,7 +146,10 @@
 //
 // # Locking
 //
-// Allocator.mu guards all state and is held across bbolt transactions and
-// ClusterMap calls (which never call back); it is never held while waiting for
-// other hosts.
+// Allocator.mu guards all state and is held across ClusterMap calls (which
+// never call back); it is never held while waiting for other hosts. Writes
+// to the bbolt file are queued under it, in the order of the changes they
+// mirror, and committed in groups (commit.go): RequestAddress and
+// ReleaseAddress wait for their write without it, so that concurrent
+// requests share an fsync; every other write is waited for under it.
 package ipalloc

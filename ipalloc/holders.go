@@ -111,7 +111,10 @@ func (a *Allocator) spaceStep(req AddressRequest, ip netip.Addr, w wantInfo, exp
 		return netip.Addr{}, true, err
 	}
 	a.adopt(p)
-	got, retry, err := a.tryLease(p, ip, leaseFor(req, ip))
+	got, q, retry, err := a.tryLease(p, ip, leaseFor(req, ip))
+	if err == nil {
+		err = a.settleHeld(q)
+	}
 	if err != nil || !retry {
 		a.withdrawWant(p.id())
 		return got, true, err

@@ -150,6 +150,12 @@ func (b *bench) measureGoBench(t *testing.T) {
 				b.rep.add("IPAM and DNS", "IPAM address allocations per second", "ipalloc "+name, "1/s", v)
 			case "p99-µs":
 				b.rep.add("IPAM and DNS", "IPAM RequestAddress p99", "ipalloc "+name, "µs", v)
+			case "fsync-p99-µs":
+				b.rep.add("IPAM and DNS", "one fsync (4 KiB write and fdatasync) p99, timed between the requests", "ipalloc "+name, "µs", v)
+			case "commit-p99-µs":
+				b.rep.add("IPAM and DNS", "least bbolt commit (one small key) p99, timed between the requests", "ipalloc "+name, "µs", v)
+			case "src-ports/1000q":
+				b.rep.add("IPAM and DNS", "DNS forwards: source ports the upstream saw per 1,000 queries", "dnsd "+name, "ports", v)
 			case "ns/op":
 				if strings.HasPrefix(name, "ServeLocalName") {
 					b.rep.add("IPAM and DNS", "DNS handler answers per second (no socket)", "dnsd "+name, "1/s", 1e9/v)
@@ -159,7 +165,7 @@ func (b *bench) measureGoBench(t *testing.T) {
 			}
 		}
 	}
-	b.rep.note("IPAM: ipalloc's BenchmarkRequestReleaseAddress (a lease and its release with 1,000 other leases live; 'fsync' waits for bbolt's commit to reach the disk, 'nosync' does not), `go test -bench . -benchtime 1s -count 3 ./ipalloc/ ./dnsd/`; dnsd's handler benchmark answers without sockets.")
+	b.rep.note("IPAM: ipalloc's BenchmarkRequestReleaseAddress (a lease and its release with 1,000 other leases live; 'fsync' waits for bbolt's commit to reach the disk, 'nosync' does not) and BenchmarkRequestAddressConcurrent (the same, 16 requests at once), `go test -bench . -benchtime 1s -count 3 ./ipalloc/ ./dnsd/`; between the requests (alone, not during them) each times one fsync of a 4 KiB write and the least bbolt commit (one small key, two fdatasyncs) in the same directory, the references of its goals; dnsd's handler benchmark answers without sockets.")
 }
 
 // measureIPAMSim runs ipalloc's randomized cluster simulation in its long form (8 seeds of 2,000 steps on 5
