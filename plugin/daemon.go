@@ -131,7 +131,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		VXLANPort: set.VXLANPort, VTEP: vtep, NSDir: netnsDir}); err != nil {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
-	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
+	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits, Range6: set.AllocRange6.String(),
 		SpaceTimeout: set.AllocWait, ReclaimAfter: set.AutoReclaim, Logger: log}, p.store.For(statefile.OwnerIPAlloc).DB(), p.mesh)
 	if err != nil {
 		return nil, err
