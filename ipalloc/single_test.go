@@ -230,6 +230,10 @@ func TestStaticAddress6(t *testing.T) {
 	if _, err := a.RequestAddress(ctx, AddressRequest{PoolID: p.ID, IP: netip.MustParseAddr("fd77:6561:7666::1")}); err == nil {
 		t.Fatal("an address outside the pool was leased")
 	}
+	if _, err := a.RequestAddress(ctx, AddressRequest{PoolID: p.ID, IP: netip.MustParseAddr("fd77:6561:7665:0:1::5")}); !errors.Is(err, ErrOutOfPool) ||
+		!strings.Contains(err.Error(), "fd77:6561:7665:: to fd77:6561:7665::ffff:ffff") {
+		t.Fatalf("an address beyond the first 2^32 of the /64: err = %v", err)
+	}
 	any := mustAddr(t, a, AddressRequest{PoolID: p.ID})
 	if !p.Subnet.Contains(any.Addr()) || any.Addr() == ip || any.Addr() == p.Gateway.Addr() {
 		t.Fatalf("any address = %s", any)
