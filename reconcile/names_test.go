@@ -1,12 +1,14 @@
 package reconcile
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"testing"
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/dockerapi"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
 
@@ -99,4 +101,27 @@ func dnsdTable(t *testing.T, f *fakeDNS) *dnsd.Table {
 		t.Fatal(err)
 	}
 	return tb
+}
+
+// TestSyncNamesIPv6 checks that a container's IPv6 address on a --ipv6
+// network is published with its names, and that one outside the
+// network's IPv6 subnet is not.
+func TestSyncNamesIPv6(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	loc := newFakeLocal()
+	a := New(Config{}, Deps{Map: w.Peer("h1"), Local: loc, Docker: &fakeDocker{networks: map[string]dockerapi.Network{}}})
+	loc.cl = a
+	loc.network(driver.Network{ID: "n6", Subnet: netip.MustParsePrefix("10.32.1.0/24"), VNI: 7,
+		Subnet6: netip.MustParsePrefix("fd00:1::/64")}, driver.Restored)
+	a.syncNames(context.Background(), []dockerapi.Network{{ID: "n6", Name: "net6", Containers: map[string]dockerapi.Attachment{
+		"c1": {Name: "web", IP: netip.MustParseAddr("10.32.1.2"), IP6: netip.MustParseAddr("fd00:1::2")},
+		"c2": {Name: "db", IP: netip.MustParseAddr("10.32.1.3"), IP6: netip.MustParseAddr("fd00:9::3")},
+	}}})
+	for key, want := range map[string]string{"c1/7": "fd00:1::2", "c2/7": "invalid IP"} {
+		e, ok := w.Peer("h1").Get(KindName, key)
+		rec, _ := decode[NameRec](e.Value)
+		if !ok || rec.IP6.String() != want {
+			t.Errorf("name record %s: IPv6 %s, want %s", key, rec.IP6, want)
+		}
+	}
 }
