@@ -7,10 +7,11 @@ import (
 // nftables objects of the forward rules, present only while a network's
 // bridge is in the host namespace (see firewall_forward.go).
 const (
-	// FirewallChain is our regular chain in Docker's "ip filter" table,
-	// jumped to from the head of its FORWARD chain.
+	// FirewallChain is our regular chain in Docker's "ip filter" table
+	// (and "ip6 filter"), jumped to from the head of its FORWARD chain.
 	FirewallChain = "WEAVEGO-FORWARD"
-	// FirewallTable is our own "ip" table, used when Docker's is absent.
+	// FirewallTable is our own "ip" (and "ip6") table, used when Docker's
+	// is absent.
 	FirewallTable = "weavego"
 
 	dockerTable    = "filter"  // iptables-nft's table, when Docker uses it

@@ -1,6 +1,7 @@
 package datapath
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -39,11 +40,27 @@ func desiredRules(bridges []string) []fwRule {
 		fwRule{oif: prefixIf(BridgePrefix), verdict: expr.VerdictDrop})
 }
 
-// ensureForward makes the forward rules match the given host-namespace
-// bridges, in Docker's "ip filter" table when it has a FORWARD chain, else
-// in our own table. mu is held.
+// fwFamilies are the families the forward rules are kept in: IPv4 ("ip
+// filter", iptables) and IPv6 ("ip6 filter", ip6tables, whose FORWARD
+// policy Docker sets to drop too when its ip6tables support is on). Bridged
+// IPv6 frames of a dual-stack network pass the ip6 hook.
+var fwFamilies = [...]nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6}
+
+// ensureForward makes the forward rules of both families match the given
+// host-namespace bridges. mu is held.
 func (m *Manager) ensureForward(bridges []string) error {
-	t, err := m.fwTarget()
+	var errs []error
+	for _, fam := range fwFamilies {
+		errs = append(errs, m.ensureForwardOf(fam, bridges))
+	}
+	return errors.Join(errs...)
+}
+
+// ensureForwardOf makes the forward rules of family fam match the given
+// host-namespace bridges, in Docker's "filter" table of that family when it
+// has a FORWARD chain, else in our own table. mu is held.
+func (m *Manager) ensureForwardOf(fam nftables.TableFamily, bridges []string) error {
+	t, err := m.fwTarget(fam)
 	if err != nil {
 		return err
 	}
@@ -59,24 +76,26 @@ func (m *Manager) ensureForward(bridges []string) error {
 		changed = changed || moved
 	}
 	if t.dropOwn {
-		m.nft.DelTable(&nftables.Table{Name: FirewallTable, Family: nftables.TableFamilyIPv4})
+		m.nft.DelTable(&nftables.Table{Name: FirewallTable, Family: fam})
 		changed = true
 	}
 	if !changed {
 		return nil
 	}
 	if err := m.nft.Flush(); err != nil {
-		return fmt.Errorf("apply nftables rules in chain %s: %w", t.chain.Name, err)
+		return fmt.Errorf("apply nftables rules in %s chain %s: %w", familyName(fam), t.chain.Name, err)
 	}
-	m.log.Debug("forward rules updated", "table", t.chain.Table.Name, "chain", t.chain.Name, "bridges", len(bridges))
+	m.log.Debug("forward rules updated", "family", familyName(fam), "table", t.chain.Table.Name, "chain", t.chain.Name,
+		"bridges", len(bridges))
 	return nil
 }
 
-// fwTarget picks Docker's table when it has a FORWARD chain, else ours.
-func (m *Manager) fwTarget() (fwTarget, error) {
-	chains, err := m.nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+// fwTarget picks Docker's table of family fam when it has a FORWARD chain,
+// else ours.
+func (m *Manager) fwTarget(fam nftables.TableFamily) (fwTarget, error) {
+	chains, err := m.nft.ListChainsOfTableFamily(fam)
 	if err != nil {
-		return fwTarget{}, fmt.Errorf("list nftables chains: %w", err)
+		return fwTarget{}, fmt.Errorf("list nftables %s chains: %w", familyName(fam), err)
 	}
 	found := map[string]*nftables.Chain{}
 	for _, c := range chains {
@@ -95,7 +114,7 @@ func (m *Manager) fwTarget() (fwTarget, error) {
 		accept := nftables.ChainPolicyAccept
 		c = &nftables.Chain{
 			Name:     ownForwardName,
-			Table:    &nftables.Table{Name: FirewallTable, Family: nftables.TableFamilyIPv4},
+			Table:    &nftables.Table{Name: FirewallTable, Family: fam},
 			Type:     nftables.ChainTypeFilter,
 			Hooknum:  nftables.ChainHookForward,
 			Priority: nftables.ChainPriorityFilter,
@@ -169,4 +188,12 @@ func sameRules(have [][]expr.Any, want []fwRule) bool {
 		}
 	}
 	return true
+}
+
+// familyName is how nft names a table family: "ip" or "ip6".
+func familyName(fam nftables.TableFamily) string {
+	if fam == nftables.TableFamilyIPv6 {
+		return "ip6"
+	}
+	return "ip"
 }

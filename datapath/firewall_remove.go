@@ -34,10 +34,19 @@ func (m *Manager) removeInput() error {
 	return nil
 }
 
+// removeForward removes the forward rules of both families.
 func (m *Manager) removeForward() error {
-	chains, err := m.nft.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	var errs []error
+	for _, fam := range fwFamilies {
+		errs = append(errs, m.removeForwardOf(fam))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) removeForwardOf(fam nftables.TableFamily) error {
+	chains, err := m.nft.ListChainsOfTableFamily(fam)
 	if err != nil {
-		return fmt.Errorf("list nftables chains: %w", err)
+		return fmt.Errorf("list nftables %s chains: %w", familyName(fam), err)
 	}
 	changed := false
 	for _, c := range chains {
@@ -64,7 +73,7 @@ func (m *Manager) removeForward() error {
 		return nil
 	}
 	if err := m.nft.Flush(); err != nil {
-		return fmt.Errorf("remove nftables chain %s: %w", FirewallChain, err)
+		return fmt.Errorf("remove nftables %s chain %s: %w", familyName(fam), FirewallChain, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/weavego/weavego/internal/ipconv"
+	"golang.org/x/sys/unix"
 )
 
 // DefaultVXLANPort is the IANA VXLAN port, used when Network.Port is 0.
@@ -26,6 +27,12 @@ type Network struct {
 	// Gateway is put on the bridge; the zero Addr means the bridge has no
 	// address.
 	Gateway netip.Addr
+	// Subnet6 gives the prefix length of Gateway6; the zero Prefix means
+	// the network has no IPv6.
+	Subnet6 netip.Prefix
+	// Gateway6 is put on the bridge as well (without duplicate address
+	// detection: the allocator made it unique); the zero Addr means none.
+	Gateway6 netip.Addr
 	// ServiceAddr is put on the bridge as well, as a /32: the DNS service
 	// address that containers of every network reach through a route via
 	// their gateway. Every bridge has the same one. The zero Addr means
@@ -67,6 +74,8 @@ func (n Network) validate() error {
 		return fmt.Errorf("network %s: VNI %d does not fit in 24 bits", n.ID, n.VNI)
 	case n.Gateway.IsValid() && !n.Subnet.IsValid():
 		return fmt.Errorf("network %s: gateway %s without a subnet", n.ID, n.Gateway)
+	case n.Gateway6.IsValid() && (!n.Subnet6.IsValid() || !n.Gateway6.Is6() || !n.Subnet6.Contains(n.Gateway6)):
+		return fmt.Errorf("network %s: IPv6 gateway %s is not inside IPv6 subnet %s", n.ID, n.Gateway6, n.Subnet6)
 	case n.ServiceAddr.IsValid() && !n.ServiceAddr.Unmap().Is4():
 		return fmt.Errorf("network %s: service address %s is not IPv4", n.ID, n.ServiceAddr)
 	case n.ServiceAddr.IsValid() && n.Subnet.IsValid() && n.Subnet.Masked().Contains(n.ServiceAddr.Unmap()):
@@ -102,7 +111,10 @@ func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := ensureBridgeAddrs(ns.nl, br, bridgeAddrs(n)); err != nil {
+	if err := ensureBridgeAddrs(ns.nl, br, netlink.FAMILY_V4, bridgeAddrs(n)); err != nil {
+		return 0, err
+	}
+	if err := ensureBridgeAddrs(ns.nl, br, netlink.FAMILY_V6, bridgeAddrs6(n)); err != nil {
 		return 0, err
 	}
 	if err := m.ensureVXLANOf(ns, n, mtu, br); err != nil {
@@ -219,15 +231,33 @@ func bridgeAddrs(n Network) []*net.IPNet {
 	return want
 }
 
-// ensureBridgeAddrs leaves exactly want as the bridge's IPv4 addresses.
-func ensureBridgeAddrs(nl netlinkOps, br netlink.Link, want []*net.IPNet) error {
+// bridgeAddrs6 are the IPv6 addresses n's bridge must have besides its
+// link-local one: the IPv6 gateway with the IPv6 subnet's prefix length.
+func bridgeAddrs6(n Network) []*net.IPNet {
+	if !n.Gateway6.IsValid() {
+		return nil
+	}
+	return []*net.IPNet{ipconv.IPNet(netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits()))}
+}
+
+// ensureBridgeAddrs leaves exactly want as the bridge's addresses of family
+// (netlink.FAMILY_V4 or FAMILY_V6; the kernel's IPv6 link-local address
+// stays). IPv6 addresses are added without duplicate address detection.
+func ensureBridgeAddrs(nl netlinkOps, br netlink.Link, family int, want []*net.IPNet) error {
 	name := br.Attrs().Name
-	addrs, err := nl.AddrList(br, netlink.FAMILY_V4)
+	addrs, err := nl.AddrList(br, family)
 	if err != nil {
 		return fmt.Errorf("list addresses of %s: %w", name, err)
 	}
+	flags := 0
+	if family == netlink.FAMILY_V6 {
+		flags = unix.IFA_F_NODAD
+	}
 	present := make([]bool, len(want))
 	for _, a := range addrs {
+		if family == netlink.FAMILY_V6 && a.IP.IsLinkLocalUnicast() {
+			continue // the kernel's fe80:: address (IPv4 link-local is the service address's space)
+		}
 		i := slices.IndexFunc(want, func(w *net.IPNet) bool {
 			return a.IP.Equal(w.IP) && a.Mask.String() == w.Mask.String()
 		})
@@ -243,7 +273,7 @@ func ensureBridgeAddrs(nl netlinkOps, br netlink.Link, want []*net.IPNet) error 
 		if present[i] {
 			continue
 		}
-		if err := nl.AddrReplace(br, &netlink.Addr{IPNet: w}); err != nil {
+		if err := nl.AddrReplace(br, &netlink.Addr{IPNet: w, Flags: flags}); err != nil {
 			return fmt.Errorf("add address %s to %s: %w", w, name, err)
 		}
 	}

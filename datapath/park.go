@@ -151,7 +151,7 @@ func (m *Manager) hostBridgeFor(id string, br netlink.Link, nl netlinkOps) (netl
 	for _, ad := range addrs {
 		want = append(want, ad.IPNet)
 	}
-	if err := ensureBridgeAddrs(m.nl, l, want); err != nil {
+	if err := ensureBridgeAddrs(m.nl, l, netlink.FAMILY_V4, want); err != nil {
 		return nil, err
 	}
 	return l, ensureLinkState(m.nl, l, a.MTU, id)

@@ -81,6 +81,9 @@ func TestParkAndBack(t *testing.T) {
 	if got := hostA.net(t, n.ID).link(t, BridgeName(n.ID)).Attrs().HardwareAddr; !bytes.Equal(got, mac) {
 		t.Errorf("bridge MAC back in the namespace %s, want %s", got, mac)
 	}
+	if got := forwardRuleKeys6(t, hostA); got != nil {
+		t.Errorf("IPv6 forward rules after unpark = %v, want none", got)
+	}
 	if got := forwardRuleKeys(t, hostA); got != nil {
 		t.Errorf("forward rules left once every network is in its namespace: %v", got)
 	}
@@ -120,6 +123,9 @@ func checkParked(t *testing.T, host *testNS, n Network, mac net.HardwareAddr) {
 	if got := forwardRuleKeys(t, host); !slices.Equal(got, want) {
 		t.Errorf("forward rules when parked = %v, want %v", got, want)
 	}
+	if got := forwardRuleKeys6(t, host); !slices.Equal(got, want) {
+		t.Errorf("IPv6 forward rules when parked = %v, want %v", got, want)
+	}
 	ids, err := host.m.NetworkIDs()
 	if err != nil || len(ids) != 1 || ids[0] != n.ID {
 		t.Errorf("NetworkIDs when parked = %v, %v; want [%s]", ids, err, n.ID)
@@ -139,6 +145,35 @@ func forwardRuleKeys(t *testing.T, host *testNS) []string {
 		if ch.Table.Name == dockerTable && ch.Name == FirewallChain {
 			return ruleKeys(t, c, dockerTable, FirewallChain)
 		}
+	}
+	return nil
+}
+
+// forwardRuleKeys6 returns the rules of our IPv6 forward chain: in our own
+// ip6 table (the test namespaces have no Docker ip6 filter table), nil
+// when there is none.
+func forwardRuleKeys6(t *testing.T, host *testNS) []string {
+	t.Helper()
+	c := host.nft(t)
+	tb := &nftables.Table{Name: FirewallTable, Family: nftables.TableFamilyIPv6}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range chains {
+		if ch.Table.Name != FirewallTable || ch.Name != ownForwardName {
+			continue
+		}
+		rules, err := c.GetRules(tb, &nftables.Chain{Name: ownForwardName, Table: tb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := []string{}
+		for _, r := range rules {
+			d, _ := decodeRule(r.Exprs)
+			keys = append(keys, d.key())
+		}
+		return keys
 	}
 	return nil
 }

@@ -141,7 +141,13 @@ func TestCreateNetwork(t *testing.T) {
 		{name: "bad pool", req: createReq("n1", "banana", nil), wantErr: "not a CIDR"},
 		{name: "default ipam", req: &network.CreateNetworkRequest{NetworkID: "n1",
 			IPv4Data: []*network.IPAMData{{AddressSpace: "LocalDefault", Pool: "172.18.0.0/16"}}}, wantErr: "--ipam-driver weavego:latest"},
-		{name: "ipv6", req: &network.CreateNetworkRequest{NetworkID: "n1", Options: map[string]interface{}{optIPv6: true}}, wantErr: "IPv6"},
+		{name: "ipv6 without a pool", req: ipv6Req("n1", ""), wantErr: "exactly one IPv6 subnet"},
+		{name: "ipv6 link-local", req: ipv6Req("n1", "fe80::/64"), wantErr: "link-local"},
+		{name: "ipv6 pool of another ipam", req: func() *network.CreateNetworkRequest {
+			r := ipv6Req("n1", "fd00:1::/64")
+			r.IPv6Data[0].AddressSpace = "LocalDefault"
+			return r
+		}(), wantErr: "--ipam-driver weavego:latest"},
 		{name: "no pool", req: &network.CreateNetworkRequest{NetworkID: "n1"}, wantErr: "exactly one IPv4 subnet"},
 	}
 	for _, tt := range tests {
@@ -255,5 +261,75 @@ func TestDatapathFailureLeavesNothing(t *testing.T) {
 	}
 	if len(st.data[bucketNetworks]) != 0 || len(d.Networks()) != 0 {
 		t.Fatal("record kept after failure")
+	}
+}
+
+// ipv6Req is a --ipv6 network 10.32.0.0/24 with IPv6 pool pool6 ("" for none).
+func ipv6Req(id, pool6 string) *network.CreateNetworkRequest {
+	r := createReq(id, "10.32.0.0/24", nil)
+	r.Options[optIPv6] = true
+	if pool6 != "" {
+		gw := netip.MustParsePrefix(pool6).Addr().Next()
+		r.IPv6Data = []*network.IPAMData{{AddressSpace: "weavego-local", Pool: pool6,
+			Gateway: netip.PrefixFrom(gw, netip.MustParsePrefix(pool6).Bits()).String()}}
+	}
+	return r
+}
+
+func TestIPv6Network(t *testing.T) {
+	d, dp, st := newTestDriver(t)
+	if err := d.CreateNetwork(ipv6Req("n1", "fd00:1::/64")); err != nil {
+		t.Fatal(err)
+	}
+	kn := dp.networks["n1"]
+	if kn.Subnet6.String() != "fd00:1::/64" || kn.Gateway6.String() != "fd00:1::1" {
+		t.Fatalf("kernel network = %+v, want IPv6 subnet and gateway", kn)
+	}
+	if err := d.CreateNetwork(createReq("n2", "10.33.0.0/24", nil)); err != nil {
+		t.Fatalf("IPv4-only network beside it: %v", err)
+	}
+	r3 := ipv6Req("n3", "fd00:1::/48")
+	r3.IPv4Data[0].Pool, r3.IPv4Data[0].Gateway = "10.34.0.0/24", "10.34.0.1/24"
+	if err := d.CreateNetwork(r3); err == nil || !strings.Contains(err.Error(), "IPv6 subnet fd00:1::/48 overlaps") {
+		t.Fatalf("overlapping IPv6 subnet: err = %v", err)
+	}
+	ep := func(id, v4, v6 string) error {
+		_, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n1", EndpointID: id,
+			Interface: &network.EndpointInterface{Address: v4, AddressIPv6: v6}})
+		return err
+	}
+	for _, tc := range []struct{ id, v6, want string }{
+		{"e0", "", "no IPv6 address"},
+		{"e0", "fd00:2::5/64", "outside subnet"},
+		{"e0", "10.32.0.9/24", "not an IPv6 address"},
+		{"e0", "fe80::5/64", "link-local"},
+	} {
+		if err := ep(tc.id, "10.32.0.5/24", tc.v6); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("endpoint with IPv6 %q: err = %v, want %q", tc.v6, err, tc.want)
+		}
+	}
+	if err := ep("e1", "10.32.0.5/24", "fd00:1::5/64"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ep("e1", "10.32.0.5/24", "fd00:1::5/64"); err != nil {
+		t.Fatalf("same endpoint again: %v", err)
+	}
+	if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n2", EndpointID: "e2",
+		Interface: &network.EndpointInterface{Address: "10.33.0.5/24", AddressIPv6: "fd00:1::6/64"}}); err == nil ||
+		!strings.Contains(err.Error(), "create the network with --ipv6") {
+		t.Fatalf("IPv6 address on an IPv4-only network: err = %v", err)
+	}
+	d2, err := New(d.cfg, dp, st, &fakeReconciler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d2.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if got := d2.endpoints["e1"].Addr6.String(); got != "fd00:1::5/64" || d2.networks["n1"].Gateway6.String() != "fd00:1::1" {
+		t.Fatalf("restored endpoint IPv6 %s, network %+v", got, d2.networks["n1"])
+	}
+	if b := string(st.data[bucketNetworks]["n2"]); strings.Contains(b, "Subnet6") {
+		t.Fatalf("an IPv4-only network's record names IPv6: %s", b)
 	}
 }

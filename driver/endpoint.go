@@ -37,8 +37,12 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 	if !n.Subnet.Contains(addr.Addr()) {
 		return nil, fmt.Errorf("address %s is outside subnet %s of network %s", addr.Addr(), n.Subnet, ShortID(n.ID))
 	}
+	addr6, err := parseEndpoint6(req.Interface, n)
+	if err != nil {
+		return nil, err
+	}
 	if old, ok := d.endpoints[req.EndpointID]; ok {
-		if old.Addr == addr {
+		if old.Addr == addr && old.Addr6 == addr6 {
 			return resp, nil
 		}
 		return nil, fmt.Errorf("endpoint %s already exists with address %s", ShortID(old.ID), old.Addr)
@@ -49,13 +53,13 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 		_ = d.dp.DeleteEndpoint(n.ID, req.EndpointID)
 		return nil, fmt.Errorf("create interface of endpoint %s: %w", ShortID(req.EndpointID), err)
 	}
-	ep := &Endpoint{ID: req.EndpointID, NetworkID: n.ID, Addr: addr, MAC: mac, HostIf: hostIf, ContainerIf: ctrIf}
+	ep := &Endpoint{ID: req.EndpointID, NetworkID: n.ID, Addr: addr, Addr6: addr6, MAC: mac, HostIf: hostIf, ContainerIf: ctrIf}
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {
 		_ = d.dp.DeleteEndpoint(n.ID, ep.ID)
 		return nil, fmt.Errorf("record endpoint %s: %w", ShortID(ep.ID), err)
 	}
 	d.endpoints[ep.ID] = ep
-	d.log.Info("endpoint created", "network", ShortID(n.ID), "endpoint", ShortID(ep.ID), "ip", addr, "mac", mac)
+	d.log.Info("endpoint created", "network", ShortID(n.ID), "endpoint", ShortID(ep.ID), "ip", addr, "ip6", addr6, "mac", mac)
 	d.reconciler.EndpointChanged(*ep, false)
 	return resp, nil
 }

@@ -36,11 +36,11 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	defer d.mu.Unlock()
 	unknown := UnknownOptions(n.Options)
 	if old, ok := d.networks[n.ID]; ok {
-		if old.Subnet == n.Subnet {
+		if old.Subnet == n.Subnet && old.Subnet6 == n.Subnet6 {
 			d.warnUnknownOptions(old) // Docker repeats CreateNetwork after a daemon restart
 			return nil
 		}
-		return fmt.Errorf("network %s already exists with subnet %s", ShortID(n.ID), old.Subnet)
+		return fmt.Errorf("network %s already exists with subnet %s%s", ShortID(n.ID), old.Subnet, ipv6Words(old.Subnet6))
 	}
 	if len(unknown) > 0 && n.Options[OptReplica] == "" {
 		// A replica copies a cluster definition that may predate this check:
@@ -57,6 +57,9 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	for _, other := range d.networks {
 		if other.Subnet.Overlaps(n.Subnet) {
 			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, ShortID(other.ID))
+		}
+		if n.Subnet6.IsValid() && other.Subnet6.IsValid() && other.Subnet6.Overlaps(n.Subnet6) {
+			return fmt.Errorf("IPv6 subnet %s overlaps IPv6 subnet %s of network %s on this host", n.Subnet6, other.Subnet6, ShortID(other.ID))
 		}
 	}
 	taken := map[uint32]string{}
@@ -80,7 +83,8 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 		return fmt.Errorf("record network %s: %w", ShortID(n.ID), err)
 	}
 	d.networks[n.ID] = n
-	d.log.Info("network created", "network", ShortID(n.ID), "subnet", n.Subnet, "gateway", n.Gateway, "vni", n.VNI)
+	d.log.Info("network created", "network", ShortID(n.ID), "subnet", n.Subnet, "gateway", n.Gateway, "vni", n.VNI,
+		"subnet6", n.Subnet6, "gateway6", n.Gateway6)
 	d.warnUnknownOptions(n)
 	d.reconciler.NetworkChanged(*n, Created)
 	return nil
@@ -117,8 +121,8 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 		return nil, fmt.Errorf("CreateNetwork without a network ID")
 	}
 	n := &Network{ID: req.NetworkID, Options: genericOptions(req.Options)}
-	if b, _ := req.Options[optIPv6].(bool); b || len(req.IPv6Data) > 0 {
-		return nil, fmt.Errorf("weavego does not support IPv6 networks yet: create the network without --ipv6")
+	if err := parseIPv6(req, n); err != nil {
+		return nil, err
 	}
 	n.Internal, _ = req.Options[optInternal].(bool)
 	if len(req.IPv4Data) != 1 || req.IPv4Data[0] == nil {

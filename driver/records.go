@@ -16,6 +16,10 @@ type Network struct {
 	MTU      int // as asked (0 = automatic)
 	Internal bool
 	Options  map[string]string // the generic options given to `docker network create -o`
+	// Subnet6 and Gateway6 are the IPv6 pool of a --ipv6 network (zero
+	// values: IPv4 only).
+	Subnet6  netip.Prefix `json:",omitzero"`
+	Gateway6 netip.Addr   `json:",omitzero"`
 }
 
 // Endpoint is the driver's record of one local endpoint.
@@ -23,6 +27,7 @@ type Endpoint struct {
 	ID          string
 	NetworkID   string
 	Addr        netip.Prefix
+	Addr6       netip.Prefix `json:",omitzero"` // on a --ipv6 network
 	MAC         string
 	HostIf      string
 	ContainerIf string
@@ -43,6 +48,7 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 	}
 	kn.ServiceAddr = d.cfg.DNSAddr
 	kn.Gateway = n.Gateway
+	kn.Subnet6, kn.Gateway6 = n.Subnet6, n.Gateway6
 	if n.VNI != 0 {
 		kn.VTEP = d.cfg.VTEP
 	}

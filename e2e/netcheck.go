@@ -20,10 +20,10 @@ type netView struct {
 	ID, Driver, Subnet, Gateway, VNI string
 }
 
-// NetworkView inspects network name on h.
+// NetworkView inspects network name on h; of a dual-stack network it shows the first pool, the IPv4 one.
 func (h *Host) NetworkView(name string) (netView, error) {
 	out, err := h.Docker("network", "inspect", "--format",
-		`{{.Id}}|{{.Driver}}|{{range .IPAM.Config}}{{.Subnet}}|{{.Gateway}}{{end}}|{{index .Options "vni"}}`, name)
+		`{{.Id}}|{{.Driver}}|{{with index .IPAM.Config 0}}{{.Subnet}}|{{.Gateway}}{{end}}|{{index .Options "vni"}}`, name)
 	if err != nil {
 		return netView{}, err
 	}

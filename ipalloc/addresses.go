@@ -85,6 +85,10 @@ func (a *Allocator) tryLease(p *pool, ip netip.Addr, l lease) (netip.Addr, *queu
 func (a *Allocator) checkStatic(p *pool, ip netip.Addr) (int, error) {
 	b, ok := p.blockOfAddr(ip)
 	switch {
+	case !ok && p.sp.start.Is6() && netip.MustParsePrefix(p.rec.Info.Range).Contains(ip):
+		last := p.sp.addr(p.sp.size - 1)
+		return 0, fmt.Errorf("address %s is beyond the part of range %s that weavego allocates from (%s to %s): "+
+			"pick an address there: %w", ip, p.rec.Info.Range, p.sp.start, last, ErrOutOfPool)
 	case !ok || ip == p.sp.network() || ip == p.sp.broadcast():
 		return 0, fmt.Errorf("address %s is outside the range %s of pool %s: %w", ip, p.rec.Info.Range, p.id(), ErrOutOfPool)
 	case ip == p.gw:

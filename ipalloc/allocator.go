@@ -18,6 +18,7 @@ type Allocator struct {
 	cfg        Config
 	name       string
 	allocRange netip.Prefix // Config.Range, parsed
+	range6     netip.Prefix // Config.Range6, parsed
 	rep        ClusterMap
 	disk       disk
 	log        *slog.Logger
@@ -55,6 +56,7 @@ func New(cfg Config, db *bbolt.DB, rep ClusterMap) (*Allocator, error) {
 		releasing: map[releaseKey]*commit{}}
 	a.allocRange, _ = netip.ParsePrefix(cfg.Range)
 	a.allocRange = a.allocRange.Masked()
+	a.range6 = netip.MustParsePrefix(cfg.Range6) // checked by withDefaults
 	if err := a.disk.init(a.name, a.allocRange.String()); err != nil {
 		return nil, fmt.Errorf("open allocator state for host %s: %w", a.name, err)
 	}
@@ -74,13 +76,16 @@ func New(cfg Config, db *bbolt.DB, rep ClusterMap) (*Allocator, error) {
 	for _, id := range sv.skipped {
 		a.log.Warn("saved addresses released lately are unreadable; they are not handed back", "pool", id)
 	}
-	a.rep.Set(kindHost, a.name, mustJSON(hostInfo{Range: a.allocRange.String()}))
+	a.rep.Set(kindHost, a.name, mustJSON(hostInfo{Range: a.allocRange.String(), Range6: a.range6.String()}))
 	return a, nil
 }
 
 func withDefaults(cfg Config) (Config, error) {
 	if cfg.Range == "" {
 		cfg.Range = DefaultRange
+	}
+	if cfg.Range6 == "" {
+		cfg.Range6 = DefaultRange6
 	}
 	if cfg.DefaultSubnetBits == 0 {
 		cfg.DefaultSubnetBits = DefaultSubnetBits
@@ -97,6 +102,9 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	if cfg.DefaultSubnetBits < r.Bits() || cfg.DefaultSubnetBits > 30 {
 		return cfg, fmt.Errorf("default subnet size /%d does not fit in IPALLOC_RANGE %s: %w", cfg.DefaultSubnetBits, cfg.Range, ErrInvalidRequest)
+	}
+	if err := CheckRange6(cfg.Range6); err != nil {
+		return cfg, fmt.Errorf("IPALLOC_RANGE6: %w: %w", err, ErrInvalidRequest)
 	}
 	return cfg, nil
 }

@@ -13,7 +13,8 @@ type PoolRequest struct {
 	Subnet string
 	// IPRange is --ip-range, or "" to allocate from the whole subnet.
 	IPRange string
-	// V6 asks for an IPv6 pool; Subnet is then required.
+	// V6 asks for an IPv6 pool; without Subnet it gets a fresh
+	// /DefaultSubnetBits6 subnet of Config.Range6.
 	V6 bool
 	// Options are Docker's --ipam-opt values; none are used yet.
 	Options map[string]string
@@ -64,6 +65,10 @@ type Config struct {
 	Range string
 	// DefaultSubnetBits is the prefix length of fresh subnets (default 24).
 	DefaultSubnetBits int
+	// Range6 is IPALLOC_RANGE6, where fresh IPv6 subnets come from, a /64
+	// each (default DefaultRange6, a unique local /48). Every host of a
+	// cluster must use the same one.
+	Range6 string
 	// SpaceTimeout bounds how long a request waits for other hosts: a
 	// starved host waiting for space, a new pool waiting for the reachable
 	// peers to confirm its claim (default 5s).
@@ -81,6 +86,8 @@ type Config struct {
 const (
 	DefaultRange        = "10.32.0.0/12"
 	DefaultSubnetBits   = 24
+	DefaultRange6       = "fd77:6561:7665::/48" // fd + "weave" in ASCII: a unique local range
+	DefaultSubnetBits6  = 64
 	DefaultSpaceTimeout = 5 * time.Second
 )
 
@@ -90,6 +97,8 @@ type Status struct {
 	Host string
 	// Range is the configured IPALLOC_RANGE.
 	Range string
+	// Range6 is the configured IPALLOC_RANGE6.
+	Range6 string
 	// Pools lists the pools known to this host, sorted by ID.
 	Pools []PoolStatus
 	// Problems lists conflicts and mismatches found, as sentences.

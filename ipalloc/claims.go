@@ -69,11 +69,18 @@ func (a *Allocator) freeSubnet() (netip.Prefix, bool) {
 func (a *Allocator) checkRanges() error {
 	for _, e := range a.rep.List(kindHost) {
 		h, ok := decode[hostInfo](e)
-		if !ok || e.Key == a.name || h.Range == a.allocRange.String() || !a.rep.Alive(e.Key) {
+		if !ok || e.Key == a.name || !a.rep.Alive(e.Key) {
 			continue
 		}
-		return fmt.Errorf("IPALLOC_RANGE differs between hosts: this host (%s) uses %s but host %s uses %s; set the same range everywhere: %w",
-			a.name, a.allocRange, e.Key, h.Range, ErrRangeMismatch)
+		if h.Range != a.allocRange.String() {
+			return fmt.Errorf("IPALLOC_RANGE differs between hosts: this host (%s) uses %s but host %s uses %s; set the same range everywhere: %w",
+				a.name, a.allocRange, e.Key, h.Range, ErrRangeMismatch)
+		}
+		// A host of a release before IPv6 announces no Range6: it makes no IPv6 pools.
+		if h.Range6 != "" && h.Range6 != a.range6.String() {
+			return fmt.Errorf("IPALLOC_RANGE6 differs between hosts: this host (%s) uses %s but host %s uses %s; set the same range everywhere: %w",
+				a.name, a.range6, e.Key, h.Range6, ErrRangeMismatch)
+		}
 	}
 	return nil
 }

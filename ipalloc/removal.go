@@ -194,7 +194,8 @@ func (a *Allocator) isRemoved(name string) bool {
 	return ok && !e.Deleted
 }
 
-// rangeProblems reports reachable hosts announcing another IPALLOC_RANGE.
+// rangeProblems reports reachable hosts announcing another IPALLOC_RANGE or
+// IPALLOC_RANGE6.
 func (a *Allocator) rangeProblems() {
 	for _, e := range a.rep.List(kindHost) {
 		h, ok := decode[hostInfo](e)
@@ -204,5 +205,10 @@ func (a *Allocator) rangeProblems() {
 			msg = fmt.Sprintf("host %s uses IPALLOC_RANGE %s but this host uses %s: new networks are refused until they agree", e.Key, h.Range, a.allocRange)
 		}
 		a.problem("range "+e.Key, msg)
+		msg = ""
+		if ok && e.Key != a.name && h.Range6 != "" && h.Range6 != a.range6.String() {
+			msg = fmt.Sprintf("host %s uses IPALLOC_RANGE6 %s but this host uses %s: new networks are refused until they agree", e.Key, h.Range6, a.range6)
+		}
+		a.problem("range6 "+e.Key, msg)
 	}
 }

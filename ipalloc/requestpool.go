@@ -36,25 +36,29 @@ func (a *Allocator) RequestPool(ctx context.Context, req PoolRequest) (Pool, err
 }
 
 func (a *Allocator) requestDefaultPool(ctx context.Context, req PoolRequest) (Pool, error) {
-	if req.V6 || req.IPRange != "" {
-		return Pool{}, fmt.Errorf("an IPv6 network or an --ip-range needs --subnet: %w", ErrInvalidRequest)
+	if req.IPRange != "" {
+		return Pool{}, fmt.Errorf("an --ip-range needs --subnet: %w", ErrInvalidRequest)
+	}
+	setting, rng, bits, free := "IPALLOC_RANGE", a.allocRange, a.cfg.DefaultSubnetBits, a.freeSubnet
+	if req.V6 {
+		setting, rng, bits, free = "IPALLOC_RANGE6", a.range6, DefaultSubnetBits6, a.freeSubnet6
 	}
 	for range maxDefaultAttempts {
 		a.mu.Lock()
-		subnet, ok := a.freeSubnet()
+		subnet, ok := free()
 		a.mu.Unlock()
 		if !ok {
-			return Pool{}, fmt.Errorf("no free /%d subnet is left in IPALLOC_RANGE %s: release a network or widen the range: %w",
-				a.cfg.DefaultSubnetBits, a.allocRange, ErrPoolExhausted)
+			return Pool{}, fmt.Errorf("no free /%d subnet is left in %s %s: release a network or widen the range: %w",
+				bits, setting, rng, ErrPoolExhausted)
 		}
-		info, _ := parsePoolRequest(PoolRequest{Subnet: subnet.String()})
+		info, _ := parsePoolRequest(PoolRequest{Subnet: subnet.String(), V6: req.V6})
 		info.Default = true
 		pl, err := a.openPool(ctx, info)
 		if !errors.Is(err, errClaimLost) {
 			return pl, err
 		}
 	}
-	return Pool{}, fmt.Errorf("could not claim a free subnet of %s: other hosts claimed each one picked; try again: %w", a.allocRange, ErrNoSpace)
+	return Pool{}, fmt.Errorf("could not claim a free subnet of %s: other hosts claimed each one picked; try again: %w", rng, ErrNoSpace)
 }
 
 func parsePoolRequest(req PoolRequest) (poolInfo, error) {
@@ -121,6 +125,9 @@ func (a *Allocator) openLocked(info poolInfo) (p *pool, claimed bool, err error)
 		return p, false, err
 	}
 	info.Seeder, info.Nonce, info.Cluster = a.name, newNonce(), a.allocRange.String()
+	if netip.MustParsePrefix(info.Subnet).Addr().Is6() {
+		info.Cluster = a.range6.String()
+	}
 	p, err = a.addPool(poolRecord{Info: info, Refs: 1}, true)
 	if err != nil {
 		return nil, false, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,7 +32,13 @@ func TestRequestPool(t *testing.T) {
 		{name: "bad subnet", req: PoolRequest{Subnet: "10.1.0.0"}, wantErr: ErrInvalidRequest},
 		{name: "range outside subnet", req: PoolRequest{Subnet: "10.1.0.0/24", IPRange: "10.2.0.0/25"}, wantErr: ErrInvalidRequest},
 		{name: "v6 flag on v4 subnet", req: PoolRequest{Subnet: "10.1.0.0/24", V6: true}, wantErr: ErrInvalidRequest},
-		{name: "v6 without subnet", req: PoolRequest{V6: true}, wantErr: ErrInvalidRequest},
+		{name: "v6 without subnet", req: PoolRequest{V6: true}, wantID: "fd77:6561:7665::/64", wantGW: "fd77:6561:7665::1/64"},
+		{name: "v6 default skips used", before: []PoolRequest{{V6: true}, {Subnet: "fd77:6561:7665:100::/56", V6: true}, {Subnet: "fd77:6561:7665:1::/120", V6: true}},
+			req: PoolRequest{V6: true}, wantID: "fd77:6561:7665:2::/64", wantGW: "fd77:6561:7665:2::1/64"},
+		{name: "v6 default skips a larger pool", before: []PoolRequest{{Subnet: "fd77:6561:7665::/56", V6: true}},
+			req: PoolRequest{V6: true}, wantID: "fd77:6561:7665:100::/64", wantGW: "fd77:6561:7665:100::1/64"},
+		{name: "v6 default and v4 default apart", before: []PoolRequest{{}}, req: PoolRequest{V6: true}, wantID: "fd77:6561:7665::/64", wantGW: "fd77:6561:7665::1/64"},
+		{name: "ip range without subnet", req: PoolRequest{IPRange: "10.32.0.0/25"}, wantErr: ErrInvalidRequest},
 		{name: "subnet too small", req: PoolRequest{Subnet: "10.1.0.0/31"}, wantErr: ErrInvalidRequest},
 	}
 	for _, tt := range tests {
@@ -165,5 +172,70 @@ func runStep(t *testing.T, a *Allocator, i int, s step) {
 	}
 	if err == nil && got.String() != s.want {
 		t.Fatalf("step %d: got %s, want %s", i, got, s.want)
+	}
+}
+
+func TestCheckRange6(t *testing.T) {
+	for _, tc := range []struct {
+		r    string
+		want string // substring of the error; "" = accepted
+	}{
+		{DefaultRange6, ""},
+		{"fd00::/64", ""},
+		{"2001:db8::/32", ""},
+		{"fd00::/65", "smaller than the /64"},
+		{"fe80::/16", "link-local"},
+		{"10.0.0.0/8", "not an IPv6 subnet"},
+		{"fd00::", "not an IPv6 CIDR"},
+		{"fd00::/0x", "not an IPv6 CIDR"},
+		{"fd00::1/48", "host bits"},
+	} {
+		err := CheckRange6(tc.r)
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckRange6(%q) = %v, want %q", tc.r, err, tc.want)
+		}
+	}
+}
+
+func TestDefaultPool6Exhausted(t *testing.T) {
+	ctx := context.Background()
+	a, err := New(Config{Range6: "fd00:5::/63"}, openDB(t, filepath.Join(t.TempDir(), "state.db")), solo("h1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPool(t, a, PoolRequest{V6: true})
+	mustPool(t, a, PoolRequest{V6: true})
+	if _, err := a.RequestPool(ctx, PoolRequest{V6: true}); !errors.Is(err, ErrPoolExhausted) || !strings.Contains(err.Error(), "IPALLOC_RANGE6 fd00:5::/63") {
+		t.Fatalf("third /64 of a /63: err = %v, want ErrPoolExhausted naming IPALLOC_RANGE6", err)
+	}
+}
+
+// TestStaticAddress6 checks that --ip6 follows the rules of --ip: the
+// address asked for, once, and not the gateway.
+func TestStaticAddress6(t *testing.T) {
+	ctx := context.Background()
+	a, _ := soloAllocator(t)
+	p := mustPool(t, a, PoolRequest{V6: true})
+	ip := netip.MustParseAddr("fd77:6561:7665::42")
+	got := mustAddr(t, a, AddressRequest{PoolID: p.ID, IP: ip})
+	if got.Addr() != ip || got.Bits() != 64 {
+		t.Fatalf("static address = %s, want %s/64", got, ip)
+	}
+	if _, err := a.RequestAddress(ctx, AddressRequest{PoolID: p.ID, IP: ip}); !errors.Is(err, ErrAddressInUse) {
+		t.Fatalf("same address again: err = %v, want ErrAddressInUse", err)
+	}
+	if _, err := a.RequestAddress(ctx, AddressRequest{PoolID: p.ID, IP: p.Gateway.Addr()}); !errors.Is(err, ErrAddressInUse) {
+		t.Fatalf("the gateway: err = %v, want ErrAddressInUse", err)
+	}
+	if _, err := a.RequestAddress(ctx, AddressRequest{PoolID: p.ID, IP: netip.MustParseAddr("fd77:6561:7666::1")}); err == nil {
+		t.Fatal("an address outside the pool was leased")
+	}
+	if _, err := a.RequestAddress(ctx, AddressRequest{PoolID: p.ID, IP: netip.MustParseAddr("fd77:6561:7665:0:1::5")}); !errors.Is(err, ErrOutOfPool) ||
+		!strings.Contains(err.Error(), "fd77:6561:7665:: to fd77:6561:7665::ffff:ffff") {
+		t.Fatalf("an address beyond the first 2^32 of the /64: err = %v", err)
+	}
+	any := mustAddr(t, a, AddressRequest{PoolID: p.ID})
+	if !p.Subnet.Contains(any.Addr()) || any.Addr() == ip || any.Addr() == p.Gateway.Addr() {
+		t.Fatalf("any address = %s", any)
 	}
 }

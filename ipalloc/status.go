@@ -11,7 +11,7 @@ import (
 func (a *Allocator) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := Status{Host: a.name, Range: a.allocRange.String()}
+	st := Status{Host: a.name, Range: a.allocRange.String(), Range6: a.range6.String()}
 	for id, info := range a.knownPools() {
 		p := a.pools[id]
 		if p == nil || p.rec.Info.Nonce != info.Nonce {

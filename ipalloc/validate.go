@@ -51,8 +51,15 @@ func validateHost(e mesh.Entry) error {
 	if err != nil {
 		return err
 	}
-	_, err = parsePoolPrefix("range", h.Range)
-	return err
+	if _, err := parsePoolPrefix("range", h.Range); err != nil {
+		return err
+	}
+	if h.Range6 != "" {
+		if r, err := parsePoolPrefix("range", h.Range6); err != nil || !r.Addr().Is6() {
+			return fmt.Errorf("IPv6 range %.64q is not a masked IPv6 CIDR", h.Range6)
+		}
+	}
+	return nil
 }
 
 func validatePool(e mesh.Entry) error {
@@ -210,14 +217,18 @@ func validateLend(e mesh.Entry) error {
 
 // parsePoolPrefix parses a pool's subnet or range as the allocator writes
 // it: a masked prefix in canonical form. An IPv4 one must obey the rules
-// of every weavego network; the cluster range may be any IPv4 size.
+// of every weavego network, and so must an IPv6 one; the cluster ranges may
+// be of any size.
 func parsePoolPrefix(what, s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil || p.Masked() != p || p.String() != s || p.Addr().Is4In6() {
 		return netip.Prefix{}, fmt.Errorf("%s %.64q is not a masked CIDR", what, s)
 	}
-	if p.Addr().Is4() && what != "cluster range" && what != "range" {
-		return p, netrules.CheckSubnet(p)
+	if what != "cluster range" && what != "range" {
+		if p.Addr().Is4() {
+			return p, netrules.CheckSubnet(p)
+		}
+		return p, netrules.CheckSubnet6(p)
 	}
 	if p.Addr().Is6() && p.Addr().BitLen()-p.Bits() < 2 {
 		return netip.Prefix{}, fmt.Errorf("%s %s is too small", what, p)

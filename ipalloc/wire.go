@@ -25,7 +25,12 @@ const (
 	kindLend    = "ipalloc.lend"    // key pool|address: lendInfo, deleted by the borrower
 )
 
-type hostInfo struct{ Range string }
+// hostInfo is what a host announces of its settings. Range6 is absent
+// from hosts of releases before IPv6 (they ignore it in others' entries).
+type hostInfo struct {
+	Range  string
+	Range6 string `json:",omitempty"`
+}
 
 // ackInfo is a host's statement of which claim of a pool it saw win.
 type ackInfo struct{ Seeder, Nonce string }

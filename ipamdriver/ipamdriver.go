@@ -93,17 +93,15 @@ func (d *Driver) GetDefaultAddressSpaces() (*ipam.AddressSpacesResponse, error) 
 	}, nil
 }
 
-// RequestPool reserves a subnet: the one asked for, or a fresh one.
+// RequestPool reserves a subnet: the one asked for, or a fresh one (a /24
+// of IPALLOC_RANGE, or for IPv6 a /64 of IPALLOC_RANGE6).
 func (d *Driver) RequestPool(req *ipam.RequestPoolRequest) (*ipam.RequestPoolResponse, error) {
-	if req.V6 {
-		return nil, fmt.Errorf("weavego does not allocate IPv6 addresses yet: create the network without --ipv6")
-	}
-	if err := checkPool(req.Pool, req.SubPool); err != nil {
+	if err := checkPool(req.Pool, req.SubPool, req.V6); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
-	pool, err := d.alloc.RequestPool(ctx, ipalloc.PoolRequest{Subnet: req.Pool, IPRange: req.SubPool, Options: req.Options})
+	pool, err := d.alloc.RequestPool(ctx, ipalloc.PoolRequest{Subnet: req.Pool, IPRange: req.SubPool, V6: req.V6, Options: req.Options})
 	if err != nil {
 		return nil, err
 	}

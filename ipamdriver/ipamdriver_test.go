@@ -85,8 +85,13 @@ func TestRequestPool(t *testing.T) {
 		{name: "unmasked subnet checked masked", req: ipam.RequestPoolRequest{Pool: "127.0.0.5/24"}, wantErr: "loopback"},
 		{name: "ip-range outside refused", req: ipam.RequestPoolRequest{Pool: "10.9.0.0/16", SubPool: "10.8.0.0/24"},
 			wantErr: "not inside subnet"},
-		{name: "ipv6 refused before the allocator", req: ipam.RequestPoolRequest{V6: true, Pool: "fd00::/64"},
-			wantErr: "without --ipv6"},
+		{name: "ipv6 subnet", req: ipam.RequestPoolRequest{V6: true, Pool: "fd00:1::/64"},
+			wantCall: &ipalloc.PoolRequest{Subnet: "fd00:1::/64", V6: true}},
+		{name: "fresh ipv6 subnet", req: ipam.RequestPoolRequest{V6: true}, wantCall: &ipalloc.PoolRequest{V6: true}},
+		{name: "link-local ipv6 refused", req: ipam.RequestPoolRequest{V6: true, Pool: "fe80::/64"}, wantErr: "link-local"},
+		{name: "multicast ipv6 refused", req: ipam.RequestPoolRequest{V6: true, Pool: "ff05::/64"}, wantErr: "multicast"},
+		{name: "ipv6 ip-range outside refused", req: ipam.RequestPoolRequest{V6: true, Pool: "fd00:1::/64", SubPool: "fd00:2::/80"},
+			wantErr: "not inside subnet"},
 		{name: "allocator error passed on", req: ipam.RequestPoolRequest{Pool: "10.9.0.0/16"},
 			err: fmt.Errorf("subnet 10.9.0.0/16 overlaps network net2: %w", ipalloc.ErrPoolOverlap), wantErr: "overlaps network net2",
 			wantCall: &ipalloc.PoolRequest{Subnet: "10.9.0.0/16"}},
@@ -110,7 +115,8 @@ func TestRequestPool(t *testing.T) {
 				}
 				return
 			}
-			if len(f.pools) != 1 || f.pools[0].Subnet != tt.wantCall.Subnet || f.pools[0].IPRange != tt.wantCall.IPRange {
+			if len(f.pools) != 1 || f.pools[0].Subnet != tt.wantCall.Subnet || f.pools[0].IPRange != tt.wantCall.IPRange ||
+				f.pools[0].V6 != tt.wantCall.V6 {
 				t.Errorf("allocator got %+v, want %+v", f.pools, *tt.wantCall)
 			}
 			if f.unbound != 0 {

@@ -11,28 +11,40 @@ import (
 // refuses, with a sentence, what every other host would refuse to create.
 // A string that does not parse is left to the allocator, which says how to
 // write a CIDR.
-func checkPool(pool, subPool string) error {
+// An IPv6 subnet (v6: Docker's --ipv6 pool) obeys the IPv6 rules.
+func checkPool(pool, subPool string, v6 bool) error {
 	subnet, err := netip.ParsePrefix(pool)
-	if err != nil || !subnet.Addr().Is4() {
-		return nil //nolint:nilerr // left to the allocator, which says how to write a CIDR (see above)
+	if err != nil || subnet.Addr().Is4() == v6 {
+		return nil //nolint:nilerr // left to the allocator, which says how to write a CIDR and which family it needs
 	}
 	subnet = subnet.Masked()
+	r, rerr := netip.ParsePrefix(subPool)
+	if v6 {
+		if err := netrules.CheckSubnet6(subnet); err != nil {
+			return err
+		}
+		if rerr == nil {
+			return netrules.CheckRange6(subnet, r.Masked())
+		}
+		return nil
+	}
 	if err := netrules.CheckSubnet(subnet); err != nil {
 		return err
 	}
-	if r, err := netip.ParsePrefix(subPool); err == nil {
+	if rerr == nil {
 		return netrules.CheckRange(subnet, r.Masked())
 	}
 	return nil
 }
 
 // checkGateway refuses a --gateway that no bridge may own (loopback,
-// multicast and the like); the allocator checks it is inside the pool.
+// multicast, link-local and the like); the allocator checks it is inside
+// the pool.
 func checkGateway(ip netip.Addr) error {
 	if a := ip.Unmap(); a.Is4() {
 		return netrules.CheckUnicast(a)
 	}
-	return nil
+	return netrules.CheckUnicast6(ip)
 }
 
 // maxNameLen bounds the endpoint name kept with a lease; Docker's container

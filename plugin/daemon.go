@@ -148,7 +148,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	}
 	p.vtep = vtep
 	p.openTunnel()
-	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits,
+	p.alloc, err = ipalloc.New(ipalloc.Config{Range: set.AllocRange.String(), DefaultSubnetBits: set.SubnetBits, Range6: set.AllocRange6.String(),
 		SpaceTimeout: set.AllocWait, ReclaimAfter: set.AutoReclaim, Logger: log}, p.store.For(statefile.OwnerIPAlloc).DB(), p.mesh)
 	if err != nil {
 		return nil, err

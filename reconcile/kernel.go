@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -24,17 +25,17 @@ func (a *Agent) reconcileKernel() error {
 		if !ok || n.VNI == 0 {
 			continue
 		}
-		wantEP[ep.ID] = encode(EndpointRec{VNI: n.VNI, IP: ep.Addr.Addr(), MAC: ep.MAC, VTEP: a.cfg.VTEP})
+		wantEP[ep.ID] = encode(EndpointRec{VNI: n.VNI, IP: ep.Addr.Addr(), IP6: ep.Addr6.Addr(), MAC: ep.MAC, VTEP: a.cfg.VTEP})
 	}
 	wantHost := map[string][]byte{}
 	wgKey, wgPort := a.wireGuardFields()
 	local := map[uint32]string{} // VNI -> local network ID
-	subnets := map[uint32]netip.Prefix{}
+	subnets := map[uint32]familySubnets{}
 	for id, n := range st.networks {
 		if n.VNI == 0 {
 			continue
 		}
-		local[n.VNI], subnets[n.VNI] = id, n.Subnet
+		local[n.VNI], subnets[n.VNI] = id, familySubnets{v4: n.Subnet, v6: n.Subnet6}
 		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP,
 			WGKey: wgKey, WGPort: wgPort})
 	}
@@ -93,7 +94,7 @@ func (a *Agent) publishOwn(kind string, want map[string][]byte) {
 
 // applyRemotes computes, per local network, the remote endpoints and the
 // hosts to flood to, from the entries of live peers, and hands them to the kernel.
-func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.Prefix) error {
+func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familySubnets) error {
 	me := a.rep.LocalName()
 	addrs := a.peerAddrs()
 	remotes := map[uint32][]datapath.Remote{}
@@ -109,14 +110,17 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 		if err == nil {
 			err = a.checkWriter(e.Owner, rec.VTEP, addrs)
 		}
-		if err == nil && subnets[rec.VNI].IsValid() {
-			err = netrules.CheckInside(subnets[rec.VNI], rec.IP)
+		if err == nil && subnets[rec.VNI].v4.IsValid() {
+			err = netrules.CheckInside(subnets[rec.VNI].v4, rec.IP)
 		}
 		if err != nil || !rec.IP.IsValid() {
 			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
 		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP})
+		if r6, ok := a.remote6(e, rec, mac, subnets[rec.VNI].v6); ok {
+			remotes[rec.VNI] = append(remotes[rec.VNI], r6)
+		}
 	}
 	flood := map[uint32][]netip.Addr{}
 	for _, e := range a.rep.List(KindHostNet) {
@@ -140,4 +144,29 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]netip.P
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// familySubnets are a local network's subnets: IPv4 and, on a --ipv6
+// network, IPv6.
+type familySubnets struct{ v4, v6 netip.Prefix }
+
+// remote6 is the IPv6 neighbour entry of a remote endpoint (its FDB entry
+// is the IPv4 one's: one MAC): only when the record has an IPv6 address
+// inside the local network's IPv6 subnet. An address outside it, or on a
+// network that is IPv4-only here, is skipped with a warning; the IPv4 entry
+// stays.
+func (a *Agent) remote6(e mesh.Entry, rec EndpointRec, mac net.HardwareAddr, subnet6 netip.Prefix) (datapath.Remote, bool) {
+	if !rec.IP6.IsValid() {
+		return datapath.Remote{}, false
+	}
+	err := errors.New("this host's network has no IPv6")
+	if subnet6.IsValid() {
+		err = netrules.CheckInside6(subnet6, rec.IP6)
+	}
+	if err != nil {
+		a.warnOnce("ep6/"+e.Key, "skipping the IPv6 address of a remote endpoint", "endpoint", e.Key, "owner", e.Owner,
+			"ip6", rec.IP6, "err", err)
+		return datapath.Remote{}, false
+	}
+	return datapath.Remote{IP: rec.IP6, MAC: mac, VTEP: rec.VTEP}, true
 }

@@ -38,7 +38,11 @@ func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 			if names = usableNames(names); len(names) == 0 {
 				continue
 			}
-			want[fmt.Sprintf("%s/%d", cid, rec.VNI)] = encode(NameRec{Names: names, IP: att.IP, VNI: rec.VNI, Network: n.Name})
+			nr := NameRec{Names: names, IP: att.IP, VNI: rec.VNI, Network: n.Name}
+			if rec.Subnet6.IsValid() && rec.Subnet6.Contains(att.IP6) {
+				nr.IP6 = att.IP6
+			}
+			want[fmt.Sprintf("%s/%d", cid, rec.VNI)] = encode(nr)
 		}
 	}
 	aliases.done()
@@ -69,6 +73,10 @@ func (a *Agent) feedDNS() {
 		for _, name := range rec.Names {
 			records = append(records, dnsd.Record{Name: name, IP: rec.IP, Network: rec.Network,
 				VNI: rec.VNI, Container: cid})
+			if rec.IP6.IsValid() {
+				records = append(records, dnsd.Record{Name: name, IP: rec.IP6, Network: rec.Network,
+					VNI: rec.VNI, Container: cid})
+			}
 		}
 	}
 	members, served := a.localDNS()
@@ -95,6 +103,9 @@ func (a *Agent) localDNS() ([]dnsd.Member, []dnsd.Served) {
 		n, ok := st.networks[ep.NetworkID]
 		if ok && ep.Joined && ep.SandboxKey != "" {
 			members = append(members, dnsd.Member{Owner: "sandbox " + ep.SandboxKey, VNI: n.VNI, IP: ep.Addr.Addr()})
+			if ep.Addr6.IsValid() {
+				members = append(members, dnsd.Member{Owner: "sandbox " + ep.SandboxKey, VNI: n.VNI, IP: ep.Addr6.Addr()})
+			}
 		}
 	}
 	served := make([]dnsd.Served, 0, len(st.networks))

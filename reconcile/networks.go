@@ -92,7 +92,8 @@ func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network, rec d
 			break
 		}
 		def := NetDef{Name: n.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, IPRange: n.IPRange, VNI: rec.VNI,
-			MTU: rec.MTU, Internal: rec.Internal, Options: publicOptions(rec.Options), Origin: a.rep.LocalName()}
+			MTU: rec.MTU, Internal: rec.Internal, Options: publicOptions(rec.Options), Origin: a.rep.LocalName(),
+			Subnet6: rec.Subnet6, Gateway6: rec.Gateway6, IPRange6: n.IPRange6}
 		a.rep.Set(KindNetwork, n.Name, encode(def))
 		a.log.Info("network published to the cluster", "network", n.Name, "subnet", def.Subnet, "vni", def.VNI)
 	case e.Deleted:
@@ -166,7 +167,8 @@ func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	_, err := a.docker.CreateNetwork(cctx, dockerapi.Network{Name: def.Name, Driver: plugin, IPAMDriver: plugin,
-		Subnet: def.Subnet, Gateway: def.Gateway, IPRange: def.IPRange, Internal: def.Internal, Options: opts})
+		Subnet: def.Subnet, Gateway: def.Gateway, IPRange: def.IPRange, Internal: def.Internal, Options: opts,
+		Subnet6: def.Subnet6, Gateway6: def.Gateway6, IPRange6: def.IPRange6})
 	if err != nil {
 		a.mu.Lock()
 		a.retrySoon = true

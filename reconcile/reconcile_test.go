@@ -125,3 +125,48 @@ func TestEntriesOfDeadOwners(t *testing.T) {
 	w.Start("b")
 	check("owner back", 1)
 }
+
+// TestRemotesIPv6 checks that a remote endpoint's IPv6 address becomes a
+// second neighbour entry with the same MAC and VTEP on an IPv6 network,
+// and is left out (the IPv4 one kept) where it does not fit.
+func TestRemotesIPv6(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	w.Add("a", netip.MustParseAddr("192.0.2.1"))
+	b := w.Add("b", netip.MustParseAddr("192.0.2.2"))
+	k, loc := newFakeKernel(), newFakeLocal()
+	ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1")}, Deps{Map: w.Peer("a"), Local: loc, Kernel: k})
+	loc.cl = ag
+	loc.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100,
+		Subnet6: netip.MustParsePrefix("fd00:1::/64")}, driver.Restored)
+	loc.network(driver.Network{ID: "A2", Subnet: netip.MustParsePrefix("10.33.0.0/24"), VNI: 200}, driver.Restored)
+	vtep := netip.MustParseAddr("192.0.2.2")
+	b.Set(KindEndpoint, "ep1", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
+		IP6: netip.MustParseAddr("fd00:1::5"), MAC: "02:00:00:00:00:05", VTEP: vtep}))
+	b.Set(KindEndpoint, "ep2", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.6"),
+		IP6: netip.MustParseAddr("fd00:2::6"), MAC: "02:00:00:00:00:06", VTEP: vtep})) // outside the IPv6 subnet
+	b.Set(KindEndpoint, "ep3", encode(EndpointRec{VNI: 200, IP: netip.MustParseAddr("10.33.0.7"),
+		IP6: netip.MustParseAddr("fd00:3::7"), MAC: "02:00:00:00:00:07", VTEP: vtep})) // IPv4-only network here
+	if err := ag.reconcileKernel(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, id := range []string{"A1", "A2"} {
+		r, _ := k.get(id)
+		for _, x := range r {
+			got[x.IP.String()] = id + " " + x.MAC.String() + " " + x.VTEP.String()
+		}
+	}
+	want := map[string]string{
+		"10.32.0.5": "A1 02:00:00:00:00:05 192.0.2.2", "fd00:1::5": "A1 02:00:00:00:00:05 192.0.2.2",
+		"10.32.0.6": "A1 02:00:00:00:00:06 192.0.2.2",
+		"10.33.0.7": "A2 02:00:00:00:00:07 192.0.2.2",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("remotes %v, want %v", got, want)
+	}
+	for ip, w := range want {
+		if got[ip] != w {
+			t.Fatalf("remotes %v, want %v", got, want)
+		}
+	}
+}

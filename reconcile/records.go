@@ -29,6 +29,12 @@ type NetDef struct {
 	Internal bool              `json:",omitempty"`
 	Options  map[string]string `json:",omitempty"`
 	Origin   string            // host where it was created
+	// Subnet6, Gateway6 and IPRange6 are the IPv6 pool of a --ipv6
+	// network. Hosts of releases before IPv6 ignore them (their decoder
+	// accepts unknown fields) and create the network IPv4-only.
+	Subnet6  netip.Prefix `json:",omitzero"`
+	Gateway6 netip.Addr   `json:",omitzero"`
+	IPRange6 netip.Prefix `json:",omitzero"`
 }
 
 // same tells whether a local network matches the definition.
@@ -42,6 +48,10 @@ type EndpointRec struct {
 	IP   netip.Addr
 	MAC  string
 	VTEP netip.Addr
+	// IP6 is the endpoint's IPv6 address on a --ipv6 network. Hosts of
+	// releases before IPv6 ignore it: they program the IPv4 neighbour and
+	// the FDB entry of the MAC, which IPv6 shares.
+	IP6 netip.Addr `json:",omitzero"`
 }
 
 // HostNetRec says that a host has a network, and where its VXLAN ends. It
@@ -67,6 +77,9 @@ type NameRec struct {
 	IP      netip.Addr
 	VNI     uint32
 	Network string
+	// IP6 is the container's IPv6 address on a --ipv6 network, for AAAA
+	// records; hosts of releases before IPv6 ignore it.
+	IP6 netip.Addr `json:",omitzero"`
 }
 
 func encode(v any) []byte {

@@ -70,6 +70,9 @@ func checkNetDef(name string, def NetDef) error {
 			return err
 		}
 	}
+	if err := checkNetDef6(def); err != nil {
+		return err
+	}
 	if err := netrules.CheckVNI(def.VNI); err != nil {
 		return err
 	}
@@ -110,6 +113,11 @@ func checkEndpoint(rec EndpointRec) error {
 	}
 	if _, err := netrules.ParseMAC(rec.MAC); err != nil {
 		return err
+	}
+	if rec.IP6.IsValid() {
+		if err := netrules.CheckUnicast6(rec.IP6); err != nil {
+			return err
+		}
 	}
 	return checkVTEP(rec.VTEP)
 }
@@ -202,7 +210,35 @@ func checkNameRec(rec NameRec) error {
 	if err := netrules.CheckUnicast(rec.IP); err != nil {
 		return err
 	}
+	if rec.IP6.IsValid() {
+		if err := netrules.CheckUnicast6(rec.IP6); err != nil {
+			return err
+		}
+	}
 	return netrules.CheckNetworkName(rec.Network)
+}
+
+// checkNetDef6 applies the IPv6 network rules to the optional IPv6 pool
+// of a definition.
+func checkNetDef6(def NetDef) error {
+	if !def.Subnet6.IsValid() {
+		if def.Gateway6.IsValid() || def.IPRange6.IsValid() {
+			return errors.New("IPv6 gateway or ip-range without an IPv6 subnet")
+		}
+		return nil
+	}
+	if err := netrules.CheckSubnet6(def.Subnet6); err != nil {
+		return err
+	}
+	if def.Gateway6.IsValid() {
+		if err := netrules.CheckGateway6(def.Subnet6, def.Gateway6); err != nil {
+			return err
+		}
+	}
+	if def.IPRange6.IsValid() {
+		return netrules.CheckRange6(def.Subnet6, def.IPRange6)
+	}
+	return nil
 }
 
 // checkVTEP requires a unicast underlay address (IPv4 or IPv6).

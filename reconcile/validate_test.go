@@ -64,6 +64,28 @@ func TestValidators(t *testing.T) {
 		{"network not JSON", entry(KindNetwork, "net1", "h", []byte("{")), "JSON"},
 		{"network tombstone", mesh.Entry{Kind: KindNetwork, Key: "net1", Owner: "h", Version: 2, Deleted: true}, ""},
 		{"good endpoint", ep(func(*EndpointRec) {}), ""},
+		{"endpoint with IPv6", ep(func(r *EndpointRec) { r.IP6 = netip.MustParseAddr("fd77:6561:7665::2") }), ""},
+		{"endpoint with link-local IPv6", ep(func(r *EndpointRec) { r.IP6 = netip.MustParseAddr("fe80::2") }), "link-local"},
+		{"endpoint with multicast IPv6", ep(func(r *EndpointRec) { r.IP6 = netip.MustParseAddr("ff02::1") }), "multicast"},
+		{"endpoint with IPv4 as IPv6", ep(func(r *EndpointRec) { r.IP6 = netip.MustParseAddr("10.1.0.2") }), "not a global"},
+		{"endpoint with mapped IPv6", ep(func(r *EndpointRec) { r.IP6 = netip.MustParseAddr("::ffff:10.1.0.2") }), "not a global"},
+		{"endpoint with IPv6 zone", entry(KindEndpoint, "abc123", "h",
+			[]byte(`{"VNI":42,"IP":"10.1.0.2","MAC":"02:42:0a:01:00:02","VTEP":"192.0.2.1","IP6":"fd00::2%eth0"}`)), "not a global"},
+		{"endpoint IPv6 not an address", entry(KindEndpoint, "abc123", "h",
+			[]byte(`{"VNI":42,"IP":"10.1.0.2","MAC":"02:42:0a:01:00:02","VTEP":"192.0.2.1","IP6":"banana"}`)), "JSON"},
+		{"IPv6 network", net(func(d *NetDef) {
+			d.Subnet6, d.Gateway6 = netip.MustParsePrefix("fd00:1::/64"), netip.MustParseAddr("fd00:1::1")
+		}), ""},
+		{"IPv6 network multicast", net(func(d *NetDef) { d.Subnet6 = netip.MustParsePrefix("ff05::/64") }), "multicast"},
+		{"IPv6 gateway outside", net(func(d *NetDef) {
+			d.Subnet6, d.Gateway6 = netip.MustParsePrefix("fd00:1::/64"), netip.MustParseAddr("fd00:2::1")
+		}), "outside"},
+		{"IPv6 gateway without subnet", net(func(d *NetDef) { d.Gateway6 = netip.MustParseAddr("fd00:2::1") }), "without an IPv6 subnet"},
+		{"IPv6 range outside", net(func(d *NetDef) {
+			d.Subnet6, d.IPRange6 = netip.MustParsePrefix("fd00:1::/64"), netip.MustParsePrefix("fd00:2::/80")
+		}), "not inside"},
+		{"name with IPv6", name(func(r *NameRec) { r.IP6 = netip.MustParseAddr("fd00:1::2") }), ""},
+		{"name with loopback IPv6", name(func(r *NameRec) { r.IP6 = netip.MustParseAddr("::1") }), "reserved"},
 		{"8-byte MAC", ep(func(r *EndpointRec) { r.MAC = "02:42:0a:01:00:02:00:01" }), "6-byte"},
 		{"multicast MAC", ep(func(r *EndpointRec) { r.MAC = "01:00:5e:00:00:01" }), "multicast"},
 		{"loopback IP", ep(func(r *EndpointRec) { r.IP = netip.MustParseAddr("127.0.0.1") }), "loopback"},
@@ -137,6 +159,8 @@ func FuzzValidateEndpoint(f *testing.F) {
 	good, _ := json.Marshal(goodEP())
 	f.Add(good)
 	f.Add([]byte(`{"VNI":1,"IP":"10.0.0.2","MAC":"02:42:0a:01:00:02:00:01","VTEP":"192.0.2.1"}`))
+	f.Add([]byte(`{"VNI":1,"IP":"10.0.0.2","MAC":"02:42:0a:01:00:02","VTEP":"192.0.2.1","IP6":"fd00::2"}`))
+	f.Add([]byte(`{"VNI":1,"IP":"10.0.0.2","MAC":"02:42:0a:01:00:02","VTEP":"192.0.2.1","IP6":"fe80::2%1"}`))
 	f.Fuzz(func(t *testing.T, value []byte) {
 		e := mesh.Entry{Kind: KindEndpoint, Key: "ep1", Owner: "h", Version: 1, Value: value}
 		if validateEndpoint(e) != nil {
@@ -146,13 +170,55 @@ func FuzzValidateEndpoint(f *testing.F) {
 		_ = json.Unmarshal(value, &r)
 		mac, err := parseMACStd(r.MAC)
 		if err != nil || len(mac) != 6 || mac[0]&1 != 0 || r.VNI == 0 || r.VNI >= 1<<24 ||
-			!r.IP.Is4() || r.IP.IsLoopback() || r.IP.IsMulticast() || r.IP.IsLinkLocalUnicast() || !r.VTEP.IsValid() {
+			!r.IP.Is4() || r.IP.IsLoopback() || r.IP.IsMulticast() || r.IP.IsLinkLocalUnicast() || !r.VTEP.IsValid() ||
+			r.IP6.IsValid() && (!r.IP6.Is6() || r.IP6.Is4In6() || r.IP6.Zone() != "" || r.IP6.IsLoopback() ||
+				r.IP6.IsMulticast() || r.IP6.IsLinkLocalUnicast() || r.IP6.IsUnspecified()) {
 			t.Fatalf("admitted %+v", r)
 		}
 	})
 }
 
 func parseMACStd(s string) (net.HardwareAddr, error) { return net.ParseMAC(s) }
+
+// TestPreviousReleaseReadsIPv6Records decodes this release's IPv6 records
+// the way the release before IPv6 does (strictDecode into its types, which
+// lack the IPv6 fields): they are accepted, and read as their IPv4 part.
+func TestPreviousReleaseReadsIPv6Records(t *testing.T) {
+	type oldEndpointRec struct {
+		VNI  uint32
+		IP   netip.Addr
+		MAC  string
+		VTEP netip.Addr
+	}
+	type oldNetDef struct {
+		Name     string
+		Subnet   netip.Prefix
+		Gateway  netip.Addr
+		IPRange  netip.Prefix `json:",omitempty"`
+		VNI      uint32
+		MTU      int               `json:",omitempty"`
+		Internal bool              `json:",omitempty"`
+		Options  map[string]string `json:",omitempty"`
+		Origin   string
+	}
+	ep := goodEP()
+	ep.IP6 = netip.MustParseAddr("fd77:6561:7665::2")
+	old, err := strictDecode[oldEndpointRec](encode(ep))
+	if err != nil || old.IP != ep.IP || old.MAC != ep.MAC || old.VTEP != ep.VTEP {
+		t.Fatalf("old release reads endpoint %+v, %v", old, err)
+	}
+	def := goodNet()
+	def.Subnet6, def.Gateway6 = netip.MustParsePrefix("fd77:6561:7665::/64"), netip.MustParseAddr("fd77:6561:7665::1")
+	oldDef, err := strictDecode[oldNetDef](encode(def))
+	if err != nil || oldDef.Subnet != def.Subnet || oldDef.VNI != def.VNI {
+		t.Fatalf("old release reads network %+v, %v", oldDef, err)
+	}
+	// An IPv4-only record is what the previous release wrote, byte for byte.
+	v4, _ := json.Marshal(oldEndpointRec{VNI: 42, IP: goodEP().IP, MAC: goodEP().MAC, VTEP: goodEP().VTEP})
+	if got := encode(goodEP()); string(got) != string(v4) {
+		t.Fatalf("IPv4-only endpoint record changed: %s, was %s", got, v4)
+	}
+}
 
 // TestMeshAdmitsOnlyValidRecords merges the shapes of the issue through a
 // real mesh with the agent's validators.

@@ -24,10 +24,14 @@ type Network struct {
 	ID, Name, Driver string
 	Subnet, IPRange  netip.Prefix
 	Gateway          netip.Addr
-	Options          map[string]string
-	Internal         bool
-	IPAMDriver       string
-	Containers       map[string]Attachment // by container ID
+	// Subnet6, IPRange6 and Gateway6 are the IPv6 pool of a --ipv6
+	// network; a valid Subnet6 creates the network with --ipv6.
+	Subnet6, IPRange6 netip.Prefix
+	Gateway6          netip.Addr
+	Options           map[string]string
+	Internal          bool
+	IPAMDriver        string
+	Containers        map[string]Attachment // by container ID
 }
 
 // Attachment is a container on a network.
@@ -37,6 +41,7 @@ type Attachment struct {
 	EndpointID string
 	Name       string
 	IP         netip.Addr
+	IP6        netip.Addr // on a --ipv6 network
 }
 
 // Container is what weavego needs of a container: its name and, per network
@@ -158,18 +163,19 @@ func (c *Client) CreateNetwork(ctx context.Context, n Network) (string, error) {
 	if err := c.negotiate(ctx); err != nil {
 		return "", err
 	}
-	cfg := network.IPAMConfig{Subnet: n.Subnet.String()}
-	if n.Gateway.IsValid() {
-		cfg.Gateway = n.Gateway.String()
-	}
-	if n.IPRange.IsValid() {
-		cfg.IPRange = n.IPRange.String()
+	cfgs := []network.IPAMConfig{ipamConfig(n.Subnet, n.IPRange, n.Gateway)}
+	var ipv6 *bool
+	if n.Subnet6.IsValid() {
+		cfgs = append(cfgs, ipamConfig(n.Subnet6, n.IPRange6, n.Gateway6))
+		on := true
+		ipv6 = &on
 	}
 	resp, err := c.c.NetworkCreate(ctx, n.Name, network.CreateOptions{
-		Driver:   n.Driver,
-		Internal: n.Internal,
-		Options:  n.Options,
-		IPAM:     &network.IPAM{Driver: n.IPAMDriver, Config: []network.IPAMConfig{cfg}},
+		Driver:     n.Driver,
+		Internal:   n.Internal,
+		EnableIPv6: ipv6,
+		Options:    n.Options,
+		IPAM:       &network.IPAM{Driver: n.IPAMDriver, Config: cfgs},
 	})
 	if err != nil {
 		return "", fmt.Errorf("create network %s: %w", n.Name, err)
@@ -243,18 +249,36 @@ func (c *Client) PluginName(ctx context.Context, socket string) (string, error) 
 	return "", fmt.Errorf("no enabled plugin serves %s", socket)
 }
 
+// ipamConfig is one pool of a network to create.
+func ipamConfig(subnet, ipRange netip.Prefix, gw netip.Addr) network.IPAMConfig {
+	cfg := network.IPAMConfig{Subnet: subnet.String()}
+	if gw.IsValid() {
+		cfg.Gateway = gw.String()
+	}
+	if ipRange.IsValid() {
+		cfg.IPRange = ipRange.String()
+	}
+	return cfg
+}
+
 func fromInspect(n network.Inspect) Network {
 	out := Network{ID: n.ID, Name: n.Name, Driver: n.Driver, Options: n.Options, Internal: n.Internal,
 		IPAMDriver: n.IPAM.Driver, Containers: map[string]Attachment{}}
-	if len(n.IPAM.Config) > 0 {
-		cfg := n.IPAM.Config[0]
-		out.Subnet, _ = netip.ParsePrefix(cfg.Subnet)
-		out.IPRange, _ = netip.ParsePrefix(cfg.IPRange)
-		out.Gateway, _ = netip.ParseAddr(cfg.Gateway)
+	for _, cfg := range n.IPAM.Config {
+		subnet, _ := netip.ParsePrefix(cfg.Subnet)
+		ipRange, _ := netip.ParsePrefix(cfg.IPRange)
+		gw, _ := netip.ParseAddr(cfg.Gateway)
+		switch {
+		case subnet.Addr().Is4() && !out.Subnet.IsValid():
+			out.Subnet, out.IPRange, out.Gateway = subnet, ipRange, gw
+		case subnet.Addr().Is6() && !out.Subnet6.IsValid():
+			out.Subnet6, out.IPRange6, out.Gateway6 = subnet, ipRange, gw
+		}
 	}
 	for id, ep := range n.Containers {
 		p, _ := netip.ParsePrefix(ep.IPv4Address)
-		out.Containers[id] = Attachment{EndpointID: ep.EndpointID, Name: ep.Name, IP: p.Addr()}
+		p6, _ := netip.ParsePrefix(ep.IPv6Address)
+		out.Containers[id] = Attachment{EndpointID: ep.EndpointID, Name: ep.Name, IP: p.Addr(), IP6: p6.Addr()}
 	}
 	return out
 }

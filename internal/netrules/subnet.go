@@ -43,9 +43,13 @@ var specials = [...]special{
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved (240.0.0.0/4, broadcast included)"},
 }
 
-// specialOf names the special block p overlaps, or "".
+// specialOf names the special block (IPv4 or IPv6) p overlaps, or "".
 func specialOf(p netip.Prefix) string {
-	for _, s := range specials {
+	list := specials[:]
+	if p.Addr().Is6() {
+		list = specials6[:]
+	}
+	for _, s := range list {
 		if s.block.Overlaps(p) {
 			return s.what
 		}

@@ -27,6 +27,7 @@ type Settings struct {
 	LogLevel         slog.Level
 	AllocRange       netip.Prefix  // IPALLOC_RANGE: space for networks created without --subnet
 	SubnetBits       int           // IPALLOC_SUBNET_BITS: prefix length of each such network
+	AllocRange6      netip.Prefix  // IPALLOC_RANGE6: IPv6 space for --ipv6 networks created without an IPv6 --subnet
 	Peers            []string      // PEERS: host[:port] of other plugins to join
 	AdvertiseAddr    netip.Addr    // ADVERTISE_ADDR: this host's underlay address; invalid = find it
 	GossipPort       int           // GOSSIP_PORT
@@ -67,11 +68,12 @@ type Settings struct {
 // Defaults of the settings, documented in the README. Each is the default
 // of the package that owns the setting, written there once.
 const (
-	DefaultAllocRange = ipalloc.DefaultRange
-	DefaultGossipPort = mesh.DefaultPort
-	DefaultVXLANPort  = datapath.DefaultVXLANPort
-	DefaultDNSDomain  = dnsd.DefaultDomain
-	DefaultDNSAddr    = "169.254.53.53"
+	DefaultAllocRange  = ipalloc.DefaultRange
+	DefaultAllocRange6 = ipalloc.DefaultRange6
+	DefaultGossipPort  = mesh.DefaultPort
+	DefaultVXLANPort   = datapath.DefaultVXLANPort
+	DefaultDNSDomain   = dnsd.DefaultDomain
+	DefaultDNSAddr     = "169.254.53.53"
 )
 
 // DefaultDNSClientRate is dnsd's forwarding budget of one container, in queries per second.
@@ -104,6 +106,7 @@ func Parse(getenv Getenv) (Settings, error) {
 		ResolvConf:  p.str("RESOLV_CONF", dnsd.DefaultResolvConf),
 		PluginName:  p.str("PLUGIN_NAME", ""),
 	}
+	s.AllocRange6 = p.range6("IPALLOC_RANGE6")
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
 	s.DNSClientRate = p.integer("DNS_CLIENT_RATE", DefaultDNSClientRate, 1, 1_000_000)
@@ -193,6 +196,16 @@ func (p *parser) prefix(name, def string) netip.Prefix {
 		p.fail(name, "%q has host bits set: did you mean %s?", v, pfx.Masked())
 	}
 	return pfx.Masked()
+}
+
+// range6 reads IPALLOC_RANGE6, checked as the allocator checks it.
+func (p *parser) range6(name string) netip.Prefix {
+	v := p.str(name, DefaultAllocRange6)
+	if err := ipalloc.CheckRange6(v); err != nil {
+		p.fail(name, "%v", err)
+		return netip.Prefix{}
+	}
+	return netip.MustParsePrefix(v)
 }
 
 func (p *parser) addr(name string) netip.Addr {

@@ -34,6 +34,11 @@ func TestParse(t *testing.T) {
 		{"bad range", map[string]string{"IPALLOC_RANGE": "10.32.0.0/33"}, []string{"IPALLOC_RANGE", "not an IPv4 CIDR"}, nil},
 		{"host bits", map[string]string{"IPALLOC_RANGE": "10.32.0.1/12"}, []string{"did you mean 10.32.0.0/12"}, nil},
 		{"subnet larger than range", map[string]string{"IPALLOC_RANGE": "10.32.0.0/24", "IPALLOC_SUBNET_BITS": "16"}, []string{"IPALLOC_SUBNET_BITS"}, nil},
+		{"range6 default", nil, nil, func(s Settings) bool { return s.AllocRange6.String() == DefaultAllocRange6 }},
+		{"range6", map[string]string{"IPALLOC_RANGE6": " fd00:77::/48 "}, nil, func(s Settings) bool { return s.AllocRange6.String() == "fd00:77::/48" }},
+		{"range6 v4", map[string]string{"IPALLOC_RANGE6": "10.0.0.0/8"}, []string{"setting IPALLOC_RANGE6", "not an IPv6 subnet"}, nil},
+		{"range6 too small", map[string]string{"IPALLOC_RANGE6": "fd00::/80"}, []string{"setting IPALLOC_RANGE6", "smaller than the /64"}, nil},
+		{"range6 link-local", map[string]string{"IPALLOC_RANGE6": "fe80::/48"}, []string{"setting IPALLOC_RANGE6", "link-local"}, nil},
 		{"level", map[string]string{"LOG_LEVEL": "debug"}, nil, func(s Settings) bool { return s.LogLevel.String() == "DEBUG" }},
 		{"bad level", map[string]string{"LOG_LEVEL": "loud"}, []string{"LOG_LEVEL", "not a log level"}, nil},
 		{"mtu", map[string]string{"MTU": "8950"}, nil, func(s Settings) bool { return s.MTU == 8950 }},
@@ -77,10 +82,10 @@ func TestParse(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add("10.32.0.0/12", "10.0.0.1:6783", "1400", "weavego.local")
-	f.Fuzz(func(t *testing.T, rng, peers, mtu, domain string) {
-		s, err := Parse(env(map[string]string{"IPALLOC_RANGE": rng, "PEERS": peers, "MTU": mtu, "DNS_DOMAIN": domain}))
-		if err == nil && (!s.AllocRange.IsValid() || s.DNSDomain == "") {
+	f.Add("10.32.0.0/12", "10.0.0.1:6783", "1400", "weavego.local", "fd77:6561:7665::/48")
+	f.Fuzz(func(t *testing.T, rng, peers, mtu, domain, rng6 string) {
+		s, err := Parse(env(map[string]string{"IPALLOC_RANGE": rng, "PEERS": peers, "MTU": mtu, "DNS_DOMAIN": domain, "IPALLOC_RANGE6": rng6}))
+		if err == nil && (!s.AllocRange.IsValid() || s.DNSDomain == "" || !s.AllocRange6.Addr().Is6() || s.AllocRange6.Bits() > 64) {
 			t.Fatalf("accepted invalid settings: %+v", s)
 		}
 	})

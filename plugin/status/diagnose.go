@@ -27,9 +27,12 @@ func Diagnose(rep Report, gossipPort int, now time.Time) []Problem {
 	out = append(out, peerProblems(rep, gossipPort, now)...)
 	for _, msg := range rep.IPAM.Problems {
 		p := Problem{What: msg}
-		if strings.Contains(msg, "IPALLOC_RANGE") {
-			p.Fix = "give every host the same IPALLOC_RANGE: docker plugin disable weavego, " +
-				"docker plugin set weavego IPALLOC_RANGE=..., docker plugin enable weavego"
+		for _, setting := range []string{"IPALLOC_RANGE6", "IPALLOC_RANGE"} {
+			if strings.Contains(msg, setting+" ") {
+				p.Fix = "give every host the same " + setting + ": docker plugin disable weavego, " +
+					"docker plugin set weavego " + setting + "=..., docker plugin enable weavego"
+				break
+			}
 		}
 		out = append(out, p)
 	}

@@ -33,6 +33,9 @@ func TestDiagnose(t *testing.T) {
 		{"range mismatch", func(r *Report) {
 			r.IPAM = ipalloc.Status{Problems: []string{"host h2 uses IPALLOC_RANGE 10.40.0.0/16 but this host uses 10.32.0.0/12"}}
 		}, []string{"uses IPALLOC_RANGE 10.40.0.0/16", "docker plugin set weavego IPALLOC_RANGE="}},
+		{"range6 mismatch", func(r *Report) {
+			r.IPAM = ipalloc.Status{Problems: []string{"host h2 uses IPALLOC_RANGE6 fd00:9::/48 but this host uses fd77:6561:7665::/48"}}
+		}, []string{"uses IPALLOC_RANGE6 fd00:9::/48", "docker plugin set weavego IPALLOC_RANGE6="}},
 		{"refused network", func(r *Report) {
 			r.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", Subnet: "10.1.0.0/24", Refused: "subnet overlaps this host's 10.1.0.0/16"}}
 		}, []string{"network net1 (10.1.0.0/24) is not created on this host", "another --subnet"}},

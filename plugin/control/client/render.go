@@ -89,7 +89,11 @@ func render(out io.Writer, rep status.Report, section string) error {
 }
 
 func renderIPAM(w io.Writer, rep status.Report) {
-	fmt.Fprintf(w, "\nIPAM range %s\nPOOL\tHOST\tOWNED\tUSED\tFREE\tRESERVE\tREACHABLE\n", rep.IPAM.Range)
+	fmt.Fprintf(w, "\nIPAM range %s", rep.IPAM.Range)
+	if rep.IPAM.Range6 != "" {
+		fmt.Fprintf(w, ", IPv6 range %s", rep.IPAM.Range6)
+	}
+	fmt.Fprintf(w, "\nPOOL\tHOST\tOWNED\tUSED\tFREE\tRESERVE\tREACHABLE\n")
 	for _, p := range rep.IPAM.Pools {
 		for _, h := range p.Hosts {
 			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%v\n", p.ID, h.Host, h.Owned, h.Used, h.Free, h.Reserve, h.Reachable)
