@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -69,8 +70,11 @@ func damaged(path string, cause any) error {
 }
 
 // openChecked opens path and checks every page, turning bbolt's panics on
-// damaged pages into ErrDamaged.
+// damaged pages into ErrDamaged. bbolt reads the file through a memory map:
+// a file cut short leaves pages it names past the end, and reading one is a
+// fault, which stops the process unless it is turned into a panic here.
 func openChecked(path string) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {

@@ -55,6 +55,7 @@ func TestOpenRefusesBadFilesWithoutPanic(t *testing.T) {
 		{"truncated to 100 bytes", good[:100], ErrDamaged},
 		{"truncated to half", good[:len(good)/2], ErrDamaged},
 		{"truncated to the meta pages", good[:2*4096], ErrDamaged},
+		{"truncated to a third", good[:len(good)/3], ErrDamaged},
 		{"damaged pages", corruptData, ErrDamaged},
 		{"damaged meta pages", corruptMeta, ErrDamaged},
 	}
@@ -79,6 +80,23 @@ func TestOpenRefusesBadFilesWithoutPanic(t *testing.T) {
 				t.Errorf("error is not one line naming the file and what to do: %q", msg)
 			}
 		})
+	}
+}
+
+// A file cut at any page leaves bbolt reading pages past its end through the memory map: that must be a
+// refusal, not a fault that stops the process (before: "fatal error: fault" in bbolt's freelist read).
+func TestOpenTruncatedAtEveryPage(t *testing.T) {
+	good := goodFile(t)
+	for n := 2 * 4096; n < len(good); n += 4096 {
+		path := filepath.Join(t.TempDir(), "weavego.db")
+		if err := os.WriteFile(path, good[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(path); err == nil {
+			s.Close()
+		} else if !errors.Is(err, ErrDamaged) {
+			t.Fatalf("cut at %d bytes: %v, want ErrDamaged", n, err)
+		}
 	}
 }
 
