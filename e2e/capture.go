@@ -46,23 +46,35 @@ func (c *Cluster) StartCapture(markers []string, vxlanPorts ...uint16) (*Capture
 		cp.vxlan[p] = true
 		cp.vni[p] = map[uint32]int{}
 	}
-	proto := int(htons(unix.ETH_P_ALL))
-	err := inNetns(filepath.Join(NetnsDir, c.UnderlayNS), func() error {
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
-		cp.fd = fd
-		return err
-	})
+	fd, err := packetSocket(filepath.Join(NetnsDir, c.UnderlayNS), unix.SOCK_RAW, unix.ETH_P_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("capture on the underlay: %w", err)
 	}
-	tv := unix.Timeval{Usec: 200_000}
-	if err := unix.SetsockoptTimeval(cp.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		unix.Close(cp.fd)
-		return nil, fmt.Errorf("capture: %w", err)
-	}
-	_ = unix.SetsockoptInt(cp.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
+	cp.fd = fd
 	go cp.read()
 	return cp, nil
+}
+
+// packetSocket opens an AF_PACKET socket of type (SOCK_RAW: with link headers, SOCK_DGRAM: from the network
+// header) for protocol in the network namespace at nsPath, with a receive timeout of 200 ms so that a reader
+// can stop, and a large receive buffer.
+func packetSocket(nsPath string, typ int, protocol uint16) (int, error) {
+	fd := -1
+	err := inNetns(nsPath, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_PACKET, typ|unix.SOCK_CLOEXEC, int(htons(protocol)))
+		return err
+	})
+	if err != nil {
+		return -1, err
+	}
+	tv := unix.Timeval{Usec: 200_000}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
+	return fd, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

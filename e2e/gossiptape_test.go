@@ -36,18 +36,11 @@ type tcpSegment struct {
 // recordGossip starts recording what from sends to on the gossip port, in to's namespace.
 func recordGossip(to *Host, from netip.Addr) (*gossipTape, error) {
 	tp := &gossipTape{from: from, to: to.IP, done: make(chan struct{}), segments: map[uint16][]tcpSegment{}}
-	err := inNetns(to.NSPath(), func() error {
-		fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_DGRAM, int(htons(syscall.ETH_P_IP)))
-		if err != nil {
-			return err
-		}
-		tp.fd = fd
-		tv := syscall.Timeval{Usec: 200000}
-		return syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
-	})
+	fd, err := packetSocket(to.NSPath(), syscall.SOCK_DGRAM, syscall.ETH_P_IP)
 	if err != nil {
 		return nil, fmt.Errorf("packet socket in %s: %w", to.Name, err)
 	}
+	tp.fd = fd
 	tp.wg.Add(1)
 	go tp.read()
 	return tp, nil
