@@ -120,6 +120,12 @@ type streamGuard struct {
 	reserved    map[netip.Addr]int // bytes reserved per source
 	openAll     int
 	reservedAll int
+	// spares are payload buffers of streams already checked, kept for the
+	// next ones (at most the budget's bytes in all), so that a flood of
+	// streams reuses memory instead of leaving garbage: the collector lets
+	// a process grow to about twice what it holds, and garbage counts.
+	spares     [][]byte
+	spareBytes int
 }
 
 func newStreamGuard(l guardLimits, label string, keys func() [][]byte, plainOK bool,
@@ -260,7 +266,8 @@ func (g *streamGuard) check(r io.Reader, src netip.Addr) ([]byte, string) {
 		return nil, refusedBudget
 	}
 	defer g.release(src, held)
-	payload := make([]byte, n)
+	payload := g.buffer(n)
+	defer g.recycle(payload) // what is returned is a copy
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return nil, refusedTruncate
 	}
@@ -269,6 +276,32 @@ func (g *streamGuard) check(r io.Reader, src netip.Addr) ([]byte, string) {
 		return nil, refusedAuth
 	}
 	return append(append(prefix, head[1:5]...), payload...), ""
+}
+
+// buffer returns a buffer of n bytes, a spare one if one is large enough.
+func (g *streamGuard) buffer(n int) []byte {
+	g.mu.Lock()
+	for i, b := range g.spares {
+		if cap(b) >= n {
+			g.spares = append(g.spares[:i], g.spares[i+1:]...)
+			g.spareBytes -= cap(b)
+			g.mu.Unlock()
+			return b[:n]
+		}
+	}
+	g.mu.Unlock()
+	return make([]byte, n)
+}
+
+// recycle keeps b for a later stream while the spares stay within the
+// budget.
+func (g *streamGuard) recycle(b []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.spareBytes+cap(b) <= g.limits.budget {
+		g.spares = append(g.spares, b)
+		g.spareBytes += cap(b)
+	}
 }
 
 // authenticate reports whether one of keys opens payload with aad, and
