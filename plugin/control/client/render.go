@@ -41,15 +41,9 @@ func render(out io.Writer, rep status.Report, section string) error {
 	}
 	switch {
 	case all || section == "peers":
-		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n\nPEER\tADDRESS\tSTATE\tENDPOINTS\n", rep.Version, rep.Cluster.Self,
-			rep.Cluster.VTEP, rep.Security.Sentence())
-		for _, p := range rep.Cluster.Peers {
-			me := ""
-			if p.Local {
-				me = " (this host)"
-			}
-			fmt.Fprintf(w, "%s%s\t%s\t%s\t%d\n", p.Name, me, p.Addr, p.State, p.Endpoints)
-		}
+		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n\n", rep.Version, rep.Cluster.Self, rep.Cluster.VTEP,
+			rep.Security.Sentence())
+		renderPeers(w, rep.Cluster.Peers, !all)
 		renderRejected(w, rep)
 		if !all {
 			break
@@ -58,7 +52,7 @@ func render(out io.Writer, rep status.Report, section string) error {
 	case section == "networks":
 		fmt.Fprintf(w, "\nNETWORK\tVNI\tSUBNET\tGATEWAY\tENDPOINTS\tHOSTS\n")
 		for _, n := range rep.Cluster.Networks {
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%s\n", n.Name, n.VNI, n.Subnet, n.Gateway, n.Endpoints, strings.Join(n.Hosts, ","))
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%s\n", n.Name, n.VNI, n.Subnet, n.Gateway, n.Endpoints, hostList(n.Hosts, !all))
 		}
 		if !all {
 			break

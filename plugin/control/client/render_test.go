@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -91,5 +92,43 @@ func TestSectionJSON(t *testing.T) {
 	}
 	if err := sectionJSON(&bytes.Buffer{}, rep, "bogus"); err == nil {
 		t.Error("an unknown section printed")
+	}
+}
+
+// At a thousand peers the whole status stays readable: one summary line, this host and the peers that are not
+// alive, and a network's hosts counted; `weavego status peers` still lists every peer.
+func TestRenderManyPeers(t *testing.T) {
+	rep := status.Report{Version: "1.2", Cluster: reconcile.Status{Self: "h0000", VTEP: "10.0.0.1"}}
+	var hosts []string
+	for i := range 1000 {
+		p := reconcile.PeerStatus{Name: fmt.Sprintf("h%04d", i), Addr: "10.0.0.1", State: mesh.StateAlive, Local: i == 0,
+			Endpoints: 50}
+		if i%250 == 7 {
+			p.State = mesh.StateDead
+		}
+		rep.Cluster.Peers = append(rep.Cluster.Peers, p)
+		hosts = append(hosts, p.Name)
+	}
+	rep.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", VNI: 7, Hosts: hosts}}
+	var b bytes.Buffer
+	if err := render(&b, rep, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"1000 peers (996 alive, 4 dead), 50000 endpoints", "h0000 (this host)", "h0007", "h0757",
+		"1000 hosts"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("whole status lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "h0001") || strings.Count(out, "\n") > 40 {
+		t.Errorf("whole status lists alive peers or runs to %d lines:\n%s", strings.Count(out, "\n"), out)
+	}
+	b.Reset()
+	if err := render(&b, rep, "peers"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "h0999") {
+		t.Error("weavego status peers does not list every peer")
 	}
 }
