@@ -90,7 +90,7 @@ func (m *Mesh) applyRemote(recs []record, rebroadcast bool) {
 // on by the others (push/pull repairs any peer it missed).
 func (m *Mesh) broadcast(r record, local bool) {
 	msg := encodeEntries([]record{r})
-	id := "e\x00" + r.e.Kind + "\x00" + r.e.Key
+	id := broadcastID(r.e)
 	if len(msg) <= maxGossipBytes {
 		m.stats.queued.Add(1)
 		m.queue.QueueBroadcast(&broadcast{name: id, msg: msg})
@@ -101,6 +101,10 @@ func (m *Mesh) broadcast(r record, local bool) {
 		m.sendDirect(id, msg)
 	}
 }
+
+// broadcastID names e's gossip message: a newer write of the same entry
+// replaces an older one still queued.
+func broadcastID(e Entry) string { return "e\x00" + e.Kind + "\x00" + e.Key }
 
 // sendDirect queues msg, the entry id, for sending over TCP to every other
 // live member by the background sender, so that Set never waits on the
@@ -144,6 +148,10 @@ func (m *Mesh) takeChunk(c *syncChunk) {
 	}
 	if len(t.res.changed) > 0 || t.dropped > 0 {
 		m.subs.notify()
+	}
+	m.stats.syncRelayed.Add(uint64(len(t.relay)))
+	for _, r := range t.relay {
+		m.broadcast(r, false)
 	}
 	if t.own > 0 {
 		m.ownWriteSeen(t.own)

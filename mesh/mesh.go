@@ -198,6 +198,7 @@ func (m *Mesh) Stats() Stats {
 		SyncRecordsSent:  m.stats.syncRecords.Load(),
 		SyncDropped:      m.stats.syncDropped.Load(),
 		SyncUnasked:      m.stats.syncUnasked.Load(),
+		SyncRelayed:      m.stats.syncRelayed.Load(),
 	}
 }
 

@@ -98,14 +98,16 @@ type Stats struct {
 	// peer sent after a summary, SyncChunksSent and SyncRecordsSent the
 	// chunks and records it answered with, SyncDropped the records it
 	// dropped at the end of an exchange (deleted or replaced elsewhere),
-	// SyncUnasked the chunks it ignored (late, or replayed).
-	SyncRequests, SyncChunksSent, SyncRecordsSent, SyncDropped, SyncUnasked uint64
+	// SyncUnasked the chunks it ignored (late, or replayed), SyncRelayed
+	// the records it passed on by gossip after an exchange that repaired
+	// at most maxRelay of them.
+	SyncRequests, SyncChunksSent, SyncRecordsSent, SyncDropped, SyncUnasked, SyncRelayed uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
-	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected atomic.Uint64
-	notUnderstood, streamsRefused, packetsDropped, stale                        atomic.Uint64
-	syncRequests, syncChunks, syncRecords, syncDropped, syncUnasked             atomic.Uint64
+	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected  atomic.Uint64
+	notUnderstood, streamsRefused, packetsDropped, stale                         atomic.Uint64
+	syncRequests, syncChunks, syncRecords, syncDropped, syncUnasked, syncRelayed atomic.Uint64
 }

@@ -20,6 +20,7 @@ type Replica struct {
 	admit *admission
 	subs  *subscribers
 	send  func(msg []byte)
+	pass  func(kind, key string, msg []byte)
 	stale atomic.Uint64
 	sync  *syncer
 }
@@ -34,6 +35,11 @@ type ReplicaConfig struct {
 	// Broadcast receives every local write, encoded as a gossip message;
 	// it is called without any lock held. nil drops the writes.
 	Broadcast func(msg []byte)
+	// PassOn receives each record Sync passes on, as Mesh queues it for
+	// gossip after an exchange that repaired a few records: the entry's
+	// kind and key (a newer message of the same entry replaces an older
+	// one still queued) and the gossip message. nil drops them.
+	PassOn func(kind, key string, msg []byte)
 	// Validators is Config.Validators: Merge admits a record only through
 	// the same gate as Mesh (generic bounds, the validator of its kind,
 	// the per-owner caps of Config's defaults). nil admits every kind that
@@ -49,11 +55,14 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	if cfg.Broadcast == nil {
 		cfg.Broadcast = func([]byte) {}
 	}
+	if cfg.PassOn == nil {
+		cfg.PassOn = func(string, string, []byte) {}
+	}
 	admit := newAdmission(Config{Validators: cfg.Validators, TombstoneTTL: cfg.TombstoneTTL},
 		slog.New(slog.DiscardHandler))
 	st := newStore(cfg.TombstoneTTL)
 	st.self = cfg.Name
-	return &Replica{name: cfg.Name, store: st, admit: admit, subs: newSubscribers(), send: cfg.Broadcast,
+	return &Replica{name: cfg.Name, store: st, admit: admit, subs: newSubscribers(), send: cfg.Broadcast, pass: cfg.PassOn,
 		sync: newSyncer(st, admit)}
 }
 
@@ -176,6 +185,11 @@ func (r *Replica) Sync(msg []byte) ([][]byte, error) {
 		}
 		if len(t.res.changed) > 0 || t.dropped > 0 {
 			r.subs.notify()
+		}
+		for _, rec := range t.relay {
+			if msg := encodeEntries([]record{rec}); len(msg) <= maxGossipBytes {
+				r.pass(rec.e.Kind, rec.e.Key, msg)
+			}
 		}
 		return nil, nil
 	}

@@ -34,6 +34,14 @@ const (
 	// sessionTimeout ends an exchange whose chunks stopped coming; what
 	// it merged stays, nothing is dropped and no watermark rises.
 	sessionTimeout = time.Minute
+	// maxRelay bounds the records an exchange may pass on by gossip. An
+	// exchange that changed at most this many is a repair (writes one half
+	// of a partition made, a broadcast some hosts missed): passing them on
+	// spreads them at gossip's pace instead of one push/pull at a time. One
+	// that changed more is a catch-up (a join, a long absence), news to
+	// this peer alone, and gossip could not carry it faster than push/pull
+	// anyway (see docs/mesh-format-3.md, "Heal").
+	maxRelay = 256
 )
 
 // syncer is one peer's side of sync by difference, shared by Mesh and
@@ -60,6 +68,24 @@ type session struct {
 	// refused is set when a chunk had a record refused: then nothing is
 	// dropped, since a drop might remove what a refused record replaced.
 	refused bool
+	// changed are the records the exchange changed the map with, kept
+	// while there are at most maxRelay of them (see relay); over is set
+	// once there were more.
+	changed []record
+	over    bool
+}
+
+// keep remembers what a chunk changed, for passing on when the exchange
+// completes, while the exchange stays within maxRelay.
+func (s *session) keep(changed []record) {
+	if s.over || len(changed) == 0 {
+		return
+	}
+	if len(s.changed)+len(changed) > maxRelay {
+		s.over, s.changed = true, nil
+		return
+	}
+	s.changed = append(s.changed, changed...)
 }
 
 func newSyncer(s *store, a *admission) *syncer {
@@ -157,6 +183,9 @@ type taken struct {
 	// peer's own that its watermarks showed above its counter (or 0).
 	done bool
 	own  uint64
+	// relay are the records to pass on by gossip: with the last chunk of
+	// an exchange that changed at most maxRelay records, those records.
+	relay []record
 }
 
 // take merges a chunk of an answer to this peer's request and, with the
@@ -185,6 +214,7 @@ func (y *syncer) take(c *syncChunk, now time.Time) taken {
 			delete(s.candidates, r.e.id())
 		}
 	}
+	s.keep(out.res.changed)
 	if !c.last {
 		return out
 	}
@@ -195,6 +225,7 @@ func (y *syncer) take(c *syncChunk, now time.Time) taken {
 	}
 	delete(y.sessions, c.nonce)
 	out.done = true
+	out.relay = s.changed
 	if !s.refused {
 		out.dropped = y.store.dropVouched(s.candidates, s.through)
 	}

@@ -216,3 +216,37 @@ func TestSyncMixedCluster(t *testing.T) {
 		t.Error("the old peer's record did not reach the other new peer")
 	}
 }
+
+// An exchange that repairs a few records passes them on by gossip, each once, so that they spread at gossip's
+// pace; one that brings more than maxRelay (a join, a long absence) passes on nothing: it is news to this peer
+// alone, and a flood of it would crowd out new writes.
+func TestSyncPassesOnWhatItRepaired(t *testing.T) {
+	for _, n := range []int{3, maxRelay, maxRelay + 1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			src := NewReplica(ReplicaConfig{Name: "a"})
+			var passed []string
+			dst := NewReplica(ReplicaConfig{Name: "b", PassOn: func(kind, key string, msg []byte) {
+				if _, err := NewReplica(ReplicaConfig{Name: "c"}).Merge(msg); err != nil {
+					t.Errorf("passed on a message another replica cannot merge: %v", err)
+				}
+				passed = append(passed, kind+"/"+key)
+			}})
+			for i := range n {
+				src.Set("ep", fmt.Sprintf("k%04d", i), []byte("v"))
+			}
+			syncFrom(t, src, dst, nil)
+			want := n
+			if n > maxRelay {
+				want = 0
+			}
+			if len(passed) != want {
+				t.Fatalf("passed on %d records after a sync that brought %d, want %d", len(passed), n, want)
+			}
+			passed = nil
+			syncFrom(t, src, dst, nil) // nothing differs now
+			if len(passed) != 0 {
+				t.Fatalf("passed on %d records after a sync that changed nothing", len(passed))
+			}
+		})
+	}
+}

@@ -44,6 +44,15 @@ type Node interface {
 	Rejected() uint64
 }
 
+// PassOn is a broadcast a host queues for gossip after a push/pull: a
+// record its sync repaired (see SyncByDifference). A protocol whose nodes
+// pass records on implements PassedOn() []PassOn, which the simulator
+// calls after each push/pull message.
+type PassOn struct {
+	Kind, Key string
+	Msg       []byte
+}
+
 // FullState is today's protocol: one mesh.Replica per host (the real
 // store, merge rule, admission gate and wire format 1); a write is one
 // broadcast, a host passes on a broadcast that changed its map, and a

@@ -31,7 +31,13 @@ func NewSyncByDifference(validators map[string]func(mesh.Entry) error) SyncByDif
 
 // NewNode returns an empty replica of host name.
 func (p SyncByDifference) NewNode(name string) Node {
-	return &diffNode{fullNode: p.FullState.NewNode(name).(*fullNode)}
+	n := &diffNode{fullNode: &fullNode{}}
+	n.rep = mesh.NewReplica(mesh.ReplicaConfig{Name: name, Validators: p.Validators,
+		Broadcast: func(msg []byte) { n.last = msg },
+		PassOn: func(kind, key string, msg []byte) {
+			n.passOn = append(n.passOn, PassOn{Kind: kind, Key: key, Msg: msg})
+		}})
+	return n
 }
 
 // LargestMessage is the largest protocol message in a leg: what must fit
@@ -46,6 +52,17 @@ func (p SyncByDifference) LargestMessage(leg []byte) int {
 
 type diffNode struct {
 	*fullNode
+	// passOn are the records the replica passed on during the current
+	// message, for the simulator's gossip queue.
+	passOn []PassOn
+}
+
+// PassedOn returns and forgets what the replica passed on since the last
+// call: the records a sync repaired, which Mesh queues for gossip.
+func (n *diffNode) PassedOn() []PassOn {
+	out := n.passOn
+	n.passOn = nil
+	return out
 }
 
 func (n *diffNode) PushPull(bool) []byte { return bundle([][]byte{n.rep.Summary()}) }

@@ -81,6 +81,19 @@ func (s *Sim) handle(to *host, msg []byte, fromInitiator, join bool) ([]byte, er
 	}
 	if err == nil {
 		s.track.checkAll(to)
+		s.passOn(to)
 	}
 	return next, err
+}
+
+// passOn queues for gossip at h what its node passed on after a push/pull
+// message, each with the tracked write it carries, if any.
+func (s *Sim) passOn(h *host) {
+	p, ok := h.node.(interface{ PassedOn() []PassOn })
+	if !ok {
+		return
+	}
+	for _, r := range p.PassedOn() {
+		h.enqueue("e\x00"+r.Kind+"\x00"+r.Key, r.Msg, s.track.latest(r.Kind, r.Key))
+	}
 }

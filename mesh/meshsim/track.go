@@ -62,6 +62,16 @@ func (t *tracker) check(w *write, h *host) {
 	}
 }
 
+// latest returns the newest pending write of (kind, key), or nil.
+func (t *tracker) latest(kind, key string) *write {
+	for i := len(t.pending) - 1; i >= 0; i-- {
+		if w := t.pending[i]; w.kind == kind && w.key == key {
+			return w
+		}
+	}
+	return nil
+}
+
 // checkAll checks every pending write at h, after a push/pull.
 func (t *tracker) checkAll(h *host) {
 	for _, w := range slices.Clone(t.pending) {
