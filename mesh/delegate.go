@@ -37,6 +37,10 @@ func (d *delegate) NotifyMsg(buf []byte) {
 	}
 	switch msg.kind {
 	case msgEntries:
+		if msg.summary != nil && msg.summary.omitted && msg.summaryErr == nil && len(msg.entries) == 0 {
+			m.offered(msg.summary)
+			return
+		}
 		m.applyRemote(msg.entries, true)
 	case msgBye:
 		m.peerBye(msg.bye)
@@ -90,10 +94,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	}
 	m.applyRemote(msg.entries, false)
 	if msg.summary != nil && msg.summary.omitted && msg.summaryErr == nil {
-		if req := m.sync.plan(msg.summary, time.Now()); req != nil {
-			m.stats.syncRequests.Add(1)
-			m.outbox.add(outJob{to: msg.summary.sender, next: onceMsgs([][]byte{req})})
-		}
+		m.offered(msg.summary)
 	} else {
 		m.vouched(msg)
 	}

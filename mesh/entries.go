@@ -153,6 +153,9 @@ func (m *Mesh) takeChunk(c *syncChunk) {
 	for _, r := range t.relay {
 		m.broadcast(r, false)
 	}
+	if t.large {
+		m.offer(t.from, time.Now())
+	}
 	if t.own > 0 {
 		m.ownWriteSeen(t.own)
 	}

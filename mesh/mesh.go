@@ -37,6 +37,9 @@ type Mesh struct {
 	// legacyDone: this peer's records without a write identity were
 	// written anew, after its first full state from another peer.
 	legacyDone atomic.Bool
+	// lastOffer is when this peer last offered its summary (offer.go), in
+	// Unix nanoseconds.
+	lastOffer atomic.Int64
 	// ring holds the gossip keys; nil for an open cluster.
 	ring *memberlist.Keyring
 	// direct sends entries too large for gossip over TCP; Close stops it.
@@ -199,6 +202,7 @@ func (m *Mesh) Stats() Stats {
 		SyncDropped:      m.stats.syncDropped.Load(),
 		SyncUnasked:      m.stats.syncUnasked.Load(),
 		SyncRelayed:      m.stats.syncRelayed.Load(),
+		SyncOffers:       m.stats.syncOffers.Load(),
 	}
 }
 

@@ -100,14 +100,15 @@ type Stats struct {
 	// dropped at the end of an exchange (deleted or replaced elsewhere),
 	// SyncUnasked the chunks it ignored (late, or replayed), SyncRelayed
 	// the records it passed on by gossip after an exchange that repaired
-	// at most maxRelay of them.
-	SyncRequests, SyncChunksSent, SyncRecordsSent, SyncDropped, SyncUnasked, SyncRelayed uint64
+	// at most maxRelay of them, SyncOffers the summaries it offered after
+	// an exchange that repaired more (offer.go).
+	SyncRequests, SyncChunksSent, SyncRecordsSent, SyncDropped, SyncUnasked, SyncRelayed, SyncOffers uint64
 }
 
 // counters are the growing Stats fields; each is atomic on its own, so no
 // lock is needed and the memberlist goroutines never wait on one.
 type counters struct {
-	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected  atomic.Uint64
-	notUnderstood, streamsRefused, packetsDropped, stale                         atomic.Uint64
-	syncRequests, syncChunks, syncRecords, syncDropped, syncUnasked, syncRelayed atomic.Uint64
+	queued, sent, applied, ignored, bytes, decodeErrs, reaped, pruned, rejected              atomic.Uint64
+	notUnderstood, streamsRefused, packetsDropped, stale                                     atomic.Uint64
+	syncRequests, syncChunks, syncRecords, syncDropped, syncUnasked, syncRelayed, syncOffers atomic.Uint64
 }

@@ -21,6 +21,7 @@ type Replica struct {
 	subs  *subscribers
 	send  func(msg []byte)
 	pass  func(kind, key string, msg []byte)
+	offer func()
 	stale atomic.Uint64
 	sync  *syncer
 }
@@ -40,6 +41,11 @@ type ReplicaConfig struct {
 	// kind and key (a newer message of the same entry replaces an older
 	// one still queued) and the gossip message. nil drops them.
 	PassOn func(kind, key string, msg []byte)
+	// Offer is called when Sync completed an exchange that repaired more
+	// than gossip carries: Mesh then offers its Summary to one other
+	// member at random (at most once a second), which answers it with Sync
+	// as after a push/pull. nil ignores it.
+	Offer func()
 	// Validators is Config.Validators: Merge admits a record only through
 	// the same gate as Mesh (generic bounds, the validator of its kind,
 	// the per-owner caps of Config's defaults). nil admits every kind that
@@ -58,11 +64,14 @@ func NewReplica(cfg ReplicaConfig) *Replica {
 	if cfg.PassOn == nil {
 		cfg.PassOn = func(string, string, []byte) {}
 	}
+	if cfg.Offer == nil {
+		cfg.Offer = func() {}
+	}
 	admit := newAdmission(Config{Validators: cfg.Validators, TombstoneTTL: cfg.TombstoneTTL},
 		slog.New(slog.DiscardHandler))
 	st := newStore(cfg.TombstoneTTL)
 	st.self = cfg.Name
-	return &Replica{name: cfg.Name, store: st, admit: admit, subs: newSubscribers(), send: cfg.Broadcast, pass: cfg.PassOn,
+	return &Replica{name: cfg.Name, store: st, admit: admit, subs: newSubscribers(), send: cfg.Broadcast, pass: cfg.PassOn, offer: cfg.Offer,
 		sync: newSyncer(st, admit)}
 }
 
@@ -190,6 +199,9 @@ func (r *Replica) Sync(msg []byte) ([][]byte, error) {
 			if msg := encodeEntries([]record{rec}); len(msg) <= maxGossipBytes {
 				r.pass(rec.e.Kind, rec.e.Key, msg)
 			}
+		}
+		if t.large {
+			r.offer()
 		}
 		return nil, nil
 	}

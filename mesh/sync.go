@@ -186,6 +186,11 @@ type taken struct {
 	// relay are the records to pass on by gossip: with the last chunk of
 	// an exchange that changed at most maxRelay records, those records.
 	relay []record
+	// large: with the last chunk, the exchange changed more than maxRelay
+	// records; this peer then offers its summary to another (offer.go).
+	large bool
+	// from is the answerer.
+	from string
 }
 
 // take merges a chunk of an answer to this peer's request and, with the
@@ -225,7 +230,7 @@ func (y *syncer) take(c *syncChunk, now time.Time) taken {
 	}
 	delete(y.sessions, c.nonce)
 	out.done = true
-	out.relay = s.changed
+	out.relay, out.large, out.from = s.changed, s.over, s.peer
 	if !s.refused {
 		out.dropped = y.store.dropVouched(s.candidates, s.through)
 	}

@@ -100,6 +100,16 @@ func (o *outbox) run(j outJob) {
 	}
 }
 
+// closed reports whether close was called.
+func (o *outbox) closed() bool {
+	select {
+	case <-o.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 func (o *outbox) close() {
 	o.once.Do(func() { close(o.stop) })
 	<-o.stopped

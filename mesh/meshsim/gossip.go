@@ -20,6 +20,8 @@ type host struct {
 	// sent and recv count the bytes this host put on and took off the
 	// wire, headers included.
 	sent, recv int64
+	// offered is when the host last offered its summary (0: never).
+	offered int64
 }
 
 // queued is a broadcast waiting in a gossip queue. A newer broadcast of

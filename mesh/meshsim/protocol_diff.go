@@ -36,7 +36,8 @@ func (p SyncByDifference) NewNode(name string) Node {
 		Broadcast: func(msg []byte) { n.last = msg },
 		PassOn: func(kind, key string, msg []byte) {
 			n.passOn = append(n.passOn, PassOn{Kind: kind, Key: key, Msg: msg})
-		}})
+		},
+		Offer: func() { n.offer = true }})
 	return n
 }
 
@@ -55,7 +56,27 @@ type diffNode struct {
 	// passOn are the records the replica passed on during the current
 	// message, for the simulator's gossip queue.
 	passOn []PassOn
+	// offer: the replica asked to offer its summary (see Offer).
+	offer bool
 }
+
+// Offer returns, once the replica asked for it after a large repair, the
+// first message of an offer (mesh's offer.go): its summary, which the
+// receiver answers with Offered; nil otherwise.
+func (n *diffNode) Offer() []byte {
+	if !n.offer {
+		return nil
+	}
+	n.offer = false
+	return bundle([][]byte{n.rep.Summary()})
+}
+
+// Summary is the first message of a later round of offers.
+func (n *diffNode) Summary() []byte { return bundle([][]byte{n.rep.Summary()}) }
+
+// Offered handles an offer's summary: the request for what this host
+// lacks, without a summary of its own (an offer is one way).
+func (n *diffNode) Offered(msg []byte) ([]byte, error) { return n.handle(msg, false) }
 
 // PassedOn returns and forgets what the replica passed on since the last
 // call: the records a sync repaired, which Mesh queues for gossip.

@@ -19,6 +19,13 @@ func (s *Sim) pushPullRound(h *host) {
 // carries memberlist's member list on its first leg each way. done, if
 // set, runs at a when the exchange ends, with whether it completed.
 func (s *Sim) exchange(a, b *host, join bool, done func(ok bool)) {
+	s.exchange3(a, b, a.node.PushPull(join), join, false, done)
+}
+
+// exchange3 runs an exchange from a to b that starts with first: a
+// push/pull, or an offer (a direct message: no member lists, and b
+// answers it with Offered).
+func (s *Sim) exchange3(a, b *host, first []byte, join, offer bool, done func(ok bool)) {
 	s.bytes.exchanges++
 	fail := func() {
 		s.bytes.failed++
@@ -30,7 +37,7 @@ func (s *Sim) exchange(a, b *host, join bool, done func(ok bool)) {
 	var send func(from, to *host, msg []byte, fromInitiator bool)
 	send = func(from, to *host, msg []byte, fromInitiator bool) {
 		size := int64(len(msg) + streamOverhead)
-		if leg < 2 {
+		if leg < 2 && !offer {
 			size += int64(memberBytes * len(s.up))
 			s.bytes.members += int64(memberBytes * len(s.up))
 		}
@@ -44,7 +51,14 @@ func (s *Sim) exchange(a, b *host, join bool, done func(ok bool)) {
 				return
 			}
 			to.recv += size
-			next, err := s.handle(to, msg, fromInitiator, join)
+			var next []byte
+			var err error
+			if o, ok := to.node.(offerer); ok && offer && fromInitiator && leg == 1 {
+				next, err = o.Offered(msg)
+				s.afterMessage(to)
+			} else {
+				next, err = s.handle(to, msg, fromInitiator, join)
+			}
 			if err != nil {
 				panic("meshsim: a host cannot read another's push/pull: " + err.Error())
 			}
@@ -57,7 +71,15 @@ func (s *Sim) exchange(a, b *host, join bool, done func(ok bool)) {
 			send(to, from, next, !fromInitiator)
 		})
 	}
-	send(a, b, a.node.PushPull(join), true)
+	send(a, b, first, true)
+}
+
+// offerer is a Node that offers its summary after a large repair (mesh's
+// offer.go).
+type offerer interface {
+	Offer() []byte
+	Summary() []byte
+	Offered(msg []byte) ([]byte, error)
 }
 
 // largest is the largest message of the protocol a leg carries.
@@ -80,10 +102,55 @@ func (s *Sim) handle(to *host, msg []byte, fromInitiator, join bool) ([]byte, er
 		next, err = to.node.Settle(msg, join)
 	}
 	if err == nil {
-		s.track.checkAll(to)
-		s.passOn(to)
+		s.afterMessage(to)
 	}
 	return next, err
+}
+
+// afterMessage follows a push/pull message h handled: the writes it now
+// holds, what it passes on, and an offer it makes.
+func (s *Sim) afterMessage(h *host) {
+	s.track.checkAll(h)
+	s.passOn(h)
+	s.offer(h)
+}
+
+// Mesh's offers (offer.go): a series of offerRounds rounds, one per
+// offerInterval, each to offerFanout members; at most one series a host per
+// offerRounds·offerInterval.
+const (
+	offerInterval = time.Second
+	offerFanout   = 3
+	offerRounds   = 3
+)
+
+// offer starts the series of offers h's node asks for.
+func (s *Sim) offer(h *host) {
+	o, ok := h.node.(offerer)
+	if !ok {
+		return
+	}
+	msg := o.Offer()
+	if msg == nil || h.offered != 0 && s.now-h.offered < int64(offerRounds*offerInterval) {
+		return
+	}
+	h.offered = s.now
+	s.offerRound(h, msg)
+	for i := 1; i < offerRounds; i++ {
+		s.at(time.Duration(i)*offerInterval, func() { s.offerRound(h, o.Summary()) })
+	}
+}
+
+// offerRound offers msg, h's summary, to offerFanout random members h
+// reaches.
+func (s *Sim) offerRound(h *host, msg []byte) {
+	if !h.member {
+		return
+	}
+	for _, p := range s.randomPeers(h, offerFanout) {
+		s.bytes.offers++
+		s.exchange3(h, p, msg, false, true, nil)
+	}
 }
 
 // passOn queues for gossip at h what its node passed on after a push/pull
@@ -94,6 +161,7 @@ func (s *Sim) passOn(h *host) {
 		return
 	}
 	for _, r := range p.PassedOn() {
+		s.bytes.passedOn++
 		h.enqueue("e\x00"+r.Kind+"\x00"+r.Key, r.Msg, s.track.latest(r.Kind, r.Key))
 	}
 }

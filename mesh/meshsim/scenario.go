@@ -53,6 +53,12 @@ type Report struct {
 	// writes arrive faster than gossip sends them.
 	MaxQueue int
 	Pruned   int64
+	// Offers counts the summaries hosts offered after a large repair
+	// (sync by difference only).
+	Offers int64
+	// PassedOn counts the records hosts passed on by gossip after a small
+	// repair (sync by difference only).
+	PassedOn int64
 	// Rejected counts records admission refused on any host (0 unless the
 	// workload breaks the plugin's rules).
 	Rejected uint64
@@ -157,7 +163,7 @@ func Measure(cfg Config, ph Phases) Report {
 	s.RunFor(2 * s.pushPullInterval(len(s.up)))
 	r.Converged, _ = s.Converged()
 	r.FailedExchanges = s.bytes.failed
-	r.MaxQueue, r.Pruned = s.bytes.maxQueue, s.bytes.pruned
+	r.MaxQueue, r.Pruned, r.Offers, r.PassedOn = s.bytes.maxQueue, s.bytes.pruned, s.bytes.offers, s.bytes.passedOn
 	r.Rejected = s.Rejected()
 	return r
 }
@@ -229,10 +235,10 @@ func (r Report) String() string {
 		"new entry on all hosts: p50 %s, p99 %s (%d samples); under churn p50 %s, p99 %s\n"+
 		"bytes sent per host per second: idle %.0f (member lists %.0f), churn %.0f\n"+
 		"join: %s (ok %v), %d B received; heal after partition: %s (ok %v); failed exchanges %d; rejected %d; converged %v\n"+
-		"longest gossip queue %d, broadcasts pruned %d",
+		"longest gossip queue %d, broadcasts pruned %d, summaries offered %d, records passed on %d",
 		r.Hosts, r.EndpointsPerHost, r.Entries, r.StateBytes, r.PushPull, r.RetransmitLimit,
 		r.SpreadP50, r.SpreadP99, r.Samples, r.ChurnP50, r.ChurnP99,
 		r.IdleBytes, r.IdleMembersBytes, r.ChurnBytes,
 		r.Join, r.JoinOK, r.JoinBytes, r.Heal, r.HealOK, r.FailedExchanges, r.Rejected, r.Converged,
-		r.MaxQueue, r.Pruned)
+		r.MaxQueue, r.Pruned, r.Offers, r.PassedOn)
 }

@@ -117,6 +117,8 @@ type counters struct {
 	gossip, pushPull, members int64
 	packets, lost             int64
 	exchanges, failed         int64
+	offers                    int64 // summaries offered after a large repair
+	passedOn                  int64 // records queued for gossip after a small repair
 	pruned                    int64 // broadcasts dropped by the queue bound
 	maxQueue                  int   // the longest gossip queue seen
 }

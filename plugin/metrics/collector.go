@@ -69,7 +69,8 @@ func (c *collector) collectMesh(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(d.merges, prometheus.CounterValue, float64(st.MergesIgnored), "ignored")
 	ch <- prometheus.MustNewConstMetric(d.merges, prometheus.CounterValue, float64(st.Stale), "stale")
 	for event, n := range map[string]uint64{"request": st.SyncRequests, "chunk": st.SyncChunksSent,
-		"record": st.SyncRecordsSent, "dropped": st.SyncDropped, "unasked": st.SyncUnasked, "relayed": st.SyncRelayed} {
+		"record": st.SyncRecordsSent, "dropped": st.SyncDropped, "unasked": st.SyncUnasked, "relayed": st.SyncRelayed,
+		"offer": st.SyncOffers} {
 		ch <- prometheus.MustNewConstMetric(d.syncEvents, prometheus.CounterValue, float64(n), event)
 	}
 	ch <- prometheus.MustNewConstMetric(d.tombstones, prometheus.GaugeValue, float64(st.Tombstones))

@@ -43,7 +43,8 @@ func newDescs() descs {
 				"and datagrams of non-members over their shared rate.", "kind"),
 		syncEvents: desc("gossip_sync_total",
 			"Sync by difference: requests sent after a summary, chunks and records sent in answers, records dropped "+
-				"at the end of an exchange (deleted or replaced elsewhere), chunks ignored (late, or replayed).", "event"),
+				"at the end of an exchange (deleted or replaced elsewhere), chunks ignored (late, or replayed), records "+
+				"passed on by gossip after a small repair, summaries offered after a large one.", "event"),
 		poolSize: desc("ipam_pool_size_addresses", "Addresses of the pool held by all hosts (reserved ones excluded).", "pool"),
 		poolUsed: desc("ipam_pool_used_addresses", "Addresses of the pool in use on all hosts.", "pool"),
 		poolFree: desc("ipam_pool_free_addresses", "Addresses of the pool free on all hosts.", "pool"),
