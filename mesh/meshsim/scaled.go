@@ -11,6 +11,10 @@ import "time"
 // receives; so does the transfer time of a join at the model's bandwidth.
 // A state above memberlist's 20 MiB cannot be exchanged: joins and heals
 // by push/pull then fail. Gossip figures do not depend on the map's size.
+// With sync by difference (ByDifference) a push/pull carries a summary,
+// whose size follows the writers, not the entries: idle and churn bytes
+// stay, a join still receives the whole map (in chunks, so no limit
+// applies), and StateBytes is the size of the map.
 func (r Report) Scaled(endpoints int, bytesPerEntry, bandwidth float64) Report {
 	extra := 2 * (endpoints - r.EndpointsPerHost) * r.Hosts
 	grow := int(float64(extra) * bytesPerEntry)
@@ -18,11 +22,14 @@ func (r Report) Scaled(endpoints int, bytesPerEntry, bandwidth float64) Report {
 	out.EndpointsPerHost = endpoints
 	out.Entries += extra
 	out.StateBytes += grow
+	out.JoinBytes += int64(grow)
+	out.Join += time.Duration(float64(grow) / bandwidth * float64(time.Second))
+	if r.ByDifference {
+		return out
+	}
 	per := float64(2*grow) / r.PushPull.Seconds()
 	out.IdleBytes += per
 	out.ChurnBytes += per
-	out.JoinBytes += int64(grow)
-	out.Join += time.Duration(float64(grow) / bandwidth * float64(time.Second))
 	if out.StateBytes > maxPushStateBytes {
 		out.JoinOK, out.HealOK, out.Converged = false, false, false
 	}

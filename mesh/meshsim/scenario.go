@@ -11,6 +11,9 @@ import (
 // Report is what Measure found, in simulated time.
 type Report struct {
 	Hosts, EndpointsPerHost int
+	// ByDifference is set when the protocol was format 3's sync by
+	// difference (push/pull carries summaries), clear for full maps.
+	ByDifference bool
 	// Entries is the map's size at the start, tombstones included, and
 	// StateBytes the encoded full map one push/pull sends.
 	Entries, StateBytes int
@@ -118,7 +121,8 @@ func (p Phases) withDefaults(pp time.Duration) Phases {
 func Measure(cfg Config, ph Phases) Report {
 	s := New(cfg)
 	ph = ph.withDefaults(s.pushPullInterval(len(s.up)))
-	r := Report{Hosts: len(s.hosts), EndpointsPerHost: s.cfg.EndpointsPerHost,
+	_, byDiff := cfg.Protocol.(SyncByDifference)
+	r := Report{Hosts: len(s.hosts), EndpointsPerHost: s.cfg.EndpointsPerHost, ByDifference: byDiff,
 		PushPull: s.pushPullInterval(len(s.up)), RetransmitLimit: s.retransmitLimit(len(s.up))}
 	st := s.hosts[0].node.State()
 	r.StateBytes = len(st)
