@@ -37,6 +37,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if c.src.DNS != nil {
 		st := c.src.DNS.Stats()
 		counter(ch, d.dnsForwarded, st.Forwarded)
+		counter(ch, d.dnsCached, st.Cached)
 		counter(ch, d.dnsUpstreamErr, st.UpstreamErrors)
 		counter(ch, d.dnsStrangers, st.Strangers)
 		counter(ch, d.dnsOverBudget, st.OverBudget)

@@ -12,7 +12,7 @@ type descs struct {
 	syncEvents                                   *prometheus.Desc
 	poolSize, poolUsed, poolFree, poolLocal      *prometheus.Desc
 	ipamProblems                                 *prometheus.Desc
-	dnsForwarded, dnsUpstreamErr                 *prometheus.Desc
+	dnsForwarded, dnsCached, dnsUpstreamErr      *prometheus.Desc
 	dnsStrangers, dnsOverBudget                  *prometheus.Desc
 	dnsThrottled, dnsConnsRefused                *prometheus.Desc
 	fdb, neigh, firewall                         *prometheus.Desc
@@ -51,7 +51,8 @@ func newDescs() descs {
 		poolLocal: desc("ipam_pool_local_addresses",
 			"This host's share of the pool: owned, used and free addresses, and its reserve (free addresses held ahead of need).", "pool", "state"),
 		ipamProblems: desc("ipam_problems", "Conflicts and range mismatches the allocator sees (weavego status lists them)."),
-		dnsForwarded: desc("dns_forwarded_total", "Requests answered with an upstream resolver's reply."),
+		dnsForwarded: desc("dns_forwarded_total", "Requests answered with an upstream resolver's reply, fresh or cached."),
+		dnsCached:    desc("dns_cached_total", "Requests answered with an upstream resolver's reply from the cache (within its TTL)."),
 		dnsUpstreamErr: desc("dns_upstream_failures_total",
 			"Tries of one upstream resolver that failed: no answer in time, a network error, SERVFAIL or REFUSED."),
 		dnsStrangers:  desc("dns_refused_strangers_total", "Requests refused because their source is in no served subnet."),
@@ -72,6 +73,6 @@ func newDescs() descs {
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{d.build, d.peers, d.entries, d.tombstones, d.rejected, d.merges, d.gossipQueued,
 		d.gossipSent, d.gossipBytes, d.gossipDecodeErr, d.gossipPruned, d.poolSize, d.poolUsed, d.poolFree,
-		d.poolLocal, d.ipamProblems, d.dnsForwarded, d.dnsUpstreamErr, d.dnsStrangers, d.dnsOverBudget, d.fdb,
+		d.poolLocal, d.ipamProblems, d.dnsForwarded, d.dnsCached, d.dnsUpstreamErr, d.dnsStrangers, d.dnsOverBudget, d.fdb,
 		d.neigh, d.firewall, d.gossipRefused, d.syncEvents, d.dnsThrottled, d.dnsConnsRefused}
 }

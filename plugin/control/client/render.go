@@ -101,8 +101,8 @@ func renderIPAM(w io.Writer, rep status.Report) {
 func renderDNS(w io.Writer, rep status.Report) {
 	fmt.Fprintf(w, "\nDNS domain %s, %d names, listening on %s\n", rep.DNS.Domain, rep.DNS.Records, strings.Join(rep.DNS.Listen, ", "))
 	st := rep.DNS.Stats
-	fmt.Fprintf(w, "  queries %d, local %d, forwarded %d, refused to strangers %d, over budget %d, on --internal networks %d\n",
-		st.Queries, st.Local, st.Forwarded, st.Strangers, st.OverBudget, st.Internal)
+	fmt.Fprintf(w, "  queries %d, local %d, forwarded %d (%d from the cache), refused to strangers %d, over budget %d, "+
+		"on --internal networks %d\n", st.Queries, st.Local, st.Forwarded, st.Cached, st.Strangers, st.OverBudget, st.Internal)
 	fmt.Fprintf(w, "  dropped over the answer rate %d, TCP connections refused %d\n", st.Throttled, st.ConnsRefused)
 	if rep.DNS.DaemonJSON != "" {
 		fmt.Fprintf(w, "  every weavego network, daemon-wide in /etc/docker/daemon.json: %s\n", rep.DNS.DaemonJSON)
