@@ -5,21 +5,25 @@ import (
 	"time"
 )
 
-// Offers. An exchange of sync by difference that repaired more than
-// gossip can carry (maxRelay records: typically the writes one half of a
-// partition made) is news that the rest of the cluster would otherwise get
-// only push/pull period by push/pull period (a minute at 1,000 hosts). So
-// the peer that took it offers its summary to offerFanout other live
-// members chosen at random, once now and again at each of the next
-// offerRounds-1 offerIntervals (the summary of that moment). Each member
-// offered one asks for what it lacks exactly as after a push/pull, and
-// starts offers of its own if that repaired as much: a large repair spreads
-// from exchange to exchange as a rumour does, and the repeated rounds leave
-// few hosts it never reaches (about e^-(offerFanout·offerRounds) of them),
-// which their next push/pull repairs. Offers stop by themselves once
-// exchanges find little to repair (what remains is passed on by gossip);
-// a peer starts at most one series of offers per offerRounds·offerInterval.
+// Offers. An exchange of sync by difference that repaired many records
+// (offerAfter or more: typically writes one half of a partition made while
+// cut off) is news that the rest of the cluster would otherwise get only
+// push/pull period by push/pull period (a minute at 1,000 hosts): the
+// gossip of a small repair (maxRelay) leaves a few hosts out, as gossip
+// does, and a large one is not gossiped at all. So the peer that took it
+// offers its summary to offerFanout other live members chosen at random,
+// once now and again at each of the next offerRounds-1 offerIntervals (the
+// summary of that moment). Each member offered one asks for what it lacks
+// exactly as after a push/pull, and starts offers of its own if that
+// repaired as much: the repair spreads from exchange to exchange as a
+// rumour does, and the repeated rounds leave few hosts it never reaches
+// (about e^-(offerFanout·offerRounds) of them), which their next push/pull
+// repairs. Offers stop by themselves once exchanges find little to repair,
+// and a peer starts at most one series per offerRounds·offerInterval.
 const (
+	// offerAfter is the least records an exchange must repair to start
+	// offers: a handful is what gossip had in flight anyway.
+	offerAfter    = 32
 	offerInterval = time.Second
 	offerFanout   = 3
 	offerRounds   = 3

@@ -18,7 +18,7 @@ func TestOfferRepairsTheMemberItReaches(t *testing.T) {
 	b := startNode(t, opts("b", a.addr()))
 	nodes := []*testNode{a, b}
 	waitFor(t, 5*time.Second, "2 members everywhere", everyone(nodes, func(n *testNode) bool { return n.Members() == 2 }))
-	const n = maxRelay + 10
+	const n = offerAfter + 10
 	for i := range n { // written without broadcasts: news only an exchange brings
 		b.store.write("b", Entry{Kind: "endpoint", Key: fmt.Sprintf("ep%04d", i), Value: []byte("v")}, time.Now())
 	}
@@ -34,10 +34,10 @@ func TestOfferRepairsTheMemberItReaches(t *testing.T) {
 	}
 }
 
-// An exchange that brings more than maxRelay records asks its replica to offer its summary; a smaller one
-// passes its records on instead.
+// An exchange that brings at least offerAfter records asks its replica to offer its summary; a smaller one only
+// passes its records on.
 func TestLargeRepairAsksForAnOffer(t *testing.T) {
-	for _, n := range []int{maxRelay, maxRelay + 1} {
+	for _, n := range []int{offerAfter - 1, offerAfter, maxRelay + 1} {
 		src := NewReplica(ReplicaConfig{Name: "a"})
 		offers := 0
 		dst := NewReplica(ReplicaConfig{Name: "b", Offer: func() { offers++ }})
@@ -45,7 +45,7 @@ func TestLargeRepairAsksForAnOffer(t *testing.T) {
 			src.Set("ep", fmt.Sprintf("k%04d", i), []byte("v"))
 		}
 		syncFrom(t, src, dst, nil)
-		if want := map[bool]int{true: 1, false: 0}[n > maxRelay]; offers != want {
+		if want := map[bool]int{true: 1, false: 0}[n >= offerAfter]; offers != want {
 			t.Errorf("%d records repaired: %d offers, want %d", n, offers, want)
 		}
 	}

@@ -73,11 +73,14 @@ type session struct {
 	// once there were more.
 	changed []record
 	over    bool
+	// repaired counts the records the exchange changed the map with.
+	repaired int
 }
 
 // keep remembers what a chunk changed, for passing on when the exchange
 // completes, while the exchange stays within maxRelay.
 func (s *session) keep(changed []record) {
+	s.repaired += len(changed)
 	if s.over || len(changed) == 0 {
 		return
 	}
@@ -186,8 +189,9 @@ type taken struct {
 	// relay are the records to pass on by gossip: with the last chunk of
 	// an exchange that changed at most maxRelay records, those records.
 	relay []record
-	// large: with the last chunk, the exchange changed more than maxRelay
-	// records; this peer then offers its summary to another (offer.go).
+	// large: with the last chunk, the exchange changed at least
+	// offerAfter records; this peer then offers its summary to others
+	// (offer.go).
 	large bool
 	// from is the answerer.
 	from string
@@ -230,7 +234,7 @@ func (y *syncer) take(c *syncChunk, now time.Time) taken {
 	}
 	delete(y.sessions, c.nonce)
 	out.done = true
-	out.relay, out.large, out.from = s.changed, s.over, s.peer
+	out.relay, out.large, out.from = s.changed, s.repaired >= offerAfter, s.peer
 	if !s.refused {
 		out.dropped = y.store.dropVouched(s.candidates, s.through)
 	}
