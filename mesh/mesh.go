@@ -206,6 +206,10 @@ func (m *Mesh) Stats() Stats {
 	}
 }
 
+// SyncProgress returns what this peer's exchanges of sync by difference
+// still await (nothing once it holds what its peers showed it).
+func (m *Mesh) SyncProgress() SyncProgress { return m.sync.progress(time.Now()) }
+
 // peerSuspect is called by the log bridge when our probe of name failed.
 func (m *Mesh) peerSuspect(name string) {
 	if m.peers.suspect(name, time.Now()) {

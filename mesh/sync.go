@@ -303,3 +303,29 @@ func (s *store) dropVouched(candidates map[id]uint64, through map[string]uint64)
 	}
 	return n
 }
+
+// SyncProgress is what this peer's exchanges of sync by difference still
+// await: after a join, how far it is from holding the whole map.
+type SyncProgress struct {
+	// Exchanges are the exchanges asked for and not finished, Writers the
+	// writers whose records they still await, From the peers asked.
+	Exchanges, Writers int
+	From               []string `json:",omitempty"`
+}
+
+// progress returns what the open exchanges await.
+func (y *syncer) progress(now time.Time) SyncProgress {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	y.expire(now)
+	var p SyncProgress
+	for _, s := range y.sessions {
+		p.Exchanges++
+		p.Writers += len(s.pending)
+		if !slices.Contains(p.From, s.peer) {
+			p.From = append(p.From, s.peer)
+		}
+	}
+	slices.Sort(p.From)
+	return p
+}

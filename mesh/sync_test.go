@@ -250,3 +250,35 @@ func TestSyncPassesOnWhatItRepaired(t *testing.T) {
 		})
 	}
 }
+
+// While an exchange is under way its peer shows what it still awaits, writer by writer, and nothing once the
+// last chunk is in.
+func TestSyncProgress(t *testing.T) {
+	src := NewReplica(ReplicaConfig{Name: "a"})
+	for i := range 3 {
+		src.Set("ep", fmt.Sprintf("k%d", i), []byte("v"))
+	}
+	other := NewReplica(ReplicaConfig{Name: "c"})
+	other.Set("ep", "kc", []byte("v"))
+	syncFrom(t, other, src, nil) // src now holds the records of two writers
+	dst := NewReplica(ReplicaConfig{Name: "b"})
+	req, err := dst.Sync(src.Summary())
+	if err != nil || len(req) != 1 {
+		t.Fatalf("request: %v, %d messages", err, len(req))
+	}
+	if p := dst.sync.progress(time.Now()); p.Exchanges != 1 || p.Writers != 2 || len(p.From) != 1 || p.From[0] != "a" {
+		t.Fatalf("progress before the answer: %+v, want 1 exchange awaiting 2 writers from a", p)
+	}
+	chunks, err := src.Sync(req[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chunks {
+		if _, err := dst.Sync(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := dst.sync.progress(time.Now()); p.Exchanges != 0 || p.Writers != 0 {
+		t.Fatalf("progress after the answer: %+v, want nothing awaited", p)
+	}
+}

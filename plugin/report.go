@@ -30,6 +30,7 @@ func (p *parts) Report() status.Report {
 		Security: p.security(),
 		Rejected: p.mesh.Rejected(),
 		Firewall: p.firewallStatus(),
+		Sync:     p.mesh.SyncProgress(),
 
 		Goroutines: runtime.NumGoroutine(),
 	}

@@ -32,6 +32,9 @@ type Report struct {
 	Firewall Firewall
 	// Encryption is this host's WireGuard device and its encrypted paths.
 	Encryption Encryption
+	// Sync is what this host's sync by difference still awaits (a join
+	// in progress, or a repair).
+	Sync mesh.SyncProgress
 	// JoinTargets are the addresses this host joins and keeps joined:
 	// PEERS and those added with weavego connect.
 	JoinTargets []string `json:",omitempty"`

@@ -44,6 +44,10 @@ func render(out io.Writer, rep status.Report, section string) error {
 		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n\n", rep.Version, rep.Cluster.Self, rep.Cluster.VTEP,
 			rep.Security.Sentence())
 		renderPeers(w, rep.Cluster.Peers, !all)
+		if sp := rep.Sync; sp.Writers > 0 {
+			fmt.Fprintf(w, "sync: catching up, the records of %d writers awaited from %s\n", sp.Writers,
+				strings.Join(sp.From, ", "))
+		}
 		renderRejected(w, rep)
 		if !all {
 			break

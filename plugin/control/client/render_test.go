@@ -110,13 +110,14 @@ func TestRenderManyPeers(t *testing.T) {
 		hosts = append(hosts, p.Name)
 	}
 	rep.Cluster.Networks = []reconcile.NetworkStatus{{Name: "net1", VNI: 7, Hosts: hosts}}
+	rep.Sync = mesh.SyncProgress{Exchanges: 1, Writers: 340, From: []string{"h0002"}}
 	var b bytes.Buffer
 	if err := render(&b, rep, ""); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
 	for _, want := range []string{"1000 peers (996 alive, 4 dead), 50000 endpoints", "h0000 (this host)", "h0007", "h0757",
-		"1000 hosts"} {
+		"1000 hosts", "sync: catching up, the records of 340 writers awaited from h0002"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("whole status lacks %q:\n%s", want, out)
 		}
