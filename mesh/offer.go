@@ -11,40 +11,41 @@ import (
 // push/pull period by push/pull period (a minute at 1,000 hosts): the
 // gossip of a small repair (maxRelay) leaves a few hosts out, as gossip
 // does, and a large one is not gossiped at all. So the peer that took it
-// offers its summary to offerFanout other live members chosen at random,
-// once now and again at each of the next offerRounds-1 offerIntervals (the
+// offers its summary to OfferFanout other live members chosen at random,
+// once now and again at each of the next OfferRounds-1 OfferIntervals (the
 // summary of that moment). Each member offered one asks for what it lacks
 // exactly as after a push/pull, and starts offers of its own if that
 // repaired as much: the repair spreads from exchange to exchange as a
 // rumour does, and the repeated rounds leave few hosts it never reaches
-// (about e^-(offerFanout·offerRounds) of them), which their next push/pull
+// (about e^-(OfferFanout·OfferRounds) of them), which their next push/pull
 // repairs. Offers stop by themselves once exchanges find little to repair,
-// and a peer starts at most one series per offerRounds·offerInterval.
+// and a peer starts at most one series per OfferRounds·OfferInterval. The
+// simulator (mesh/meshsim) models offers with these constants.
 const (
 	// offerAfter is the least records an exchange must repair to start
 	// offers: a handful is what gossip had in flight anyway.
 	offerAfter    = 32
-	offerInterval = time.Second
-	offerFanout   = 3
-	offerRounds   = 3
+	OfferInterval = 500 * time.Millisecond
+	OfferFanout   = 3
+	OfferRounds   = 4
 )
 
 // offer starts a series of offers of this peer's summary to live members
 // other than except, if every member reads summaries and no series was
-// started in the last offerRounds·offerInterval.
+// started in the last OfferRounds·OfferInterval.
 func (m *Mesh) offer(except string, now time.Time) {
 	last := m.lastOffer.Load()
-	if now.UnixNano()-last < int64(offerRounds*offerInterval) ||
+	if now.UnixNano()-last < int64(OfferRounds*OfferInterval) ||
 		!m.lastOffer.CompareAndSwap(last, now.UnixNano()) || !m.protos.all(2) {
 		return
 	}
 	m.offerRound(except)
-	for i := 1; i < offerRounds; i++ {
-		time.AfterFunc(time.Duration(i)*offerInterval, func() { m.offerRound(except) })
+	for i := 1; i < OfferRounds; i++ {
+		time.AfterFunc(time.Duration(i)*OfferInterval, func() { m.offerRound(except) })
 	}
 }
 
-// offerRound sends this peer's summary to offerFanout random live members
+// offerRound sends this peer's summary to OfferFanout random live members
 // other than except, unless the mesh is closed.
 func (m *Mesh) offerRound(except string) {
 	if m.outbox.closed() {
@@ -60,7 +61,7 @@ func (m *Mesh) offerRound(except string) {
 	sum := m.store.summary()
 	sum.omitted = true
 	msg := encodeState(nil, sum)
-	for _, name := range to[:min(offerFanout, len(to))] {
+	for _, name := range to[:min(OfferFanout, len(to))] {
 		m.stats.syncOffers.Add(1)
 		m.outbox.add(outJob{to: name, next: onceMsgs([][]byte{msg})})
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // A peer that offers its summary (as after a large repair) makes the member it offers it to ask for what it
-// lacks at once, over real memberlist streams, long before any push/pull; a second offer within offerInterval
+// lacks at once, over real memberlist streams, long before any push/pull; a second series within OfferRounds·OfferInterval
 // is not made.
 func TestOfferRepairsTheMemberItReaches(t *testing.T) {
 	t.Parallel()
@@ -24,10 +24,10 @@ func TestOfferRepairsTheMemberItReaches(t *testing.T) {
 	}
 	now := time.Now()
 	b.offer("", now)
-	b.offer("", now.Add(offerInterval/2))
+	b.offer("", now.Add(OfferInterval/2))
 	waitFor(t, 10*time.Second, "the offered member holds every record", func() bool { return len(a.List("endpoint")) == n })
 	if got := b.Stats().SyncOffers; got != 1 {
-		t.Errorf("b offered %d summaries, want 1 (one member to offer to, one offer per offerInterval)", got)
+		t.Errorf("b offered %d summaries, want 1 (one member to offer to, one series per OfferRounds·OfferInterval)", got)
 	}
 	if got := a.Stats().SyncRequests; got == 0 {
 		t.Error("a holds b's records without having asked for them")

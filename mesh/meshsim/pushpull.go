@@ -1,6 +1,10 @@
 package meshsim
 
-import "time"
+import (
+	"time"
+
+	"github.com/weavego/weavego/mesh"
+)
 
 // pushPullRound is one tick of h's push/pull timer: a full exchange with
 // one random peer it reaches. The period follows the current membership.
@@ -115,39 +119,34 @@ func (s *Sim) afterMessage(h *host) {
 	s.offer(h)
 }
 
-// Mesh's offers (offer.go): a series of offerRounds rounds, one per
-// offerInterval, each to offerFanout members; at most one series a host per
-// offerRounds·offerInterval.
-const (
-	offerInterval = time.Second
-	offerFanout   = 3
-	offerRounds   = 3
-)
 
-// offer starts the series of offers h's node asks for.
+// offer starts the series of offers h's node asks for, as mesh's offer.go
+// does: mesh.OfferRounds rounds, one per mesh.OfferInterval, each to
+// mesh.OfferFanout members; at most one series a host per
+// OfferRounds·OfferInterval.
 func (s *Sim) offer(h *host) {
 	o, ok := h.node.(offerer)
 	if !ok {
 		return
 	}
 	msg := o.Offer()
-	if msg == nil || h.offered != 0 && s.now-h.offered < int64(offerRounds*offerInterval) {
+	if msg == nil || h.offered != 0 && s.now-h.offered < int64(mesh.OfferRounds*mesh.OfferInterval) {
 		return
 	}
 	h.offered = s.now
 	s.offerRound(h, msg)
-	for i := 1; i < offerRounds; i++ {
-		s.at(time.Duration(i)*offerInterval, func() { s.offerRound(h, o.Summary()) })
+	for i := 1; i < mesh.OfferRounds; i++ {
+		s.at(time.Duration(i)*mesh.OfferInterval, func() { s.offerRound(h, o.Summary()) })
 	}
 }
 
-// offerRound offers msg, h's summary, to offerFanout random members h
+// offerRound offers msg, h's summary, to mesh.OfferFanout random members h
 // reaches.
 func (s *Sim) offerRound(h *host, msg []byte) {
 	if !h.member {
 		return
 	}
-	for _, p := range s.randomPeers(h, offerFanout) {
+	for _, p := range s.randomPeers(h, mesh.OfferFanout) {
 		s.bytes.offers++
 		s.exchange3(h, p, msg, false, true, nil)
 	}
