@@ -119,7 +119,9 @@ func TestEncrypted(t *testing.T) {
 		t.Run("Throughput", func(t *testing.T) {
 			// Interleaved, 1 TCP stream, 5 s each: the encrypted network against the plain one, same hosts.
 			for i := range 3 {
+				stop := profilePlugins(t, i, h1, h2)
 				enc := iperfGbps(t, h1, "encsrv", h2, "encclient", encIP)
+				stop()
 				plain := iperfGbps(t, h1, "plainsrv", h2, "plainclient", plainIP)
 				t.Logf("repetition %d: encrypted %.2f Gbit/s, plain %.2f Gbit/s", i+1, enc, plain)
 			}
