@@ -53,9 +53,11 @@ type segmentingTUN struct {
 	// from several.
 	readMu  sync.Mutex
 	readBuf []byte
-	// writeMu serialises writes (each is one system call).
+	// writeMu guards hdr, pkts and iov, the scratch of writes.
 	writeMu sync.Mutex
 	hdr     [vnetHdrLen]byte
+	pkts    [][]byte
+	iov     [][]byte
 	closed  sync.Once
 }
 
@@ -175,7 +177,8 @@ func readPacket(in []byte, bufs [][]byte, sizes []int, offset int) (int, error) 
 	return 0, fmt.Errorf("%w: GSO type %#x", errNotSplittable, gsoType)
 }
 
-// Write writes each packet behind an empty virtio header.
+// Write writes the packets, each run of datagrams that coalesce as one
+// super-packet (coalesce.go), the others one by one.
 func (t *segmentingTUN) Write(bufs [][]byte, offset int) (int, error) {
 	t.writeMu.Lock()
 	defer t.writeMu.Unlock()
@@ -183,10 +186,26 @@ func (t *segmentingTUN) Write(bufs [][]byte, offset int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	pkts := t.pkts[:0]
+	for _, b := range bufs {
+		pkts = append(pkts, b[offset:])
+	}
+	t.pkts = pkts
 	var errs []error
 	written := 0
-	for _, b := range bufs {
-		iov := [][]byte{t.hdr[:], b[offset:]}
+	for i := 0; i < len(pkts); {
+		n := run(pkts[i:])
+		iov := append(t.iov[:0], t.hdr[:], pkts[i])
+		clear(t.hdr[:])
+		if n > 1 {
+			total := len(pkts[i])
+			for _, p := range pkts[i+1 : i+n] {
+				iov = append(iov, p[28:])
+				total += len(p) - 28
+			}
+			superHeader(t.hdr[:], pkts[i], total, len(pkts[i])-28)
+		}
+		t.iov = iov
 		var werr error
 		cerr := sc.Write(func(fd uintptr) bool {
 			_, werr = unix.Writev(int(fd), iov)
@@ -197,9 +216,10 @@ func (t *segmentingTUN) Write(bufs [][]byte, offset int) (int, error) {
 		}
 		if werr != nil {
 			errs = append(errs, werr)
-			continue
+		} else {
+			written += n
 		}
-		written++
+		i += n
 	}
 	return written, errors.Join(errs...)
 }
