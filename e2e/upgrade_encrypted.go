@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +100,43 @@ func (r *rolling) wantEncrypted(t *testing.T, ctr map[*Host]string, stage string
 	}
 	t.Logf("%s: the %d containers of the encrypted network reach each other (%s)", stage, len(ctr),
 		time.Since(start).Round(100*time.Millisecond))
+}
+
+// grantTUN adds the TUN device to the plugin configuration (config.json) of the release tree root, if it
+// lacks it. `docker plugin upgrade` keeps the devices of the first install (Docker copies a plugin's
+// settings, devices among them, from its configuration only when it is installed), so hosts upgraded from a
+// release that asked for no TUN device cannot run wireguard-go and refuse encrypted networks; the rolling
+// upgrade installs the previous release's code with the device granted, so that the hosts it upgrades can
+// encrypt. The previous release's binary does not use the device.
+func grantTUN(t *testing.T, root string) {
+	t.Helper()
+	path := filepath.Join(root, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if hasTUN(root) {
+		return
+	}
+	linux, _ := cfg["linux"].(map[string]any)
+	if linux == nil {
+		t.Fatalf("%s has no linux section", path)
+	}
+	linux["devices"] = []any{map[string]any{"name": "tun", "description": "the TUN device", "path": "/dev/net/tun"}}
+	if b, err = json.MarshalIndent(cfg, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hasTUN tells whether the plugin configuration of the release tree root grants the TUN device.
+func hasTUN(root string) bool {
+	b, err := os.ReadFile(filepath.Join(root, "config.json"))
+	return err == nil && strings.Contains(string(b), `"/dev/net/tun"`)
 }

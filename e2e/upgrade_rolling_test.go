@@ -42,6 +42,7 @@ func TestRollingUpgrade(t *testing.T) {
 	oldTree := os.Getenv(upgradeFromEnv)
 	if oldTree == "" {
 		oldTree = previousReleaseTree(t)
+		grantTUN(t, oldTree)
 	}
 	c := NewCluster(t, ClusterOptions{Hosts: 3})
 	reg := c.StartRegistry(t)
@@ -78,9 +79,16 @@ func TestRollingUpgrade(t *testing.T) {
 		r.wantAll(t, fmt.Sprintf("new containers after %s's upgrade", h.Name))
 		switch i {
 		case 1: // two hosts upgraded, the last one of the previous release
-			enc = r.createEncrypted(t, r.hosts[:2], r.hosts[2])
+			if hasTUN(oldTree) {
+				enc = r.createEncrypted(t, r.hosts[:2], r.hosts[2])
+			} else {
+				t.Logf("the previous release's bundle in %s grants no TUN device, which docker plugin upgrade "+
+					"keeps: no encrypted network in this run", oldTree)
+			}
 		case 2:
-			r.joinEncrypted(t, h, enc)
+			if enc != nil {
+				r.joinEncrypted(t, h, enc)
+			}
 		}
 	}
 	r.replay(t)
