@@ -117,13 +117,17 @@ func TestEncrypted(t *testing.T) {
 
 	if os.Getenv("WEAVEGO_ENC_BENCH") == "1" {
 		t.Run("Throughput", func(t *testing.T) {
-			// Interleaved, 1 TCP stream, 5 s each: the encrypted network against the plain one, same hosts.
+			// Interleaved, 1 TCP stream, 5 s each: the encrypted network against the plain one and issue 21's
+			// reference, a hand-built wireguard-go tunnel between the same two hosts' namespaces.
+			refIP := referenceTunnel(t, h1, h2)
 			for i := range 3 {
 				stop := profilePlugins(t, i, h1, h2)
 				enc := iperfGbps(t, h1, "encsrv", h2, "encclient", encIP)
 				stop()
 				plain := iperfGbps(t, h1, "plainsrv", h2, "plainclient", plainIP)
-				t.Logf("repetition %d: encrypted %.2f Gbit/s, plain %.2f Gbit/s", i+1, enc, plain)
+				ref := iperfNS(t, h1.NSPath(), h2.NSPath(), refIP)
+				t.Logf("repetition %d: encrypted %.2f Gbit/s, plain %.2f Gbit/s, reference wireguard-go tunnel %.2f Gbit/s",
+					i+1, enc, plain, ref)
 			}
 		})
 	}
@@ -302,8 +306,15 @@ func iperfGbps(t *testing.T, sh *Host, srv string, ch *Host, cli, ip string) flo
 	t.Helper()
 	spid := strings.TrimSpace(sh.MustDocker(t, "inspect", "--format", "{{.State.Pid}}", srv))
 	cpid := strings.TrimSpace(ch.MustDocker(t, "inspect", "--format", "{{.State.Pid}}", cli))
-	d, err := StartServer("iperf3-"+srv, filepath.Join(t.TempDir(), "iperf3.log"),
-		"nsenter", "--net=/proc/"+spid+"/ns/net", "--", "iperf3", "-s", "-p", "5201")
+	return iperfNS(t, "/proc/"+spid+"/ns/net", "/proc/"+cpid+"/ns/net", ip)
+}
+
+// iperfNS runs iperf3 for 5 s from the network namespace cliNS to a server it starts in srvNS (address ip),
+// and returns the received throughput in Gbit/s.
+func iperfNS(t *testing.T, srvNS, cliNS, ip string) float64 {
+	t.Helper()
+	d, err := StartServer("iperf3-"+filepath.Base(srvNS), filepath.Join(t.TempDir(), "iperf3.log"),
+		"nsenter", "--net="+srvNS, "--", "iperf3", "-s", "-p", "5201")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +327,7 @@ func iperfGbps(t *testing.T, sh *Host, srv string, ch *Host, cli, ip string) flo
 		} `json:"end"`
 	}
 	Eventually(t, 30*time.Second, func() error {
-		out, err := Run(time.Minute, "nsenter", "--net=/proc/"+cpid+"/ns/net", "--", "iperf3", "-c", ip, "-p", "5201",
+		out, err := Run(time.Minute, "nsenter", "--net="+cliNS, "--", "iperf3", "-c", ip, "-p", "5201",
 			"-t", "5", "-J")
 		if err != nil {
 			return err
