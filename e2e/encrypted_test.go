@@ -28,7 +28,8 @@ const (
 // while every frame of the underlay is captured. The plain network's marker is seen (the capture works), the
 // encrypted one's never, nor any plain VXLAN of the encrypted network's VNI; WireGuard carries it. h3 is a
 // member that cannot encrypt (its plugin has no TUN device and the kernel no WireGuard): it refuses the
-// encrypted network with a sentence, says why in its status, and gets none of its traffic.
+// encrypted network with a sentence, says why in its status, and gets none of its traffic. A wireguard-go peer
+// on the underlay with a key that is no member's gets no handshake and nothing into the network.
 func TestEncrypted(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 2})
@@ -194,6 +195,10 @@ func TestEncrypted(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("StrangerKeyNotAccepted", func(t *testing.T) {
+		strangerNotAccepted(t, c, h1, "10.61.0.0/24", encIP)
 	})
 
 	t.Run("HostThatCannotEncryptRefuses", func(t *testing.T) {
