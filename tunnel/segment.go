@@ -8,7 +8,7 @@ import (
 
 // A VXLAN datagram that carries TCP reaches the TUN device as one
 // super-packet of up to 64 KiB when the device offers UDP tunnel
-// segmentation (TUN_F_UDP_TUNNEL_GSO, Linux 6.17): outer IPv4, UDP, VXLAN,
+// segmentation (TUN_F_UDP_TUNNEL_GSO, Linux 6.17): outer IPv4 or IPv6, UDP, VXLAN,
 // the inner Ethernet frame's header, inner IPv4 or IPv6, TCP, then the
 // payload of many segments. split cuts it into the datagrams the kernel
 // would have sent, so that wireguard-go reads, encrypts and sends them as one
@@ -23,12 +23,12 @@ const (
 )
 
 // errNotSplittable marks a super-packet whose headers split does not know
-// (an IPv6 underlay, a VLAN tag, IPv6 extension headers): it is dropped.
+// (a VLAN tag, IPv6 extension headers): it is dropped.
 var errNotSplittable = errors.New("super-packet cannot be split")
 
 // superPacket is the layout of a super-packet found by parse.
 type superPacket struct {
-	outer  int  // offset of the outer IPv4 header; -1 without encapsulation
+	outer  int  // offset of the outer IP header; -1 without encapsulation
 	inner  int  // offset of the inner IP header
 	tcp    int  // offset of the TCP header
 	hdrs   int  // length of all headers, TCP's included
@@ -36,12 +36,12 @@ type superPacket struct {
 }
 
 // parse finds the headers of pkt, a TCP super-packet (tunnelled: inside
-// IPv4/UDP/VXLAN/Ethernet).
+// IPv4 or IPv6/UDP/VXLAN/Ethernet).
 func parse(pkt []byte, tunnelled bool) (superPacket, error) {
 	sp := superPacket{outer: -1}
 	off := 0
 	if tunnelled {
-		ihl, err := ipv4HeaderLen(pkt, 17)
+		ihl, err := outerHeaderLen(pkt)
 		if err != nil {
 			return sp, err
 		}
@@ -82,6 +82,18 @@ func parse(pkt []byte, tunnelled bool) (superPacket, error) {
 		return sp, fmt.Errorf("%w: bad TCP header length", errNotSplittable)
 	}
 	return sp, nil
+}
+
+// outerHeaderLen checks that b starts with an IPv4 header, or an IPv6 one
+// without extension headers, of a UDP datagram, and returns its length.
+func outerHeaderLen(b []byte) (int, error) {
+	if len(b) >= ipv6HeaderLen && b[0]>>4 == 6 {
+		if b[6] != 17 {
+			return 0, fmt.Errorf("%w: outer IPv6 header is not followed by UDP", errNotSplittable)
+		}
+		return ipv6HeaderLen, nil
+	}
+	return ipv4HeaderLen(b, 17)
 }
 
 // ipv4HeaderLen checks that b starts with an IPv4 header of protocol proto
@@ -165,8 +177,13 @@ func fixSegment(seg []byte, sp superPacket, i, n int, seq uint32) {
 		return
 	}
 	outer := seg[sp.outer:]
-	ihl := int(outer[0]&0xf) * 4
-	fixIPv4(outer, len(outer), i)
+	ihl, addrs := ipv6HeaderLen, outer[8:40]
+	if outer[0]>>4 == 4 {
+		ihl, addrs = int(outer[0]&0xf)*4, outer[12:20]
+		fixIPv4(outer, len(outer), i)
+	} else {
+		binary.BigEndian.PutUint16(outer[4:], uint16(len(outer)-ipv6HeaderLen))
+	}
 	udp := outer[ihl:]
 	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
 	if udp[6] == 0 && udp[7] == 0 {
@@ -175,7 +192,7 @@ func fixSegment(seg []byte, sp superPacket, i, n int, seq uint32) {
 	udp[6], udp[7] = 0, 0
 	// The UDP datagram's sum is its headers' up to TCP plus TCP's, whose
 	// own checksum now makes part of it.
-	sum := sumBytes(outer[12:20], uint64(17+len(udp))) + sumBytes(seg[sp.outer+ihl:sp.tcp], 0) + tcpSum + uint64(tcpCsum)
+	sum := sumBytes(addrs, uint64(17+len(udp))) + sumBytes(seg[sp.outer+ihl:sp.tcp], 0) + tcpSum + uint64(tcpCsum)
 	c := ^fold(sum)
 	if c == 0 {
 		c = 0xffff

@@ -44,6 +44,40 @@ func superPacketCsum(tunnelled, inner6, udpCsum bool, payload []byte) []byte {
 	return append(append(append(append(outer, udp...), vx...), eth...), pkt...)
 }
 
+// overIPv6 replaces the outer IPv4 header of a tunnelled super-packet by an IPv6 one.
+func overIPv6(pkt []byte) []byte {
+	outer := make([]byte, 40)
+	outer[0], outer[6], outer[7] = 0x60, 17, 64
+	outer[8], outer[23], outer[24], outer[39] = 0xfd, 1, 0xfd, 2
+	return append(outer, pkt[20:]...)
+}
+
+// TestSplitOverIPv6 splits a VXLAN super-packet of an IPv6 underlay (whose
+// UDP checksum is mandatory).
+func TestSplitOverIPv6(t *testing.T) {
+	pkt := overIPv6(superPacketCsum(true, false, true, make([]byte, 4000)))
+	out, sizes := [][]byte{make([]byte, 2000), make([]byte, 2000), make([]byte, 2000)}, make([]int, 3)
+	n, err := split(pkt, true, 1350, out, sizes, 0)
+	if err != nil || n != 3 {
+		t.Fatalf("split: %d, %v; want 3 segments", n, err)
+	}
+	for i := range n {
+		seg := out[i][:sizes[i]]
+		if int(binary.BigEndian.Uint16(seg[4:])) != len(seg)-40 {
+			t.Errorf("segment %d: IPv6 payload length %d", i, binary.BigEndian.Uint16(seg[4:]))
+		}
+		udp := seg[40:]
+		if fold(sumBytes(seg[8:40], sumBytes(udp, 17+uint64(len(udp))))) != 0xffff {
+			t.Errorf("segment %d: outer UDP checksum wrong", i)
+		}
+		inner := seg[40+8+8+14:]
+		tcp := inner[20:]
+		if fold(sumBytes(tcp, sumBytes(inner[12:20], 6+uint64(len(tcp))))) != 0xffff {
+			t.Errorf("segment %d: TCP checksum wrong", i)
+		}
+	}
+}
+
 func TestSplitSegments(t *testing.T) {
 	payload := make([]byte, 5000)
 	for i := range payload {

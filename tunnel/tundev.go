@@ -167,9 +167,7 @@ func readPacket(in []byte, bufs [][]byte, sizes []int, offset int) (int, error) 
 		}
 		sizes[0] = copy(bufs[0][offset:], pkt)
 		return 1, nil
-	case gsoType&gsoUDPTunnelIPv6 != 0:
-		return 0, fmt.Errorf("%w: IPv6 underlay", errNotSplittable)
-	case gsoType&gsoUDPTunnelIPv4 != 0:
+	case gsoType&(gsoUDPTunnelIPv4|gsoUDPTunnelIPv6) != 0:
 		return split(pkt, true, gsoSize, bufs, sizes, offset)
 	case gsoType == unix.VIRTIO_NET_HDR_GSO_TCPV4, gsoType == unix.VIRTIO_NET_HDR_GSO_TCPV6:
 		return split(pkt, false, gsoSize, bufs, sizes, offset)
