@@ -28,7 +28,8 @@ const (
 // while every frame of the underlay is captured. The plain network's marker is seen (the capture works), the
 // encrypted one's never, nor any plain VXLAN of the encrypted network's VNI; WireGuard carries it. h3 is a
 // member that cannot encrypt (its plugin has no TUN device and the kernel no WireGuard): it refuses the
-// encrypted network with a sentence, says why in its status, and gets none of its traffic.
+// encrypted network with a sentence, says why in its status, and gets none of its traffic. A wireguard-go peer
+// on the underlay with a key that is no member's gets no handshake and nothing into the network.
 func TestEncrypted(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 2})
@@ -117,11 +118,17 @@ func TestEncrypted(t *testing.T) {
 
 	if os.Getenv("WEAVEGO_ENC_BENCH") == "1" {
 		t.Run("Throughput", func(t *testing.T) {
-			// Interleaved, 1 TCP stream, 5 s each: the encrypted network against the plain one, same hosts.
+			// Interleaved, 1 TCP stream, 5 s each: the encrypted network against the plain one and issue 21's
+			// reference, a hand-built wireguard-go tunnel between the same two hosts' namespaces.
+			refIP := referenceTunnel(t, h1, h2)
 			for i := range 3 {
+				stop := profilePlugins(t, i, h1, h2)
 				enc := iperfGbps(t, h1, "encsrv", h2, "encclient", encIP)
+				stop()
 				plain := iperfGbps(t, h1, "plainsrv", h2, "plainclient", plainIP)
-				t.Logf("repetition %d: encrypted %.2f Gbit/s, plain %.2f Gbit/s", i+1, enc, plain)
+				ref := iperfNS(t, h1.NSPath(), h2.NSPath(), refIP)
+				t.Logf("repetition %d: encrypted %.2f Gbit/s, plain %.2f Gbit/s, reference wireguard-go tunnel %.2f Gbit/s",
+					i+1, enc, plain, ref)
 			}
 		})
 	}
@@ -188,6 +195,10 @@ func TestEncrypted(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("StrangerKeyNotAccepted", func(t *testing.T) {
+		strangerNotAccepted(t, c, h1, "10.61.0.0/24", encIP)
 	})
 
 	t.Run("HostThatCannotEncryptRefuses", func(t *testing.T) {
@@ -300,8 +311,15 @@ func iperfGbps(t *testing.T, sh *Host, srv string, ch *Host, cli, ip string) flo
 	t.Helper()
 	spid := strings.TrimSpace(sh.MustDocker(t, "inspect", "--format", "{{.State.Pid}}", srv))
 	cpid := strings.TrimSpace(ch.MustDocker(t, "inspect", "--format", "{{.State.Pid}}", cli))
-	d, err := StartServer("iperf3-"+srv, filepath.Join(t.TempDir(), "iperf3.log"),
-		"nsenter", "--net=/proc/"+spid+"/ns/net", "--", "iperf3", "-s", "-p", "5201")
+	return iperfNS(t, "/proc/"+spid+"/ns/net", "/proc/"+cpid+"/ns/net", ip)
+}
+
+// iperfNS runs iperf3 for 5 s from the network namespace cliNS to a server it starts in srvNS (address ip),
+// and returns the received throughput in Gbit/s.
+func iperfNS(t *testing.T, srvNS, cliNS, ip string) float64 {
+	t.Helper()
+	d, err := StartServer("iperf3-"+filepath.Base(srvNS), filepath.Join(t.TempDir(), "iperf3.log"),
+		"nsenter", "--net="+srvNS, "--", "iperf3", "-s", "-p", "5201")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +332,7 @@ func iperfGbps(t *testing.T, sh *Host, srv string, ch *Host, cli, ip string) flo
 		} `json:"end"`
 	}
 	Eventually(t, 30*time.Second, func() error {
-		out, err := Run(time.Minute, "nsenter", "--net=/proc/"+cpid+"/ns/net", "--", "iperf3", "-c", ip, "-p", "5201",
+		out, err := Run(time.Minute, "nsenter", "--net="+cliNS, "--", "iperf3", "-c", ip, "-p", "5201",
 			"-t", "5", "-J")
 		if err != nil {
 			return err

@@ -31,7 +31,9 @@ type rolling struct {
 
 // TestRollingUpgrade installs the previous release on three hosts with a network, containers and names, then
 // upgrades them one at a time; after each step every host reaches and resolves every container, and a
-// container started on an upgraded host and one on a host not yet upgraded are seen by all. At the end, with
+// container started on an upgraded host and one on a host not yet upgraded are seen by all. With two hosts
+// upgraded, an encrypted network is created: the upgraded hosts carry it, the host of the previous release
+// (which knows no encryption) never builds it, in clear or otherwise, and joins it once upgraded. At the end, with
 // every host upgraded, it records the gossip h1 sends h2 while a container comes and goes, waits until its
 // tombstones are forgotten everywhere, replays the recording from h1's address, and checks that nothing
 // comes back.
@@ -40,6 +42,7 @@ func TestRollingUpgrade(t *testing.T) {
 	oldTree := os.Getenv(upgradeFromEnv)
 	if oldTree == "" {
 		oldTree = previousReleaseTree(t)
+		grantTUN(t, oldTree)
 	}
 	c := NewCluster(t, ClusterOptions{Hosts: 3})
 	reg := c.StartRegistry(t)
@@ -62,6 +65,7 @@ func TestRollingUpgrade(t *testing.T) {
 		r.run(t, h, fmt.Sprintf("c%d", i+1))
 	}
 	r.wantAll(t, "previous release on every host")
+	var enc map[*Host]string // containers on the encrypted network, from the second upgrade on
 	for i, h := range r.hosts {
 		start := time.Now()
 		if err := h.UpgradePlugin(r.ref["e2e-new"]); err != nil {
@@ -73,6 +77,19 @@ func TestRollingUpgrade(t *testing.T) {
 		r.run(t, h, fmt.Sprintf("u%d", i+1))
 		r.run(t, r.hosts[(i+1)%len(r.hosts)], fmt.Sprintf("o%d", i+1))
 		r.wantAll(t, fmt.Sprintf("new containers after %s's upgrade", h.Name))
+		switch i {
+		case 1: // two hosts upgraded, the last one of the previous release
+			if hasTUN(oldTree) {
+				enc = r.createEncrypted(t, r.hosts[:2], r.hosts[2])
+			} else {
+				t.Logf("the previous release's bundle in %s grants no TUN device, which docker plugin upgrade "+
+					"keeps: no encrypted network in this run", oldTree)
+			}
+		case 2:
+			if enc != nil {
+				r.joinEncrypted(t, h, enc)
+			}
+		}
 	}
 	r.replay(t)
 }

@@ -155,7 +155,7 @@ func (p *parts) startMesh(name string, vtep netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("start gossip on %s: %w", p.sec.GossipAddr, err)
 	}
-	p.staleState = p.mesh.RestoreSaved(p.store.For(statefile.OwnerMesh), reconcile.KindNetwork)
+	p.staleState = p.mesh.RestoreSaved(p.store.For(statefile.OwnerMesh), reconcile.NetworkKinds()...)
 	return nil
 }
 

@@ -13,7 +13,7 @@ func TestEntryValidatorsCoverEveryKind(t *testing.T) {
 	if len(all) != len(c)+len(i) {
 		t.Fatalf("%d validators, want %d: cluster's and ipalloc's kinds overlap", len(all), len(c)+len(i))
 	}
-	for _, k := range []string{reconcile.KindNetwork, reconcile.KindEndpoint, reconcile.KindHostNet, reconcile.KindName,
+	for _, k := range []string{reconcile.KindNetwork, reconcile.KindEncNetwork, reconcile.KindEndpoint, reconcile.KindHostNet, reconcile.KindName,
 		"ipalloc.host", "ipalloc.pool", "ipalloc.ack", "ipalloc.block", "ipalloc.want", "ipalloc.used",
 		"ipalloc.removed", "ipalloc.lend"} {
 		if all[k] == nil {

@@ -235,7 +235,7 @@ func (a *Agent) kernelLoop(ctx context.Context) {
 // known network uses.
 func (a *Agent) AssignVNI(subnet netip.Prefix, requested uint32, taken map[uint32]string) (uint32, error) {
 	used := map[uint32]string{}
-	for _, e := range a.rep.List(KindNetwork) {
+	for _, e := range a.netDefs() {
 		if def, ok := decode[NetDef](e.Value); ok && def.Subnet != subnet {
 			used[def.VNI] = def.Name
 		}
@@ -291,7 +291,7 @@ func (a *Agent) EndpointChanged(driver.Endpoint, bool) {
 // back here at once; one in use nowhere else is removed on every host. mu
 // is held.
 func (a *Agent) userRemoved(name string, vni uint32) {
-	e, ok := a.rep.Get(KindNetwork, name)
+	e, ok := a.netDef(name)
 	if !ok || e.Deleted {
 		return
 	}
@@ -309,7 +309,7 @@ func (a *Agent) userRemoved(name string, vni uint32) {
 	}
 	delete(a.kept, name)
 	a.log.Info("network removed: removing it on every host", "network", name)
-	a.rep.Delete(KindNetwork, name)
+	a.deleteNetDef(name)
 }
 
 // usersElsewhere lists, sorted, the other hosts with containers on the
@@ -329,8 +329,10 @@ func (a *Agent) usersElsewhere(vni uint32) []string {
 // since the last call, so that the Docker loop runs only when it has work.
 func (a *Agent) networksChanged() bool {
 	h := fnv.New64a()
-	for _, e := range a.rep.List(KindNetwork) {
-		fmt.Fprintf(h, "%s/%s/%d;", e.Key, e.Owner, e.Version)
+	for _, k := range NetworkKinds() {
+		for _, e := range a.rep.List(k) {
+			fmt.Fprintf(h, "%s/%s/%s/%d;", k, e.Key, e.Owner, e.Version)
+		}
 	}
 	sum := h.Sum64()
 	a.mu.Lock()

@@ -25,7 +25,8 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 	deleting := deletingVNIs(nets, local)
 	check := hostCheck{a: a}
 	refused := map[string]string{}
-	for _, e := range a.rep.List(KindNetwork) {
+	a.migrateEncrypted()
+	for _, e := range a.netDefs() {
 		def, err := strictDecode[NetDef](e.Value)
 		if err == nil {
 			err = checkNetDef(e.Key, def)
@@ -80,25 +81,26 @@ func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network, rec d
 	a.mu.Lock()
 	fresh := a.fresh[n.ID]
 	a.mu.Unlock()
-	e, exists := a.rep.Get(KindNetwork, n.Name)
+	e, exists := a.netDef(n.Name)
 	def, _ := decode[NetDef](e.Value)
+	encrypted := driver.Encrypted(rec.Options)
 	switch {
 	case !fresh && !exists && !a.mayRepublish(rec):
 		if a.settled() {
 			a.removeLocal(ctx, n, "its definition is gone from the cluster: it was removed while this host was away")
 		}
 	case fresh || !exists:
-		if exists && !e.Deleted && def.same(rec.Subnet, rec.VNI) {
+		if exists && !e.Deleted && def.same(rec.Subnet, rec.VNI, encrypted) {
 			break
 		}
 		def := NetDef{Name: n.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, IPRange: n.IPRange, VNI: rec.VNI,
 			MTU: rec.MTU, Internal: rec.Internal, Options: publicOptions(rec.Options), Origin: a.rep.LocalName(),
 			Subnet6: rec.Subnet6, Gateway6: rec.Gateway6, IPRange6: n.IPRange6}
-		a.rep.Set(KindNetwork, n.Name, encode(def))
+		a.setNetDef(def)
 		a.log.Info("network published to the cluster", "network", n.Name, "subnet", def.Subnet, "vni", def.VNI)
 	case e.Deleted:
 		a.removeLocal(ctx, n, "it was removed on another host")
-	case !def.same(rec.Subnet, rec.VNI):
+	case !def.same(rec.Subnet, rec.VNI, encrypted):
 		a.removeLocal(ctx, n, "host "+def.Origin+" defined it at the same time with subnet "+def.Subnet.String()+
 			" and VNI "+strconv.Itoa(int(def.VNI))+", and that definition won")
 	}

@@ -3,6 +3,8 @@ package reconcile
 import (
 	"encoding/json"
 	"net/netip"
+
+	"github.com/weavego/weavego/driver"
 )
 
 // Kinds of the entries the agent keeps in the replicated state.
@@ -10,6 +12,11 @@ const (
 	// KindNetwork: key = network name; value = NetDef. Written by the host
 	// where the user created (or removed) the network; any host may write it.
 	KindNetwork = "net"
+	// KindEncNetwork: as KindNetwork, for an encrypted network (its
+	// Options say encrypted). A kind of its own because releases before
+	// encryption would build a "net" record's network in clear; they
+	// reject kinds they do not know (netdefs.go).
+	KindEncNetwork = "encnet"
 	// KindEndpoint: key = Docker endpoint ID; value = EndpointRec; owner = its host.
 	KindEndpoint = "ep"
 	// KindHostNet: key = "<vni>/<host>"; value = HostNetRec; a host has the network.
@@ -37,9 +44,10 @@ type NetDef struct {
 	IPRange6 netip.Prefix `json:",omitzero"`
 }
 
-// same tells whether a local network matches the definition.
-func (d NetDef) same(subnet netip.Prefix, vni uint32) bool {
-	return d.Subnet == subnet && d.VNI == vni
+// same tells whether a local network matches the definition, encryption
+// included.
+func (d NetDef) same(subnet netip.Prefix, vni uint32, encrypted bool) bool {
+	return d.Subnet == subnet && d.VNI == vni && driver.Encrypted(d.Options) == encrypted
 }
 
 // EndpointRec is a container's interface on a network, as other hosts need it.

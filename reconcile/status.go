@@ -80,7 +80,7 @@ func (a *Agent) Status() Status {
 			hosts[uint32(v)] = append(hosts[uint32(v)], host+state)
 		}
 	}
-	for _, e := range a.rep.List(KindNetwork) {
+	for _, e := range a.netDefs() {
 		def, ok := decode[NetDef](e.Value)
 		if !ok {
 			continue

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/netrules"
 	"github.com/weavego/weavego/mesh"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -31,10 +32,11 @@ const (
 // VTEP must be its writer's address) are made where the records are used.
 func Validators() map[string]func(mesh.Entry) error {
 	return map[string]func(mesh.Entry) error{
-		KindNetwork:  validateNetwork,
-		KindEndpoint: validateEndpoint,
-		KindHostNet:  validateHostNet,
-		KindName:     validateName,
+		KindNetwork:    validateNetwork,
+		KindEncNetwork: validateEncNetwork,
+		KindEndpoint:   validateEndpoint,
+		KindHostNet:    validateHostNet,
+		KindName:       validateName,
 	}
 }
 
@@ -50,6 +52,20 @@ func validateNetwork(e mesh.Entry) error {
 		return err
 	}
 	return checkNetDef(e.Key, def)
+}
+
+// validateEncNetwork is validateNetwork for a definition that must be
+// encrypted: a plain network under KindEncNetwork would be hidden from
+// hosts of releases that build plain networks perfectly well.
+func validateEncNetwork(e mesh.Entry) error {
+	if err := validateNetwork(e); err != nil || e.Deleted {
+		return err
+	}
+	def, err := strictDecode[NetDef](e.Value)
+	if err == nil && !driver.Encrypted(def.Options) {
+		err = fmt.Errorf("network %q is stored as encrypted but its options do not ask for encryption", e.Key)
+	}
+	return err
 }
 
 // checkNetDef applies the network rules to a definition stored under name.

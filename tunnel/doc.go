@@ -16,4 +16,10 @@
 // members); each peer's allowed address is its underlay address alone, so a
 // member's key speaks only for that member's address. It never decides who
 // is a peer, and never touches the networks' namespaces.
+//
+// The userspace path's TUN device (tundev.go) takes whole VXLAN
+// super-packets where the kernel offers UDP tunnel segmentation (Linux
+// 6.17) and splits them itself (segment.go), and writes decrypted datagrams
+// back as UDP super-packets (coalesce.go), so that wireguard-go works in
+// batches rather than one system call per datagram.
 package tunnel

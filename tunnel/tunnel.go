@@ -117,7 +117,9 @@ func (t *Tunnel) up() error {
 		u, err := openUserDevice(t.cfg.Device, mtu, t.log)
 		if err != nil {
 			return fmt.Errorf("kernel WireGuard is not available (%v) and wireguard-go "+
-				"over TUN failed (%w): load the wireguard module, or give the plugin /dev/net/tun", kerr, err)
+				"over TUN failed (%w): load the wireguard module, or give the plugin /dev/net/tun (a plugin "+
+				"upgraded with docker plugin upgrade from a release before encryption keeps that release's "+
+				"devices, without it: remove and install the plugin again)", kerr, err)
 		}
 		t.user, t.kind = u, "userspace"
 	}

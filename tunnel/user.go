@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/vishvananda/netlink"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/ipc"
@@ -26,9 +27,9 @@ func openUserDevice(name string, mtu int, log *slog.Logger) (*userDevice, error)
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return nil, fmt.Errorf("no TUN device: %w", err)
 	}
-	td, err := tun.CreateTUN(name, mtu)
+	td, err := openTUN(name, mtu, log)
 	if err != nil {
-		return nil, fmt.Errorf("create TUN device %s: %w", name, err)
+		return nil, err
 	}
 	logger := &device.Logger{
 		Verbosef: func(string, ...any) {},
@@ -66,4 +67,36 @@ func (u *userDevice) close() {
 	_ = u.uapi.Close()
 	u.dev.Close()
 	u.wg.Wait()
+}
+
+// openTUN opens the device with UDP tunnel segmentation where the kernel
+// has it (segmentingTUN), else wireguard-go's own, which gets each VXLAN
+// datagram separately.
+func openTUN(name string, mtu int, log *slog.Logger) (tun.Device, error) {
+	st, err := openSegmentingTUN(name)
+	if err == nil {
+		if err = setMTU(name, mtu); err == nil {
+			log.Info("TUN device with UDP tunnel segmentation", "device", name)
+			return st, nil
+		}
+		_ = st.Close()
+		return nil, err
+	}
+	log.Info("TUN device without UDP tunnel segmentation: encrypted networks are slower", "device", name, "reason", err)
+	td, err := tun.CreateTUN(name, mtu)
+	if err != nil {
+		return nil, fmt.Errorf("create TUN device %s: %w", name, err)
+	}
+	return td, nil
+}
+
+func setMTU(name string, mtu int) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find TUN device %s: %w", name, err)
+	}
+	if err := netlink.LinkSetMTU(l, mtu); err != nil {
+		return fmt.Errorf("set MTU %d on %s: %w", mtu, name, err)
+	}
+	return nil
 }

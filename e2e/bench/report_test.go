@@ -251,7 +251,10 @@ func (r *benchReport) markdown(env string) string {
 		"in the host's namespace and moved in, as weavego does), static FDB and neighbour entries, the MTU weavego uses (the\n" +
 		"kernel datapath's limit); **docker-overlay** = Docker's overlay driver in swarm mode;\n" +
 		"**weavego** = the plugin; **docker-bridge** = Docker's default local bridge driver (attach only).\n\n")
-	b.WriteString("## Goals\n\n" + r.ratios() + "\n## All figures\n\n" + r.table() + "\n")
+	b.WriteString("## Goals\n\n" + r.ratios() + "\n")
+	b.WriteString("## Encrypted networks\n\nNot measured by `make bench` yet: see docs/encryption.md, whose figures come " +
+		"from `WEAVEGO_ENC_BENCH=1 go test -run '^TestEncrypted$' ./e2e/` (subtest Throughput).\n\n")
+	b.WriteString("## All figures\n\n" + r.table() + "\n")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.findings) > 0 {
