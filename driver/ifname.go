@@ -1,0 +1,51 @@
+package driver
+
+import (
+	"fmt"
+	"strings"
+)
+
+// OptIfname is Docker's endpoint option for the name of the container's
+// interface (`docker run --network name=N,driver-opt=com.docker.network.endpoint.ifname=data0`,
+// Compose's interface_name), which Docker 28 and later pass in CreateEndpoint's
+// options. The driver answers it in Join's InterfaceName.DstName; engines
+// before 29.8 drop that field and name the interface eth<N> whatever was asked.
+const OptIfname = dockerOptPrefix + "endpoint.ifname"
+
+// maxIfname is the longest interface name the kernel takes (IFNAMSIZ - 1).
+const maxIfname = 15
+
+// requestedIfname returns the interface name opts ask for ("" for none), or
+// a sentence saying why the kernel would refuse it: Docker renames the
+// interface only after Join, where a bad name fails with a bare netlink error.
+func requestedIfname(opts map[string]any) (string, error) {
+	v, ok := opts[OptIfname]
+	if !ok {
+		return "", nil
+	}
+	name, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("option %s must be a string, not %T", OptIfname, v)
+	}
+	if name == "" {
+		return "", nil
+	}
+	if err := checkIfname(name); err != nil {
+		return "", fmt.Errorf("interface name %q (%s) %w; pick a name of 1 to %d characters without '/', ':' or spaces",
+			name, OptIfname, err, maxIfname)
+	}
+	return name, nil
+}
+
+// checkIfname applies the kernel's rules for interface names (dev_valid_name).
+func checkIfname(name string) error {
+	switch {
+	case len(name) > maxIfname:
+		return fmt.Errorf("is longer than %d characters", maxIfname)
+	case name == "." || name == "..":
+		return fmt.Errorf("is not a name the kernel accepts")
+	case strings.ContainsAny(name, "/:") || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return fmt.Errorf("holds a character the kernel refuses in interface names")
+	}
+	return nil
+}

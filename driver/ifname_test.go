@@ -1,0 +1,53 @@
+package driver
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/docker/go-plugins-helpers/network"
+)
+
+// TestJoinAnswersIfname checks that the name asked for at CreateEndpoint is the DstName of Join, that an
+// endpoint without one keeps Docker's eth<N>, and that names the kernel would refuse are refused at once.
+func TestJoinAnswersIfname(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    map[string]any
+		dstName string
+		errHas  string
+	}{
+		{name: "none", opts: nil},
+		{name: "empty", opts: map[string]any{OptIfname: ""}},
+		{name: "asked", opts: map[string]any{OptIfname: "data0"}, dstName: "data0"},
+		{name: "fifteen", opts: map[string]any{OptIfname: "abcdefghijklmno"}, dstName: "abcdefghijklmno"},
+		{name: "too long", opts: map[string]any{OptIfname: "abcdefghijklmnop"}, errHas: "longer than 15"},
+		{name: "slash", opts: map[string]any{OptIfname: "a/b"}, errHas: "character"},
+		{name: "space", opts: map[string]any{OptIfname: "a b"}, errHas: "character"},
+		{name: "colon", opts: map[string]any{OptIfname: "eth0:1"}, errHas: "character"},
+		{name: "dot", opts: map[string]any{OptIfname: ".."}, errHas: "kernel"},
+		{name: "not a string", opts: map[string]any{OptIfname: 7.0}, errHas: "must be a string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newJoinDriver(t, "", nil)
+			_, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n2", EndpointID: "x",
+				Interface: &network.EndpointInterface{Address: "10.32.1.9/24"}, Options: tt.opts})
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) || !strings.Contains(err.Error(), OptIfname) {
+					t.Fatalf("CreateEndpoint: err = %v, want a sentence naming %s with %q", err, OptIfname, tt.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("CreateEndpoint: %v", err)
+			}
+			resp, err := d.Join(&network.JoinRequest{NetworkID: "n2", EndpointID: "x", SandboxKey: "/s"})
+			if err != nil {
+				t.Fatalf("Join: %v", err)
+			}
+			if resp.InterfaceName.DstName != tt.dstName || resp.InterfaceName.DstPrefix != "eth" || resp.InterfaceName.SrcName == "" {
+				t.Errorf("InterfaceName %+v, want DstName %q, DstPrefix eth and a SrcName", resp.InterfaceName, tt.dstName)
+			}
+		})
+	}
+}
