@@ -49,6 +49,8 @@ type Host struct {
 	containerd *Daemon
 	// liveRestore puts "live-restore": true in the daemon.json of the next StartDocker.
 	liveRestore bool
+	// daemon holds the daemon.json settings of ClusterOptions.Daemon; set before setup, then only read.
+	daemon map[string]any
 }
 
 // SetLiveRestore turns dockerd's live-restore on or off from the next StartDocker: with it, stopping dockerd

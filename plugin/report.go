@@ -30,6 +30,7 @@ func (p *parts) Report() status.Report {
 		Security: p.security(),
 		Rejected: p.mesh.Rejected(),
 		Firewall: p.firewallStatus(),
+		Engine:   p.engine.Status(),
 
 		Goroutines: runtime.NumGoroutine(),
 	}

@@ -1,0 +1,212 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nftHosts is the fixture of TestEngine29: two meshed hosts whose engine 29 runs its nftables firewall backend,
+// the network nft1 created on h1 with the server svc there, and a web server in the underlay namespace.
+type nftHosts struct {
+	c           *Cluster
+	h1, h2      *Host
+	underlayURL string
+	svcIP       string
+}
+
+// TestEngine29 runs Docker 29 with its nftables firewall backend ("firewall-backend": "nftables", no DOCKER-USER
+// chain, IP forwarding left as the host has it) and checks what weavego promises there: the engine's backend in
+// `weavego status`, containers of two hosts reaching each other, egress through docker_gwbridge to the underlay,
+// -p from the host and from the underlay, no egress on --internal, two networks isolated, no gossip port for
+// containers. Then the engine features of Docker 28/29 on a weavego network: the interface name
+// (com.docker.network.endpoint.ifname), interface sysctls (com.docker.network.endpoint.sysctls) and
+// --gw-priority beside a bridge network. Engine 29 only: 20.10 has neither the backend nor the features.
+func TestEngine29(t *testing.T) {
+	RequirePlugin(t)
+	if Engine() != Engine29 {
+		t.Skipf("engine %s has no nftables firewall backend and no per-endpoint interface names: run with WEAVEGO_ENGINE=29 (make e2e29)", Engine())
+	}
+	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2, Daemon: map[string]any{"firewall-backend": "nftables"}})
+	s := &nftHosts{c: c, h1: c.Host(0), h2: c.Host(1)}
+	s.underlayURL = c.StartUnderlayWeb(t, 8081, underlayBody)
+	s.h1.CreateNetwork(t, "nft1", netArgs...)
+	waitNetwork(t, "nft1", s.h2)
+	s.h1.RunContainer(t, "--name", "svc", "--network", "nft1", "-e", "NAME=svc", "-p", "18080:8080", HTTPImage)
+	ip, err := s.h1.ContainerIP("svc", "nft1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.svcIP = ip
+	s.h2.RunContainer(t, "--name", "client", "--network", "nft1", BusyboxImage, "sleep", "3600")
+	runSteps(t, []step{
+		{"BackendSeen", s.backendSeen},
+		{"AcrossHosts", s.acrossHosts},
+		{"Egress", s.egress},
+		{"PublishedPort", s.publishedPort},
+		{"InternalHasNoEgress", s.internalHasNoEgress},
+		{"NetworksIsolated", s.networksIsolated},
+		{"NoGossipPort", s.noGossipPort},
+		{"Ifname", s.ifname},
+		{"Sysctls", s.sysctls},
+		{"GwPriority", s.gwPriority},
+	}, "BackendSeen")
+}
+
+// backendSeen: both engines run the nftables backend, and each plugin found it and says so in its status.
+func (s *nftHosts) backendSeen(t *testing.T) {
+	for _, h := range []*Host{s.h1, s.h2} {
+		if fb := strings.TrimSpace(h.MustDocker(t, "info", "--format", "{{json .FirewallBackend}}")); !strings.Contains(fb, `"nftables"`) {
+			t.Fatalf("%s: docker info FirewallBackend is %s, want nftables", h.Name, fb)
+		}
+		Eventually(t, 60*time.Second, func() error {
+			st, err := h.Status()
+			if err != nil {
+				return err
+			}
+			if st.Engine.FirewallBackend != "nftables" || st.Engine.IPForward != "on" {
+				return fmt.Errorf("%s: weavego status shows engine %+v, want firewall backend nftables and IPv4 forwarding on", h.Name, st.Engine)
+			}
+			return nil
+		})
+	}
+}
+
+func (s *nftHosts) acrossHosts(t *testing.T) {
+	wantBody(t, s.h2, "client", fmt.Sprintf("http://%s:8080/", s.svcIP), hello("svc", s.svcIP))
+	wantBody(t, s.h2, "client", "http://svc:8080/", hello("svc", s.svcIP))
+}
+
+// egress: the container of h2 reaches the underlay's web server through docker_gwbridge.
+func (s *nftHosts) egress(t *testing.T) {
+	wantBody(t, s.h2, "client", s.underlayURL, underlayBody)
+}
+
+// publishedPort: svc's -p 18080:8080 answers on h1's own namespace (docker-proxy) and from the underlay (DNAT
+// and forwarding through docker_gwbridge).
+func (s *nftHosts) publishedPort(t *testing.T) {
+	want := "Hi! I'm svc service"
+	Eventually(t, 60*time.Second, func() error {
+		for _, url := range []string{"http://127.0.0.1:18080/", fmt.Sprintf("http://%s:18080/", s.h1.IP)} {
+			if out, err := s.h1.Exec(append([]string{"busybox"}, Wget(url)...)...); err != nil || !strings.Contains(out, want) {
+				return fmt.Errorf("%s from h1's namespace: %q, %v", url, out, err)
+			}
+		}
+		url := fmt.Sprintf("http://%s:18080/", s.h1.IP)
+		if out, err := s.c.UnderlayExec(Wget(url)...); err != nil || !strings.Contains(out, want) {
+			return fmt.Errorf("%s from the underlay namespace: %q, %v", url, out, err)
+		}
+		return nil
+	})
+}
+
+func (s *nftHosts) internalHasNoEgress(t *testing.T) {
+	s.h1.CreateNetwork(t, "nftint", append(netArgs, "--internal")...)
+	s.h1.RunContainer(t, "--name", "isolated", "--network", "nftint", BusyboxImage, "sleep", "3600")
+	if out, err := execIn(s.h1, "isolated", Wget(s.underlayURL)...); err == nil {
+		t.Fatalf("a container on an --internal network reached %s: %q", s.underlayURL, out)
+	}
+	if ok, saw := reaches(s.h1, "isolated", s.svcIP); ok {
+		t.Fatalf("a container on an --internal network reached svc on nft1 at %s: %q", s.svcIP, saw)
+	}
+}
+
+// networksIsolated: a container on nft2 reaches no container of nft1, on its host or the other.
+func (s *nftHosts) networksIsolated(t *testing.T) {
+	s.h2.CreateNetwork(t, "nft2", netArgs...)
+	waitNetwork(t, "nft2", s.h1)
+	s.h1.RunContainer(t, "--name", "other", "--network", "nft2", BusyboxImage, "sleep", "3600")
+	clientIP, err := s.h2.ContainerIP("client", "nft1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable(t, s.h1, "other", s.svcIP, "svc on nft1, same host")
+	unreachable(t, s.h1, "other", clientIP, "client on nft1, other host")
+}
+
+// noGossipPort: a container reaches the gossip port of no host, at its gateway, its host's or the other's
+// underlay address (through docker_gwbridge).
+func (s *nftHosts) noGossipPort(t *testing.T) {
+	gw := inspectIPAM(t, s.h2, "nft1")[0].Gateway
+	before := fromContainerDrops(t, s.h2)
+	for _, addr := range []string{gw, s.h2.IP.String(), s.h1.IP.String()} {
+		if connects(s.h2, "client", addr, gossipPort) {
+			t.Errorf("the container on h2 connected to %s:%d", addr, gossipPort)
+		}
+	}
+	if d := fromContainerDrops(t, s.h2) - before; d == 0 {
+		t.Errorf("h2's input rules counted no drop of the container's connections to its gossip port")
+	}
+}
+
+// ifname: the name asked with com.docker.network.endpoint.ifname is the container's interface on a weavego
+// network, and one the kernel would refuse is refused with a sentence.
+func (s *nftHosts) ifname(t *testing.T) {
+	s.h1.MustDocker(t, "create", "--name", "named", "--network", "nft1", BusyboxImage, "sleep", "3600")
+	t.Cleanup(func() { _, _ = s.h1.Docker("rm", "-f", "named") })
+	s.h1.MustDocker(t, "network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=data0", "nft2", "named")
+	s.h1.MustDocker(t, "start", "named")
+	ip, err := s.h1.ContainerIP("named", "nft2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := execIn(s.h1, "named", "ip", "-4", "-o", "addr", "show", "dev", "data0")
+	if err != nil || !strings.Contains(out, ip+"/") {
+		t.Fatalf("container has no interface data0 with its nft2 address %s: %q, %v", ip, out, err)
+	}
+	if out, err := execIn(s.h1, "named", "ip", "-o", "link", "show", "eth0"); err != nil || !strings.Contains(out, "eth0") {
+		t.Errorf("the first network's interface is not eth0: %q, %v", out, err)
+	}
+	_, err = s.h1.Docker("network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=far/too/long/name", "nftint", "named")
+	if err == nil {
+		t.Fatal("an interface name with '/' was accepted")
+	}
+	readable(t, err.Error())
+	if !strings.Contains(err.Error(), "com.docker.network.endpoint.ifname") {
+		t.Errorf("the refusal does not name the option: %v", err)
+	}
+	t.Logf("ifname data0 honoured (%s); bad name refused: %v", strings.TrimSpace(out), lastLine(err.Error()))
+}
+
+// sysctls: com.docker.network.endpoint.sysctls sets the sysctl on the weavego interface, whatever its name.
+func (s *nftHosts) sysctls(t *testing.T) {
+	s.h2.MustDocker(t, "create", "--name", "tuned", "--network", "nft1", BusyboxImage, "sleep", "3600")
+	t.Cleanup(func() { _, _ = s.h2.Docker("rm", "-f", "tuned") })
+	s.h2.MustDocker(t, "network", "connect", "--driver-opt",
+		"com.docker.network.endpoint.sysctls=net.ipv4.conf.IFNAME.log_martians=1", "nft2", "tuned")
+	s.h2.MustDocker(t, "start", "tuned")
+	for dev, want := range map[string]string{"eth1": "1", "eth0": "0"} {
+		out, err := execIn(s.h2, "tuned", "cat", "/proc/sys/net/ipv4/conf/"+dev+"/log_martians")
+		if err != nil || strings.TrimSpace(out) != want {
+			t.Errorf("log_martians of %s is %q (%v), want %s", dev, strings.TrimSpace(out), err, want)
+		}
+	}
+}
+
+// gwPriority: a container on a bridge network and a weavego network, with a higher --gw-priority on the
+// weavego one, keeps the bridge's default route (a weavego endpoint offers no gateway, so Docker has no
+// gateway to prefer there) and reaches both its weavego peers and the underlay.
+func (s *nftHosts) gwPriority(t *testing.T) {
+	s.h2.MustDocker(t, "network", "create", "--subnet", "10.77.7.0/24", "plainbr")
+	t.Cleanup(func() { _, _ = s.h2.Docker("network", "rm", "plainbr") })
+	s.h2.MustDocker(t, "create", "--name", "prio", "--network", "plainbr", BusyboxImage, "sleep", "3600")
+	t.Cleanup(func() { _, _ = s.h2.Docker("rm", "-f", "prio") })
+	body := `{"Container":"prio","EndpointConfig":{"GwPriority":100}}`
+	if code, out, err := s.h2.DockerAPI("POST", "/v1.48/networks/nft1/connect", body); err != nil || code/100 != 2 {
+		t.Fatalf("connect prio to nft1 with GwPriority 100: %d %s %v", code, out, err)
+	}
+	s.h2.MustDocker(t, "start", "prio")
+	out, err := execIn(s.h2, "prio", "ip", "-4", "route", "show", "default")
+	if err != nil || !strings.Contains(out, "via 10.77.7.1") {
+		t.Fatalf("default route %q (%v), want via the bridge's gateway 10.77.7.1", strings.TrimSpace(out), err)
+	}
+	wantBody(t, s.h2, "prio", fmt.Sprintf("http://%s:8080/", s.svcIP), hello("svc", s.svcIP))
+	wantBody(t, s.h2, "prio", s.underlayURL, underlayBody)
+	if nets := s.h2.MustDocker(t, "inspect", "--format", "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}} {{end}}", "prio"); strings.Contains(nets, "docker_gwbridge") {
+		t.Errorf("prio is on docker_gwbridge beside a bridge network: %s", nets)
+	}
+	t.Logf("GwPriority 100 on nft1 beside plainbr: default %s", strings.TrimSpace(out))
+}
