@@ -30,7 +30,8 @@ func TestEngine29(t *testing.T) {
 	if Engine() != Engine29 {
 		t.Skipf("engine %s has no nftables firewall backend and no per-endpoint interface names: run with WEAVEGO_ENGINE=29 (make e2e29)", Engine())
 	}
-	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2, Daemon: map[string]any{"firewall-backend": "nftables"}})
+	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2,
+		Daemon: map[string]any{"firewall-backend": "nftables", "dns": []string{DNSServiceAddr}}})
 	s := &nftHosts{c: c, h1: c.Host(0), h2: c.Host(1)}
 	s.underlayURL = c.StartUnderlayWeb(t, 8081, underlayBody)
 	s.h1.CreateNetwork(t, "nft1", netArgs...)
@@ -42,6 +43,8 @@ func TestEngine29(t *testing.T) {
 	}
 	s.svcIP = ip
 	s.h2.RunContainer(t, "--name", "client", "--network", "nft1", BusyboxImage, "sleep", "3600")
+	s.h2.CreateNetwork(t, "nft2", netArgs...)
+	waitNetwork(t, "nft2", s.h1)
 	runSteps(t, []step{
 		{"BackendSeen", s.backendSeen},
 		{"AcrossHosts", s.acrossHosts},
@@ -53,6 +56,7 @@ func TestEngine29(t *testing.T) {
 		{"Ifname", s.ifname},
 		{"Sysctls", s.sysctls},
 		{"GwPriority", s.gwPriority},
+		{"ForwardingOff", s.forwardingOff},
 	}, "BackendSeen")
 }
 
@@ -75,6 +79,8 @@ func (s *nftHosts) backendSeen(t *testing.T) {
 	}
 }
 
+// acrossHosts: client on h2 reaches svc on h1 by address and by name (dnsd, which Docker's resolver asks as
+// the daemon's "dns").
 func (s *nftHosts) acrossHosts(t *testing.T) {
 	wantBody(t, s.h2, "client", fmt.Sprintf("http://%s:8080/", s.svcIP), hello("svc", s.svcIP))
 	wantBody(t, s.h2, "client", "http://svc:8080/", hello("svc", s.svcIP))
@@ -116,8 +122,6 @@ func (s *nftHosts) internalHasNoEgress(t *testing.T) {
 
 // networksIsolated: a container on nft2 reaches no container of nft1, on its host or the other.
 func (s *nftHosts) networksIsolated(t *testing.T) {
-	s.h2.CreateNetwork(t, "nft2", netArgs...)
-	waitNetwork(t, "nft2", s.h1)
 	s.h1.RunContainer(t, "--name", "other", "--network", "nft2", BusyboxImage, "sleep", "3600")
 	clientIP, err := s.h2.ContainerIP("client", "nft1")
 	if err != nil {
@@ -160,13 +164,15 @@ func (s *nftHosts) ifname(t *testing.T) {
 	if out, err := execIn(s.h1, "named", "ip", "-o", "link", "show", "eth0"); err != nil || !strings.Contains(out, "eth0") {
 		t.Errorf("the first network's interface is not eth0: %q, %v", out, err)
 	}
-	_, err = s.h1.Docker("network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=far/too/long/name", "nftint", "named")
+	s.h1.RunContainer(t, "--name", "badname", "--network", "nft1", BusyboxImage, "sleep", "3600")
+	_, err = s.h1.Docker("network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=far/too/long/name", "nft2", "badname")
 	if err == nil {
 		t.Fatal("an interface name with '/' was accepted")
 	}
 	readable(t, err.Error())
-	if !strings.Contains(err.Error(), "com.docker.network.endpoint.ifname") {
-		t.Errorf("the refusal does not name the option: %v", err)
+	_, reply, _ := strings.Cut(err.Error(), "Error response from daemon:")
+	if !strings.Contains(reply, "com.docker.network.endpoint.ifname") || !strings.Contains(reply, "longer than 15 characters") {
+		t.Errorf("the refusal does not name the option and why: %v", err)
 	}
 	t.Logf("ifname data0 honoured (%s); bad name refused: %v", strings.TrimSpace(out), lastLine(err.Error()))
 }
@@ -178,10 +184,18 @@ func (s *nftHosts) sysctls(t *testing.T) {
 	s.h2.MustDocker(t, "network", "connect", "--driver-opt",
 		"com.docker.network.endpoint.sysctls=net.ipv4.conf.IFNAME.log_martians=1", "nft2", "tuned")
 	s.h2.MustDocker(t, "start", "tuned")
-	for dev, want := range map[string]string{"eth1": "1", "eth0": "0"} {
+	for network, want := range map[string]string{"nft2": "1", "nft1": "0"} {
+		ip, err := s.h2.ContainerIP("tuned", network)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev, err := s.h2.ContainerDev("tuned", ip)
+		if err != nil {
+			t.Fatal(err)
+		}
 		out, err := execIn(s.h2, "tuned", "cat", "/proc/sys/net/ipv4/conf/"+dev+"/log_martians")
 		if err != nil || strings.TrimSpace(out) != want {
-			t.Errorf("log_martians of %s is %q (%v), want %s", dev, strings.TrimSpace(out), err, want)
+			t.Errorf("log_martians of %s (on %s) is %q (%v), want %s", dev, network, strings.TrimSpace(out), err, want)
 		}
 	}
 }
@@ -209,4 +223,44 @@ func (s *nftHosts) gwPriority(t *testing.T) {
 		t.Errorf("prio is on docker_gwbridge beside a bridge network: %s", nets)
 	}
 	t.Logf("GwPriority 100 on nft1 beside plainbr: default %s", strings.TrimSpace(out))
+}
+
+// setForward writes net.ipv4.ip_forward in h's namespace.
+func setForward(h *Host, v string) error {
+	_, err := h.Exec("sh", "-c", "echo "+v+" > /proc/sys/net/ipv4/ip_forward")
+	return err
+}
+
+// forwardingOff: with IPv4 forwarding off in h1's namespace, as Docker's nftables backend leaves a host that
+// never had it on, weavego's status names the problem and its fix; h1's containers lose egress and svc's -p
+// answers on h1 itself but not from the underlay; weavego's own traffic between hosts is untouched (it is
+// bridged in the networks' namespaces and VXLAN from the host's, never forwarded). Forwarding on again restores
+// egress.
+func (s *nftHosts) forwardingOff(t *testing.T) {
+	if err := setForward(s.h1, "0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = setForward(s.h1, "1") })
+	Eventually(t, 30*time.Second, func() error {
+		out, err := s.h1.WeavegoCLI("status", "problems")
+		if err != nil || !strings.Contains(out, "IPv4 forwarding is off") || !strings.Contains(out, "net.ipv4.ip_forward=1") {
+			return fmt.Errorf("weavego status problems on h1: %q, %v", out, err)
+		}
+		return nil
+	})
+	if out, err := execIn(s.h1, "svc", Wget(s.underlayURL)...); err == nil {
+		t.Errorf("svc on h1 reached %s with IPv4 forwarding off: %q", s.underlayURL, out)
+	}
+	url := fmt.Sprintf("http://%s:18080/", s.h1.IP)
+	if out, err := s.c.UnderlayExec(Wget(url)...); err == nil {
+		t.Errorf("%s answered the underlay with IPv4 forwarding off: %q", url, out)
+	}
+	if out, err := s.h1.Exec(append([]string{"busybox"}, Wget("http://127.0.0.1:18080/")...)...); err != nil || !strings.Contains(out, "Hi! I'm svc service") {
+		t.Errorf("svc's -p from h1 itself with forwarding off: %q, %v", out, err)
+	}
+	wantBody(t, s.h2, "client", fmt.Sprintf("http://%s:8080/", s.svcIP), hello("svc", s.svcIP))
+	if err := setForward(s.h1, "1"); err != nil {
+		t.Fatal(err)
+	}
+	wantBody(t, s.h1, "svc", s.underlayURL, underlayBody)
 }
