@@ -12,6 +12,34 @@ import (
 // before 29.8 drop that field and name the interface eth<N> whatever was asked.
 const OptIfname = dockerOptPrefix + "endpoint.ifname"
 
+// OptIfacePrefix is Docker's network option for the prefix of the names of
+// the network's interfaces in containers (`-o
+// com.docker.network.container_iface_prefix=data`: data0, data1...), as
+// Docker's bridge driver honours it: it is Join's DstPrefix.
+const OptIfacePrefix = dockerOptPrefix + "container_iface_prefix"
+
+// ifacePrefix is the DstPrefix of the interfaces of network n.
+func ifacePrefix(n *Network) string {
+	if p := n.Options[OptIfacePrefix]; p != "" {
+		return p
+	}
+	return containerIfPrefix
+}
+
+// checkIfacePrefix refuses a prefix that would make names the kernel refuses
+// once Docker adds a number of up to two digits.
+func checkIfacePrefix(opts map[string]string) error {
+	p, ok := opts[OptIfacePrefix]
+	if !ok || p == "" {
+		return nil
+	}
+	if err := checkIfname(p + "10"); err != nil {
+		return fmt.Errorf("interface prefix %q (-o %s) with a number after it %w; pick a prefix of 1 to %d characters "+
+			"without '/', ':' or spaces", p, OptIfacePrefix, err, maxIfname-2)
+	}
+	return nil
+}
+
 // maxIfname is the longest interface name the kernel takes (IFNAMSIZ - 1).
 const maxIfname = 15
 

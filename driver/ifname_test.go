@@ -51,3 +51,22 @@ func TestJoinAnswersIfname(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinAnswersIfacePrefix checks that -o com.docker.network.container_iface_prefix is Join's DstPrefix.
+func TestJoinAnswersIfacePrefix(t *testing.T) {
+	d, _, _ := newTestDriver(t)
+	if err := d.CreateNetwork(createReq("n1", "10.32.0.0/24", map[string]interface{}{OptIfacePrefix: "data"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n1", EndpointID: "e",
+		Interface: &network.EndpointInterface{Address: "10.32.0.5/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := d.Join(&network.JoinRequest{NetworkID: "n1", EndpointID: "e", SandboxKey: "/s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.InterfaceName.DstPrefix != "data" || resp.InterfaceName.DstName != "" {
+		t.Errorf("InterfaceName %+v, want DstPrefix data and no DstName", resp.InterfaceName)
+	}
+}

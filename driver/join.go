@@ -44,8 +44,12 @@ func (d *Driver) Join(req *network.JoinRequest) (*pluginapi.JoinResponse, error)
 	d.log.Info("endpoint joined", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID), "sandbox", req.SandboxKey,
 		"dns_route", route != nil)
 	d.reconciler.EndpointChanged(*ep, false)
+	prefix := containerIfPrefix
+	if n, ok := d.networks[ep.NetworkID]; ok {
+		prefix = ifacePrefix(n)
+	}
 	resp := &pluginapi.JoinResponse{InterfaceName: pluginapi.InterfaceName{SrcName: ep.ContainerIf, DstName: ep.IfName,
-		DstPrefix: containerIfPrefix}}
+		DstPrefix: prefix}}
 	if route != nil {
 		resp.StaticRoutes = []*network.StaticRoute{route}
 	}

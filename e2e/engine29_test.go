@@ -23,7 +23,8 @@ type nftHosts struct {
 // `weavego status`, containers of two hosts reaching each other, egress through docker_gwbridge to the underlay,
 // -p from the host and from the underlay, no egress on --internal, two networks isolated, no gossip port for
 // containers. Then the engine features of Docker 28/29 on a weavego network: the interface name
-// (com.docker.network.endpoint.ifname), interface sysctls (com.docker.network.endpoint.sysctls) and
+// (com.docker.network.endpoint.ifname) and prefix (-o com.docker.network.container_iface_prefix), interface
+// sysctls (com.docker.network.endpoint.sysctls) and
 // --gw-priority beside a bridge network. Engine 29 only: 20.10 has neither the backend nor the features.
 func TestEngine29(t *testing.T) {
 	RequirePlugin(t)
@@ -43,7 +44,7 @@ func TestEngine29(t *testing.T) {
 	}
 	s.svcIP = ip
 	s.h2.RunContainer(t, "--name", "client", "--network", "nft1", BusyboxImage, "sleep", "3600")
-	s.h2.CreateNetwork(t, "nft2", netArgs...)
+	s.h2.CreateNetwork(t, "nft2", append(netArgs, "-o", "com.docker.network.container_iface_prefix=wg")...)
 	waitNetwork(t, "nft2", s.h1)
 	runSteps(t, []step{
 		{"BackendSeen", s.backendSeen},
@@ -177,7 +178,8 @@ func (s *nftHosts) ifname(t *testing.T) {
 	t.Logf("ifname data0 honoured (%s); bad name refused: %v", strings.TrimSpace(out), lastLine(err.Error()))
 }
 
-// sysctls: com.docker.network.endpoint.sysctls sets the sysctl on the weavego interface, whatever its name.
+// sysctls: com.docker.network.endpoint.sysctls sets the sysctl on the weavego interface, whatever its name;
+// nft2's interface is named after its -o com.docker.network.container_iface_prefix.
 func (s *nftHosts) sysctls(t *testing.T) {
 	s.h2.MustDocker(t, "create", "--name", "tuned", "--network", "nft1", BusyboxImage, "sleep", "3600")
 	t.Cleanup(func() { _, _ = s.h2.Docker("rm", "-f", "tuned") })
@@ -192,6 +194,9 @@ func (s *nftHosts) sysctls(t *testing.T) {
 		dev, err := s.h2.ContainerDev("tuned", ip)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if network == "nft2" && !strings.HasPrefix(dev, "wg") {
+			t.Errorf("the interface on nft2 is %s, want wg<N> (-o com.docker.network.container_iface_prefix=wg)", dev)
 		}
 		out, err := execIn(s.h2, "tuned", "cat", "/proc/sys/net/ipv4/conf/"+dev+"/log_martians")
 		if err != nil || strings.TrimSpace(out) != want {
