@@ -60,7 +60,7 @@ func readForward(path string) string {
 func (w *engineWatch) Run(ctx context.Context, log logger, retry, interval time.Duration) {
 	if w.docker == nil {
 		w.mu.Lock()
-		w.last.Err = "the Docker API is disabled (DOCKER_API)"
+		w.last.Err = "the Docker API is off (DOCKER_API=off)"
 		w.mu.Unlock()
 		return
 	}
