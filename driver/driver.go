@@ -87,6 +87,9 @@ type Config struct {
 	// CannotEncrypt, when set, says why this host cannot encrypt: encrypted
 	// networks are refused here.
 	CannotEncrypt error
+	// EngineVersion returns the Docker engine's version, "" while unknown;
+	// nil means never known. It must not block.
+	EngineVersion func() string
 }
 
 const (

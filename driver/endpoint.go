@@ -20,6 +20,9 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 		return nil, fmt.Errorf("endpoint address %q is not an IPv4 address with prefix", req.Interface.Address)
 	}
 	ifname, err := requestedIfname(req.Options)
+	if err == nil {
+		err = d.checkEngineIfname(ifname)
+	}
 	if err != nil {
 		return nil, err
 	}

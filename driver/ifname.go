@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -74,6 +75,38 @@ func checkIfname(name string) error {
 		return fmt.Errorf("is not a name the kernel accepts")
 	case strings.ContainsAny(name, "/:") || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		return fmt.Errorf("holds a character the kernel refuses in interface names")
+	}
+	return nil
+}
+
+// honoursDstName tells whether Docker Engine version v names the container's
+// interface after Join's DstName: engines from 29.8 do (moby #52866; checked
+// on 29.8.1, while the 29.6 development line still dropped it), earlier ones
+// name it eth<N> whatever the driver answers. A version it cannot read counts
+// as honouring it.
+func honoursDstName(v string) bool {
+	major, rest, ok := strings.Cut(v, ".")
+	if !ok {
+		return true
+	}
+	minor, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(major)
+	mi, err2 := strconv.Atoi(minor)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return ma > 29 || (ma == 29 && mi >= 8)
+}
+
+// checkEngineIfname refuses an interface name on an engine known to drop it.
+func (d *Driver) checkEngineIfname(ifname string) error {
+	if ifname == "" || d.cfg.EngineVersion == nil {
+		return nil
+	}
+	if v := d.cfg.EngineVersion(); v != "" && !honoursDstName(v) {
+		return fmt.Errorf("Docker Engine %s does not give a network plugin's containers the interface name asked for "+
+			"(%s=%s): the interface would be eth<N> anyway; engines from 29.8 do, so upgrade Docker or leave the option out",
+			v, OptIfname, ifname)
 	}
 	return nil
 }

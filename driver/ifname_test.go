@@ -70,3 +70,36 @@ func TestJoinAnswersIfacePrefix(t *testing.T) {
 		t.Errorf("InterfaceName %+v, want DstPrefix data and no DstName", resp.InterfaceName)
 	}
 }
+
+// TestIfnameRefusedOnOlderEngines checks that an interface name is refused, with a sentence naming the engine,
+// where the engine is known to drop Join's DstName, and accepted where it honours it or is not known yet.
+func TestIfnameRefusedOnOlderEngines(t *testing.T) {
+	tests := []struct {
+		version string
+		refused bool
+	}{
+		{"", false}, {"29.8.1-weavego-e2e", false}, {"29.10.0", false}, {"30.0.1", false}, {"unknown", false},
+		{"29.7.2", true}, {"28.5.1", true}, {"20.10.24+dfsg1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version, func(t *testing.T) {
+			d := newJoinDriver(t, "", nil)
+			d.cfg.EngineVersion = func() string { return tt.version }
+			_, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n2", EndpointID: "x",
+				Interface: &network.EndpointInterface{Address: "10.32.1.9/24"}, Options: map[string]any{OptIfname: "data0"}})
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "Docker Engine "+tt.version) || !strings.Contains(err.Error(), "29.8") {
+				t.Fatalf("err = %v, want a sentence naming engine %s and 29.8", err, tt.version)
+			}
+			if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n2", EndpointID: "y",
+				Interface: &network.EndpointInterface{Address: "10.32.1.10/24"}}); err != nil {
+				t.Fatalf("an endpoint without a name on the same engine: %v", err)
+			}
+		})
+	}
+}

@@ -253,11 +253,11 @@ func (s *nftHosts) forwardingOff(t *testing.T) {
 		}
 		return nil
 	})
-	if out, err := execIn(s.h1, "svc", Wget(s.underlayURL)...); err == nil {
+	if out, err := execIn(s.h1, "svc", shortWget(s.underlayURL)...); err == nil {
 		t.Errorf("svc on h1 reached %s with IPv4 forwarding off: %q", s.underlayURL, out)
 	}
 	url := fmt.Sprintf("http://%s:18080/", s.h1.IP)
-	if out, err := s.c.UnderlayExec(Wget(url)...); err == nil {
+	if out, err := s.c.UnderlayExec(shortWget(url)...); err == nil {
 		t.Errorf("%s answered the underlay with IPv4 forwarding off: %q", url, out)
 	}
 	if out, err := s.h1.Exec(append([]string{"busybox"}, Wget("http://127.0.0.1:18080/")...)...); err != nil || !strings.Contains(out, "Hi! I'm svc service") {
@@ -268,4 +268,9 @@ func (s *nftHosts) forwardingOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantBody(t, s.h1, "svc", s.underlayURL, underlayBody)
+}
+
+// shortWget is Wget bounded by 3 s, for fetches that must fail: the positive controls beside them answer at once.
+func shortWget(url string) []string {
+	return []string{"busybox", "timeout", "3", "busybox", "wget", "-qO-", url}
 }

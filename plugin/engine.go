@@ -43,6 +43,13 @@ func (w *engineWatch) Status() status.Engine {
 	return e
 }
 
+// Version returns the engine's version, "" until it has been read.
+func (w *engineWatch) Version() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last.Version
+}
+
 // readForward returns "on", "off", or "" when path cannot be read.
 func readForward(path string) string {
 	b, err := os.ReadFile(path)
