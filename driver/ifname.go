@@ -19,9 +19,11 @@ const OptIfname = dockerOptPrefix + "endpoint.ifname"
 // Docker's bridge driver honours it: it is Join's DstPrefix.
 const OptIfacePrefix = dockerOptPrefix + "container_iface_prefix"
 
-// ifacePrefix is the DstPrefix of the interfaces of network n.
+// ifacePrefix is the DstPrefix of the interfaces of network n. A prefix
+// that checkIfacePrefix refuses (in a definition another host sent: only
+// docker network create here checks it) falls back to eth.
 func ifacePrefix(n *Network) string {
-	if p := n.Options[OptIfacePrefix]; p != "" {
+	if p := n.Options[OptIfacePrefix]; p != "" && checkIfacePrefix(n.Options) == nil {
 		return p
 	}
 	return containerIfPrefix

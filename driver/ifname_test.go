@@ -103,3 +103,21 @@ func TestIfnameRefusedOnOlderEngines(t *testing.T) {
 		})
 	}
 }
+
+// TestBadIfacePrefixOfReplica checks that a replica whose definition carries a prefix the kernel would refuse is
+// created, and its interfaces keep Docker's eth<N>.
+func TestBadIfacePrefixOfReplica(t *testing.T) {
+	d, _, _ := newTestDriver(t)
+	opts := map[string]interface{}{OptIfacePrefix: "a/b", OptReplica: "h9"}
+	if err := d.CreateNetwork(createReq("n1", "10.32.0.0/24", opts)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n1", EndpointID: "e",
+		Interface: &network.EndpointInterface{Address: "10.32.0.5/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := d.Join(&network.JoinRequest{NetworkID: "n1", EndpointID: "e", SandboxKey: "/s"})
+	if err != nil || resp.InterfaceName.DstPrefix != "eth" {
+		t.Fatalf("Join: %+v, %v; want DstPrefix eth", resp, err)
+	}
+}
