@@ -22,7 +22,7 @@ type nftHosts struct {
 // chain, IP forwarding left as the host has it) and checks what weavego promises there: the engine's backend in
 // `weavego status`, containers of two hosts reaching each other, egress through docker_gwbridge to the underlay,
 // -p from the host and from the underlay, no egress on --internal, two networks isolated, no gossip port for
-// containers. Then the engine features of Docker 28/29 on a weavego network: the interface name
+// containers, a disabled plugin's networks kept in the host namespace. Then the engine features of Docker 28/29 on a weavego network: the interface name
 // (com.docker.network.endpoint.ifname) and prefix (-o com.docker.network.container_iface_prefix), interface
 // sysctls (com.docker.network.endpoint.sysctls) and
 // --gw-priority beside a bridge network. Engine 29 only: 20.10 has neither the backend nor the features.
@@ -57,6 +57,7 @@ func TestEngine29(t *testing.T) {
 		{"Ifname", s.ifname},
 		{"Sysctls", s.sysctls},
 		{"GwPriority", s.gwPriority},
+		{"PluginDisabled", s.pluginDisabled},
 		{"ForwardingOff", s.forwardingOff},
 	}, "BackendSeen")
 }
@@ -228,6 +229,26 @@ func (s *nftHosts) gwPriority(t *testing.T) {
 		t.Errorf("prio is on docker_gwbridge beside a bridge network: %s", nets)
 	}
 	t.Logf("GwPriority 100 on nft1 beside plainbr: default %s", strings.TrimSpace(out))
+}
+
+// pluginDisabled: while h1's plugin is disabled, its networks wait in h1's namespace (parked), where weavego's
+// forward rules live in its own table (the nftables backend has no "ip filter" FORWARD chain) and client on h2
+// still reaches svc on h1; enabled again, the plugin takes them back.
+func (s *nftHosts) pluginDisabled(t *testing.T) {
+	s.h1.MustDocker(t, "plugin", "disable", "-f", PluginName)
+	enabled := false
+	t.Cleanup(func() {
+		if !enabled {
+			_, _ = s.h1.Docker("plugin", "enable", PluginName)
+		}
+	})
+	if out, err := s.h1.Exec("nft", "list", "chain", "ip", "weavego", "forward"); err != nil || !strings.Contains(out, "wgb-") {
+		t.Errorf("h1 has no forward rules of its own for its parked bridges: %q, %v", out, err)
+	}
+	wantBody(t, s.h2, "client", fmt.Sprintf("http://%s:8080/", s.svcIP), hello("svc", s.svcIP))
+	enablePlugin(t, s.h1)
+	enabled = true
+	wantBody(t, s.h2, "client", fmt.Sprintf("http://%s:8080/", s.svcIP), hello("svc", s.svcIP))
 }
 
 // setForward writes net.ipv4.ip_forward in h's namespace.
