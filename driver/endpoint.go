@@ -21,7 +21,7 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 	}
 	ifname, err := requestedIfname(req.Options)
 	if err == nil {
-		err = d.checkEngineIfname(ifname)
+		err = d.checkEngineOptions(req.Options, ifname)
 	}
 	if err != nil {
 		return nil, err

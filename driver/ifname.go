@@ -81,34 +81,48 @@ func checkIfname(name string) error {
 	return nil
 }
 
-// honoursDstName tells whether Docker Engine version v names the container's
-// interface after Join's DstName: engines from 29.8 do (moby #52866; checked
-// on 29.8.1, while the 29.6 development line still dropped it), earlier ones
-// name it eth<N> whatever the driver answers. A version it cannot read counts
-// as honouring it.
-func honoursDstName(v string) bool {
-	major, rest, ok := strings.Cut(v, ".")
+// OptSysctls is Docker's endpoint option for sysctls of the container's
+// interface (`--driver-opt com.docker.network.endpoint.sysctls=net.ipv4.conf.IFNAME.log_martians=1`),
+// which the engine applies itself, whatever the driver.
+const OptSysctls = dockerOptPrefix + "endpoint.sysctls"
+
+// engineAtLeast tells whether Docker Engine version v is major.minor or
+// later. A version it cannot read counts as recent enough.
+func engineAtLeast(v string, major, minor int) bool {
+	maS, rest, ok := strings.Cut(v, ".")
 	if !ok {
 		return true
 	}
-	minor, _, _ := strings.Cut(rest, ".")
-	ma, err1 := strconv.Atoi(major)
-	mi, err2 := strconv.Atoi(minor)
+	miS, _, _ := strings.Cut(rest, ".")
+	ma, err1 := strconv.Atoi(maS)
+	mi, err2 := strconv.Atoi(miS)
 	if err1 != nil || err2 != nil {
 		return true
 	}
-	return ma > 29 || (ma == 29 && mi >= 8)
+	return ma > major || (ma == major && mi >= minor)
 }
 
-// checkEngineIfname refuses an interface name on an engine known to drop it.
-func (d *Driver) checkEngineIfname(ifname string) error {
-	if ifname == "" || d.cfg.EngineVersion == nil {
+// checkEngineOptions refuses, with a sentence, the endpoint options that the
+// engine is known to drop: an interface name before 29.8 (engines name the
+// interface after Join's DstName from 29.8 on, moby #52866; the 29.6
+// development line still dropped it), interface sysctls before 26 (which
+// has no such option). Nothing is refused while the version is unknown.
+func (d *Driver) checkEngineOptions(opts map[string]any, ifname string) error {
+	if d.cfg.EngineVersion == nil {
 		return nil
 	}
-	if v := d.cfg.EngineVersion(); v != "" && !honoursDstName(v) {
+	v := d.cfg.EngineVersion()
+	if v == "" {
+		return nil
+	}
+	if ifname != "" && !engineAtLeast(v, 29, 8) {
 		return fmt.Errorf("Docker Engine %s does not give a network plugin's containers the interface name asked for "+
 			"(%s=%s): the interface would be eth<N> anyway; engines from 29.8 do, so upgrade Docker or leave the option out",
 			v, OptIfname, ifname)
+	}
+	if _, ok := opts[OptSysctls]; ok && !engineAtLeast(v, 26, 0) {
+		return fmt.Errorf("Docker Engine %s does not apply %s (newer engines do; weavego checks it on 29.8): "+
+			"upgrade Docker or leave the option out", v, OptSysctls)
 	}
 	return nil
 }

@@ -121,3 +121,17 @@ func TestBadIfacePrefixOfReplica(t *testing.T) {
 		t.Fatalf("Join: %+v, %v; want DstPrefix eth", resp, err)
 	}
 }
+
+// TestSysctlsRefusedOnOldEngines checks that interface sysctls are refused on an engine that has no such option.
+func TestSysctlsRefusedOnOldEngines(t *testing.T) {
+	for version, refused := range map[string]bool{"20.10.24+dfsg1": true, "25.0.3": true, "29.8.1": false, "": false} {
+		d := newJoinDriver(t, "", nil)
+		d.cfg.EngineVersion = func() string { return version }
+		_, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n2", EndpointID: "x",
+			Interface: &network.EndpointInterface{Address: "10.32.1.9/24"},
+			Options:   map[string]any{OptSysctls: "net.ipv4.conf.IFNAME.log_martians=1"}})
+		if got := err != nil; got != refused || refused && !strings.Contains(err.Error(), OptSysctls) {
+			t.Errorf("engine %q: err = %v, want refused %v with a sentence naming %s", version, err, refused, OptSysctls)
+		}
+	}
+}

@@ -48,7 +48,7 @@ func TestSingleHost(t *testing.T) {
 		{"Egress", s.egress},
 		{"InternalHasNoEgress", s.internalHasNoEgress},
 		{"PublishedPort", s.publishedPort},
-		{"Ifname", s.ifname},
+		{"EndpointOptions", s.endpointOptions},
 		{"AddressesFreedAndPoolExhausted", s.addressesFreedAndPoolExhausted},
 		{"NetworkRemoveDeletesBridge", s.networkRemoveDeletesBridge},
 		{"MalformedJSON", s.malformedJSON},
@@ -163,10 +163,11 @@ func (s *singleHost) publishedPort(t *testing.T) {
 	})
 }
 
-// ifname: `docker network connect --driver-opt com.docker.network.endpoint.ifname=data0` names the container's
-// interface data0 on engine 29 (iptables backend here; TestEngine29 does it on nftables); Docker 20.10 drops the
-// name a plugin answers, so there the connect is refused with a sentence naming the engine.
-func (s *singleHost) ifname(t *testing.T) {
+// endpointOptions: `docker network connect --driver-opt com.docker.network.endpoint.ifname=data0` names the
+// container's interface data0 on engine 29 (iptables backend here; TestEngine29 does it on nftables); Docker
+// 20.10 drops the name a plugin answers and has no interface sysctls, so there both are refused with a sentence
+// naming the engine.
+func (s *singleHost) endpointOptions(t *testing.T) {
 	s.h.CreateNetwork(t, "named1", netArgs...)
 	s.h.CreateNetwork(t, "named2", netArgs...)
 	s.h.RunContainer(t, "--name", "named", "--network", "named1", BusyboxImage, "sleep", "3600")
@@ -198,6 +199,12 @@ func (s *singleHost) ifname(t *testing.T) {
 		t.Errorf("the refusal does not say why: %v", err)
 	}
 	t.Logf("refused: %s", lastLine(err.Error()))
+	_, err = s.h.Docker("network", "connect", "--driver-opt", "com.docker.network.endpoint.sysctls=net.ipv4.conf.IFNAME.log_martians=1",
+		"named2", "named")
+	if err == nil || !strings.Contains(err.Error(), "does not apply com.docker.network.endpoint.sysctls") {
+		t.Fatalf("engine %s: connect with interface sysctls: %v, want the refusal", Engine(), err)
+	}
+	readable(t, err.Error())
 }
 
 func (s *singleHost) addressesFreedAndPoolExhausted(t *testing.T) {
