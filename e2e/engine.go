@@ -113,3 +113,11 @@ func (h *Host) daemonConfig() string {
 	}
 	return string(b) + "\n"
 }
+
+// nftables tells whether the host's dockerd runs Docker 29's nftables firewall backend.
+func (h *Host) nftables() bool {
+	if Engine() != Engine29 {
+		return false
+	}
+	return h.daemon["firewall-backend"] == "nftables" || os.Getenv("WEAVEGO_E2E_FIREWALL_BACKEND") == "nftables"
+}

@@ -105,6 +105,13 @@ func (h *Host) setup() error {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
 	}
+	// Docker's nftables backend never turns IPv4 forwarding on and refuses to start without it: the host's
+	// administrator turns it on, as Docker's documentation says (a new namespace copies the machine's value).
+	if h.nftables() {
+		if _, err := h.Exec("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"); err != nil {
+			return fmt.Errorf("%s: turn IPv4 forwarding on: %w", h.Name, err)
+		}
+	}
 	if err := h.startContainerd(); err != nil {
 		return err
 	}
