@@ -116,12 +116,12 @@ func (d *Driver) checkEngineOptions(opts map[string]any, ifname string) error {
 		return nil
 	}
 	if ifname != "" && !engineAtLeast(v, 29, 8) {
-		return fmt.Errorf("Docker Engine %s does not give a network plugin's containers the interface name asked for "+
+		return fmt.Errorf("this Docker engine (%s) does not give a network plugin's containers the interface name asked for "+
 			"(%s=%s): the interface would be eth<N> anyway; engines from 29.8 do, so upgrade Docker or leave the option out",
 			v, OptIfname, ifname)
 	}
 	if _, ok := opts[OptSysctls]; ok && !engineAtLeast(v, 26, 0) {
-		return fmt.Errorf("Docker Engine %s does not apply %s (newer engines do; weavego checks it on 29.8): "+
+		return fmt.Errorf("this Docker engine (%s) does not apply %s (newer engines do; weavego checks it on 29.8): "+
 			"upgrade Docker or leave the option out", v, OptSysctls)
 	}
 	return nil

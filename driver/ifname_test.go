@@ -93,7 +93,7 @@ func TestIfnameRefusedOnOlderEngines(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), "Docker Engine "+tt.version) || !strings.Contains(err.Error(), "29.8") {
+			if err == nil || !strings.Contains(err.Error(), "Docker engine ("+tt.version+")") || !strings.Contains(err.Error(), "29.8") {
 				t.Fatalf("err = %v, want a sentence naming engine %s and 29.8", err, tt.version)
 			}
 			if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n2", EndpointID: "y",
