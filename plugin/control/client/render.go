@@ -17,7 +17,7 @@ func sectionJSON(out io.Writer, rep status.Report, section string) error {
 		"encryption": rep.Encryption, "engine": rep.Engine}
 	v, ok := parts[section]
 	if !ok {
-		return fmt.Errorf("unknown section %q: use problems, peers, networks, encryption, ipam, dns or security", section)
+		return fmt.Errorf("unknown section %q: use problems, peers, networks, encryption, ipam, dns, security, firewall or engine", section)
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	_, err := fmt.Fprintln(out, string(b))
