@@ -19,6 +19,7 @@ import (
 	"github.com/docker/go-plugins-helpers/network"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/pluginapi"
 )
 
 // Datapath is the driver's view of the kernel side.
@@ -86,6 +87,9 @@ type Config struct {
 	// CannotEncrypt, when set, says why this host cannot encrypt: encrypted
 	// networks are refused here.
 	CannotEncrypt error
+	// EngineVersion returns the Docker engine's version, "" while unknown;
+	// nil means never known. It must not block.
+	EngineVersion func() string
 }
 
 const (
@@ -93,7 +97,7 @@ const (
 	bucketEndpoints = statefile.DriverEndpoints
 )
 
-// Driver implements network.Driver.
+// Driver implements pluginapi.NetworkDriver.
 type Driver struct {
 	cfg        Config
 	dp         Datapath
@@ -108,7 +112,7 @@ type Driver struct {
 	endpoints map[string]*Endpoint // by Docker endpoint ID
 }
 
-var _ network.Driver = (*Driver)(nil)
+var _ pluginapi.NetworkDriver = (*Driver)(nil)
 
 // withDefaults fills in the zero fields of c.
 func (c Config) withDefaults() Config {

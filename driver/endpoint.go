@@ -19,6 +19,13 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 	if err != nil || !addr.Addr().Is4() {
 		return nil, fmt.Errorf("endpoint address %q is not an IPv4 address with prefix", req.Interface.Address)
 	}
+	ifname, err := requestedIfname(req.Options)
+	if err == nil {
+		err = d.checkEngineOptions(req.Options, ifname)
+	}
+	if err != nil {
+		return nil, err
+	}
 	resp := &network.CreateEndpointResponse{}
 	mac := req.Interface.MacAddress
 	if mac == "" {
@@ -42,7 +49,7 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 		return nil, err
 	}
 	if old, ok := d.endpoints[req.EndpointID]; ok {
-		if old.Addr == addr && old.Addr6 == addr6 {
+		if old.Addr == addr && old.Addr6 == addr6 && old.IfName == ifname {
 			return resp, nil
 		}
 		return nil, fmt.Errorf("endpoint %s already exists with address %s", ShortID(old.ID), old.Addr)
@@ -53,13 +60,15 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 		_ = d.dp.DeleteEndpoint(n.ID, req.EndpointID)
 		return nil, fmt.Errorf("create interface of endpoint %s: %w", ShortID(req.EndpointID), err)
 	}
-	ep := &Endpoint{ID: req.EndpointID, NetworkID: n.ID, Addr: addr, Addr6: addr6, MAC: mac, HostIf: hostIf, ContainerIf: ctrIf}
+	ep := &Endpoint{ID: req.EndpointID, NetworkID: n.ID, Addr: addr, Addr6: addr6, MAC: mac, HostIf: hostIf, ContainerIf: ctrIf,
+		IfName: ifname}
 	if err := d.store.Put(bucketEndpoints, ep.ID, ep); err != nil {
 		_ = d.dp.DeleteEndpoint(n.ID, ep.ID)
 		return nil, fmt.Errorf("record endpoint %s: %w", ShortID(ep.ID), err)
 	}
 	d.endpoints[ep.ID] = ep
-	d.log.Info("endpoint created", "network", ShortID(n.ID), "endpoint", ShortID(ep.ID), "ip", addr, "ip6", addr6, "mac", mac)
+	d.log.Info("endpoint created", "network", ShortID(n.ID), "endpoint", ShortID(ep.ID), "ip", addr, "ip6", addr6, "mac", mac,
+		"ifname", ifname)
 	d.reconciler.EndpointChanged(*ep, false)
 	return resp, nil
 }

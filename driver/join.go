@@ -7,6 +7,7 @@ import (
 	"github.com/docker/go-plugins-helpers/network"
 
 	"github.com/weavego/weavego/datapath"
+	"github.com/weavego/weavego/pluginapi"
 )
 
 // containerIfPrefix names the interface inside the container (eth0, eth1, ...).
@@ -26,8 +27,9 @@ var _ Sandboxes = datapath.Sandboxes{}
 // docker_gwbridge for egress and published ports, as it does for its own
 // overlay networks, and --internal networks get no such attachment. It adds
 // a route to the DNS service address via this network's gateway, unless the
-// container already has one (see serviceRoute).
-func (d *Driver) Join(req *network.JoinRequest) (*network.JoinResponse, error) {
+// container already has one (see serviceRoute), and names the interface in
+// the container as CreateEndpoint was asked to (OptIfname).
+func (d *Driver) Join(req *network.JoinRequest) (*pluginapi.JoinResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ep, err := d.endpointOn(req.NetworkID, req.EndpointID)
@@ -42,7 +44,12 @@ func (d *Driver) Join(req *network.JoinRequest) (*network.JoinResponse, error) {
 	d.log.Info("endpoint joined", "network", ShortID(ep.NetworkID), "endpoint", ShortID(ep.ID), "sandbox", req.SandboxKey,
 		"dns_route", route != nil)
 	d.reconciler.EndpointChanged(*ep, false)
-	resp := &network.JoinResponse{InterfaceName: network.InterfaceName{SrcName: ep.ContainerIf, DstPrefix: containerIfPrefix}}
+	prefix := containerIfPrefix
+	if n, ok := d.networks[ep.NetworkID]; ok {
+		prefix = ifacePrefix(n)
+	}
+	resp := &pluginapi.JoinResponse{InterfaceName: pluginapi.InterfaceName{SrcName: ep.ContainerIf, DstName: ep.IfName,
+		DstPrefix: prefix}}
 	if route != nil {
 		resp.StaticRoutes = []*network.StaticRoute{route}
 	}

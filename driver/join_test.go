@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/docker/go-plugins-helpers/network"
+
+	"github.com/weavego/weavego/pluginapi"
 )
 
 // fakeSandboxes plays Docker's part: the route a Join returns is put into
@@ -123,7 +125,7 @@ func TestJoinServiceRoute(t *testing.T) {
 	}
 }
 
-func checkServiceRoute(t *testing.T, step int, resp *network.JoinResponse, nextHop string) {
+func checkServiceRoute(t *testing.T, step int, resp *pluginapi.JoinResponse, nextHop string) {
 	t.Helper()
 	if nextHop == "" {
 		if len(resp.StaticRoutes) != 0 {

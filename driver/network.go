@@ -47,6 +47,9 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 		// it is created, with a warning, as the original keeps working.
 		return unknownOptionsError(unknown)
 	}
+	if err := checkIfacePrefix(n.Options); err != nil && n.Options[OptReplica] == "" {
+		return err
+	}
 	if err := d.applyEncryption(n); err != nil {
 		return err
 	}

@@ -23,19 +23,40 @@ const dockerOptPrefix = "com.docker.network."
 
 // knownOptions are the `-o` options weavego understands, as the user types
 // them (OptReplica, which only the reconciler sets, aside).
-var knownOptions = []string{OptVNI, optMTU, OptEncrypted}
+var knownOptions = []string{OptVNI, optMTU, OptEncrypted, OptIfacePrefix}
+
+// otherDriverOptions start the names of Docker's options that configure
+// another driver (the bridge's bridge name, ICC, masquerading, gateway modes
+// and SNAT addresses; the overlay's VXLAN ids): on a weavego network they
+// would do nothing, so they count as unknown. Docker's other options pass.
+var otherDriverOptions = []string{dockerOptPrefix + "bridge.", dockerOptPrefix + "host_ipv4",
+	dockerOptPrefix + "host_ipv6", dockerOptPrefix + "driver.overlay."}
 
 // UnknownOptions returns, sorted, the keys of the generic options opts that
 // weavego does not know.
 func UnknownOptions(opts map[string]string) []string {
 	var out []string
 	for k := range opts {
-		if !slices.Contains(knownOptions, k) && k != OptReplica && !strings.HasPrefix(k, dockerOptPrefix) {
+		if !slices.Contains(knownOptions, k) && k != OptReplica && !dockerOption(k) {
 			out = append(out, k)
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// dockerOption tells whether k is one of Docker's own options that a weavego
+// network lets through.
+func dockerOption(k string) bool {
+	if !strings.HasPrefix(k, dockerOptPrefix) {
+		return false
+	}
+	for _, p := range otherDriverOptions {
+		if strings.HasPrefix(k, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // unknownOptionsError is the sentence `docker network create` shows for

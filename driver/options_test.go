@@ -15,16 +15,21 @@ func TestUnknownOptionsRefused(t *testing.T) {
 		wantErr string // "" = created
 	}{
 		{"bogus", map[string]interface{}{"bogus": "1"}, `weavego does not know the option "bogus" of docker network ` +
-			`create (known: vni, com.docker.network.driver.mtu, encrypted); remove -o bogus`},
+			`create (known: vni, com.docker.network.driver.mtu, encrypted, com.docker.network.container_iface_prefix); remove -o bogus`},
 		{"two", map[string]interface{}{"other": "true", "bogus": "1", "vni": "7"}, `weavego does not know the ` +
 			`options "bogus", "other" of docker network create (known: vni, com.docker.network.driver.mtu, ` +
-			`encrypted); remove -o bogus -o other`},
+			`encrypted, com.docker.network.container_iface_prefix); remove -o bogus -o other`},
 		{"null value", map[string]interface{}{"bogus": nil}, `the option "bogus"`},
 		{"encrypted", map[string]interface{}{"encrypted": ""}, ""},
 		{"encrypted=false", map[string]interface{}{"encrypted": "false"}, ""},
 		{"encrypted=maybe", map[string]interface{}{"encrypted": "maybe"}, `option encrypted="maybe" is not true or false`},
 		{"known", map[string]interface{}{"vni": "7", optMTU: "1400"}, ""},
-		{"docker's own", map[string]interface{}{"com.docker.network.bridge.name": "br9"}, ""},
+		{"docker's own", map[string]interface{}{"com.docker.network.some.future.option": "x"}, ""},
+		{"bridge's", map[string]interface{}{"com.docker.network.bridge.name": "br9"}, `the option "com.docker.network.bridge.name"`},
+		{"bridge's SNAT", map[string]interface{}{"com.docker.network.host_ipv4": "192.0.2.1"}, `-o com.docker.network.host_ipv4`},
+		{"overlay's", map[string]interface{}{"com.docker.network.driver.overlay.vxlanid_list": "7"}, `the option "com.docker.network.driver.overlay.vxlanid_list"`},
+		{"iface prefix", map[string]interface{}{OptIfacePrefix: "data"}, ""},
+		{"iface prefix too long", map[string]interface{}{OptIfacePrefix: "abcdefghijklmn"}, `interface prefix "abcdefghijklmn"`},
 		{"replica", map[string]interface{}{OptReplica: "h1", "vni": "7", "encrypted": ""}, ""},
 	}
 	for _, tt := range tests {

@@ -31,8 +31,11 @@ type Endpoint struct {
 	MAC         string
 	HostIf      string
 	ContainerIf string
-	Joined      bool
-	SandboxKey  string
+	// IfName is the name asked for the interface in the container
+	// (OptIfname), "" for Docker's eth<N>.
+	IfName     string `json:",omitempty"`
+	Joined     bool
+	SandboxKey string
 	// ServiceRoute: the Join gave the container its route to DNS_ADDR.
 	ServiceRoute bool `json:",omitempty"`
 }

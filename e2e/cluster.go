@@ -54,6 +54,9 @@ type ClusterOptions struct {
 	// Underlay, when set, runs once the hosts are up and before the plugin is installed: it starts the servers
 	// in the underlay namespace (a DNS upstream) that Env names.
 	Underlay func(*Cluster)
+	// Daemon holds daemon.json settings every host's dockerd starts with, such as
+	// {"firewall-backend": "nftables"} on engine 29 (see Host.daemonConfig).
+	Daemon map[string]any
 }
 
 // NewCluster brings up the hosts o asks for, with the test images loaded and the plugin on the first o.Mesh of
@@ -61,7 +64,7 @@ type ClusterOptions struct {
 // RequireE2E) and fails it when a host does not come up.
 func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 	t.Helper()
-	c := newHosts(t, o.Hosts)
+	c := newHosts(t, o.Hosts, o.Daemon)
 	if o.Mesh < 0 || o.Mesh > o.Hosts {
 		t.Fatalf("e2e: NewCluster: Mesh %d of %d hosts", o.Mesh, o.Hosts)
 	}
@@ -74,8 +77,8 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 	return c
 }
 
-// newHosts brings up n Docker hosts with the test images loaded.
-func newHosts(t testing.TB, n int) *Cluster {
+// newHosts brings up n Docker hosts with the test images loaded, their daemon.json holding daemon's settings.
+func newHosts(t testing.TB, n int, daemon map[string]any) *Cluster {
 	t.Helper()
 	RequireE2E(t)
 	requireEngine(t)
@@ -92,7 +95,9 @@ func newHosts(t testing.TB, n int) *Cluster {
 		t.Fatalf("e2e: %v", err)
 	}
 	for i := 1; i <= n; i++ {
-		c.hosts = append(c.hosts, newHost(c, i))
+		h := newHost(c, i)
+		h.daemon = daemon
+		c.hosts = append(c.hosts, h)
 	}
 	if err := c.eachHost((*Host).setup); err != nil {
 		t.Fatalf("e2e: %v", err)

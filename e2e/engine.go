@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,16 +95,29 @@ func pathOf(env []string) string {
 }
 
 // daemonConfig is the host's daemon.json. An empty config keeps the system's /etc/docker/daemon.json
-// (data-root, storage driver) away. On 29, WEAVEGO_E2E_FIREWALL_BACKEND=nftables selects the engine's
-// nftables firewall backend instead of its default, iptables. SetLiveRestore adds live-restore. h.mu is held.
+// (data-root, storage driver) away. It holds the settings of ClusterOptions.Daemon; on 29,
+// WEAVEGO_E2E_FIREWALL_BACKEND=nftables selects the engine's nftables firewall backend instead of its
+// default, iptables, for every host of the run. SetLiveRestore adds live-restore. h.mu is held.
 func (h *Host) daemonConfig() string {
 	cfg := map[string]any{}
+	maps.Copy(cfg, h.daemon)
 	if fb := os.Getenv("WEAVEGO_E2E_FIREWALL_BACKEND"); fb != "" && Engine() == Engine29 {
 		cfg["firewall-backend"] = fb
 	}
 	if h.liveRestore {
 		cfg["live-restore"] = true
 	}
-	b, _ := json.Marshal(cfg) // a map of strings and bools always marshals
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("e2e: daemon.json of %s: %v", h.Name, err)) // a test gave a value JSON cannot hold
+	}
 	return string(b) + "\n"
+}
+
+// nftables tells whether the host's dockerd runs Docker 29's nftables firewall backend.
+func (h *Host) nftables() bool {
+	if Engine() != Engine29 {
+		return false
+	}
+	return h.daemon["firewall-backend"] == "nftables" || os.Getenv("WEAVEGO_E2E_FIREWALL_BACKEND") == "nftables"
 }

@@ -49,6 +49,8 @@ type Host struct {
 	containerd *Daemon
 	// liveRestore puts "live-restore": true in the daemon.json of the next StartDocker.
 	liveRestore bool
+	// daemon holds the daemon.json settings of ClusterOptions.Daemon; set before setup, then only read.
+	daemon map[string]any
 }
 
 // SetLiveRestore turns dockerd's live-restore on or off from the next StartDocker: with it, stopping dockerd
@@ -101,6 +103,13 @@ func (h *Host) setup() error {
 	for _, s := range steps {
 		if _, err := Run(30*time.Second, s...); err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+	}
+	// Docker's nftables backend never turns IPv4 forwarding on and refuses to start without it: the host's
+	// administrator turns it on, as Docker's documentation says (a new namespace copies the machine's value).
+	if h.nftables() {
+		if _, err := h.Exec("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"); err != nil {
+			return fmt.Errorf("%s: turn IPv4 forwarding on: %w", h.Name, err)
 		}
 	}
 	if err := h.startContainerd(); err != nil {

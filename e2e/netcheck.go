@@ -88,6 +88,16 @@ func (h *Host) Neigh(ctr, dev string) (map[string]string, error) {
 
 // ContainerMAC returns the MAC address of the interface holding ip inside container ctr, read in the container.
 func (h *Host) ContainerMAC(ctr, ip string) (string, error) {
+	dev, err := h.ContainerDev(ctr, ip)
+	if err != nil {
+		return "", err
+	}
+	mac, err := execIn(h, ctr, "cat", "/sys/class/net/"+dev+"/address")
+	return strings.ToLower(strings.TrimSpace(mac)), err
+}
+
+// ContainerDev returns the name of the interface holding the IPv4 address ip inside container ctr.
+func (h *Host) ContainerDev(ctr, ip string) (string, error) {
 	out, err := execIn(h, ctr, "ip", "-o", "-4", "addr", "show")
 	if err != nil {
 		return "", err
@@ -95,8 +105,7 @@ func (h *Host) ContainerMAC(ctr, ip string) (string, error) {
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 4 && strings.HasPrefix(f[3], ip+"/") {
-			mac, err := execIn(h, ctr, "cat", "/sys/class/net/"+f[1]+"/address")
-			return strings.ToLower(strings.TrimSpace(mac)), err
+			return f[1], nil
 		}
 	}
 	return "", fmt.Errorf("%s: no interface with %s in container %s: %q", h.Name, ip, ctr, out)

@@ -147,13 +147,7 @@ func (h *Host) PluginLogs() []string {
 // PostPlugin posts body straight to path (e.g. /NetworkDriver.CreateNetwork) on the plugin socket sock, as the
 // daemon would, and returns the status code and response body.
 func PostPlugin(sock, path, body string) (int, []byte, error) {
-	client := &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}},
-	}
+	client := unixClient(sock, 30*time.Second)
 	defer client.CloseIdleConnections()
 	req, err := http.NewRequest(http.MethodPost, "http://plugin"+path, bytes.NewBufferString(body))
 	if err != nil {
@@ -274,4 +268,34 @@ func waitPluginBack(t *testing.T, h *Host, old int, timeout time.Duration) time.
 		return err
 	})
 	return time.Since(start)
+}
+
+// DockerAPI sends body to path of h's Docker API (e.g. POST /v1.48/networks/NET/connect), for what the docker
+// command of the test machine (20.10) cannot say, and returns the status code and response body.
+func (h *Host) DockerAPI(method, path, body string) (int, string, error) {
+	client := unixClient(h.DockerSock, dockerCmdTimeout)
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequest(method, "http://docker"+path, bytes.NewBufferString(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", fmt.Errorf("%s: %s %s: %w", h.Name, method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// unixClient is an HTTP client whose every request goes to the unix socket sock.
+func unixClient(sock string, timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}},
+	}
 }

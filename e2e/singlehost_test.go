@@ -28,7 +28,7 @@ type singleHost struct {
 
 // TestSingleHost drives the plugin on one host: IPAM defaults and static addresses, traffic by address and
 // name, egress and --internal, published ports, address reuse and exhaustion, bridge removal, malformed
-// requests, -o options it does not know, and disable/enable.
+// requests, -o options it does not know, the interface name a container asks for, and disable/enable.
 func TestSingleHost(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 1})
@@ -48,6 +48,7 @@ func TestSingleHost(t *testing.T) {
 		{"Egress", s.egress},
 		{"InternalHasNoEgress", s.internalHasNoEgress},
 		{"PublishedPort", s.publishedPort},
+		{"EndpointOptions", s.endpointOptions},
 		{"AddressesFreedAndPoolExhausted", s.addressesFreedAndPoolExhausted},
 		{"NetworkRemoveDeletesBridge", s.networkRemoveDeletesBridge},
 		{"MalformedJSON", s.malformedJSON},
@@ -160,6 +161,50 @@ func (s *singleHost) publishedPort(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// endpointOptions: `docker network connect --driver-opt com.docker.network.endpoint.ifname=data0` names the
+// container's interface data0 on engine 29 (iptables backend here; TestEngine29 does it on nftables); Docker
+// 20.10 drops the name a plugin answers and has no interface sysctls, so there both are refused with a sentence
+// naming the engine.
+func (s *singleHost) endpointOptions(t *testing.T) {
+	s.h.CreateNetwork(t, "named1", netArgs...)
+	s.h.CreateNetwork(t, "named2", netArgs...)
+	s.h.RunContainer(t, "--name", "named", "--network", "named1", BusyboxImage, "sleep", "3600")
+	Eventually(t, 30*time.Second, func() error {
+		if st, err := s.h.Status(); err != nil || st.Engine.Version == "" {
+			return fmt.Errorf("the plugin has not read the engine's version: %+v, %v", st.Engine, err)
+		}
+		return nil
+	})
+	_, err := s.h.Docker("network", "connect", "--driver-opt", "com.docker.network.endpoint.ifname=data0", "named2", "named")
+	if Engine() == Engine29 {
+		if err != nil {
+			t.Fatalf("connect with ifname data0: %v", err)
+		}
+		ip, err := s.h.ContainerIP("named", "named2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dev, err := s.h.ContainerDev("named", ip); err != nil || dev != "data0" {
+			t.Fatalf("the interface on named2 is %q (%v), want data0", dev, err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("engine %s: connect with ifname data0 was accepted, but the engine names the interface eth<N>", Engine())
+	}
+	readable(t, err.Error())
+	if !strings.Contains(err.Error(), "does not give a network plugin's containers the interface name") {
+		t.Errorf("the refusal does not say why: %v", err)
+	}
+	t.Logf("refused: %s", lastLine(err.Error()))
+	_, err = s.h.Docker("network", "connect", "--driver-opt", "com.docker.network.endpoint.sysctls=net.ipv4.conf.IFNAME.log_martians=1",
+		"named2", "named")
+	if err == nil || !strings.Contains(err.Error(), "does not apply com.docker.network.endpoint.sysctls") {
+		t.Fatalf("engine %s: connect with interface sysctls: %v, want the refusal", Engine(), err)
+	}
+	readable(t, err.Error())
 }
 
 func (s *singleHost) addressesFreedAndPoolExhausted(t *testing.T) {

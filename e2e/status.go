@@ -50,6 +50,9 @@ type wgStatus struct {
 	Firewall struct {
 		FromContainer, VXLANNonMember int
 	}
+	Engine struct {
+		Version, FirewallBackend, IPForward string
+	}
 	Security struct {
 		StreamsRefused, DatagramsDropped int
 	}

@@ -71,6 +71,8 @@ type parts struct {
 	// cannot encrypt, and cannotEncrypt says why.
 	tun           *tunnel.Tunnel
 	cannotEncrypt error
+	// engine is what the plugin learnt of the Docker engine.
+	engine *engineWatch
 }
 
 // runDaemon runs the plugin with the settings in getenv until ctx ends.
@@ -170,12 +172,14 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	} else {
 		cannot = p.cannotEncrypt.Error()
 	}
+	p.engine = &engineWatch{forwardPath: ipForwardPath}
 	if !set.DisableDockerAPI {
 		dc, err := dockerapi.New(dockerapi.Config{Host: set.DockerHost})
 		if err != nil {
 			return nil, err
 		}
 		deps.Docker = dc
+		p.engine.docker = dc
 	}
 	// The agent reads the driver's networks and endpoints, and the driver
 	// tells the agent of changes: local lets the agent be built first.
@@ -186,7 +190,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		CannotEncrypt: cannot}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}, EncryptedVXLANPort: set.EncryptedVXLANPort,
-		TunnelOverhead: tunnel.Overhead(vtep), EncryptDefault: set.EncryptDefault, CannotEncrypt: p.cannotEncrypt},
+		TunnelOverhead: tunnel.Overhead(vtep), EncryptDefault: set.EncryptDefault, CannotEncrypt: p.cannotEncrypt,
+		EngineVersion: p.engine.Version},
 		p.dp, p.store.For(statefile.OwnerDriver), p.agent)
 	if err != nil {
 		return nil, err
@@ -234,6 +239,7 @@ func (p *parts) serve(ctx context.Context) error {
 	run(func() { _ = p.dns.Run(ctx) })
 	run(func() { p.mesh.SaveLoop(ctx, p.store.For(statefile.OwnerMesh)) })
 	run(func() { p.firewallLoop(ctx) })
+	run(func() { p.engine.Run(ctx, p.log, 2*time.Second, time.Minute) })
 	pluginSrv := &http.Server{Handler: p.metrics.Instrument(pluginapi.NewHandler(pluginapi.Config{Logger: p.log}, p.driver, p.ipam)),
 		ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2+len(api))

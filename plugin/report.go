@@ -31,6 +31,7 @@ func (p *parts) Report() status.Report {
 		Rejected: p.mesh.Rejected(),
 		Firewall: p.firewallStatus(),
 		Sync:     p.mesh.SyncProgress(),
+		Engine:   p.engine.Status(),
 
 		Goroutines: runtime.NumGoroutine(),
 	}

@@ -41,11 +41,11 @@ type Config struct {
 }
 
 // NewHandler returns the HTTP handler of both drivers.
-func NewHandler(cfg Config, nd network.Driver, id ipam.Ipam) http.Handler {
+func NewHandler(cfg Config, nd NetworkDriver, id ipam.Ipam) http.Handler {
 	return newHandler(cfg, nd, id, newRegistration(registrationLimit, registrationSettle))
 }
 
-func newHandler(cfg Config, nd network.Driver, id ipam.Ipam, reg *registration) http.Handler {
+func newHandler(cfg Config, nd NetworkDriver, id ipam.Ipam, reg *registration) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -177,7 +177,7 @@ func afterRegistration[Req any, Resp any](reg *registration, fn func(*Req) (Resp
 	}
 }
 
-func registerNetwork(r router, d network.Driver, reg *registration) {
+func registerNetwork(r router, d NetworkDriver, reg *registration) {
 	handle(r, "NetworkDriver.GetCapabilities", func(*struct{}) (*network.CapabilitiesResponse, error) {
 		reg.registered()
 		return d.GetCapabilities()

@@ -42,8 +42,8 @@ func (s *stubNet) DeleteEndpoint(*network.DeleteEndpointRequest) error { return 
 func (s *stubNet) EndpointInfo(*network.InfoRequest) (*network.InfoResponse, error) {
 	return &network.InfoResponse{}, nil
 }
-func (s *stubNet) Join(*network.JoinRequest) (*network.JoinResponse, error) {
-	return &network.JoinResponse{}, nil
+func (s *stubNet) Join(*network.JoinRequest) (*JoinResponse, error) {
+	return &JoinResponse{InterfaceName: InterfaceName{SrcName: "vwg1", DstName: "data0", DstPrefix: "eth"}}, nil
 }
 func (s *stubNet) Leave(*network.LeaveRequest) error                   { return nil }
 func (s *stubNet) DiscoverNew(*network.DiscoveryNotification) error    { return nil }
@@ -210,5 +210,26 @@ func TestDebugLogsRequests(t *testing.T) {
 	}
 	if n := strings.Count(out, "x"); n > maxLoggedBody+100 {
 		t.Fatalf("logged %d bytes of a long body, want at most about %d", n, maxLoggedBody)
+	}
+}
+
+// TestJoinNamesInterface checks Join's reply on the wire: InterfaceName carries DstName beside SrcName and
+// DstPrefix, once, as the engine's remote driver reads it.
+func TestJoinNamesInterface(t *testing.T) {
+	h, _ := newTestHandler()
+	post(h, "/NetworkDriver.GetCapabilities", "")
+	code, out := post(h, "/NetworkDriver.Join", `{"NetworkID":"n","EndpointID":"e","SandboxKey":"/x"}`)
+	if code != http.StatusOK {
+		t.Fatalf("Join: %d %v", code, out)
+	}
+	want := map[string]any{"SrcName": "vwg1", "DstName": "data0", "DstPrefix": "eth"}
+	got, _ := out["InterfaceName"].(map[string]any)
+	if len(got) != len(want) {
+		t.Fatalf("InterfaceName %v, want %v", out["InterfaceName"], want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("InterfaceName.%s = %v, want %v", k, got[k], v)
+		}
 	}
 }

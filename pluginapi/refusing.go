@@ -43,8 +43,8 @@ type ipamRefuser struct {
 }
 
 var (
-	_ network.Driver = refuser{}
-	_ ipam.Ipam      = ipamRefuser{}
+	_ NetworkDriver = refuser{}
+	_ ipam.Ipam     = ipamRefuser{}
 )
 
 func (r refuser) GetCapabilities() (*network.CapabilitiesResponse, error) {
@@ -69,7 +69,7 @@ func (r refuser) DeleteEndpoint(req *network.DeleteEndpointRequest) error {
 func (r refuser) EndpointInfo(*network.InfoRequest) (*network.InfoResponse, error) {
 	return &network.InfoResponse{}, nil
 }
-func (r refuser) Join(*network.JoinRequest) (*network.JoinResponse, error) { return nil, r.err }
+func (r refuser) Join(*network.JoinRequest) (*JoinResponse, error) { return nil, r.err }
 func (r refuser) Leave(req *network.LeaveRequest) error {
 	r.passed("NetworkDriver.Leave", req)
 	return nil

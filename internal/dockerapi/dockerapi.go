@@ -291,3 +291,29 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Engine is what weavego reports of the engine it serves.
+type Engine struct {
+	// Version is the engine's version (29.8.1).
+	Version string
+	// FirewallBackend is the engine's firewall backend, "iptables" or
+	// "nftables" (engines of API 1.49 and later report it); "" from older
+	// engines, which have iptables only.
+	FirewallBackend string
+}
+
+// Engine reads the engine's version and firewall backend (GET /info).
+func (c *Client) Engine(ctx context.Context) (Engine, error) {
+	if err := c.negotiate(ctx); err != nil {
+		return Engine{}, err
+	}
+	info, err := c.c.Info(ctx)
+	if err != nil {
+		return Engine{}, fmt.Errorf("read the Docker engine's info: %w", err)
+	}
+	e := Engine{Version: info.ServerVersion}
+	if info.FirewallBackend != nil {
+		e.FirewallBackend = info.FirewallBackend.Driver
+	}
+	return e, nil
+}

@@ -25,6 +25,9 @@ type Problem struct {
 func Diagnose(rep Report, gossipPort int, now time.Time) []Problem {
 	var out []Problem
 	out = append(out, peerProblems(rep, gossipPort, now)...)
+	if p, ok := ForwardingProblem(rep.Engine); ok {
+		out = append(out, p)
+	}
 	for _, msg := range rep.IPAM.Problems {
 		p := Problem{What: msg}
 		for _, setting := range []string{"IPALLOC_RANGE6", "IPALLOC_RANGE"} {

@@ -47,6 +47,11 @@ func TestDiagnose(t *testing.T) {
 			r.Rejected = []mesh.Rejection{{Owner: "h9", Kind: "endpoint", Count: 3, Last: "bad address"}}
 		}, []string{"3 endpoint records from h9 refused (last: bad address)", "weavego version"}},
 		{"open", func(r *Report) { r.Security.Mode = keyring.ModeOpen }, []string{"OPEN", "KEY"}},
+		{"forwarding on", func(r *Report) { r.Engine = Engine{Version: "29.8.1", FirewallBackend: "nftables", IPForward: "on"} }, nil},
+		{"forwarding off", func(r *Report) { r.Engine = Engine{Version: "29.8.1", FirewallBackend: "nftables", IPForward: "off"} },
+			[]string{"no egress through docker_gwbridge", "nftables firewall backend", "net.ipv4.ip_forward=1"}},
+		{"forwarding off, iptables", func(r *Report) { r.Engine = Engine{Version: "20.10.24", IPForward: "off"} },
+			[]string{"IPv4 forwarding is off", "net.ipv4.ip_forward=1"}},
 		{"legacy key", func(r *Report) { r.Security.Mode = keyring.ModeLegacy },
 			[]string{"unsalted SHA-256 of PASSWORD", "weavego key generate"}},
 	}

@@ -30,6 +30,9 @@ type Report struct {
 	Rejected []mesh.Rejection `json:",omitempty"`
 	// Firewall counts what the host's input rules dropped.
 	Firewall Firewall
+	// Engine is the Docker engine served, its firewall backend and the
+	// host's forwarding.
+	Engine Engine
 	// Encryption is this host's WireGuard device and its encrypted paths.
 	Encryption Encryption
 	// Sync is what this host's sync by difference still awaits (a join

@@ -14,10 +14,10 @@ import (
 func sectionJSON(out io.Writer, rep status.Report, section string) error {
 	parts := map[string]any{"peers": rep.Cluster.Peers, "networks": rep.Cluster.Networks, "ipam": rep.IPAM,
 		"dns": rep.DNS, "security": rep.Security, "firewall": rep.Firewall, "problems": rep.Problems,
-		"encryption": rep.Encryption}
+		"encryption": rep.Encryption, "engine": rep.Engine}
 	v, ok := parts[section]
 	if !ok {
-		return fmt.Errorf("unknown section %q: use problems, peers, networks, encryption, ipam, dns or security", section)
+		return fmt.Errorf("unknown section %q: use problems, peers, networks, encryption, ipam, dns, security, firewall or engine", section)
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	_, err := fmt.Fprintln(out, string(b))
@@ -41,8 +41,8 @@ func render(out io.Writer, rep status.Report, section string) error {
 	}
 	switch {
 	case all || section == "peers":
-		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n\n", rep.Version, rep.Cluster.Self, rep.Cluster.VTEP,
-			rep.Security.Sentence())
+		fmt.Fprintf(w, "weavego %s on %s (%s)\n%s\n%s\n\n", rep.Version, rep.Cluster.Self, rep.Cluster.VTEP,
+			rep.Security.Sentence(), rep.Engine.Sentence())
 		renderPeers(w, rep.Cluster.Peers, !all)
 		if sp := rep.Sync; sp.Writers > 0 {
 			fmt.Fprintf(w, "sync: catching up, the records of %d writers awaited from %s\n", sp.Writers,
