@@ -23,7 +23,7 @@ type DNSListeners interface {
 
 // syncNames publishes the names of the containers attached here to weavego
 // networks, then gives the DNS server every live name of the cluster and the
-// gateway addresses to listen on.
+// gateway addresses (IPv4 and IPv6) to listen on.
 func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 	want := map[string][]byte{}
 	nets := a.snapshot().networks
@@ -110,9 +110,9 @@ func (a *Agent) localDNS() ([]dnsd.Member, []dnsd.Served) {
 	}
 	served := make([]dnsd.Served, 0, len(st.networks))
 	for id, n := range st.networks {
-		if n.Subnet.IsValid() {
+		if n.Subnet.IsValid() || n.Subnet6.IsValid() {
 			sv := dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway,
-				Internal: n.Internal}
+				Subnet6: n.Subnet6, Gateway6: n.Gateway6, Internal: n.Internal}
 			if a.cfg.NetNS != nil {
 				sv.NetNS = a.cfg.NetNS(id)
 			}

@@ -35,7 +35,8 @@ func TestFeedDNS(t *testing.T) {
 	loc.network(driver.Network{ID: "n1", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
 		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 5}, driver.Restored)
 	loc.network(driver.Network{ID: "n2", Subnet: netip.MustParsePrefix("10.32.1.0/24"),
-		Gateway: netip.MustParseAddr("10.32.1.1"), VNI: 7, Internal: true}, driver.Restored)
+		Gateway: netip.MustParseAddr("10.32.1.1"), VNI: 7, Internal: true,
+		Subnet6: netip.MustParsePrefix("fd00:7::/64"), Gateway6: netip.MustParseAddr("fd00:7::1")}, driver.Restored)
 	loc.endpoint(driver.Endpoint{ID: "e1", NetworkID: "n1", Addr: netip.MustParsePrefix("10.32.0.9/24"),
 		Joined: true, SandboxKey: "/run/docker/netns/abc"}, false)
 	loc.endpoint(driver.Endpoint{ID: "e2", NetworkID: "n2", Addr: netip.MustParsePrefix("10.32.1.9/24")}, false)
@@ -55,7 +56,9 @@ func TestFeedDNS(t *testing.T) {
 		t.Errorf("members %+v, want %+v", dns.members, wantM)
 	}
 	if len(dns.served) != 2 || dns.served[0].VNI != 5 || dns.served[1].Subnet.String() != "10.32.1.0/24" ||
-		dns.served[1].Gateway.String() != "10.32.1.1" || dns.served[0].Internal || !dns.served[1].Internal {
+		dns.served[1].Gateway.String() != "10.32.1.1" || dns.served[0].Internal || !dns.served[1].Internal ||
+		dns.served[0].Gateway6.IsValid() || dns.served[1].Subnet6.String() != "fd00:7::/64" ||
+		dns.served[1].Gateway6.String() != "fd00:7::1" {
 		t.Errorf("served %+v", dns.served)
 	}
 }
