@@ -149,6 +149,11 @@ func TestCreateNetwork(t *testing.T) {
 			return r
 		}(), wantErr: "--ipam-driver weavego:latest"},
 		{name: "no pool", req: &network.CreateNetworkRequest{NetworkID: "n1"}, wantErr: "exactly one IPv4 subnet"},
+		{name: "ipv6 only", req: func() *network.CreateNetworkRequest {
+			r := ipv6Req("n1", "fd00:1::/64") // as Docker 28+ sends --ipv6 --ipv4=false: no IPv4 pool
+			r.IPv4Data, r.Options[optIPv4] = nil, false
+			return r
+		}(), wantErr: "cannot make IPv6-only networks yet (--ipv4=false): create the network without --ipv4=false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

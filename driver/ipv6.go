@@ -10,6 +10,13 @@ import (
 	"github.com/weavego/weavego/internal/netrules"
 )
 
+// ipv6OnlyRefusal is the answer to --ipv4=false (Docker 28 and later).
+// Every part of weavego that names a container (neighbour and FDB entries,
+// the cluster's network definitions, the IPAM's pools, dnsd's records)
+// is keyed by its IPv4 address today.
+const ipv6OnlyRefusal = "weavego cannot make IPv6-only networks yet (--ipv4=false): create the network without " +
+	"--ipv4=false; with --ipv6 it is dual-stack, and its containers reach each other and dnsd over IPv6 as well as IPv4"
+
 // parseIPv6 reads the IPv6 pool of a --ipv6 network into n. Docker sends
 // com.docker.network.enable_ipv6 and one IPv6 pool from the IPAM driver;
 // the pool must come from weavego's IPAM and obey the IPv6 network rules.

@@ -13,6 +13,7 @@ import (
 const (
 	optGeneric  = "com.docker.network.generic"
 	optIPv6     = "com.docker.network.enable_ipv6"
+	optIPv4     = "com.docker.network.enable_ipv4"
 	optInternal = "com.docker.network.internal"
 	optMTU      = "com.docker.network.driver.mtu"
 	// OptVNI is the `-o vni=N` option of `docker network create`.
@@ -125,6 +126,9 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 		return nil, err
 	}
 	n.Internal, _ = req.Options[optInternal].(bool)
+	if v4, ok := req.Options[optIPv4].(bool); ok && !v4 {
+		return nil, fmt.Errorf("%s", ipv6OnlyRefusal)
+	}
 	if len(req.IPv4Data) != 1 || req.IPv4Data[0] == nil {
 		return nil, fmt.Errorf("a weavego network needs exactly one IPv4 subnet, got %d", len(req.IPv4Data))
 	}

@@ -21,14 +21,15 @@ type ipv6Scenario struct {
 	top                *testing.T
 	c                  *Cluster
 	h1, h2             *Host
-	gw4                string // net6's IPv4 gateway, where dnsd answers
+	gw4, gw6           string // net6's gateways, where dnsd answers
 	subnet6            netip.Prefix
 	svc4, svc6, svcMAC string
 }
 
 // TestIPv6 drives dual-stack networks across two hosts: default and given pools of each family, containers that
 // reach each other over IPv6 (ping and TCP) and IPv4 at once with the IPv6 neighbour entries programmed, AAAA and
-// ip6.arpa PTR answers from dnsd, --ip6 with the clash rules of --ip, and --internal.
+// ip6.arpa PTR answers from dnsd at either gateway, --ip6 with the clash rules of --ip, and --internal. On engine 29,
+// an IPv6-only network (--ipv4=false) is refused with a sentence and leaves nothing behind.
 func TestIPv6(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2})
@@ -41,6 +42,7 @@ func TestIPv6(t *testing.T) {
 		{"GivenSubnets", s.givenSubnets},
 		{"OneFamilyGiven", s.oneFamilyGiven},
 		{"Internal", s.internal},
+		{"IPv6OnlyRefused", s.ipv6OnlyRefused},
 	}, "DefaultPools", "Connectivity")
 }
 
@@ -101,7 +103,7 @@ func (s *ipv6Scenario) createOn(t *testing.T, h *Host, name string, args ...stri
 
 func (s *ipv6Scenario) defaultPools(t *testing.T) {
 	v4, v6 := s.createOn(t, s.h1, "net6", "--ipv6")
-	s.gw4 = v4.Gateway
+	s.gw4, s.gw6 = v4.Gateway, v6.Gateway
 	s.subnet6 = netip.MustParsePrefix(v6.Subnet)
 	if s.subnet6.Bits() != 64 || !defaultRange6.Contains(s.subnet6.Addr()) {
 		t.Fatalf("net6 got IPv6 subnet %s, want a /64 of %s", s.subnet6, defaultRange6)
@@ -170,10 +172,24 @@ func (s *ipv6Scenario) neighbourEntries(t *testing.T) {
 	})
 }
 
-// names: dnsd, asked at net6's gateway from the client on h2, answers svc (on h1) with its IPv4 and IPv6
-// addresses and its IPv6 address back to the name under ip6.arpa.
+// names: dnsd, asked at net6's IPv4 and IPv6 gateways from the client on h2, answers svc (on h1) with its IPv4
+// and IPv6 addresses and its IPv6 address back to the name under ip6.arpa; both hosts listen at both gateways.
 func (s *ipv6Scenario) names(t *testing.T) {
-	cl := newDNSClient(t, s.h2, "client", s.gw4)
+	for _, h := range []*Host{s.h1, s.h2} {
+		listen := strings.Join(mustStatus(t, h).DNS.Listen, " ")
+		for _, want := range []string{s.gw4 + ":53", "[" + s.gw6 + "]:53"} {
+			if !strings.Contains(listen, want) {
+				t.Errorf("%s: dnsd listens on %s; want %s among them", h.Name, listen, want)
+			}
+		}
+	}
+	for _, gw := range []string{s.gw4, s.gw6} {
+		t.Logf("asking dnsd at %s", gw)
+		s.namesAt(t, newDNSClient(t, s.h2, "client", gw))
+	}
+}
+
+func (s *ipv6Scenario) namesAt(t *testing.T, cl *dnsClient) {
 	Eventually(t, 30*time.Second, func() error {
 		for _, q := range []struct {
 			name  string
@@ -296,4 +312,47 @@ func (s *ipv6Scenario) internal(t *testing.T) {
 	if out, err := execIn(s.h2, "iclient", "timeout", "4", "wget", "-qO-", fmt.Sprintf("http://[%s]:8080/", s.svc6)); err == nil {
 		t.Errorf("iclient on net6i fetched from svc's %s on net6: %q", s.svc6, out)
 	}
+	// dnsd at net6i's IPv6 gateway answers isvc, and forwards nothing out of an --internal network.
+	_, v6 := ipamOf(t, s.h2, "net6i")
+	cl := newDNSClient(t, s.h2, "iclient", v6.Gateway)
+	Eventually(t, 30*time.Second, func() error {
+		r, err := cl.Query("isvc", dns.TypeAAAA)
+		if err != nil || !answers(r, isvc6) {
+			return fmt.Errorf("AAAA isvc at [%s]:53 from iclient: %v, %v; want %s", v6.Gateway, r, err, isvc6)
+		}
+		return nil
+	})
+	if r, err := cl.Query("example.org", dns.TypeAAAA); err != nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("AAAA example.org at [%s]:53 from iclient on an --internal network: %v, %v; want REFUSED", v6.Gateway, r, err)
+	}
+}
+
+// ipv6OnlyRefused: on an engine with --ipv4=false (Docker 28 and later), an IPv6-only network is refused with
+// the sentence that says what to do, no network is left on the host, and the IPv6 pool the engine asked for is
+// given back.
+func (s *ipv6Scenario) ipv6OnlyRefused(t *testing.T) {
+	if Engine() == Engine2010 {
+		t.Skip("Docker 20.10 has no --ipv4=false")
+	}
+	pools := func() int { return len(mustStatus(t, s.h1).IPAM.Pools) }
+	before := pools()
+	out, err := s.h1.Docker(append(append([]string{"network", "create", "--ipv6", "--ipv4=false"}, netArgs...), "net6only")...)
+	if err == nil {
+		_, _ = s.h1.Docker("network", "rm", "net6only")
+		t.Fatalf("an IPv6-only network was created: %s", out)
+	}
+	readable(t, err.Error())
+	if !strings.Contains(err.Error(), "cannot make IPv6-only networks yet (--ipv4=false): create the network without --ipv4=false") {
+		t.Errorf("refusal of --ipv4=false does not say what to do: %v", err)
+	}
+	t.Logf("docker network create --ipv6 --ipv4=false refused: %v", err)
+	if ls := s.h1.MustDocker(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains(ls, "net6only") {
+		t.Errorf("net6only left on h1: %s", ls)
+	}
+	Eventually(t, 30*time.Second, func() error {
+		if n := pools(); n != before {
+			return fmt.Errorf("h1's IPAM has %d pools after the refusal, %d before", n, before)
+		}
+		return nil
+	})
 }
