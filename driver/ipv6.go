@@ -10,12 +10,18 @@ import (
 	"github.com/weavego/weavego/internal/netrules"
 )
 
-// ipv6OnlyRefusal is the answer to --ipv4=false (Docker 28 and later).
-// Every part of weavego that names a container (neighbour and FDB entries,
-// the cluster's network definitions, the IPAM's pools, dnsd's records)
-// is keyed by its IPv4 address today.
-const ipv6OnlyRefusal = "weavego cannot make IPv6-only networks yet (--ipv4=false): create the network without " +
-	"--ipv4=false; with --ipv6 it is dual-stack, and its containers reach each other and dnsd over IPv6 as well as IPv4"
+// checkIPv6Only checks an IPv6-only network (--ipv6 --ipv4=false, Docker 28
+// and later): Docker sends com.docker.network.enable_ipv4=false, no IPv4
+// pool (it asks the IPAM driver for none) and one IPv6 pool.
+func checkIPv6Only(req *network.CreateNetworkRequest, n *Network) error {
+	if len(req.IPv4Data) != 0 {
+		return fmt.Errorf("an IPv6-only network (--ipv4=false) got %d IPv4 subnets from IPAM: give no IPv4 --subnet", len(req.IPv4Data))
+	}
+	if !n.Subnet6.IsValid() {
+		return fmt.Errorf("a weavego network with --ipv4=false needs --ipv6 as well")
+	}
+	return nil
+}
 
 // parseIPv6 reads the IPv6 pool of a --ipv6 network into n. Docker sends
 // com.docker.network.enable_ipv6 and one IPv6 pool from the IPAM driver;

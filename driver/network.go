@@ -41,7 +41,7 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 			d.warnUnknownOptions(old) // Docker repeats CreateNetwork after a daemon restart
 			return nil
 		}
-		return fmt.Errorf("network %s already exists with subnet %s%s", ShortID(n.ID), old.Subnet, ipv6Words(old.Subnet6))
+		return fmt.Errorf("network %s already exists with subnet %s%s", ShortID(n.ID), old.Key(), ipv6Words(old.Subnet6))
 	}
 	if len(unknown) > 0 && n.Options[OptReplica] == "" {
 		// A replica copies a cluster definition that may predate this check:
@@ -56,7 +56,7 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 			"or change DNS_ADDR on every host", n.Subnet, d.cfg.DNSAddr)
 	}
 	for _, other := range d.networks {
-		if other.Subnet.Overlaps(n.Subnet) {
+		if n.Subnet.IsValid() && other.Subnet.Overlaps(n.Subnet) {
 			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, ShortID(other.ID))
 		}
 		if n.Subnet6.IsValid() && other.Subnet6.IsValid() && other.Subnet6.Overlaps(n.Subnet6) {
@@ -65,11 +65,11 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	}
 	taken := map[uint32]string{}
 	for id, other := range d.networks {
-		if other.Subnet != n.Subnet {
+		if other.Key() != n.Key() {
 			taken[other.VNI] = "local network " + ShortID(id)
 		}
 	}
-	if n.VNI, err = d.reconciler.AssignVNI(n.Subnet, n.VNI, taken); err != nil {
+	if n.VNI, err = d.reconciler.AssignVNI(n.Key(), n.VNI, taken); err != nil {
 		return err
 	}
 	if d.cfg.MTU != 0 && n.MTU == 0 {
@@ -127,26 +127,13 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 	}
 	n.Internal, _ = req.Options[optInternal].(bool)
 	if v4, ok := req.Options[optIPv4].(bool); ok && !v4 {
-		return nil, fmt.Errorf("%s", ipv6OnlyRefusal)
-	}
-	if len(req.IPv4Data) != 1 || req.IPv4Data[0] == nil {
-		return nil, fmt.Errorf("a weavego network needs exactly one IPv4 subnet, got %d", len(req.IPv4Data))
-	}
-	ipd := req.IPv4Data[0]
-	if !strings.HasPrefix(ipd.AddressSpace, AddressSpacePrefix) {
-		return nil, fmt.Errorf("%s", IPAMHint)
+		if err := checkIPv6Only(req, n); err != nil {
+			return nil, err
+		}
+	} else if err := parseIPv4(req, n); err != nil {
+		return nil, err
 	}
 	var err error
-	if n.Subnet, err = netip.ParsePrefix(ipd.Pool); err != nil {
-		return nil, fmt.Errorf("subnet %q from IPAM is not a CIDR", ipd.Pool)
-	}
-	if ipd.Gateway != "" {
-		gw, err := netip.ParsePrefix(ipd.Gateway)
-		if err != nil {
-			return nil, fmt.Errorf("gateway %q from IPAM is not an address with prefix", ipd.Gateway)
-		}
-		n.Gateway = gw.Addr()
-	}
 	if v, ok := n.Options[optMTU]; ok {
 		if n.MTU, err = strconv.Atoi(v); err != nil || n.MTU < 576 || n.MTU > 65535 {
 			return nil, fmt.Errorf("option %s=%q is not an MTU from 576 to 65535", optMTU, v)
@@ -163,6 +150,29 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 		n.VNI = uint32(vni)
 	}
 	return n, nil
+}
+
+// parseIPv4 reads the IPv4 pool of the network into n.
+func parseIPv4(req *network.CreateNetworkRequest, n *Network) error {
+	if len(req.IPv4Data) != 1 || req.IPv4Data[0] == nil {
+		return fmt.Errorf("a weavego network needs exactly one IPv4 subnet, got %d", len(req.IPv4Data))
+	}
+	ipd := req.IPv4Data[0]
+	if !strings.HasPrefix(ipd.AddressSpace, AddressSpacePrefix) {
+		return fmt.Errorf("%s", IPAMHint)
+	}
+	var err error
+	if n.Subnet, err = netip.ParsePrefix(ipd.Pool); err != nil {
+		return fmt.Errorf("subnet %q from IPAM is not a CIDR", ipd.Pool)
+	}
+	if ipd.Gateway != "" {
+		gw, err := netip.ParsePrefix(ipd.Gateway)
+		if err != nil {
+			return fmt.Errorf("gateway %q from IPAM is not an address with prefix", ipd.Gateway)
+		}
+		n.Gateway = gw.Addr()
+	}
+	return nil
 }
 
 // AddressSpacePrefix starts the names of weavego's IPAM address spaces; a

@@ -22,11 +22,23 @@ type Network struct {
 	Gateway6 netip.Addr   `json:",omitzero"`
 }
 
+// IPv6Only tells whether n has no IPv4 (--ipv6 --ipv4=false).
+func (n *Network) IPv6Only() bool { return !n.Subnet.IsValid() && n.Subnet6.IsValid() }
+
+// Key is the subnet that identifies n among the host's and the cluster's
+// networks: its IPv4 subnet, or its IPv6 one on an IPv6-only network.
+func (n *Network) Key() netip.Prefix {
+	if n.Subnet.IsValid() {
+		return n.Subnet
+	}
+	return n.Subnet6
+}
+
 // Endpoint is the driver's record of one local endpoint.
 type Endpoint struct {
 	ID          string
 	NetworkID   string
-	Addr        netip.Prefix
+	Addr        netip.Prefix // invalid on an IPv6-only network
 	Addr6       netip.Prefix `json:",omitzero"` // on a --ipv6 network
 	MAC         string
 	HostIf      string

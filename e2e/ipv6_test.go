@@ -29,7 +29,7 @@ type ipv6Scenario struct {
 // TestIPv6 drives dual-stack networks across two hosts: default and given pools of each family, containers that
 // reach each other over IPv6 (ping and TCP) and IPv4 at once with the IPv6 neighbour entries programmed, AAAA and
 // ip6.arpa PTR answers from dnsd at either gateway, --ip6 with the clash rules of --ip, and --internal. On engine 29,
-// an IPv6-only network (--ipv4=false) is refused with a sentence and leaves nothing behind.
+// IPv6-only networks (--ipv4=false) as well: see ipv6only_test.go.
 func TestIPv6(t *testing.T) {
 	RequirePlugin(t)
 	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2})
@@ -42,7 +42,7 @@ func TestIPv6(t *testing.T) {
 		{"GivenSubnets", s.givenSubnets},
 		{"OneFamilyGiven", s.oneFamilyGiven},
 		{"Internal", s.internal},
-		{"IPv6OnlyRefused", s.ipv6OnlyRefused},
+		{"IPv6Only", s.ipv6Only},
 	}, "DefaultPools", "Connectivity")
 }
 
@@ -325,34 +325,4 @@ func (s *ipv6Scenario) internal(t *testing.T) {
 	if r, err := cl.Query("example.org", dns.TypeAAAA); err != nil || r.Rcode != dns.RcodeRefused {
 		t.Errorf("AAAA example.org at [%s]:53 from iclient on an --internal network: %v, %v; want REFUSED", v6.Gateway, r, err)
 	}
-}
-
-// ipv6OnlyRefused: on an engine with --ipv4=false (Docker 28 and later), an IPv6-only network is refused with
-// the sentence that says what to do, no network is left on the host, and the IPv6 pool the engine asked for is
-// given back.
-func (s *ipv6Scenario) ipv6OnlyRefused(t *testing.T) {
-	if Engine() == Engine2010 {
-		t.Skip("Docker 20.10 has no --ipv4=false")
-	}
-	pools := func() int { return len(mustStatus(t, s.h1).IPAM.Pools) }
-	before := pools()
-	out, err := s.h1.Docker(append(append([]string{"network", "create", "--ipv6", "--ipv4=false"}, netArgs...), "net6only")...)
-	if err == nil {
-		_, _ = s.h1.Docker("network", "rm", "net6only")
-		t.Fatalf("an IPv6-only network was created: %s", out)
-	}
-	readable(t, err.Error())
-	if !strings.Contains(err.Error(), "cannot make IPv6-only networks yet (--ipv4=false): create the network without --ipv4=false") {
-		t.Errorf("refusal of --ipv4=false does not say what to do: %v", err)
-	}
-	t.Logf("docker network create --ipv6 --ipv4=false refused: %v", err)
-	if ls := s.h1.MustDocker(t, "network", "ls", "--format", "{{.Name}}"); strings.Contains(ls, "net6only") {
-		t.Errorf("net6only left on h1: %s", ls)
-	}
-	Eventually(t, 30*time.Second, func() error {
-		if n := pools(); n != before {
-			return fmt.Errorf("h1's IPAM has %d pools after the refusal, %d before", n, before)
-		}
-		return nil
-	})
 }

@@ -110,15 +110,26 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familyS
 		if err == nil {
 			err = a.checkWriter(e.Owner, rec.VTEP, addrs)
 		}
-		if err == nil && subnets[rec.VNI].v4.IsValid() {
-			err = netrules.CheckInside(subnets[rec.VNI].v4, rec.IP)
+		sn := subnets[rec.VNI]
+		switch {
+		case err == nil && sn.ipv6Only() && rec.IP.IsValid():
+			err = fmt.Errorf("IPv4 address %s on a network that is IPv6-only here", rec.IP)
+		case err == nil && sn.ipv6Only():
+			err = netrules.CheckInside6(sn.v6, rec.IP6)
+		case err == nil && sn.v4.IsValid():
+			err = netrules.CheckInside(sn.v4, rec.IP)
 		}
-		if err != nil || !rec.IP.IsValid() {
+		if err == nil && !rec.IP.IsValid() && !sn.ipv6Only() {
+			err = errors.New("no IPv4 address on a network with IPv4 here")
+		}
+		if err != nil {
 			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP})
-		if r6, ok := a.remote6(e, rec, mac, subnets[rec.VNI].v6); ok {
+		if rec.IP.IsValid() {
+			remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP})
+		}
+		if r6, ok := a.remote6(e, rec, mac, sn.v6); ok {
 			remotes[rec.VNI] = append(remotes[rec.VNI], r6)
 		}
 	}
@@ -149,6 +160,9 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familyS
 // familySubnets are a local network's subnets: IPv4 and, on a --ipv6
 // network, IPv6.
 type familySubnets struct{ v4, v6 netip.Prefix }
+
+// ipv6Only tells whether the network has no IPv4 here (--ipv4=false).
+func (f familySubnets) ipv6Only() bool { return !f.v4.IsValid() && f.v6.IsValid() }
 
 // remote6 is the IPv6 neighbour entry of a remote endpoint (its FDB entry
 // is the IPv4 one's: one MAC): only when the record has an IPv6 address

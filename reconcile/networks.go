@@ -88,18 +88,19 @@ func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network, rec d
 			a.removeLocal(ctx, n, "its definition is gone from the cluster: it was removed while this host was away")
 		}
 	case fresh || !exists:
-		if exists && !e.Deleted && def.same(rec.Subnet, rec.VNI) {
+		if exists && !e.Deleted && def.same(rec.Key(), rec.VNI) {
 			break
 		}
 		def := NetDef{Name: n.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, IPRange: n.IPRange, VNI: rec.VNI,
 			MTU: rec.MTU, Internal: rec.Internal, Options: publicOptions(rec.Options), Origin: a.rep.LocalName(),
 			Subnet6: rec.Subnet6, Gateway6: rec.Gateway6, IPRange6: n.IPRange6}
 		a.rep.Set(KindNetwork, n.Name, encode(def))
-		a.log.Info("network published to the cluster", "network", n.Name, "subnet", def.Subnet, "vni", def.VNI)
+		a.log.Info("network published to the cluster", "network", n.Name, "subnet", def.Subnet, "subnet6", def.Subnet6,
+			"vni", def.VNI)
 	case e.Deleted:
 		a.removeLocal(ctx, n, "it was removed on another host")
-	case !def.same(rec.Subnet, rec.VNI):
-		a.removeLocal(ctx, n, "host "+def.Origin+" defined it at the same time with subnet "+def.Subnet.String()+
+	case !def.same(rec.Key(), rec.VNI):
+		a.removeLocal(ctx, n, "host "+def.Origin+" defined it at the same time with subnet "+def.key().String()+
 			" and VNI "+strconv.Itoa(int(def.VNI))+", and that definition won")
 	}
 	a.mu.Lock()
@@ -177,7 +178,7 @@ func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
 		return
 	}
 	a.log.Info("network created from the cluster definition", "network", def.Name, "origin", def.Origin,
-		"subnet", def.Subnet, "vni", def.VNI)
+		"subnet", def.Subnet, "subnet6", def.Subnet6, "vni", def.VNI)
 }
 
 // publicOptions drops the options the agent adds itself.

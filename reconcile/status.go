@@ -85,7 +85,7 @@ func (a *Agent) Status() Status {
 		if !ok {
 			continue
 		}
-		ns := NetworkStatus{Name: def.Name, Subnet: def.Subnet.String(), Origin: def.Origin, VNI: def.VNI,
+		ns := NetworkStatus{Name: def.Name, Subnet: def.key().String(), Origin: def.Origin, VNI: def.VNI,
 			Hosts: hosts[def.VNI], Endpoints: perVNI[def.VNI], Encrypted: driver.Encrypted(def.Options)}
 		if unknown := driver.UnknownOptions(def.Options); len(unknown) > 0 {
 			ns.UnknownOptions, ns.UnknownOptionsFix = driver.UnknownOptionsNote(def.Name, unknown)
