@@ -128,3 +128,28 @@ func TestSyncNamesIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedDNSIPv6Only: a name on an IPv6-only network (no IPv4 address) is
+// an AAAA record only, and a joined endpoint there a member by its IPv6
+// address; the network is served by its IPv6 subnet and gateway.
+func TestFeedDNSIPv6Only(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	dns, loc := &fakeDNS{}, newFakeLocal()
+	a := New(Config{}, Deps{Map: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
+	loc.cl = a
+	w.Peer("h2").Set(KindName, "cid2/9", encode(NameRec{Names: []string{"web"}, IP6: netip.MustParseAddr("fd00:9::2"), VNI: 9, Network: "v6"}))
+	loc.network(driver.Network{ID: "n9", VNI: 9, Subnet6: netip.MustParsePrefix("fd00:9::/64"),
+		Gateway6: netip.MustParseAddr("fd00:9::1")}, driver.Restored)
+	loc.endpoint(driver.Endpoint{ID: "e9", NetworkID: "n9", Addr6: netip.MustParsePrefix("fd00:9::5/64"),
+		Joined: true, SandboxKey: "/run/docker/netns/x"}, false)
+	a.feedDNS()
+	if len(dns.records) != 1 || dns.records[0].IP != netip.MustParseAddr("fd00:9::2") || dns.records[0].Container != "cid2" {
+		t.Errorf("records %+v, want web's IPv6 address only", dns.records)
+	}
+	if len(dns.members) != 1 || dns.members[0].IP != netip.MustParseAddr("fd00:9::5") {
+		t.Errorf("members %+v, want the sandbox by its IPv6 address", dns.members)
+	}
+	if len(dns.served) != 1 || dns.served[0].Subnet.IsValid() || dns.served[0].Gateway6 != netip.MustParseAddr("fd00:9::1") {
+		t.Errorf("served %+v, want the IPv6-only network by its IPv6 gateway", dns.served)
+	}
+}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"time"
@@ -50,7 +51,9 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 				"network", def.Name, "subnet", def.Subnet, "owner", e.Owner, "origin", def.Origin, "overlaps", r.String())
 			continue
 		}
-		a.createReplica(ctx, plugin, def)
+		if err := a.createReplica(ctx, plugin, def); errors.Is(err, dockerapi.ErrNoIPv6Only) {
+			refused[def.Name] = dockerapi.ErrNoIPv6Only.Error()
+		}
 	}
 	a.mu.Lock()
 	a.refused = refused
@@ -154,8 +157,9 @@ func (a *Agent) removeLocal(ctx context.Context, n dockerapi.Network, why string
 	a.log.Info("network removed on this host", "network", n.Name, "reason", why)
 }
 
-// createReplica creates on this host a network defined elsewhere.
-func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
+// createReplica creates on this host a network defined elsewhere. An
+// engine that cannot make it (ErrNoIPv6Only) is not asked again soon.
+func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) error {
 	opts := maps.Clone(def.Options)
 	if opts == nil {
 		opts = map[string]string{}
@@ -170,15 +174,20 @@ func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
 	_, err := a.docker.CreateNetwork(cctx, dockerapi.Network{Name: def.Name, Driver: plugin, IPAMDriver: plugin,
 		Subnet: def.Subnet, Gateway: def.Gateway, IPRange: def.IPRange, Internal: def.Internal, Options: opts,
 		Subnet6: def.Subnet6, Gateway6: def.Gateway6, IPRange6: def.IPRange6})
+	if errors.Is(err, dockerapi.ErrNoIPv6Only) {
+		a.warnOnce("net/"+def.Name, "network refused on this host", "network", def.Name, "origin", def.Origin, "err", err)
+		return err
+	}
 	if err != nil {
 		a.mu.Lock()
 		a.retrySoon = true
 		a.mu.Unlock()
 		a.log.Warn("create network defined on another host", "network", def.Name, "origin", def.Origin, "err", err)
-		return
+		return err
 	}
 	a.log.Info("network created from the cluster definition", "network", def.Name, "origin", def.Origin,
 		"subnet", def.Subnet, "subnet6", def.Subnet6, "vni", def.VNI)
+	return nil
 }
 
 // publicOptions drops the options the agent adds itself.

@@ -8,6 +8,7 @@ package dockerapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -159,6 +160,11 @@ func (c *Client) Network(ctx context.Context, idOrName string) (Network, error) 
 	return fromInspect(n), nil
 }
 
+// ErrNoIPv6Only: the engine is older than Docker 28 and cannot create an
+// IPv6-only network.
+var ErrNoIPv6Only = errors.New("the network is IPv6-only (--ipv4=false), which this engine cannot make: " +
+	"upgrade Docker to 28 or later on this host")
+
 // minIPv6OnlyAPI is the first API version with EnableIPv4 (Docker 28).
 const minIPv6OnlyAPI = "1.48"
 
@@ -175,8 +181,7 @@ func (c *Client) CreateNetwork(ctx context.Context, n Network) (string, error) {
 		// An IPv6-only network (--ipv4=false): an engine older than API
 		// 1.47 (Docker 28) would drop the field and make it dual-stack.
 		if v := c.c.ClientVersion(); versions.LessThan(v, minIPv6OnlyAPI) {
-			return "", fmt.Errorf("create network %s: it is IPv6-only, which this engine (API %s) cannot make: "+
-				"upgrade Docker to 28 or later on this host", n.Name, v)
+			return "", fmt.Errorf("create network %s: %w (its API is %s)", n.Name, ErrNoIPv6Only, v)
 		}
 		ipv4 = new(bool)
 	}
