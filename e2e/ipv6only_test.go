@@ -16,8 +16,8 @@ import (
 // with the same IPv6 pool and no IPv4 one; its containers get no IPv4 address on it, reach each other across the
 // hosts over IPv6 (ping and TCP) with permanent neighbour entries, and resolve each other's names (AAAA) through
 // dnsd at the network's IPv6 gateway, asked directly and through the container's own resolver (--dns). They
-// reach nothing of the dual-stack network net6. An --internal IPv6-only network gives no route out and forwards no
-// name.
+// reach nothing of the dual-stack network net6. All of it survives a plugin restart. An --internal IPv6-only network
+// gives no route out and forwards no name.
 func (s *ipv6Scenario) ipv6Only(t *testing.T) {
 	if Engine() == Engine2010 {
 		t.Skip("Docker 20.10 has no --ipv4=false")
@@ -53,7 +53,26 @@ func (s *ipv6Scenario) ipv6Only(t *testing.T) {
 	if out, err := execIn(s.h2, "oclient", "ping", "-c", "2", "-W", "1", s.svc6); err == nil && !strings.Contains(out, " 100% packet loss") {
 		t.Errorf("oclient on net6o reached svc's %s on net6: %q", s.svc6, out)
 	}
+	s.ipv6OnlyRestart(t, gw6, osvc6)
 	s.ipv6OnlyInternal(t)
+}
+
+// ipv6OnlyRestart: after h2's plugin is killed and back, the IPv6-only network is restored there: oclient still
+// resolves and reaches osvc, and a new container joins the network.
+func (s *ipv6Scenario) ipv6OnlyRestart(t *testing.T, gw6, osvc6 string) {
+	old, err := s.h2.KillPlugin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("h2's plugin back after %s", waitPluginBack(t, s.h2, old, 2*time.Minute).Round(time.Millisecond))
+	runFor(t, s.top, s.h2, "--name", "oclient2", "--network", "net6o", BusyboxImage, "sleep", "3600")
+	cl := newDNSClient(t, s.h2, "oclient2", gw6)
+	Eventually(t, time.Minute, func() error {
+		if r, err := cl.Query("osvc", dns.TypeAAAA); err != nil || !answers(r, osvc6) {
+			return fmt.Errorf("AAAA osvc at [%s]:53 from oclient2 after the restart: %v, %v", gw6, r, err)
+		}
+		return fetch(s.h2, "oclient2", fmt.Sprintf("http://[%s]:8080/", osvc6), "Hi! I'm osvc service")
+	})
 }
 
 // ipv6OnlyInternal: a container on h2 of an --internal IPv6-only network created on h1 has no default route of
