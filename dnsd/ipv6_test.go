@@ -90,20 +90,20 @@ func TestIPv6OnlyServed(t *testing.T) {
 }
 
 // TestListenOnIPv6Gateway: a dual-stack network's dnsd listens on its IPv6
-// gateway in its namespace, over UDP and TCP, and answers its IPv6 clients
-// (AAAA and A alike) as it does at the IPv4 gateway; an IPv6 source of no
-// served subnet is refused there.
+// gateway and on the IPv6 service address in its namespace, over UDP and
+// TCP, and answers its IPv6 clients (AAAA and A alike) as it does at the
+// IPv4 gateway; an IPv6 source of no served subnet is refused there.
 func TestListenOnIPv6Gateway(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
 	}
 	ns := newNetNS(t, t.TempDir(), "dual")
 	if err := nsrun.Do(ns, func() error {
-		return addToLo([]string{"10.60.0.1/32", "fd60::1/128", "fd60::9/128", "fd61::9/128"})
+		return addToLo([]string{"10.60.0.1/32", "fd60::1/128", "fd60::9/128", "fd61::9/128", "fd53::53/128"})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Port: 15355, ResolvConf: emptyResolvConf(t)}, dualTable(t), nil)
+	s, err := New(Config{Port: 15355, ResolvConf: emptyResolvConf(t), ServiceAddr6: netip.MustParseAddr("fd53::53")}, dualTable(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,24 +111,11 @@ func TestListenOnIPv6Gateway(t *testing.T) {
 	if err := s.SetNetworks([]Served{dualNet(ns, false)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := joined(s.Addrs()); got != "10.60.0.1:15355, [fd60::1]:15355" {
-		t.Errorf("listening on [%s]; want both gateways", got)
+	if got := joined(s.Addrs()); got != "10.60.0.1:15355, [fd53::53]:15355, [fd60::1]:15355" {
+		t.Errorf("listening on [%s]; want both gateways and the IPv6 service address", got)
 	}
 	ask := func(proto, from string, qtype uint16) *dns.Msg {
-		var resp *dns.Msg
-		err := nsrun.Do(ns, func() (err error) {
-			d := &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}
-			if proto == "tcp" {
-				d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
-			}
-			c := &dns.Client{Net: proto, Timeout: 2 * time.Second, Dialer: d}
-			resp, _, err = c.Exchange(query("web.", qtype), "[fd60::1]:15355")
-			return err
-		})
-		if err != nil {
-			t.Fatalf("%s from %s in %s: %v", proto, from, filepath.Base(ns), err)
-		}
-		return resp
+		return askAt(t, ns, proto, from, "[fd60::1]:15355", qtype)
 	}
 	for _, proto := range []string{"udp", "tcp"} {
 		if r := ask(proto, "fd60::9", dns.TypeAAAA); joined(rdatas(r.Answer)) != "AAAA fd60::2" {
@@ -140,8 +127,12 @@ func TestListenOnIPv6Gateway(t *testing.T) {
 		if r := ask(proto, "fd61::9", dns.TypeAAAA); r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 {
 			t.Errorf("stranger over %s at the IPv6 gateway: %v; want REFUSED", proto, r)
 		}
+		if r := askAt(t, ns, proto, "fd60::9", "[fd53::53]:15355", dns.TypeAAAA); joined(rdatas(r.Answer)) != "AAAA fd60::2" {
+			t.Errorf("AAAA over %s at the IPv6 service address: %v", proto, r)
+		}
 	}
-	// Without its IPv6 gateway the network keeps only its IPv4 listener.
+	// Without its IPv6 gateway the network keeps only its IPv4 listener (the
+	// IPv6 service address is reached via the IPv6 gateway).
 	n := dualNet(ns, false)
 	n.Gateway6 = netip.Addr{}
 	if err := s.SetNetworks([]Served{n}); err != nil {
@@ -175,4 +166,24 @@ func TestForwardToIPv6Upstream(t *testing.T) {
 	if got := joined(up.transports()); got != "udp, tcp, udp, tcp" {
 		t.Errorf("IPv6 upstream asked over [%s]", got)
 	}
+}
+
+// askAt asks server for web. of qtype over proto from the address from, in
+// the network namespace ns, and fails the test on error.
+func askAt(t *testing.T, ns, proto, from, server string, qtype uint16) *dns.Msg {
+	t.Helper()
+	var resp *dns.Msg
+	err := nsrun.Do(ns, func() (err error) {
+		d := &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}
+		if proto == "tcp" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+		}
+		c := &dns.Client{Net: proto, Timeout: 2 * time.Second, Dialer: d}
+		resp, _, err = c.Exchange(query("web.", qtype), server)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s from %s to %s in %s: %v", proto, from, server, filepath.Base(ns), err)
+	}
+	return resp
 }

@@ -55,6 +55,10 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 		return fmt.Errorf("subnet %s contains the DNS service address %s (setting DNS_ADDR): pick another subnet, "+
 			"or change DNS_ADDR on every host", n.Subnet, d.cfg.DNSAddr)
 	}
+	if d.cfg.DNSAddr6.IsValid() && n.Subnet6.Contains(d.cfg.DNSAddr6) {
+		return fmt.Errorf("IPv6 subnet %s contains the IPv6 DNS service address %s (setting DNS_ADDR6): pick another "+
+			"IPv6 subnet, or change DNS_ADDR6 on every host", n.Subnet6, d.cfg.DNSAddr6)
+	}
 	for _, other := range d.networks {
 		if n.Subnet.IsValid() && other.Subnet.Overlaps(n.Subnet) {
 			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, ShortID(other.ID))

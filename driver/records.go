@@ -47,6 +47,8 @@ type Endpoint struct {
 	SandboxKey  string
 	// ServiceRoute: the Join gave the container its route to DNS_ADDR.
 	ServiceRoute bool `json:",omitempty"`
+	// ServiceRoute6: the Join gave the container its route to DNS_ADDR6.
+	ServiceRoute6 bool `json:",omitempty"`
 }
 
 func (d *Driver) kernelNetwork(n *Network) datapath.Network {
@@ -58,7 +60,7 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 		Port:     d.cfg.VXLANPort,
 		Internal: n.Internal,
 	}
-	kn.ServiceAddr = d.cfg.DNSAddr
+	kn.ServiceAddr, kn.ServiceAddr6 = d.cfg.DNSAddr, d.cfg.DNSAddr6
 	kn.Gateway = n.Gateway
 	kn.Subnet6, kn.Gateway6 = n.Subnet6, n.Gateway6
 	if n.VNI != 0 {

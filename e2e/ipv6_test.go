@@ -12,6 +12,9 @@ import (
 	"github.com/miekg/dns"
 )
 
+// dnsServiceAddr6 is the DNS_ADDR6 of TestIPv6's hosts: dnsd's IPv6 service address.
+const dnsServiceAddr6 = "fd53::53"
+
 // defaultRange6 is IPALLOC_RANGE6's default, where --ipv6 networks without an IPv6 --subnet get their /64.
 var defaultRange6 = netip.MustParsePrefix("fd77:6561:7665::/48")
 
@@ -32,7 +35,7 @@ type ipv6Scenario struct {
 // IPv6-only networks (--ipv4=false) as well: see ipv6only_test.go.
 func TestIPv6(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2})
+	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2, Env: map[string]string{"DNS_ADDR6": dnsServiceAddr6}})
 	s := &ipv6Scenario{top: t, c: c, h1: c.Host(0), h2: c.Host(1)}
 	runSteps(t, []step{
 		{"DefaultPools", s.defaultPools},
@@ -172,18 +175,19 @@ func (s *ipv6Scenario) neighbourEntries(t *testing.T) {
 	})
 }
 
-// names: dnsd, asked at net6's IPv4 and IPv6 gateways from the client on h2, answers svc (on h1) with its IPv4
-// and IPv6 addresses and its IPv6 address back to the name under ip6.arpa; both hosts listen at both gateways.
+// names: dnsd, asked at net6's IPv4 and IPv6 gateways and at the IPv6 service address (DNS_ADDR6) from the client
+// on h2, answers svc (on h1) with its IPv4 and IPv6 addresses and its IPv6 address back to the name under
+// ip6.arpa; both hosts listen at all three.
 func (s *ipv6Scenario) names(t *testing.T) {
 	for _, h := range []*Host{s.h1, s.h2} {
 		listen := strings.Join(mustStatus(t, h).DNS.Listen, " ")
-		for _, want := range []string{s.gw4 + ":53", "[" + s.gw6 + "]:53"} {
+		for _, want := range []string{s.gw4 + ":53", "[" + s.gw6 + "]:53", "[" + dnsServiceAddr6 + "]:53"} {
 			if !strings.Contains(listen, want) {
 				t.Errorf("%s: dnsd listens on %s; want %s among them", h.Name, listen, want)
 			}
 		}
 	}
-	for _, gw := range []string{s.gw4, s.gw6} {
+	for _, gw := range []string{s.gw4, s.gw6, dnsServiceAddr6} {
 		t.Logf("asking dnsd at %s", gw)
 		s.namesAt(t, newDNSClient(t, s.h2, "client", gw))
 	}

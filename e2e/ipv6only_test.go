@@ -15,7 +15,8 @@ import (
 // ipv6Only: on an engine with --ipv4=false (Docker 28 and later), an IPv6-only network created on h1 appears on h2
 // with the same IPv6 pool and no IPv4 one; its containers get no IPv4 address on it, reach each other across the
 // hosts over IPv6 (ping and TCP) with permanent neighbour entries, and resolve each other's names (AAAA) through
-// dnsd at the network's IPv6 gateway, asked directly and through the container's own resolver (--dns). They
+// dnsd at the network's IPv6 gateway and at the IPv6 service address, asked directly and through the container's
+// own resolver (--dns with the service address). They
 // reach nothing of the dual-stack network net6. All of it survives a plugin restart. An --internal IPv6-only network
 // gives no route out and forwards no name.
 func (s *ipv6Scenario) ipv6Only(t *testing.T) {
@@ -35,7 +36,7 @@ func (s *ipv6Scenario) ipv6Only(t *testing.T) {
 	gw6, _, _ := strings.Cut(pool.Gateway, "/")
 	t.Logf("net6o: IPv6 %s (gateway %s), no IPv4", pool.Subnet, gw6)
 	runFor(t, s.top, s.h1, "--name", "osvc", "--network", "net6o", "--dns", gw6, "-e", "NAME=osvc", HTTPImage)
-	runFor(t, s.top, s.h2, "--name", "oclient", "--network", "net6o", "--dns", gw6, BusyboxImage, "sleep", "3600")
+	runFor(t, s.top, s.h2, "--name", "oclient", "--network", "net6o", "--dns", dnsServiceAddr6, BusyboxImage, "sleep", "3600")
 	if ip4, _ := s.h1.Docker("inspect", "--format", `{{(index .NetworkSettings.Networks "net6o").IPAddress}}`, "osvc"); strings.TrimSpace(ip4) != "" {
 		t.Errorf("osvc has IPv4 address %q on the IPv6-only network", ip4)
 	}
@@ -122,10 +123,26 @@ func (s *ipv6Scenario) ipv6OnlyNeighbour(t *testing.T, osvc6 string) {
 	})
 }
 
-// ipv6OnlyNames: dnsd at net6o's IPv6 gateway answers oclient (h2) osvc's AAAA record (h1), no A record, and the
-// PTR record; the container's own resolver (Docker's, forwarding to --dns) gives the same address.
+// ipv6OnlyNames: dnsd at net6o's IPv6 gateway and at the IPv6 service address answers oclient (h2) osvc's AAAA
+// record (h1), no A record, and the PTR record; the container's own resolver (Docker's, forwarding to --dns, the
+// service address) gives the same address.
 func (s *ipv6Scenario) ipv6OnlyNames(t *testing.T, gw6, osvc6 string) {
-	cl := newDNSClient(t, s.h2, "oclient", gw6)
+	for _, server := range []string{gw6, dnsServiceAddr6} {
+		s.ipv6OnlyNamesAt(t, newDNSClient(t, s.h2, "oclient", server), server, osvc6)
+	}
+	rc, _ := execIn(s.h2, "oclient", "grep", "-E", "^nameserver|ExtServers", "/etc/resolv.conf")
+	routes, _ := execIn(s.h2, "oclient", "ip", "route", "show")
+	t.Logf("oclient's resolv.conf: %q; its IPv4 routes (docker_gwbridge): %q", rc, routes)
+	Eventually(t, 30*time.Second, func() error {
+		out, err := execIn(s.h2, "oclient", "nslookup", "-type=AAAA", "osvc")
+		if err != nil || !strings.Contains(out, osvc6) {
+			return fmt.Errorf("nslookup -type=AAAA osvc in oclient: %q, %v; want %s", out, err, osvc6)
+		}
+		return nil
+	})
+}
+
+func (s *ipv6Scenario) ipv6OnlyNamesAt(t *testing.T, cl *dnsClient, gw6, osvc6 string) {
 	Eventually(t, 30*time.Second, func() error {
 		for _, q := range []struct {
 			name  string
@@ -149,14 +166,4 @@ func (s *ipv6Scenario) ipv6OnlyNames(t *testing.T, gw6, osvc6 string) {
 	if r, err := cl.Query("osvc", dns.TypeA); err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 {
 		t.Errorf("A osvc at [%s]:53: %v, %v; want no data", gw6, r, err)
 	}
-	rc, _ := execIn(s.h2, "oclient", "grep", "-E", "^nameserver|ExtServers", "/etc/resolv.conf")
-	routes, _ := execIn(s.h2, "oclient", "ip", "route", "show")
-	t.Logf("oclient's resolv.conf: %q; its IPv4 routes (docker_gwbridge): %q", rc, routes)
-	Eventually(t, 30*time.Second, func() error {
-		out, err := execIn(s.h2, "oclient", "nslookup", "-type=AAAA", "osvc")
-		if err != nil || !strings.Contains(out, osvc6) {
-			return fmt.Errorf("nslookup -type=AAAA osvc in oclient: %q, %v; want %s", out, err, osvc6)
-		}
-		return nil
-	})
 }
