@@ -23,20 +23,7 @@ func TestNetworkIPv6(t *testing.T) {
 		}
 	}
 	nn := tn.net(t, n.ID)
-	global6 := func() []string {
-		t.Helper()
-		addrs, err := nn.h.AddrList(nn.link(t, BridgeName(n.ID)), netlink.FAMILY_V6)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, a := range addrs {
-			if !a.IP.IsLinkLocalUnicast() {
-				out = append(out, a.IPNet.String())
-			}
-		}
-		return out
-	}
+	global6 := func() []string { return bridgeGlobal6(t, tn, n) }
 	if got := global6(); len(got) != 1 || got[0] != "fd00:1::1/64" {
 		t.Fatalf("bridge IPv6 addresses %v, want fd00:1::1/64", got)
 	}

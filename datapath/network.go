@@ -38,6 +38,9 @@ type Network struct {
 	// their gateway. Every bridge has the same one. The zero Addr means
 	// none.
 	ServiceAddr netip.Addr
+	// ServiceAddr6 is the IPv6 one, put on the bridge as a /128 when the
+	// network has an IPv6 gateway (the containers' route goes via it).
+	ServiceAddr6 netip.Addr
 	// MTU of the bridge, the VXLAN device and new endpoints; 0 means the
 	// MTU of the link holding VTEP minus the VXLAN overhead (DefaultMTU
 	// when that link is unknown).
@@ -80,6 +83,10 @@ func (n Network) validate() error {
 		return fmt.Errorf("network %s: service address %s is not IPv4", n.ID, n.ServiceAddr)
 	case n.ServiceAddr.IsValid() && n.Subnet.IsValid() && n.Subnet.Masked().Contains(n.ServiceAddr.Unmap()):
 		return fmt.Errorf("network %s: service address %s lies inside subnet %s", n.ID, n.ServiceAddr, n.Subnet)
+	case n.ServiceAddr6.IsValid() && (!n.ServiceAddr6.Is6() || n.ServiceAddr6.Is4In6()):
+		return fmt.Errorf("network %s: IPv6 service address %s is not IPv6", n.ID, n.ServiceAddr6)
+	case n.ServiceAddr6.IsValid() && n.Subnet6.IsValid() && n.Subnet6.Masked().Contains(n.ServiceAddr6):
+		return fmt.Errorf("network %s: IPv6 service address %s lies inside IPv6 subnet %s", n.ID, n.ServiceAddr6, n.Subnet6)
 	case n.TunnelOverhead < 0 || n.TunnelOverhead > 1000:
 		return fmt.Errorf("network %s: tunnel overhead %d out of range", n.ID, n.TunnelOverhead)
 	case n.Port < 0 || n.Port > 65535:
@@ -232,12 +239,17 @@ func bridgeAddrs(n Network) []*net.IPNet {
 }
 
 // bridgeAddrs6 are the IPv6 addresses n's bridge must have besides its
-// link-local one: the IPv6 gateway with the IPv6 subnet's prefix length.
+// link-local one: the IPv6 gateway with the IPv6 subnet's prefix length,
+// and the IPv6 service address as a /128.
 func bridgeAddrs6(n Network) []*net.IPNet {
 	if !n.Gateway6.IsValid() {
 		return nil
 	}
-	return []*net.IPNet{ipconv.IPNet(netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits()))}
+	want := []*net.IPNet{ipconv.IPNet(netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits()))}
+	if n.ServiceAddr6.IsValid() {
+		want = append(want, ipconv.IPNet(netip.PrefixFrom(n.ServiceAddr6, 128)))
+	}
+	return want
 }
 
 // ensureBridgeAddrs leaves exactly want as the bridge's addresses of family

@@ -16,10 +16,11 @@ import (
 type Sandboxes struct{}
 
 // HasRoute reports whether the network namespace at path (Docker's sandbox
-// key of a container) has a route to exactly dst/32 in its main table.
+// key of a container) has a route to exactly dst/32 (an IPv6 dst: /128) in
+// its main table.
 func (Sandboxes) HasRoute(path string, dst netip.Addr) (bool, error) {
-	if !dst.Is4() {
-		return false, fmt.Errorf("route lookup in sandbox %s: %s is not IPv4", path, dst)
+	if !dst.IsValid() || dst.Is4In6() {
+		return false, fmt.Errorf("route lookup in sandbox %s: %s is not an IPv4 or IPv6 address", path, dst)
 	}
 	ns, err := netns.GetFromPath(path)
 	if err != nil {
@@ -31,8 +32,13 @@ func (Sandboxes) HasRoute(path string, dst netip.Addr) (bool, error) {
 		return false, fmt.Errorf("netlink in sandbox %s: %w", path, err)
 	}
 	defer h.Close()
-	filter := &netlink.Route{Dst: &net.IPNet{IP: dst.AsSlice(), Mask: net.CIDRMask(32, 32)}, Table: unix.RT_TABLE_MAIN}
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, filter, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	family := netlink.FAMILY_V4
+	if dst.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	filter := &netlink.Route{Dst: &net.IPNet{IP: dst.AsSlice(), Mask: net.CIDRMask(dst.BitLen(), dst.BitLen())},
+		Table: unix.RT_TABLE_MAIN}
+	routes, err := h.RouteListFiltered(family, filter, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return false, fmt.Errorf("list routes to %s in sandbox %s: %w", dst, path, err)
 	}

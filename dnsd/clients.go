@@ -6,17 +6,24 @@ import (
 )
 
 // Served is one local weavego network: dnsd answers clients whose address
-// lies in Subnet and listens on Gateway. The subnets of one host's networks
-// never overlap, so a client address lies in at most one of them.
+// lies in Subnet or Subnet6 and listens on Gateway and Gateway6. The
+// subnets of one host's networks never overlap, so a client address lies
+// in at most one of them.
 type Served struct {
 	// Network is the network's name, for logs.
 	Network string
 	// VNI identifies the network in records (Record.VNI, Member.VNI).
 	VNI uint32
-	// Subnet holds the addresses of the network's containers.
+	// Subnet holds the IPv4 addresses of the network's containers.
 	Subnet netip.Prefix
 	// Gateway is listened on when valid.
 	Gateway netip.Addr
+	// Subnet6 holds the IPv6 addresses of the containers of a dual-stack
+	// network (invalid: none); its clients are the same network's clients
+	// as those of Subnet, with the same scope, budgets and rules.
+	Subnet6 netip.Prefix
+	// Gateway6 is listened on when valid, as Gateway.
+	Gateway6 netip.Addr
 	// NetNS is the path of the network namespace the gateway (and the
 	// service address) of this network live in; "" means the server's own.
 	NetNS string
@@ -76,12 +83,13 @@ func (h *Handler) client(remote net.Addr, idx *index, d *door) (c client, ok boo
 	return client{}, false
 }
 
-// client is addr as a client of n, if n's subnet holds it.
+// client is addr as a client of n, if one of n's subnets holds it. Both
+// families of a network share its budget (keyed by n.key()).
 func (n *servedNet) client(addr netip.Addr, idx *index) (client, bool) {
-	if !n.Subnet.Contains(addr) {
+	if !n.Subnet.Contains(addr) && !n.Subnet6.Contains(addr) {
 		return client{}, false
 	}
-	return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.Subnet.Addr(), share: n.share,
+	return client{addr: addr, scope: idx.scope(n.VNI, addr), network: n.key(), share: n.share,
 		internal: n.Internal}, true
 }
 

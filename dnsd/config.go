@@ -53,6 +53,9 @@ type Config struct {
 	// network is served: the one address every container reaches its own
 	// network's dnsd at. Invalid (zero) means none.
 	ServiceAddr netip.Addr
+	// ServiceAddr6 is the IPv6 one, listened on for the networks that have
+	// an IPv6 gateway (their bridges hold it). Invalid (zero) means none.
+	ServiceAddr6 netip.Addr
 	// ClientRate and ClientBurst are the forwarding budget of one client
 	// address (defaults DefaultClientRate per second, DefaultClientBurst).
 	ClientRate  float64
@@ -118,6 +121,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ServiceAddr.IsValid() {
 		c.ServiceAddr = c.ServiceAddr.Unmap()
+	}
+	if c.ServiceAddr6.IsValid() && (!c.ServiceAddr6.Is6() || c.ServiceAddr6.Is4In6()) {
+		return c, fmt.Errorf("dns IPv6 service address %s is not an IPv6 address", c.ServiceAddr6)
 	}
 	ups := make([]string, 0, len(c.Upstreams))
 	for _, u := range c.Upstreams {

@@ -4,8 +4,10 @@
 // maps container names and aliases to addresses per network, a dns.Handler
 // (Handler) that answers from that table or forwards to upstream resolvers,
 // and a set of UDP+TCP listeners (Server) on the gateway addresses of the
-// weavego networks on this host and on one service address (DNS_ADDR, on
-// every weavego bridge as a /32, routed to from every container).
+// weavego networks on this host (IPv4 and IPv6) and on one service address
+// (DNS_ADDR, on every weavego bridge as a /32, routed to from every
+// container), and one IPv6 one where set (DNS_ADDR6, a /128 on the bridges
+// of networks with IPv6).
 //
 // dnsd never decides which records exist: the caller recomputes the full set
 // from replicated state and hands it to Table.Replace, which builds a new

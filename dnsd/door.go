@@ -89,7 +89,7 @@ func (s *servedSet) at(w where) *servedNet {
 		}
 		count++
 		only = n
-		if n.Gateway.Unmap() == w.addr {
+		if n.Gateway.Unmap() == w.addr || n.Gateway6.IsValid() && n.Gateway6 == w.addr {
 			gateway = n
 		}
 	}

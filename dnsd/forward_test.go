@@ -24,7 +24,13 @@ type fakeUpstream struct {
 
 func startUpstream(t *testing.T, rcodeAll int) *fakeUpstream {
 	t.Helper()
-	pc, ln, err := bindPair(netip.MustParseAddr("127.0.0.1"), AnyPort)
+	return startUpstreamOn(t, "127.0.0.1", rcodeAll)
+}
+
+// startUpstreamOn is startUpstream on address ip.
+func startUpstreamOn(t *testing.T, ip string, rcodeAll int) *fakeUpstream {
+	t.Helper()
+	pc, ln, err := bindPair(netip.MustParseAddr(ip), AnyPort)
 	if err != nil {
 		t.Fatal(err)
 	}

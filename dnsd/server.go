@@ -65,9 +65,10 @@ func (s *Server) Stats() Stats { return s.h.Stats() }
 
 // SetNetworks makes the server serve exactly nets: it answers clients inside
 // their subnets (and refuses all others), and listens (UDP and TCP on the
-// configured port) on their gateways and on Config.ServiceAddr, in the
-// network namespace of each network (Served.NetNS), or once in its own for
-// the networks that have none. It starts listeners for new addresses, stops those for
+// configured port) on their gateways (IPv4 and IPv6) and on
+// Config.ServiceAddr (and ServiceAddr6, for networks with an IPv6 gateway),
+// in the network namespace of each network
+// (Served.NetNS), or once in its own for the networks that have none. It starts listeners for new addresses, stops those for
 // removed ones, and restarts any that died; it is idempotent and cheap when
 // nothing changed. Addresses that fail are reported in the joined error,
 // each naming the address; the others are still served, and the failed
@@ -75,11 +76,16 @@ func (s *Server) Stats() Stats { return s.h.Stats() }
 func (s *Server) SetNetworks(nets []Served) error {
 	want := map[where]bool{}
 	for _, n := range nets {
-		if n.Gateway.IsValid() {
-			want[where{n.NetNS, n.Gateway.Unmap()}] = true
+		for _, gw := range []netip.Addr{n.Gateway, n.Gateway6} {
+			if gw.IsValid() {
+				want[where{n.NetNS, gw.Unmap()}] = true
+			}
 		}
 		if s.h.cfg.ServiceAddr.IsValid() {
 			want[where{n.NetNS, s.h.cfg.ServiceAddr}] = true
+		}
+		if s.h.cfg.ServiceAddr6.IsValid() && n.Gateway6.IsValid() {
+			want[where{n.NetNS, s.h.cfg.ServiceAddr6}] = true
 		}
 	}
 	s.h.setServed(nets)

@@ -1,6 +1,9 @@
 package dnsd
 
-import "sync/atomic"
+import (
+	"net/netip"
+	"sync/atomic"
+)
 
 // What one network may hold of the forwards in flight. The host's pool of
 // maxInflight forwards is shared, but a network takes at most a quarter of
@@ -42,22 +45,40 @@ func newServedSet(nets []Served, prev *servedSet, rate float64) *servedSet {
 	old := map[string]*share{}
 	if prev != nil {
 		for _, n := range prev.nets {
-			old[n.Subnet.String()+" "+n.NetNS] = n.share
+			old[n.key().String()+" "+n.NetNS] = n.share
 		}
 	}
 	s := &servedSet{nets: make([]servedNet, 0, len(nets))}
 	for _, n := range nets {
-		if !n.Subnet.IsValid() {
+		n.Subnet, n.Subnet6 = masked(n.Subnet), masked(n.Subnet6)
+		if !n.Subnet.IsValid() && !n.Subnet6.IsValid() {
 			continue
 		}
-		n.Subnet = n.Subnet.Masked()
-		sh := old[n.Subnet.String()+" "+n.NetNS]
-		if sh == nil {
-			sh = &share{answers: gateFor(rate)}
+		sn := servedNet{Served: n}
+		if sn.share = old[sn.key().String()+" "+n.NetNS]; sn.share == nil {
+			sn.share = &share{answers: gateFor(rate)}
 		}
-		s.nets = append(s.nets, servedNet{Served: n, share: sh})
+		s.nets = append(s.nets, sn)
 	}
 	return s
+}
+
+// masked is p without host bits; the zero Prefix stays zero.
+func masked(p netip.Prefix) netip.Prefix {
+	if !p.IsValid() {
+		return p
+	}
+	return p.Masked()
+}
+
+// key identifies n across snapshots and is the key of its forwarding
+// budget: its IPv4 subnet's address, or its IPv6 subnet's when it has no
+// IPv4.
+func (n *servedNet) key() netip.Addr {
+	if n.Subnet.IsValid() {
+		return n.Subnet.Addr()
+	}
+	return n.Subnet6.Addr()
 }
 
 // acquire takes a forward slot for the network of s from its reserve or,

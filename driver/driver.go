@@ -74,6 +74,9 @@ type Config struct {
 	// bridge and routed to from every container via its gateway; invalid
 	// means none.
 	DNSAddr netip.Addr
+	// DNSAddr6 is the IPv6 one (setting DNS_ADDR6): put on every bridge
+	// with an IPv6 gateway and routed to via it; invalid means none.
+	DNSAddr6 netip.Addr
 	// Sandboxes looks into containers' namespaces at Join; nil means the
 	// driver relies on its records alone.
 	Sandboxes Sandboxes

@@ -3,6 +3,7 @@ package driver
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -149,6 +150,16 @@ func TestCreateNetwork(t *testing.T) {
 			return r
 		}(), wantErr: "--ipam-driver weavego:latest"},
 		{name: "no pool", req: &network.CreateNetworkRequest{NetworkID: "n1"}, wantErr: "exactly one IPv4 subnet"},
+		{name: "ipv4=false without ipv6", req: func() *network.CreateNetworkRequest {
+			r := ipv6OnlyReq("n1", "fd00:1::/64")
+			r.IPv6Data, r.Options[optIPv6] = nil, false
+			return r
+		}(), wantErr: "needs --ipv6 as well"},
+		{name: "ipv4=false with an ipv4 pool", req: func() *network.CreateNetworkRequest {
+			r := ipv6Req("n1", "fd00:1::/64")
+			r.Options[optIPv4] = false
+			return r
+		}(), wantErr: "give no IPv4 --subnet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,6 +285,49 @@ func ipv6Req(id, pool6 string) *network.CreateNetworkRequest {
 			Gateway: netip.PrefixFrom(gw, netip.MustParsePrefix(pool6).Bits()).String()}}
 	}
 	return r
+}
+
+// ipv6OnlyReq is what Docker 28+ sends for --ipv6 --ipv4=false: no IPv4 pool.
+func ipv6OnlyReq(id, pool6 string) *network.CreateNetworkRequest {
+	r := ipv6Req(id, pool6)
+	r.IPv4Data, r.Options[optIPv4] = nil, false
+	return r
+}
+
+// TestIPv6OnlyNetwork: a network with --ipv4=false has a bridge with only
+// its IPv6 gateway, endpoints with only an IPv6 address (and a MAC made from
+// it), beside another IPv6-only network.
+func TestIPv6OnlyNetwork(t *testing.T) {
+	d, dp, _ := newTestDriver(t)
+	for i, pool := range []string{"fd00:1::/64", "fd00:2::/64"} {
+		id := fmt.Sprintf("n%d", i+1)
+		if err := d.CreateNetwork(ipv6OnlyReq(id, pool)); err != nil {
+			t.Fatal(err)
+		}
+		if kn := dp.networks[id]; kn.Subnet.IsValid() || kn.Gateway.IsValid() || kn.Subnet6.String() != pool {
+			t.Fatalf("kernel network %s = %+v, want only IPv6", id, kn)
+		}
+	}
+	ep := func(id, v4, v6 string) (*network.CreateEndpointResponse, error) {
+		return d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: "n1", EndpointID: id,
+			Interface: &network.EndpointInterface{Address: v4, AddressIPv6: v6}})
+	}
+	if _, err := ep("e0", "10.32.0.5/24", "fd00:1::5/64"); err == nil || !strings.Contains(err.Error(), "is IPv6-only") {
+		t.Errorf("IPv4 address on an IPv6-only network: err = %v", err)
+	}
+	if _, err := ep("e0", "", ""); err == nil || !strings.Contains(err.Error(), "no IPv6 address") {
+		t.Errorf("no address on an IPv6-only network: err = %v", err)
+	}
+	resp, err := ep("e1", "", "fd00:1::a:5/64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Interface == nil || resp.Interface.MacAddress != "02:77:00:0a:00:05" {
+		t.Errorf("endpoint interface %+v, want MAC 02:77:00:0a:00:05", resp.Interface)
+	}
+	if e := d.endpoints["e1"]; e.Addr.IsValid() || e.Addr6.String() != "fd00:1::a:5/64" {
+		t.Errorf("endpoint record %+v", e)
+	}
 }
 
 func TestIPv6Network(t *testing.T) {

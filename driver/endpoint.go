@@ -12,12 +12,8 @@ import (
 
 // CreateEndpoint makes the endpoint's veth pair on the network's bridge.
 func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.CreateEndpointResponse, error) {
-	if req.Interface == nil || req.Interface.Address == "" {
-		return nil, fmt.Errorf("endpoint %s has no IPv4 address: weavego networks need one from IPAM", ShortID(req.EndpointID))
-	}
-	addr, err := netip.ParsePrefix(req.Interface.Address)
-	if err != nil || !addr.Addr().Is4() {
-		return nil, fmt.Errorf("endpoint address %q is not an IPv4 address with prefix", req.Interface.Address)
+	if req.Interface == nil {
+		return nil, fmt.Errorf("endpoint %s has no interface: weavego networks need addresses from IPAM", ShortID(req.EndpointID))
 	}
 	ifname, err := requestedIfname(req.Options)
 	if err == nil {
@@ -26,27 +22,31 @@ func (d *Driver) CreateEndpoint(req *network.CreateEndpointRequest) (*network.Cr
 	if err != nil {
 		return nil, err
 	}
-	resp := &network.CreateEndpointResponse{}
-	mac := req.Interface.MacAddress
-	if mac == "" {
-		mac = MACFromIP(addr.Addr()).String()
-		resp.Interface = &network.EndpointInterface{MacAddress: mac}
-	} else if _, err := net.ParseMAC(mac); err != nil {
-		return nil, fmt.Errorf("MAC address %q is not valid", mac)
-	}
-
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n, ok := d.networks[req.NetworkID]
 	if !ok {
 		return nil, fmt.Errorf("weavego has no network %s", ShortID(req.NetworkID))
 	}
-	if !n.Subnet.Contains(addr.Addr()) {
-		return nil, fmt.Errorf("address %s is outside subnet %s of network %s", addr.Addr(), n.Subnet, ShortID(n.ID))
+	addr, err := parseEndpoint4(req.Interface, n)
+	if err != nil {
+		return nil, err
 	}
 	addr6, err := parseEndpoint6(req.Interface, n)
 	if err != nil {
 		return nil, err
+	}
+	resp := &network.CreateEndpointResponse{}
+	mac := req.Interface.MacAddress
+	if mac == "" {
+		if n.IPv6Only() {
+			mac = MACFromIP6(addr6.Addr()).String()
+		} else {
+			mac = MACFromIP(addr.Addr()).String()
+		}
+		resp.Interface = &network.EndpointInterface{MacAddress: mac}
+	} else if _, err := net.ParseMAC(mac); err != nil {
+		return nil, fmt.Errorf("MAC address %q is not valid", mac)
 	}
 	if old, ok := d.endpoints[req.EndpointID]; ok {
 		if old.Addr == addr && old.Addr6 == addr6 && old.IfName == ifname {
@@ -117,6 +117,37 @@ func (d *Driver) EndpointInfo(req *network.InfoRequest) (*network.InfoResponse, 
 		"weavego.host_interface": ep.HostIf,
 		"weavego.mac":            ep.MAC,
 	}}, nil
+}
+
+// parseEndpoint4 reads the IPv4 address Docker gave an endpoint of n:
+// required, inside n's subnet, except on an IPv6-only network, which has
+// none.
+func parseEndpoint4(iface *network.EndpointInterface, n *Network) (netip.Prefix, error) {
+	if n.IPv6Only() {
+		if iface.Address != "" {
+			return netip.Prefix{}, fmt.Errorf("endpoint has IPv4 address %s but network %s is IPv6-only", iface.Address, ShortID(n.ID))
+		}
+		return netip.Prefix{}, nil
+	}
+	if iface.Address == "" {
+		return netip.Prefix{}, fmt.Errorf("endpoint has no IPv4 address: weavego networks need one from IPAM")
+	}
+	addr, err := netip.ParsePrefix(iface.Address)
+	if err != nil || !addr.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("endpoint address %q is not an IPv4 address with prefix", iface.Address)
+	}
+	if !n.Subnet.Contains(addr.Addr()) {
+		return netip.Prefix{}, fmt.Errorf("address %s is outside subnet %s of network %s", addr.Addr(), n.Subnet, ShortID(n.ID))
+	}
+	return addr, nil
+}
+
+// MACFromIP6 is the MAC of an endpoint of an IPv6-only network: 02:77 and
+// the last 32 bits of its address, which weavego's IPAM hands out from the
+// first 2^32 addresses of a subnet, so that they differ within a network.
+func MACFromIP6(ip netip.Addr) net.HardwareAddr {
+	b := ip.As16()
+	return net.HardwareAddr{0x02, 0x77, b[12], b[13], b[14], b[15]}
 }
 
 // MACFromIP derives a locally administered MAC address from an IPv4 address;

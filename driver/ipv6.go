@@ -10,6 +10,19 @@ import (
 	"github.com/weavego/weavego/internal/netrules"
 )
 
+// checkIPv6Only checks an IPv6-only network (--ipv6 --ipv4=false, Docker 28
+// and later): Docker sends com.docker.network.enable_ipv4=false, no IPv4
+// pool (it asks the IPAM driver for none) and one IPv6 pool.
+func checkIPv6Only(req *network.CreateNetworkRequest, n *Network) error {
+	if len(req.IPv4Data) != 0 {
+		return fmt.Errorf("an IPv6-only network (--ipv4=false) got %d IPv4 subnets from IPAM: give no IPv4 --subnet", len(req.IPv4Data))
+	}
+	if !n.Subnet6.IsValid() {
+		return fmt.Errorf("a weavego network with --ipv4=false needs --ipv6 as well")
+	}
+	return nil
+}
+
 // parseIPv6 reads the IPv6 pool of a --ipv6 network into n. Docker sends
 // com.docker.network.enable_ipv6 and one IPv6 pool from the IPAM driver;
 // the pool must come from weavego's IPAM and obey the IPv6 network rules.

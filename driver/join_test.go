@@ -150,3 +150,50 @@ func TestServiceAddrOnNetworks(t *testing.T) {
 		t.Errorf("subnet holding the service address: err = %v", err)
 	}
 }
+
+// TestJoinServiceRoute6: with DNS_ADDR6 set, a Join on a network with an
+// IPv6 gateway also routes DNS_ADDR6/128 via it, once per container; an
+// IPv6-only network gives the IPv6 route alone; an IPv6 subnet holding
+// DNS_ADDR6 is refused.
+func TestJoinServiceRoute6(t *testing.T) {
+	d := newJoinDriver(t, "169.254.53.53", nil) // no sandbox checker: the driver's records tell
+	d.cfg.DNSAddr6 = netip.MustParseAddr("fd53::53")
+	r6 := ipv6Req("n6", "fd00:1::/64")
+	r6.IPv4Data[0].Pool, r6.IPv4Data[0].Gateway = "10.32.6.0/24", "10.32.6.1/24"
+	for _, req := range []*network.CreateNetworkRequest{r6, ipv6OnlyReq("n7", "fd00:2::/64")} {
+		if err := d.CreateNetwork(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kn := d.dp.(*fakeDP).networks["n7"]; kn.ServiceAddr6 != d.cfg.DNSAddr6 {
+		t.Errorf("kernel network n7 has IPv6 service address %v", kn.ServiceAddr6)
+	}
+	for _, ep := range []struct{ id, net, v4, v6 string }{
+		{"a6", "n6", "10.32.6.5/24", "fd00:1::5/64"}, {"a7", "n7", "", "fd00:2::5/64"}, {"b7", "n7", "", "fd00:2::6/64"},
+	} {
+		if _, err := d.CreateEndpoint(&network.CreateEndpointRequest{NetworkID: ep.net, EndpointID: ep.id,
+			Interface: &network.EndpointInterface{Address: ep.v4, AddressIPv6: ep.v6}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, st := range []struct{ ep, net, sandbox, want string }{
+		{"a6", "n6", "A", "169.254.53.53/32 via 10.32.6.1, fd53::53/128 via fd00:1::1"},
+		{"a7", "n7", "A", ""},
+		{"b7", "n7", "B", "fd53::53/128 via fd00:2::1"},
+	} {
+		resp, err := d.Join(&network.JoinRequest{NetworkID: st.net, EndpointID: st.ep, SandboxKey: st.sandbox})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range resp.StaticRoutes {
+			got = append(got, r.Destination+" via "+r.NextHop)
+		}
+		if strings.Join(got, ", ") != st.want {
+			t.Errorf("join of %s to %s: routes [%s], want [%s]", st.sandbox, st.net, strings.Join(got, ", "), st.want)
+		}
+	}
+	if err := d.CreateNetwork(ipv6Req("n8", "fd53::/64")); err == nil || !strings.Contains(err.Error(), "DNS_ADDR6") {
+		t.Errorf("IPv6 subnet holding DNS_ADDR6: err = %v", err)
+	}
+}

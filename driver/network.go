@@ -13,6 +13,7 @@ import (
 const (
 	optGeneric  = "com.docker.network.generic"
 	optIPv6     = "com.docker.network.enable_ipv6"
+	optIPv4     = "com.docker.network.enable_ipv4"
 	optInternal = "com.docker.network.internal"
 	optMTU      = "com.docker.network.driver.mtu"
 	// OptVNI is the `-o vni=N` option of `docker network create`.
@@ -40,7 +41,7 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 			d.warnUnknownOptions(old) // Docker repeats CreateNetwork after a daemon restart
 			return nil
 		}
-		return fmt.Errorf("network %s already exists with subnet %s%s", ShortID(n.ID), old.Subnet, ipv6Words(old.Subnet6))
+		return fmt.Errorf("network %s already exists with subnet %s%s", ShortID(n.ID), old.Key(), ipv6Words(old.Subnet6))
 	}
 	if len(unknown) > 0 && n.Options[OptReplica] == "" {
 		// A replica copies a cluster definition that may predate this check:
@@ -57,8 +58,12 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 		return fmt.Errorf("subnet %s contains the DNS service address %s (setting DNS_ADDR): pick another subnet, "+
 			"or change DNS_ADDR on every host", n.Subnet, d.cfg.DNSAddr)
 	}
+	if d.cfg.DNSAddr6.IsValid() && n.Subnet6.Contains(d.cfg.DNSAddr6) {
+		return fmt.Errorf("IPv6 subnet %s contains the IPv6 DNS service address %s (setting DNS_ADDR6): pick another "+
+			"IPv6 subnet, or change DNS_ADDR6 on every host", n.Subnet6, d.cfg.DNSAddr6)
+	}
 	for _, other := range d.networks {
-		if other.Subnet.Overlaps(n.Subnet) {
+		if n.Subnet.IsValid() && other.Subnet.Overlaps(n.Subnet) {
 			return fmt.Errorf("subnet %s overlaps subnet %s of network %s on this host", n.Subnet, other.Subnet, ShortID(other.ID))
 		}
 		if n.Subnet6.IsValid() && other.Subnet6.IsValid() && other.Subnet6.Overlaps(n.Subnet6) {
@@ -67,11 +72,11 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	}
 	taken := map[uint32]string{}
 	for id, other := range d.networks {
-		if other.Subnet != n.Subnet {
+		if other.Key() != n.Key() {
 			taken[other.VNI] = "local network " + ShortID(id)
 		}
 	}
-	if n.VNI, err = d.reconciler.AssignVNI(n.Subnet, n.VNI, taken); err != nil {
+	if n.VNI, err = d.reconciler.AssignVNI(n.Key(), n.VNI, taken); err != nil {
 		return err
 	}
 	if d.cfg.MTU != 0 && n.MTU == 0 {
@@ -128,24 +133,14 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 		return nil, err
 	}
 	n.Internal, _ = req.Options[optInternal].(bool)
-	if len(req.IPv4Data) != 1 || req.IPv4Data[0] == nil {
-		return nil, fmt.Errorf("a weavego network needs exactly one IPv4 subnet, got %d", len(req.IPv4Data))
-	}
-	ipd := req.IPv4Data[0]
-	if !strings.HasPrefix(ipd.AddressSpace, AddressSpacePrefix) {
-		return nil, fmt.Errorf("%s", IPAMHint)
+	if v4, ok := req.Options[optIPv4].(bool); ok && !v4 {
+		if err := checkIPv6Only(req, n); err != nil {
+			return nil, err
+		}
+	} else if err := parseIPv4(req, n); err != nil {
+		return nil, err
 	}
 	var err error
-	if n.Subnet, err = netip.ParsePrefix(ipd.Pool); err != nil {
-		return nil, fmt.Errorf("subnet %q from IPAM is not a CIDR", ipd.Pool)
-	}
-	if ipd.Gateway != "" {
-		gw, err := netip.ParsePrefix(ipd.Gateway)
-		if err != nil {
-			return nil, fmt.Errorf("gateway %q from IPAM is not an address with prefix", ipd.Gateway)
-		}
-		n.Gateway = gw.Addr()
-	}
 	if v, ok := n.Options[optMTU]; ok {
 		if n.MTU, err = strconv.Atoi(v); err != nil || n.MTU < 576 || n.MTU > 65535 {
 			return nil, fmt.Errorf("option %s=%q is not an MTU from 576 to 65535", optMTU, v)
@@ -162,6 +157,29 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 		n.VNI = uint32(vni)
 	}
 	return n, nil
+}
+
+// parseIPv4 reads the IPv4 pool of the network into n.
+func parseIPv4(req *network.CreateNetworkRequest, n *Network) error {
+	if len(req.IPv4Data) != 1 || req.IPv4Data[0] == nil {
+		return fmt.Errorf("a weavego network needs exactly one IPv4 subnet, got %d", len(req.IPv4Data))
+	}
+	ipd := req.IPv4Data[0]
+	if !strings.HasPrefix(ipd.AddressSpace, AddressSpacePrefix) {
+		return fmt.Errorf("%s", IPAMHint)
+	}
+	var err error
+	if n.Subnet, err = netip.ParsePrefix(ipd.Pool); err != nil {
+		return fmt.Errorf("subnet %q from IPAM is not a CIDR", ipd.Pool)
+	}
+	if ipd.Gateway != "" {
+		gw, err := netip.ParsePrefix(ipd.Gateway)
+		if err != nil {
+			return fmt.Errorf("gateway %q from IPAM is not an address with prefix", ipd.Gateway)
+		}
+		n.Gateway = gw.Addr()
+	}
+	return nil
 }
 
 // AddressSpacePrefix starts the names of weavego's IPAM address spaces; a

@@ -22,11 +22,23 @@ type Network struct {
 	Gateway6 netip.Addr   `json:",omitzero"`
 }
 
+// IPv6Only tells whether n has no IPv4 (--ipv6 --ipv4=false).
+func (n *Network) IPv6Only() bool { return !n.Subnet.IsValid() && n.Subnet6.IsValid() }
+
+// Key is the subnet that identifies n among the host's and the cluster's
+// networks: its IPv4 subnet, or its IPv6 one on an IPv6-only network.
+func (n *Network) Key() netip.Prefix {
+	if n.Subnet.IsValid() {
+		return n.Subnet
+	}
+	return n.Subnet6
+}
+
 // Endpoint is the driver's record of one local endpoint.
 type Endpoint struct {
 	ID          string
 	NetworkID   string
-	Addr        netip.Prefix
+	Addr        netip.Prefix // invalid on an IPv6-only network
 	Addr6       netip.Prefix `json:",omitzero"` // on a --ipv6 network
 	MAC         string
 	HostIf      string
@@ -38,6 +50,8 @@ type Endpoint struct {
 	SandboxKey string
 	// ServiceRoute: the Join gave the container its route to DNS_ADDR.
 	ServiceRoute bool `json:",omitempty"`
+	// ServiceRoute6: the Join gave the container its route to DNS_ADDR6.
+	ServiceRoute6 bool `json:",omitempty"`
 }
 
 func (d *Driver) kernelNetwork(n *Network) datapath.Network {
@@ -49,7 +63,7 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 		Port:     d.cfg.VXLANPort,
 		Internal: n.Internal,
 	}
-	kn.ServiceAddr = d.cfg.DNSAddr
+	kn.ServiceAddr, kn.ServiceAddr6 = d.cfg.DNSAddr, d.cfg.DNSAddr6
 	kn.Gateway = n.Gateway
 	kn.Subnet6, kn.Gateway6 = n.Subnet6, n.Gateway6
 	if n.VNI != 0 {

@@ -12,6 +12,9 @@ import (
 	"github.com/miekg/dns"
 )
 
+// dnsServiceAddr6 is the DNS_ADDR6 of TestIPv6's hosts: dnsd's IPv6 service address.
+const dnsServiceAddr6 = "fd53::53"
+
 // defaultRange6 is IPALLOC_RANGE6's default, where --ipv6 networks without an IPv6 --subnet get their /64.
 var defaultRange6 = netip.MustParsePrefix("fd77:6561:7665::/48")
 
@@ -21,17 +24,18 @@ type ipv6Scenario struct {
 	top                *testing.T
 	c                  *Cluster
 	h1, h2             *Host
-	gw4                string // net6's IPv4 gateway, where dnsd answers
+	gw4, gw6           string // net6's gateways, where dnsd answers
 	subnet6            netip.Prefix
 	svc4, svc6, svcMAC string
 }
 
 // TestIPv6 drives dual-stack networks across two hosts: default and given pools of each family, containers that
 // reach each other over IPv6 (ping and TCP) and IPv4 at once with the IPv6 neighbour entries programmed, AAAA and
-// ip6.arpa PTR answers from dnsd, --ip6 with the clash rules of --ip, and --internal.
+// ip6.arpa PTR answers from dnsd at either gateway, --ip6 with the clash rules of --ip, and --internal. On engine 29,
+// IPv6-only networks (--ipv4=false) as well: see ipv6only_test.go.
 func TestIPv6(t *testing.T) {
 	RequirePlugin(t)
-	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2})
+	c := NewCluster(t, ClusterOptions{Hosts: 2, Mesh: 2, Env: map[string]string{"DNS_ADDR6": dnsServiceAddr6}})
 	s := &ipv6Scenario{top: t, c: c, h1: c.Host(0), h2: c.Host(1)}
 	runSteps(t, []step{
 		{"DefaultPools", s.defaultPools},
@@ -41,6 +45,7 @@ func TestIPv6(t *testing.T) {
 		{"GivenSubnets", s.givenSubnets},
 		{"OneFamilyGiven", s.oneFamilyGiven},
 		{"Internal", s.internal},
+		{"IPv6Only", s.ipv6Only},
 	}, "DefaultPools", "Connectivity")
 }
 
@@ -101,7 +106,7 @@ func (s *ipv6Scenario) createOn(t *testing.T, h *Host, name string, args ...stri
 
 func (s *ipv6Scenario) defaultPools(t *testing.T) {
 	v4, v6 := s.createOn(t, s.h1, "net6", "--ipv6")
-	s.gw4 = v4.Gateway
+	s.gw4, s.gw6 = v4.Gateway, v6.Gateway
 	s.subnet6 = netip.MustParsePrefix(v6.Subnet)
 	if s.subnet6.Bits() != 64 || !defaultRange6.Contains(s.subnet6.Addr()) {
 		t.Fatalf("net6 got IPv6 subnet %s, want a /64 of %s", s.subnet6, defaultRange6)
@@ -170,10 +175,25 @@ func (s *ipv6Scenario) neighbourEntries(t *testing.T) {
 	})
 }
 
-// names: dnsd, asked at net6's gateway from the client on h2, answers svc (on h1) with its IPv4 and IPv6
-// addresses and its IPv6 address back to the name under ip6.arpa.
+// names: dnsd, asked at net6's IPv4 and IPv6 gateways and at the IPv6 service address (DNS_ADDR6) from the client
+// on h2, answers svc (on h1) with its IPv4 and IPv6 addresses and its IPv6 address back to the name under
+// ip6.arpa; both hosts listen at all three.
 func (s *ipv6Scenario) names(t *testing.T) {
-	cl := newDNSClient(t, s.h2, "client", s.gw4)
+	for _, h := range []*Host{s.h1, s.h2} {
+		listen := strings.Join(mustStatus(t, h).DNS.Listen, " ")
+		for _, want := range []string{s.gw4 + ":53", "[" + s.gw6 + "]:53", "[" + dnsServiceAddr6 + "]:53"} {
+			if !strings.Contains(listen, want) {
+				t.Errorf("%s: dnsd listens on %s; want %s among them", h.Name, listen, want)
+			}
+		}
+	}
+	for _, gw := range []string{s.gw4, s.gw6, dnsServiceAddr6} {
+		t.Logf("asking dnsd at %s", gw)
+		s.namesAt(t, newDNSClient(t, s.h2, "client", gw))
+	}
+}
+
+func (s *ipv6Scenario) namesAt(t *testing.T, cl *dnsClient) {
 	Eventually(t, 30*time.Second, func() error {
 		for _, q := range []struct {
 			name  string
@@ -295,5 +315,18 @@ func (s *ipv6Scenario) internal(t *testing.T) {
 	}
 	if out, err := execIn(s.h2, "iclient", "timeout", "4", "wget", "-qO-", fmt.Sprintf("http://[%s]:8080/", s.svc6)); err == nil {
 		t.Errorf("iclient on net6i fetched from svc's %s on net6: %q", s.svc6, out)
+	}
+	// dnsd at net6i's IPv6 gateway answers isvc, and forwards nothing out of an --internal network.
+	_, v6 := ipamOf(t, s.h2, "net6i")
+	cl := newDNSClient(t, s.h2, "iclient", v6.Gateway)
+	Eventually(t, 30*time.Second, func() error {
+		r, err := cl.Query("isvc", dns.TypeAAAA)
+		if err != nil || !answers(r, isvc6) {
+			return fmt.Errorf("AAAA isvc at [%s]:53 from iclient: %v, %v; want %s", v6.Gateway, r, err, isvc6)
+		}
+		return nil
+	})
+	if r, err := cl.Query("example.org", dns.TypeAAAA); err != nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("AAAA example.org at [%s]:53 from iclient on an --internal network: %v, %v; want REFUSED", v6.Gateway, r, err)
 	}
 }

@@ -158,7 +158,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	p.newMetrics()
 	p.table = dnsd.NewTable()
 	p.dns, err = dnsd.New(dnsd.Config{Domain: set.DNSDomain, TTL: time.Duration(set.DNSTTL) * time.Second,
-		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf, ServiceAddr: set.DNSAddr,
+		Port: set.DNSPort, Upstreams: set.DNSUpstream, ResolvConf: set.ResolvConf, ServiceAddr: set.DNSAddr, ServiceAddr6: set.DNSAddr6,
 		ClientRate: float64(set.DNSClientRate), ClientBurst: 2 * set.DNSClientRate,
 		AnswerRate: float64(set.DNSAnswerRate), Observer: p.metrics}, p.table, log)
 	if err != nil {
@@ -189,7 +189,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		StaleState: p.staleState, NetNS: func(id string) string { return datapath.NamespacePath(netnsDir, id) },
 		CannotEncrypt: cannot}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
-		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}, EncryptedVXLANPort: set.EncryptedVXLANPort,
+		DNSAddr: set.DNSAddr, DNSAddr6: set.DNSAddr6, Sandboxes: datapath.Sandboxes{}, EncryptedVXLANPort: set.EncryptedVXLANPort,
 		TunnelOverhead: tunnel.Overhead(vtep), EncryptDefault: set.EncryptDefault, CannotEncrypt: p.cannotEncrypt,
 		EngineVersion: p.engine.Version},
 		p.dp, p.store.For(statefile.OwnerDriver), p.agent)

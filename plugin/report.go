@@ -1,8 +1,10 @@
 package main
 
 import (
-	"fmt"
+	"encoding/json"
+	"net/netip"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/weavego/weavego/datapath"
@@ -38,17 +40,28 @@ func (p *parts) Report() status.Report {
 	r.Encryption = p.encryptionStatus(r.Cluster)
 	r.JoinTargets = p.mesh.JoinTargets()
 	r.Problems = status.Diagnose(r, p.set.GossipPort, time.Now())
-	if p.set.DNSAddr.IsValid() {
-		r.DNS.ServiceAddr = p.set.DNSAddr.String()
-		r.DNS.DaemonJSON = daemonJSON(p.set.DNSAddr.String())
+	var addrs []string
+	for _, a := range []netip.Addr{p.set.DNSAddr6, p.set.DNSAddr} {
+		if a.IsValid() {
+			addrs = append(addrs, a.String())
+		}
+	}
+	if len(addrs) > 0 {
+		r.DNS.ServiceAddr = strings.Join(addrs, " ")
+		r.DNS.DaemonJSON = daemonJSON(addrs)
 	}
 	return r
 }
 
 // daemonJSON is the /etc/docker/daemon.json line that points every
-// container of a host at the DNS service address.
-func daemonJSON(addr string) string {
-	return fmt.Sprintf(`{"dns": [%q]}`, addr)
+// container of a host at the DNS service addresses. The IPv6 one comes
+// first: Docker's resolver tries them in order, and from a container
+// without IPv6 there is no route to it, which fails at once, while the IPv4
+// one, asked from an IPv6-only network, goes out through docker_gwbridge
+// and times out.
+func daemonJSON(addrs []string) string {
+	b, _ := json.Marshal(map[string][]string{"dns": addrs})
+	return string(b)
 }
 
 func (p *parts) security() status.Security {

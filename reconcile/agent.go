@@ -231,12 +231,13 @@ func (a *Agent) kernelLoop(ctx context.Context) {
 // AssignVNI picks the VNI of a network being created: the requested one after
 // checking it against the cluster's networks and taken (the VNIs of this
 // host's other networks, which the driver owns, with their names), else one
-// derived from the subnet (so that every host derives the same) that no
+// derived from the subnet (the IPv4 one, or the IPv6 one of an IPv6-only
+// network: so that every host derives the same) that no
 // known network uses.
 func (a *Agent) AssignVNI(subnet netip.Prefix, requested uint32, taken map[uint32]string) (uint32, error) {
 	used := map[uint32]string{}
 	for _, e := range a.netDefs() {
-		if def, ok := decode[NetDef](e.Value); ok && def.Subnet != subnet {
+		if def, ok := decode[NetDef](e.Value); ok && def.key() != subnet {
 			used[def.VNI] = def.Name
 		}
 	}

@@ -110,15 +110,18 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familyS
 		if err == nil {
 			err = a.checkWriter(e.Owner, rec.VTEP, addrs)
 		}
-		if err == nil && subnets[rec.VNI].v4.IsValid() {
-			err = netrules.CheckInside(subnets[rec.VNI].v4, rec.IP)
+		sn := subnets[rec.VNI]
+		if err == nil {
+			err = sn.checkRemote(rec)
 		}
-		if err != nil || !rec.IP.IsValid() {
+		if err != nil {
 			a.warnOnce("ep/"+e.Key, "skipping a remote endpoint", "endpoint", e.Key, "owner", e.Owner, "err", err)
 			continue
 		}
-		remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP})
-		if r6, ok := a.remote6(e, rec, mac, subnets[rec.VNI].v6); ok {
+		if rec.IP.IsValid() {
+			remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP})
+		}
+		if r6, ok := a.remote6(e, rec, mac, sn.v6); ok {
 			remotes[rec.VNI] = append(remotes[rec.VNI], r6)
 		}
 	}
@@ -149,6 +152,28 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familyS
 // familySubnets are a local network's subnets: IPv4 and, on a --ipv6
 // network, IPv6.
 type familySubnets struct{ v4, v6 netip.Prefix }
+
+// ipv6Only tells whether the network has no IPv4 here (--ipv4=false).
+func (f familySubnets) ipv6Only() bool { return !f.v4.IsValid() && f.v6.IsValid() }
+
+// checkRemote checks the address a remote endpoint has on the network for
+// its neighbour entries: its IPv4 address inside the IPv4 subnet, or, on a
+// network that is IPv6-only here, no IPv4 address and its IPv6 address
+// inside the IPv6 subnet. (The IPv6 address of a dual-stack endpoint is
+// checked on its own, by remote6.)
+func (f familySubnets) checkRemote(rec EndpointRec) error {
+	switch {
+	case f.ipv6Only() && rec.IP.IsValid():
+		return fmt.Errorf("IPv4 address %s on a network that is IPv6-only here", rec.IP)
+	case f.ipv6Only():
+		return netrules.CheckInside6(f.v6, rec.IP6)
+	case !rec.IP.IsValid():
+		return errors.New("no IPv4 address on a network with IPv4 here")
+	case f.v4.IsValid():
+		return netrules.CheckInside(f.v4, rec.IP)
+	}
+	return nil
+}
 
 // remote6 is the IPv6 neighbour entry of a remote endpoint (its FDB entry
 // is the IPv4 one's: one MAC): only when the record has an IPv6 address

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -23,7 +24,7 @@ type DNSListeners interface {
 
 // syncNames publishes the names of the containers attached here to weavego
 // networks, then gives the DNS server every live name of the cluster and the
-// gateway addresses to listen on.
+// gateway addresses (IPv4 and IPv6) to listen on.
 func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 	want := map[string][]byte{}
 	nets := a.snapshot().networks
@@ -41,6 +42,9 @@ func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 			nr := NameRec{Names: names, IP: att.IP, VNI: rec.VNI, Network: n.Name}
 			if rec.Subnet6.IsValid() && rec.Subnet6.Contains(att.IP6) {
 				nr.IP6 = att.IP6
+			}
+			if !nr.IP.IsValid() && !nr.IP6.IsValid() {
+				continue
 			}
 			want[fmt.Sprintf("%s/%d", cid, rec.VNI)] = encode(nr)
 		}
@@ -66,16 +70,16 @@ func (a *Agent) feedDNS() {
 			continue
 		}
 		rec, ok := decode[NameRec](e.Value)
-		if !ok || !rec.IP.IsValid() {
+		if !ok {
 			continue
 		}
 		cid, _, _ := strings.Cut(e.Key, "/")
 		for _, name := range rec.Names {
-			records = append(records, dnsd.Record{Name: name, IP: rec.IP, Network: rec.Network,
-				VNI: rec.VNI, Container: cid})
-			if rec.IP6.IsValid() {
-				records = append(records, dnsd.Record{Name: name, IP: rec.IP6, Network: rec.Network,
-					VNI: rec.VNI, Container: cid})
+			for _, ip := range []netip.Addr{rec.IP, rec.IP6} { // IPv6-only networks: no IP
+				if ip.IsValid() {
+					records = append(records, dnsd.Record{Name: name, IP: ip, Network: rec.Network,
+						VNI: rec.VNI, Container: cid})
+				}
 			}
 		}
 	}
@@ -101,25 +105,28 @@ func (a *Agent) localDNS() ([]dnsd.Member, []dnsd.Served) {
 	var members []dnsd.Member
 	for _, ep := range st.endpoints {
 		n, ok := st.networks[ep.NetworkID]
-		if ok && ep.Joined && ep.SandboxKey != "" {
-			members = append(members, dnsd.Member{Owner: "sandbox " + ep.SandboxKey, VNI: n.VNI, IP: ep.Addr.Addr()})
-			if ep.Addr6.IsValid() {
-				members = append(members, dnsd.Member{Owner: "sandbox " + ep.SandboxKey, VNI: n.VNI, IP: ep.Addr6.Addr()})
+		if !ok || !ep.Joined || ep.SandboxKey == "" {
+			continue
+		}
+		for _, p := range []netip.Prefix{ep.Addr, ep.Addr6} {
+			if p.IsValid() {
+				members = append(members, dnsd.Member{Owner: "sandbox " + ep.SandboxKey, VNI: n.VNI, IP: p.Addr()})
 			}
 		}
 	}
 	served := make([]dnsd.Served, 0, len(st.networks))
 	for id, n := range st.networks {
-		if n.Subnet.IsValid() {
+		if n.Subnet.IsValid() || n.Subnet6.IsValid() {
 			sv := dnsd.Served{Network: a.names[id], VNI: n.VNI, Subnet: n.Subnet, Gateway: n.Gateway,
-				Internal: n.Internal}
+				Subnet6: n.Subnet6, Gateway6: n.Gateway6, Internal: n.Internal}
 			if a.cfg.NetNS != nil {
 				sv.NetNS = a.cfg.NetNS(id)
 			}
 			served = append(served, sv)
 		}
 	}
-	sort.Slice(served, func(i, j int) bool { return served[i].Subnet.String() < served[j].Subnet.String() })
+	key := func(s dnsd.Served) string { return s.Subnet.String() + " " + s.Subnet6.String() }
+	sort.Slice(served, func(i, j int) bool { return key(served[i]) < key(served[j]) })
 	return members, served
 }
 

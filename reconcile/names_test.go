@@ -35,7 +35,8 @@ func TestFeedDNS(t *testing.T) {
 	loc.network(driver.Network{ID: "n1", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
 		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 5}, driver.Restored)
 	loc.network(driver.Network{ID: "n2", Subnet: netip.MustParsePrefix("10.32.1.0/24"),
-		Gateway: netip.MustParseAddr("10.32.1.1"), VNI: 7, Internal: true}, driver.Restored)
+		Gateway: netip.MustParseAddr("10.32.1.1"), VNI: 7, Internal: true,
+		Subnet6: netip.MustParsePrefix("fd00:7::/64"), Gateway6: netip.MustParseAddr("fd00:7::1")}, driver.Restored)
 	loc.endpoint(driver.Endpoint{ID: "e1", NetworkID: "n1", Addr: netip.MustParsePrefix("10.32.0.9/24"),
 		Joined: true, SandboxKey: "/run/docker/netns/abc"}, false)
 	loc.endpoint(driver.Endpoint{ID: "e2", NetworkID: "n2", Addr: netip.MustParsePrefix("10.32.1.9/24")}, false)
@@ -55,7 +56,9 @@ func TestFeedDNS(t *testing.T) {
 		t.Errorf("members %+v, want %+v", dns.members, wantM)
 	}
 	if len(dns.served) != 2 || dns.served[0].VNI != 5 || dns.served[1].Subnet.String() != "10.32.1.0/24" ||
-		dns.served[1].Gateway.String() != "10.32.1.1" || dns.served[0].Internal || !dns.served[1].Internal {
+		dns.served[1].Gateway.String() != "10.32.1.1" || dns.served[0].Internal || !dns.served[1].Internal ||
+		dns.served[0].Gateway6.IsValid() || dns.served[1].Subnet6.String() != "fd00:7::/64" ||
+		dns.served[1].Gateway6.String() != "fd00:7::1" {
 		t.Errorf("served %+v", dns.served)
 	}
 }
@@ -123,5 +126,30 @@ func TestSyncNamesIPv6(t *testing.T) {
 		if !ok || rec.IP6.String() != want {
 			t.Errorf("name record %s: IPv6 %s, want %s", key, rec.IP6, want)
 		}
+	}
+}
+
+// TestFeedDNSIPv6Only: a name on an IPv6-only network (no IPv4 address) is
+// an AAAA record only, and a joined endpoint there a member by its IPv6
+// address; the network is served by its IPv6 subnet and gateway.
+func TestFeedDNSIPv6Only(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	dns, loc := &fakeDNS{}, newFakeLocal()
+	a := New(Config{}, Deps{Map: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
+	loc.cl = a
+	w.Peer("h2").Set(KindName, "cid2/9", encode(NameRec{Names: []string{"web"}, IP6: netip.MustParseAddr("fd00:9::2"), VNI: 9, Network: "v6"}))
+	loc.network(driver.Network{ID: "n9", VNI: 9, Subnet6: netip.MustParsePrefix("fd00:9::/64"),
+		Gateway6: netip.MustParseAddr("fd00:9::1")}, driver.Restored)
+	loc.endpoint(driver.Endpoint{ID: "e9", NetworkID: "n9", Addr6: netip.MustParsePrefix("fd00:9::5/64"),
+		Joined: true, SandboxKey: "/run/docker/netns/x"}, false)
+	a.feedDNS()
+	if len(dns.records) != 1 || dns.records[0].IP != netip.MustParseAddr("fd00:9::2") || dns.records[0].Container != "cid2" {
+		t.Errorf("records %+v, want web's IPv6 address only", dns.records)
+	}
+	if len(dns.members) != 1 || dns.members[0].IP != netip.MustParseAddr("fd00:9::5") {
+		t.Errorf("members %+v, want the sandbox by its IPv6 address", dns.members)
+	}
+	if len(dns.served) != 1 || dns.served[0].Subnet.IsValid() || dns.served[0].Gateway6 != netip.MustParseAddr("fd00:9::1") {
+		t.Errorf("served %+v, want the IPv6-only network by its IPv6 gateway", dns.served)
 	}
 }

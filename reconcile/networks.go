@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"time"
@@ -51,7 +52,9 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 				"network", def.Name, "subnet", def.Subnet, "owner", e.Owner, "origin", def.Origin, "overlaps", r.String())
 			continue
 		}
-		a.createReplica(ctx, plugin, def)
+		if err := a.createReplica(ctx, plugin, def); errors.Is(err, dockerapi.ErrNoIPv6Only) {
+			refused[def.Name] = dockerapi.ErrNoIPv6Only.Error()
+		}
 	}
 	a.mu.Lock()
 	a.refused = refused
@@ -90,18 +93,19 @@ func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network, rec d
 			a.removeLocal(ctx, n, "its definition is gone from the cluster: it was removed while this host was away")
 		}
 	case fresh || !exists:
-		if exists && !e.Deleted && def.same(rec.Subnet, rec.VNI, encrypted) {
+		if exists && !e.Deleted && def.same(rec.Key(), rec.VNI, encrypted) {
 			break
 		}
 		def := NetDef{Name: n.Name, Subnet: rec.Subnet, Gateway: rec.Gateway, IPRange: n.IPRange, VNI: rec.VNI,
 			MTU: rec.MTU, Internal: rec.Internal, Options: publicOptions(rec.Options), Origin: a.rep.LocalName(),
 			Subnet6: rec.Subnet6, Gateway6: rec.Gateway6, IPRange6: n.IPRange6}
 		a.setNetDef(def)
-		a.log.Info("network published to the cluster", "network", n.Name, "subnet", def.Subnet, "vni", def.VNI)
+		a.log.Info("network published to the cluster", "network", n.Name, "subnet", def.Subnet, "subnet6", def.Subnet6,
+			"vni", def.VNI)
 	case e.Deleted:
 		a.removeLocal(ctx, n, "it was removed on another host")
-	case !def.same(rec.Subnet, rec.VNI, encrypted):
-		a.removeLocal(ctx, n, "host "+def.Origin+" defined it at the same time with subnet "+def.Subnet.String()+
+	case !def.same(rec.Key(), rec.VNI, encrypted):
+		a.removeLocal(ctx, n, "host "+def.Origin+" defined it at the same time with subnet "+def.key().String()+
 			" and VNI "+strconv.Itoa(int(def.VNI))+", and that definition won")
 	}
 	a.mu.Lock()
@@ -155,8 +159,9 @@ func (a *Agent) removeLocal(ctx context.Context, n dockerapi.Network, why string
 	a.log.Info("network removed on this host", "network", n.Name, "reason", why)
 }
 
-// createReplica creates on this host a network defined elsewhere.
-func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
+// createReplica creates on this host a network defined elsewhere. An
+// engine that cannot make it (ErrNoIPv6Only) is not asked again soon.
+func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) error {
 	opts := maps.Clone(def.Options)
 	if opts == nil {
 		opts = map[string]string{}
@@ -171,15 +176,20 @@ func (a *Agent) createReplica(ctx context.Context, plugin string, def NetDef) {
 	_, err := a.docker.CreateNetwork(cctx, dockerapi.Network{Name: def.Name, Driver: plugin, IPAMDriver: plugin,
 		Subnet: def.Subnet, Gateway: def.Gateway, IPRange: def.IPRange, Internal: def.Internal, Options: opts,
 		Subnet6: def.Subnet6, Gateway6: def.Gateway6, IPRange6: def.IPRange6})
+	if errors.Is(err, dockerapi.ErrNoIPv6Only) {
+		a.warnOnce("net/"+def.Name, "network refused on this host", "network", def.Name, "origin", def.Origin, "err", err)
+		return err
+	}
 	if err != nil {
 		a.mu.Lock()
 		a.retrySoon = true
 		a.mu.Unlock()
 		a.log.Warn("create network defined on another host", "network", def.Name, "origin", def.Origin, "err", err)
-		return
+		return err
 	}
 	a.log.Info("network created from the cluster definition", "network", def.Name, "origin", def.Origin,
-		"subnet", def.Subnet, "vni", def.VNI)
+		"subnet", def.Subnet, "subnet6", def.Subnet6, "vni", def.VNI)
+	return nil
 }
 
 // publicOptions drops the options the agent adds itself.

@@ -128,7 +128,10 @@ func TestEntriesOfDeadOwners(t *testing.T) {
 
 // TestRemotesIPv6 checks that a remote endpoint's IPv6 address becomes a
 // second neighbour entry with the same MAC and VTEP on an IPv6 network,
-// and is left out (the IPv4 one kept) where it does not fit.
+// and is left out (the IPv4 one kept) where it does not fit; on an
+// IPv6-only network it is the only entry, and a record that does not fit
+// (outside the subnet, with IPv4, or without IPv4 on a network with IPv4)
+// is skipped whole.
 func TestRemotesIPv6(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	w.Add("a", netip.MustParseAddr("192.0.2.1"))
@@ -139,6 +142,7 @@ func TestRemotesIPv6(t *testing.T) {
 	loc.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100,
 		Subnet6: netip.MustParsePrefix("fd00:1::/64")}, driver.Restored)
 	loc.network(driver.Network{ID: "A2", Subnet: netip.MustParsePrefix("10.33.0.0/24"), VNI: 200}, driver.Restored)
+	loc.network(driver.Network{ID: "A3", VNI: 300, Subnet6: netip.MustParsePrefix("fd00:3::/64")}, driver.Restored) // IPv6-only
 	vtep := netip.MustParseAddr("192.0.2.2")
 	b.Set(KindEndpoint, "ep1", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
 		IP6: netip.MustParseAddr("fd00:1::5"), MAC: "02:00:00:00:00:05", VTEP: vtep}))
@@ -146,11 +150,19 @@ func TestRemotesIPv6(t *testing.T) {
 		IP6: netip.MustParseAddr("fd00:2::6"), MAC: "02:00:00:00:00:06", VTEP: vtep})) // outside the IPv6 subnet
 	b.Set(KindEndpoint, "ep3", encode(EndpointRec{VNI: 200, IP: netip.MustParseAddr("10.33.0.7"),
 		IP6: netip.MustParseAddr("fd00:3::7"), MAC: "02:00:00:00:00:07", VTEP: vtep})) // IPv4-only network here
+	b.Set(KindEndpoint, "ep4", encode(EndpointRec{VNI: 300, IP6: netip.MustParseAddr("fd00:3::8"),
+		MAC: "02:00:00:00:00:08", VTEP: vtep})) // IPv6-only network
+	b.Set(KindEndpoint, "ep5", encode(EndpointRec{VNI: 300, IP6: netip.MustParseAddr("fd00:4::9"),
+		MAC: "02:00:00:00:00:09", VTEP: vtep})) // outside it
+	b.Set(KindEndpoint, "ep6", encode(EndpointRec{VNI: 300, IP: netip.MustParseAddr("10.34.0.10"),
+		IP6: netip.MustParseAddr("fd00:3::a"), MAC: "02:00:00:00:00:0a", VTEP: vtep})) // IPv4 on an IPv6-only network
+	b.Set(KindEndpoint, "ep7", encode(EndpointRec{VNI: 200, IP6: netip.MustParseAddr("fd00:3::b"),
+		MAC: "02:00:00:00:00:0b", VTEP: vtep})) // no IPv4 on a network with IPv4
 	if err := ag.reconcileKernel(); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
-	for _, id := range []string{"A1", "A2"} {
+	for _, id := range []string{"A1", "A2", "A3"} {
 		r, _ := k.get(id)
 		for _, x := range r {
 			got[x.IP.String()] = id + " " + x.MAC.String() + " " + x.VTEP.String()
@@ -160,6 +172,7 @@ func TestRemotesIPv6(t *testing.T) {
 		"10.32.0.5": "A1 02:00:00:00:00:05 192.0.2.2", "fd00:1::5": "A1 02:00:00:00:00:05 192.0.2.2",
 		"10.32.0.6": "A1 02:00:00:00:00:06 192.0.2.2",
 		"10.33.0.7": "A2 02:00:00:00:00:07 192.0.2.2",
+		"fd00:3::8": "A3 02:00:00:00:00:08 192.0.2.2",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("remotes %v, want %v", got, want)

@@ -44,10 +44,19 @@ type NetDef struct {
 	IPRange6 netip.Prefix `json:",omitzero"`
 }
 
-// same tells whether a local network matches the definition, encryption
-// included.
-func (d NetDef) same(subnet netip.Prefix, vni uint32, encrypted bool) bool {
-	return d.Subnet == subnet && d.VNI == vni && driver.Encrypted(d.Options) == encrypted
+// same tells whether a local network, identified by its key subnet (see
+// key), matches the definition, encryption included.
+func (d NetDef) same(key netip.Prefix, vni uint32, encrypted bool) bool {
+	return d.key() == key && d.VNI == vni && driver.Encrypted(d.Options) == encrypted
+}
+
+// key is the subnet that identifies the network: its IPv4 one, or its IPv6
+// one on an IPv6-only network (driver.Network.Key).
+func (d NetDef) key() netip.Prefix {
+	if d.Subnet.IsValid() {
+		return d.Subnet
+	}
+	return d.Subnet6
 }
 
 // EndpointRec is a container's interface on a network, as other hosts need it.

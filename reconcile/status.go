@@ -85,13 +85,16 @@ func (a *Agent) Status() Status {
 		if !ok {
 			continue
 		}
-		ns := NetworkStatus{Name: def.Name, Subnet: def.Subnet.String(), Origin: def.Origin, VNI: def.VNI,
+		ns := NetworkStatus{Name: def.Name, Subnet: def.key().String(), Origin: def.Origin, VNI: def.VNI,
 			Hosts: hosts[def.VNI], Endpoints: perVNI[def.VNI], Encrypted: driver.Encrypted(def.Options)}
 		if unknown := driver.UnknownOptions(def.Options); len(unknown) > 0 {
 			ns.UnknownOptions, ns.UnknownOptionsFix = driver.UnknownOptionsNote(def.Name, unknown)
 		}
-		if def.Gateway.IsValid() {
-			ns.Gateway = def.Gateway.String()
+		if gw := def.Gateway; gw.IsValid() || !def.Subnet.IsValid() && def.Gateway6.IsValid() {
+			if !gw.IsValid() {
+				gw = def.Gateway6 // an IPv6-only network: dnsd answers there
+			}
+			ns.Gateway = gw.String()
 			ns.DNSFlag = "--dns " + ns.Gateway
 		}
 		a.mu.Lock()

@@ -40,3 +40,16 @@ func TestStatusUnknownOptions(t *testing.T) {
 		t.Errorf("encrypted networks in status: %v, want net3 only", encrypted)
 	}
 }
+
+// An IPv6-only network is shown by its IPv6 subnet and gateway, and the
+// --dns flag that reaches dnsd there.
+func TestStatusIPv6Only(t *testing.T) {
+	w := meshtest.New(meshtest.Config{})
+	a := New(Config{}, Deps{Map: w.Peer("h1")})
+	w.Peer("h2").Set(KindNetwork, "v6", encode(NetDef{Name: "v6", VNI: 7, Origin: "h2",
+		Subnet6: netip.MustParsePrefix("fd00:7::/64"), Gateway6: netip.MustParseAddr("fd00:7::1")}))
+	nets := a.Status().Networks
+	if len(nets) != 1 || nets[0].Subnet != "fd00:7::/64" || nets[0].Gateway != "fd00:7::1" || nets[0].DNSFlag != "--dns fd00:7::1" {
+		t.Errorf("status %+v", nets)
+	}
+}

@@ -73,18 +73,8 @@ func checkNetDef(name string, def NetDef) error {
 	if def.Name != name {
 		return fmt.Errorf("network %q is stored under the name %q", def.Name, name)
 	}
-	if err := netrules.CheckSubnet(def.Subnet); err != nil {
+	if err := checkNetDef4(def); err != nil {
 		return err
-	}
-	if def.Gateway.IsValid() {
-		if err := netrules.CheckGateway(def.Subnet, def.Gateway); err != nil {
-			return err
-		}
-	}
-	if def.IPRange.IsValid() {
-		if err := netrules.CheckRange(def.Subnet, def.IPRange); err != nil {
-			return err
-		}
 	}
 	if err := checkNetDef6(def); err != nil {
 		return err
@@ -106,6 +96,26 @@ func checkNetDef(name string, def NetDef) error {
 	return checkHost("origin", def.Origin)
 }
 
+// checkNetDef4 applies the IPv4 network rules to a definition's IPv4 pool,
+// which only an IPv6-only network (with an IPv6 subnet) goes without.
+func checkNetDef4(def NetDef) error {
+	if !def.Subnet.IsValid() && def.Subnet6.IsValid() && !def.Gateway.IsValid() && !def.IPRange.IsValid() {
+		return nil
+	}
+	if err := netrules.CheckSubnet(def.Subnet); err != nil {
+		return err
+	}
+	if def.Gateway.IsValid() {
+		if err := netrules.CheckGateway(def.Subnet, def.Gateway); err != nil {
+			return err
+		}
+	}
+	if def.IPRange.IsValid() {
+		return netrules.CheckRange(def.Subnet, def.IPRange)
+	}
+	return nil
+}
+
 func validateEndpoint(e mesh.Entry) error {
 	if err := checkID("endpoint ID", e.Key); err != nil {
 		return err
@@ -124,16 +134,11 @@ func checkEndpoint(rec EndpointRec) error {
 	if err := netrules.CheckVNI(rec.VNI); err != nil {
 		return err
 	}
-	if err := netrules.CheckUnicast(rec.IP); err != nil {
+	if err := checkAddrs(rec.IP, rec.IP6); err != nil {
 		return err
 	}
 	if _, err := netrules.ParseMAC(rec.MAC); err != nil {
 		return err
-	}
-	if rec.IP6.IsValid() {
-		if err := netrules.CheckUnicast6(rec.IP6); err != nil {
-			return err
-		}
 	}
 	return checkVTEP(rec.VTEP)
 }
@@ -223,13 +228,8 @@ func checkNameRec(rec NameRec) error {
 			return err
 		}
 	}
-	if err := netrules.CheckUnicast(rec.IP); err != nil {
+	if err := checkAddrs(rec.IP, rec.IP6); err != nil {
 		return err
-	}
-	if rec.IP6.IsValid() {
-		if err := netrules.CheckUnicast6(rec.IP6); err != nil {
-			return err
-		}
 	}
 	return netrules.CheckNetworkName(rec.Network)
 }
@@ -253,6 +253,20 @@ func checkNetDef6(def NetDef) error {
 	}
 	if def.IPRange6.IsValid() {
 		return netrules.CheckRange6(def.Subnet6, def.IPRange6)
+	}
+	return nil
+}
+
+// checkAddrs checks a container's addresses: a unicast IPv4 one, and a
+// unicast IPv6 one if any; on an IPv6-only network the IPv6 one alone.
+func checkAddrs(ip, ip6 netip.Addr) error {
+	if ip.IsValid() || !ip6.IsValid() {
+		if err := netrules.CheckUnicast(ip); err != nil {
+			return err
+		}
+	}
+	if ip6.IsValid() {
+		return netrules.CheckUnicast6(ip6)
 	}
 	return nil
 }

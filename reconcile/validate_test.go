@@ -85,6 +85,19 @@ func TestValidators(t *testing.T) {
 			d.Subnet6, d.IPRange6 = netip.MustParsePrefix("fd00:1::/64"), netip.MustParsePrefix("fd00:2::/80")
 		}), "not inside"},
 		{"name with IPv6", name(func(r *NameRec) { r.IP6 = netip.MustParseAddr("fd00:1::2") }), ""},
+		{"name on an IPv6-only network", name(func(r *NameRec) { r.IP, r.IP6 = netip.Addr{}, netip.MustParseAddr("fd00:1::2") }), ""},
+		{"name without address", name(func(r *NameRec) { r.IP = netip.Addr{} }), "missing"},
+		{"endpoint on an IPv6-only network", ep(func(r *EndpointRec) { r.IP, r.IP6 = netip.Addr{}, netip.MustParseAddr("fd00:1::2") }), ""},
+		{"endpoint without address", ep(func(r *EndpointRec) { r.IP = netip.Addr{} }), "missing"},
+		{"IPv6-only network", net(func(d *NetDef) {
+			d.Subnet, d.Gateway, d.IPRange = netip.Prefix{}, netip.Addr{}, netip.Prefix{}
+			d.Subnet6, d.Gateway6 = netip.MustParsePrefix("fd00:1::/64"), netip.MustParseAddr("fd00:1::1")
+		}), ""},
+		{"IPv4 gateway without IPv4 subnet", net(func(d *NetDef) {
+			d.Subnet, d.IPRange = netip.Prefix{}, netip.Prefix{}
+			d.Subnet6 = netip.MustParsePrefix("fd00:1::/64")
+		}), "subnet is missing"},
+		{"no subnet at all", net(func(d *NetDef) { d.Subnet, d.Gateway, d.IPRange = netip.Prefix{}, netip.Addr{}, netip.Prefix{} }), "subnet is missing"},
 		{"name with loopback IPv6", name(func(r *NameRec) { r.IP6 = netip.MustParseAddr("::1") }), "reserved"},
 		{"8-byte MAC", ep(func(r *EndpointRec) { r.MAC = "02:42:0a:01:00:02:00:01" }), "6-byte"},
 		{"multicast MAC", ep(func(r *EndpointRec) { r.MAC = "01:00:5e:00:00:01" }), "multicast"},
@@ -144,6 +157,9 @@ func FuzzValidateNetwork(f *testing.F) {
 			t.Fatalf("admitted a value that is not JSON: %q", value)
 		}
 		s := d.Subnet
+		if !s.IsValid() && d.Subnet6.IsValid() && !d.Gateway.IsValid() && !d.IPRange.IsValid() {
+			s = netip.MustParsePrefix("10.0.0.0/24") // IPv6-only: no IPv4 part to check
+		}
 		bad := !s.Addr().Is4() || s.Bits() < 8 || s.Bits() > 30 || s.Masked() != s || d.VNI == 0 || d.VNI >= 1<<24 ||
 			!s.Addr().IsGlobalUnicast() && !s.Addr().IsPrivate() || s.Addr().IsLoopback() || s.Addr().IsLinkLocalUnicast() ||
 			s.Overlaps(netip.MustParsePrefix("224.0.0.0/3")) || s.Overlaps(netip.MustParsePrefix("0.0.0.0/8")) ||
@@ -170,7 +186,7 @@ func FuzzValidateEndpoint(f *testing.F) {
 		_ = json.Unmarshal(value, &r)
 		mac, err := parseMACStd(r.MAC)
 		if err != nil || len(mac) != 6 || mac[0]&1 != 0 || r.VNI == 0 || r.VNI >= 1<<24 ||
-			!r.IP.Is4() || r.IP.IsLoopback() || r.IP.IsMulticast() || r.IP.IsLinkLocalUnicast() || !r.VTEP.IsValid() ||
+			!r.IP.Is4() && !(!r.IP.IsValid() && r.IP6.IsValid()) || r.IP.IsLoopback() || r.IP.IsMulticast() || r.IP.IsLinkLocalUnicast() || !r.VTEP.IsValid() ||
 			r.IP6.IsValid() && (!r.IP6.Is6() || r.IP6.Is4In6() || r.IP6.Zone() != "" || r.IP6.IsLoopback() ||
 				r.IP6.IsMulticast() || r.IP6.IsLinkLocalUnicast() || r.IP6.IsUnspecified()) {
 			t.Fatalf("admitted %+v", r)

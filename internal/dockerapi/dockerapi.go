@@ -8,6 +8,7 @@ package dockerapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
 )
 
@@ -158,13 +160,31 @@ func (c *Client) Network(ctx context.Context, idOrName string) (Network, error) 
 	return fromInspect(n), nil
 }
 
+// ErrNoIPv6Only: the engine is older than Docker 28 and cannot create an
+// IPv6-only network.
+var ErrNoIPv6Only = errors.New("the network is IPv6-only (--ipv4=false), which this engine cannot make: " +
+	"upgrade Docker to 28 or later on this host")
+
+// minIPv6OnlyAPI is the first API version with EnableIPv4 (Docker 28).
+const minIPv6OnlyAPI = "1.48"
+
 // CreateNetwork creates a network with the given definition.
 func (c *Client) CreateNetwork(ctx context.Context, n Network) (string, error) {
 	if err := c.negotiate(ctx); err != nil {
 		return "", err
 	}
-	cfgs := []network.IPAMConfig{ipamConfig(n.Subnet, n.IPRange, n.Gateway)}
-	var ipv6 *bool
+	var cfgs []network.IPAMConfig
+	var ipv4, ipv6 *bool
+	if n.Subnet.IsValid() {
+		cfgs = append(cfgs, ipamConfig(n.Subnet, n.IPRange, n.Gateway))
+	} else {
+		// An IPv6-only network (--ipv4=false): an engine older than API
+		// 1.47 (Docker 28) would drop the field and make it dual-stack.
+		if v := c.c.ClientVersion(); versions.LessThan(v, minIPv6OnlyAPI) {
+			return "", fmt.Errorf("create network %s: %w (its API is %s)", n.Name, ErrNoIPv6Only, v)
+		}
+		ipv4 = new(bool)
+	}
 	if n.Subnet6.IsValid() {
 		cfgs = append(cfgs, ipamConfig(n.Subnet6, n.IPRange6, n.Gateway6))
 		on := true
@@ -173,6 +193,7 @@ func (c *Client) CreateNetwork(ctx context.Context, n Network) (string, error) {
 	resp, err := c.c.NetworkCreate(ctx, n.Name, network.CreateOptions{
 		Driver:     n.Driver,
 		Internal:   n.Internal,
+		EnableIPv4: ipv4,
 		EnableIPv6: ipv6,
 		Options:    n.Options,
 		IPAM:       &network.IPAM{Driver: n.IPAMDriver, Config: cfgs},

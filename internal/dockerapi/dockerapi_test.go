@@ -3,6 +3,7 @@ package dockerapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 // dockerapi makes, with one weavego network, one bridge network, one
 // container and one plugin.
 type engine struct {
+	api string // the API version it speaks; "" is 1.41 (Docker 20.10)
 	// mu guards created and removed.
 	mu      sync.Mutex
 	created []map[string]any
@@ -32,7 +34,11 @@ const net1 = `{"Name":"net1","Id":"n1","Driver":"weavego:latest","Internal":true
 
 func (e *engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := versioned.ReplaceAllString(r.URL.Path, "")
-	w.Header().Set("API-Version", "1.41")
+	api := e.api
+	if api == "" {
+		api = "1.41"
+	}
+	w.Header().Set("API-Version", api)
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case path == "/_ping":
@@ -72,7 +78,13 @@ func (e *engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newEngine(t *testing.T) (*engine, *Client) {
 	t.Helper()
-	e := &engine{}
+	return newEngineAt(t, "")
+}
+
+// newEngineAt is newEngine speaking API version api.
+func newEngineAt(t *testing.T, api string) (*engine, *Client) {
+	t.Helper()
+	e := &engine{api: api}
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	c, err := New(Config{Host: "tcp://" + strings.TrimPrefix(srv.URL, "http://")})
@@ -203,5 +215,33 @@ func TestConcurrentFirstRequests(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestCreateIPv6OnlyNetwork: a network without an IPv4 subnet is created
+// with EnableIPv4 false and its IPv6 pool alone; an engine older than
+// Docker 28 is not asked, and the error says why.
+func TestCreateIPv6OnlyNetwork(t *testing.T) {
+	n := Network{Name: "net6", Driver: "weavego:latest", IPAMDriver: "weavego:latest",
+		Subnet6: netip.MustParsePrefix("fd00:6::/64"), Gateway6: netip.MustParseAddr("fd00:6::1")}
+	e, c := newEngineAt(t, "1.52")
+	if _, err := c.CreateNetwork(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	body := e.created[0]
+	e.mu.Unlock()
+	cfgs := body["IPAM"].(map[string]any)["Config"].([]any)
+	if body["EnableIPv4"] != false || body["EnableIPv6"] != true || len(cfgs) != 1 ||
+		cfgs[0].(map[string]any)["Subnet"] != "fd00:6::/64" {
+		t.Errorf("create request %v", body)
+	}
+	old, c := newEngineAt(t, "1.41")
+	if _, err := c.CreateNetwork(context.Background(), n); !errors.Is(err, ErrNoIPv6Only) ||
+		!strings.Contains(err.Error(), "upgrade Docker to 28 or later") {
+		t.Errorf("on API 1.41: %v, want ErrNoIPv6Only", err)
+	}
+	if len(old.created) != 0 {
+		t.Errorf("an engine without --ipv4=false was asked: %v", old.created)
 	}
 }

@@ -46,6 +46,7 @@ type Settings struct {
 	DNSTTL           int           // DNS_TTL, seconds
 	DNSUpstream      []string      // DNS_UPSTREAM: ip[:port] resolvers; empty = the host's resolv.conf
 	DNSAddr          netip.Addr    // DNS_ADDR: the service address of dnsd on every network; invalid = off
+	DNSAddr6         netip.Addr    // DNS_ADDR6: the IPv6 one, on every network with IPv6; invalid = off (the default)
 	DNSClientRate    int           // DNS_CLIENT_RATE: forwarded queries per second of one container (burst: twice that)
 	DNSAnswerRate    int           // DNS_ANSWER_RATE: requests per second dnsd answers in all; a network a quarter
 	AllocWait        time.Duration // IPALLOC_WAIT: how long a host short of addresses waits for another host to give some
@@ -109,6 +110,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	s.AllocRange6 = p.range6("IPALLOC_RANGE6")
 	s.AdvertiseAddr = p.addr("ADVERTISE_ADDR")
 	s.DNSAddr = p.serviceAddr("DNS_ADDR", DefaultDNSAddr)
+	s.DNSAddr6 = p.serviceAddr6("DNS_ADDR6")
 	s.DNSClientRate = p.integer("DNS_CLIENT_RATE", DefaultDNSClientRate, 1, 1_000_000)
 	s.DNSAnswerRate = p.integer("DNS_ANSWER_RATE", dnsd.DefaultAnswerRate, 100, 100_000_000)
 	s.DisableDockerAPI = p.str("DOCKER_API", "on") == "off"
@@ -236,6 +238,22 @@ func (p *parser) serviceAddr(name, def string) netip.Addr {
 	broadcast := netip.AddrFrom4([4]byte{255, 255, 255, 255})
 	if err != nil || !a.Is4() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a == broadcast {
 		p.fail(name, "%q is not a unicast IPv4 address such as %s (or off)", v, def)
+		return netip.Addr{}
+	}
+	return a
+}
+
+// serviceAddr6 reads an IPv6 service address: off unless set, and then a
+// global or unique local unicast address (a link-local one would need a
+// zone, which daemon.json's dns cannot carry).
+func (p *parser) serviceAddr6(name string) netip.Addr {
+	v := strings.TrimSpace(p.str(name, ""))
+	if v == "" || v == "off" {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" || !a.IsGlobalUnicast() {
+		p.fail(name, "%q is not a global or unique local IPv6 address such as fd53::53 (or off)", v)
 		return netip.Addr{}
 	}
 	return a
