@@ -28,7 +28,7 @@ const (
 )
 
 var (
-	forwardingOn  = map[int]uint32{devconfForwarding: 1, devconfSendRedirects: 0}
+	forwardingOn = map[int]uint32{devconfForwarding: 1, devconfSendRedirects: 0}
 	// macvlanConf: forward what comes in (to the bridge), never answer ARP
 	// for the namespace's addresses. The reverse-path filter is off on the
 	// macvlan: while two hosts disagree for a moment (one sees the other's
