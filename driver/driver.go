@@ -86,6 +86,9 @@ type Config struct {
 	// CannotEncrypt, when set, says why this host cannot encrypt: encrypted
 	// networks are refused here.
 	CannotEncrypt error
+	// DirectDefault makes networks created on this host direct unless
+	// created with -o direct=false or encrypted (setting DIRECT_DEFAULT).
+	DirectDefault bool
 }
 
 const (

@@ -11,7 +11,7 @@ import (
 // -o encrypted that is neither true nor false, is refused with a sentence naming the option, the known ones and
 // what to do; no network is left behind, and known options (-o encrypted among them) still work.
 func (s *singleHost) unknownOptionsRefused(t *testing.T) {
-	known := "(known: vni, com.docker.network.driver.mtu, encrypted)"
+	known := "(known: vni, com.docker.network.driver.mtu, encrypted, direct)"
 	for _, tc := range []struct {
 		opt, want string
 	}{

@@ -186,7 +186,8 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 		CannotEncrypt: cannot}, deps)
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, Sandboxes: datapath.Sandboxes{}, EncryptedVXLANPort: set.EncryptedVXLANPort,
-		TunnelOverhead: tunnel.Overhead(vtep), EncryptDefault: set.EncryptDefault, CannotEncrypt: p.cannotEncrypt},
+		TunnelOverhead: tunnel.Overhead(vtep), EncryptDefault: set.EncryptDefault, CannotEncrypt: p.cannotEncrypt,
+		DirectDefault: set.DirectDefault},
 		p.dp, p.store.For(statefile.OwnerDriver), p.agent)
 	if err != nil {
 		return nil, err
