@@ -125,7 +125,12 @@ func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
 		return 0, err
 	}
 	if err := m.ensureDirectOf(ns, n, mtu, br); err != nil {
-		return 0, err
+		// VXLAN carries everything without it: no MAC is published, and
+		// the peers keep VXLAN for this host.
+		m.log.Warn("no direct path for this network here, it uses VXLAN", "network", n.ID, "err", err)
+		if err := errors.Join(deleteLink(ns.nl, DirectName(n.ID)), m.refreshRemotes(ns, n.ID)); err != nil {
+			return 0, err
+		}
 	}
 	if err := m.adoptHostPorts(ns, n.ID, br); err != nil {
 		return 0, err
