@@ -49,11 +49,13 @@ type NetworkStatus struct {
 	UnknownOptionsFix string `json:",omitempty"`
 	// Encrypted: the network's traffic between hosts is encrypted.
 	Encrypted bool `json:",omitempty"`
-	// Direct: the network was created with -o direct; Paths says, per
-	// peer host with containers on it, which path its unicast takes from
-	// this host.
-	Direct bool         `json:",omitempty"`
-	Paths  []DirectPath `json:",omitempty"`
+	// Direct: the network was created with -o direct; DirectMAC is the
+	// MAC of its macvlan on this host ("": none, VXLAN only here); Paths
+	// says, per peer host with containers on it, which path its unicast
+	// takes from this host.
+	Direct    bool         `json:",omitempty"`
+	DirectMAC string       `json:",omitempty"`
+	Paths     []DirectPath `json:",omitempty"`
 }
 
 // DirectPath is the path of a direct network's unicast to one peer host.
@@ -108,7 +110,7 @@ func (a *Agent) Status() Status {
 			ns.DNSFlag = "--dns " + ns.Gateway
 		}
 		if ns.Direct = driver.Direct(def.Options); ns.Direct {
-			ns.Paths = a.directPaths(def.VNI)
+			ns.DirectMAC, ns.Paths = a.directPaths(def.VNI)
 		}
 		a.mu.Lock()
 		ns.Refused = a.refused[def.Name]
@@ -120,13 +122,18 @@ func (a *Agent) Status() Status {
 	return st
 }
 
-// directPaths lists, for the local network of VNI vni, the path to each
-// peer host the datapath chose, sorted by host.
-func (a *Agent) directPaths(vni uint32) []DirectPath {
+// directPaths returns, for the local network of VNI vni, the MAC of its
+// macvlan here and the path to each peer host the datapath chose, sorted
+// by host.
+func (a *Agent) directPaths(vni uint32) (string, []DirectPath) {
 	var paths map[netip.Addr]string
+	mac := ""
 	for id, n := range a.snapshot().networks {
 		if n.VNI == vni {
 			paths = a.kernel.DirectPaths(id)
+			if m := a.kernel.DirectMAC(id); m != nil {
+				mac = m.String()
+			}
 		}
 	}
 	names := map[netip.Addr]string{}
@@ -138,5 +145,5 @@ func (a *Agent) directPaths(vni uint32) []DirectPath {
 		out = append(out, DirectPath{Host: names[vtep], Addr: vtep.String(), Path: path})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Host+out[i].Addr < out[j].Host+out[j].Addr })
-	return out
+	return mac, out
 }

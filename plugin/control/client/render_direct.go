@@ -14,7 +14,11 @@ func renderDirect(w io.Writer, nets []reconcile.NetworkStatus) {
 		if !n.Direct {
 			continue
 		}
-		fmt.Fprintf(w, "\ndirect network %s:", n.Name)
+		mac := n.DirectMAC
+		if mac == "" {
+			mac = "none here, VXLAN only"
+		}
+		fmt.Fprintf(w, "\ndirect network %s (macvlan %s):", n.Name, mac)
 		if len(n.Paths) == 0 {
 			fmt.Fprintf(w, " no containers on other hosts yet\n")
 			continue
