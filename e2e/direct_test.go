@@ -37,7 +37,7 @@ func TestDirect(t *testing.T) {
 		h          *Host
 		name, netw string
 	}{{h2, "dcli", "dnet"}, {h2, "pcli", "pnet"}, {h3, "dthird", "dnet"}, {h1, "drecv", "dnet"}} {
-		runFor(t, t, r.h, "--name", r.name, "--network", r.netw, BusyboxImage, "sleep", "3600")
+		runFor(t, t, r.h, "--name", r.name, "--network", r.netw, "--dns", DNSServiceAddr, BusyboxImage, "sleep", "3600")
 	}
 	ip := func(h *Host, ctr, netw string) string {
 		t.Helper()
