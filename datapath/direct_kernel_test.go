@@ -80,6 +80,9 @@ func TestDirectTraffic(t *testing.T) {
 	if vxA() == v0 {
 		t.Errorf("A to b2: VXLAN device sent nothing")
 	}
+	if mvA() != m0 {
+		t.Errorf("A to b2: the macvlan sent packets for a remote that is not direct")
+	}
 	v0, m0 = vxA(), mvA()
 	for i := 0; i < 3; i++ {
 		if err := echo(a1, b1.ip, 3*time.Second); err != nil {
