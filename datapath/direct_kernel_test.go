@@ -1,6 +1,7 @@
 package datapath
 
 import (
+	"context"
 	"net"
 
 	"github.com/vishvananda/netlink"
@@ -189,4 +190,66 @@ func udpReaches(t *testing.T, from *testNS, c container, port int) bool {
 	buf := make([]byte, 64)
 	_, _, err = ln.ReadFromUDP(buf)
 	return err == nil
+}
+
+// TestParkDirect: parking a direct network removes its macvlan and writes its remotes back in VXLAN form in
+// the host namespace; once the peer takes the parked host back to VXLAN, traffic flows both ways (the parked
+// container's ARP cache still names the bridge for the remote: the host routes it onto the bridge). The next
+// EnsureNetwork brings the macvlan back with the same MAC, and the direct path works again.
+func TestParkDirect(t *testing.T) {
+	hostA, hostB := newTestNS(t), newTestNS(t)
+	linkHosts(t, hostA, hostB, "192.0.2.1/24", "192.0.2.2/24")
+	gw, subnet := mustPrefix("10.41.0.1/24")
+	n := Network{ID: "abcdef0123456789abcd", VNI: 80, Subnet: subnet, Gateway: gw, Direct: true}
+	na, nb := n, n
+	na.VTEP, nb.VTEP = netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	for _, p := range []struct {
+		h *testNS
+		n Network
+	}{{hostA, na}, {hostB, nb}} {
+		if _, err := p.h.m.EnsureNetwork(p.n); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.h.m.SetVXLANPeers([]netip.Addr{na.VTEP, nb.VTEP}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	macA := hostA.m.DirectMAC(n.ID)
+	a1 := addContainer(t, hostA, n.ID, "eppa1", "10.41.0.11/24")
+	b1 := addContainer(t, hostB, n.ID, "eppb1", "10.41.0.21/24")
+	set := func(h *testNS, c container, vtep string, mac net.HardwareAddr) {
+		t.Helper()
+		r := c.remote(vtep)
+		r.DirectMAC = mac
+		if err := h.m.SetRemotes(n.ID, []Remote{r}, []netip.Addr{netip.MustParseAddr(vtep)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(hostA, b1, "192.0.2.2", hostB.m.DirectMAC(n.ID))
+	set(hostB, a1, "192.0.2.1", macA)
+	serveEcho(t, a1)
+	serveEcho(t, b1)
+	both := func(when string) {
+		t.Helper()
+		for _, p := range []struct{ from, to container }{{a1, b1}, {b1, a1}} {
+			if err := echo(p.from, p.to.ip, 3*time.Second); err != nil {
+				t.Errorf("%s, %s to %s: %v", when, p.from.ip, p.to.ip, err)
+			}
+		}
+	}
+	both("direct")
+	if err := hostA.m.Park(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hostA.absent(t, DirectName(n.ID))
+	set(hostB, a1, "192.0.2.1", nil) // B's mesh no longer sees A's direct MAC
+	both("parked")
+	if _, err := hostA.m.EnsureNetwork(na); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostA.m.DirectMAC(n.ID); got.String() != macA.String() {
+		t.Errorf("macvlan MAC after the return %s, want %s as before", got, macA)
+	}
+	set(hostB, a1, "192.0.2.1", macA)
+	both("back")
 }
