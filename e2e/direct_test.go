@@ -139,6 +139,19 @@ func TestDirect(t *testing.T) {
 		}
 	})
 
+	t.Run("RefusedWithEncrypted", func(t *testing.T) {
+		_, err := h2.Docker(append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.66.0.0/24",
+			"-o", "direct", "-o", "encrypted", "both")...)
+		if err == nil {
+			h2.MustDocker(t, "network", "rm", "both")
+			t.Fatal("docker network create -o direct -o encrypted was accepted")
+		}
+		if !strings.Contains(err.Error(), "a network cannot be both direct and encrypted") {
+			t.Errorf("docker network create -o direct -o encrypted: %v; want the sentence about direct and encrypted", err)
+		}
+		readable(t, err.Error())
+	})
+
 	t.Run("PlainAndDirectIsolated", func(t *testing.T) {
 		unreachable(t, h2, "dcli", psrvIP, "the plain network")
 		unreachable(t, h2, "pcli", dsrvIP, "the direct network")

@@ -17,6 +17,7 @@ func (s *singleHost) unknownOptionsRefused(t *testing.T) {
 	}{
 		{"bogus=1", `weavego does not know the option "bogus" of docker network create ` + known + `; remove -o bogus`},
 		{"encrypted=maybe", `option encrypted="maybe" is not true or false: use -o encrypted or -o encrypted=false`},
+		{"direct=maybe", `option direct="maybe" is not true or false: use -o direct or -o direct=false`},
 	} {
 		out, err := s.h.Docker(append(append([]string{"network", "create"}, netArgs...), "-o", tc.opt, "opts")...)
 		if err == nil {
