@@ -124,8 +124,6 @@ func (m *Manager) DeleteNetwork(id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.remotes, id)
-	delete(m.paths, id)
-	delete(m.directFilters, id)
 	var errs []error
 	ns, err := m.netOf(id, false)
 	if err != nil {
