@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/weavego/weavego/internal/ipconv"
 )
 
@@ -168,7 +169,16 @@ func (m *Manager) ensureMacvlan(ns *netNS, name string, under netlink.Link, mac 
 		return nil, joinErrs([]error{fmt.Errorf("move macvlan %s into its network's namespace: %w", name, err),
 			m.nl.LinkDel(h)})
 	}
-	return mustLink(ns.nl, name)
+	l, err = mustLink(ns.nl, name)
+	if err != nil {
+		return nil, err
+	}
+	// No IPv6 link-local address either: the namespace never speaks on the
+	// segment by itself (no router solicitations, no DAD).
+	if err := ns.nl.LinkSetIP6AddrGenMode(l, nl.IN6_ADDR_GEN_MODE_NONE); err != nil {
+		return nil, fmt.Errorf("no IPv6 address on macvlan %s: %w", name, err)
+	}
+	return l, nil
 }
 
 // DirectMAC returns the MAC of the macvlan of network id, nil when the

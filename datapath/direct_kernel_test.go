@@ -33,6 +33,9 @@ func TestDirectTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if addrs, err := hostA.net(t, n.ID).h.AddrList(hostA.net(t, n.ID).link(t, DirectName(n.ID)), netlink.FAMILY_ALL); err != nil || len(addrs) != 0 {
+		t.Errorf("macvlan addresses %v, %v: want none (no IPv4, no IPv6 link-local)", addrs, err)
+	}
 	macA, macB := hostA.m.DirectMAC(n.ID), hostB.m.DirectMAC(n.ID)
 	if macA == nil || macB == nil || macA.String() == macB.String() {
 		t.Fatalf("direct MACs %s and %s: want two different ones", macA, macB)

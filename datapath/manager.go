@@ -42,6 +42,7 @@ type netlinkOps interface {
 	RouteReplace(route *netlink.Route) error
 	RouteDel(route *netlink.Route) error
 	LinkSetNsFd(link netlink.Link, fd int) error
+	LinkSetIP6AddrGenMode(link netlink.Link, mode int) error
 }
 
 var _ netlinkOps = (*netlink.Handle)(nil)
