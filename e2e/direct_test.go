@@ -139,6 +139,26 @@ func TestDirect(t *testing.T) {
 		}
 	})
 
+	t.Run("PluginDisableEnable", func(t *testing.T) {
+		// Disabling parks h1's networks (the macvlan goes, its remotes go back to VXLAN); enabling brings
+		// the macvlan back with the same MAC, and the direct path with it.
+		h1.MustDocker(t, "plugin", "disable", "-f", PluginName)
+		h1.MustDocker(t, "plugin", "enable", PluginName)
+		Eventually(t, 2*time.Minute, func() error {
+			mac, err := directPathTo(h1, "dnet", h2.IP.String())
+			if err != nil {
+				return err
+			}
+			if mac != mac1 {
+				return fmt.Errorf("h1's macvlan MAC %s after the restart, want %s as before", mac, mac1)
+			}
+			if _, err := directPathTo(h2, "dnet", h1.IP.String()); err != nil {
+				return err
+			}
+			return fetch(h2, "dcli", fmt.Sprintf("http://%s:8080/", dsrvIP), dMarker)
+		})
+	})
+
 	t.Run("RefusedWithEncrypted", func(t *testing.T) {
 		_, err := h2.Docker(append(append([]string{"network", "create"}, netArgs...), "--subnet", "10.66.0.0/24",
 			"-o", "direct", "-o", "encrypted", "both")...)
