@@ -41,6 +41,13 @@
 // br_netfilter's sysctls are turned off where the kernel allows it: nothing
 // there filters.
 //
+// A direct network (Network.Direct) also has a macvlan device in its
+// namespace, created on the underlay link in the host namespace and moved in
+// like the VXLAN device, through which IPv4 unicast to peers on the same
+// segment is routed without VXLAN; only then does the namespace route, and
+// only between its bridge and that macvlan (direct.go, remotes_direct.go,
+// direct_filter.go).
+//
 // An earlier weavego kept all of a network in the host namespace;
 // EnsureNetwork moves such a network into its namespace (see migrate.go).
 //
@@ -66,7 +73,8 @@
 // # Device names
 //
 // Names derive from Docker's IDs and fit IFNAMSIZ (15 characters):
-// bridge "wgb-" + network ID[:11], VXLAN "wgx-" + network ID[:11], veth host
+// bridge "wgb-" + network ID[:11], VXLAN "wgx-" + network ID[:11], macvlan
+// of a direct network "wgm-" + network ID[:11], veth host
 // end "wgv-" + endpoint ID[:11], veth container end "wgc-" + endpoint ID[:11].
 // The full network ID is stored as the bridge's and VXLAN device's alias.
 //

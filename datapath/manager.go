@@ -38,7 +38,11 @@ type netlinkOps interface {
 	NeighAppend(neigh *netlink.Neigh) error
 	NeighDel(neigh *netlink.Neigh) error
 	RouteList(link netlink.Link, family int) ([]netlink.Route, error)
+	RouteGet(destination net.IP) ([]netlink.Route, error)
+	RouteReplace(route *netlink.Route) error
+	RouteDel(route *netlink.Route) error
 	LinkSetNsFd(link netlink.Link, fd int) error
+	LinkSetIP6AddrGenMode(link netlink.Link, mode int) error
 }
 
 var _ netlinkOps = (*netlink.Handle)(nil)
@@ -87,13 +91,20 @@ type Manager struct {
 	// hostNS is Config.NetNS: the host namespace, 0 for this process's.
 	hostNS netns.NsHandle
 
-	// mu serialises kernel changes and guards nets, remotes and vxlanPeers.
+	// mu serialises kernel changes and guards nets, remotes, paths,
+	// directFilters and vxlanPeers.
 	mu sync.Mutex
 	// nets are the namespaces of networks opened so far, by network ID.
 	nets map[string]*netNS
 	// remotes is the last desired remote state per network ID, re-applied
 	// when EnsureNetwork has to recreate a VXLAN device.
 	remotes map[string]remoteState
+	// paths is, per direct network ID, the path to each peer VTEP that
+	// the last SetRemotes chose (remotes_direct.go).
+	paths map[string]map[netip.Addr]string
+	// directFilters is, per direct network ID, the key of the ingress
+	// filter last written (direct_filter.go).
+	directFilters map[string]string
 	// vxlanPeers is the last allowlist given to SetVXLANPeers, written
 	// into the sets whenever they have to be created again.
 	vxlanPeers []netip.Addr
@@ -114,6 +125,7 @@ type Manager struct {
 // New returns a Manager working in the namespace of cfg.Handle.
 func New(cfg Config) (*Manager, error) {
 	m := &Manager{log: cfg.Logger, remotes: map[string]remoteState{}, closeNL: func() {}, nets: map[string]*netNS{},
+		paths: map[string]map[netip.Addr]string{}, directFilters: map[string]string{},
 		pendingDeletes: map[string]string{},
 		nsDir:          cmp.Or(cfg.NSDir, DefaultNSDir), hostNS: cfg.NetNS,
 		input: inputSpec{dns: port(cfg.DNSPort, DefaultDNSPort), gossip: port(cfg.GossipPort, DefaultGossipPort),

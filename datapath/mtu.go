@@ -1,12 +1,6 @@
 package datapath
 
-import (
-	"fmt"
-	"net/netip"
-
-	"github.com/vishvananda/netlink"
-	"github.com/weavego/weavego/internal/ipconv"
-)
+import "net/netip"
 
 // VXLAN encapsulation overhead: outer Ethernet is not counted by the MTU,
 // so it is outer IP + UDP (8) + VXLAN (8) + inner Ethernet (14).
@@ -33,32 +27,11 @@ func overlayMTU(linkMTU int, vtep netip.Addr) int {
 // vtepLinkMTU returns the MTU of the link that holds address vtep, or 0
 // when no link holds it.
 func (m *Manager) vtepLinkMTU(vtep netip.Addr) (int, error) {
-	if !vtep.IsValid() {
-		return 0, nil
+	l, err := m.vtepLink(vtep)
+	if err != nil || l == nil {
+		return 0, err
 	}
-	vtep = vtep.Unmap()
-	family := netlink.FAMILY_V4
-	if !vtep.Is4() {
-		family = netlink.FAMILY_V6
-	}
-	addrs, err := m.nl.AddrList(nil, family)
-	if err != nil {
-		return 0, fmt.Errorf("list addresses to find VTEP %s: %w", vtep, err)
-	}
-	for _, a := range addrs {
-		if ipconv.Addr(a.IP) == vtep {
-			l, err := m.nl.LinkList()
-			if err != nil {
-				return 0, fmt.Errorf("list links to find VTEP %s: %w", vtep, err)
-			}
-			for _, link := range l {
-				if link.Attrs().Index == a.LinkIndex {
-					return link.Attrs().MTU, nil
-				}
-			}
-		}
-	}
-	return 0, nil
+	return l.Attrs().MTU, nil
 }
 
 // effectiveMTU resolves Network.MTU's "0 = automatic".

@@ -138,6 +138,10 @@ func (m *Manager) dropNet(id string) error {
 		n.release()
 		delete(m.nets, id)
 	}
+	// What was written into the namespace goes with it: a new namespace
+	// of id gets its direct filter written again.
+	delete(m.directFilters, id)
+	delete(m.paths, id)
 	return nsrun.Remove(m.nsPath(id))
 }
 

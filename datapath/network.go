@@ -54,6 +54,10 @@ type Network struct {
 	// them (an encrypted network's WireGuard); an automatic MTU leaves room
 	// for it. 0 for a plain network.
 	TunnelOverhead int
+	// Direct makes the network carry IPv4 unicast to peers on this host's
+	// underlay segment without VXLAN, through a macvlan in its namespace
+	// (direct.go). Only with VXLAN.
+	Direct bool
 	// Internal is accepted for the driver's convenience; it changes nothing
 	// here: the namespace of a network routes nowhere, so no network gets
 	// external access through its bridge.
@@ -127,6 +131,14 @@ func (m *Manager) EnsureNetwork(n Network) (effectiveMTU int, err error) {
 	if err := m.ensureVXLANOf(ns, n, mtu, br); err != nil {
 		return 0, err
 	}
+	if err := m.ensureDirectOf(ns, n, mtu, br); err != nil {
+		// VXLAN carries everything without it: no MAC is published, and
+		// the peers keep VXLAN for this host.
+		m.log.Warn("no direct path for this network here, it uses VXLAN", "network", n.ID, "err", err)
+		if err := errors.Join(deleteLink(ns.nl, DirectName(n.ID)), m.refreshRemotes(ns, n.ID)); err != nil {
+			return 0, err
+		}
+	}
 	if err := m.adoptHostPorts(ns, n.ID, br); err != nil {
 		return 0, err
 	}
@@ -147,7 +159,7 @@ func (m *Manager) ensureVXLANOf(ns *netNS, n Network, mtu int, br netlink.Link) 
 		return err
 	}
 	if st, ok := m.remotes[n.ID]; ok && created {
-		return m.applyRemotes(ns.nl, vx, st)
+		return m.reconcileRemotes(ns, n.ID, vx, st)
 	}
 	return nil
 }

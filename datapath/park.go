@@ -107,8 +107,9 @@ func (m *Manager) parkNetwork(host netns.NsHandle, id string) error {
 	}
 	var errs []error
 	if vx != nil {
-		errs = append(errs, m.parkVXLAN(ns, host, vx, hbr))
+		errs = append(errs, m.parkVXLAN(ns, host, vx, hbr, id))
 	}
+	errs = append(errs, deleteLink(ns.nl, DirectName(id)))
 	ports, err := vethPorts(ns.nl, br)
 	if err != nil {
 		return err
@@ -158,11 +159,16 @@ func (m *Manager) hostBridgeFor(id string, br netlink.Link, nl netlinkOps) (netl
 }
 
 // parkVXLAN moves vx from ns into host, enslaves it to hbr and writes its
-// remote entries again.
-func (m *Manager) parkVXLAN(ns *netNS, host netns.NsHandle, vx, hbr netlink.Link) error {
-	st, err := readRemotes(ns.nl, vx)
-	if err != nil {
-		return err
+// remote entries again: the last ones given for network id, all through
+// VXLAN (a direct network's macvlan stays behind and dies with the
+// namespace), or, where none were given, those read from the device.
+func (m *Manager) parkVXLAN(ns *netNS, host netns.NsHandle, vx, hbr netlink.Link, id string) error {
+	st, ok := m.remotes[id]
+	if !ok {
+		var err error
+		if st, err = readRemotes(ns.nl, vx); err != nil {
+			return err
+		}
 	}
 	if err := moveToBridge(ns.nl, &netNS{ns: host, nl: m.nl}, vx, hbr); err != nil {
 		return err

@@ -18,6 +18,22 @@ type Remote struct {
 	MAC net.HardwareAddr
 	// VTEP is the underlay address of the container's host.
 	VTEP netip.Addr
+	// DirectMAC is the MAC of the macvlan of the container's network on
+	// its host, which that host published; nil: none, VXLAN only. On a
+	// direct network, an IPv4 remote with one on this host's underlay
+	// segment is reached through the macvlan (remotes_direct.go).
+	DirectMAC net.HardwareAddr
+	// router, set by planDirect, replaces MAC in the VXLAN device's
+	// neighbour entry: the bridge's MAC, so that the namespace routes.
+	router net.HardwareAddr
+}
+
+// neighMAC is the MAC of r's neighbour entry on the VXLAN device.
+func (r Remote) neighMAC() net.HardwareAddr {
+	if r.router != nil {
+		return r.router
+	}
+	return r.MAC
 }
 
 // remoteState is the desired remote state of one network.
@@ -54,7 +70,9 @@ func (st remoteState) usable() (remoteState, []string) {
 // IP -> MAC per remote, and an all-zero FDB entry per flood VTEP. Other
 // entries on that device are removed; other devices are never touched.
 // The set is remembered and re-applied if EnsureNetwork recreates the
-// device. A network without VXLAN device accepts only an empty set.
+// device. A network without VXLAN device accepts only an empty set. On a
+// direct network the remotes it can reach without VXLAN get their routes
+// and neighbour entries on its macvlan (remotes_direct.go).
 func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []netip.Addr) error {
 	st, bad := remoteState{remotes: remotes, flood: floodVTEPs}.usable()
 	for _, why := range bad {
@@ -80,7 +98,7 @@ func (m *Manager) SetRemotes(networkID string, remotes []Remote, floodVTEPs []ne
 		}
 		return fmt.Errorf("set remotes of network %s: no VXLAN device %s: %w", networkID, name, ErrNetworkNotFound)
 	}
-	return m.applyRemotes(ns.nl, vx, st)
+	return m.reconcileRemotes(ns, networkID, vx, st)
 }
 
 // applyRemotes reconciles the FDB and neighbour table of vx with st.

@@ -86,12 +86,12 @@ func planNeigh(index int, existing []netlink.Neigh, st remoteState) neighPlan {
 		}
 		k := r.IP.Unmap()
 		if mac, dup := want[k]; dup {
-			if mac.String() != r.MAC.String() {
-				p.conflicts = append(p.conflicts, fmt.Sprintf("IP %s at MACs %s and %s", k, mac, r.MAC))
+			if mac.String() != r.neighMAC().String() {
+				p.conflicts = append(p.conflicts, fmt.Sprintf("IP %s at MACs %s and %s", k, mac, r.neighMAC()))
 			}
 			continue
 		}
-		want[k] = r.MAC
+		want[k] = r.neighMAC()
 		order = append(order, k)
 	}
 	ok := map[netip.Addr]bool{}

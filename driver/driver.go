@@ -93,6 +93,9 @@ type Config struct {
 	// EngineVersion returns the Docker engine's version, "" while unknown;
 	// nil means never known. It must not block.
 	EngineVersion func() string
+	// DirectDefault makes networks created on this host direct unless
+	// created with -o direct=false or encrypted (setting DIRECT_DEFAULT).
+	DirectDefault bool
 }
 
 const (

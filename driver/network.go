@@ -54,6 +54,9 @@ func (d *Driver) CreateNetwork(req *network.CreateNetworkRequest) error {
 	if err := d.applyEncryption(n); err != nil {
 		return err
 	}
+	if err := d.applyDirect(n); err != nil {
+		return err
+	}
 	if d.cfg.DNSAddr.IsValid() && n.Subnet.Contains(d.cfg.DNSAddr) {
 		return fmt.Errorf("subnet %s contains the DNS service address %s (setting DNS_ADDR): pick another subnet, "+
 			"or change DNS_ADDR on every host", n.Subnet, d.cfg.DNSAddr)
@@ -146,8 +149,10 @@ func parseNetwork(req *network.CreateNetworkRequest) (*Network, error) {
 			return nil, fmt.Errorf("option %s=%q is not an MTU from 576 to 65535", optMTU, v)
 		}
 	}
-	if err := checkEncryptedOption(n.Options); err != nil {
-		return nil, err
+	for _, name := range []string{OptEncrypted, OptDirect} {
+		if err := checkBoolOption(n.Options, name); err != nil {
+			return nil, err
+		}
 	}
 	if v, ok := n.Options[OptVNI]; ok {
 		vni, err := strconv.ParseUint(v, 10, 32)

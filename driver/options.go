@@ -23,7 +23,7 @@ const dockerOptPrefix = "com.docker.network."
 
 // knownOptions are the `-o` options weavego understands, as the user types
 // them (OptReplica, which only the reconciler sets, aside).
-var knownOptions = []string{OptVNI, optMTU, OptEncrypted, OptIfacePrefix}
+var knownOptions = []string{OptVNI, optMTU, OptEncrypted, OptDirect, OptIfacePrefix}
 
 // otherDriverOptions start the names of Docker's options that configure
 // another driver (the bridge's bridge name, ICC, masquerading, gateway modes
@@ -115,17 +115,4 @@ func Encrypted(opts map[string]string) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	return v == "" || err != nil || b
-}
-
-// checkEncryptedOption refuses a value of -o encrypted that is neither empty
-// nor a boolean.
-func checkEncryptedOption(opts map[string]string) error {
-	v, ok := opts[OptEncrypted]
-	if !ok || v == "" {
-		return nil
-	}
-	if _, err := strconv.ParseBool(v); err != nil {
-		return fmt.Errorf("option encrypted=%q is not true or false: use -o encrypted or -o encrypted=false", v)
-	}
-	return nil
 }

@@ -15,10 +15,10 @@ func TestUnknownOptionsRefused(t *testing.T) {
 		wantErr string // "" = created
 	}{
 		{"bogus", map[string]interface{}{"bogus": "1"}, `weavego does not know the option "bogus" of docker network ` +
-			`create (known: vni, com.docker.network.driver.mtu, encrypted, com.docker.network.container_iface_prefix); remove -o bogus`},
+			`create (known: vni, com.docker.network.driver.mtu, encrypted, direct, com.docker.network.container_iface_prefix); remove -o bogus`},
 		{"two", map[string]interface{}{"other": "true", "bogus": "1", "vni": "7"}, `weavego does not know the ` +
 			`options "bogus", "other" of docker network create (known: vni, com.docker.network.driver.mtu, ` +
-			`encrypted, com.docker.network.container_iface_prefix); remove -o bogus -o other`},
+			`encrypted, direct, com.docker.network.container_iface_prefix); remove -o bogus -o other`},
 		{"null value", map[string]interface{}{"bogus": nil}, `the option "bogus"`},
 		{"encrypted", map[string]interface{}{"encrypted": ""}, ""},
 		{"encrypted=false", map[string]interface{}{"encrypted": "false"}, ""},

@@ -69,6 +69,7 @@ func (d *Driver) kernelNetwork(n *Network) datapath.Network {
 	if n.VNI != 0 {
 		kn.VTEP = d.cfg.VTEP
 	}
+	kn.Direct = Direct(n.Options) && n.VNI != 0
 	if Encrypted(n.Options) {
 		// Its VXLAN goes to its own port, which routing sends only into
 		// the tunnel (package tunnel): never to the underlay in clear.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type Capture struct {
 	marker  map[string]int
 	udp     map[uint16]int
 	vni     map[uint16]map[uint32]int
+	plain   map[string]int
 	readErr error
 }
 
@@ -38,7 +40,7 @@ type Capture struct {
 // ports whose datagrams are parsed as VXLAN. Stop it with Stop.
 func (c *Cluster) StartCapture(markers []string, vxlanPorts ...uint16) (*Capture, error) {
 	cp := &Capture{fd: -1, vxlan: map[uint16]bool{}, done: make(chan struct{}), stop: make(chan struct{}), marker: map[string]int{},
-		udp: map[uint16]int{}, vni: map[uint16]map[uint32]int{}}
+		udp: map[uint16]int{}, vni: map[uint16]map[uint32]int{}, plain: map[string]int{}}
 	for _, m := range markers {
 		cp.markers = append(cp.markers, []byte(m))
 	}
@@ -119,6 +121,9 @@ func (cp *Capture) count(f []byte) {
 	}
 	ip := f[14:]
 	ihl := int(ip[0]&0x0f) * 4
+	if ip[9] != unix.IPPROTO_UDP {
+		cp.countPlain(f, ip)
+	}
 	if ip[9] != unix.IPPROTO_UDP || len(ip) < ihl+8 {
 		return
 	}
@@ -131,12 +136,25 @@ func (cp *Capture) count(f []byte) {
 	}
 }
 
-// CaptureCounts is what a Capture saw.
+// countPlain counts a frame that is not UDP (so not VXLAN) and holds a marker, by marker and by its outer
+// addresses: "MARKER srcMAC srcIP > dstMAC dstIP". mu is held.
+func (cp *Capture) countPlain(f, ip []byte) {
+	for _, m := range cp.markers {
+		if bytes.Contains(f, m) {
+			cp.plain[fmt.Sprintf("%s %s %s > %s %s", m, net.HardwareAddr(f[6:12]), net.IP(ip[12:16]),
+				net.HardwareAddr(f[0:6]), net.IP(ip[16:20]))]++
+		}
+	}
+}
+
+// CaptureCounts is what a Capture saw. Plain counts the frames with a marker that were not UDP, by marker and
+// outer addresses (see countPlain).
 type CaptureCounts struct {
 	Frames int
 	Marker map[string]int
 	UDP    map[uint16]int
 	VNI    map[uint16]map[uint32]int
+	Plain  map[string]int
 }
 
 // Stop ends the capture and returns its counts.
@@ -149,5 +167,5 @@ func (cp *Capture) Stop() (CaptureCounts, error) {
 	unix.Close(cp.fd)
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	return CaptureCounts{Frames: cp.frames, Marker: cp.marker, UDP: cp.udp, VNI: cp.vni}, cp.readErr
+	return CaptureCounts{Frames: cp.frames, Marker: cp.marker, UDP: cp.udp, VNI: cp.vni, Plain: cp.plain}, cp.readErr
 }

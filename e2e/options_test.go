@@ -11,7 +11,7 @@ import (
 // driver's options among them), or with a value of -o encrypted that is neither true nor false, is refused with a sentence naming the option, the known ones and
 // what to do; no network is left behind, and known options (-o encrypted among them) still work.
 func (s *singleHost) unknownOptionsRefused(t *testing.T) {
-	known := "(known: vni, com.docker.network.driver.mtu, encrypted, com.docker.network.container_iface_prefix)"
+	known := "(known: vni, com.docker.network.driver.mtu, encrypted, direct, com.docker.network.container_iface_prefix)"
 	for _, tc := range []struct {
 		opt, want string
 	}{
@@ -19,6 +19,7 @@ func (s *singleHost) unknownOptionsRefused(t *testing.T) {
 		{"com.docker.network.bridge.name=br9", `weavego does not know the option "com.docker.network.bridge.name" of ` +
 			`docker network create ` + known + `; remove -o com.docker.network.bridge.name`},
 		{"encrypted=maybe", `option encrypted="maybe" is not true or false: use -o encrypted or -o encrypted=false`},
+		{"direct=maybe", `option direct="maybe" is not true or false: use -o direct or -o direct=false`},
 	} {
 		out, err := s.h.Docker(append(append([]string{"network", "create"}, netArgs...), "-o", tc.opt, "opts")...)
 		if err == nil {

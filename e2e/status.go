@@ -27,6 +27,9 @@ type wgStatus struct {
 			VNI                           uint32
 			Hosts                         []string
 			Endpoints                     int
+			Direct                        bool
+			DirectMAC                     string
+			Paths                         []struct{ Host, Addr, Path string }
 		}
 	}
 	IPAM struct {

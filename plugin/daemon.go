@@ -191,7 +191,7 @@ func build(set settings.Settings, log *slog.Logger) (p *parts, err error) {
 	p.driver, err = driver.New(driver.Config{MTU: set.MTU, VTEP: vtep, VXLANPort: set.VXLANPort, Logger: log,
 		DNSAddr: set.DNSAddr, DNSAddr6: set.DNSAddr6, Sandboxes: datapath.Sandboxes{}, EncryptedVXLANPort: set.EncryptedVXLANPort,
 		TunnelOverhead: tunnel.Overhead(vtep), EncryptDefault: set.EncryptDefault, CannotEncrypt: p.cannotEncrypt,
-		EngineVersion: p.engine.Version},
+		EngineVersion: p.engine.Version, DirectDefault: set.DirectDefault},
 		p.dp, p.store.For(statefile.OwnerDriver), p.agent)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -59,6 +60,11 @@ type Kernel interface {
 	SetRemotes(networkID string, remotes []datapath.Remote, floodVTEPs []netip.Addr) error
 	// SetVXLANPeers sets the underlay addresses VXLAN is accepted from.
 	SetVXLANPeers(addrs []netip.Addr) error
+	// DirectMAC is the MAC of the macvlan of a direct network on this
+	// host, nil when there is none; DirectPaths says, per peer VTEP, which
+	// path the network's unicast takes (datapath.PathDirect or why not).
+	DirectMAC(networkID string) net.HardwareAddr
+	DirectPaths(networkID string) map[netip.Addr]string
 }
 
 // Defaults of Config.

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"maps"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -21,6 +22,7 @@ type fakeKernel struct {
 	remotes map[string][]datapath.Remote
 	flood   map[string][]netip.Addr
 	peers   []netip.Addr
+	direct  map[string]net.HardwareAddr // DirectMAC by network ID
 }
 
 func (k *fakeKernel) SetVXLANPeers(addrs []netip.Addr) error {
@@ -29,6 +31,14 @@ func (k *fakeKernel) SetVXLANPeers(addrs []netip.Addr) error {
 	k.peers = addrs
 	return nil
 }
+
+func (k *fakeKernel) DirectMAC(id string) net.HardwareAddr {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.direct[id]
+}
+
+func (k *fakeKernel) DirectPaths(string) map[netip.Addr]string { return nil }
 
 func (k *fakeKernel) vxlanPeers() []netip.Addr {
 	k.mu.Lock()

@@ -36,8 +36,13 @@ func (a *Agent) reconcileKernel() error {
 			continue
 		}
 		local[n.VNI], subnets[n.VNI] = id, familySubnets{v4: n.Subnet, v6: n.Subnet6}
-		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP,
-			WGKey: wgKey, WGPort: wgPort})
+		rec := HostNetRec{VNI: n.VNI, VTEP: a.cfg.VTEP, WGKey: wgKey, WGPort: wgPort}
+		if driver.Direct(n.Options) {
+			if mac := a.kernel.DirectMAC(id); mac != nil {
+				rec.DirectMAC = mac.String()
+			}
+		}
+		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(rec)
 	}
 
 	a.publishOwn(KindEndpoint, wantEP)
@@ -97,6 +102,7 @@ func (a *Agent) publishOwn(kind string, want map[string][]byte) {
 func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familySubnets) error {
 	me := a.rep.LocalName()
 	addrs := a.peerAddrs()
+	flood, direct := a.hostNets(local, addrs)
 	remotes := map[uint32][]datapath.Remote{}
 	for _, e := range a.rep.List(KindEndpoint) {
 		if e.Owner == me || !a.rep.Alive(e.Owner) {
@@ -119,13 +125,35 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familyS
 			continue
 		}
 		if rec.IP.IsValid() {
-			remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP})
+			remotes[rec.VNI] = append(remotes[rec.VNI], datapath.Remote{IP: rec.IP, MAC: mac, VTEP: rec.VTEP,
+				DirectMAC: direct[hostVNI{e.Owner, rec.VNI}]})
 		}
 		if r6, ok := a.remote6(e, rec, mac, sn.v6); ok {
 			remotes[rec.VNI] = append(remotes[rec.VNI], r6)
 		}
 	}
+	var errs []error
+	for vni, id := range local {
+		if err := a.kernel.SetRemotes(id, remotes[vni], flood[vni]); err != nil {
+			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", driver.ShortID(id), vni, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// hostVNI names one host's record of one network.
+type hostVNI struct {
+	host string
+	vni  uint32
+}
+
+// hostNets reads the hostnet records of live peers for the local networks:
+// the VTEPs to flood to, per VNI, and the direct MACs the hosts published.
+func (a *Agent) hostNets(local map[uint32]string, addrs map[string]netip.Addr) (map[uint32][]netip.Addr,
+	map[hostVNI]net.HardwareAddr) {
+	me := a.rep.LocalName()
 	flood := map[uint32][]netip.Addr{}
+	direct := map[hostVNI]net.HardwareAddr{}
 	for _, e := range a.rep.List(KindHostNet) {
 		if e.Owner == me || !a.rep.Alive(e.Owner) || strings.HasSuffix(e.Key, "/"+me) {
 			continue
@@ -139,14 +167,11 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familyS
 			continue
 		}
 		flood[rec.VNI] = append(flood[rec.VNI], rec.VTEP)
-	}
-	var errs []error
-	for vni, id := range local {
-		if err := a.kernel.SetRemotes(id, remotes[vni], flood[vni]); err != nil {
-			errs = append(errs, fmt.Errorf("network %s (vni %d): %w", driver.ShortID(id), vni, err))
+		if mac, err := net.ParseMAC(rec.DirectMAC); err == nil && rec.DirectMAC != "" {
+			direct[hostVNI{e.Owner, rec.VNI}] = mac
 		}
 	}
-	return errors.Join(errs...)
+	return flood, direct
 }
 
 // familySubnets are a local network's subnets: IPv4 and, on a --ipv6

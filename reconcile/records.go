@@ -81,11 +81,17 @@ type EndpointRec struct {
 // encrypt leaves them out. Releases before encryption ignore both fields
 // (their decoder skips fields it does not know) and admit the record as
 // before.
+//
+// DirectMAC, optional, is the MAC of the host's macvlan for a direct network
+// (-o direct), where the other hosts of its underlay segment send that
+// network's IPv4 unicast instead of VXLAN. Releases before the direct path
+// ignore it and keep VXLAN (TestHostNetRecPreviousRelease).
 type HostNetRec struct {
-	VNI    uint32
-	VTEP   netip.Addr
-	WGKey  string `json:",omitempty"`
-	WGPort int    `json:",omitempty"`
+	VNI       uint32
+	VTEP      netip.Addr
+	WGKey     string `json:",omitempty"`
+	WGPort    int    `json:",omitempty"`
+	DirectMAC string `json:",omitempty"`
 }
 
 // NameRec is a container's names on one network, for DNS.

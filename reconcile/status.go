@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,20 @@ type NetworkStatus struct {
 	UnknownOptionsFix string `json:",omitempty"`
 	// Encrypted: the network's traffic between hosts is encrypted.
 	Encrypted bool `json:",omitempty"`
+	// Direct: the network was created with -o direct; DirectMAC is the
+	// MAC of its macvlan on this host ("": none, VXLAN only here); Paths
+	// says, per peer host with containers on it, which path its unicast
+	// takes from this host.
+	Direct    bool         `json:",omitempty"`
+	DirectMAC string       `json:",omitempty"`
+	Paths     []DirectPath `json:",omitempty"`
+}
+
+// DirectPath is the path of a direct network's unicast to one peer host.
+type DirectPath struct {
+	Host, Addr string
+	// Path is "direct", or "vxlan: " and why.
+	Path string
 }
 
 // Status reports peers and networks as this host sees them.
@@ -97,6 +112,9 @@ func (a *Agent) Status() Status {
 			ns.Gateway = gw.String()
 			ns.DNSFlag = "--dns " + ns.Gateway
 		}
+		if ns.Direct = driver.Direct(def.Options); ns.Direct {
+			ns.DirectMAC, ns.Paths = a.directPaths(def.VNI)
+		}
 		a.mu.Lock()
 		ns.Refused = a.refused[def.Name]
 		ns.Kept = a.kept[def.Name]
@@ -105,4 +123,30 @@ func (a *Agent) Status() Status {
 		st.Networks = append(st.Networks, ns)
 	}
 	return st
+}
+
+// directPaths returns, for the local network of VNI vni, the MAC of its
+// macvlan here and the path to each peer host the datapath chose, sorted
+// by host.
+func (a *Agent) directPaths(vni uint32) (string, []DirectPath) {
+	var paths map[netip.Addr]string
+	mac := ""
+	for id, n := range a.snapshot().networks {
+		if n.VNI == vni {
+			paths = a.kernel.DirectPaths(id)
+			if m := a.kernel.DirectMAC(id); m != nil {
+				mac = m.String()
+			}
+		}
+	}
+	names := map[netip.Addr]string{}
+	for _, p := range a.rep.Peers() {
+		names[p.Addr] = p.Name
+	}
+	var out []DirectPath
+	for vtep, path := range paths {
+		out = append(out, DirectPath{Host: names[vtep], Addr: vtep.String(), Path: path})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host+out[i].Addr < out[j].Host+out[j].Addr })
+	return mac, out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -171,7 +172,23 @@ func validateHostNet(e mesh.Entry) error {
 	if err := checkWireGuard(rec.WGKey, rec.WGPort); err != nil {
 		return err
 	}
+	if err := checkDirectMAC(rec.DirectMAC); err != nil {
+		return err
+	}
 	return checkVTEP(rec.VTEP)
+}
+
+// checkDirectMAC requires, where a direct MAC is given, a 6-byte unicast
+// MAC that is not all zero.
+func checkDirectMAC(s string) error {
+	if s == "" {
+		return nil
+	}
+	mac, err := net.ParseMAC(s)
+	if err != nil || len(mac) != 6 || mac[0]&1 != 0 || bytes.Equal(mac, make(net.HardwareAddr, 6)) {
+		return fmt.Errorf("direct MAC %.32q is not a 6-byte unicast MAC", s)
+	}
+	return nil
 }
 
 // checkWireGuard requires, where a key is given, a WireGuard public key

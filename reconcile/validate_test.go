@@ -118,6 +118,13 @@ func TestValidators(t *testing.T) {
 		{"hostnet WireGuard port 0", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGKey: wgKey}), "port"},
 		{"hostnet WireGuard port high", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGKey: wgKey, WGPort: 65536}), "port"},
 		{"hostnet WireGuard port alone", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, WGPort: 6784}), "without a key"},
+		{"hostnet direct", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, DirectMAC: "02:11:22:33:44:55"}), ""},
+		{"hostnet direct multicast", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, DirectMAC: "03:11:22:33:44:55"}),
+			"unicast"},
+		{"hostnet direct zero", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, DirectMAC: "00:00:00:00:00:00"}), "unicast"},
+		{"hostnet direct long", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep,
+			DirectMAC: "02:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01"}), "unicast"},
+		{"hostnet direct junk", host("42/h", "h", HostNetRec{VNI: 42, VTEP: vtep, DirectMAC: "not a mac"}), "unicast"},
 		{"good name", name(func(*NameRec) {}), ""},
 		{"dotted name", name(func(r *NameRec) { r.Names = []string{"github.com"} }), ""},
 		{"bad label", name(func(r *NameRec) { r.Names = []string{"git hub.com"} }), "label"},
@@ -291,7 +298,8 @@ func TestHostNetRecPreviousRelease(t *testing.T) {
 		VTEP netip.Addr
 	}
 	vtep := netip.MustParseAddr("192.0.2.1")
-	b, _ := json.Marshal(HostNetRec{VNI: 42, VTEP: vtep, WGKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", WGPort: 6784})
+	b, _ := json.Marshal(HostNetRec{VNI: 42, VTEP: vtep, WGKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", WGPort: 6784,
+		DirectMAC: "02:11:22:33:44:55"})
 	old, err := strictDecode[previousHostNetRec](b)
 	if err != nil || old.VNI != 42 || old.VTEP != vtep {
 		t.Fatalf("previous release reads %+v, %v", old, err)
@@ -300,7 +308,7 @@ func TestHostNetRecPreviousRelease(t *testing.T) {
 		t.Fatal("previous release's decode refuses the record")
 	}
 	plain, _ := json.Marshal(HostNetRec{VNI: 42, VTEP: vtep})
-	if strings.Contains(string(plain), "WG") {
+	if strings.Contains(string(plain), "WG") || strings.Contains(string(plain), "Direct") {
 		t.Errorf("a record without WireGuard carries its fields: %s", plain)
 	}
 }

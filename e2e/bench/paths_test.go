@@ -19,22 +19,26 @@ const (
 	benchHand     = "hand-vxlan"
 	benchOverlay  = "docker-overlay"
 	benchWeavego  = "weavego"
-	benchBridge   = "docker-bridge"
+	// benchWeavegoDirect is weavego on a -o direct network: unicast between the hosts without VXLAN.
+	benchWeavegoDirect = "weavego-direct"
+	benchBridge        = "docker-bridge"
 	// benchWeavegoInternal is weavego on an --internal network (attach only).
 	benchWeavegoInternal = "weavego-internal"
 )
 
 // Networks and addresses the benchmark uses on every host.
 const (
-	benchHandVNI     = "4242"
-	benchHandPort    = "4791" // neither weavego's 4789 nor the overlay's data-path port
-	benchOverlayPort = "4790" // swarm --data-path-port, away from weavego's 4789
-	benchMTU         = 1450   // weavego's MTU on a 1500-byte underlay
-	benchOverlayNet  = "benchovl"
-	benchWeaveNet    = "benchwg"
-	benchBridgeNet   = "benchbr"
-	benchWeaveSubnet = "10.99.0.0/24"
-	benchOvlSubnet   = "10.98.0.0/24"
+	benchHandVNI      = "4242"
+	benchHandPort     = "4791" // neither weavego's 4789 nor the overlay's data-path port
+	benchOverlayPort  = "4790" // swarm --data-path-port, away from weavego's 4789
+	benchMTU          = 1450   // weavego's MTU on a 1500-byte underlay
+	benchOverlayNet   = "benchovl"
+	benchWeaveNet     = "benchwg"
+	benchBridgeNet    = "benchbr"
+	benchWeaveSubnet  = "10.99.0.0/24"
+	benchDirectNet    = "benchwgd"
+	benchDirectSubnet = "10.97.0.0/24"
+	benchOvlSubnet    = "10.98.0.0/24"
 )
 
 // benchPath is one way from a client namespace on h1 to a server namespace on h2.
@@ -63,7 +67,7 @@ type bench struct {
 
 func (b *bench) ordered() []*benchPath {
 	var out []*benchPath
-	for _, n := range []string{benchUnderlay, benchHand, benchOverlay, benchWeavego} {
+	for _, n := range []string{benchUnderlay, benchHand, benchOverlay, benchWeavego, benchWeavegoDirect} {
 		if p := b.paths[n]; p != nil {
 			out = append(out, p)
 		}
@@ -242,6 +246,15 @@ func (b *bench) setupWeavego(t *testing.T) {
 		t.Fatalf("bench: weavego containers on h1 and h2 cannot ping each other: %v", err)
 	}
 	b.paths[benchWeavego] = p
+	b.createWeaveNet(t, benchDirectNet, benchDirectSubnet, "-o", "direct")
+	b.waitNetwork(t, h2, benchDirectNet, time.Minute)
+	d := &benchPath{name: benchWeavegoDirect}
+	d.clientNS, _ = b.container(t, h1, benchDirectNet, "wgd1")
+	d.server, d.serverIP = b.container(t, h2, benchDirectNet, "wgd2")
+	if err := benchPingable(d, 30*time.Second); err != nil {
+		t.Fatalf("bench: weavego direct containers on h1 and h2 cannot ping each other: %v", err)
+	}
+	b.paths[benchWeavegoDirect] = d
 }
 
 // benchPingable waits until p's client namespace can ping its server address.
@@ -254,14 +267,16 @@ func benchPingable(p *benchPath, within time.Duration) error {
 
 // createWeaveNet creates a weavego network on h1, retrying for a minute when the plugin asks to (a pool
 // must be confirmed by the other hosts, which may still be joining); retries are reported.
-func (b *bench) createWeaveNet(t testing.TB, name, subnet string) {
+func (b *bench) createWeaveNet(t testing.TB, name, subnet string, opts ...string) {
 	t.Helper()
 	h1 := b.c.Host(0)
 	tries := 0
 	var first error
 	err := e2e.Poll(time.Minute, func() error {
 		tries++
-		_, err := h1.Docker("network", "create", "-d", e2e.Driver, "--ipam-driver", e2e.Driver, "--subnet", subnet, name)
+		args := append([]string{"network", "create", "-d", e2e.Driver, "--ipam-driver", e2e.Driver, "--subnet", subnet},
+			opts...)
+		_, err := h1.Docker(append(args, name)...)
 		if err != nil && first == nil {
 			first = err
 		}

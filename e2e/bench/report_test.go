@@ -119,6 +119,8 @@ func benchGoals() []benchGoal {
 		{"throughput 4 streams, weavego / Docker overlay", "TCP 4 streams", wg, ovl, false, 1.0, true, ">= 1.0"},
 		{"throughput 1 stream MTU 8950, weavego / hand VXLAN", "TCP 1 stream, underlay MTU 9000", wg, hand, false, 0.97, true, ">= 0.97"},
 		{"ping RTT avg, weavego - hand VXLAN (µs)", "ping RTT avg", wg, hand, true, 10, false, "<= 10 µs"},
+		{"throughput 1 stream, weavego -o direct / underlay", "TCP 1 stream", benchWeavegoDirect, benchUnderlay, false, 0.95, true, ">= 0.95"},
+		{"ping RTT avg, weavego -o direct - underlay (µs)", "ping RTT avg", benchWeavegoDirect, benchUnderlay, true, 25, false, "<= 25 µs"},
 		{"TCP req/resp p50, weavego - hand VXLAN (µs)", benchRRMetric, wg, hand, true, 10, false, "<= 10 µs"},
 		{"ping RTT avg, weavego / Docker overlay", "ping RTT avg", wg, ovl, false, 1.0, false, "<= 1.0"},
 		{"TCP req/resp p50, weavego / Docker overlay", benchRRMetric, wg, ovl, false, 1.0, false, "<= 1.0"},
@@ -250,7 +252,7 @@ func (r *benchReport) markdown(env string) string {
 		"bridge and veths built by the benchmark with `ip` in a namespace of their own on each host (the VXLAN device created\n" +
 		"in the host's namespace and moved in, as weavego does), static FDB and neighbour entries, the MTU weavego uses (the\n" +
 		"kernel datapath's limit); **docker-overlay** = Docker's overlay driver in swarm mode;\n" +
-		"**weavego** = the plugin; **docker-bridge** = Docker's default local bridge driver (attach only).\n\n")
+		"**weavego** = the plugin; **weavego-direct** = the plugin on a `-o direct` network (no VXLAN between the hosts); **docker-bridge** = Docker's default local bridge driver (attach only).\n\n")
 	b.WriteString("## Goals\n\n" + r.ratios() + "\n")
 	b.WriteString("## Encrypted networks\n\nNot measured by `make bench` yet: see docs/encryption.md, whose figures come " +
 		"from `WEAVEGO_ENC_BENCH=1 go test -run '^TestEncrypted$' ./e2e/` (subtest Throughput).\n\n")

@@ -119,4 +119,3 @@ func report(d *device.Device) {
 	}
 	fmt.Printf("handshake %s rx %s\n", hs, rx)
 }
-

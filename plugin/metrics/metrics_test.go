@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -193,6 +194,8 @@ type fakeKernel struct{ err error }
 
 func (f fakeKernel) SetRemotes(string, []datapath.Remote, []netip.Addr) error { return f.err }
 func (f fakeKernel) SetVXLANPeers([]netip.Addr) error                         { return nil }
+func (f fakeKernel) DirectMAC(string) net.HardwareAddr                        { return nil }
+func (f fakeKernel) DirectPaths(string) map[netip.Addr]string                 { return nil }
 
 type fakeAlloc struct{}
 

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -39,6 +40,10 @@ func (k *kernel) SetRemotes(networkID string, remotes []datapath.Remote, floodVT
 }
 
 func (k *kernel) SetVXLANPeers(addrs []netip.Addr) error { return k.next.SetVXLANPeers(addrs) }
+
+func (k *kernel) DirectMAC(id string) net.HardwareAddr { return k.next.DirectMAC(id) }
+
+func (k *kernel) DirectPaths(id string) map[netip.Addr]string { return k.next.DirectPaths(id) }
 
 // Allocator is the IPAM driver's view of the allocator, which Allocator wraps.
 type Allocator = ipamdriver.Allocator

@@ -17,13 +17,7 @@ const (
 func (p *parser) encryption(s *Settings) {
 	s.WireGuardPort = p.integer("WIREGUARD_PORT", DefaultWireGuardPort, 1, 65535)
 	s.EncryptedVXLANPort = p.integer("ENCRYPTED_VXLAN_PORT", DefaultEncryptedVXLANPort, 1, 65535)
-	if v := p.str("ENCRYPT_DEFAULT", ""); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			p.fail("ENCRYPT_DEFAULT", "%q is not true or false", v)
-		}
-		s.EncryptDefault = b
-	}
+	s.EncryptDefault = p.boolean("ENCRYPT_DEFAULT")
 	ports := map[string]int{"GOSSIP_PORT": s.GossipPort, "VXLAN_PORT": s.VXLANPort}
 	for _, name := range []string{"GOSSIP_PORT", "VXLAN_PORT"} {
 		if s.WireGuardPort == ports[name] {
@@ -39,4 +33,17 @@ func (p *parser) encryption(s *Settings) {
 		p.fail("ENCRYPTED_VXLAN_PORT", "%d is also WIREGUARD_PORT: pick another (the default is %d)",
 			s.EncryptedVXLANPort, DefaultEncryptedVXLANPort)
 	}
+}
+
+// boolean parses setting name as true or false; empty is false.
+func (p *parser) boolean(name string) bool {
+	v := p.str(name, "")
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, "%q is not true or false", v)
+	}
+	return b
 }

@@ -64,6 +64,10 @@ type Settings struct {
 	// created with -o encrypted=false.
 	WireGuardPort, EncryptedVXLANPort int
 	EncryptDefault                    bool
+	// DirectDefault (DIRECT_DEFAULT=true) makes networks created on this
+	// host direct (no VXLAN for unicast within an underlay segment) unless
+	// created with -o direct=false or encrypted.
+	DirectDefault bool
 }
 
 // Defaults of the settings, documented in the README. Each is the default
@@ -118,6 +122,7 @@ func Parse(getenv Getenv) (Settings, error) {
 	s.TombstoneTTL = p.duration("TOMBSTONE_TTL", mesh.DefaultTombstoneTTL)
 	p.security(&s)
 	p.encryption(&s)
+	s.DirectDefault = p.boolean("DIRECT_DEFAULT")
 	if s.MTU != 0 && s.MTU < 576 {
 		p.fail("MTU", "%d is too small: give at least 576, or 0 to take the underlay's MTU minus 50", s.MTU)
 	}

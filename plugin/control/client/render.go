@@ -58,6 +58,7 @@ func render(out io.Writer, rep status.Report, section string) error {
 		for _, n := range rep.Cluster.Networks {
 			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%d\t%s\n", n.Name, n.VNI, n.Subnet, n.Gateway, n.Endpoints, hostList(n.Hosts, !all))
 		}
+		renderDirect(w, rep.Cluster.Networks)
 		if !all {
 			break
 		}

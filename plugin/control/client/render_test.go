@@ -32,7 +32,9 @@ func TestRender(t *testing.T) {
 		Cluster: reconcile.Status{Self: "h1", VTEP: "10.0.0.1",
 			Peers: []reconcile.PeerStatus{{Name: "h1", Addr: "10.0.0.1", State: mesh.StateAlive, Local: true, Endpoints: 2}},
 			Networks: []reconcile.NetworkStatus{{Name: "net1", VNI: 7, Subnet: "10.32.0.0/24", Gateway: "10.32.0.1",
-				Endpoints: 2, Hosts: []string{"h1", "h2"}}, {Name: "net2", Refused: "overlaps 10.1.0.0/16"}}},
+				Endpoints: 2, Hosts: []string{"h1", "h2"}}, {Name: "net2", Refused: "overlaps 10.1.0.0/16"},
+				{Name: "dnet", VNI: 8, Direct: true, DirectMAC: "02:11:22:33:44:55", Paths: []reconcile.DirectPath{
+					{Host: "h2", Addr: "10.0.0.2", Path: "direct"}, {Host: "h3", Addr: "10.0.1.3", Path: "vxlan: not on this host's underlay segment"}}}}},
 		IPAM: ipalloc.Status{Range: "10.32.0.0/12", Pools: []ipalloc.PoolStatus{{ID: "10.32.0.0/24",
 			Hosts: []ipalloc.HostShare{{Host: "h1", Owned: 254, Used: 2, Free: 252, Reserve: 16, Reachable: true}}}},
 			Problems: []string{"range differs"}},
@@ -45,7 +47,9 @@ func TestRender(t *testing.T) {
 	peers := []string{"weavego 1.2 on h1 (10.0.0.1)", "cluster key: key, 1 installed; gossip on 10.0.0.1:6783",
 		"h1 (this host)  10.0.0.1", "h9             endpoint  3      bad address",
 		"network net2 refused on this host: overlaps 10.1.0.0/16"}
-	networks := []string{"NETWORK  VNI  SUBNET", "net1     7    10.32.0.0/24  10.32.0.1  2          h1,h2"}
+	networks := []string{"NETWORK  VNI  SUBNET", "net1     7    10.32.0.0/24  10.32.0.1  2          h1,h2",
+		"direct network dnet (macvlan 02:11:22:33:44:55):", "h2    10.0.0.2  direct",
+		"h3    10.0.1.3  vxlan: not on this host's underlay segment"}
 	ipam := []string{"IPAM range 10.32.0.0/12", "10.32.0.0/24  h1    254    2     252   16       true", "problem: range differs"}
 	dns := []string{"DNS domain weave.local., 3 names, listening on 10.32.0.1:53",
 		`daemon-wide in /etc/docker/daemon.json: {"dns": ["169.254.53.53"]}`, "docker run --dns 169.254.53.53 ...",
