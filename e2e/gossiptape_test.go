@@ -95,6 +95,19 @@ func (tp *gossipTape) packet(p []byte) {
 	}
 }
 
+// streamBytes returns the payload bytes of the connections recorded so far.
+func (tp *gossipTape) streamBytes() int {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	n := 0
+	for _, segs := range tp.segments {
+		for _, s := range segs {
+			n += len(s.payload)
+		}
+	}
+	return n
+}
+
 // stop ends the recording and returns the datagrams and the byte streams of the connections, in order.
 func (tp *gossipTape) stop() (datagrams, streams [][]byte) {
 	close(tp.done)

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -227,7 +228,15 @@ func (r *rolling) replay(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(25 * time.Second) // at least one push/pull of h1 with h2 (every 10 s, with one of two peers), very likely
+	// At least one push/pull that h1 starts with h2 (every 10 s, with one of its two peers) while ghost exists:
+	// a recorded stream to replay. Within 90 s all but certain.
+	Eventually(t, 90*time.Second, func() error {
+		if tape.streamBytes() == 0 {
+			return errors.New("no stream from h1 to h2 recorded yet")
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second) // the stream's last segments
 	h1.MustDocker(t, "rm", "-f", "ghost")
 	Eventually(t, time.Minute, func() error {
 		if ips, err := nslookup(h2, src, "ghost"); err != nil || len(ips) != 0 {
