@@ -152,7 +152,7 @@ func (a *Allocator) ReleaseAddress(ctx context.Context, poolID string, ip netip.
 		p.remove(addr)
 	}
 	if l.From != "" {
-		a.rep.Delete(kindLend, pairKey(p.id(), addr.String()))
+		a.rep.Delete(KindLend, pairKey(p.id(), addr.String()))
 	}
 	return nil
 }

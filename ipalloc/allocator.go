@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/weavego/weavego/internal/record"
 )
 
 // Allocator allocates addresses for weavego networks, unique across the
@@ -76,7 +78,7 @@ func New(cfg Config, db *bbolt.DB, rep ClusterMap) (*Allocator, error) {
 	for _, id := range sv.skipped {
 		a.log.Warn("saved addresses released lately are unreadable; they are not handed back", "pool", id)
 	}
-	a.rep.Set(kindHost, a.name, mustJSON(hostInfo{Range: a.allocRange.String(), Range6: a.range6.String()}))
+	a.rep.Set(KindHost, a.name, record.Encode(hostInfo{Range: a.allocRange.String(), Range6: a.range6.String()}))
 	return a, nil
 }
 

@@ -19,7 +19,7 @@ const pollInterval = 50 * time.Millisecond
 // with the host that created it.
 func (a *Allocator) knownPools() map[string]poolInfo {
 	out := map[string]poolInfo{}
-	for _, e := range a.rep.List(kindPool) {
+	for _, e := range a.rep.List(KindPool) {
 		if info, ok := decode[poolInfo](e); ok {
 			out[e.Key] = info
 		}
@@ -67,7 +67,7 @@ func (a *Allocator) freeSubnet() (netip.Prefix, bool) {
 // checkRanges refuses to create pools while a reachable host announces a
 // different IPALLOC_RANGE: no host can tell which one is right.
 func (a *Allocator) checkRanges() error {
-	for _, e := range a.rep.List(kindHost) {
+	for _, e := range a.rep.List(KindHost) {
 		h, ok := decode[hostInfo](e)
 		if !ok || e.Key == a.name || !a.rep.Alive(e.Key) {
 			continue
@@ -88,7 +88,7 @@ func (a *Allocator) checkRanges() error {
 // peers returns the other hosts that announced themselves, sorted.
 func (a *Allocator) peers() []string {
 	var out []string
-	for _, e := range a.rep.List(kindHost) {
+	for _, e := range a.rep.List(KindHost) {
 		if e.Key != a.name {
 			out = append(out, e.Key)
 		}
@@ -99,7 +99,7 @@ func (a *Allocator) peers() []string {
 // claimOutcome evaluates this host's claim of pool id: lost (another claim
 // won), or the reachable peers that have not yet acknowledged it.
 func (a *Allocator) claimOutcome(id, nonce string) (lost bool, winner poolInfo, waiting []string) {
-	e, ok := a.rep.Get(kindPool, id)
+	e, ok := a.rep.Get(KindPool, id)
 	w, valid := decode[poolInfo](e)
 	if !ok || !valid || w.Nonce != nonce {
 		return true, w, nil
@@ -109,7 +109,7 @@ func (a *Allocator) claimOutcome(id, nonce string) (lost bool, winner poolInfo, 
 		if !a.rep.Alive(h) {
 			continue
 		}
-		ack, _ := a.rep.Get(kindAck, pairKey(id, h))
+		ack, _ := a.rep.Get(KindAck, pairKey(id, h))
 		if got, ok := decode[ackInfo](ack); !ok || got != want {
 			waiting = append(waiting, h)
 		}
@@ -179,9 +179,9 @@ func (a *Allocator) joinWinner(p *pool, w poolInfo) error {
 // dropClaim forgets an unconfirmed claim, retracting its entry.
 func (a *Allocator) dropClaim(p *pool, cause error) error {
 	delete(a.pools, p.id())
-	if e, ok := a.rep.Get(kindPool, p.id()); ok && e.Owner == a.name && !e.Deleted {
+	if e, ok := a.rep.Get(KindPool, p.id()); ok && e.Owner == a.name && !e.Deleted {
 		if info, ok := decode[poolInfo](e); ok && info.Nonce == p.rec.Info.Nonce {
-			a.rep.Delete(kindPool, p.id())
+			a.rep.Delete(KindPool, p.id())
 		}
 	}
 	if err := a.update("pool "+p.id(), func(tx *bbolt.Tx) error { return deletePool(tx, p.id()) }); err != nil {

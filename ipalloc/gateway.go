@@ -3,6 +3,8 @@ package ipalloc
 import (
 	"fmt"
 	"net/netip"
+
+	"github.com/weavego/weavego/internal/record"
 )
 
 // gateway answers Docker's gateway request. The gateway is part of the
@@ -32,7 +34,7 @@ func (a *Allocator) gateway(p *pool, ip netip.Addr) (netip.Addr, error) {
 			ip, p.id(), a.holderOf(p, b), ErrAddressInUse)
 	}
 	p.setGateway(ip)
-	e := a.rep.Set(kindPool, p.id(), mustJSON(p.rec.Info))
+	e := a.rep.Set(KindPool, p.id(), record.Encode(p.rec.Info))
 	p.rec.Version = e.Version
 	return ip, a.savePool(p)
 }
@@ -40,7 +42,7 @@ func (a *Allocator) gateway(p *pool, ip netip.Addr) (netip.Addr, error) {
 // refreshInfo takes a gateway change made by the pool's seeder, and a new
 // seeder after RemovePeer took the pool over.
 func (a *Allocator) refreshInfo(p *pool) {
-	e, ok := a.rep.Get(kindPool, p.id())
+	e, ok := a.rep.Get(KindPool, p.id())
 	w, valid := decode[poolInfo](e)
 	if !ok || !valid || w.Nonce != p.rec.Info.Nonce || p.rec.Info.Seeder == a.name {
 		return

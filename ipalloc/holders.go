@@ -11,14 +11,15 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
 // blockEntries returns the replicated block entries of p, by block.
 func (a *Allocator) blockEntries(p *pool) map[int]mesh.Entry {
-	prefix := p.id() + "|" + p.rec.Info.Nonce + "|"
+	prefix := record.Join(record.SepPrefix, p.id(), p.rec.Info.Nonce, "")
 	out := map[int]mesh.Entry{}
-	for _, e := range a.rep.List(kindBlock) {
+	for _, e := range a.rep.List(KindBlock) {
 		if rest, ok := strings.CutPrefix(e.Key, prefix); ok {
 			if b, err := strconv.Atoi(rest); err == nil && b >= 0 && b < p.sp.blocks() {
 				out[b] = e
@@ -34,7 +35,7 @@ func (a *Allocator) holderOf(p *pool, b int) string {
 	if p.holds(b) {
 		return a.name
 	}
-	e, ok := a.rep.Get(kindBlock, blockKey(p.id(), p.rec.Info.Nonce, b))
+	e, ok := a.rep.Get(KindBlock, blockKey(p.id(), p.rec.Info.Nonce, b))
 	if info, valid := decode[blockInfo](e); ok && valid {
 		return info.Holder
 	}
@@ -44,7 +45,7 @@ func (a *Allocator) holderOf(p *pool, b int) string {
 // usedElsewhere maps the addresses other hosts report leased in p to them.
 func (a *Allocator) usedElsewhere(p *pool) map[netip.Addr]string {
 	out := map[netip.Addr]string{}
-	for _, e := range a.rep.List(kindUsed) {
+	for _, e := range a.rep.List(KindUsed) {
 		pl, host := splitPair(e.Key)
 		u, ok := decode[usedInfo](e)
 		if pl != p.id() || host == a.name || !ok || u.Nonce != p.rec.Info.Nonce {
@@ -128,16 +129,16 @@ func (a *Allocator) spaceStep(req AddressRequest, ip netip.Addr, w wantInfo, exp
 		w.Block, _ = p.blockOfAddr(ip)
 		w.IP = ip.String()
 	}
-	e, ok := a.rep.Get(kindWant, pairKey(p.id(), a.name))
+	e, ok := a.rep.Get(KindWant, pairKey(p.id(), a.name))
 	if cur, valid := decode[wantInfo](e); !ok || !valid || cur != w {
-		a.rep.Set(kindWant, pairKey(p.id(), a.name), mustJSON(w))
+		a.rep.Set(KindWant, pairKey(p.id(), a.name), record.Encode(w))
 	}
 	return netip.Addr{}, false, nil
 }
 
 func (a *Allocator) withdrawWant(id string) {
-	if e, ok := a.rep.Get(kindWant, pairKey(id, a.name)); ok && !e.Deleted {
-		a.rep.Delete(kindWant, pairKey(id, a.name))
+	if e, ok := a.rep.Get(KindWant, pairKey(id, a.name)); ok && !e.Deleted {
+		a.rep.Delete(KindWant, pairKey(id, a.name))
 	}
 }
 
@@ -198,6 +199,6 @@ func (a *Allocator) adopt(p *pool) {
 		}
 		p.ledger[b] = r
 		p.rsv.gained++
-		a.rep.Set(kindBlock, e.Key, mustJSON(blockInfo{Holder: a.name}))
+		a.rep.Set(KindBlock, e.Key, record.Encode(blockInfo{Holder: a.name}))
 	}
 }

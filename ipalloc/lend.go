@@ -5,6 +5,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -19,7 +20,7 @@ import (
 // lends returns the live lend entries of p, by address.
 func (a *Allocator) lends(p *pool) map[netip.Addr]mesh.Entry {
 	out := map[netip.Addr]mesh.Entry{}
-	for _, e := range a.rep.List(kindLend) {
+	for _, e := range a.rep.List(KindLend) {
 		pl, addr := splitPair(e.Key)
 		ip, err := netip.ParseAddr(addr)
 		if l, ok := decode[lendInfo](e); ok && err == nil && pl == p.id() && l.Nonce == p.rec.Info.Nonce {
@@ -31,7 +32,7 @@ func (a *Allocator) lends(p *pool) map[netip.Addr]mesh.Entry {
 
 // lentToMe returns the host that lent ip to this host, if one did.
 func (a *Allocator) lentToMe(p *pool, ip netip.Addr) (string, bool) {
-	e, ok := a.rep.Get(kindLend, pairKey(p.id(), ip.String()))
+	e, ok := a.rep.Get(KindLend, pairKey(p.id(), ip.String()))
 	l, valid := decode[lendInfo](e)
 	if !ok || !valid || l.To != a.name || l.Nonce != p.rec.Info.Nonce || e.Owner == a.name {
 		return "", false
@@ -52,7 +53,7 @@ func (a *Allocator) lend(p *pool, w wantInfo, to string) (bool, error) {
 	if err := a.lease(p, ip, lease{Static: true, Lent: to}); err != nil {
 		return false, err
 	}
-	a.rep.Set(kindLend, pairKey(p.id(), ip.String()), mustJSON(lendInfo{Nonce: p.rec.Info.Nonce, To: to}))
+	a.rep.Set(KindLend, pairKey(p.id(), ip.String()), record.Encode(lendInfo{Nonce: p.rec.Info.Nonce, To: to}))
 	a.log.Debug("address lent", "pool", p.id(), "ip", ip, "peer", to)
 	return true, nil
 }
@@ -67,7 +68,7 @@ func (a *Allocator) syncLends(p *pool) error {
 			continue
 		}
 		key := pairKey(p.id(), ip.String())
-		e, ok := a.rep.Get(kindLend, key)
+		e, ok := a.rep.Get(KindLend, key)
 		removed := a.isRemoved(l.Lent)
 		switch {
 		case ok && e.Deleted && e.Owner == l.Lent:
@@ -80,17 +81,17 @@ func (a *Allocator) syncLends(p *pool) error {
 			}
 			// A live entry naming a removed borrower would later make a
 			// host taking over this space lend the address to nobody.
-			a.rep.Delete(kindLend, key)
+			a.rep.Delete(KindLend, key)
 		case !ok:
-			a.rep.Set(kindLend, key, mustJSON(lendInfo{Nonce: p.rec.Info.Nonce, To: l.Lent}))
+			a.rep.Set(KindLend, key, record.Encode(lendInfo{Nonce: p.rec.Info.Nonce, To: l.Lent}))
 		}
 	}
-	want, _ := a.rep.Get(kindWant, pairKey(p.id(), a.name))
+	want, _ := a.rep.Get(KindWant, pairKey(p.id(), a.name))
 	w, wanting := decode[wantInfo](want)
 	for ip, e := range a.lends(p) {
 		l, _ := decode[lendInfo](e)
 		if l.To == a.name && p.leases[ip].From == "" && !(wanting && w.IP == ip.String()) {
-			a.rep.Delete(kindLend, e.Key)
+			a.rep.Delete(KindLend, e.Key)
 		}
 	}
 	return nil
@@ -121,7 +122,7 @@ func (a *Allocator) takeLends(p *pool, gone string, taken map[int]bool) {
 			a.log.Error("take over lent address", "pool", p.id(), "ip", ip, "err", err)
 			continue
 		}
-		a.rep.Set(kindLend, pairKey(p.id(), ip.String()), mustJSON(lendInfo{Nonce: p.rec.Info.Nonce, To: h}))
+		a.rep.Set(KindLend, pairKey(p.id(), ip.String()), record.Encode(lendInfo{Nonce: p.rec.Info.Nonce, To: h}))
 	}
 	for ip, e := range a.lends(p) {
 		l, _ := decode[lendInfo](e)
@@ -134,7 +135,7 @@ func (a *Allocator) takeLends(p *pool, gone string, taken map[int]bool) {
 			a.log.Error("take over lent address", "pool", p.id(), "ip", ip, "err", err)
 			continue
 		}
-		a.rep.Set(kindLend, e.Key, e.Value)
+		a.rep.Set(KindLend, e.Key, e.Value)
 	}
 }
 
@@ -154,8 +155,8 @@ func (a *Allocator) ownBorrowed(p *pool) {
 			a.log.Error("own borrowed address", "pool", p.id(), "ip", ip, "err", err)
 			continue
 		}
-		if e, ok := a.rep.Get(kindLend, pairKey(p.id(), ip.String())); ok && !e.Deleted {
-			a.rep.Delete(kindLend, e.Key)
+		if e, ok := a.rep.Get(KindLend, pairKey(p.id(), ip.String())); ok && !e.Deleted {
+			a.rep.Delete(KindLend, e.Key)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/weavego/weavego/internal/record"
 )
 
 // ReleasePool drops one reference to a pool. With the last one the pool's
@@ -41,7 +43,7 @@ func (a *Allocator) ReleasePool(ctx context.Context, id string) error {
 	}
 	for _, ip := range drop {
 		if p.leases[ip].From != "" {
-			a.rep.Delete(kindLend, pairKey(id, ip.String()))
+			a.rep.Delete(KindLend, pairKey(id, ip.String()))
 		}
 		p.remove(ip)
 	}
@@ -79,13 +81,13 @@ func (a *Allocator) retire(p *pool) error {
 // the pending handover and writes the block entry naming to, its last write.
 func (a *Allocator) give(p *pool, b int, to string) error {
 	key := blockKey(p.id(), p.rec.Info.Nonce, b)
-	cur, _ := a.rep.Get(kindBlock, key)
+	cur, _ := a.rep.Get(KindBlock, key)
 	r := blockRec{Version: cur.Version + 1, To: to}
 	if err := a.update("block "+key, func(tx *bbolt.Tx) error { return putBlock(tx, p.id(), b, r) }); err != nil {
 		return err
 	}
 	p.ledger[b] = r
-	if e := a.rep.Set(kindBlock, key, mustJSON(blockInfo{Holder: to})); e.Version != r.Version {
+	if e := a.rep.Set(KindBlock, key, record.Encode(blockInfo{Holder: to})); e.Version != r.Version {
 		a.log.Warn("block entry changed during handover", "block", key, "want", r.Version, "got", e.Version)
 	}
 	a.log.Debug("block handed over", "block", key, "peer", to)
@@ -99,7 +101,7 @@ func (a *Allocator) forget(p *pool, everywhere bool) error {
 		return err
 	}
 	delete(a.pools, p.id())
-	for _, kind := range []string{kindAck, kindUsed, kindWant} {
+	for _, kind := range []string{KindAck, KindUsed, KindWant} {
 		if _, ok := a.rep.Get(kind, pairKey(p.id(), a.name)); ok {
 			a.rep.Delete(kind, pairKey(p.id(), a.name))
 		}
@@ -108,17 +110,17 @@ func (a *Allocator) forget(p *pool, everywhere bool) error {
 		return nil
 	}
 	if info, ok := a.currentInfo(p.id()); ok && info.Nonce == p.rec.Info.Nonce {
-		a.rep.Delete(kindPool, p.id())
+		a.rep.Delete(KindPool, p.id())
 	}
 	for _, e := range a.blockEntries(p) {
-		a.rep.Delete(kindBlock, e.Key)
+		a.rep.Delete(KindBlock, e.Key)
 	}
 	return nil
 }
 
 // currentInfo returns the live pool entry for id.
 func (a *Allocator) currentInfo(id string) (poolInfo, bool) {
-	e, ok := a.rep.Get(kindPool, id)
+	e, ok := a.rep.Get(KindPool, id)
 	if !ok {
 		return poolInfo{}, false
 	}

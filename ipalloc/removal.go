@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -43,8 +44,8 @@ func (a *Allocator) removePeerLocked(name string) {
 	for id, info := range a.knownPools() {
 		takers[id] = a.chooseTaker(id, info, name)
 	}
-	a.rep.Set(kindRemoved, name, mustJSON(removedInfo{By: a.name, Takers: takers}))
-	a.rep.Delete(kindHost, name)
+	a.rep.Set(KindRemoved, name, record.Encode(removedInfo{By: a.name, Takers: takers}))
+	a.rep.Delete(KindHost, name)
 	a.log.Warn("host removed; its address space is taken over", "peer", name)
 }
 
@@ -56,7 +57,7 @@ func (a *Allocator) chooseTaker(id string, info poolInfo, gone string) string {
 		return a.name
 	}
 	var open []string
-	for _, e := range a.rep.List(kindUsed) {
+	for _, e := range a.rep.List(KindUsed) {
 		pl, host := splitPair(e.Key)
 		if u, ok := decode[usedInfo](e); ok && pl == id && host != gone && u.Nonce == info.Nonce {
 			open = append(open, host)
@@ -84,7 +85,7 @@ func (a *Allocator) chooseTaker(id string, info poolInfo, gone string) string {
 // taken (the takeover's version wins), and a host back with its old state
 // reports what may collide (loseBlock).
 func (a *Allocator) processRemovals() {
-	markers := a.rep.List(kindRemoved)
+	markers := a.rep.List(KindRemoved)
 	var removed []string
 	for _, e := range markers {
 		if e.Key != a.name {
@@ -99,7 +100,7 @@ func (a *Allocator) processRemovals() {
 			continue
 		}
 		if e.Key == a.name {
-			a.rep.Delete(kindRemoved, a.name)
+			a.rep.Delete(KindRemoved, a.name)
 			msg := "" // back with fresh state: welcome
 			if len(a.pools) > 0 {
 				msg = fmt.Sprintf("this host was removed by rmpeer on host %s; its space may be in use elsewhere: reset its weavego state", r.By)
@@ -122,7 +123,7 @@ func (a *Allocator) takeOver(id, gone, taker, by string) {
 	p := a.pools[id]
 	if taker == "" && by == a.name {
 		if info, ok := a.currentInfo(id); ok && info.Seeder == gone {
-			a.rep.Delete(kindPool, id) // nobody else uses it: the subnet is free again
+			a.rep.Delete(KindPool, id) // nobody else uses it: the subnet is free again
 		}
 		return
 	}
@@ -136,24 +137,24 @@ func (a *Allocator) takeOver(id, gone, taker, by string) {
 		}
 		taken[b] = true
 		key := blockKey(p.id(), p.rec.Info.Nonce, b)
-		cur, _ := a.rep.Get(kindBlock, key)
+		cur, _ := a.rep.Get(KindBlock, key)
 		v := min(cur.Version+takeoverJump, mesh.MaxVersion)
 		if err := a.saveBlock(p, b, blockRec{Held: true, Version: v}); err != nil {
 			a.log.Error("take over block", "block", key, "err", err)
 			return
 		}
-		a.rep.SetAtLeast(kindBlock, key, mustJSON(blockInfo{Holder: a.name}), v)
+		a.rep.SetAtLeast(KindBlock, key, record.Encode(blockInfo{Holder: a.name}), v)
 	}
 	a.takeLends(p, gone, taken)
 	if p.rec.Info.Seeder == gone {
 		p.rec.Info.Seeder = a.name
-		e := a.rep.Set(kindPool, id, mustJSON(p.rec.Info))
+		e := a.rep.Set(KindPool, id, record.Encode(p.rec.Info))
 		p.rec.Version = e.Version
 		if err := a.savePool(p); err != nil {
 			a.log.Error("take over pool", "pool", id, "err", err)
 		}
 	}
-	for _, kind := range []string{kindUsed, kindWant, kindAck} {
+	for _, kind := range []string{KindUsed, KindWant, KindAck} {
 		if e, ok := a.rep.Get(kind, pairKey(id, gone)); ok && !e.Deleted {
 			a.rep.Delete(kind, pairKey(id, gone))
 		}
@@ -190,14 +191,14 @@ func (a *Allocator) reclaim(now time.Time) {
 // isRemoved says whether host name was removed by rmpeer and has not come
 // back with fresh state since (which deletes the marker).
 func (a *Allocator) isRemoved(name string) bool {
-	e, ok := a.rep.Get(kindRemoved, name)
+	e, ok := a.rep.Get(KindRemoved, name)
 	return ok && !e.Deleted
 }
 
 // rangeProblems reports reachable hosts announcing another IPALLOC_RANGE or
 // IPALLOC_RANGE6.
 func (a *Allocator) rangeProblems() {
-	for _, e := range a.rep.List(kindHost) {
+	for _, e := range a.rep.List(KindHost) {
 		h, ok := decode[hostInfo](e)
 		mismatch := ok && e.Key != a.name && h.Range != a.allocRange.String()
 		msg := ""

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/weavego/weavego/internal/record"
 )
 
 // errClaimLost: a fresh subnet was claimed concurrently by another host.
@@ -132,7 +134,7 @@ func (a *Allocator) openLocked(info poolInfo) (p *pool, claimed bool, err error)
 	if err != nil {
 		return nil, false, err
 	}
-	e := a.rep.Set(kindPool, info.Subnet, mustJSON(info))
+	e := a.rep.Set(KindPool, info.Subnet, record.Encode(info))
 	p.rec.Version = e.Version
 	return p, true, a.savePool(p)
 }
@@ -166,7 +168,7 @@ func (a *Allocator) savePool(p *pool) error {
 // winningClaim returns the live pool entry for subnet written by another
 // host (or by an earlier life of this one that this host no longer has).
 func (a *Allocator) winningClaim(subnet string) (poolInfo, bool) {
-	e, ok := a.rep.Get(kindPool, subnet)
+	e, ok := a.rep.Get(KindPool, subnet)
 	if !ok {
 		return poolInfo{}, false
 	}

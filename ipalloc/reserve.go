@@ -1,6 +1,10 @@
 package ipalloc
 
-import "time"
+import (
+	"time"
+
+	"github.com/weavego/weavego/internal/record"
+)
 
 // Reserves: every host that has a pool open keeps free space of its own in
 // it, at least one block's worth of addresses, so that it goes on leasing
@@ -53,7 +57,7 @@ func (p *pool) freeHeld() uint64 {
 // once it is not. A want of a waiting request is left alone.
 func (a *Allocator) keepReserve(p *pool) {
 	key := pairKey(p.id(), a.name)
-	e, ok := a.rep.Get(kindWant, key)
+	e, ok := a.rep.Get(KindWant, key)
 	cur, live := decode[wantInfo](e)
 	live = ok && live
 	if live && !cur.Reserve {
@@ -61,7 +65,7 @@ func (a *Allocator) keepReserve(p *pool) {
 	}
 	if !p.rec.Confirmed || p.freeHeld() >= p.reserveTarget() {
 		if live {
-			a.rep.Delete(kindWant, key)
+			a.rep.Delete(KindWant, key)
 		}
 		p.rsv.req = ""
 		return
@@ -70,7 +74,7 @@ func (a *Allocator) keepReserve(p *pool) {
 		return // still unanswered
 	}
 	p.rsv.req, p.rsv.at = newNonce(), p.rsv.gained
-	a.rep.Set(kindWant, key, mustJSON(wantInfo{Nonce: p.rec.Info.Nonce, Req: p.rsv.req, Block: -1, Reserve: true}))
+	a.rep.Set(KindWant, key, record.Encode(wantInfo{Nonce: p.rec.Info.Nonce, Req: p.rsv.req, Block: -1, Reserve: true}))
 }
 
 // reserveGrace is how long a request waits for spare space before hosts

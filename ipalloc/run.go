@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/weavego/weavego/internal/record"
 )
 
 // tickInterval is how often Run acts without a change signal: liveness
@@ -80,19 +82,19 @@ func (a *Allocator) syncPool(p *pool) error {
 
 // ackClaims states, for every pool entry, which claim this host saw win.
 func (a *Allocator) ackClaims() {
-	for _, e := range a.rep.List(kindPool) {
+	for _, e := range a.rep.List(KindPool) {
 		info, ok := decode[poolInfo](e)
 		if !ok {
 			continue
 		}
 		if p := a.pools[e.Key]; info.Seeder == a.name && (p == nil || p.rec.Info.Nonce != info.Nonce) {
-			a.rep.Delete(kindPool, e.Key) // a pool this host forgot, brought back by a stale peer
+			a.rep.Delete(KindPool, e.Key) // a pool this host forgot, brought back by a stale peer
 			continue
 		}
 		ack := ackInfo{Seeder: info.Seeder, Nonce: info.Nonce}
-		cur, _ := a.rep.Get(kindAck, pairKey(e.Key, a.name))
+		cur, _ := a.rep.Get(KindAck, pairKey(e.Key, a.name))
 		if got, ok := decode[ackInfo](cur); !ok || got != ack {
-			a.rep.Set(kindAck, pairKey(e.Key, a.name), mustJSON(ack))
+			a.rep.Set(KindAck, pairKey(e.Key, a.name), record.Encode(ack))
 		}
 	}
 }
@@ -104,10 +106,10 @@ func (a *Allocator) checkClaim(p *pool) {
 	if p.rec.Info.Seeder != a.name || !p.rec.Confirmed {
 		return
 	}
-	e, ok := a.rep.Get(kindPool, p.id())
+	e, ok := a.rep.Get(KindPool, p.id())
 	if !ok || e.Deleted && e.Owner == a.name {
 		for i := 0; i < 64 && e.Version < p.rec.Version; i++ {
-			e = a.rep.Set(kindPool, p.id(), mustJSON(p.rec.Info))
+			e = a.rep.Set(KindPool, p.id(), record.Encode(p.rec.Info))
 		}
 		return
 	}
@@ -133,7 +135,7 @@ func (a *Allocator) checkClaim(p *pool) {
 func (a *Allocator) republish(p *pool) error {
 	for b, r := range p.ledger {
 		key := blockKey(p.id(), p.rec.Info.Nonce, b)
-		e, ok := a.rep.Get(kindBlock, key)
+		e, ok := a.rep.Get(KindBlock, key)
 		if r.Held || p.used[b] == 0 {
 			a.problem("block "+key, "")
 		}
@@ -147,9 +149,9 @@ func (a *Allocator) republish(p *pool) error {
 		case r.Version == 0 || !r.Held && r.To == "":
 			// never announced, or given and confirmed
 		case e.Version < r.Version:
-			want := mustJSON(blockInfo{Holder: map[bool]string{true: a.name, false: r.To}[r.Held]})
+			want := record.Encode(blockInfo{Holder: map[bool]string{true: a.name, false: r.To}[r.Held]})
 			for i := 0; i < 64 && e.Version < r.Version; i++ {
-				e = a.rep.Set(kindBlock, key, want)
+				e = a.rep.Set(KindBlock, key, want)
 			}
 		case r.To != "":
 			r.To = ""
@@ -184,8 +186,8 @@ func (a *Allocator) publishUsed(p *pool) {
 		}
 	}
 	slices.Sort(u.Addrs)
-	v := mustJSON(u)
-	if e, ok := a.rep.Get(kindUsed, pairKey(p.id(), a.name)); !ok || e.Deleted || string(e.Value) != string(v) {
-		a.rep.Set(kindUsed, pairKey(p.id(), a.name), v)
+	v := record.Encode(u)
+	if e, ok := a.rep.Get(KindUsed, pairKey(p.id(), a.name)); !ok || e.Deleted || string(e.Value) != string(v) {
+		a.rep.Set(KindUsed, pairKey(p.id(), a.name), v)
 	}
 }

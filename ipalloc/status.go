@@ -69,7 +69,7 @@ type hostCount struct {
 // in p.
 func (a *Allocator) usedHosts(p *pool) []hostCount {
 	var out []hostCount
-	for _, e := range a.rep.List(kindUsed) {
+	for _, e := range a.rep.List(KindUsed) {
 		pl, host := splitPair(e.Key)
 		if u, ok := decode[usedInfo](e); ok && pl == p.id() && host != a.name && u.Nonce == p.rec.Info.Nonce {
 			out = append(out, hostCount{host: host, n: uint64(len(u.Addrs)), free: u.Free})

@@ -71,7 +71,7 @@ func leasesIn(p *pool, b int) []string {
 // lease is made from it in between.
 func (a *Allocator) checkTaken(p *pool, b int) bool {
 	key := blockKey(p.id(), p.rec.Info.Nonce, b)
-	e, ok := a.rep.Get(kindBlock, key)
+	e, ok := a.rep.Get(KindBlock, key)
 	taker := a.takenBy(e, ok, p.ledger[b])
 	if taker == "" {
 		return false

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
@@ -68,7 +69,7 @@ func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 		n.Sync()
 	}
 	key := blockKey(id, h1.pools[id].rec.Info.Nonce, 63)
-	e, _ := h2.rep.Get(kindBlock, key)
+	e, _ := h2.rep.Get(KindBlock, key)
 	if info, _ := decode[blockInfo](e); info.Holder != "h1" || e.Version < takeoverJump {
 		t.Fatalf("block entry after the heal: %+v, want h1's takeover at version %d or above", e, takeoverJump)
 	}
@@ -89,7 +90,7 @@ func TestTakeoverWinsRaceWithRemovedHostsWrite(t *testing.T) {
 func TestTakenBy(t *testing.T) {
 	held := blockRec{Held: true, Version: 5}
 	entry := func(v uint64, owner, holder string) mesh.Entry {
-		return mesh.Entry{Kind: kindBlock, Key: "k", Version: v, Owner: owner, Value: mustJSON(blockInfo{Holder: holder})}
+		return mesh.Entry{Kind: KindBlock, Key: "k", Version: v, Owner: owner, Value: record.Encode(blockInfo{Holder: holder})}
 	}
 	tests := []struct {
 		name string
@@ -104,7 +105,7 @@ func TestTakenBy(t *testing.T) {
 		{"taken and handed on", entry(9, "h2", "h3"), held, "h3"},
 		{"handed back to this host", entry(9, "h2", "h1"), held, ""},
 		{"not held here", entry(9, "h2", "h2"), blockRec{Version: 5}, ""},
-		{"tombstone", mesh.Entry{Kind: kindBlock, Key: "k", Version: 9, Owner: "h2", Deleted: true}, held, ""},
+		{"tombstone", mesh.Entry{Kind: KindBlock, Key: "k", Version: 9, Owner: "h2", Deleted: true}, held, ""},
 	}
 	a := &Allocator{name: "h1"}
 	for _, tt := range tests {
@@ -162,7 +163,7 @@ func TestRemovedHostBackGetsSpace(t *testing.T) {
 	if h1.pools[id].leases[got.Addr()] != (lease{}) {
 		t.Errorf("h2 leased %s, which h1 leases too", got.Addr())
 	}
-	if e, ok := h1.rep.Get(kindRemoved, "h2"); ok && !e.Deleted {
+	if e, ok := h1.rep.Get(KindRemoved, "h2"); ok && !e.Deleted {
 		t.Errorf("h2's removal marker is still live: %+v", e)
 	}
 	if pr := strings.Join(h2.Status().Problems, "\n"); !strings.Contains(pr, old.Addr().String()) {

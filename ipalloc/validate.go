@@ -1,8 +1,6 @@
 package ipalloc
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -10,12 +8,12 @@ import (
 	"strings"
 
 	"github.com/weavego/weavego/internal/netrules"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
 // Bounds on the allocator's records from other hosts.
 const (
-	maxHostName  = mesh.MaxOwnerBytes
 	maxNonce     = 64
 	maxUsedAddrs = 1 << 16
 	maxTakers    = 4096
@@ -26,19 +24,19 @@ const (
 // host only if its check returns nil. A tombstone's key is checked too.
 func Validators() map[string]func(mesh.Entry) error {
 	return map[string]func(mesh.Entry) error{
-		kindHost:    validateHost,
-		kindPool:    validatePool,
-		kindAck:     pairValidator(checkAck),
-		kindBlock:   validateBlock,
-		kindWant:    pairValidator(checkWant),
-		kindUsed:    pairValidator(checkUsed),
-		kindRemoved: validateRemoved,
-		kindLend:    validateLend,
+		KindHost:    validateHost,
+		KindPool:    validatePool,
+		KindAck:     pairValidator(checkAck),
+		KindBlock:   validateBlock,
+		KindWant:    pairValidator(checkWant),
+		KindUsed:    pairValidator(checkUsed),
+		KindRemoved: validateRemoved,
+		KindLend:    validateLend,
 	}
 }
 
 func validateHost(e mesh.Entry) error {
-	if err := checkHostName(e.Key); err != nil {
+	if err := record.CheckHost("host", e.Key); err != nil {
 		return err
 	}
 	if e.Deleted {
@@ -47,7 +45,7 @@ func validateHost(e mesh.Entry) error {
 	if e.Owner != e.Key {
 		return fmt.Errorf("host %q writes the entry of host %q", e.Owner, e.Key)
 	}
-	h, err := strictJSON[hostInfo](e.Value)
+	h, err := record.Strict[hostInfo](e.Value)
 	if err != nil {
 		return err
 	}
@@ -67,7 +65,7 @@ func validatePool(e mesh.Entry) error {
 	if err != nil || e.Deleted {
 		return err
 	}
-	info, err := strictJSON[poolInfo](e.Value)
+	info, err := record.Strict[poolInfo](e.Value)
 	if err != nil {
 		return err
 	}
@@ -90,7 +88,7 @@ func validatePool(e mesh.Entry) error {
 			return err
 		}
 	}
-	return errors.Join(checkHostName(info.Seeder), checkNonce(info.Nonce))
+	return errors.Join(record.CheckHost("host", info.Seeder), checkNonce(info.Nonce))
 }
 
 // pairValidator checks a pool|host key, then the value with check.
@@ -101,7 +99,7 @@ func pairValidator(check func(subnet netip.Prefix, value []byte) error) func(mes
 		if err != nil {
 			return err
 		}
-		if err := checkHostName(host); err != nil || e.Deleted {
+		if err := record.CheckHost("host", host); err != nil || e.Deleted {
 			return err
 		}
 		return check(subnet, e.Value)
@@ -109,15 +107,15 @@ func pairValidator(check func(subnet netip.Prefix, value []byte) error) func(mes
 }
 
 func checkAck(_ netip.Prefix, v []byte) error {
-	a, err := strictJSON[ackInfo](v)
+	a, err := record.Strict[ackInfo](v)
 	if err != nil {
 		return err
 	}
-	return errors.Join(checkHostName(a.Seeder), checkNonce(a.Nonce))
+	return errors.Join(record.CheckHost("host", a.Seeder), checkNonce(a.Nonce))
 }
 
 func checkWant(subnet netip.Prefix, v []byte) error {
-	w, err := strictJSON[wantInfo](v)
+	w, err := record.Strict[wantInfo](v)
 	if err != nil {
 		return err
 	}
@@ -133,7 +131,7 @@ func checkWant(subnet netip.Prefix, v []byte) error {
 }
 
 func checkUsed(subnet netip.Prefix, v []byte) error {
-	u, err := strictJSON[usedInfo](v)
+	u, err := record.Strict[usedInfo](v)
 	if err != nil {
 		return err
 	}
@@ -152,8 +150,8 @@ func checkUsed(subnet netip.Prefix, v []byte) error {
 }
 
 func validateBlock(e mesh.Entry) error {
-	parts := strings.Split(e.Key, "|")
-	if len(parts) != 3 {
+	parts, ok := record.Split(record.SepPrefix, e.Key, 3)
+	if !ok {
 		return errors.New("key is not pool|nonce|block")
 	}
 	subnet, err := parsePoolPrefix("pool", parts[0])
@@ -170,28 +168,28 @@ func validateBlock(e mesh.Entry) error {
 	if e.Deleted {
 		return nil
 	}
-	info, err := strictJSON[blockInfo](e.Value)
+	info, err := record.Strict[blockInfo](e.Value)
 	if err != nil {
 		return err
 	}
-	return checkHostName(info.Holder)
+	return record.CheckHost("host", info.Holder)
 }
 
 func validateRemoved(e mesh.Entry) error {
-	if err := checkHostName(e.Key); err != nil || e.Deleted {
+	if err := record.CheckHost("host", e.Key); err != nil || e.Deleted {
 		return err
 	}
-	r, err := strictJSON[removedInfo](e.Value)
+	r, err := record.Strict[removedInfo](e.Value)
 	if err != nil {
 		return err
 	}
 	if len(r.Takers) > maxTakers {
 		return fmt.Errorf("removal names %d takers", len(r.Takers))
 	}
-	errs := []error{checkHostName(r.By)}
+	errs := []error{record.CheckHost("host", r.By)}
 	for pool, h := range r.Takers {
 		_, err := parsePoolPrefix("pool", pool)
-		errs = append(errs, err, checkHostName(h))
+		errs = append(errs, err, record.CheckHost("host", h))
 	}
 	return errors.Join(errs...)
 }
@@ -208,11 +206,11 @@ func validateLend(e mesh.Entry) error {
 	if e.Deleted {
 		return nil
 	}
-	l, err := strictJSON[lendInfo](e.Value)
+	l, err := record.Strict[lendInfo](e.Value)
 	if err != nil {
 		return err
 	}
-	return errors.Join(checkNonce(l.Nonce), checkHostName(l.To))
+	return errors.Join(checkNonce(l.Nonce), record.CheckHost("host", l.To))
 }
 
 // parsePoolPrefix parses a pool's subnet or range as the allocator writes
@@ -240,29 +238,9 @@ func parsePoolPrefix(what, s string) (netip.Prefix, error) {
 // subnet: the blocks of its largest possible range, the subnet itself.
 func poolBlocks(subnet netip.Prefix) int { return newSpace(subnet, subnet).blocks() }
 
-func checkHostName(s string) error {
-	if s == "" || len(s) > maxHostName || strings.ContainsAny(s, "|\x00") {
-		return fmt.Errorf("host name %.64q is empty, too long or contains '|'", s)
-	}
-	return nil
-}
-
 func checkNonce(s string) error {
 	if s == "" || len(s) > maxNonce || strings.ContainsAny(s, "|\x00") {
 		return fmt.Errorf("nonce %.64q is empty, too long or contains '|'", s)
 	}
 	return nil
-}
-
-// strictJSON decodes one JSON object and nothing after it.
-func strictJSON[T any](b []byte) (T, error) {
-	var v T
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(&v); err != nil {
-		return v, fmt.Errorf("value is not a JSON record: %w", err)
-	}
-	if d.More() {
-		return v, errors.New("value has data after its JSON record")
-	}
-	return v, nil
 }

@@ -6,7 +6,7 @@ import "slices"
 // this incarnation of the pool), sorted.
 func (a *Allocator) openElsewhere(p *pool) []string {
 	var out []string
-	for _, e := range a.rep.List(kindUsed) {
+	for _, e := range a.rep.List(KindUsed) {
 		pl, host := splitPair(e.Key)
 		if u, ok := decode[usedInfo](e); ok && pl == p.id() && host != a.name && u.Nonce == p.rec.Info.Nonce {
 			out = append(out, host)
@@ -27,7 +27,7 @@ func (a *Allocator) serveWants(p *pool) error {
 	if !p.rec.Confirmed && p.rec.Info.Seeder == a.name {
 		return nil // an unconfirmed claim may still lose: give nothing from it
 	}
-	for _, e := range a.rep.List(kindWant) {
+	for _, e := range a.rep.List(KindWant) {
 		pl, host := splitPair(e.Key)
 		w, ok := decode[wantInfo](e)
 		if !ok || pl != p.id() || host == a.name || w.Nonce != p.rec.Info.Nonce || !a.rep.Alive(host) {
@@ -99,7 +99,7 @@ func (p *pool) roomOutside(skip int) bool {
 // waiting reports whether a request of this host waits for space in p (a
 // live want not marked Reserve).
 func (a *Allocator) waiting(p *pool) bool {
-	e, ok := a.rep.Get(kindWant, pairKey(p.id(), a.name))
+	e, ok := a.rep.Get(KindWant, pairKey(p.id(), a.name))
 	w, live := decode[wantInfo](e)
 	return ok && live && !w.Reserve
 }

@@ -1,10 +1,9 @@
 package ipalloc
 
 import (
-	"encoding/json"
 	"strconv"
-	"strings"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -15,14 +14,14 @@ import (
 // The only exception is RemovePeer, an operator's statement that a host is
 // gone for good.
 const (
-	kindHost    = "ipalloc.host"    // key host: hostInfo
-	kindPool    = "ipalloc.pool"    // key pool: poolInfo
-	kindAck     = "ipalloc.ack"     // key pool|host: ackInfo
-	kindBlock   = "ipalloc.block"   // key pool|nonce|block: blockInfo
-	kindWant    = "ipalloc.want"    // key pool|host: wantInfo
-	kindUsed    = "ipalloc.used"    // key pool|host: usedInfo
-	kindRemoved = "ipalloc.removed" // key host: removedInfo
-	kindLend    = "ipalloc.lend"    // key pool|address: lendInfo, deleted by the borrower
+	KindHost    = "ipalloc.host"    // key host: hostInfo
+	KindPool    = "ipalloc.pool"    // key pool: poolInfo
+	KindAck     = "ipalloc.ack"     // key pool|host: ackInfo
+	KindBlock   = "ipalloc.block"   // key pool|nonce|block: blockInfo
+	KindWant    = "ipalloc.want"    // key pool|host: wantInfo
+	KindUsed    = "ipalloc.used"    // key pool|host: usedInfo
+	KindRemoved = "ipalloc.removed" // key host: removedInfo
+	KindLend    = "ipalloc.lend"    // key pool|address: lendInfo, deleted by the borrower
 )
 
 // hostInfo is what a host announces of its settings. Range6 is absent
@@ -71,31 +70,28 @@ type removedInfo struct {
 	Takers map[string]string
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only plain structs are marshalled here
-	}
-	return b
-}
-
 // decode unmarshals an entry's value; a malformed value reads as false.
 func decode[T any](e mesh.Entry) (T, bool) {
-	var v T
-	return v, !e.Deleted && json.Unmarshal(e.Value, &v) == nil
+	if e.Deleted {
+		var v T
+		return v, false
+	}
+	return record.Decode[T](e.Value)
 }
 
-func pairKey(pool, host string) string { return pool + "|" + host }
+// pairKey is the key pool|host (or pool|address) of the pair kinds.
+func pairKey(pool, host string) string { return record.Join(record.SepPrefix, pool, host) }
 
+// blockKey is the key pool|nonce|block of KindBlock.
 func blockKey(pool, nonce string, b int) string {
-	return pool + "|" + nonce + "|" + strconv.Itoa(b)
+	return record.Join(record.SepPrefix, pool, nonce, strconv.Itoa(b))
 }
 
-// splitPair splits pool|host.
+// splitPair splits pool|host; a key of another shape gives an empty host.
 func splitPair(key string) (pool, host string) {
-	i := strings.LastIndexByte(key, '|')
-	if i < 0 {
+	parts, ok := record.Split(record.SepPrefix, key, 2)
+	if !ok {
 		return key, ""
 	}
-	return key[:i], key[i+1:]
+	return parts[0], parts[1]
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/tunnel"
 )
@@ -243,7 +244,7 @@ func (a *Agent) kernelLoop(ctx context.Context) {
 func (a *Agent) AssignVNI(subnet netip.Prefix, requested uint32, taken map[uint32]string) (uint32, error) {
 	used := map[uint32]string{}
 	for _, e := range a.netDefs() {
-		if def, ok := decode[NetDef](e.Value); ok && def.key() != subnet {
+		if def, ok := record.Decode[NetDef](e.Value); ok && def.key() != subnet {
 			used[def.VNI] = def.Name
 		}
 	}
@@ -302,7 +303,7 @@ func (a *Agent) userRemoved(name string, vni uint32) {
 	if !ok || e.Deleted {
 		return
 	}
-	def, ok := decode[NetDef](e.Value)
+	def, ok := record.Decode[NetDef](e.Value)
 	if !ok || def.VNI != vni {
 		return
 	}
@@ -325,7 +326,7 @@ func (a *Agent) usersElsewhere(vni uint32) []string {
 	self := a.rep.LocalName()
 	seen := map[string]bool{}
 	for _, e := range a.rep.List(KindEndpoint) {
-		if rec, ok := decode[EndpointRec](e.Value); ok && rec.VNI == vni && e.Owner != self {
+		if rec, ok := record.Decode[EndpointRec](e.Value); ok && rec.VNI == vni && e.Owner != self {
 			seen[e.Owner] = true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/dockerapi"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
 
@@ -135,7 +136,7 @@ func TestConcurrentCreateResolvesToOneDefinition(t *testing.T) {
 func TestAssignVNI(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	ag := New(Config{}, Deps{Map: w.Peer("a"), Kernel: newFakeKernel()})
-	w.Peer("b").Set(KindNetwork, "other", encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
+	w.Peer("b").Set(KindNetwork, "other", record.Encode(NetDef{Name: "other", Subnet: netip.MustParsePrefix("10.1.0.0/24"), VNI: 7}))
 	if _, err := ag.AssignVNI(netip.MustParsePrefix("10.2.0.0/24"), 7, nil); err == nil {
 		t.Fatal("VNI of another network accepted")
 	}

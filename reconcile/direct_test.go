@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
 
@@ -32,9 +33,9 @@ func TestDirectRecords(t *testing.T) {
 		ip   string
 	}{{b, "b", "192.0.2.2", "02:00:00:00:00:b1", "10.32.0.5"}, {c, "c", "192.0.2.3", "", "10.32.0.6"}} {
 		vtep := netip.MustParseAddr(h.vtep)
-		h.p.Set(KindEndpoint, "ep-"+h.name, encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr(h.ip),
+		h.p.Set(KindEndpoint, "ep-"+h.name, record.Encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr(h.ip),
 			MAC: "02:42:00:00:00:0" + h.name, VTEP: vtep}))
-		h.p.Set(KindHostNet, "100/"+h.name, encode(HostNetRec{VNI: 100, VTEP: vtep, DirectMAC: h.mac}))
+		h.p.Set(KindHostNet, "100/"+h.name, record.Encode(HostNetRec{VNI: 100, VTEP: vtep, DirectMAC: h.mac}))
 	}
 	if err := ag.reconcileKernel(); err != nil {
 		t.Fatal(err)
@@ -49,7 +50,7 @@ func TestDirectRecords(t *testing.T) {
 	}
 	for key, want := range map[string]string{"100/a": "02:00:00:00:00:a1", "200/a": ""} {
 		e, ok := w.Peer("a").Get(KindHostNet, key)
-		rec, _ := decode[HostNetRec](e.Value)
+		rec, _ := record.Decode[HostNetRec](e.Value)
 		if !ok || rec.DirectMAC != want {
 			t.Errorf("record %s publishes direct MAC %q, want %q", key, rec.DirectMAC, want)
 		}

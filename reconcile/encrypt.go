@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/tunnel"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
@@ -70,7 +71,7 @@ func (a *Agent) applyTunnel(encrypted map[uint32]bool, addrs map[string]netip.Ad
 		if e.Owner == me || !a.rep.Alive(e.Owner) {
 			continue
 		}
-		rec, ok := decode[HostNetRec](e.Value)
+		rec, ok := record.Decode[HostNetRec](e.Value)
 		if !ok || !encrypted[rec.VNI] || a.checkWriter(e.Owner, rec.VTEP, addrs) != nil {
 			continue
 		}

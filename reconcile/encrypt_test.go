@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh/meshtest"
 	"github.com/weavego/weavego/tunnel"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -65,7 +66,7 @@ func TestTunnelPeers(t *testing.T) {
 	kb, kd, ke := wgKey(t), wgKey(t), wgKey(t)
 	publish := func(host string, vni uint32, rec HostNetRec) {
 		rec.VNI = vni
-		w.Peer(host).Set(KindHostNet, strings.Join([]string{itoa(vni), host}, "/"), encode(rec))
+		w.Peer(host).Set(KindHostNet, strings.Join([]string{itoa(vni), host}, "/"), record.Encode(rec))
 	}
 	publish("b", 100, HostNetRec{VTEP: addr["b"], WGKey: kb.String(), WGPort: 6784})
 	publish("c", 100, HostNetRec{VTEP: addr["c"]})                                   // no key: an older weavego
@@ -99,7 +100,7 @@ func TestTunnelPeers(t *testing.T) {
 	}
 	for _, vni := range []uint32{100, 200} {
 		e, ok := w.Peer("a").Get(KindHostNet, itoa(vni)+"/a")
-		rec, _ := decode[HostNetRec](e.Value)
+		rec, _ := record.Decode[HostNetRec](e.Value)
 		if !ok || rec.WGKey != tun.key.String() || rec.WGPort != 6784 {
 			t.Errorf("a's own record of VNI %d: %+v, want its key and port", vni, rec)
 		}
@@ -119,7 +120,7 @@ func TestTunnelPeersCannotEncrypt(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	w.Add("a", netip.MustParseAddr("192.0.2.1"))
 	w.Add("b", netip.MustParseAddr("192.0.2.2"))
-	w.Peer("b").Set(KindHostNet, "100/b", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.2"),
+	w.Peer("b").Set(KindHostNet, "100/b", record.Encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.2"),
 		WGKey: wgKey(t).String(), WGPort: 6784}))
 	loc := newFakeLocal()
 	ag := New(Config{VTEP: netip.MustParseAddr("192.0.2.1"), CannotEncrypt: "no TUN device"},
@@ -131,7 +132,7 @@ func TestTunnelPeersCannotEncrypt(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := w.Peer("a").Get(KindHostNet, "100/a")
-	if rec, _ := decode[HostNetRec](e.Value); rec.WGKey != "" || rec.WGPort != 0 {
+	if rec, _ := record.Decode[HostNetRec](e.Value); rec.WGKey != "" || rec.WGPort != 0 {
 		t.Errorf("a host without a tunnel publishes %+v", rec)
 	}
 	st := ag.Status().Encrypted

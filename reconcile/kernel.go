@@ -11,6 +11,7 @@ import (
 	"github.com/weavego/weavego/datapath"
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/netrules"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -25,7 +26,7 @@ func (a *Agent) reconcileKernel() error {
 		if !ok || n.VNI == 0 {
 			continue
 		}
-		wantEP[ep.ID] = encode(EndpointRec{VNI: n.VNI, IP: ep.Addr.Addr(), IP6: ep.Addr6.Addr(), MAC: ep.MAC, VTEP: a.cfg.VTEP})
+		wantEP[ep.ID] = record.Encode(EndpointRec{VNI: n.VNI, IP: ep.Addr.Addr(), IP6: ep.Addr6.Addr(), MAC: ep.MAC, VTEP: a.cfg.VTEP})
 	}
 	wantHost := map[string][]byte{}
 	wgKey, wgPort := a.wireGuardFields()
@@ -42,7 +43,7 @@ func (a *Agent) reconcileKernel() error {
 				rec.DirectMAC = mac.String()
 			}
 		}
-		wantHost[fmt.Sprintf("%d/%s", n.VNI, a.rep.LocalName())] = encode(rec)
+		wantHost[hostNetKey(n.VNI, a.rep.LocalName())] = record.Encode(rec)
 	}
 
 	a.publishOwn(KindEndpoint, wantEP)
@@ -108,7 +109,7 @@ func (a *Agent) applyRemotes(local map[uint32]string, subnets map[uint32]familyS
 		if e.Owner == me || !a.rep.Alive(e.Owner) {
 			continue
 		}
-		rec, ok := decode[EndpointRec](e.Value)
+		rec, ok := record.Decode[EndpointRec](e.Value)
 		if !ok || local[rec.VNI] == "" {
 			continue
 		}
@@ -158,7 +159,7 @@ func (a *Agent) hostNets(local map[uint32]string, addrs map[string]netip.Addr) (
 		if e.Owner == me || !a.rep.Alive(e.Owner) || strings.HasSuffix(e.Key, "/"+me) {
 			continue
 		}
-		rec, ok := decode[HostNetRec](e.Value)
+		rec, ok := record.Decode[HostNetRec](e.Value)
 		if !ok || local[rec.VNI] == "" || rec.VTEP == a.cfg.VTEP {
 			continue
 		}

@@ -2,14 +2,13 @@ package reconcile
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"sort"
-	"strings"
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/internal/dockerapi"
 	"github.com/weavego/weavego/internal/netrules"
+	"github.com/weavego/weavego/internal/record"
 )
 
 // DNSTable is the agent's view of the DNS server's names.
@@ -46,7 +45,7 @@ func (a *Agent) syncNames(ctx context.Context, local []dockerapi.Network) {
 			if !nr.IP.IsValid() && !nr.IP6.IsValid() {
 				continue
 			}
-			want[fmt.Sprintf("%s/%d", cid, rec.VNI)] = encode(nr)
+			want[nameKey(cid, rec.VNI)] = record.Encode(nr)
 		}
 	}
 	aliases.done()
@@ -69,11 +68,15 @@ func (a *Agent) feedDNS() {
 		if !a.rep.Alive(e.Owner) {
 			continue
 		}
-		rec, ok := decode[NameRec](e.Value)
+		rec, ok := record.Decode[NameRec](e.Value)
 		if !ok {
 			continue
 		}
-		cid, _, _ := strings.Cut(e.Key, "/")
+		parts, ok := record.Split(record.SepPlain, e.Key, 2)
+		if !ok {
+			continue
+		}
+		cid := parts[0]
 		for _, name := range rec.Names {
 			for _, ip := range []netip.Addr{rec.IP, rec.IP6} { // IPv6-only networks: no IP
 				if ip.IsValid() {

@@ -9,6 +9,7 @@ import (
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/dockerapi"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
 
@@ -31,7 +32,7 @@ func TestFeedDNS(t *testing.T) {
 		Deps{Map: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
 	loc.cl = a
 	other := w.Peer("h2")
-	other.Set(KindName, "cid2/7", encode(NameRec{Names: []string{"web", "www"}, IP: netip.MustParseAddr("10.32.1.2"), VNI: 7, Network: "net2"}))
+	other.Set(KindName, "cid2/7", record.Encode(NameRec{Names: []string{"web", "www"}, IP: netip.MustParseAddr("10.32.1.2"), VNI: 7, Network: "net2"}))
 	loc.network(driver.Network{ID: "n1", Subnet: netip.MustParsePrefix("10.32.0.0/24"),
 		Gateway: netip.MustParseAddr("10.32.0.1"), VNI: 5}, driver.Restored)
 	loc.network(driver.Network{ID: "n2", Subnet: netip.MustParsePrefix("10.32.1.0/24"),
@@ -72,7 +73,7 @@ func TestFeedDNSIPv6(t *testing.T) {
 	a := New(Config{}, Deps{Map: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
 	loc.cl = a
 	ip4, ip6 := netip.MustParseAddr("10.32.1.2"), netip.MustParseAddr("fd00:1::2")
-	w.Peer("h2").Set(KindName, "cid2/7", encode(NameRec{Names: []string{"web"}, IP: ip4, IP6: ip6, VNI: 7, Network: "net2"}))
+	w.Peer("h2").Set(KindName, "cid2/7", record.Encode(NameRec{Names: []string{"web"}, IP: ip4, IP6: ip6, VNI: 7, Network: "net2"}))
 	loc.network(driver.Network{ID: "n2", Subnet: netip.MustParsePrefix("10.32.1.0/24"), VNI: 7,
 		Subnet6: netip.MustParsePrefix("fd00:1::/64")}, driver.Restored)
 	loc.endpoint(driver.Endpoint{ID: "e1", NetworkID: "n2", Addr: netip.MustParsePrefix("10.32.1.9/24"),
@@ -122,7 +123,7 @@ func TestSyncNamesIPv6(t *testing.T) {
 	}}})
 	for key, want := range map[string]string{"c1/7": "fd00:1::2", "c2/7": "invalid IP"} {
 		e, ok := w.Peer("h1").Get(KindName, key)
-		rec, _ := decode[NameRec](e.Value)
+		rec, _ := record.Decode[NameRec](e.Value)
 		if !ok || rec.IP6.String() != want {
 			t.Errorf("name record %s: IPv6 %s, want %s", key, rec.IP6, want)
 		}
@@ -137,7 +138,7 @@ func TestFeedDNSIPv6Only(t *testing.T) {
 	dns, loc := &fakeDNS{}, newFakeLocal()
 	a := New(Config{}, Deps{Map: w.Peer("h1"), Local: loc, DNSTable: dns, DNSListeners: dns})
 	loc.cl = a
-	w.Peer("h2").Set(KindName, "cid2/9", encode(NameRec{Names: []string{"web"}, IP6: netip.MustParseAddr("fd00:9::2"), VNI: 9, Network: "v6"}))
+	w.Peer("h2").Set(KindName, "cid2/9", record.Encode(NameRec{Names: []string{"web"}, IP6: netip.MustParseAddr("fd00:9::2"), VNI: 9, Network: "v6"}))
 	loc.network(driver.Network{ID: "n9", VNI: 9, Subnet6: netip.MustParsePrefix("fd00:9::/64"),
 		Gateway6: netip.MustParseAddr("fd00:9::1")}, driver.Restored)
 	loc.endpoint(driver.Endpoint{ID: "e9", NetworkID: "n9", Addr6: netip.MustParsePrefix("fd00:9::5/64"),

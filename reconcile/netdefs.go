@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -64,7 +65,7 @@ func (a *Agent) netDef(name string) (mesh.Entry, bool) {
 // same name under the other kind.
 func (a *Agent) setNetDef(def NetDef) {
 	kind := defKind(def)
-	a.rep.Set(kind, def.Name, encode(def))
+	a.rep.Set(kind, def.Name, record.Encode(def))
 	other := KindNetwork
 	if kind == KindNetwork {
 		other = KindEncNetwork
@@ -89,7 +90,7 @@ func (a *Agent) deleteNetDef(name string) {
 // copy, built in clear, unless containers are attached.
 func (a *Agent) migrateEncrypted() {
 	for _, e := range a.rep.List(KindNetwork) {
-		def, ok := decode[NetDef](e.Value)
+		def, ok := record.Decode[NetDef](e.Value)
 		if !ok || !driver.Encrypted(def.Options) || checkNetDef(e.Key, def) != nil {
 			continue
 		}

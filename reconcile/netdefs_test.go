@@ -8,6 +8,7 @@ import (
 
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/dockerapi"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
@@ -64,7 +65,7 @@ func TestEncryptedDefinitionMigrates(t *testing.T) {
 	old := NetDef{Name: "enc1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), Gateway: netip.MustParseAddr("10.32.0.1"),
 		VNI: 100, Options: map[string]string{driver.OptEncrypted: "true"}, Origin: "c"}
 	b := newHost(t, ctx, w, "b", "192.0.2.2")
-	w.Peer("c").Set(KindNetwork, "enc1", encode(old))
+	w.Peer("c").Set(KindNetwork, "enc1", record.Encode(old))
 	eventually(t, "the definition moved", func() bool {
 		return live(w.Peer("b"), KindEncNetwork, "enc1") && !live(w.Peer("b"), KindNetwork, "enc1")
 	})
@@ -73,7 +74,7 @@ func TestEncryptedDefinitionMigrates(t *testing.T) {
 		return ok && driver.Encrypted(n.Options)
 	})
 	e, _ := w.Peer("b").Get(KindEncNetwork, "enc1")
-	if got, _ := decode[NetDef](e.Value); got.Origin != "c" || got.VNI != 100 {
+	if got, _ := record.Decode[NetDef](e.Value); got.Origin != "c" || got.VNI != 100 {
 		t.Errorf("moved definition %+v, want origin c and VNI 100 kept", got)
 	}
 }
@@ -94,8 +95,8 @@ func TestEncNetworkPreviousRelease(t *testing.T) {
 	enc := NetDef{Name: "enc1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100,
 		Options: map[string]string{driver.OptEncrypted: "true"}, Origin: "new"}
 	plain := NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.33.0.0/24"), VNI: 101, Origin: "new"}
-	newer.Set(defKind(enc), enc.Name, encode(enc))
-	newer.Set(defKind(plain), plain.Name, encode(plain))
+	newer.Set(defKind(enc), enc.Name, record.Encode(enc))
+	newer.Set(defKind(plain), plain.Name, record.Encode(plain))
 	for _, msg := range append(sent, newer.State()) {
 		if _, err := older.Merge(msg); err != nil {
 			t.Fatalf("the previous release fails to read the message: %v", err)
@@ -131,11 +132,11 @@ func TestEncNetworkPreviousRelease(t *testing.T) {
 // A definition under the encrypted kind that does not ask for encryption is refused.
 func TestEncNetworkValidatorWantsEncryption(t *testing.T) {
 	def := NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.33.0.0/24"), VNI: 101, Origin: "h1"}
-	if err := validateEncNetwork(mesh.Entry{Kind: KindEncNetwork, Key: "net1", Value: encode(def)}); err == nil {
+	if err := validateEncNetwork(mesh.Entry{Kind: KindEncNetwork, Key: "net1", Value: record.Encode(def)}); err == nil {
 		t.Errorf("a plain definition under %q was admitted", KindEncNetwork)
 	}
 	def.Options = map[string]string{driver.OptEncrypted: "true"}
-	if err := validateEncNetwork(mesh.Entry{Kind: KindEncNetwork, Key: "net1", Value: encode(def)}); err != nil {
+	if err := validateEncNetwork(mesh.Entry{Kind: KindEncNetwork, Key: "net1", Value: record.Encode(def)}); err != nil {
 		t.Errorf("an encrypted definition was refused: %v", err)
 	}
 }

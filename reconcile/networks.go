@@ -9,6 +9,7 @@ import (
 
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/dockerapi"
+	"github.com/weavego/weavego/internal/record"
 )
 
 // syncNetworks publishes networks the user created here, creates networks
@@ -28,7 +29,7 @@ func (a *Agent) syncNetworks(ctx context.Context, plugin string, local []dockera
 	refused := map[string]string{}
 	a.migrateEncrypted()
 	for _, e := range a.netDefs() {
-		def, err := strictDecode[NetDef](e.Value)
+		def, err := record.Strict[NetDef](e.Value)
 		if err == nil {
 			err = checkNetDef(e.Key, def)
 		}
@@ -85,7 +86,7 @@ func (a *Agent) syncLocalNetwork(ctx context.Context, n dockerapi.Network, rec d
 	fresh := a.fresh[n.ID]
 	a.mu.Unlock()
 	e, exists := a.netDef(n.Name)
-	def, _ := decode[NetDef](e.Value)
+	def, _ := record.Decode[NetDef](e.Value)
 	encrypted := driver.Encrypted(rec.Options)
 	switch {
 	case !fresh && !exists && !a.mayRepublish(rec):

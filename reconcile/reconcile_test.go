@@ -9,6 +9,7 @@ import (
 
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/dockerapi"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
 
@@ -47,7 +48,7 @@ func TestReconcileLocalNetwork(t *testing.T) {
 			w.Add("a", netip.MustParseAddr("192.0.2.1"))
 			b := w.Add("b", netip.MustParseAddr("192.0.2.2"))
 			if tc.entry != nil {
-				b.Set(KindNetwork, "net1", encode(*tc.entry))
+				b.Set(KindNetwork, "net1", record.Encode(*tc.entry))
 			}
 			if tc.deleted {
 				b.Delete(KindNetwork, "net1")
@@ -98,10 +99,10 @@ func TestEntriesOfDeadOwners(t *testing.T) {
 		Deps{Map: w.Peer("a"), Local: loc, Kernel: k, DNSTable: dns, DNSListeners: dns})
 	loc.cl = ag
 	loc.network(driver.Network{ID: "A1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 100}, driver.Restored)
-	b.Set(KindEndpoint, "ep-b", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
+	b.Set(KindEndpoint, "ep-b", record.Encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
 		MAC: "02:00:00:00:00:05", VTEP: netip.MustParseAddr("192.0.2.2")}))
-	b.Set(KindHostNet, "100/b", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.2")}))
-	b.Set(KindName, "cid/100", encode(NameRec{Names: []string{"web"}, IP: netip.MustParseAddr("10.32.0.5"),
+	b.Set(KindHostNet, "100/b", record.Encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.2")}))
+	b.Set(KindName, "cid/100", record.Encode(NameRec{Names: []string{"web"}, IP: netip.MustParseAddr("10.32.0.5"),
 		VNI: 100, Network: "net1"}))
 
 	check := func(what string, want int) {
@@ -144,19 +145,19 @@ func TestRemotesIPv6(t *testing.T) {
 	loc.network(driver.Network{ID: "A2", Subnet: netip.MustParsePrefix("10.33.0.0/24"), VNI: 200}, driver.Restored)
 	loc.network(driver.Network{ID: "A3", VNI: 300, Subnet6: netip.MustParsePrefix("fd00:3::/64")}, driver.Restored) // IPv6-only
 	vtep := netip.MustParseAddr("192.0.2.2")
-	b.Set(KindEndpoint, "ep1", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
+	b.Set(KindEndpoint, "ep1", record.Encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.5"),
 		IP6: netip.MustParseAddr("fd00:1::5"), MAC: "02:00:00:00:00:05", VTEP: vtep}))
-	b.Set(KindEndpoint, "ep2", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.6"),
+	b.Set(KindEndpoint, "ep2", record.Encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.6"),
 		IP6: netip.MustParseAddr("fd00:2::6"), MAC: "02:00:00:00:00:06", VTEP: vtep})) // outside the IPv6 subnet
-	b.Set(KindEndpoint, "ep3", encode(EndpointRec{VNI: 200, IP: netip.MustParseAddr("10.33.0.7"),
+	b.Set(KindEndpoint, "ep3", record.Encode(EndpointRec{VNI: 200, IP: netip.MustParseAddr("10.33.0.7"),
 		IP6: netip.MustParseAddr("fd00:3::7"), MAC: "02:00:00:00:00:07", VTEP: vtep})) // IPv4-only network here
-	b.Set(KindEndpoint, "ep4", encode(EndpointRec{VNI: 300, IP6: netip.MustParseAddr("fd00:3::8"),
+	b.Set(KindEndpoint, "ep4", record.Encode(EndpointRec{VNI: 300, IP6: netip.MustParseAddr("fd00:3::8"),
 		MAC: "02:00:00:00:00:08", VTEP: vtep})) // IPv6-only network
-	b.Set(KindEndpoint, "ep5", encode(EndpointRec{VNI: 300, IP6: netip.MustParseAddr("fd00:4::9"),
+	b.Set(KindEndpoint, "ep5", record.Encode(EndpointRec{VNI: 300, IP6: netip.MustParseAddr("fd00:4::9"),
 		MAC: "02:00:00:00:00:09", VTEP: vtep})) // outside it
-	b.Set(KindEndpoint, "ep6", encode(EndpointRec{VNI: 300, IP: netip.MustParseAddr("10.34.0.10"),
+	b.Set(KindEndpoint, "ep6", record.Encode(EndpointRec{VNI: 300, IP: netip.MustParseAddr("10.34.0.10"),
 		IP6: netip.MustParseAddr("fd00:3::a"), MAC: "02:00:00:00:00:0a", VTEP: vtep})) // IPv4 on an IPv6-only network
-	b.Set(KindEndpoint, "ep7", encode(EndpointRec{VNI: 200, IP6: netip.MustParseAddr("fd00:3::b"),
+	b.Set(KindEndpoint, "ep7", record.Encode(EndpointRec{VNI: 200, IP6: netip.MustParseAddr("fd00:3::b"),
 		MAC: "02:00:00:00:00:0b", VTEP: vtep})) // no IPv4 on a network with IPv4
 	if err := ag.reconcileKernel(); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,11 @@
 package reconcile
 
 import (
-	"encoding/json"
 	"net/netip"
+	"strconv"
 
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/record"
 )
 
 // Kinds of the entries the agent keeps in the replicated state.
@@ -105,13 +106,12 @@ type NameRec struct {
 	IP6 netip.Addr `json:",omitzero"`
 }
 
-func encode(v any) []byte {
-	b, _ := json.Marshal(v) // the record types always marshal
-	return b
+// hostNetKey is the key of a host's record of a network: <vni>/<host>.
+func hostNetKey(vni uint32, host string) string {
+	return record.Join(record.SepPlain, strconv.FormatUint(uint64(vni), 10), host)
 }
 
-func decode[T any](b []byte) (T, bool) {
-	var v T
-	err := json.Unmarshal(b, &v)
-	return v, err == nil
+// nameKey is the key of a container's names on a network: <container>/<vni>.
+func nameKey(cid string, vni uint32) string {
+	return record.Join(record.SepPlain, cid, strconv.FormatUint(uint64(vni), 10))
 }

@@ -4,10 +4,10 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/weavego/weavego/driver"
+	"github.com/weavego/weavego/internal/record"
 )
 
 // Status is what `weavego status` shows of the cluster.
@@ -72,7 +72,7 @@ func (a *Agent) Status() Status {
 	perVNI := map[uint32]int{}
 	for _, e := range a.rep.List(KindEndpoint) {
 		perPeer[e.Owner]++
-		if rec, ok := decode[EndpointRec](e.Value); ok {
+		if rec, ok := record.Decode[EndpointRec](e.Value); ok {
 			perVNI[rec.VNI]++
 		}
 	}
@@ -86,8 +86,12 @@ func (a *Agent) Status() Status {
 	}
 	hosts := map[uint32][]string{}
 	for _, e := range a.rep.List(KindHostNet) {
-		vni, host, _ := strings.Cut(e.Key, "/")
-		if v, err := strconv.ParseUint(vni, 10, 32); err == nil {
+		parts, ok := record.Split(record.SepPlain, e.Key, 2)
+		if !ok {
+			continue
+		}
+		host := parts[1]
+		if v, err := strconv.ParseUint(parts[0], 10, 32); err == nil {
 			state := ""
 			if !a.rep.Alive(host) {
 				state = " (down)"
@@ -96,7 +100,7 @@ func (a *Agent) Status() Status {
 		}
 	}
 	for _, e := range a.netDefs() {
-		def, ok := decode[NetDef](e.Value)
+		def, ok := record.Decode[NetDef](e.Value)
 		if !ok {
 			continue
 		}

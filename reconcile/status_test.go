@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
 
@@ -15,11 +16,11 @@ func TestStatusUnknownOptions(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	a := New(Config{}, Deps{Map: w.Peer("h1")})
 	other := w.Peer("h2")
-	other.Set(KindNetwork, "net1", encode(NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 7,
+	other.Set(KindNetwork, "net1", record.Encode(NetDef{Name: "net1", Subnet: netip.MustParsePrefix("10.32.0.0/24"), VNI: 7,
 		Options: map[string]string{"bogus": ""}, Origin: "h2"}))
-	other.Set(KindNetwork, "net2", encode(NetDef{Name: "net2", Subnet: netip.MustParsePrefix("10.32.1.0/24"), VNI: 8,
+	other.Set(KindNetwork, "net2", record.Encode(NetDef{Name: "net2", Subnet: netip.MustParsePrefix("10.32.1.0/24"), VNI: 8,
 		Options: map[string]string{"com.docker.network.driver.mtu": "1400"}, Origin: "h2"}))
-	other.Set(KindNetwork, "net3", encode(NetDef{Name: "net3", Subnet: netip.MustParsePrefix("10.32.2.0/24"), VNI: 9,
+	other.Set(KindNetwork, "net3", record.Encode(NetDef{Name: "net3", Subnet: netip.MustParsePrefix("10.32.2.0/24"), VNI: 9,
 		Options: map[string]string{"encrypted": ""}, Origin: "h2"}))
 	got := map[string][2]string{}
 	encrypted := map[string]bool{}
@@ -46,7 +47,7 @@ func TestStatusUnknownOptions(t *testing.T) {
 func TestStatusIPv6Only(t *testing.T) {
 	w := meshtest.New(meshtest.Config{})
 	a := New(Config{}, Deps{Map: w.Peer("h1")})
-	w.Peer("h2").Set(KindNetwork, "v6", encode(NetDef{Name: "v6", VNI: 7, Origin: "h2",
+	w.Peer("h2").Set(KindNetwork, "v6", record.Encode(NetDef{Name: "v6", VNI: 7, Origin: "h2",
 		Subnet6: netip.MustParsePrefix("fd00:7::/64"), Gateway6: netip.MustParseAddr("fd00:7::1")}))
 	nets := a.Status().Networks
 	if len(nets) != 1 || nets[0].Subnet != "fd00:7::/64" || nets[0].Gateway != "fd00:7::1" || nets[0].DNSFlag != "--dns fd00:7::1" {

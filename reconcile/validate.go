@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/weavego/weavego/driver"
 	"github.com/weavego/weavego/internal/netrules"
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
@@ -22,7 +22,6 @@ const (
 	maxOptions    = 32   // driver options of a network
 	maxOptionText = 1024 // bytes of one option key or value
 	maxIDBytes    = 128  // a Docker endpoint or container ID
-	maxHostBytes  = mesh.MaxOwnerBytes
 	minMTU        = 68
 	maxMTU        = 65535
 )
@@ -48,7 +47,7 @@ func validateNetwork(e mesh.Entry) error {
 	if e.Deleted {
 		return nil
 	}
-	def, err := strictDecode[NetDef](e.Value)
+	def, err := record.Strict[NetDef](e.Value)
 	if err != nil {
 		return err
 	}
@@ -62,7 +61,7 @@ func validateEncNetwork(e mesh.Entry) error {
 	if err := validateNetwork(e); err != nil || e.Deleted {
 		return err
 	}
-	def, err := strictDecode[NetDef](e.Value)
+	def, err := record.Strict[NetDef](e.Value)
 	if err == nil && !driver.Encrypted(def.Options) {
 		err = fmt.Errorf("network %q is stored as encrypted but its options do not ask for encryption", e.Key)
 	}
@@ -94,7 +93,7 @@ func checkNetDef(name string, def NetDef) error {
 			return fmt.Errorf("option %.64q is empty or too long", k)
 		}
 	}
-	return checkHost("origin", def.Origin)
+	return record.CheckHost("origin", def.Origin)
 }
 
 // checkNetDef4 applies the IPv4 network rules to a definition's IPv4 pool,
@@ -124,7 +123,7 @@ func validateEndpoint(e mesh.Entry) error {
 	if e.Deleted {
 		return nil
 	}
-	rec, err := strictDecode[EndpointRec](e.Value)
+	rec, err := record.Strict[EndpointRec](e.Value)
 	if err != nil {
 		return err
 	}
@@ -145,15 +144,16 @@ func checkEndpoint(rec EndpointRec) error {
 }
 
 func validateHostNet(e mesh.Entry) error {
-	vni, host, ok := strings.Cut(e.Key, "/")
+	parts, ok := record.Split(record.SepPlain, e.Key, 2)
 	if !ok {
 		return errors.New("key is not <vni>/<host>")
 	}
+	vni, host := parts[0], parts[1]
 	v, err := parseVNI32(vni)
 	if err != nil {
 		return err
 	}
-	if err := checkHost("host", host); err != nil {
+	if err := record.CheckHost("host", host); err != nil {
 		return err
 	}
 	if host != e.Owner {
@@ -162,7 +162,7 @@ func validateHostNet(e mesh.Entry) error {
 	if e.Deleted {
 		return nil
 	}
-	rec, err := strictDecode[HostNetRec](e.Value)
+	rec, err := record.Strict[HostNetRec](e.Value)
 	if err != nil {
 		return err
 	}
@@ -212,10 +212,11 @@ func checkWireGuard(key string, port int) error {
 }
 
 func validateName(e mesh.Entry) error {
-	cid, vni, ok := strings.Cut(e.Key, "/")
+	parts, ok := record.Split(record.SepPlain, e.Key, 2)
 	if !ok {
 		return errors.New("key is not <container>/<vni>")
 	}
+	cid, vni := parts[0], parts[1]
 	if err := checkID("container ID", cid); err != nil {
 		return err
 	}
@@ -226,7 +227,7 @@ func validateName(e mesh.Entry) error {
 	if e.Deleted {
 		return nil
 	}
-	rec, err := strictDecode[NameRec](e.Value)
+	rec, err := record.Strict[NameRec](e.Value)
 	if err != nil {
 		return err
 	}
@@ -316,25 +317,3 @@ func checkID(what, s string) error {
 }
 
 const idChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
-
-// checkHost bounds a host (peer) name: printable, 1 to maxHostBytes,
-// without '/' (it separates key parts).
-func checkHost(what, s string) error {
-	if s == "" || len(s) > maxHostBytes || strings.ContainsAny(s, "/\x00") {
-		return fmt.Errorf("%s %.64q is not a host name", what, s)
-	}
-	return nil
-}
-
-// strictDecode decodes one JSON object and nothing after it.
-func strictDecode[T any](b []byte) (T, error) {
-	var v T
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(&v); err != nil {
-		return v, fmt.Errorf("value is not a JSON record: %w", err)
-	}
-	if d.More() {
-		return v, errors.New("value has data after its JSON record")
-	}
-	return v, nil
-}

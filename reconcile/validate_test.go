@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh"
 )
 
@@ -226,19 +227,19 @@ func TestPreviousReleaseReadsIPv6Records(t *testing.T) {
 	}
 	ep := goodEP()
 	ep.IP6 = netip.MustParseAddr("fd77:6561:7665::2")
-	old, err := strictDecode[oldEndpointRec](encode(ep))
+	old, err := record.Strict[oldEndpointRec](record.Encode(ep))
 	if err != nil || old.IP != ep.IP || old.MAC != ep.MAC || old.VTEP != ep.VTEP {
 		t.Fatalf("old release reads endpoint %+v, %v", old, err)
 	}
 	def := goodNet()
 	def.Subnet6, def.Gateway6 = netip.MustParsePrefix("fd77:6561:7665::/64"), netip.MustParseAddr("fd77:6561:7665::1")
-	oldDef, err := strictDecode[oldNetDef](encode(def))
+	oldDef, err := record.Strict[oldNetDef](record.Encode(def))
 	if err != nil || oldDef.Subnet != def.Subnet || oldDef.VNI != def.VNI {
 		t.Fatalf("old release reads network %+v, %v", oldDef, err)
 	}
 	// An IPv4-only record is what the previous release wrote, byte for byte.
 	v4, _ := json.Marshal(oldEndpointRec{VNI: 42, IP: goodEP().IP, MAC: goodEP().MAC, VTEP: goodEP().VTEP})
-	if got := encode(goodEP()); string(got) != string(v4) {
+	if got := record.Encode(goodEP()); string(got) != string(v4) {
 		t.Fatalf("IPv4-only endpoint record changed: %s, was %s", got, v4)
 	}
 }
@@ -264,7 +265,7 @@ func TestMeshAdmitsOnlyValidRecords(t *testing.T) {
 		entry(KindEndpoint, "bad", "evil", badMAC),
 		entry(KindEndpoint, "good", "h", goodEP()),
 		entry(KindName, "c1/42", "evil", hijack),
-		{Kind: KindNetwork, Key: "net2", Owner: "evil", Version: 1<<64 - 1, Value: encode(goodNet())},
+		{Kind: KindNetwork, Key: "net2", Owner: "evil", Version: 1<<64 - 1, Value: record.Encode(goodNet())},
 	}
 	m.Restore(restore)
 	if n := m.List(KindNetwork); len(n) != 1 || n[0].Key != "net1" {
@@ -300,11 +301,11 @@ func TestHostNetRecPreviousRelease(t *testing.T) {
 	vtep := netip.MustParseAddr("192.0.2.1")
 	b, _ := json.Marshal(HostNetRec{VNI: 42, VTEP: vtep, WGKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", WGPort: 6784,
 		DirectMAC: "02:11:22:33:44:55"})
-	old, err := strictDecode[previousHostNetRec](b)
+	old, err := record.Strict[previousHostNetRec](b)
 	if err != nil || old.VNI != 42 || old.VTEP != vtep {
 		t.Fatalf("previous release reads %+v, %v", old, err)
 	}
-	if _, ok := decode[previousHostNetRec](b); !ok {
+	if _, ok := record.Decode[previousHostNetRec](b); !ok {
 		t.Fatal("previous release's decode refuses the record")
 	}
 	plain, _ := json.Marshal(HostNetRec{VNI: 42, VTEP: vtep})

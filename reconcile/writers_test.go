@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/weavego/weavego/internal/record"
 	"github.com/weavego/weavego/mesh/meshtest"
 )
 
@@ -19,15 +20,15 @@ func TestRemoteSetSkipsForeignVTEPs(t *testing.T) {
 	a.userCreates("A1", "net1", "10.32.0.0/24", 100)
 	b := w.Peer("b")
 	ep := func(ip, mac, vtep string) []byte {
-		return encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr(ip), MAC: mac, VTEP: netip.MustParseAddr(vtep)})
+		return record.Encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr(ip), MAC: mac, VTEP: netip.MustParseAddr(vtep)})
 	}
 	b.Set(KindEndpoint, "good", ep("10.32.0.5", "02:00:00:00:00:05", "192.0.2.2"))
 	b.Set(KindEndpoint, "stolen", ep("10.32.0.6", "02:00:00:00:00:06", "192.0.2.99"))
-	b.Set(KindEndpoint, "badmac", encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.7"),
+	b.Set(KindEndpoint, "badmac", record.Encode(EndpointRec{VNI: 100, IP: netip.MustParseAddr("10.32.0.7"),
 		MAC: "02:00:00:00:00:07:08:09", VTEP: netip.MustParseAddr("192.0.2.2")}))
 	b.Set(KindEndpoint, "outside", ep("10.99.0.8", "02:00:00:00:00:08", "192.0.2.2"))
-	b.Set(KindHostNet, "100/b", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("198.51.100.1")}))
-	w.Peer("ghost").Set(KindHostNet, "100/ghost", encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.3")}))
+	b.Set(KindHostNet, "100/b", record.Encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("198.51.100.1")}))
+	w.Peer("ghost").Set(KindHostNet, "100/ghost", record.Encode(HostNetRec{VNI: 100, VTEP: netip.MustParseAddr("192.0.2.3")}))
 	eventually(t, "only b's own endpoint in a's kernel", func() bool {
 		r, f := a.kernel.get("A1")
 		return len(r) == 1 && r[0].IP.String() == "10.32.0.5" && r[0].VTEP.String() == "192.0.2.2" && len(f) == 0
