@@ -30,6 +30,7 @@ type Capture struct {
 	frames  int
 	marker  map[string]int
 	udp     map[uint16]int
+	udp6    int
 	vni     map[uint16]map[uint32]int
 	readErr error
 }
@@ -114,15 +115,13 @@ func (cp *Capture) count(f []byte) {
 			cp.marker[string(m)]++
 		}
 	}
-	if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:14]) != 0x0800 {
+	udp := udpOf(f)
+	if udp == nil {
 		return
 	}
-	ip := f[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ip[9] != unix.IPPROTO_UDP || len(ip) < ihl+8 {
-		return
+	if binary.BigEndian.Uint16(f[12:14]) == 0x86dd {
+		cp.udp6++
 	}
-	udp := ip[ihl:]
 	dport := binary.BigEndian.Uint16(udp[2:4])
 	cp.udp[dport]++
 	if cp.vxlan[dport] && len(udp) >= 16 {
@@ -131,12 +130,34 @@ func (cp *Capture) count(f []byte) {
 	}
 }
 
+// udpOf returns the UDP header and payload of Ethernet frame f over IPv4 or IPv6 (without extension headers),
+// nil when f holds no UDP.
+func udpOf(f []byte) []byte {
+	if len(f) < 14+20 {
+		return nil
+	}
+	ip := f[14:]
+	switch binary.BigEndian.Uint16(f[12:14]) {
+	case 0x0800:
+		ihl := int(ip[0]&0x0f) * 4
+		if ip[9] == unix.IPPROTO_UDP && len(ip) >= ihl+8 {
+			return ip[ihl:]
+		}
+	case 0x86dd:
+		if len(ip) >= 40+8 && ip[6] == unix.IPPROTO_UDP {
+			return ip[40:]
+		}
+	}
+	return nil
+}
+
 // CaptureCounts is what a Capture saw.
 type CaptureCounts struct {
 	Frames int
 	Marker map[string]int
 	UDP    map[uint16]int
 	VNI    map[uint16]map[uint32]int
+	UDP6   int // UDP datagrams over IPv6 among UDP
 }
 
 // Stop ends the capture and returns its counts.
@@ -149,5 +170,5 @@ func (cp *Capture) Stop() (CaptureCounts, error) {
 	unix.Close(cp.fd)
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	return CaptureCounts{Frames: cp.frames, Marker: cp.marker, UDP: cp.udp, VNI: cp.vni}, cp.readErr
+	return CaptureCounts{Frames: cp.frames, Marker: cp.marker, UDP: cp.udp, VNI: cp.vni, UDP6: cp.udp6}, cp.readErr
 }

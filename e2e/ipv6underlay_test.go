@@ -1,0 +1,94 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIPv6Underlay runs a cluster whose hosts reach each other only over IPv6 (ClusterOptions.IPv6Underlay): PEERS
+// and ADVERTISE_ADDR are IPv6 addresses, the gossip and VXLAN cross the underlay over IPv6, and an IPv4 network
+// works across it: containers on two hosts reach each other by name (ping and HTTP), the network's MTU is the
+// underlay's 1500 less VXLAN over IPv6 (70), and VXLAN over IPv6 from h3, which is no member, is dropped.
+func TestIPv6Underlay(t *testing.T) {
+	RequirePlugin(t)
+	start := time.Now()
+	c := NewCluster(t, ClusterOptions{Hosts: 3, Mesh: 2, IPv6Underlay: true})
+	h1, h2, h3 := c.Host(0), c.Host(1), c.Host(2)
+	t.Logf("two hosts meshed over IPv6 (%s, %s) after %s", h1.IP, h2.IP, time.Since(start).Round(100*time.Millisecond))
+	for _, h := range []*Host{h1, h2} {
+		if !strings.Contains(h.IP.String(), ":") {
+			t.Fatalf("%s has underlay address %s, want IPv6", h.Name, h.IP)
+		}
+		if out, err := h.Exec("ip", "-4", "addr", "show", "dev", "eth0"); err != nil || strings.Contains(out, "inet ") {
+			t.Fatalf("%s: eth0 holds IPv4: %q, %v", h.Name, out, err)
+		}
+	}
+
+	createNetworkFor(t, t, h1, "net1", netArgs...)
+	waitNetwork(t, "net1", h2)
+	v, err := h1.NetworkView("net1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFor(t, t, h1, "--name", "svc", "--network", "net1", "-e", "NAME=svc", HTTPImage)
+	runFor(t, t, h2, "--name", "client", "--network", "net1", "--dns", v.Gateway, BusyboxImage, "sleep", "3600")
+	svc, err := h1.ContainerIP("svc", "net1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("MTU", func(t *testing.T) {
+		for _, ctr := range []struct {
+			h    *Host
+			name string
+		}{{h1, "svc"}, {h2, "client"}} {
+			out, err := execIn(ctr.h, ctr.name, "cat", "/sys/class/net/eth0/mtu")
+			if err != nil || strings.TrimSpace(out) != "1430" {
+				t.Errorf("%s: %s's eth0 has MTU %q (%v), want 1430 (1500 less 70 for VXLAN over IPv6)", ctr.h.Name, ctr.name, out, err)
+			}
+		}
+	})
+
+	t.Run("Connectivity", func(t *testing.T) {
+		cp, err := c.StartCapture(nil, vxlanPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		Eventually(t, time.Minute, func() error {
+			return fetch(h2, "client", "http://svc:8080/", hello("svc", svc))
+		})
+		t.Logf("HTTP by name from client (h2) to svc (h1) answered after %s", time.Since(begin).Round(time.Millisecond))
+		out, err := execIn(h2, "client", "ping", "-c", "3", "-W", "2", "svc")
+		if err != nil || !strings.Contains(out, " 0% packet loss") {
+			t.Errorf("ping svc from client on h2: %q, %v", out, err)
+		}
+		counts, err := cp.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts.UDP[vxlanPort] == 0 || counts.UDP6 < counts.UDP[vxlanPort] {
+			t.Errorf("the underlay carried %d VXLAN datagrams, %d UDP datagrams over IPv6 in all; want VXLAN, all over IPv6",
+				counts.UDP[vxlanPort], counts.UDP6)
+		}
+		t.Logf("the underlay carried %d VXLAN datagrams (UDP over IPv6: %d)", counts.UDP[vxlanPort], counts.UDP6)
+	})
+
+	t.Run("Stranger", func(t *testing.T) {
+		before := vxlanDrops(t, h1)
+		frame := make([]byte, 8+64) // VXLAN header (I flag, VNI 1) and a junk frame
+		frame[0] = 0x08
+		frame[6] = 1
+		sendUDP(t, h3, h1.IP.String(), vxlanPort, 10, frame)
+		Eventually(t, 10*time.Second, func() error {
+			if d := vxlanDrops(t, h1) - before; d < 10 {
+				return fmt.Errorf("h1 counted %d VXLAN datagrams over IPv6 from the stranger h3 as dropped; want 10", d)
+			}
+			return nil
+		})
+	})
+}
