@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +14,9 @@ import (
 // TestIPv6Underlay runs a cluster whose hosts reach each other only over IPv6 (ClusterOptions.IPv6Underlay): PEERS
 // and ADVERTISE_ADDR are IPv6 addresses, the gossip and VXLAN cross the underlay over IPv6, and an IPv4 network
 // works across it: containers on two hosts reach each other by name (ping and HTTP), the network's MTU is the
-// underlay's 1500 less VXLAN over IPv6 (70), and VXLAN over IPv6 from h3, which is no member, is dropped.
+// underlay's 1500 less VXLAN over IPv6 (70), and VXLAN over IPv6 from h3, which is no member, is dropped. On top of
+// it, a dual-stack network carries IPv6 between containers and an encrypted network crosses only inside WireGuard
+// over IPv6, with an MTU of 1350.
 func TestIPv6Underlay(t *testing.T) {
 	RequirePlugin(t)
 	start := time.Now()
@@ -25,6 +29,10 @@ func TestIPv6Underlay(t *testing.T) {
 		}
 		if out, err := h.Exec("ip", "-4", "addr", "show", "dev", "eth0"); err != nil || strings.Contains(out, "inet ") {
 			t.Fatalf("%s: eth0 holds IPv4: %q, %v", h.Name, out, err)
+		}
+		// The join targets (PEERS, IPv6) are recognised as the members they are: weavego status has nothing to say.
+		if st, err := h.peersStatus(); err != nil || len(st.Problems) > 0 {
+			t.Errorf("%s: weavego status lists problems %+v (%v)", h.Name, st.Problems, err)
 		}
 	}
 
@@ -90,5 +98,53 @@ func TestIPv6Underlay(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("DualStack", func(t *testing.T) {
+		createNetworkFor(t, t, h1, "net6", append(append([]string{}, netArgs...), "--ipv6")...)
+		waitNetwork(t, "net6", h2)
+		runFor(t, t, h1, "--name", "svc6", "--network", "net6", "-e", "NAME=svc6", HTTPImage)
+		runFor(t, t, h2, "--name", "client6", "--network", "net6", BusyboxImage, "sleep", "3600")
+		svc6 := ipv6Of(t, h1, "svc6", "net6")
+		Eventually(t, time.Minute, func() error {
+			return fetch(h2, "client6", fmt.Sprintf("http://[%s]:8080/", svc6), "Hi! I'm svc6 service")
+		})
+	})
+
+	t.Run("Encrypted", func(t *testing.T) {
+		suffix := make([]byte, 6)
+		_, _ = rand.Read(suffix)
+		marker := "ENC6-MARKER-" + hex.EncodeToString(suffix)
+		createNetworkFor(t, t, h1, "encnet", append(append([]string{}, netArgs...), "-o", "encrypted")...)
+		waitNetwork(t, "encnet", h2)
+		vni := networkVNI(t, h1, "encnet")
+		runFor(t, t, h1, "--name", "encsrv", "--network", "encnet", "-e", "NAME="+marker, HTTPImage)
+		runFor(t, t, h2, "--name", "encclient", "--network", "encnet", BusyboxImage, "sleep", "3600")
+		encIP, err := h1.ContainerIP("encsrv", "encnet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := c.StartCapture([]string{marker}, plainVXLANPort, encryptedVXLANPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		wantBody(t, h2, "encclient", fmt.Sprintf("http://%s:8080/", encIP), marker)
+		t.Logf("h2 fetched the marker from h1 over the encrypted network after %s", time.Since(begin).Round(time.Millisecond))
+		time.Sleep(500 * time.Millisecond) // the last frames reach the socket
+		counts, err := cp.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		neverInClear(t, counts, marker, vni)
+		if counts.UDP[wireGuardPort] == 0 || counts.UDP6 < counts.UDP[wireGuardPort] {
+			t.Errorf("%d WireGuard datagrams (udp/%d) crossed the underlay, %d UDP datagrams over IPv6 in all; want WireGuard, over IPv6",
+				counts.UDP[wireGuardPort], wireGuardPort, counts.UDP6)
+		}
+		// 1500 less WireGuard over IPv6 (80) less VXLAN over IPv6 (70) inside it.
+		if mtu, err := execIn(h2, "encclient", "cat", "/sys/class/net/eth0/mtu"); err != nil || strings.TrimSpace(mtu) != "1350" {
+			t.Errorf("encclient's eth0 has MTU %q (%v), want 1350", mtu, err)
+		}
+		t.Logf("WireGuard datagrams over IPv6: %d", counts.UDP[wireGuardPort])
 	})
 }
