@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 // works across it: containers on two hosts reach each other by name (ping and HTTP), the network's MTU is the
 // underlay's 1500 less VXLAN over IPv6 (70), and VXLAN over IPv6 from h3, which is no member, is dropped. On top of
 // it, a dual-stack network carries IPv6 between containers and an encrypted network crosses only inside WireGuard
-// over IPv6, with an MTU of 1350.
+// over IPv6, with an MTU of 1350; last, a host advertising IPv4 joins and is named as of the other family.
 func TestIPv6Underlay(t *testing.T) {
 	RequirePlugin(t)
 	start := time.Now()
@@ -146,5 +147,50 @@ func TestIPv6Underlay(t *testing.T) {
 			t.Errorf("encclient's eth0 has MTU %q (%v), want 1350", mtu, err)
 		}
 		t.Logf("WireGuard datagrams over IPv6: %d", counts.UDP[wireGuardPort])
+	})
+
+	// MixedFamilies: h3, which also has an IPv4 address on the underlay (as do h1 and h2 now, so that the gossip
+	// crosses), joins advertising it. Its VXLAN could not reach the others' IPv6 VTEPs: every host's weavego status
+	// names the other family's host with the fix, and h3's log says why it skips the others' endpoints.
+	t.Run("MixedFamilies", func(t *testing.T) {
+		v4 := map[*Host]netip.Addr{}
+		for _, h := range []*Host{h1, h2, h3} {
+			v4[h] = AddrAt(UnderlayPrefix, underlayLinkStart+h.index)
+			if _, err := h.Exec("ip", "addr", "add", fmt.Sprintf("%s/%d", v4[h], UnderlayPrefix.Bits()), "dev", "eth0"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		key, err := h1.WeavegoCLI("token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h3.InstallPlugin(map[string]string{"PEERS": h1.IP.String(), "KEY": strings.TrimSpace(key),
+			"ADVERTISE_ADDR": v4[h3].String()}); err != nil {
+			t.Fatal(err)
+		}
+		waitPeer(t, h1, v4[h3].String(), "alive", 2*time.Minute)
+		for _, w := range []struct {
+			h    *Host
+			want string
+		}{{h1, fmt.Sprintf("advertises %s and this host %s", v4[h3], h1.IP)}, {h3, fmt.Sprintf("advertises %s and this host %s", h1.IP, v4[h3])}} {
+			Eventually(t, 30*time.Second, func() error {
+				st, err := w.h.peersStatus()
+				if err != nil {
+					return err
+				}
+				for _, p := range st.Problems {
+					if strings.Contains(p.What, w.want) && strings.Contains(p.Fix, "ADVERTISE_ADDR") {
+						return nil
+					}
+				}
+				return fmt.Errorf("%s: weavego status lists %+v, want a problem with %q", w.h.Name, st.Problems, w.want)
+			})
+		}
+		Eventually(t, time.Minute, func() error {
+			if logs := strings.Join(h3.PluginLogs(), "\n"); !strings.Contains(logs, "VXLAN cannot cross between IPv4 and IPv6") {
+				return fmt.Errorf("h3's log does not say why it skips the IPv6 hosts' endpoints")
+			}
+			return nil
+		})
 	})
 }
