@@ -149,6 +149,20 @@ func TestIPv6Underlay(t *testing.T) {
 		t.Logf("WireGuard datagrams over IPv6: %d", counts.UDP[wireGuardPort])
 	})
 
+	t.Run("IPv6Only", func(t *testing.T) {
+		if Engine() == Engine2010 {
+			t.Skip("Docker 20.10 has no --ipv4=false")
+		}
+		createNetworkFor(t, t, h1, "net6o", append(append([]string{}, netArgs...), "--ipv6", "--ipv4=false")...)
+		waitNetwork(t, "net6o", h2)
+		runFor(t, t, h1, "--name", "svc6o", "--network", "net6o", "-e", "NAME=svc6o", HTTPImage)
+		runFor(t, t, h2, "--name", "client6o", "--network", "net6o", BusyboxImage, "sleep", "3600")
+		svc6 := ipv6Of(t, h1, "svc6o", "net6o")
+		Eventually(t, time.Minute, func() error {
+			return fetch(h2, "client6o", fmt.Sprintf("http://[%s]:8080/", svc6), "Hi! I'm svc6o service")
+		})
+	})
+
 	// MixedFamilies: h3, which also has an IPv4 address on the underlay (as do h1 and h2 now, so that the gossip
 	// crosses), joins advertising it. Its VXLAN could not reach the others' IPv6 VTEPs: every host's weavego status
 	// names the other family's host with the fix, and h3's log says why it skips the others' endpoints.
