@@ -101,16 +101,7 @@ func TestIPv6Underlay(t *testing.T) {
 		})
 	})
 
-	t.Run("DualStack", func(t *testing.T) {
-		createNetworkFor(t, t, h1, "net6", append(append([]string{}, netArgs...), "--ipv6")...)
-		waitNetwork(t, "net6", h2)
-		runFor(t, t, h1, "--name", "svc6", "--network", "net6", "-e", "NAME=svc6", HTTPImage)
-		runFor(t, t, h2, "--name", "client6", "--network", "net6", BusyboxImage, "sleep", "3600")
-		svc6 := ipv6Of(t, h1, "svc6", "net6")
-		Eventually(t, time.Minute, func() error {
-			return fetch(h2, "client6", fmt.Sprintf("http://[%s]:8080/", svc6), "Hi! I'm svc6 service")
-		})
-	})
+	t.Run("DualStack", func(t *testing.T) { httpOverIPv6(t, h1, h2, "net6", "--ipv6") })
 
 	t.Run("Encrypted", func(t *testing.T) {
 		suffix := make([]byte, 6)
@@ -153,14 +144,7 @@ func TestIPv6Underlay(t *testing.T) {
 		if Engine() == Engine2010 {
 			t.Skip("Docker 20.10 has no --ipv4=false")
 		}
-		createNetworkFor(t, t, h1, "net6o", append(append([]string{}, netArgs...), "--ipv6", "--ipv4=false")...)
-		waitNetwork(t, "net6o", h2)
-		runFor(t, t, h1, "--name", "svc6o", "--network", "net6o", "-e", "NAME=svc6o", HTTPImage)
-		runFor(t, t, h2, "--name", "client6o", "--network", "net6o", BusyboxImage, "sleep", "3600")
-		svc6 := ipv6Of(t, h1, "svc6o", "net6o")
-		Eventually(t, time.Minute, func() error {
-			return fetch(h2, "client6o", fmt.Sprintf("http://[%s]:8080/", svc6), "Hi! I'm svc6o service")
-		})
+		httpOverIPv6(t, h1, h2, "net6o", "--ipv6", "--ipv4=false")
 	})
 
 	// MixedFamilies: h3, which also has an IPv4 address on the underlay (as do h1 and h2 now, so that the gossip
@@ -206,5 +190,19 @@ func TestIPv6Underlay(t *testing.T) {
 			}
 			return nil
 		})
+	})
+}
+
+// httpOverIPv6 creates network name with args on h1, starts a web server there and a client on h2, and fetches from
+// the server at its IPv6 address.
+func httpOverIPv6(t *testing.T, h1, h2 *Host, name string, args ...string) {
+	createNetworkFor(t, t, h1, name, append(append([]string{}, netArgs...), args...)...)
+	waitNetwork(t, name, h2)
+	svc, client := "svc-"+name, "client-"+name
+	runFor(t, t, h1, "--name", svc, "--network", name, "-e", "NAME="+svc, HTTPImage)
+	runFor(t, t, h2, "--name", client, "--network", name, BusyboxImage, "sleep", "3600")
+	ip6 := ipv6Of(t, h1, svc, name)
+	Eventually(t, time.Minute, func() error {
+		return fetch(h2, client, fmt.Sprintf("http://[%s]:8080/", ip6), "Hi! I'm "+svc+" service")
 	})
 }
