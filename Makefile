@@ -100,7 +100,7 @@ e2e: plugin
 	else scripts/prepare e2e && WEAVEGO_PLUGIN_DIR=$(CURDIR)/$(BUNDLE) WEAVEGO_SOAK=$${WEAVEGO_SOAK:-5} $(GO) test -count=1 -timeout 60m -v ./e2e/ 2>&1 | tee build/e2e.log; exit $${PIPESTATUS[0]}; fi
 
 # The core scenarios on a Docker Engine 29 that scripts/engine29 builds once per machine (cached).
-E2E29_TESTS ?= ^(TestSingleHost|TestMultiHost|TestDNS|TestIPAM|TestInstallFromRegistry|TestFaultsDockerdRestart|TestKeys|TestEncrypted|TestIPv6|TestEngine29|TestDirect)$$
+E2E29_TESTS ?= ^(TestSingleHost|TestMultiHost|TestDNS|TestIPAM|TestInstallFromRegistry|TestFaultsDockerdRestart|TestKeys|TestEncrypted|TestIPv6|TestIPv6Underlay|TestEngine29|TestDirect)$$
 e2e29: plugin
 	@if [ "$$(id -u)" != 0 ]; then echo "e2e29: skipped: needs root to run Docker daemons in network namespaces"; \
 	else scripts/prepare e2e && bin=$$(scripts/engine29 | tail -n 1) && \

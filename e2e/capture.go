@@ -31,6 +31,7 @@ type Capture struct {
 	frames  int
 	marker  map[string]int
 	udp     map[uint16]int
+	udp6    int
 	vni     map[uint16]map[uint32]int
 	plain   map[string]int
 	readErr error
@@ -116,24 +117,43 @@ func (cp *Capture) count(f []byte) {
 			cp.marker[string(m)]++
 		}
 	}
-	if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:14]) != 0x0800 {
+	if len(f) >= 14+20 && binary.BigEndian.Uint16(f[12:14]) == 0x0800 && f[14+9] != unix.IPPROTO_UDP {
+		cp.countPlain(f, f[14:])
+	}
+	udp := udpOf(f)
+	if udp == nil {
 		return
 	}
-	ip := f[14:]
-	ihl := int(ip[0]&0x0f) * 4
-	if ip[9] != unix.IPPROTO_UDP {
-		cp.countPlain(f, ip)
+	if binary.BigEndian.Uint16(f[12:14]) == 0x86dd {
+		cp.udp6++
 	}
-	if ip[9] != unix.IPPROTO_UDP || len(ip) < ihl+8 {
-		return
-	}
-	udp := ip[ihl:]
 	dport := binary.BigEndian.Uint16(udp[2:4])
 	cp.udp[dport]++
 	if cp.vxlan[dport] && len(udp) >= 16 {
 		vni := uint32(udp[12])<<16 | uint32(udp[13])<<8 | uint32(udp[14])
 		cp.vni[dport][vni]++
 	}
+}
+
+// udpOf returns the UDP header and payload of Ethernet frame f over IPv4 or IPv6 (without extension headers),
+// nil when f holds no UDP.
+func udpOf(f []byte) []byte {
+	if len(f) < 14+20 {
+		return nil
+	}
+	ip := f[14:]
+	switch binary.BigEndian.Uint16(f[12:14]) {
+	case 0x0800:
+		ihl := int(ip[0]&0x0f) * 4
+		if ip[9] == unix.IPPROTO_UDP && len(ip) >= ihl+8 {
+			return ip[ihl:]
+		}
+	case 0x86dd:
+		if len(ip) >= 40+8 && ip[6] == unix.IPPROTO_UDP {
+			return ip[40:]
+		}
+	}
+	return nil
 }
 
 // countPlain counts a frame that is not UDP (so not VXLAN) and holds a marker, by marker and by its outer
@@ -154,6 +174,7 @@ type CaptureCounts struct {
 	Marker map[string]int
 	UDP    map[uint16]int
 	VNI    map[uint16]map[uint32]int
+	UDP6   int // UDP datagrams over IPv6 among UDP
 	Plain  map[string]int
 }
 
@@ -167,5 +188,5 @@ func (cp *Capture) Stop() (CaptureCounts, error) {
 	unix.Close(cp.fd)
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	return CaptureCounts{Frames: cp.frames, Marker: cp.marker, UDP: cp.udp, VNI: cp.vni, Plain: cp.plain}, cp.readErr
+	return CaptureCounts{Frames: cp.frames, Marker: cp.marker, UDP: cp.udp, VNI: cp.vni, UDP6: cp.udp6, Plain: cp.plain}, cp.readErr
 }

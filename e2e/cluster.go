@@ -24,6 +24,10 @@ var (
 	UnderlayPrefix = netip.MustParsePrefix("10.213.0.0/24")
 	// UnderlayGateway is the bridge's own address in the underlay namespace; test servers listen there.
 	UnderlayGateway = netip.MustParseAddr("10.213.0.1")
+	// UnderlayPrefix6 and UnderlayGateway6 replace them on an IPv6-only underlay (ClusterOptions.IPv6Underlay):
+	// unique local addresses, and no IPv4 on the bridge or the hosts' links.
+	UnderlayPrefix6  = netip.MustParsePrefix("fd00:213::/64")
+	UnderlayGateway6 = netip.MustParseAddr("fd00:213::1")
 )
 
 // Cluster is a set of Docker hosts on one underlay bridge. Its hosts are created by NewCluster and removed by
@@ -40,6 +44,7 @@ type Cluster struct {
 	t     testing.TB
 	dir   string
 	hosts []*Host
+	ipv6  bool // the underlay is IPv6-only
 }
 
 // ClusterOptions says what cluster a test needs.
@@ -57,6 +62,9 @@ type ClusterOptions struct {
 	// Daemon holds daemon.json settings every host's dockerd starts with, such as
 	// {"firewall-backend": "nftables"} on engine 29 (see Host.daemonConfig).
 	Daemon map[string]any
+	// IPv6Underlay makes the underlay IPv6-only: the hosts' links and the bridge hold only addresses of
+	// UnderlayPrefix6, so PEERS and ADVERTISE_ADDR are IPv6 addresses. The test registry (IPv4) is not there.
+	IPv6Underlay bool
 }
 
 // NewCluster brings up the hosts o asks for, with the test images loaded and the plugin on the first o.Mesh of
@@ -64,7 +72,7 @@ type ClusterOptions struct {
 // RequireE2E) and fails it when a host does not come up.
 func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 	t.Helper()
-	c := newHosts(t, o.Hosts, o.Daemon)
+	c := newHosts(t, o.Hosts, o.Daemon, o.IPv6Underlay)
 	if o.Mesh < 0 || o.Mesh > o.Hosts {
 		t.Fatalf("e2e: NewCluster: Mesh %d of %d hosts", o.Mesh, o.Hosts)
 	}
@@ -78,7 +86,8 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 }
 
 // newHosts brings up n Docker hosts with the test images loaded, their daemon.json holding daemon's settings.
-func newHosts(t testing.TB, n int, daemon map[string]any) *Cluster {
+// On ipv6, the underlay is IPv6-only.
+func newHosts(t testing.TB, n int, daemon map[string]any, ipv6 bool) *Cluster {
 	t.Helper()
 	RequireE2E(t)
 	requireEngine(t)
@@ -90,6 +99,7 @@ func newHosts(t testing.TB, n int, daemon map[string]any) *Cluster {
 		t.Fatalf("e2e: %v", err)
 	}
 	t.Cleanup(c.teardown)
+	c.ipv6 = ipv6
 	start := time.Now()
 	if err := c.setupUnderlay(); err != nil {
 		t.Fatalf("e2e: %v", err)
@@ -157,12 +167,21 @@ func (c *Cluster) eachHost(f func(*Host) error) error {
 	return errors.Join(errs...)
 }
 
+// underlayAddr is the arguments of "ip addr add" for v4 on an IPv4 underlay, v6 (without duplicate address
+// detection, which would hold the address back for a while) on an IPv6-only one.
+func (c *Cluster) underlayAddr(v4, v6 netip.Addr) []string {
+	if c.ipv6 {
+		return []string{fmt.Sprintf("%s/%d", v6, UnderlayPrefix6.Bits()), "nodad"}
+	}
+	return []string{fmt.Sprintf("%s/%d", v4, UnderlayPrefix.Bits())}
+}
+
 func (c *Cluster) setupUnderlay() error {
 	steps := [][]string{
 		{"ip", "netns", "add", c.UnderlayNS},
 		{"ip", "-n", c.UnderlayNS, "link", "set", "lo", "up"},
 		{"ip", "-n", c.UnderlayNS, "link", "add", "name", "br0", "type", "bridge"},
-		{"ip", "-n", c.UnderlayNS, "addr", "add", fmt.Sprintf("%s/%d", UnderlayGateway, UnderlayPrefix.Bits()), "dev", "br0"},
+		append(append([]string{"ip", "-n", c.UnderlayNS, "addr", "add"}, c.underlayAddr(UnderlayGateway, UnderlayGateway6)...), "dev", "br0"),
 		{"ip", "-n", c.UnderlayNS, "link", "set", "br0", "up"},
 	}
 	for _, s := range steps {

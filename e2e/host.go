@@ -68,7 +68,7 @@ func newHost(c *Cluster, index int) *Host {
 	return &Host{
 		Name:           fmt.Sprintf("h%d", index),
 		NetNS:          fmt.Sprintf("%s%s-h%d", Prefix, c.ID, index),
-		IP:             AddrAt(UnderlayPrefix, underlayLinkStart+index),
+		IP:             c.hostAddr(index),
 		Dir:            dir,
 		DataRoot:       filepath.Join(dir, "data"),
 		ExecRoot:       filepath.Join(dir, "x"),
@@ -77,6 +77,14 @@ func newHost(c *Cluster, index int) *Host {
 		index:          index,
 		containerdSock: filepath.Join(dir, "containerd", "containerd.sock"),
 	}
+}
+
+// hostAddr is host index's underlay address: .(10+index) of the underlay's prefix.
+func (c *Cluster) hostAddr(index int) netip.Addr {
+	if c.ipv6 {
+		return AddrAt(UnderlayPrefix6, underlayLinkStart+index)
+	}
+	return AddrAt(UnderlayPrefix, underlayLinkStart+index)
 }
 
 // UnderlayLink is the name of the host's veth end on the underlay bridge.
@@ -97,7 +105,7 @@ func (h *Host) setup() error {
 		{"ip", "-n", h.NetNS, "link", "set", "lo", "up"},
 		{"ip", "-n", ul, "link", "add", "name", h.UnderlayLink(), "type", "veth", "peer", "name", "eth0", "netns", h.NetNS},
 		{"ip", "-n", ul, "link", "set", h.UnderlayLink(), "master", "br0", "up"},
-		{"ip", "-n", h.NetNS, "addr", "add", fmt.Sprintf("%s/%d", h.IP, UnderlayPrefix.Bits()), "dev", "eth0"},
+		append(append([]string{"ip", "-n", h.NetNS, "addr", "add"}, h.cluster.underlayAddr(h.IP, h.IP)...), "dev", "eth0"),
 		{"ip", "-n", h.NetNS, "link", "set", "eth0", "up"},
 	}
 	for _, s := range steps {

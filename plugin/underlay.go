@@ -7,53 +7,63 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/weavego/weavego/datapath"
 )
 
 // underlayAddr finds this host's underlay address: the address of the
-// interface that holds the default route, else the first global unicast
-// IPv4 address of any interface that is up.
+// interface that holds the IPv4 default route, else of the one that holds
+// the IPv6 default route, else the first global unicast address (IPv4
+// first) of any interface that is up.
 func underlayAddr() (netip.Addr, error) {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("list routes: %w", err)
-	}
-	for _, r := range routes {
-		if r.Dst != nil && r.Dst.String() != "0.0.0.0/0" {
-			continue
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := netlink.RouteList(nil, fam)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("list routes: %w", err)
 		}
-		if a, ok := firstGlobal(r.LinkIndex); ok {
-			return a, nil
+		for _, r := range routes {
+			if r.Dst != nil && r.Dst.String() != "0.0.0.0/0" && r.Dst.String() != "::/0" {
+				continue
+			}
+			if a, ok := firstGlobal(r.LinkIndex, fam); ok {
+				return a, nil
+			}
 		}
 	}
 	links, err := netlink.LinkList()
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("list links: %w", err)
 	}
-	for _, l := range links {
-		if l.Attrs().Flags&net.FlagUp == 0 || isOurs(l.Attrs().Name) || l.Type() == "bridge" {
-			continue
-		}
-		if a, ok := firstGlobal(l.Attrs().Index); ok {
-			return a, nil
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		for _, l := range links {
+			if l.Attrs().Flags&net.FlagUp == 0 || isOurs(l.Attrs().Name) || l.Type() == "bridge" {
+				continue
+			}
+			if a, ok := firstGlobal(l.Attrs().Index, fam); ok {
+				return a, nil
+			}
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("found no global IPv4 address: set ADVERTISE_ADDR to this host's address on the network between the hosts")
+	return netip.Addr{}, fmt.Errorf("found no global IPv4 or IPv6 address: set ADVERTISE_ADDR to this host's address on the network between the hosts")
 }
 
-func firstGlobal(linkIndex int) (netip.Addr, bool) {
+// firstGlobal is the first global unicast address of family fam on the
+// link of index linkIndex (for IPv6, one that is not tentative or deprecated).
+func firstGlobal(linkIndex, fam int) (netip.Addr, bool) {
 	l, err := netlink.LinkByIndex(linkIndex)
 	if err != nil {
 		return netip.Addr{}, false
 	}
-	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	addrs, err := netlink.AddrList(l, fam)
 	if err != nil {
 		return netip.Addr{}, false
 	}
 	for _, a := range addrs {
-		ip, ok := netip.AddrFromSlice(a.IP.To4())
-		if ok && ip.IsGlobalUnicast() {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		ip = ip.Unmap()
+		if ok && ip.IsGlobalUnicast() && ip.Is4() == (fam == netlink.FAMILY_V4) &&
+			a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DEPRECATED) == 0 {
 			return ip, true
 		}
 	}

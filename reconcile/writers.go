@@ -31,7 +31,7 @@ func (a *Agent) checkWriter(owner string, vtep netip.Addr, addrs map[string]neti
 	case vtep.Unmap() != have:
 		return fmt.Errorf("VTEP %s is not the address %s of host %q that wrote it", vtep, have, owner)
 	}
-	return nil
+	return FamilyMismatch(owner, have, a.cfg.VTEP)
 }
 
 // warnOnce logs msg at WARN the first time key is skipped for reason err,

@@ -225,7 +225,11 @@ func (p *parser) addr(name string) netip.Addr {
 		p.fail(name, "%q is not a unicast IP address of this host", v)
 		return netip.Addr{}
 	}
-	return a
+	if a.Zone() != "" || a.IsLinkLocalUnicast() {
+		p.fail(name, "%q is a link-local address, which the other hosts cannot reach without a zone: give a global or unique local one", v)
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }
 
 // serviceAddr reads an IPv4 address that is put on every weavego bridge as a

@@ -48,6 +48,11 @@ func TestParse(t *testing.T) {
 		{"small mtu", map[string]string{"MTU": "100"}, []string{"MTU", "too small"}, nil},
 		{"swarm port", map[string]string{"GOSSIP_PORT": "7946"}, []string{"swarm"}, nil},
 		{"advertise", map[string]string{"ADVERTISE_ADDR": "banana"}, []string{"ADVERTISE_ADDR"}, nil},
+		{"advertise6", map[string]string{"ADVERTISE_ADDR": "fd00:213::11", "PEERS": "fd00:213::12,[fd00:213::13]:7000"}, nil,
+			func(s Settings) bool {
+				return s.AdvertiseAddr.String() == "fd00:213::11" && len(s.Peers) == 2 && s.Peers[1] == "[fd00:213::13]:7000"
+			}},
+		{"advertise link-local", map[string]string{"ADVERTISE_ADDR": "fe80::1"}, []string{"ADVERTISE_ADDR", "link-local"}, nil},
 		{"domain", map[string]string{"DNS_DOMAIN": "Cluster.Local."}, nil, func(s Settings) bool { return s.DNSDomain == "cluster.local" }},
 		{"bad domain", map[string]string{"DNS_DOMAIN": "a b"}, []string{"DNS_DOMAIN"}, nil},
 		{"wait", map[string]string{"IPALLOC_WAIT": "forever"}, []string{"IPALLOC_WAIT"}, nil},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/plugin/keyring"
+	"github.com/weavego/weavego/reconcile"
 )
 
 // Problem is something wrong that `weavego status` shows first, with what
@@ -70,10 +71,17 @@ func peerProblems(rep Report, gossipPort int, now time.Time) []Problem {
 	var out []Problem
 	reach := "check that TCP and UDP " + strconv.Itoa(gossipPort) + " pass between the hosts and that it runs weavego with the same KEY"
 	var memberHosts []string
+	self, _ := netip.ParseAddr(rep.Cluster.VTEP)
 	for _, p := range rep.Cluster.Peers {
 		host := hostOf(p.Addr)
 		if p.State == mesh.StateAlive {
 			memberHosts = append(memberHosts, host)
+		}
+		if a, err := netip.ParseAddr(p.Addr); err == nil && p.State == mesh.StateAlive {
+			if err := reconcile.FamilyMismatch(p.Name, a, self); err != nil {
+				out = append(out, Problem{What: err.Error(),
+					Fix: "docker plugin disable weavego, docker plugin set weavego ADVERTISE_ADDR=... (the same family on every host), docker plugin enable weavego"})
+			}
 		}
 		if p.State != mesh.StateDead && p.State != mesh.StateSuspect {
 			continue

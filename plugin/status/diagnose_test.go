@@ -28,6 +28,10 @@ func TestDiagnose(t *testing.T) {
 			r.Cluster.Peers[1].State, r.Cluster.Peers[1].Since = mesh.StateDead, now.Add(-90*time.Second)
 		}, []string{"peer h2 (10.0.0.2) is unreachable since 2026-12-02 05:58:30 UTC (1m30s ago)",
 			"TCP and UDP 6783", "weavego rmpeer h2", "cannot join 10.0.0.2:6783", "weavego forget 10.0.0.2:6783"}},
+		{"mixed families", func(r *Report) {
+			r.Cluster.VTEP = "10.0.0.1"
+			r.Cluster.Peers = append(r.Cluster.Peers, reconcile.PeerStatus{Name: "h4", Addr: "fd00::4", State: mesh.StateAlive})
+		}, []string{`host "h4" advertises fd00::4 and this host 10.0.0.1`, "ADVERTISE_ADDR="}},
 		{"target never joined", func(r *Report) { r.JoinTargets = append(r.JoinTargets, "10.0.0.9:6783") },
 			[]string{"cannot join 10.0.0.9:6783", "weavego forget 10.0.0.9:6783"}},
 		{"range mismatch", func(r *Report) {
