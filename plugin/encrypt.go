@@ -4,6 +4,7 @@ import (
 	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
 	"github.com/weavego/weavego/tunnel"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // openTunnel brings up this host's WireGuard device for encrypted networks.
@@ -57,4 +58,17 @@ func (p *parts) encryptionStatus(cluster reconcile.Status) status.Encryption {
 		}
 	}
 	return s
+}
+
+// rotateWireGuard replaces this host's WireGuard key pair and has the agent
+// republish the new public key at once.
+func (p *parts) rotateWireGuard() (old, cur string, err error) {
+	o, c, err := p.tun.Rotate()
+	if c != (wgtypes.Key{}) {
+		p.agent.WireGuardKeyChanged()
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return o.String(), c.String(), nil
 }

@@ -176,3 +176,8 @@ func (a *Agent) wgPortText() string {
 	}
 	return fmt.Sprint(a.tunnel.Port())
 }
+
+// WireGuardKeyChanged republishes this host's records at once after its
+// WireGuard key pair was replaced, so that the other hosts take the new
+// public key on their next pass.
+func (a *Agent) WireGuardKeyChanged() { kick(a.kickKernel) }
