@@ -59,10 +59,11 @@ type wgStatus struct {
 	Encryption struct {
 		Device, Unavailable, PublicKey string
 		Port                           int
+		DevicePeers                    []string
 		Networks                       []string
 		Peers                          []struct {
-			Name, Addr, Reason string
-			Up                 bool
+			Name, Addr, Reason, PublicKey string
+			Up                            bool
 			LastHandshake      time.Time
 		}
 	}

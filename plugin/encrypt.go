@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
 	"github.com/weavego/weavego/tunnel"
@@ -49,6 +51,12 @@ func (p *parts) encryptionStatus(cluster reconcile.Status) status.Encryption {
 	s := status.Encryption{Peers: cluster.Encrypted}
 	if p.tun != nil {
 		s.Device, s.PublicKey, s.Port = p.tun.Kind(), p.tun.PublicKey().String(), p.tun.Port()
+		if peers, err := p.tun.Status(); err == nil {
+			for k := range peers {
+				s.DevicePeers = append(s.DevicePeers, k.String())
+			}
+			slices.Sort(s.DevicePeers)
+		}
 	} else if p.cannotEncrypt != nil {
 		s.Unavailable = p.cannotEncrypt.Error()
 	}

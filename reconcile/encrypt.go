@@ -32,6 +32,9 @@ const handshakeFresh = 3 * time.Minute
 // shares an encrypted network with this one.
 type EncryptedPeer struct {
 	Name, Addr string
+	// PublicKey is the WireGuard public key the host publishes, which this
+	// host's device accepts from it ("" while it publishes none usable).
+	PublicKey string `json:",omitempty"`
 	// Up: a WireGuard handshake with the peer is fresh, frames flow.
 	Up            bool
 	LastHandshake time.Time `json:",omitzero"`
@@ -145,6 +148,7 @@ func (a *Agent) encryptedStatus() []EncryptedPeer {
 			p.Reason = "cannot read the WireGuard device: " + stErr.Error()
 			continue
 		}
+		p.PublicKey = keyOf[p.Name].String()
 		ps, ok := st[keyOf[p.Name]]
 		switch {
 		case !ok:
