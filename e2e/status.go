@@ -64,7 +64,7 @@ type wgStatus struct {
 		Peers                          []struct {
 			Name, Addr, Reason, PublicKey string
 			Up                            bool
-			LastHandshake      time.Time
+			LastHandshake                 time.Time
 		}
 	}
 }
