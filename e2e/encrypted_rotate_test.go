@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -41,6 +42,7 @@ func rotateDuringPing(t *testing.T, c *Cluster, h1, h2 *Host, encIP, marker stri
 		t.Errorf("h1's public key after the rotation is %q (before %q), the command said %q", cur, old, out)
 	}
 	var took time.Duration
+	var name1 string // h1's member name, the metrics' peer label
 	Eventually(t, 2*time.Minute, func() error {
 		e := mustStatus(t, h2).Encryption
 		if slices.Contains(e.DevicePeers, old) {
@@ -51,7 +53,7 @@ func rotateDuringPing(t *testing.T, c *Cluster, h1, h2 *Host, encIP, marker stri
 		}
 		for _, pe := range e.Peers {
 			if pe.Addr == h1.IP.String() && pe.PublicKey == cur && pe.Up && pe.LastHandshake.After(rotated.Add(-time.Second)) {
-				took = time.Since(rotated)
+				took, name1 = time.Since(rotated), pe.Name
 				return nil
 			}
 		}
@@ -60,15 +62,42 @@ func rotateDuringPing(t *testing.T, c *Cluster, h1, h2 *Host, encIP, marker stri
 	time.Sleep(3 * time.Second) // replies after the rotation
 	r := p.stop()
 	t.Logf("rotation on h1: h2's device had h1's new key with a fresh handshake within %s; ping h2 -> h1 over the "+
-		"encrypted network: %s (%d lost)", took.Round(time.Millisecond), r, r.sent-r.replies)
+		"encrypted network: %s (%d lost; more replies than sent are duplicates)", took.Round(time.Millisecond), r,
+		max(0, r.sent-r.replies))
 	if r.replies == 0 {
 		t.Errorf("no ping replies at all across the rotation: %s", r)
 	}
 	Eventually(t, time.Minute, func() error { return fetch(h2, "encclient", fmt.Sprintf("http://%s:8080/", encIP), marker) })
+	wireGuardMetrics(t, h2, name1)
 	counts, err := cp.Stop()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("underlay capture during the rotation: %d frames; markers %v; UDP by port %v", counts.Frames, counts.Marker, counts.UDP)
 	neverInClear(t, counts, marker, vni)
+}
+
+// wireGuardMetrics checks h's per-peer WireGuard metrics (served on the control socket) for the peer named peer:
+// its path up, a recent handshake, bytes both ways.
+func wireGuardMetrics(t *testing.T, h *Host, peer string) {
+	t.Helper()
+	resp, err := unixClient(h.ControlSocket(), 10*time.Second).Get("http://weavego/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", h.Name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, label := string(b), `{peer="`+peer+`"`
+	up, _ := metricValue(text, "weavego_wireguard_peer_up"+label)
+	age, ageFound := metricValue(text, "weavego_wireguard_handshake_age_seconds"+label)
+	rx, _ := metricValue(text, "weavego_wireguard_received_bytes_total"+label)
+	tx, _ := metricValue(text, "weavego_wireguard_sent_bytes_total"+label)
+	t.Logf("%s's WireGuard metrics for %s: up %v, handshake age %.1f s, received %v B, sent %v B", h.Name, peer, up, age, rx, tx)
+	if up != 1 || !ageFound || age > 180 || rx == 0 || tx == 0 {
+		t.Errorf("%s's WireGuard metrics for peer %s: up %v, handshake age %v (found %v), received %v, sent %v; want "+
+			"the path up, a handshake within 3 minutes, bytes both ways", h.Name, peer, up, age, ageFound, rx, tx)
+	}
 }

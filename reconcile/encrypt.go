@@ -185,3 +185,7 @@ func (a *Agent) wgPortText() string {
 // WireGuard key pair was replaced, so that the other hosts take the new
 // public key on their next pass.
 func (a *Agent) WireGuardKeyChanged() { kick(a.kickKernel) }
+
+// EncryptedPeers lists the encrypted paths, as Status does, for the
+// metrics.
+func (a *Agent) EncryptedPeers() []EncryptedPeer { return a.encryptedStatus() }

@@ -66,7 +66,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if !o.Refusing {
 		d.Mesh, d.Saved, d.Alloc = fakeMesh{s.Daemon}, fakeSaved{s.Daemon}, fakeAlloc{s.Daemon}
-		d.RotateWireGuard = s.Daemon.rotateWireGuard
+		d.RotateWireGuard = s.rotateWireGuard
 	}
 	srv := control.New(control.Config{SettingPeers: []string{SettingPeer}, Logger: slog.New(slog.DiscardHandler)}, d)
 	socks, err := srv.Open(s.Socket, "", strconv.Itoa(os.Getgid()))
