@@ -13,9 +13,10 @@ import (
 // (a generous bound for "traffic resumes", not a timing assertion on the gap, which is reported).
 const encFaultResumeBound = 2 * time.Minute
 
-// TestFaultsEncrypted: an encrypted network between two hosts under a 100 ms ping from c1 (h1) to c2 (h2) while
-// h2's plugin, which runs its userspace WireGuard, is killed with -9, then disabled and enabled, and while h2 is
-// cut off from the underlay until h1 declares it dead and then reconnected. For each: the longest gap in the ping,
+// TestFaultsEncrypted: an encrypted network between two hosts under a 100 ms ping from c1 (h1) to c2 (h2, --restart
+// always) while h2's plugin, which runs its userspace WireGuard, is killed with -9, then disabled and enabled,
+// while h2 is cut off from the underlay until h1 declares it dead and then reconnected, and while h2's dockerd
+// restarts (c2 and the plugin with it). For each: the longest gap in the ping,
 // traffic resumes, and the underlay capture sees no plain VXLAN of the network nor any datagram of the encrypted
 // VXLAN port outside the tunnel (never clear text). A dead h2 is dropped from h1's WireGuard device.
 func TestFaultsEncrypted(t *testing.T) {
@@ -27,6 +28,7 @@ func TestFaultsEncrypted(t *testing.T) {
 		{"PluginKill", s.pluginKill},
 		{"PluginDisableEnable", s.pluginDisableEnable},
 		{"PartitionHeal", s.partitionHeal},
+		{"DockerdRestart", s.dockerdRestart},
 	}, "Containers")
 }
 
@@ -42,7 +44,7 @@ func (s *encFaults) containers(subnet string, opts ...string) func(*testing.T) {
 		s.h1.MustDocker(t, append(append(append([]string{"network", "create"}, netArgs...), "--subnet", subnet), append(opts, "net1")...)...)
 		waitNetwork(t, "net1", s.h2)
 		runFor(t, s.top, s.h1, "--network", "net1", "--name", "c1", BusyboxImage, "sleep", "36000")
-		runFor(t, s.top, s.h2, "--network", "net1", "--name", "c2", BusyboxImage, "sleep", "36000")
+		runFor(t, s.top, s.h2, "--network", "net1", "--name", "c2", "--restart", "always", BusyboxImage, "sleep", "36000")
 		var err error
 		if s.ip2, err = s.h2.ContainerIP("c2", "net1"); err != nil {
 			t.Fatal(err)
@@ -135,5 +137,30 @@ func (s *encFaults) partitionHeal(t *testing.T) {
 			t.Fatal(err)
 		}
 		return fmt.Sprintf("; h2 declared dead after %s and dropped from h1's WireGuard device", faultFigure(dead))
+	})
+}
+
+// dockerdRestart stops h2's dockerd (SIGTERM: c2 and the plugin stop with it) and starts it again, until the
+// plugin answers and c2 runs again.
+func (s *encFaults) dockerdRestart(t *testing.T) {
+	s.underFault(t, "dockerd restarted (SIGTERM) on the far host, its container --restart always", func(t *testing.T) string {
+		start := time.Now()
+		if err := s.h2.StopDocker(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.h2.StartDocker(); err != nil {
+			t.Fatal(err)
+		}
+		Eventually(t, 2*time.Minute, func() error {
+			if _, err := s.h2.Status(); err != nil {
+				return err
+			}
+			ip, err := s.h2.ContainerIP("c2", "net1")
+			if err == nil && ip != s.ip2 {
+				return fmt.Errorf("c2 came back at %s, was %s", ip, s.ip2)
+			}
+			return err
+		})
+		return fmt.Sprintf("; dockerd, the plugin and c2 back after %s", faultFigure(time.Since(start)))
 	})
 }

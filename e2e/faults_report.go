@@ -122,8 +122,9 @@ const faultsKnownLimits = `
   and has handshaken again (the rows above: a few hundred milliseconds here), where plain networks, whose
   datapath is in the kernel, lose nothing. Meanwhile their frames are dropped by the routing that sends the
   encrypted VXLAN port only into the tunnel, never sent in clear (the capture checks every case). TestFaultsEncrypted
-  covers kill -9, disable/enable and a partition with its heal; a dockerd restart, a plugin upgrade (TestRollingUpgrade
-  checks that an encrypted network survives one, not its gap) and a host crash are not measured on an encrypted network.
+  covers kill -9, disable/enable, a partition with its heal and a dockerd restart; a plugin upgrade
+  (TestRollingUpgrade checks that an encrypted network survives one, not its gap) and a host crash are not
+  measured on an encrypted network. A host's WireGuard key rotation: docs/keys.md.
 `
 
 // faultFigure formats a duration for the report.
