@@ -133,6 +133,10 @@ func TestEncrypted(t *testing.T) {
 		})
 	}
 
+	t.Run("RotateWireGuardKey", func(t *testing.T) {
+		rotateDuringPing(t, c, h1, h2, encIP, encMarker, vni)
+	})
+
 	t.Run("PluginKillNeverClear", func(t *testing.T) {
 		// The userspace tunnel dies with the plugin: until the restarted plugin brings it back, h1's side
 		// of the encrypted network must drop, not send in clear.

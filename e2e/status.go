@@ -62,11 +62,12 @@ type wgStatus struct {
 	Encryption struct {
 		Device, Unavailable, PublicKey string
 		Port                           int
+		DevicePeers                    []string
 		Networks                       []string
 		Peers                          []struct {
-			Name, Addr, Reason string
-			Up                 bool
-			LastHandshake      time.Time
+			Name, Addr, Reason, PublicKey string
+			Up                            bool
+			LastHandshake                 time.Time
 		}
 	}
 }

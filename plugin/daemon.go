@@ -315,6 +315,9 @@ func (p *parts) newControl() *control.Server {
 			return keyring.SaveRing(filepath.Join(p.set.StateDir, keyring.RingFile), keys)
 		},
 		Metrics: p.metrics.Handler(p.log)}
+	if p.tun != nil {
+		d.RotateWireGuard = p.rotateWireGuard
+	}
 	if p.mesh.Encrypted() {
 		d.Keys = keyring.HistoryRing{Ring: p.mesh, Hist: keyring.HistoryStore{Dir: p.set.StateDir}, Now: time.Now}
 	}

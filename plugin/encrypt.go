@@ -1,9 +1,12 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/weavego/weavego/plugin/status"
 	"github.com/weavego/weavego/reconcile"
 	"github.com/weavego/weavego/tunnel"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // openTunnel brings up this host's WireGuard device for encrypted networks.
@@ -48,6 +51,12 @@ func (p *parts) encryptionStatus(cluster reconcile.Status) status.Encryption {
 	s := status.Encryption{Peers: cluster.Encrypted}
 	if p.tun != nil {
 		s.Device, s.PublicKey, s.Port = p.tun.Kind(), p.tun.PublicKey().String(), p.tun.Port()
+		if peers, err := p.tun.Status(); err == nil {
+			for k := range peers {
+				s.DevicePeers = append(s.DevicePeers, k.String())
+			}
+			slices.Sort(s.DevicePeers)
+		}
 	} else if p.cannotEncrypt != nil {
 		s.Unavailable = p.cannotEncrypt.Error()
 	}
@@ -57,4 +66,17 @@ func (p *parts) encryptionStatus(cluster reconcile.Status) status.Encryption {
 		}
 	}
 	return s
+}
+
+// rotateWireGuard replaces this host's WireGuard key pair and has the agent
+// republish the new public key at once.
+func (p *parts) rotateWireGuard() (old, cur string, err error) {
+	o, c, err := p.tun.Rotate()
+	if c != (wgtypes.Key{}) {
+		p.agent.WireGuardKeyChanged()
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return o.String(), c.String(), nil
 }

@@ -36,6 +36,8 @@ Commands:
                           Without KEY (or with -) the key is read from standard
                           input, out of the process list: weavego key install < FILE
   key generate            print a fresh random key (needs no plugin)
+  key rotate-wireguard    replace this host's WireGuard key pair (encrypted
+                          networks); the other hosts take the new key at once
   version                 print the version
 
 The commands talk to the plugin over its control socket: --socket PATH, else

@@ -5,6 +5,7 @@ import (
 
 	"github.com/weavego/weavego/dnsd"
 	"github.com/weavego/weavego/plugin/metrics"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // newMetrics builds the metrics registry over the parts built so far: the
@@ -13,7 +14,27 @@ import (
 // served only when METRICS_ADDR is set.
 func (p *parts) newMetrics() {
 	p.metrics = metrics.New(metrics.Sources{Version: version, Mesh: p.mesh, IPAM: p.alloc, Datapath: p.dp,
-		DNS: dnsStats{p}})
+		DNS: dnsStats{p}, WireGuard: wireGuardStats{p}})
+}
+
+// wireGuardStats reads the encrypted paths once the agent exists: their
+// state from the agent, their byte counts from the device.
+type wireGuardStats struct{ p *parts }
+
+func (w wireGuardStats) WireGuardPeers() []metrics.WireGuardPeer {
+	if w.p.agent == nil || w.p.tun == nil {
+		return nil
+	}
+	dev, _ := w.p.tun.Status() // on an error, the byte counts are left at 0 and the peers down
+	var out []metrics.WireGuardPeer
+	for _, e := range w.p.agent.EncryptedPeers() {
+		mp := metrics.WireGuardPeer{Name: e.Name, Up: e.Up, LastHandshake: e.LastHandshake}
+		if k, err := wgtypes.ParseKey(e.PublicKey); err == nil && e.PublicKey != "" {
+			mp.ReceivedBytes, mp.SentBytes = dev[k].RxBytes, dev[k].TxBytes
+		}
+		out = append(out, mp)
+	}
+	return out
 }
 
 // dnsStats reads dnsd's counters once dnsd exists (it is built after the

@@ -33,6 +33,9 @@ const handshakeFresh = 3 * time.Minute
 // shares an encrypted network with this one.
 type EncryptedPeer struct {
 	Name, Addr string
+	// PublicKey is the WireGuard public key the host publishes, which this
+	// host's device accepts from it ("" while it publishes none usable).
+	PublicKey string `json:",omitempty"`
 	// Up: a WireGuard handshake with the peer is fresh, frames flow.
 	Up            bool
 	LastHandshake time.Time `json:",omitzero"`
@@ -146,6 +149,7 @@ func (a *Agent) encryptedStatus() []EncryptedPeer {
 			p.Reason = "cannot read the WireGuard device: " + stErr.Error()
 			continue
 		}
+		p.PublicKey = keyOf[p.Name].String()
 		ps, ok := st[keyOf[p.Name]]
 		switch {
 		case !ok:
@@ -177,3 +181,12 @@ func (a *Agent) wgPortText() string {
 	}
 	return fmt.Sprint(a.tunnel.Port())
 }
+
+// WireGuardKeyChanged republishes this host's records at once after its
+// WireGuard key pair was replaced, so that the other hosts take the new
+// public key on their next pass.
+func (a *Agent) WireGuardKeyChanged() { kick(a.kickKernel) }
+
+// EncryptedPeers lists the encrypted paths, as Status does, for the
+// metrics.
+func (a *Agent) EncryptedPeers() []EncryptedPeer { return a.encryptedStatus() }

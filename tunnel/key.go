@@ -42,9 +42,19 @@ func LoadOrCreateKey(dir string) (wgtypes.Key, error) {
 	if err != nil {
 		return wgtypes.Key{}, fmt.Errorf("generate WireGuard key: %w", err)
 	}
+	if err := saveKey(dir, k); err != nil {
+		return wgtypes.Key{}, err
+	}
+	return k, nil
+}
+
+// saveKey saves k in dir (mode 0600), written to a temporary file and
+// renamed, so that the file holds the old key or the new one, never a part.
+func saveKey(dir string, k wgtypes.Key) error {
+	path := filepath.Join(dir, KeyFile)
 	tmp, err := os.CreateTemp(dir, KeyFile+".*")
 	if err != nil {
-		return wgtypes.Key{}, fmt.Errorf("save WireGuard key: %w", err)
+		return fmt.Errorf("save WireGuard key: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after the rename, a no-op
 	err = tmp.Chmod(0o600)
@@ -61,7 +71,7 @@ func LoadOrCreateKey(dir string) (wgtypes.Key, error) {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		return wgtypes.Key{}, fmt.Errorf("save WireGuard key to %s: %w", path, err)
+		return fmt.Errorf("save WireGuard key to %s: %w", path, err)
 	}
-	return k, nil
+	return nil
 }

@@ -66,12 +66,12 @@ type Peer struct {
 // concurrent use.
 type Tunnel struct {
 	cfg  Config
-	key  wgtypes.Key
 	kind string // "kernel" or "userspace"
 	log  *slog.Logger
 
-	// mu guards client and user; the device itself has its own locks.
+	// mu guards key, client and user; the device itself has its own locks.
 	mu     sync.Mutex
+	key    wgtypes.Key
 	client *wgctrl.Client
 	user   *userDevice // nil for kernel WireGuard
 }
@@ -168,7 +168,11 @@ func addKernelDevice(name string, mtu int) error {
 func (t *Tunnel) Kind() string { return t.kind }
 
 // PublicKey is this host's public key, as published to the other hosts.
-func (t *Tunnel) PublicKey() wgtypes.Key { return t.key.PublicKey() }
+func (t *Tunnel) PublicKey() wgtypes.Key {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.key.PublicKey()
+}
 
 // Port is WireGuard's UDP port.
 func (t *Tunnel) Port() int { return t.cfg.Port }

@@ -96,6 +96,9 @@ type Deps struct {
 	// change.
 	Keys     Ring
 	SaveRing func(keys [][]byte) error
+	// RotateWireGuard replaces this host's WireGuard key pair and returns
+	// the old and new public keys; nil: this host has no WireGuard device.
+	RotateWireGuard func() (old, cur string, err error)
 	// Metrics serves GET /metrics; nil: not offered.
 	Metrics http.Handler
 }
@@ -140,6 +143,7 @@ func (s *Server) routes() []route {
 		rs = append(rs, route{"POST /keys/" + op, "weavego key " + op, false,
 			func(w http.ResponseWriter, r *http.Request) { s.handleKeyChange(w, r, op) }})
 	}
+	rs = append(rs, route{"POST /wireguard/rotate", "weavego key rotate-wireguard", false, s.handleWireGuardRotate})
 	if s.d.Metrics != nil {
 		rs = append(rs, route{"GET /metrics", "", true, s.d.Metrics.ServeHTTP})
 	}

@@ -126,12 +126,13 @@ func TestRoles(t *testing.T) {
 		{"POST", "/rmpeer?host=gone", "", 403, "weavego rmpeer" + refusal},
 		{"POST", "/connect?host=h3", "", 403, "weavego connect" + refusal},
 		{"POST", "/forget?host=h3", "", 403, "weavego forget" + refusal},
+		{"POST", "/wireguard/rotate", "", 403, "weavego key rotate-wireguard" + refusal},
 	})
 	checkAPI(t, s.Socket, []apiCase{
 		{"GET", "/status", "", 200, `"GossipAddr": "10.0.0.1:6783"`},
 		{"GET", "/metrics", "", 200, "weavego_test_metric 1"},
 	})
-	if len(s.Removed()) != 0 || s.Saved() != nil || len(s.Keys()) != 1 || len(s.Targets()) != 0 {
+	if len(s.Removed()) != 0 || s.Saved() != nil || len(s.Keys()) != 1 || len(s.Targets()) != 0 || s.WireGuardKeys() != 0 {
 		t.Errorf("the status socket changed the cluster: removed %v, saved %v, keys %d, targets %v",
 			s.Removed(), s.Saved(), len(s.Keys()), s.Targets())
 	}
@@ -153,5 +154,20 @@ func TestWithout(t *testing.T) {
 		{"POST", "/forget?host=h3", "", 501, "this plugin does not change peers at run time"},
 		{"POST", "/forget", "", 400, "name the host"},
 		{"POST", "/keys/install", k, 200, "key installed"},
+		{"POST", "/wireguard/rotate", "", 409, "this host has no WireGuard device"},
 	})
+}
+
+// TestRotateWireGuard: the control socket replaces the WireGuard key pair
+// and answers the old and new public keys.
+func TestRotateWireGuard(t *testing.T) {
+	s := controltest.Start(t, controltest.Options{})
+	checkAPI(t, s.Socket, []apiCase{
+		{"POST", "/wireguard/rotate", "", 200, `"Old": "` + controltest.WGKey(0) + `",
+  "New": "` + controltest.WGKey(1) + `"`},
+		{"POST", "/wireguard/rotate", "", 200, `"New": "` + controltest.WGKey(2) + `"`},
+	})
+	if n := s.WireGuardKeys(); n != 2 {
+		t.Errorf("key pair replaced %d times, want 2", n)
+	}
 }

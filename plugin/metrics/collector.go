@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weavego/weavego/ipalloc"
@@ -11,15 +13,18 @@ import (
 type collector struct {
 	src   Sources
 	descs descs
+	wg    wgDescs
 }
 
-func newCollector(src Sources) *collector { return &collector{src: src, descs: newDescs()} }
+func newCollector(src Sources) *collector {
+	return &collector{src: src, descs: newDescs(), wg: newWGDescs()}
+}
 
 var _ prometheus.Collector = (*collector)(nil)
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs.all() {
+	for _, d := range append(c.descs.all(), c.wg.all()...) {
 		ch <- d
 	}
 }
@@ -46,6 +51,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Datapath != nil {
 		c.collectDatapath(ch)
+	}
+	if c.src.WireGuard != nil {
+		c.collectWireGuard(ch, time.Now())
 	}
 }
 

@@ -41,6 +41,9 @@ type Sources struct {
 	IPAM     IPAM
 	DNS      DNS
 	Datapath Datapath
+	// WireGuard lists the encrypted paths; nil on a host without a
+	// WireGuard device.
+	WireGuard WireGuard
 }
 
 // Metrics holds the registry and the instruments the wrappers feed.

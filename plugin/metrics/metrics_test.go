@@ -54,7 +54,15 @@ func (f fakeDatapath) FirewallCounters() (map[string]uint64, error) {
 }
 
 func newTestMetrics() *Metrics {
-	return New(Sources{Version: "test", Mesh: fakeMesh{}, IPAM: fakeIPAM{}, DNS: fakeDNS{}, Datapath: fakeDatapath{}})
+	return New(Sources{Version: "test", Mesh: fakeMesh{}, IPAM: fakeIPAM{}, DNS: fakeDNS{}, Datapath: fakeDatapath{},
+		WireGuard: fakeWireGuard{}})
+}
+
+type fakeWireGuard struct{}
+
+func (fakeWireGuard) WireGuardPeers() []WireGuardPeer {
+	return []WireGuardPeer{{Name: "h2", Up: true, LastHandshake: time.Now().Add(-time.Minute), ReceivedBytes: 1000,
+		SentBytes: 2000}, {Name: "h3"}}
 }
 
 func TestCollectorValues(t *testing.T) {
@@ -79,6 +87,18 @@ weavego_rejected_entries_total{kind="endpoint"} 3
 # HELP weavego_ipam_pool_size_addresses Addresses of the pool held by all hosts (reserved ones excluded).
 # TYPE weavego_ipam_pool_size_addresses gauge
 weavego_ipam_pool_size_addresses{pool="10.32.0.0/24"} 253
+`},
+		{"weavego_wireguard_peer_up", `
+# HELP weavego_wireguard_peer_up 1 when the encrypted path to the peer has a fresh WireGuard handshake; 0 when it has none (frames of encrypted networks to it are dropped; weavego status says why).
+# TYPE weavego_wireguard_peer_up gauge
+weavego_wireguard_peer_up{peer="h2"} 1
+weavego_wireguard_peer_up{peer="h3"} 0
+`},
+		{"weavego_wireguard_sent_bytes_total", `
+# HELP weavego_wireguard_sent_bytes_total Bytes sent to the peer through WireGuard.
+# TYPE weavego_wireguard_sent_bytes_total counter
+weavego_wireguard_sent_bytes_total{peer="h2"} 2000
+weavego_wireguard_sent_bytes_total{peer="h3"} 0
 `},
 		{"weavego_datapath_fdb_entries", `
 # HELP weavego_datapath_fdb_entries FDB entries kept on the VXLAN devices (remote MACs and flood VTEPs).

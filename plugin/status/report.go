@@ -133,6 +133,9 @@ type Encryption struct {
 	Unavailable string `json:",omitempty"`
 	PublicKey   string `json:",omitempty"`
 	Port        int    `json:",omitempty"`
+	// DevicePeers are the public keys the device accepts, as read from it:
+	// those of the Peers whose path is set up, and no other.
+	DevicePeers []string `json:",omitempty"`
 	// Networks are the encrypted networks of the cluster.
 	Networks []string                  `json:",omitempty"`
 	Peers    []reconcile.EncryptedPeer `json:",omitempty"`

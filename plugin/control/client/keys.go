@@ -14,7 +14,7 @@ import (
 	"github.com/weavego/weavego/plugin/settings"
 )
 
-const keyUsage = "usage: weavego key list | install [KEY] | use [KEY] | remove [KEY] | generate " +
+const keyUsage = "usage: weavego key list | install [KEY] | use [KEY] | remove [KEY] | generate | rotate-wireguard " +
 	"(without KEY, or with -, the key is read from standard input)"
 
 // key runs `weavego key ...`. generate needs no plugin; install, with no
@@ -32,6 +32,14 @@ func (c *Client) key(args []string, in io.Reader, out io.Writer) error {
 		return nil
 	}
 	switch op := args[0]; {
+	case op == "rotate-wireguard" && len(args) == 1:
+		var a control.WireGuardRotateAnswer
+		if err := c.do(http.MethodPost, "/wireguard/rotate", nil, &a); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "this host's WireGuard key pair is replaced: public key %s (was %s); the other hosts "+
+			"take it on their next pass, and until then their encrypted traffic to this host waits\n", a.New, a.Old)
+		return nil
 	case op == "list" && len(args) == 1:
 		var a control.KeysAnswer
 		if err := c.do(http.MethodGet, "/keys", nil, &a); err != nil {

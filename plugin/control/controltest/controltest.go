@@ -66,6 +66,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if !o.Refusing {
 		d.Mesh, d.Saved, d.Alloc = fakeMesh{s.Daemon}, fakeSaved{s.Daemon}, fakeAlloc{s.Daemon}
+		d.RotateWireGuard = s.rotateWireGuard
 	}
 	srv := control.New(control.Config{SettingPeers: []string{SettingPeer}, Logger: slog.New(slog.DiscardHandler)}, d)
 	socks, err := srv.Open(s.Socket, "", strconv.Itoa(os.Getgid()))
@@ -88,6 +89,25 @@ type Daemon struct {
 	removed []string
 	targets []string // the mesh's join targets
 	kept    []string // the saved peers
+	wgKeys  int      // WireGuard key pairs made: WGKey(wgKeys) is the current one
+}
+
+// WGKey is the name of the fake daemon's n-th WireGuard public key.
+func WGKey(n int) string { return "wg-public-" + strconv.Itoa(n) }
+
+// rotateWireGuard replaces the fake WireGuard key pair.
+func (d *Daemon) rotateWireGuard() (old, cur string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.wgKeys++
+	return WGKey(d.wgKeys - 1), WGKey(d.wgKeys), nil
+}
+
+// WireGuardKeys is how many times the WireGuard key pair was replaced.
+func (d *Daemon) WireGuardKeys() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.wgKeys
 }
 
 var (
