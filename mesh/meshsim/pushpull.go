@@ -119,7 +119,6 @@ func (s *Sim) afterMessage(h *host) {
 	s.offer(h)
 }
 
-
 // offer starts the series of offers h's node asks for, as mesh's offer.go
 // does: mesh.OfferRounds rounds, one per mesh.OfferInterval, each to
 // mesh.OfferFanout members; at most one series a host per
