@@ -22,6 +22,8 @@ import (
 // whose two cores are saturated looks like to its probes. It asserts that
 // no healthy member is declared dead by anyone, then kills the child with
 // SIGKILL and measures how long until every member lists it dead.
+// MESH_STARVE_MEMBERS and MESH_STARVE_BURST (see burst) change the size and
+// the bursts.
 const (
 	starveMembers  = 30
 	starveFor      = 30 * time.Second
@@ -97,16 +99,21 @@ func TestStarvedChild(t *testing.T) {
 	if join == "" {
 		t.Skip("run by TestStarvedPeer")
 	}
+	g := newGoneCounter()
 	m, err := New(Config{
 		Name: "starved", BindAddr: "127.0.0.1", BindPort: -1, AdvertiseAddr: netip.AddrFrom4([4]byte{127, 0, 0, 1}),
-		Peers: []string{join},
+		Peers: []string{join}, Logger: slog.New(g),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = m.Run(context.Background()) }()
 	fmt.Println("child-ready")
-	select {} // until killed
+	for { // until killed
+		gone, suspect, _, _ := g.counts("")
+		fmt.Printf("child-counts %d %d\n", gone, suspect)
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func startStarveNode(t *testing.T, name string, peers []string) (*Mesh, *goneCounter) {
@@ -133,14 +140,18 @@ func TestStarvedPeer(t *testing.T) {
 	if os.Getenv(starveChildEnv) != "" {
 		t.Skip("in the child")
 	}
-	meshes := make([]*Mesh, starveMembers)
-	counters := make([]*goneCounter, starveMembers)
+	members := starveMembers
+	if v, err := strconv.Atoi(os.Getenv("MESH_STARVE_MEMBERS")); err == nil && v > 1 {
+		members = v
+	}
+	meshes := make([]*Mesh, members)
+	counters := make([]*goneCounter, members)
 	meshes[0], counters[0] = startStarveNode(t, "h0", nil)
 	seed := meshes[0].list.LocalNode().Address()
-	for i := 1; i < starveMembers; i++ {
+	for i := 1; i < members; i++ {
 		meshes[i], counters[i] = startStarveNode(t, "h"+strconv.Itoa(i), []string{seed})
 	}
-	child := startStarveChild(t, seed)
+	child, childSaw := startStarveChild(t, seed)
 	all := func(cond func(m *Mesh) bool) func() bool {
 		return func() bool {
 			for _, m := range meshes {
@@ -151,13 +162,14 @@ func TestStarvedPeer(t *testing.T) {
 			return true
 		}
 	}
-	waitFor(t, 60*time.Second, "every member sees all others", all(func(m *Mesh) bool { return m.Members() == starveMembers+1 }))
+	waitFor(t, 60*time.Second, "every member sees all others", all(func(m *Mesh) bool { return m.Members() == members+1 }))
 	time.Sleep(3 * time.Second) // let join-time suspicions settle
-	base := make([][4]int, starveMembers)
+	base := make([][4]int, members)
 	for i, g := range counters {
 		base[i][0], base[i][1], base[i][2], base[i][3] = g.counts("starved")
 	}
 
+	childGone0, childSuspect0 := childSaw.get()
 	stopped, running := burst(t)
 	start := time.Now()
 	for time.Since(start) < starveFor {
@@ -171,6 +183,8 @@ func TestStarvedPeer(t *testing.T) {
 		time.Sleep(running)
 	}
 	time.Sleep(5 * time.Second) // a verdict reached during the bursts spreads
+	childGone, childSuspect := childSaw.get()
+	childGone, childSuspect = childGone-childGone0, childSuspect-childSuspect0
 
 	var gone, suspect, goneStarved, suspectStarved int
 	for i, g := range counters {
@@ -179,8 +193,9 @@ func TestStarvedPeer(t *testing.T) {
 			goneStarved+c-base[i][2], suspectStarved+d-base[i][3]
 	}
 	t.Logf("%d healthy members, one stopped %s of every %s for %s: healthy members declared dead %d times, "+
-		"suspected %d times (by probes of these %d); the starved member declared dead %d times, suspected %d times",
-		starveMembers, stopped, stopped+running, starveFor, gone, suspect, starveMembers,
+		"suspected %d times by their own probes and %d times by the starved member's, which declared %d "+
+		"dead in its own list; the starved member declared dead %d times, suspected %d times",
+		members, stopped, stopped+running, starveFor, gone, suspect, childSuspect, childGone,
 		goneStarved, suspectStarved)
 	if gone > 0 {
 		t.Errorf("a healthy member was declared dead %d times while another was starved of CPU", gone)
@@ -192,10 +207,10 @@ func TestStarvedPeer(t *testing.T) {
 	if err := child.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	bound := meshes[0].cfg.detectionBound(starveMembers + 1)
+	bound := meshes[0].cfg.detectionBound(members + 1)
 	waitFor(t, 4*bound, "the killed member dead everywhere", all(func(m *Mesh) bool { return !m.Alive("starved") }))
 	t.Logf("killed member declared dead by all %d others after %s (detectionBound %s)",
-		starveMembers, time.Since(killed).Round(time.Millisecond), bound)
+		members, time.Since(killed).Round(time.Millisecond), bound)
 }
 
 // burst returns how long the child is stopped and then run in each burst:
@@ -216,7 +231,7 @@ func burst(t *testing.T) (stopped, running time.Duration) {
 
 // startStarveChild runs this test binary as TestStarvedChild, joined to
 // seed, and waits until its mesh runs.
-func startStarveChild(t *testing.T, seed string) *exec.Cmd {
+func startStarveChild(t *testing.T, seed string) (*exec.Cmd, *childCounts) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStarvedChild$", "-test.count=1", "-test.timeout=10m")
 	cmd.Env = append(os.Environ(), starveChildEnv+"="+seed)
@@ -234,11 +249,18 @@ func startStarveChild(t *testing.T, seed string) *exec.Cmd {
 		_ = cmd.Wait()
 	})
 	ready := make(chan bool, 1)
+	counts := &childCounts{mu: &sync.Mutex{}}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "child-ready") {
+			var gone, suspect int
+			switch {
+			case strings.Contains(sc.Text(), "child-ready"):
 				ready <- true
+			case strings.HasPrefix(sc.Text(), "child-counts"):
+				if _, err := fmt.Sscanf(sc.Text(), "child-counts %d %d", &gone, &suspect); err == nil {
+					counts.set(gone, suspect)
+				}
 			}
 		}
 	}()
@@ -247,5 +269,24 @@ func startStarveChild(t *testing.T, seed string) *exec.Cmd {
 	case <-time.After(30 * time.Second):
 		t.Fatal("child mesh did not start")
 	}
-	return cmd
+	return cmd, counts
+}
+
+// childCounts is the latest count of the child's own verdicts: peers it
+// declared dead and peers its probes suspected.
+type childCounts struct {
+	mu            *sync.Mutex
+	gone, suspect int
+}
+
+func (c *childCounts) set(gone, suspect int) {
+	c.mu.Lock()
+	c.gone, c.suspect = gone, suspect
+	c.mu.Unlock()
+}
+
+func (c *childCounts) get() (gone, suspect int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone, c.suspect
 }
