@@ -23,7 +23,8 @@ import (
 // no healthy member is declared dead by anyone, then kills the child with
 // SIGKILL and measures how long until every member lists it dead.
 // MESH_STARVE_MEMBERS and MESH_STARVE_BURST (see burst) change the size and
-// the bursts.
+// the bursts; MESH_STARVE_QUOTA=percent holds the child to a CFS quota
+// instead (see quotaChild).
 const (
 	starveMembers  = 30
 	starveFor      = 30 * time.Second
@@ -171,8 +172,13 @@ func TestStarvedPeer(t *testing.T) {
 
 	childGone0, childSuspect0 := childSaw.get()
 	stopped, running := burst(t)
+	how := fmt.Sprintf("stopped %s of every %s", stopped, stopped+running)
+	if pct := os.Getenv("MESH_STARVE_QUOTA"); pct != "" {
+		how = "held to " + pct + " % of a core by a CFS quota"
+		stopped = quotaChild(t, child.Process.Pid, pct)
+	}
 	start := time.Now()
-	for time.Since(start) < starveFor {
+	for stopped > 0 && time.Since(start) < starveFor {
 		if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
@@ -181,6 +187,10 @@ func TestStarvedPeer(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(running)
+	}
+	if stopped == 0 {
+		time.Sleep(starveFor)
+		unquota(t, child.Process.Pid)
 	}
 	time.Sleep(5 * time.Second) // a verdict reached during the bursts spreads
 	childGone, childSuspect := childSaw.get()
@@ -192,10 +202,10 @@ func TestStarvedPeer(t *testing.T) {
 		gone, suspect, goneStarved, suspectStarved = gone+a-base[i][0], suspect+b-base[i][1],
 			goneStarved+c-base[i][2], suspectStarved+d-base[i][3]
 	}
-	t.Logf("%d healthy members, one stopped %s of every %s for %s: healthy members declared dead %d times, "+
+	t.Logf("%d healthy members, one %s for %s: healthy members declared dead %d times, "+
 		"suspected %d times by their own probes and %d times by the starved member's, which declared %d "+
 		"dead in its own list; the starved member declared dead %d times, suspected %d times",
-		members, stopped, stopped+running, starveFor, gone, suspect, childSuspect, childGone,
+		members, how, starveFor, gone, suspect, childSuspect, childGone,
 		goneStarved, suspectStarved)
 	if gone > 0 {
 		t.Errorf("a healthy member was declared dead %d times while another was starved of CPU", gone)
@@ -211,6 +221,46 @@ func TestStarvedPeer(t *testing.T) {
 	waitFor(t, 4*bound, "the killed member dead everywhere", all(func(m *Mesh) bool { return !m.Alive("starved") }))
 	t.Logf("killed member declared dead by all %d others after %s (detectionBound %s)",
 		members, time.Since(killed).Round(time.Millisecond), bound)
+}
+
+// quotaChild moves pid into a cgroup (v1 cpu controller) whose CFS quota is
+// pct percent of one core, and returns 0 (no bursts); it skips the test
+// where that cgroup cannot be made (not root, no cgroup v1 cpu hierarchy).
+func quotaChild(t *testing.T, pid int, pct string) time.Duration {
+	t.Helper()
+	p, err := strconv.Atoi(pct)
+	if err != nil || p < 1 || p > 100 {
+		t.Fatalf("MESH_STARVE_QUOTA=%q: want a percentage of one core, 1-100", pct)
+	}
+	dir := quotaDir(pid)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Skipf("cannot make a CPU cgroup (needs root and cgroup v1's cpu controller): %v", err)
+	}
+	t.Cleanup(func() { unquota(t, pid) })
+	for f, v := range map[string]string{"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": strconv.Itoa(p * 1000),
+		"cgroup.procs": strconv.Itoa(pid)} {
+		if err := os.WriteFile(dir+"/"+f, []byte(v), 0o644); err != nil {
+			t.Fatalf("cgroup %s: %v", f, err)
+		}
+	}
+	return 0
+}
+
+func quotaDir(pid int) string { return "/sys/fs/cgroup/cpu/weavego-starve-" + strconv.Itoa(pid) }
+
+// unquota moves pid back to the root cgroup and removes its cgroup.
+func unquota(t *testing.T, pid int) {
+	dir := quotaDir(pid)
+	if _, err := os.Stat(dir); err != nil {
+		return
+	}
+	if st, err := os.ReadFile(dir + "/cpu.stat"); err == nil {
+		t.Logf("quota cgroup of the starved member: %s", strings.Join(strings.Fields(string(st)), " "))
+	}
+	_ = os.WriteFile("/sys/fs/cgroup/cpu/cgroup.procs", []byte(strconv.Itoa(pid)), 0o644)
+	if err := os.Remove(dir); err != nil {
+		t.Logf("removing cgroup %s: %v", dir, err)
+	}
 }
 
 // burst returns how long the child is stopped and then run in each burst:
