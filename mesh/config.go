@@ -241,3 +241,17 @@ func (c Config) suspicionTimeout(n int) time.Duration {
 func (c Config) detectionBound(n int) time.Duration {
 	return 3*c.ProbeInterval + c.suspicionTimeout(n) + 3*c.GossipInterval
 }
+
+// DeadBounds derives, for a cluster of n hosts on the default timings, how
+// long after a host stops answering every other host has declared it dead:
+// three probe intervals until a probe of it has failed (see detectionBound),
+// the suspicion timeout, and spread, the time a gossiped message takes to
+// reach every host (measure it: mesh/meshsim). fast is with a second peer
+// confirming the suspicion (memberlist expects SuspicionMult-2 = 1
+// confirmation and then waits the minimum, 3 x max(1, log10 n) probe
+// intervals); slow without one (twice that). Derived, not measured.
+func DeadBounds(n int, spread time.Duration) (fast, slow time.Duration) {
+	c := Config{}.withDefaults()
+	slow = c.suspicionTimeout(n)
+	return 3*c.ProbeInterval + slow/suspicionMaxTimeoutMult + spread, 3*c.ProbeInterval + slow + spread
+}

@@ -29,9 +29,14 @@ func TestRecordSim(t *testing.T) {
 		t.Error("a join past memberlist's push/pull limit has a figure")
 	}
 	md := b.rep.markdown("")
+	if n := strings.Count(md, "Dead host, 100 hosts"); n != 1 {
+		t.Errorf("dead-host bound at 100 hosts stated %d times, want once", n)
+	}
 	for _, want := range []string{"idle bytes per host grow with the map", "20 MiB push/pull limit",
 		"5000 hosts × 50 endpoints (not simulated, derived)",
-		"| mesh simulation | new entry on all hosts, p99 | 100 hosts × 50 endpoints |"} {
+		"| mesh simulation | new entry on all hosts, p99 | 100 hosts × 50 endpoints |",
+		"Dead host, 100 hosts (derived, not measured): every host has declared a host that stopped answering " +
+			"dead within 5.5 s with one confirming peer, 8.5 s without"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)
 		}

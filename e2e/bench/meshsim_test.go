@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weavego/weavego/e2e"
+	"github.com/weavego/weavego/mesh"
 	"github.com/weavego/weavego/mesh/meshsim"
 )
 
@@ -125,9 +126,14 @@ func (b *bench) recordSim(runs []meshsim.ScaleRun) {
 		"way. The joining host receives the whole map once (whole up to 4 MiB, else in chunks of at most 1 MiB); " +
 		"every other push/pull carries summaries.")
 	b.simCheckFinding(runs, perEntry)
+	deadStated := map[int]bool{}
 	for _, r := range runs {
 		b.simQueueFinding(r.Report)
 		b.simHealFinding(r.Report)
+		if !deadStated[r.Report.Hosts] && r.Report.SpreadP99 > 0 {
+			deadStated[r.Report.Hosts] = true
+			b.simDeadFinding(r.Report)
+		}
 	}
 	b.simFarFinding(runs, perEntry)
 	b.rep.note("Mesh simulation: package mesh/meshsim (`go test ./mesh/meshsim -run TestScale -v -timeout 0 -args -meshsim.protocol=diff -meshsim.hosts=N -meshsim.endpoints=E`), one seed, in simulated time: every host a mesh.Replica (the real store, merge, admission with the plugin's validators, and format 3's sync by difference: summaries at push/pull, then requests and chunks of the writers that differ, the records of a small repair passed on by gossip and offers of the summary after a large one, mesh.Replica.Summary and Sync) holding the whole map, memberlist's gossip (200 ms, 3 peers, 4·ceil(log10(N+1)) transmits, 1,400-byte packets) and push/pull (10 s scaled as memberlist scales it above 32 members) modelled, latency 0.2-2 ms, 0.1%% of gossip packets lost; bytes are real message lengths plus memberlist's headers, and an estimated 80 bytes a member for the member list each push/pull carries. The package comment says what the model leaves out (failure detection and suspicion, TCP beyond a bandwidth, CPU time, GC, real clocks).")
@@ -274,6 +280,22 @@ func (b *bench) simQueueFinding(r meshsim.Report) {
 		"carries; the least-sent broadcasts go first, so each gets fewer sends than its limit before newer "+
 		"ones overtake it, gossip leaves some hosts out, and push/pull (every %s) brings them the entry: a new entry on all hosts takes %.1f s at p99 under churn against %.1f s on an idle cluster.",
 		benchSimPath(r, false), r.MaxQueue, r.RetransmitLimit, r.PushPull, r.ChurnP99.Seconds(), r.SpreadP99.Seconds())
+}
+
+// simDeadFinding states the derived bound for a dead host to leave every forwarding table at the simulated
+// size: memberlist's probe and suspicion timings with weavego's settings plus the simulated spread of a new
+// message, which a dead verdict is.
+func (b *bench) simDeadFinding(r meshsim.Report) {
+	fast, slow := mesh.DeadBounds(r.Hosts, r.SpreadP99)
+	b.rep.finding("Dead host, %d hosts (derived, not measured): every host has declared a host that stopped "+
+		"answering dead within %.1f s with one confirming peer, %.1f s without = 3 probe intervals (1.5 s, until "+
+		"a probe of it has failed) + suspicion timeout (3 × max(1, log10 %d) × 0.5 s = %.1f s with a confirmation, "+
+		"twice that without) + the simulated new-entry spread p99 (%.2f s); each host's reconcile then drops the "+
+		"dead host's forwarding and neighbour entries in its next pass, triggered by the membership change "+
+		"(reconcile/kernel.go applyRemotes skips entries of owners not alive). SWIM may take further 0.5 s "+
+		"intervals if no peer happens to probe the host in its first two. Measured on 31 and 61 real processes "+
+		"(mesh's TestStarvedPeer, docs/mesh-format-3.md §9): 3.3-4.9 s and 4.6 s.", r.Hosts, fast.Seconds(), slow.Seconds(), r.Hosts,
+		(fast - 1500*time.Millisecond - r.SpreadP99).Seconds(), r.SpreadP99.Seconds())
 }
 
 // simHealFinding explains a heal slower than the 5 s goal.
