@@ -2,7 +2,6 @@ package driver
 
 import (
 	"net/netip"
-	"strings"
 	"testing"
 )
 
@@ -35,27 +34,9 @@ func TestDirectNetwork(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := cfg
-			if tt.cfg != nil {
-				tt.cfg(&c)
-			}
-			dp, st := newFakeDP(), &memStore{data: map[string]map[string][]byte{}}
-			d, err := New(c, dp, st, &fakeReconciler{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = d.CreateNetwork(createReq("n1", "10.32.0.0/24", tt.generic))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				if len(dp.networks) != 0 {
-					t.Fatal("a refused network reached the kernel")
-				}
+			_, dp, ok := createOne(t, cfg, tt.cfg, tt.generic, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := dp.networks["n1"].Direct; got != tt.direct {
 				t.Errorf("kernel network direct = %v, want %v", got, tt.direct)

@@ -387,3 +387,33 @@ func TestIPv6Network(t *testing.T) {
 		t.Fatalf("an IPv4-only network's record names IPv6: %s", b)
 	}
 }
+
+// createOne creates network n1 (10.32.0.0/24, options generic) on a new driver of cfg changed by change (nil:
+// none). With wantErr it checks that the creation is refused with it and reaches no kernel, and returns false;
+// else it fails on any error and returns the driver and its kernel.
+func createOne(t *testing.T, cfg Config, change func(*Config), generic map[string]interface{},
+	wantErr string) (*Driver, *fakeDP, bool) {
+	t.Helper()
+	if change != nil {
+		change(&cfg)
+	}
+	dp, st := newFakeDP(), &memStore{data: map[string]map[string][]byte{}}
+	d, err := New(cfg, dp, st, &fakeReconciler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.CreateNetwork(createReq("n1", "10.32.0.0/24", generic))
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		if len(dp.networks) != 0 {
+			t.Fatal("a refused network reached the kernel")
+		}
+		return d, dp, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, dp, true
+}

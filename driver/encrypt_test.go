@@ -3,7 +3,6 @@ package driver
 import (
 	"errors"
 	"net/netip"
-	"strings"
 	"testing"
 )
 
@@ -32,27 +31,9 @@ func TestEncryptedNetwork(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := cfg
-			if tt.cfg != nil {
-				tt.cfg(&c)
-			}
-			dp, st := newFakeDP(), &memStore{data: map[string]map[string][]byte{}}
-			d, err := New(c, dp, st, &fakeReconciler{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = d.CreateNetwork(createReq("n1", "10.32.0.0/24", tt.generic))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				if len(dp.networks) != 0 {
-					t.Fatal("a refused network reached the kernel")
-				}
+			d, dp, ok := createOne(t, cfg, tt.cfg, tt.generic, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			kn := dp.networks["n1"]
 			if got := kn.Port == 4790; got != tt.encrypted {
